@@ -1,0 +1,85 @@
+//! Configuration for every LMS binary.
+//!
+//! Values are layered, later layers winning:
+//! 1. the defaults in this crate (local PostgreSQL databases `lms` and `edu`,
+//!    Redis on 127.0.0.1:6379);
+//! 2. a TOML file: the path given with `--config`, else `$LMS_CONFIG`, else
+//!    `./lms.toml` when it exists;
+//! 3. environment variables prefixed `LMS_`, with `__` between nested keys
+//!    (`LMS_DATABASE__URL` sets `database.url`).
+//!
+//! A bad value is reported as a [`ConfigError`] that names the key and the
+//! layer it came from; nothing here panics on input.
+
+mod error;
+mod settings;
+mod urls;
+
+pub use error::{ConfigError, KeyError};
+pub use settings::{
+    DatabaseSettings, GrpcSettings, LegacySettings, LogFormat, LogSettings, MigrationSettings,
+    RedisSettings, Settings, WorkerSettings,
+};
+pub use urls::{PostgresUrl, RedisUrl};
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+
+/// The environment variable that names a config file when `--config` is absent.
+pub const CONFIG_PATH_VAR: &str = "LMS_CONFIG";
+/// The file read from the working directory when no path is given.
+pub const DEFAULT_CONFIG_FILE: &str = "lms.toml";
+/// The prefix of every environment variable that sets a key.
+pub const ENV_PREFIX: &str = "LMS_";
+
+/// Where the TOML layer comes from.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSource {
+    /// An explicit path (the `--config` flag); it must exist.
+    pub file: Option<PathBuf>,
+}
+
+impl ConfigSource {
+    /// The file to read: the explicit path, else `$LMS_CONFIG`, else
+    /// `./lms.toml` when present. `Ok(None)` means no file layer.
+    fn resolve_file(&self) -> Result<Option<PathBuf>, ConfigError> {
+        let explicit = self
+            .file
+            .clone()
+            .or_else(|| std::env::var_os(CONFIG_PATH_VAR).map(PathBuf::from));
+        match explicit {
+            Some(path) if path.is_file() => Ok(Some(path)),
+            Some(path) => Err(ConfigError::FileNotFound { path }),
+            None => {
+                let local = Path::new(DEFAULT_CONFIG_FILE);
+                Ok(local.is_file().then(|| local.to_path_buf()))
+            }
+        }
+    }
+}
+
+impl Settings {
+    /// Loads the layered configuration and validates it.
+    pub fn load(source: &ConfigSource) -> Result<Self, ConfigError> {
+        let file = source.resolve_file()?;
+        Self::from_figment(&Self::figment(file.as_deref()))
+    }
+
+    /// The layered figment: defaults, then the file (if any), then `LMS_*`.
+    pub fn figment(file: Option<&Path>) -> Figment {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = file {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment.merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"]))
+    }
+
+    /// Extracts and validates settings from any figment (tests build their own).
+    pub fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
+        let settings: Settings = figment.extract().map_err(ConfigError::from_figment)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+}

@@ -1,0 +1,254 @@
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ConfigError, PostgresUrl, RedisUrl};
+
+/// Every setting of every binary. Sections are keyed as in `lms.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The LMS database (the migration target and the domain's store).
+    pub database: DatabaseSettings,
+    /// The legacy EDU database: the migration source, read only.
+    pub legacy: LegacySettings,
+    /// Redis, which carries the job queue.
+    pub redis: RedisSettings,
+    /// The gRPC server.
+    pub grpc: GrpcSettings,
+    /// Worker processes.
+    pub worker: WorkerSettings,
+    /// The migration engine.
+    pub migration: MigrationSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// The LMS PostgreSQL database.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: PostgresUrl,
+    /// Connections kept open even when idle.
+    pub min_connections: u32,
+    /// The most connections one process opens.
+    pub max_connections: u32,
+    /// How long to wait for a new connection to be established.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// How long a caller waits for a free pooled connection.
+    #[serde(with = "humantime_serde")]
+    pub acquire_timeout: Duration,
+}
+
+/// The legacy EDU PostgreSQL database.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegacySettings {
+    pub url: PostgresUrl,
+    /// The time zone the legacy `timestamp` columns were written in; the LMS
+    /// stores `timestamptz`.
+    pub timezone: String,
+}
+
+/// Redis, the job queue's store.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    pub url: RedisUrl,
+    /// Prefix of every key and queue name, so that several deployments (or
+    /// tests) can share one Redis.
+    pub namespace: String,
+}
+
+/// The gRPC server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcSettings {
+    /// The socket address to listen on, e.g. `127.0.0.1:50051`.
+    pub listen: SocketAddr,
+}
+
+/// Worker processes (`lms-worker`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerSettings {
+    /// Jobs one worker process runs at once.
+    pub concurrency: usize,
+    /// How often an idle worker asks Redis for new jobs.
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// A name prefix for this process; the host name when absent. A unique
+    /// suffix is always appended, because apalis re-queues a crashed worker's
+    /// jobs only when every process has its own name.
+    pub name: Option<String>,
+}
+
+/// The migration engine.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationSettings {
+    /// Legacy rows per chunk (a range of legacy ids).
+    pub chunk_size: u32,
+    /// Attempts of one chunk before it fails the run.
+    pub max_attempts: u32,
+    /// Delay before the first retry; it doubles with every attempt.
+    #[serde(with = "humantime_serde")]
+    pub retry_base_delay: Duration,
+    /// The longest delay between two attempts.
+    #[serde(with = "humantime_serde")]
+    pub retry_max_delay: Duration,
+    /// A queued chunk that nobody has started after this long is queued
+    /// again (it was lost with a worker or a Redis restart).
+    #[serde(with = "humantime_serde")]
+    pub requeue_after: Duration,
+    /// How often each worker looks for such lost chunks.
+    #[serde(with = "humantime_serde")]
+    pub sweep_interval: Duration,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// A tracing filter such as `info` or `lms_engine=debug,info`; `RUST_LOG`
+    /// wins when set.
+    pub filter: String,
+    pub format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            database: DatabaseSettings {
+                url: default_postgres("lms"),
+                min_connections: 1,
+                max_connections: 20,
+                connect_timeout: Duration::from_secs(5),
+                acquire_timeout: Duration::from_secs(10),
+            },
+            legacy: LegacySettings {
+                url: default_postgres("edu"),
+                timezone: "UTC".to_owned(),
+            },
+            redis: RedisSettings {
+                url: RedisUrl::parse("redis://127.0.0.1:6379")
+                    .unwrap_or_else(|_| unreachable_url()),
+                namespace: "lms".to_owned(),
+            },
+            grpc: GrpcSettings {
+                listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            },
+            worker: WorkerSettings {
+                concurrency: 2,
+                poll_interval: Duration::from_millis(100),
+                name: None,
+            },
+            migration: MigrationSettings {
+                chunk_size: 25_000,
+                max_attempts: 5,
+                retry_base_delay: Duration::from_millis(200),
+                retry_max_delay: Duration::from_secs(10),
+                requeue_after: Duration::from_secs(60),
+                sweep_interval: Duration::from_secs(5),
+            },
+            log: LogSettings {
+                filter: "info".to_owned(),
+                format: LogFormat::Text,
+            },
+        }
+    }
+}
+
+fn default_postgres(database: &str) -> PostgresUrl {
+    PostgresUrl::parse(&format!("postgres://postgres@127.0.0.1:5432/{database}"))
+        .unwrap_or_else(|_| unreachable_url())
+}
+
+/// The defaults above are literals that parse; this documents that the
+/// fallback cannot be reached rather than hiding a panic in `unwrap`.
+fn unreachable_url<T>() -> T {
+    unreachable!("built-in default URLs are valid")
+}
+
+impl Settings {
+    /// Checks relations between values that serde cannot express.
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        let mut errors = Vec::new();
+        let mut check = |ok: bool, key: &str, message: &str| {
+            if !ok {
+                errors.push(crate::KeyError {
+                    key: key.to_owned(),
+                    origin: None,
+                    message: message.to_owned(),
+                });
+            }
+        };
+        let db = &self.database;
+        check(
+            db.max_connections >= 1,
+            "database.max_connections",
+            "must be at least 1",
+        );
+        check(
+            db.min_connections <= db.max_connections,
+            "database.min_connections",
+            "must not exceed database.max_connections",
+        );
+        check(
+            !self.legacy.timezone.trim().is_empty(),
+            "legacy.timezone",
+            "must name a time zone such as UTC or Asia/Almaty",
+        );
+        check(
+            !self.redis.namespace.is_empty() && !self.redis.namespace.contains(char::is_whitespace),
+            "redis.namespace",
+            "must be a non-empty name without spaces",
+        );
+        check(
+            self.worker.concurrency >= 1,
+            "worker.concurrency",
+            "must be at least 1",
+        );
+        check(
+            !self.worker.poll_interval.is_zero(),
+            "worker.poll_interval",
+            "must be longer than zero",
+        );
+        let migration = &self.migration;
+        check(
+            migration.chunk_size >= 1,
+            "migration.chunk_size",
+            "must be at least 1",
+        );
+        check(
+            migration.max_attempts >= 1,
+            "migration.max_attempts",
+            "must be at least 1",
+        );
+        check(
+            migration.retry_base_delay <= migration.retry_max_delay,
+            "migration.retry_base_delay",
+            "must not exceed migration.retry_max_delay",
+        );
+        check(
+            !migration.sweep_interval.is_zero(),
+            "migration.sweep_interval",
+            "must be longer than zero",
+        );
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(errors))
+        }
+    }
+}

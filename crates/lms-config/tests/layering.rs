@@ -1,0 +1,128 @@
+//! The configuration layers and their error messages, checked in figment's
+//! `Jail` (a private working directory and environment per test).
+
+// figment::Jail closures must return figment::Error, which is large.
+#![allow(clippy::result_large_err)]
+
+use figment::Jail;
+use lms_config::{ConfigError, ConfigSource, Settings};
+
+fn load() -> Result<Settings, ConfigError> {
+    Settings::load(&ConfigSource::default())
+}
+
+#[test]
+fn defaults_point_at_local_services() {
+    Jail::expect_with(|_jail| {
+        let settings = load().map_err(|error| error.to_string())?;
+        assert_eq!(settings.database.url.database_name(), "lms");
+        assert_eq!(settings.legacy.url.database_name(), "edu");
+        assert_eq!(settings.redis.url.expose(), "redis://127.0.0.1:6379");
+        assert_eq!(settings.grpc.listen.to_string(), "127.0.0.1:50051");
+        Ok(())
+    });
+}
+
+#[test]
+fn file_overrides_defaults_and_environment_overrides_file() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "lms.toml",
+            r#"
+            [database]
+            url = "postgres://app@db.internal:5432/lms_prod"
+            [grpc]
+            listen = "0.0.0.0:6000"
+            "#,
+        )?;
+        jail.set_env("LMS_GRPC__LISTEN", "0.0.0.0:7000");
+        jail.set_env("LMS_LEGACY__URL", "postgres://ro@legacy:5432/edu_prod");
+        let settings = load().map_err(|error| error.to_string())?;
+        assert_eq!(settings.database.url.database_name(), "lms_prod");
+        assert_eq!(settings.grpc.listen.port(), 7000);
+        assert_eq!(settings.legacy.url.database_name(), "edu_prod");
+        Ok(())
+    });
+}
+
+#[test]
+fn config_file_named_by_environment() {
+    Jail::expect_with(|jail| {
+        jail.create_file("other.toml", "[worker]\nconcurrency = 7\n")?;
+        jail.set_env("LMS_CONFIG", "other.toml");
+        let settings = load().map_err(|error| error.to_string())?;
+        assert_eq!(settings.worker.concurrency, 7);
+        Ok(())
+    });
+}
+
+#[test]
+fn missing_explicit_file_is_an_error() {
+    Jail::expect_with(|_jail| {
+        let source = ConfigSource {
+            file: Some("nowhere.toml".into()),
+        };
+        let error = Settings::load(&source).expect_err("a missing file must fail");
+        assert!(error.to_string().contains("nowhere.toml"), "{error}");
+        Ok(())
+    });
+}
+
+#[test]
+fn bad_environment_value_names_key_and_variable() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LMS_GRPC__LISTEN", "not-an-address");
+        let message = load().expect_err("must fail").to_string();
+        assert!(message.contains("grpc.listen"), "{message}");
+        assert!(message.contains("LMS_GRPC__LISTEN"), "{message}");
+        Ok(())
+    });
+}
+
+#[test]
+fn bad_url_in_file_names_key_and_file() {
+    Jail::expect_with(|jail| {
+        jail.create_file("lms.toml", "[database]\nurl = \"mysql://x/y\"\n")?;
+        let message = load().expect_err("must fail").to_string();
+        assert!(message.contains("database.url"), "{message}");
+        assert!(message.contains("lms.toml"), "{message}");
+        assert!(message.contains("postgres://"), "{message}");
+        Ok(())
+    });
+}
+
+#[test]
+fn unknown_key_is_rejected() {
+    Jail::expect_with(|jail| {
+        jail.create_file("lms.toml", "[database]\nulr = \"postgres://x/y\"\n")?;
+        let message = load().expect_err("must fail").to_string();
+        assert!(message.contains("ulr"), "{message}");
+        Ok(())
+    });
+}
+
+#[test]
+fn relations_between_values_are_checked() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LMS_DATABASE__MIN_CONNECTIONS", "30");
+        jail.set_env("LMS_DATABASE__MAX_CONNECTIONS", "20");
+        let message = load().expect_err("must fail").to_string();
+        assert!(message.contains("database.min_connections"), "{message}");
+        Ok(())
+    });
+}
+
+#[test]
+fn durations_are_human_readable() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LMS_MIGRATION__REQUEUE_AFTER", "90s");
+        jail.set_env("LMS_WORKER__POLL_INTERVAL", "soon");
+        let message = load().expect_err("must fail").to_string();
+        assert!(message.contains("worker.poll_interval"), "{message}");
+        jail.set_env("LMS_WORKER__POLL_INTERVAL", "250ms");
+        let settings = load().map_err(|error| error.to_string())?;
+        assert_eq!(settings.migration.requeue_after.as_secs(), 90);
+        assert_eq!(settings.worker.poll_interval.as_millis(), 250);
+        Ok(())
+    });
+}

@@ -1,0 +1,13 @@
+//! PostgreSQL plumbing shared by every crate that talks to a database:
+//! connection pools, creating and dropping databases, the COPY text codec,
+//! and telling transient failures from permanent ones.
+//!
+//! It knows sqlx and nothing of the LMS or legacy schemas.
+
+pub mod admin;
+pub mod copy_text;
+pub mod failure;
+pub mod pool;
+
+pub use failure::{FailureClass, classify};
+pub use pool::{PoolConfig, connect, connect_one};
