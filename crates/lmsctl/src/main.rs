@@ -2,7 +2,6 @@
 
 mod cli;
 mod commands;
-mod logging;
 
 use std::process::ExitCode;
 
@@ -16,11 +15,11 @@ async fn main() -> ExitCode {
     let settings = match lms_config::Settings::load(&cli.config_source()) {
         Ok(settings) => settings,
         Err(error) => {
-            report_error(&anyhow::Error::new(error).context("invalid configuration"));
+            lms_runtime::report_error(&anyhow::Error::new(error).context("invalid configuration"));
             return ExitCode::from(2);
         }
     };
-    logging::init(&settings.log, cli.verbose);
+    lms_runtime::init_logging(&settings.log, cli.verbose);
     let outcome = match cli.command {
         Command::Db(command) => commands::db::run(command, &settings).await,
         Command::Legacy(command) => commands::legacy::run(command, &settings).await,
@@ -28,17 +27,8 @@ async fn main() -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(error) => {
-            report_error(&error);
+            lms_runtime::report_error(&error);
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Prints an error and its causes, one per line, the way operators read them.
-#[allow(clippy::print_stderr)]
-fn report_error(error: &anyhow::Error) {
-    eprintln!("error: {error}");
-    for cause in error.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
     }
 }

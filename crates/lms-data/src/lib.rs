@@ -1,0 +1,10 @@
+//! The LMS data layer.
+//!
+//! It owns the connection to the LMS database, the schema upgrades, and
+//! (the only crate that does) the SeaORM entities. Bulk paths elsewhere use
+//! the same pool through [`Database::pool`] with plain SQL.
+
+mod database;
+pub mod schema;
+
+pub use database::Database;

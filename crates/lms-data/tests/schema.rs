@@ -1,0 +1,214 @@
+//! The LMS schema on a real PostgreSQL: every table, every foreign key
+//! indexed, the contract's unique constraints, and working downs.
+
+use lms_data::{Database, schema};
+use lms_pg::PoolConfig;
+use lms_testkit::TestDatabase;
+use sqlx::{PgPool, Row};
+
+const DOMAIN_TABLES: [&str; 13] = [
+    "organizations",
+    "persons",
+    "users",
+    "staff_members",
+    "student_groups",
+    "subjects",
+    "students",
+    "courses",
+    "course_enrollments",
+    "grades",
+    "assessments",
+    "assessment_submissions",
+    "course_materials",
+];
+
+async fn migrated(purpose: &str) -> anyhow::Result<(TestDatabase, Database)> {
+    let test_db = TestDatabase::create(purpose).await?;
+    let db = Database::connect(test_db.url(), &PoolConfig::small("schema-test")).await?;
+    schema::upgrade(&db).await?;
+    Ok((test_db, db))
+}
+
+async fn tables(pool: &PgPool, schema_name: &str) -> anyhow::Result<Vec<String>> {
+    let rows = sqlx::query("SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY 1")
+        .bind(schema_name)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.iter().map(|row| row.get::<String, _>(0)).collect())
+}
+
+#[tokio::test]
+async fn upgrade_creates_every_table_and_is_idempotent() -> anyhow::Result<()> {
+    let (test_db, db) = migrated("schemaup").await?;
+    let public = tables(db.pool(), "public").await?;
+    for table in DOMAIN_TABLES {
+        assert!(
+            public.contains(&table.to_owned()),
+            "{table} missing from {public:?}"
+        );
+    }
+    let bookkeeping = tables(db.pool(), "migration").await?;
+    for table in ["runs", "run_steps", "chunks", "ledger"] {
+        assert!(
+            bookkeeping.contains(&table.to_owned()),
+            "migration.{table} missing"
+        );
+    }
+    assert!(
+        schema::upgrade(&db).await?.is_empty(),
+        "a second upgrade applies nothing"
+    );
+    assert!(schema::is_up_to_date(&db).await?);
+    db.pool().close().await;
+    test_db.drop_now().await
+}
+
+#[tokio::test]
+async fn every_foreign_key_column_leads_a_plain_index() -> anyhow::Result<()> {
+    let (test_db, db) = migrated("schemafk").await?;
+    let rows = sqlx::query(
+        "SELECT c.conrelid::regclass::text, a.attname::text, array_length(c.conkey, 1) \
+         FROM pg_constraint c \
+         JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] \
+         WHERE c.contype = 'f' \
+           AND NOT EXISTS (SELECT 1 FROM pg_index i \
+                           WHERE i.indrelid = c.conrelid AND i.indpred IS NULL \
+                             AND i.indkey[0] = c.conkey[1])",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    let unindexed: Vec<String> = rows
+        .iter()
+        .map(|row| format!("{}.{}", row.get::<String, _>(0), row.get::<String, _>(1)))
+        .collect();
+    assert!(
+        unindexed.is_empty(),
+        "foreign keys without an index: {unindexed:?}"
+    );
+    let multi_column: Vec<i32> = rows
+        .iter()
+        .map(|row| row.get::<i32, _>(2))
+        .filter(|n| *n > 1)
+        .collect();
+    assert!(multi_column.is_empty());
+    let count: i64 = sqlx::query("SELECT count(*) FROM pg_constraint WHERE contype = 'f'")
+        .fetch_one(db.pool())
+        .await?
+        .get(0);
+    assert!(
+        count >= 25,
+        "expected the schema's foreign keys, found {count}"
+    );
+    db.pool().close().await;
+    test_db.drop_now().await
+}
+
+#[tokio::test]
+async fn every_legacy_fed_table_keeps_its_legacy_id() -> anyhow::Result<()> {
+    let (test_db, db) = migrated("schemalegacy").await?;
+    for table in DOMAIN_TABLES
+        .iter()
+        .filter(|t| !matches!(**t, "courses" | "course_materials"))
+    {
+        let row = sqlx::query(
+            "SELECT is_nullable FROM information_schema.columns \
+             WHERE table_schema = 'public' AND table_name = $1 AND column_name = 'legacy_id'",
+        )
+        .bind(table)
+        .fetch_optional(db.pool())
+        .await?;
+        let nullable: Option<String> = row.map(|row| row.get(0));
+        assert_eq!(
+            nullable.as_deref(),
+            Some("YES"),
+            "{table}.legacy_id must exist and allow NULL"
+        );
+    }
+    db.pool().close().await;
+    test_db.drop_now().await
+}
+
+/// Inserts a person and a user and returns the ids.
+async fn user(pool: &PgPool, login: &str, email: Option<&str>) -> Result<i64, sqlx::Error> {
+    sqlx::query("INSERT INTO users (login, email, role) VALUES ($1, $2, 'student') RETURNING id")
+        .bind(login)
+        .bind(email)
+        .fetch_one(pool)
+        .await
+        .map(|row| row.get(0))
+}
+
+fn is_unique_violation(result: Result<i64, sqlx::Error>) -> bool {
+    matches!(result, Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("23505"))
+}
+
+#[tokio::test]
+async fn the_contracts_unique_constraints_hold() -> anyhow::Result<()> {
+    let (test_db, db) = migrated("schemaunique").await?;
+    let pool = db.pool();
+    user(pool, "Ivanov.A", Some("ivanov@mail.kz")).await?;
+    assert!(
+        is_unique_violation(user(pool, "ivanov.a", None).await),
+        "login is case-insensitive"
+    );
+    user(pool, "Әлия.Қ", None).await?;
+    assert!(
+        is_unique_violation(user(pool, "әлия.қ", None).await),
+        "login case folding is Unicode-aware"
+    );
+    assert!(
+        is_unique_violation(user(pool, "other", Some("IVANOV@MAIL.KZ")).await),
+        "email is unique normalised"
+    );
+    user(pool, "nobody1", None).await?;
+    user(pool, "nobody2", None).await?;
+
+    // One enrollment per (student, course); one submission per (assessment, student).
+    sqlx::raw_sql(
+        "INSERT INTO persons (last_name) VALUES ('P'); \
+         INSERT INTO subjects (name) VALUES ('Math'); \
+         INSERT INTO students (person_id, user_id) SELECT min(p.id), min(u.id) FROM persons p, users u; \
+         INSERT INTO courses (subject_id, academic_year, semester) SELECT id, '2025-2026', 1 FROM subjects; \
+         INSERT INTO assessments (subject_id, title) SELECT id, 'Exam' FROM subjects; \
+         INSERT INTO course_enrollments (student_id, course_id) SELECT s.id, c.id FROM students s, courses c; \
+         INSERT INTO assessment_submissions (assessment_id, student_id) SELECT a.id, s.id FROM assessments a, students s;",
+    )
+    .execute(pool)
+    .await?;
+    let again = sqlx::query("INSERT INTO course_enrollments (student_id, course_id) SELECT student_id, course_id FROM course_enrollments")
+        .execute(pool)
+        .await;
+    assert!(matches!(again, Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23505")));
+    let again = sqlx::query(
+        "INSERT INTO assessment_submissions (assessment_id, student_id) SELECT assessment_id, student_id FROM assessment_submissions",
+    )
+    .execute(pool)
+    .await;
+    assert!(matches!(again, Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23505")));
+    // A course offering with no group is still one offering (NULLS NOT DISTINCT).
+    let again = sqlx::query("INSERT INTO courses (subject_id, academic_year, semester) SELECT subject_id, academic_year, semester FROM courses")
+        .execute(pool)
+        .await;
+    assert!(matches!(again, Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23505")));
+    db.pool().close().await;
+    test_db.drop_now().await
+}
+
+#[tokio::test]
+async fn every_migration_rolls_back_cleanly_and_reapplies() -> anyhow::Result<()> {
+    let (test_db, db) = migrated("schemadown").await?;
+    let count = schema::status(&db).await?.len();
+    let rolled_back = schema::downgrade(&db, u32::try_from(count)?).await?;
+    assert_eq!(rolled_back.len(), count);
+    let left = tables(db.pool(), "public").await?;
+    assert_eq!(
+        left,
+        vec!["lms_schema_migrations".to_owned()],
+        "down leaves nothing behind"
+    );
+    assert!(tables(db.pool(), "migration").await?.is_empty());
+    assert!(!schema::is_up_to_date(&db).await?);
+    assert_eq!(schema::upgrade(&db).await?.len(), count);
+    db.pool().close().await;
+    test_db.drop_now().await
+}

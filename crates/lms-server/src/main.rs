@@ -1,0 +1,53 @@
+//! `lms-server`: serves the LMS over gRPC until SIGTERM or Ctrl-C.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use lms_config::{ConfigSource, Settings};
+use lms_runtime::{init_logging, report_error, shutdown_signal};
+use tokio::net::TcpListener;
+
+/// The LMS gRPC server.
+#[derive(Debug, Parser)]
+#[command(name = "lms-server", version, about)]
+struct Cli {
+    /// Config file (TOML). Defaults to $LMS_CONFIG, then ./lms.toml when present.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(&ConfigSource { file: cli.config }) {
+        Ok(settings) => settings,
+        Err(error) => {
+            report_error(&anyhow::Error::new(error).context("invalid configuration"));
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&settings.log, false);
+    match run(settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            report_error(&error);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(settings: Settings) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(settings.grpc.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (grpc.listen)", settings.grpc.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "serving gRPC");
+    lms_grpc::serve(listener, async {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+    })
+    .await?;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,13 @@
+DROP TABLE course_materials;
+DROP TABLE assessment_submissions;
+DROP TABLE assessments;
+DROP TABLE grades;
+DROP TABLE course_enrollments;
+DROP TABLE courses;
+DROP TABLE students;
+DROP TABLE subjects;
+DROP TABLE student_groups;
+DROP TABLE staff_members;
+DROP TABLE users;
+DROP TABLE persons;
+DROP TABLE organizations;
