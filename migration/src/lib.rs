@@ -48,6 +48,7 @@ macro_rules! sql_migration {
 
 sql_migration!(m0001, "m20261125_000001_domain");
 sql_migration!(m0002, "m20261125_000002_migration_bookkeeping");
+sql_migration!(m0003, "m20261125_000003_migration_staging");
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -56,7 +57,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001::Migration), Box::new(m0002::Migration)]
+        vec![
+            Box::new(m0001::Migration),
+            Box::new(m0002::Migration),
+            Box::new(m0003::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {

@@ -83,6 +83,11 @@ pub struct WorkerSettings {
     /// suffix is always appended, because apalis re-queues a crashed worker's
     /// jobs only when every process has its own name.
     pub name: Option<String>,
+    /// How often a worker tells Redis it is alive (whole seconds).
+    #[serde(with = "humantime_serde")]
+    pub heartbeat_interval: Duration,
+    /// Heartbeats a worker may miss before its jobs go to other workers.
+    pub missed_heartbeats: usize,
 }
 
 /// The migration engine.
@@ -106,6 +111,10 @@ pub struct MigrationSettings {
     /// How often each worker looks for such lost chunks.
     #[serde(with = "humantime_serde")]
     pub sweep_interval: Duration,
+    /// How long a chunk waits for a lock before failing (transiently) and
+    /// being retried, so that it never waits behind a stuck session forever.
+    #[serde(with = "humantime_serde")]
+    pub lock_timeout: Duration,
 }
 
 /// Logging.
@@ -152,6 +161,8 @@ impl Default for Settings {
                 concurrency: 2,
                 poll_interval: Duration::from_millis(100),
                 name: None,
+                heartbeat_interval: Duration::from_secs(5),
+                missed_heartbeats: 3,
             },
             migration: MigrationSettings {
                 chunk_size: 25_000,
@@ -160,6 +171,7 @@ impl Default for Settings {
                 retry_max_delay: Duration::from_secs(10),
                 requeue_after: Duration::from_secs(60),
                 sweep_interval: Duration::from_secs(5),
+                lock_timeout: Duration::from_secs(30),
             },
             log: LogSettings {
                 filter: "info".to_owned(),
@@ -223,6 +235,16 @@ impl Settings {
             !self.worker.poll_interval.is_zero(),
             "worker.poll_interval",
             "must be longer than zero",
+        );
+        check(
+            self.worker.heartbeat_interval.as_secs() >= 1,
+            "worker.heartbeat_interval",
+            "must be at least 1s (Redis records heartbeats in whole seconds)",
+        );
+        check(
+            self.worker.missed_heartbeats >= 1,
+            "worker.missed_heartbeats",
+            "must be at least 1",
         );
         let migration = &self.migration;
         check(

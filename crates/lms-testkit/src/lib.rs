@@ -5,5 +5,9 @@
 //! tests run in parallel and never see each other's or old runs' data.
 
 mod database;
+mod redis_namespace;
+mod settings;
 
 pub use database::{TestDatabase, server_url};
+pub use redis_namespace::{TestRedis, redis_url};
+pub use settings::test_settings;

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use lms_config::ConfigSource;
+use lms_domain::LegacyEntity;
 use lms_legacy::Scale;
+use uuid::Uuid;
 
 /// Operate the LMS and its migration from the legacy EDU database.
 #[derive(Debug, Parser)]
@@ -38,6 +40,82 @@ pub enum Command {
     /// The legacy EDU database: generate a stand-in for production.
     #[command(subcommand)]
     Legacy(LegacyCommand),
+    /// Migrations from the legacy database: start, watch, report, explain.
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// Plan a migration run and put it on the queue for the workers.
+    Run(RunArgs),
+    /// Show a run's progress.
+    Status(RunSelector),
+    /// Print a run's coverage report.
+    Report(ReportArgs),
+    /// Explain what became of one legacy row.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Legacy tables to migrate, comma separated (default: all). Tables they
+    /// reference must be in the run or migrated by an earlier one.
+    #[arg(long, value_delimiter = ',', value_parser = parse_entity)]
+    pub entities: Vec<LegacyEntity>,
+    /// Legacy rows per chunk (default: migration.chunk_size).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub chunk_size: Option<u32>,
+    /// Wait for the run to end, showing progress; exit 0 only if it succeeded
+    /// with every legacy row accounted for.
+    #[arg(long)]
+    pub wait: bool,
+    /// An idempotency key: starting twice with one key gives one run.
+    #[arg(long)]
+    pub request_id: Option<String>,
+    /// Run the chunks in this process instead of on the workers (no Redis).
+    #[arg(long)]
+    pub inline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunSelector {
+    /// The run (default: the latest).
+    #[arg(long = "run", value_name = "ID")]
+    pub run: Option<Uuid>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run (default: the latest).
+    #[arg(long = "run", value_name = "ID")]
+    pub run: Option<Uuid>,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The legacy table, e.g. journal.
+    #[arg(value_parser = parse_entity)]
+    pub entity: LegacyEntity,
+    /// The row's legacy id.
+    pub legacy_id: i64,
+    /// Print JSON instead of prose.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_entity(text: &str) -> Result<LegacyEntity, String> {
+    text.parse::<LegacyEntity>()
+        .map_err(|error| error.to_string())
 }
 
 #[derive(Debug, Subcommand)]

@@ -23,6 +23,7 @@ async fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Db(command) => commands::db::run(command, &settings).await,
         Command::Legacy(command) => commands::legacy::run(command, &settings).await,
+        Command::Migrate(command) => commands::migrate::run(command, &settings).await,
     };
     match outcome {
         Ok(code) => code,

@@ -2,3 +2,6 @@
 
 pub mod db;
 pub mod legacy;
+pub mod migrate;
+mod progress_display;
+mod report_table;

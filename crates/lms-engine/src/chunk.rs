@@ -1,0 +1,274 @@
+//! Running one chunk: claim it, do its phase's work and advance the run in
+//! one transaction, retry transient failures with exponential backoff, and
+//! fail the run once the attempts are spent.
+//!
+//! Every delivery of a chunk, duplicate or late, is safe: the chunk's row is
+//! locked for the whole transaction, a chunk that is done is never redone,
+//! and a chunk another worker holds is left to it.
+
+use std::time::Duration;
+
+use lms_domain::LegacyEntity;
+use lms_pg::FailureClass;
+use serde_json::json;
+use sqlx::{PgConnection, PgPool, Row};
+use uuid::Uuid;
+
+use crate::error::{DatabaseContext, EngineError};
+use crate::plan::{IdRange, Phase};
+use crate::progress::{self, Advance};
+use crate::{apply, finalize, resolve, stage};
+
+/// What a chunk's work needs: both databases and the retry policy.
+#[derive(Debug, Clone)]
+pub struct EngineContext {
+    pub lms: PgPool,
+    pub legacy: PgPool,
+    pub retry: RetryPolicy,
+    /// The legacy `timestamp` columns' time zone (a PostgreSQL zone name).
+    pub legacy_timezone: String,
+    /// This process, as recorded on the chunks it runs.
+    pub worker_name: String,
+    /// How long a chunk's statements wait for a lock.
+    pub lock_timeout: Duration,
+}
+
+/// Attempts and backoff for transient failures.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl RetryPolicy {
+    /// The delay after the `attempt`-th failure: base, 2×base, 4×base, ...
+    /// capped at the maximum.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
+        self.base_delay.saturating_mul(factor).min(self.max_delay)
+    }
+}
+
+/// How a delivery of a chunk ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChunkOutcome {
+    /// The work is committed; these chunks became ready.
+    Done(Advance),
+    /// Nothing to do: already done, held by another worker, or its run is over.
+    Skipped(&'static str),
+    /// The chunk failed for good and so did its run.
+    Failed(String),
+}
+
+/// A chunk as the database describes it.
+#[derive(Debug, Clone)]
+pub struct ChunkInfo {
+    pub id: i64,
+    pub run_id: Uuid,
+    pub step_id: i64,
+    pub entity: LegacyEntity,
+    pub phase: Phase,
+    pub range: IdRange,
+}
+
+enum Claim {
+    Run { attempt: u32, info: ChunkInfo },
+    Skip(&'static str),
+}
+
+/// Runs one delivery of a chunk to its end (done, skipped or failed).
+pub async fn run_chunk(ctx: &EngineContext, chunk_id: i64) -> Result<ChunkOutcome, EngineError> {
+    loop {
+        let (attempt, info) = match claim(ctx, chunk_id).await? {
+            Claim::Run { attempt, info } => (attempt, info),
+            Claim::Skip(reason) => return Ok(ChunkOutcome::Skipped(reason)),
+        };
+        if attempt > ctx.retry.max_attempts {
+            // Attempts are counted before the work, so a chunk that kills its
+            // worker every time ends here instead of looping forever.
+            let message = format!(
+                "{} {} ({}) was attempted {} times without finishing",
+                info.entity,
+                info.phase.as_str(),
+                info.range,
+                attempt - 1
+            );
+            progress::fail_chunk(&ctx.lms, info.run_id, chunk_id, &message).await?;
+            return Ok(ChunkOutcome::Failed(message));
+        }
+        match execute(ctx, &info).await {
+            Ok(Some(advance)) => return Ok(ChunkOutcome::Done(advance)),
+            Ok(None) => return Ok(ChunkOutcome::Skipped("held by another worker")),
+            Err(error) => {
+                let transient = error.class() == FailureClass::Transient;
+                record_error(&ctx.lms, chunk_id, &error).await;
+                if transient && attempt < ctx.retry.max_attempts {
+                    let delay = ctx.retry.delay(attempt);
+                    tracing::warn!(chunk_id, attempt, ?delay, %error, "transient failure; retrying");
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+                let message = format!(
+                    "{} {} ({}) failed on attempt {attempt}: {error}",
+                    info.entity,
+                    info.phase.as_str(),
+                    info.range
+                );
+                progress::fail_chunk(&ctx.lms, info.run_id, chunk_id, &message).await?;
+                return Ok(ChunkOutcome::Failed(message));
+            }
+        }
+    }
+}
+
+/// Counts an attempt in its own transaction, so the count survives a crash.
+async fn claim(ctx: &EngineContext, chunk_id: i64) -> Result<Claim, EngineError> {
+    let mut tx = ctx.lms.begin().await.lms()?;
+    let row = sqlx::query(
+        "SELECT c.state, r.status, c.run_id, c.step_id, s.entity, s.phase, c.first_legacy_id, c.last_legacy_id \
+         FROM migration.chunks c \
+         JOIN migration.run_steps s ON s.id = c.step_id \
+         JOIN migration.runs r ON r.id = c.run_id \
+         WHERE c.id = $1 FOR UPDATE OF c SKIP LOCKED",
+    )
+    .bind(chunk_id)
+    .fetch_optional(&mut *tx)
+    .await
+    .lms()?;
+    let Some(row) = row else {
+        let exists: bool =
+            sqlx::query("SELECT EXISTS (SELECT 1 FROM migration.chunks WHERE id = $1)")
+                .bind(chunk_id)
+                .fetch_one(&mut *tx)
+                .await
+                .lms()?
+                .try_get(0)
+                .lms()?;
+        return Ok(Claim::Skip(if exists {
+            "held by another worker"
+        } else {
+            "no such chunk"
+        }));
+    };
+    let state: String = row.try_get(0).lms()?;
+    let run_status: String = row.try_get(1).lms()?;
+    if state != "queued" {
+        return Ok(Claim::Skip("not queued (done, failed or cancelled)"));
+    }
+    if run_status != "running" {
+        sqlx::query("UPDATE migration.chunks SET state = 'cancelled' WHERE id = $1")
+            .bind(chunk_id)
+            .execute(&mut *tx)
+            .await
+            .lms()?;
+        tx.commit().await.lms()?;
+        return Ok(Claim::Skip("its run is no longer running"));
+    }
+    let entity: String = row.try_get(4).lms()?;
+    let phase: String = row.try_get(5).lms()?;
+    let info = ChunkInfo {
+        id: chunk_id,
+        run_id: row.try_get(2).lms()?,
+        step_id: row.try_get(3).lms()?,
+        entity: entity
+            .parse()
+            .map_err(|error: lms_domain::entity::UnknownEntity| {
+                EngineError::Invariant(error.to_string())
+            })?,
+        phase: Phase::parse(&phase)
+            .ok_or_else(|| EngineError::Invariant(format!("unknown phase {phase}")))?,
+        range: IdRange {
+            first: row.try_get(6).lms()?,
+            last: row.try_get(7).lms()?,
+        },
+    };
+    let attempts: i32 = sqlx::query(
+        "UPDATE migration.chunks SET attempts = attempts + 1, started_at = now(), worker = $2 \
+         WHERE id = $1 RETURNING attempts",
+    )
+    .bind(chunk_id)
+    .bind(&ctx.worker_name)
+    .fetch_one(&mut *tx)
+    .await
+    .lms()?
+    .try_get(0)
+    .lms()?;
+    tx.commit().await.lms()?;
+    Ok(Claim::Run {
+        attempt: u32::try_from(attempts).unwrap_or(u32::MAX),
+        info,
+    })
+}
+
+async fn record_error(lms: &PgPool, chunk_id: i64, error: &EngineError) {
+    let result = sqlx::query("UPDATE migration.chunks SET last_error = $2 WHERE id = $1")
+        .bind(chunk_id)
+        .bind(error.to_string())
+        .execute(lms)
+        .await;
+    if let Err(record_error) = result {
+        tracing::warn!(chunk_id, %record_error, "could not record a chunk's error");
+    }
+}
+
+/// One attempt: the phase's work and the run's advance in one transaction.
+/// `None` when another worker holds the chunk.
+async fn execute(ctx: &EngineContext, info: &ChunkInfo) -> Result<Option<Advance>, EngineError> {
+    let mut tx = ctx.lms.begin().await.lms()?;
+    sqlx::query("SELECT set_config('lock_timeout', $1, true)")
+        .bind(format!("{}ms", ctx.lock_timeout.as_millis().max(1)))
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    let row =
+        sqlx::query("SELECT state FROM migration.chunks WHERE id = $1 FOR UPDATE SKIP LOCKED")
+            .bind(info.id)
+            .fetch_optional(&mut *tx)
+            .await
+            .lms()?;
+    match row
+        .map(|row| row.try_get::<String, _>(0))
+        .transpose()
+        .lms()?
+    {
+        None => return Ok(None),
+        Some(state) if state != "queued" => return Ok(Some(Advance::default())),
+        Some(_) => {}
+    }
+    let stats = do_work(ctx, &mut tx, info).await?;
+    let advance =
+        progress::complete_chunk(&mut tx, info.run_id, info.id, info.step_id, &stats).await?;
+    tx.commit().await.lms()?;
+    tracing::debug!(chunk = info.id, entity = %info.entity, phase = info.phase.as_str(), range = %info.range, %stats, "chunk done");
+    Ok(Some(advance))
+}
+
+async fn do_work(
+    ctx: &EngineContext,
+    tx: &mut PgConnection,
+    info: &ChunkInfo,
+) -> Result<serde_json::Value, EngineError> {
+    match info.phase {
+        Phase::Stage => {
+            let rows = stage::stage_range(&ctx.legacy, tx, info.entity, info.range).await?;
+            Ok(json!({ "rows": rows }))
+        }
+        Phase::Resolve => resolve::resolve_entity(tx, info.run_id, info.entity).await,
+        Phase::Apply => {
+            let changes = apply::apply_range(
+                tx,
+                info.run_id,
+                info.entity,
+                info.range,
+                &ctx.legacy_timezone,
+            )
+            .await?;
+            Ok(serde_json::to_value(changes)
+                .map_err(|error| EngineError::Invariant(error.to_string()))?)
+        }
+        Phase::Finalize => {
+            finalize::finalize_entity(tx, &ctx.legacy, info.run_id, info.entity).await
+        }
+    }
+}

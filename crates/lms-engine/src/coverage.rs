@@ -1,0 +1,119 @@
+//! What became of one legacy table's rows: the numbers the coverage report
+//! is made of, taken when the table's migration finishes.
+
+use std::collections::BTreeMap;
+
+use lms_domain::LegacyEntity;
+use serde::{Deserialize, Serialize};
+use sqlx::{AssertSqlSafe, PgConnection, Row};
+
+use crate::error::{DatabaseContext, EngineError};
+
+/// One table's coverage at the end of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityCoverage {
+    /// Rows in the legacy table when the run verified it.
+    pub legacy_rows: i64,
+    pub migrated: i64,
+    pub merged: i64,
+    /// Rejected rows by reason code.
+    pub rejected: BTreeMap<String, i64>,
+    /// Warnings by code (a row may carry several).
+    pub warnings: BTreeMap<String, i64>,
+    /// Legacy rows with no outcome in the ledger. A finished run has none.
+    pub unexplained: i64,
+    /// Ledger rows whose legacy row vanished after it was staged (the next
+    /// run marks them `source_deleted`).
+    pub vanished: i64,
+    /// Live rows of the target table that came from this legacy table.
+    pub target_rows: i64,
+    /// Rows derived from this table: courses, grades, provisioned users.
+    pub derived: BTreeMap<String, i64>,
+}
+
+impl EntityCoverage {
+    pub fn rejected_total(&self) -> i64 {
+        self.rejected.values().sum()
+    }
+}
+
+/// Counts the ledger and target rows of `entity` (inside the finalize
+/// transaction, so it sees that transaction's writes).
+pub async fn count(
+    tx: &mut PgConnection,
+    entity: LegacyEntity,
+) -> Result<EntityCoverage, EngineError> {
+    let mut coverage = EntityCoverage::default();
+    let rows = sqlx::query(
+        "SELECT outcome, coalesce(reason, ''), count(*) FROM migration.ledger \
+         WHERE entity = $1 AND source_deleted_at IS NULL GROUP BY 1, 2",
+    )
+    .bind(entity.as_str())
+    .fetch_all(&mut *tx)
+    .await
+    .lms()?;
+    for row in rows {
+        let outcome: String = row.try_get(0).lms()?;
+        let reason: String = row.try_get(1).lms()?;
+        let count: i64 = row.try_get(2).lms()?;
+        match outcome.as_str() {
+            "migrated" => coverage.migrated += count,
+            "merged" => coverage.merged += count,
+            _ => *coverage.rejected.entry(reason).or_default() += count,
+        }
+    }
+    let rows = sqlx::query(
+        "SELECT w, count(*) FROM migration.ledger, unnest(warnings) AS w \
+         WHERE entity = $1 AND source_deleted_at IS NULL GROUP BY 1",
+    )
+    .bind(entity.as_str())
+    .fetch_all(&mut *tx)
+    .await
+    .lms()?;
+    for row in rows {
+        coverage
+            .warnings
+            .insert(row.try_get(0).lms()?, row.try_get(1).lms()?);
+    }
+    let target = format!(
+        "SELECT count(*) FROM {} WHERE legacy_id IS NOT NULL AND source_deleted_at IS NULL",
+        entity.target_table()
+    );
+    coverage.target_rows = scalar(tx, &target).await?;
+    let derived: &[(&str, &str)] = match entity {
+        LegacyEntity::Students => &[(
+            "provisioned_users",
+            "SELECT count(*) FROM users WHERE provisioned_for LIKE 'students:%' AND source_deleted_at IS NULL",
+        )],
+        LegacyEntity::Teachers => &[(
+            "provisioned_users",
+            "SELECT count(*) FROM users WHERE provisioned_for LIKE 'teachers:%' AND source_deleted_at IS NULL",
+        )],
+        LegacyEntity::Journal => &[
+            (
+                "courses",
+                "SELECT count(*) FROM courses WHERE derived_from_legacy",
+            ),
+            (
+                "grades",
+                "SELECT count(*) FROM grades WHERE legacy_id IS NOT NULL AND source_deleted_at IS NULL",
+            ),
+        ],
+        _ => &[],
+    };
+    for (name, query) in derived {
+        coverage
+            .derived
+            .insert((*name).to_owned(), scalar(tx, query).await?);
+    }
+    Ok(coverage)
+}
+
+async fn scalar(tx: &mut PgConnection, query: &str) -> Result<i64, EngineError> {
+    sqlx::query(AssertSqlSafe(query.to_owned()))
+        .fetch_one(&mut *tx)
+        .await
+        .lms()?
+        .try_get(0)
+        .lms()
+}

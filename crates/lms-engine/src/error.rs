@@ -1,0 +1,61 @@
+//! The engine's errors, and whether retrying can help.
+
+use lms_pg::FailureClass;
+
+/// Why an engine operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("LMS database: {0}")]
+    Lms(#[source] sqlx::Error),
+    #[error("legacy database: {0}")]
+    Legacy(#[source] sqlx::Error),
+    #[error("job queue (Redis): {0}")]
+    Queue(String),
+    #[error("legacy table {table}, row {row}: {problem}")]
+    LegacyRow {
+        table: &'static str,
+        row: String,
+        problem: String,
+    },
+    #[error("{0}")]
+    Plan(String),
+    #[error("run {0} does not exist")]
+    UnknownRun(uuid::Uuid),
+    #[error("another migration run is active ({0}); wait for it to finish or cancel it first")]
+    RunActive(uuid::Uuid),
+    #[error("internal inconsistency: {0}")]
+    Invariant(String),
+}
+
+impl EngineError {
+    /// Whether trying the same work again may succeed.
+    pub fn class(&self) -> FailureClass {
+        match self {
+            EngineError::Lms(error) | EngineError::Legacy(error) => lms_pg::classify(error),
+            EngineError::Queue(_) => FailureClass::Transient,
+            EngineError::LegacyRow { .. }
+            | EngineError::Plan(_)
+            | EngineError::UnknownRun(_)
+            | EngineError::RunActive(_)
+            | EngineError::Invariant(_) => FailureClass::Permanent,
+        }
+    }
+}
+
+/// Tags a sqlx result with the database it came from.
+pub trait DatabaseContext<T> {
+    /// The error came from the LMS database.
+    fn lms(self) -> Result<T, EngineError>;
+    /// The error came from the legacy database.
+    fn legacy(self) -> Result<T, EngineError>;
+}
+
+impl<T> DatabaseContext<T> for Result<T, sqlx::Error> {
+    fn lms(self) -> Result<T, EngineError> {
+        self.map_err(EngineError::Lms)
+    }
+
+    fn legacy(self) -> Result<T, EngineError> {
+        self.map_err(EngineError::Legacy)
+    }
+}

@@ -1,0 +1,130 @@
+//! Why one legacy row ended as it did.
+
+use lms_domain::LegacyEntity;
+use serde::Serialize;
+use sqlx::{AssertSqlSafe, PgPool, Row};
+use uuid::Uuid;
+
+use crate::error::{DatabaseContext, EngineError};
+
+/// One legacy row's outcome, as the ledger records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Explanation {
+    pub entity: String,
+    pub legacy_id: i64,
+    /// `migrated`, `merged` or `rejected`; `None` when the ledger has no row.
+    pub outcome: Option<String>,
+    pub reason: Option<String>,
+    pub warnings: Vec<String>,
+    pub detail: Option<String>,
+    pub target_table: &'static str,
+    pub target_id: Option<i64>,
+    pub survivor_legacy_id: Option<i64>,
+    pub source_deleted: bool,
+    pub run_id: Option<Uuid>,
+    /// Whether the legacy table has the row now.
+    pub in_legacy: bool,
+    /// The explanation in one paragraph.
+    pub text: String,
+}
+
+/// Explains one legacy row.
+pub async fn explain(
+    lms: &PgPool,
+    legacy: &PgPool,
+    entity: LegacyEntity,
+    legacy_id: i64,
+) -> Result<Explanation, EngineError> {
+    let in_legacy: bool = sqlx::query(AssertSqlSafe(format!(
+        "SELECT EXISTS (SELECT 1 FROM {} WHERE id = $1)",
+        entity.as_str()
+    )))
+    .bind(legacy_id)
+    .fetch_one(legacy)
+    .await
+    .legacy()?
+    .try_get(0)
+    .legacy()?;
+    let row = sqlx::query(
+        "SELECT outcome, reason, warnings, detail, target_id, survivor_legacy_id, source_deleted_at IS NOT NULL, run_id \
+         FROM migration.ledger WHERE entity = $1 AND legacy_id = $2",
+    )
+    .bind(entity.as_str())
+    .bind(legacy_id)
+    .fetch_optional(lms)
+    .await
+    .lms()?;
+    let target_table = entity.target_table();
+    let Some(row) = row else {
+        let text = if in_legacy {
+            format!(
+                "{entity} {legacy_id} exists in the legacy database but no run has migrated it yet."
+            )
+        } else {
+            format!("{entity} {legacy_id} exists neither in the legacy database nor in the ledger.")
+        };
+        return Ok(Explanation {
+            entity: entity.as_str().to_owned(),
+            legacy_id,
+            outcome: None,
+            reason: None,
+            warnings: Vec::new(),
+            detail: None,
+            target_table,
+            target_id: None,
+            survivor_legacy_id: None,
+            source_deleted: false,
+            run_id: None,
+            in_legacy,
+            text,
+        });
+    };
+    let outcome: String = row.try_get(0).lms()?;
+    let reason: Option<String> = row.try_get(1).lms()?;
+    let warnings: Vec<String> = row.try_get(2).lms()?;
+    let detail: Option<String> = row.try_get(3).lms()?;
+    let target_id: Option<i64> = row.try_get(4).lms()?;
+    let survivor: Option<i64> = row.try_get(5).lms()?;
+    let source_deleted: bool = row.try_get(6).lms()?;
+    let mut text = match outcome.as_str() {
+        "migrated" => format!(
+            "{entity} {legacy_id} was migrated to {target_table} id {}.",
+            target_id.map_or("?".to_owned(), |id| id.to_string())
+        ),
+        "merged" => format!(
+            "{entity} {legacy_id} was merged into {entity} {}, and shares its {target_table} row (id {}).",
+            survivor.map_or("?".to_owned(), |id| id.to_string()),
+            target_id.map_or("?".to_owned(), |id| id.to_string())
+        ),
+        _ => format!(
+            "{entity} {legacy_id} was rejected ({}).",
+            reason.as_deref().unwrap_or("no reason recorded")
+        ),
+    };
+    if let Some(detail) = &detail {
+        text.push_str(&format!(" Why: {detail}."));
+    }
+    if !warnings.is_empty() {
+        text.push_str(&format!(" Warnings: {}.", warnings.join(", ")));
+    }
+    if source_deleted {
+        text.push_str(
+            " The legacy row has since been deleted; its target is flagged source_deleted.",
+        );
+    }
+    Ok(Explanation {
+        entity: entity.as_str().to_owned(),
+        legacy_id,
+        outcome: Some(outcome),
+        reason,
+        warnings,
+        detail,
+        target_table,
+        target_id,
+        survivor_legacy_id: survivor,
+        source_deleted,
+        run_id: row.try_get(7).lms()?,
+        in_legacy,
+        text,
+    })
+}

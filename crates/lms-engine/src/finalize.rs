@@ -1,0 +1,207 @@
+//! The finalize phase: what can only be done once a table's every chunk is
+//! applied. Links within the table, merged rows' targets, a check of the
+//! ledger against the legacy table itself, the coverage numbers, ANALYZE.
+
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use lms_domain::LegacyEntity;
+use serde_json::Value;
+use sqlx::{AssertSqlSafe, PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::coverage::{self, EntityCoverage};
+use crate::error::{DatabaseContext, EngineError};
+
+/// Finalizes one table; returns its coverage as the step's statistics.
+pub async fn finalize_entity(
+    tx: &mut PgConnection,
+    legacy: &PgPool,
+    run_id: Uuid,
+    entity: LegacyEntity,
+) -> Result<Value, EngineError> {
+    // The apply chunks just added this table's rows to the ledger; plans
+    // over stale statistics would nest loops over all of them.
+    sqlx::raw_sql("ANALYZE migration.ledger")
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    if entity == LegacyEntity::Organizations {
+        link_parent_organizations(tx).await?;
+    }
+    sqlx::query(
+        "UPDATE migration.ledger m SET target_id = s.target_id \
+         FROM migration.ledger s \
+         WHERE m.entity = $1 AND m.outcome = 'merged' AND m.source_deleted_at IS NULL \
+           AND s.entity = $1 AND s.legacy_id = m.survivor_legacy_id \
+           AND m.target_id IS DISTINCT FROM s.target_id",
+    )
+    .bind(entity.as_str())
+    .execute(&mut *tx)
+    .await
+    .lms()?;
+
+    let check = verify_against_legacy(tx, legacy, entity).await?;
+    let mut coverage: EntityCoverage = coverage::count(tx, entity).await?;
+    coverage.legacy_rows = check.legacy_rows;
+    coverage.unexplained = check.unexplained;
+    coverage.vanished = check.vanished;
+    let stats = serde_json::to_value(&coverage)
+        .map_err(|error| EngineError::Invariant(error.to_string()))?;
+    sqlx::query(
+        "UPDATE migration.run_steps SET stats = $3 WHERE run_id = $1 AND entity = $2 AND phase = 'finalize'",
+    )
+    .bind(run_id)
+    .bind(entity.as_str())
+    .bind(&stats)
+    .execute(&mut *tx)
+    .await
+    .lms()?;
+    for table in touched_tables(entity) {
+        sqlx::query(AssertSqlSafe(format!("ANALYZE {table}")))
+            .execute(&mut *tx)
+            .await
+            .lms()?;
+    }
+    Ok(stats)
+}
+
+/// The LMS tables a legacy table's migration writes.
+fn touched_tables(entity: LegacyEntity) -> &'static [&'static str] {
+    match entity {
+        LegacyEntity::Organizations => &["organizations"],
+        LegacyEntity::Persons => &["persons"],
+        LegacyEntity::Users => &["users"],
+        LegacyEntity::Groups => &["student_groups"],
+        LegacyEntity::Subjects => &["subjects"],
+        LegacyEntity::Students => &["students", "users"],
+        LegacyEntity::Teachers => &["staff_members", "users"],
+        LegacyEntity::Journal => &["course_enrollments", "courses", "grades"],
+        LegacyEntity::Exams => &["assessments"],
+        LegacyEntity::ExamResults => &["assessment_submissions"],
+    }
+}
+
+/// An organization's parent may be applied by a later chunk than the
+/// organization itself, so the tree is linked once every chunk is in.
+async fn link_parent_organizations(tx: &mut PgConnection) -> Result<(), EngineError> {
+    sqlx::raw_sql(
+        "UPDATE organizations o SET parent_id = link.parent_id \
+         FROM (SELECT s.legacy_id, p.id AS parent_id FROM migration.stage_organizations s \
+               LEFT JOIN organizations p ON p.legacy_id = s.parent_legacy_id) link \
+         WHERE o.legacy_id = link.legacy_id AND o.parent_id IS DISTINCT FROM link.parent_id",
+    )
+    .execute(&mut *tx)
+    .await
+    .lms()?;
+    Ok(())
+}
+
+/// The legacy table against the ledger, id by id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Verification {
+    legacy_rows: i64,
+    unexplained: i64,
+    vanished: i64,
+}
+
+/// Streams the legacy ids and the ledger's live ids, both in order, and
+/// counts the legacy ids the ledger lacks (and the reverse). Memory stays
+/// constant whatever the table's size.
+async fn verify_against_legacy(
+    tx: &mut PgConnection,
+    legacy: &PgPool,
+    entity: LegacyEntity,
+) -> Result<Verification, EngineError> {
+    let mut source = legacy.acquire().await.legacy()?;
+    let legacy_query = format!(
+        "COPY (SELECT id FROM {} ORDER BY id) TO STDOUT",
+        entity.as_str()
+    );
+    let mut legacy_ids = IdStream::new(source.copy_out_raw(&legacy_query).await.legacy()?, true);
+    let ledger_query = format!(
+        "COPY (SELECT legacy_id FROM migration.ledger WHERE entity = '{}' AND source_deleted_at IS NULL \
+         ORDER BY legacy_id) TO STDOUT",
+        entity.as_str()
+    );
+    let mut ledger_ids = IdStream::new(tx.copy_out_raw(&ledger_query).await.lms()?, false);
+    let mut check = Verification::default();
+    let (mut next_legacy, mut next_ledger) = (legacy_ids.next().await?, ledger_ids.next().await?);
+    loop {
+        match (next_legacy, next_ledger) {
+            (None, None) => break,
+            (Some(id), Some(recorded)) if id == recorded => {
+                check.legacy_rows += 1;
+                next_legacy = legacy_ids.next().await?;
+                next_ledger = ledger_ids.next().await?;
+            }
+            (Some(id), Some(recorded)) if id < recorded => {
+                check.legacy_rows += 1;
+                check.unexplained += 1;
+                next_legacy = legacy_ids.next().await?;
+            }
+            (Some(_), None) => {
+                check.legacy_rows += 1;
+                check.unexplained += 1;
+                next_legacy = legacy_ids.next().await?;
+            }
+            (_, Some(_)) => {
+                check.vanished += 1;
+                next_ledger = ledger_ids.next().await?;
+            }
+        }
+    }
+    Ok(check)
+}
+
+/// Integers, one per line, from a COPY stream.
+struct IdStream<'c> {
+    stream: BoxStream<'c, Result<bytes::Bytes, sqlx::Error>>,
+    buffer: Vec<u8>,
+    position: usize,
+    from_legacy: bool,
+}
+
+impl<'c> IdStream<'c> {
+    fn new(stream: BoxStream<'c, Result<bytes::Bytes, sqlx::Error>>, from_legacy: bool) -> Self {
+        IdStream {
+            stream,
+            buffer: Vec::new(),
+            position: 0,
+            from_legacy,
+        }
+    }
+
+    async fn next(&mut self) -> Result<Option<i64>, EngineError> {
+        loop {
+            if let Some(end) = self.buffer[self.position..]
+                .iter()
+                .position(|byte| *byte == b'\n')
+            {
+                let line = &self.buffer[self.position..self.position + end];
+                self.position += end + 1;
+                let id = std::str::from_utf8(line)
+                    .ok()
+                    .and_then(|text| text.parse::<i64>().ok())
+                    .ok_or_else(|| {
+                        EngineError::Invariant(format!("not an id in a COPY stream: {line:?}"))
+                    })?;
+                return Ok(Some(id));
+            }
+            match self.stream.next().await {
+                None => return Ok(None),
+                Some(Err(error)) => {
+                    return Err(if self.from_legacy {
+                        EngineError::Legacy(error)
+                    } else {
+                        EngineError::Lms(error)
+                    });
+                }
+                Some(Ok(chunk)) => {
+                    self.buffer.drain(..self.position);
+                    self.position = 0;
+                    self.buffer.extend_from_slice(&chunk);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! The migration engine: EDU legacy rows into the LMS schema, following the
+//! contract in `docs/edu-legacy/DATA.md`, in parallel chunks run by any
+//! number of worker processes, with every legacy row accounted for in a
+//! ledger.
+//!
+//! The crate is shared by the producers (`lmsctl`, the gRPC server) and the
+//! workers. It never imports the server.
+
+pub mod apply;
+pub mod chunk;
+pub mod coverage;
+pub mod error;
+pub mod explain;
+pub mod finalize;
+pub mod inline;
+pub mod plan;
+pub mod progress;
+pub mod progress_view;
+pub mod queue;
+pub mod report;
+pub mod resolve;
+pub mod setup;
+pub mod stage;
+pub mod worker;
+
+pub use chunk::{ChunkOutcome, EngineContext, RetryPolicy, run_chunk};
+pub use error::EngineError;
+pub use plan::{IdRange, Phase, PlannedRun, RunOptions, plan_run};
+pub use progress_view::{RunProgress, follow_run, run_progress};
+pub use queue::{ChunkJob, ChunkQueue, QueueConfig};
+pub use report::CoverageReport;
+pub use worker::{WorkerConfig, run_worker, unique_worker_name};
+
+use sqlx::PgPool;
+
+/// Plans a run and puts its first chunks on the queue.
+pub async fn start_run(
+    lms: &PgPool,
+    legacy: &PgPool,
+    queue: &ChunkQueue,
+    options: &RunOptions,
+) -> Result<PlannedRun, EngineError> {
+    let planned = plan_run(lms, legacy, options).await?;
+    // If this push fails the chunks stay queued in PostgreSQL, and a
+    // worker's sweeper queues them after `requeue_after`.
+    if let Err(error) = queue.push(planned.run_id, &planned.queued_chunks).await {
+        tracing::warn!(%error, "the run is planned but its first chunks could not be queued yet");
+    }
+    Ok(planned)
+}

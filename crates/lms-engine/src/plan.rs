@@ -1,0 +1,375 @@
+//! Planning a run: which steps, in which order, over which id ranges.
+//!
+//! A run has four steps per legacy table: `stage` (copy the rows in, chunked
+//! by legacy id range), `resolve` (the rules that need the whole table:
+//! duplicates, renames, deletions), `apply` (write target rows and ledger,
+//! chunked like stage) and `finalize` (links, verification, ANALYZE). A
+//! table's resolve waits for the finalize of every table it references, so
+//! references are always resolved against finished data.
+
+use std::fmt;
+
+use lms_domain::LegacyEntity;
+use serde::{Deserialize, Serialize};
+use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
+use uuid::Uuid;
+
+use crate::error::{DatabaseContext, EngineError};
+use crate::stage::stage_table;
+
+/// An inclusive range of legacy ids; `None` is unbounded. The chunks of a
+/// table cover every possible id, so rows added during a run or later are
+/// never outside all chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdRange {
+    pub first: Option<i64>,
+    pub last: Option<i64>,
+}
+
+impl IdRange {
+    /// Every id.
+    pub const ALL: IdRange = IdRange {
+        first: None,
+        last: None,
+    };
+
+    /// A SQL condition on `column` (the bounds are integers, never text).
+    pub fn predicate(&self, column: &str) -> String {
+        match (self.first, self.last) {
+            (None, None) => "true".to_owned(),
+            (Some(first), None) => format!("{column} >= {first}"),
+            (None, Some(last)) => format!("{column} <= {last}"),
+            (Some(first), Some(last)) => format!("{column} BETWEEN {first} AND {last}"),
+        }
+    }
+}
+
+impl fmt::Display for IdRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.first, self.last) {
+            (None, None) => f.write_str("all ids"),
+            (Some(first), None) => write!(f, "ids from {first}"),
+            (None, Some(last)) => write!(f, "ids up to {last}"),
+            (Some(first), Some(last)) => write!(f, "ids {first}..={last}"),
+        }
+    }
+}
+
+/// The phases of a table's migration, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Stage,
+    Resolve,
+    Apply,
+    Finalize,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 4] = [Phase::Stage, Phase::Resolve, Phase::Apply, Phase::Finalize];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Phase::Stage => "stage",
+            Phase::Resolve => "resolve",
+            Phase::Apply => "apply",
+            Phase::Finalize => "finalize",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Phase> {
+        Phase::ALL.into_iter().find(|phase| phase.as_str() == text)
+    }
+}
+
+/// What a run covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOptions {
+    /// The legacy tables to migrate; empty means all of them.
+    pub entities: Vec<LegacyEntity>,
+    /// Legacy rows per chunk.
+    pub chunk_size: u32,
+    /// A client's idempotency key: planning twice with one key gives one run.
+    pub request_id: Option<String>,
+}
+
+/// A planned run and the chunks to put on the queue now.
+#[derive(Debug, Clone)]
+pub struct PlannedRun {
+    pub run_id: Uuid,
+    /// False when `request_id` named an existing run.
+    pub created: bool,
+    pub queued_chunks: Vec<i64>,
+}
+
+/// The tables a run covers, in dependency order.
+pub fn selected_entities(options: &RunOptions) -> Vec<LegacyEntity> {
+    LegacyEntity::ALL
+        .into_iter()
+        .filter(|entity| options.entities.is_empty() || options.entities.contains(entity))
+        .collect()
+}
+
+/// Plans a run and records it; the caller enqueues `queued_chunks`.
+pub async fn plan_run(
+    lms: &PgPool,
+    legacy: &PgPool,
+    options: &RunOptions,
+) -> Result<PlannedRun, EngineError> {
+    if options.chunk_size == 0 {
+        return Err(EngineError::Plan(
+            "chunk size must be at least 1".to_owned(),
+        ));
+    }
+    if let Some(request_id) = &options.request_id {
+        let existing = sqlx::query("SELECT id FROM migration.runs WHERE request_id = $1")
+            .bind(request_id)
+            .fetch_optional(lms)
+            .await
+            .lms()?;
+        if let Some(row) = existing {
+            return Ok(PlannedRun {
+                run_id: row.try_get(0).lms()?,
+                created: false,
+                queued_chunks: Vec::new(),
+            });
+        }
+    }
+    let entities = selected_entities(options);
+    check_dependencies(lms, &entities).await?;
+    if let Some(active) = active_run(lms).await? {
+        return Err(EngineError::RunActive(active));
+    }
+    let mut ranges = Vec::with_capacity(entities.len());
+    for entity in &entities {
+        ranges.push(chunk_ranges(legacy, *entity, options.chunk_size).await?);
+    }
+
+    let run_id = Uuid::now_v7();
+    let mut tx = lms.begin().await.lms()?;
+    let names: Vec<&str> = entities.iter().map(|entity| entity.as_str()).collect();
+    let inserted = sqlx::query(
+        "INSERT INTO migration.runs (id, request_id, status, entities, chunk_size) VALUES ($1, $2, 'running', $3, $4)",
+    )
+    .bind(run_id)
+    .bind(options.request_id.as_deref())
+    .bind(&names)
+    .bind(i32::try_from(options.chunk_size).unwrap_or(i32::MAX))
+    .execute(&mut *tx)
+    .await;
+    if let Err(error) = inserted {
+        // The one-active-run index or the request id raced with another planner.
+        if let sqlx::Error::Database(database) = &error
+            && database.code().as_deref() == Some("23505")
+        {
+            drop(tx);
+            if let Some(active) = active_run(lms).await? {
+                return Err(EngineError::RunActive(active));
+            }
+            return Err(EngineError::Plan(
+                "a run with this request id was just started".to_owned(),
+            ));
+        }
+        return Err(EngineError::Lms(error));
+    }
+    for entity in &entities {
+        sqlx::query(AssertSqlSafe(format!("TRUNCATE {}", stage_table(*entity))))
+            .execute(&mut *tx)
+            .await
+            .lms()?;
+    }
+    sqlx::query("DELETE FROM migration.resolutions WHERE entity = ANY($1)")
+        .bind(&names)
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    let mut queued = Vec::new();
+    for (entity, ranges) in entities.iter().zip(&ranges) {
+        insert_steps(&mut tx, run_id, *entity, ranges, &mut queued).await?;
+    }
+    for entity in &entities {
+        insert_dependencies(&mut tx, run_id, *entity, &entities).await?;
+    }
+    tx.commit().await.lms()?;
+    tracing::info!(%run_id, entities = ?names, chunks = queued.len(), "planned a migration run");
+    Ok(PlannedRun {
+        run_id,
+        created: true,
+        queued_chunks: queued,
+    })
+}
+
+/// The active run, if any.
+pub async fn active_run(lms: &PgPool) -> Result<Option<Uuid>, EngineError> {
+    let row =
+        sqlx::query("SELECT id FROM migration.runs WHERE status IN ('running', 'cancelling')")
+            .fetch_optional(lms)
+            .await
+            .lms()?;
+    row.map(|row| row.try_get(0)).transpose().lms()
+}
+
+/// A table whose referenced tables are not in the run needs them migrated
+/// by an earlier run: its references are resolved through their ledger.
+async fn check_dependencies(lms: &PgPool, entities: &[LegacyEntity]) -> Result<(), EngineError> {
+    for entity in entities {
+        for dependency in entity.depends_on() {
+            if entities.contains(dependency) {
+                continue;
+            }
+            let migrated: bool =
+                sqlx::query("SELECT EXISTS (SELECT 1 FROM migration.ledger WHERE entity = $1)")
+                    .bind(dependency.as_str())
+                    .fetch_one(lms)
+                    .await
+                    .lms()?
+                    .try_get(0)
+                    .lms()?;
+            if !migrated {
+                return Err(EngineError::Plan(format!(
+                    "{entity} references {dependency}, which no run has migrated yet; include {dependency} in this run"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Splits a legacy table into ranges of about `chunk_size` rows each, by its
+/// ids as they are now; the first and last ranges are open-ended.
+pub async fn chunk_ranges(
+    legacy: &PgPool,
+    entity: LegacyEntity,
+    chunk_size: u32,
+) -> Result<Vec<IdRange>, EngineError> {
+    let query = format!(
+        "SELECT max(id)::bigint FROM (SELECT id, (row_number() OVER (ORDER BY id) - 1) / $1 AS bucket FROM {}) ids \
+         GROUP BY bucket ORDER BY bucket",
+        entity.as_str()
+    );
+    let rows = sqlx::query(AssertSqlSafe(query))
+        .bind(i64::from(chunk_size))
+        .fetch_all(legacy)
+        .await
+        .legacy()?;
+    let uppers: Vec<i64> = rows
+        .iter()
+        .map(|row| row.try_get::<i64, _>(0))
+        .collect::<Result<_, _>>()
+        .legacy()?;
+    if uppers.is_empty() {
+        return Ok(vec![IdRange::ALL]);
+    }
+    let mut ranges = Vec::with_capacity(uppers.len());
+    let mut first = None;
+    for (index, upper) in uppers.iter().enumerate() {
+        let last = if index + 1 == uppers.len() {
+            None
+        } else {
+            Some(*upper)
+        };
+        ranges.push(IdRange { first, last });
+        first = Some(upper + 1);
+    }
+    Ok(ranges)
+}
+
+async fn insert_steps(
+    tx: &mut Transaction<'_, Postgres>,
+    run_id: Uuid,
+    entity: LegacyEntity,
+    ranges: &[IdRange],
+    queued: &mut Vec<i64>,
+) -> Result<(), EngineError> {
+    for phase in Phase::ALL {
+        let chunk_ranges: Vec<IdRange> = match phase {
+            Phase::Stage => ranges.to_vec(),
+            // Logins and emails can swap between users in a delta; only one
+            // transaction over the whole table can apply such swaps.
+            Phase::Apply if entity == LegacyEntity::Users => vec![IdRange::ALL],
+            Phase::Apply => ranges.to_vec(),
+            Phase::Resolve | Phase::Finalize => vec![IdRange::ALL],
+        };
+        let ready = phase == Phase::Stage;
+        let step_id: i64 = sqlx::query(
+            "INSERT INTO migration.run_steps (run_id, entity, phase, state, pending_dependencies, chunks_total, started_at) \
+             VALUES ($1, $2, $3, $4, 0, $5, CASE WHEN $4 = 'ready' THEN now() END) RETURNING id",
+        )
+        .bind(run_id)
+        .bind(entity.as_str())
+        .bind(phase.as_str())
+        .bind(if ready { "ready" } else { "waiting" })
+        .bind(i32::try_from(chunk_ranges.len()).unwrap_or(i32::MAX))
+        .fetch_one(&mut **tx)
+        .await
+        .lms()?
+        .try_get(0)
+        .lms()?;
+        let firsts: Vec<Option<i64>> = chunk_ranges.iter().map(|range| range.first).collect();
+        let lasts: Vec<Option<i64>> = chunk_ranges.iter().map(|range| range.last).collect();
+        let rows = sqlx::query(
+            "INSERT INTO migration.chunks (run_id, step_id, first_legacy_id, last_legacy_id, state, queued_at) \
+             SELECT $1, $2, f, l, $5, CASE WHEN $5 = 'queued' THEN now() END \
+             FROM unnest($3::bigint[], $4::bigint[]) AS r(f, l) RETURNING id",
+        )
+        .bind(run_id)
+        .bind(step_id)
+        .bind(&firsts)
+        .bind(&lasts)
+        .bind(if ready { "queued" } else { "waiting" })
+        .fetch_all(&mut **tx)
+        .await
+        .lms()?;
+        if ready {
+            for row in rows {
+                queued.push(row.try_get(0).lms()?);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn insert_dependencies(
+    tx: &mut Transaction<'_, Postgres>,
+    run_id: Uuid,
+    entity: LegacyEntity,
+    selected: &[LegacyEntity],
+) -> Result<(), EngineError> {
+    let mut edges: Vec<(LegacyEntity, Phase, LegacyEntity, Phase)> = vec![
+        (entity, Phase::Resolve, entity, Phase::Stage),
+        (entity, Phase::Apply, entity, Phase::Resolve),
+        (entity, Phase::Finalize, entity, Phase::Apply),
+    ];
+    for dependency in entity.depends_on() {
+        if selected.contains(dependency) {
+            edges.push((entity, Phase::Resolve, *dependency, Phase::Finalize));
+        }
+    }
+    for (entity, phase, on_entity, on_phase) in edges {
+        sqlx::query(
+            "INSERT INTO migration.step_dependencies (step_id, depends_on) \
+             SELECT s.id, d.id FROM migration.run_steps s, migration.run_steps d \
+             WHERE s.run_id = $1 AND s.entity = $2 AND s.phase = $3 \
+               AND d.run_id = $1 AND d.entity = $4 AND d.phase = $5",
+        )
+        .bind(run_id)
+        .bind(entity.as_str())
+        .bind(phase.as_str())
+        .bind(on_entity.as_str())
+        .bind(on_phase.as_str())
+        .execute(&mut **tx)
+        .await
+        .lms()?;
+        sqlx::query(
+            "UPDATE migration.run_steps SET pending_dependencies = pending_dependencies + 1 \
+             WHERE run_id = $1 AND entity = $2 AND phase = $3",
+        )
+        .bind(run_id)
+        .bind(entity.as_str())
+        .bind(phase.as_str())
+        .execute(&mut **tx)
+        .await
+        .lms()?;
+    }
+    Ok(())
+}

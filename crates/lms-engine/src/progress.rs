@@ -1,0 +1,232 @@
+//! Moving a run forward when a chunk is done, inside the chunk's own
+//! transaction: the run's state is the orchestration, so a worker that dies
+//! at any point leaves nothing half-advanced.
+
+use serde_json::Value;
+use sqlx::{PgConnection, Row};
+use uuid::Uuid;
+
+use crate::error::{DatabaseContext, EngineError};
+
+/// What completing a chunk set in motion.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Advance {
+    /// Chunks that became ready and must be put on the queue after commit.
+    pub queued: Vec<i64>,
+    /// Set when this chunk finished the whole run.
+    pub finished: Option<&'static str>,
+}
+
+/// The channel `pg_notify` announces progress on (payload: the run id).
+pub const PROGRESS_CHANNEL: &str = "migration_progress";
+
+/// Marks the chunk done and advances its step, the steps waiting for it,
+/// and the run.
+pub async fn complete_chunk(
+    tx: &mut PgConnection,
+    run_id: Uuid,
+    chunk_id: i64,
+    step_id: i64,
+    stats: &Value,
+) -> Result<Advance, EngineError> {
+    sqlx::query(
+        "UPDATE migration.chunks SET state = 'done', finished_at = clock_timestamp(), stats = $2, last_error = NULL WHERE id = $1",
+    )
+    .bind(chunk_id)
+    .bind(stats)
+    .execute(&mut *tx)
+    .await
+    .lms()?;
+    let row = sqlx::query(
+        "UPDATE migration.run_steps SET chunks_done = chunks_done + 1 WHERE id = $1 RETURNING chunks_done, chunks_total",
+    )
+    .bind(step_id)
+    .fetch_one(&mut *tx)
+    .await
+    .lms()?;
+    let (done, total): (i32, i32) = (row.try_get(0).lms()?, row.try_get(1).lms()?);
+    let mut advance = Advance::default();
+    if done >= total {
+        advance = complete_step(tx, run_id, step_id).await?;
+    }
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(PROGRESS_CHANNEL)
+        .bind(run_id.to_string())
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    Ok(advance)
+}
+
+async fn complete_step(
+    tx: &mut PgConnection,
+    run_id: Uuid,
+    step_id: i64,
+) -> Result<Advance, EngineError> {
+    // Steps completing at once serialise on their run's row, taken before
+    // any other step's row: exactly one of them then sees the run finished,
+    // and they cannot deadlock on the steps they wake. NO KEY UPDATE, because
+    // foreign-key checks hold KEY SHARE locks on the run's row.
+    sqlx::query("SELECT 1 FROM migration.runs WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    sqlx::query("UPDATE migration.run_steps SET state = 'done', finished_at = clock_timestamp() WHERE id = $1")
+        .bind(step_id)
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    // Lock the waiting steps in id order: two steps finishing at once may
+    // share waiting steps, and locking them in any other order deadlocks.
+    sqlx::query(
+        "SELECT s.id FROM migration.run_steps s JOIN migration.step_dependencies d ON d.step_id = s.id \
+         WHERE d.depends_on = $1 ORDER BY s.id FOR UPDATE OF s",
+    )
+    .bind(step_id)
+    .execute(&mut *tx)
+    .await
+    .lms()?;
+    let ready: Vec<i64> = sqlx::query(
+        "UPDATE migration.run_steps s SET pending_dependencies = s.pending_dependencies - 1 \
+         FROM migration.step_dependencies d \
+         WHERE d.depends_on = $1 AND s.id = d.step_id \
+         RETURNING s.id, s.pending_dependencies",
+    )
+    .bind(step_id)
+    .fetch_all(&mut *tx)
+    .await
+    .lms()?
+    .iter()
+    .filter(|row| row.try_get::<i32, _>(1).is_ok_and(|pending| pending == 0))
+    .map(|row| row.try_get::<i64, _>(0))
+    .collect::<Result<_, _>>()
+    .lms()?;
+    let mut advance = Advance::default();
+    if !ready.is_empty() {
+        sqlx::query(
+            "UPDATE migration.run_steps SET state = 'ready', started_at = now() WHERE id = ANY($1)",
+        )
+        .bind(&ready)
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+        advance.queued = sqlx::query(
+            "UPDATE migration.chunks SET state = 'queued', queued_at = now() \
+             WHERE step_id = ANY($1) AND state = 'waiting' RETURNING id",
+        )
+        .bind(&ready)
+        .fetch_all(&mut *tx)
+        .await
+        .lms()?
+        .iter()
+        .map(|row| row.try_get::<i64, _>(0))
+        .collect::<Result<_, _>>()
+        .lms()?;
+    }
+    let remaining: i64 = sqlx::query(
+        "SELECT count(*) FROM migration.run_steps WHERE run_id = $1 AND state <> 'done'",
+    )
+    .bind(run_id)
+    .fetch_one(&mut *tx)
+    .await
+    .lms()?
+    .try_get(0)
+    .lms()?;
+    if remaining == 0 {
+        advance.finished = Some(finish_run(tx, run_id).await?);
+    }
+    Ok(advance)
+}
+
+/// Closes a run whose every step is done: it succeeded only if no legacy
+/// row of any table is left without an outcome.
+async fn finish_run(tx: &mut PgConnection, run_id: Uuid) -> Result<&'static str, EngineError> {
+    let rows = sqlx::query(
+        "SELECT entity, coalesce((stats->>'unexplained')::bigint, 0) FROM migration.run_steps \
+         WHERE run_id = $1 AND phase = 'finalize' ORDER BY id",
+    )
+    .bind(run_id)
+    .fetch_all(&mut *tx)
+    .await
+    .lms()?;
+    let mut unexplained = Vec::new();
+    for row in &rows {
+        let count: i64 = row.try_get(1).lms()?;
+        if count != 0 {
+            unexplained.push(format!("{} {count}", row.try_get::<String, _>(0).lms()?));
+        }
+    }
+    let (status, error) = if unexplained.is_empty() {
+        ("succeeded", None)
+    } else {
+        (
+            "failed",
+            Some(format!(
+                "legacy rows without an outcome: {}",
+                unexplained.join(", ")
+            )),
+        )
+    };
+    sqlx::query(
+        "UPDATE migration.runs SET status = $2, error = coalesce($3, error), finished_at = now() \
+         WHERE id = $1 AND status IN ('running', 'cancelling')",
+    )
+    .bind(run_id)
+    .bind(status)
+    .bind(error)
+    .execute(&mut *tx)
+    .await
+    .lms()?;
+    tracing::info!(%run_id, status, "migration run finished");
+    Ok(status)
+}
+
+/// Fails a chunk and its run (in its own transaction): the run stops, the
+/// chunk and its error stay visible, queued chunks are cancelled.
+pub async fn fail_chunk(
+    lms: &sqlx::PgPool,
+    run_id: Uuid,
+    chunk_id: i64,
+    error: &str,
+) -> Result<(), EngineError> {
+    let mut tx = lms.begin().await.lms()?;
+    sqlx::query("UPDATE migration.chunks SET state = 'failed', finished_at = now(), last_error = $2 WHERE id = $1")
+        .bind(chunk_id)
+        .bind(error)
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    sqlx::query(
+        "UPDATE migration.run_steps SET state = 'failed', finished_at = now() \
+         WHERE id = (SELECT step_id FROM migration.chunks WHERE id = $1)",
+    )
+    .bind(chunk_id)
+    .execute(&mut *tx)
+    .await
+    .lms()?;
+    sqlx::query(
+        "UPDATE migration.runs SET status = 'failed', finished_at = now(), failed_chunk_id = $2, error = $3 \
+         WHERE id = $1 AND status IN ('running', 'cancelling')",
+    )
+    .bind(run_id)
+    .bind(chunk_id)
+    .bind(error)
+    .execute(&mut *tx)
+    .await
+    .lms()?;
+    sqlx::query("UPDATE migration.chunks SET state = 'cancelled' WHERE run_id = $1 AND state IN ('waiting', 'queued')")
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(PROGRESS_CHANNEL)
+        .bind(run_id.to_string())
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    tx.commit().await.lms()?;
+    tracing::error!(%run_id, chunk_id, error, "migration run failed");
+    Ok(())
+}

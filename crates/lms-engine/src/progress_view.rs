@@ -1,0 +1,150 @@
+//! A run's progress as operators watch it: per table, how many chunks of
+//! each phase are done.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::postgres::PgListener;
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+use crate::error::{DatabaseContext, EngineError};
+use crate::plan::Phase;
+use crate::progress::PROGRESS_CHANNEL;
+
+/// A run's state now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunProgress {
+    pub run_id: Uuid,
+    pub status: String,
+    pub error: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The chunk that failed the run, if one did.
+    pub failed_chunk: Option<i64>,
+    pub entities: Vec<EntityProgress>,
+}
+
+/// One table's progress through its four phases.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntityProgress {
+    pub entity: String,
+    pub phases: Vec<PhaseProgress>,
+}
+
+/// One phase of one table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PhaseProgress {
+    pub phase: &'static str,
+    /// `waiting`, `ready`, `done`, `failed` or `cancelled`.
+    pub state: String,
+    pub chunks_done: i32,
+    pub chunks_total: i32,
+}
+
+impl RunProgress {
+    /// Whether the run has ended (whichever way).
+    pub fn is_finished(&self) -> bool {
+        matches!(self.status.as_str(), "succeeded" | "failed" | "cancelled")
+    }
+
+    /// Chunks done and in all, over every table and phase.
+    pub fn chunks(&self) -> (i64, i64) {
+        self.entities.iter().flat_map(|entity| &entity.phases).fold(
+            (0, 0),
+            |(done, total), phase| {
+                (
+                    done + i64::from(phase.chunks_done),
+                    total + i64::from(phase.chunks_total),
+                )
+            },
+        )
+    }
+}
+
+/// Reads a run's progress.
+pub async fn run_progress(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, EngineError> {
+    let run = sqlx::query(
+        "SELECT status, error, created_at, finished_at, failed_chunk_id, entities FROM migration.runs WHERE id = $1",
+    )
+    .bind(run_id)
+    .fetch_optional(lms)
+    .await
+    .lms()?
+    .ok_or(EngineError::UnknownRun(run_id))?;
+    let steps = sqlx::query(
+        "SELECT entity, phase, state, chunks_done, chunks_total FROM migration.run_steps WHERE run_id = $1",
+    )
+    .bind(run_id)
+    .fetch_all(lms)
+    .await
+    .lms()?;
+    let names: Vec<String> = run.try_get(5).lms()?;
+    let mut entities = Vec::with_capacity(names.len());
+    for name in names {
+        let mut phases = Vec::with_capacity(Phase::ALL.len());
+        for phase in Phase::ALL {
+            let step = steps.iter().find(|step| {
+                step.try_get::<String, _>(0)
+                    .is_ok_and(|entity| entity == name)
+                    && step
+                        .try_get::<String, _>(1)
+                        .is_ok_and(|p| p == phase.as_str())
+            });
+            if let Some(step) = step {
+                phases.push(PhaseProgress {
+                    phase: phase.as_str(),
+                    state: step.try_get(2).lms()?,
+                    chunks_done: step.try_get(3).lms()?,
+                    chunks_total: step.try_get(4).lms()?,
+                });
+            }
+        }
+        entities.push(EntityProgress {
+            entity: name,
+            phases,
+        });
+    }
+    Ok(RunProgress {
+        run_id,
+        status: run.try_get(0).lms()?,
+        error: run.try_get(1).lms()?,
+        started_at: run.try_get(2).lms()?,
+        finished_at: run.try_get(3).lms()?,
+        failed_chunk: run.try_get(4).lms()?,
+        entities,
+    })
+}
+
+/// Follows a run until it ends, calling `on_update` with each new state.
+/// Wakes on the progress notifications chunks send at commit, and at least
+/// every second in case a notification is missed.
+pub async fn follow_run(
+    lms: &PgPool,
+    run_id: Uuid,
+    mut on_update: impl FnMut(&RunProgress),
+) -> Result<RunProgress, EngineError> {
+    let mut listener = PgListener::connect_with(lms).await.lms()?;
+    listener.listen(PROGRESS_CHANNEL).await.lms()?;
+    let mut last: Option<RunProgress> = None;
+    loop {
+        let progress = run_progress(lms, run_id).await?;
+        if last.as_ref() != Some(&progress) {
+            on_update(&progress);
+        }
+        if progress.is_finished() {
+            return Ok(progress);
+        }
+        last = Some(progress);
+        tokio::select! {
+            notification = listener.recv() => {
+                if let Err(error) = notification {
+                    tracing::debug!(%error, "progress notifications interrupted; polling");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}

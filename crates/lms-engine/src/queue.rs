@@ -1,0 +1,258 @@
+//! The chunk queue on Redis (apalis).
+//!
+//! Redis only carries chunk ids; what a chunk is and whether it is done live
+//! in PostgreSQL. A job lost with Redis (a restart) or with a worker (a
+//! crash) is therefore only a delay: the sweeper puts queued chunks that
+//! nobody started back on the queue.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use apalis::prelude::TaskSink;
+use apalis_redis::{ConnectionManager, RedisStorage};
+use redis::AsyncCommands;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::EngineError;
+
+/// One chunk to run. The payload is only a pointer into the run's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkJob {
+    pub run_id: Uuid,
+    pub chunk_id: i64,
+}
+
+/// How the queue's Redis side behaves.
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    /// The key prefix of everything this deployment keeps in Redis.
+    pub namespace: String,
+    /// How often workers announce they are alive.
+    pub heartbeat_interval: Duration,
+    /// Heartbeats a worker may miss before its jobs go to other workers.
+    pub missed_heartbeats: usize,
+    /// Jobs one worker claims per fetch (keep it near its concurrency, or one
+    /// worker hoards what others could run).
+    pub batch_size: usize,
+}
+
+impl QueueConfig {
+    /// The queue name: every Redis key of the queue starts with it.
+    pub fn queue_name(&self) -> String {
+        format!("{}:migration-chunks", self.namespace)
+    }
+
+    fn apalis(&self) -> apalis_redis::Config {
+        apalis_redis::Config::default()
+            .queue(self.queue_name())
+            .batch_size(self.batch_size.max(1))
+            .heartbeat_interval(self.heartbeat_interval.max(Duration::from_secs(1)))
+            .missed_heartbeats(self.missed_heartbeats.max(1))
+            .emit_events(false)
+    }
+}
+
+/// A connection to the chunk queue: a producer, and the storage workers use.
+#[derive(Clone)]
+pub struct ChunkQueue {
+    storage: RedisStorage<ChunkJob>,
+    connection: ConnectionManager,
+    config: apalis_redis::Config,
+    name: String,
+}
+
+impl std::fmt::Debug for ChunkQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkQueue")
+            .field("queue", &self.name)
+            .finish()
+    }
+}
+
+/// Jobs on the queue, from Redis's point of view.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct QueueDepth {
+    /// Due and waiting for a worker.
+    pub waiting: i64,
+    /// Scheduled for later.
+    pub delayed: i64,
+    /// Claimed by workers.
+    pub running: i64,
+}
+
+fn queue_error(error: impl std::fmt::Display) -> EngineError {
+    EngineError::Queue(error.to_string())
+}
+
+fn unix_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+impl ChunkQueue {
+    /// Connects to Redis. The connection reconnects by itself after a Redis
+    /// restart; operations in between fail and are retried by callers.
+    pub async fn connect(redis_url: &str, config: &QueueConfig) -> Result<ChunkQueue, EngineError> {
+        let client = redis::Client::open(redis_url).map_err(queue_error)?;
+        let connection = client
+            .get_connection_manager_with_config(
+                redis::aio::ConnectionManagerConfig::new()
+                    .set_response_timeout(Some(Duration::from_secs(5)))
+                    .set_connection_timeout(Some(Duration::from_secs(2)))
+                    .set_number_of_retries(4)
+                    .set_max_delay(Duration::from_secs(2)),
+            )
+            .await
+            .map_err(queue_error)?;
+        let apalis = config.apalis();
+        let storage = RedisStorage::new(connection.clone()).with_config(apalis.clone());
+        Ok(ChunkQueue {
+            storage,
+            connection,
+            config: apalis,
+            name: config.queue_name(),
+        })
+    }
+
+    /// The queue's name (the prefix of its Redis keys).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The apalis storage, for building workers.
+    pub fn storage(&self) -> RedisStorage<ChunkJob> {
+        self.storage.clone()
+    }
+
+    /// Puts chunks on the queue. One retry covers the first command after a
+    /// Redis restart, which fails while the connection is re-established.
+    pub async fn push(&self, run_id: Uuid, chunk_ids: &[i64]) -> Result<(), EngineError> {
+        if chunk_ids.is_empty() {
+            return Ok(());
+        }
+        let jobs: Vec<ChunkJob> = chunk_ids
+            .iter()
+            .map(|&chunk_id| ChunkJob { run_id, chunk_id })
+            .collect();
+        let mut storage = self.storage.clone();
+        let mut last_error = None;
+        for attempt in 0..3u32 {
+            match storage.push_bulk(jobs.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(error) => {
+                    last_error = Some(error.to_string());
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt + 1))).await;
+                }
+            }
+        }
+        Err(EngineError::Queue(last_error.unwrap_or_default()))
+    }
+
+    /// Jobs waiting, delayed and running.
+    pub async fn depth(&self) -> Result<QueueDepth, EngineError> {
+        let mut connection = self.connection.clone();
+        let now = unix_seconds();
+        let due: i64 = connection
+            .zcount(self.config.scheduled_jobs_set(), "-inf", now)
+            .await
+            .map_err(queue_error)?;
+        let scheduled: i64 = connection
+            .zcard(self.config.scheduled_jobs_set())
+            .await
+            .map_err(queue_error)?;
+        let active: i64 = connection
+            .llen(self.config.active_jobs_list())
+            .await
+            .map_err(queue_error)?;
+        let mut running = 0;
+        for worker in self.alive_workers().await? {
+            let key = format!("{}:{worker}", self.config.inflight_jobs_set());
+            running += connection.scard::<_, i64>(key).await.map_err(queue_error)?;
+        }
+        Ok(QueueDepth {
+            waiting: due + active,
+            delayed: scheduled - due,
+            running,
+        })
+    }
+
+    /// Names of workers that sent a heartbeat recently.
+    pub async fn alive_workers(&self) -> Result<Vec<String>, EngineError> {
+        let mut connection = self.connection.clone();
+        let since = unix_seconds().saturating_sub(self.config.orphaned_duration().as_secs());
+        let workers: Vec<(String, f64)> = connection
+            .zrangebyscore_withscores(self.config.workers_set(), since, "+inf")
+            .await
+            .map_err(queue_error)?;
+        Ok(workers.into_iter().map(|(name, _)| name).collect())
+    }
+
+    /// Deletes finished jobs, which apalis otherwise keeps forever. PostgreSQL
+    /// keeps the record of every chunk, so nothing is lost.
+    pub async fn purge_finished(&self) -> Result<usize, EngineError> {
+        let script = redis::Script::new(
+            r"
+            local ids = redis.call('SPOP', KEYS[1], tonumber(ARGV[2]))
+            for _, id in ipairs(ids) do
+                redis.call('HDEL', KEYS[2], id)
+                redis.call('DEL', ARGV[1] .. ':' .. id)
+            end
+            return #ids",
+        );
+        let mut connection = self.connection.clone();
+        let mut total = 0;
+        for set in [self.config.done_jobs_set(), self.config.dead_jobs_set()] {
+            loop {
+                let removed: usize = script
+                    .key(&set)
+                    .key(self.config.job_data_hash())
+                    .arg(self.config.job_meta_hash())
+                    .arg(500)
+                    .invoke_async(&mut connection)
+                    .await
+                    .map_err(queue_error)?;
+                total += removed;
+                if removed == 0 {
+                    break;
+                }
+            }
+        }
+        Ok(total)
+    }
+
+    /// Removes every key of the queue (tests and `lmsctl` clean-up).
+    pub async fn delete_everything(&self) -> Result<usize, EngineError> {
+        let mut connection = self.connection.clone();
+        let pattern = format!("{}:*", self.name);
+        let mut keys = Vec::new();
+        {
+            let mut iter = connection
+                .scan_match::<_, String>(&pattern)
+                .await
+                .map_err(queue_error)?;
+            while let Some(key) = iter.next_item().await {
+                keys.push(key.map_err(queue_error)?);
+            }
+        }
+        let count = keys.len();
+        if !keys.is_empty() {
+            let () = connection.del(keys).await.map_err(queue_error)?;
+        }
+        let () = connection
+            .zrem("core:apalis:queues:list", self.config.workers_set())
+            .await
+            .map_err(queue_error)?;
+        Ok(count)
+    }
+
+    /// Redis answers.
+    pub async fn ping(&self) -> Result<(), EngineError> {
+        let mut connection = self.connection.clone();
+        let _: String = redis::cmd("PING")
+            .query_async(&mut connection)
+            .await
+            .map_err(queue_error)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,71 @@
+//! The journal: references, duplicates, and the course offerings.
+
+use sqlx::PgConnection;
+
+use crate::error::{DatabaseContext, EngineError};
+
+/// The contract: a row whose student points nowhere or at a rejected student,
+/// or whose subject points nowhere, is rejected; a merged student's rows
+/// attach to the survivor; rows with the same (surviving student, course
+/// key) are one enrollment, the lowest id surviving. A group that points
+/// nowhere counts as NULL in the course key (docs/contract.md).
+pub async fn resolve(tx: &mut PgConnection) -> Result<(), EngineError> {
+    sqlx::raw_sql(
+        "CREATE TEMP TABLE journal_keys ON COMMIT DROP AS \
+         SELECT j.legacy_id, j.student_legacy_id, j.subject_legacy_id, j.invalid_detail, \
+                st.outcome AS student_outcome, \
+                CASE WHEN st.outcome IN ('migrated', 'merged') THEN st.target_id END AS student_target, \
+                sb.target_id AS subject_target, g.target_id AS group_target, j.academic_year, j.semester \
+         FROM migration.stage_journal j \
+         LEFT JOIN migration.ledger st ON st.entity = 'students' AND st.legacy_id = j.student_legacy_id \
+              AND st.source_deleted_at IS NULL \
+         LEFT JOIN migration.ledger sb ON sb.entity = 'subjects' AND sb.legacy_id = j.subject_legacy_id \
+              AND sb.outcome = 'migrated' AND sb.source_deleted_at IS NULL \
+         LEFT JOIN migration.ledger g ON g.entity = 'groups' AND g.legacy_id = j.group_legacy_id \
+              AND g.outcome = 'migrated' AND g.source_deleted_at IS NULL",
+    )
+    .execute(&mut *tx)
+    .await
+    .lms()?;
+    sqlx::raw_sql(
+        "INSERT INTO migration.resolutions (entity, legacy_id, outcome, reason, detail) \
+         SELECT 'journal', legacy_id, 'rejected', 'orphan_reference', \
+                CASE WHEN student_target IS NULL THEN \
+                       CASE WHEN student_legacy_id IS NULL THEN 'student_id is NULL' \
+                            WHEN student_outcome IS NULL THEN format('student_id %s points at no student', student_legacy_id) \
+                            ELSE format('student_id %s points at a rejected student', student_legacy_id) END \
+                     WHEN subject_legacy_id IS NULL THEN 'subject_id is NULL' \
+                     ELSE format('subject_id %s points at no subject', subject_legacy_id) END \
+         FROM journal_keys WHERE student_target IS NULL OR subject_target IS NULL; \
+         INSERT INTO migration.resolutions (entity, legacy_id, outcome, reason, detail) \
+         SELECT 'journal', legacy_id, 'rejected', 'invalid_value', invalid_detail \
+         FROM journal_keys \
+         WHERE student_target IS NOT NULL AND subject_target IS NOT NULL AND invalid_detail IS NOT NULL; \
+         DELETE FROM journal_keys WHERE student_target IS NULL OR subject_target IS NULL OR invalid_detail IS NOT NULL; \
+         CREATE TEMP TABLE duplicate_keys ON COMMIT DROP AS \
+         SELECT student_target, subject_target, coalesce(group_target, 0) AS group_key, academic_year, semester, \
+                min(legacy_id) AS survivor \
+         FROM journal_keys GROUP BY 1, 2, 3, 4, 5 HAVING count(*) > 1; \
+         INSERT INTO migration.resolutions (entity, legacy_id, outcome, survivor_legacy_id, detail) \
+         SELECT 'journal', k.legacy_id, 'merged', d.survivor, \
+                format('same student, subject, group, year and semester as journal row %s', d.survivor) \
+         FROM journal_keys k JOIN duplicate_keys d \
+           ON d.student_target = k.student_target AND d.subject_target = k.subject_target \
+          AND d.group_key = coalesce(k.group_target, 0) AND d.academic_year = k.academic_year \
+          AND d.semester = k.semester \
+         WHERE k.legacy_id <> d.survivor; \
+         WITH offerings AS ( \
+             SELECT DISTINCT subject_target, group_target, academic_year, semester FROM journal_keys) \
+         INSERT INTO courses (subject_id, group_id, academic_year, semester, derived_from_legacy) \
+         SELECT o.subject_target, o.group_target, o.academic_year, o.semester, true FROM offerings o \
+         WHERE NOT EXISTS (SELECT 1 FROM courses c WHERE c.subject_id = o.subject_target \
+                             AND c.group_id IS NOT DISTINCT FROM o.group_target \
+                             AND c.academic_year = o.academic_year AND c.semester = o.semester) \
+         ORDER BY 1, 2, 3, 4 \
+         ON CONFLICT DO NOTHING;",
+    )
+    .execute(&mut *tx)
+    .await
+    .lms()?;
+    Ok(())
+}

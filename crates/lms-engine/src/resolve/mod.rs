@@ -1,0 +1,141 @@
+//! The resolve phase: the contract's rules that need a whole table at once.
+//!
+//! It runs once per table, after the table is staged and after every table
+//! it references is finished. It records which rows will be merged or
+//! rejected (`migration.resolutions`), settles renamed logins and duplicate
+//! emails, creates the course offerings the journal needs, and retires the
+//! target rows whose legacy row is gone or no longer stands on its own: all
+//! before any target row of the table is written, so that no chunk of the
+//! apply phase can collide with a stale row.
+
+mod journal;
+mod references;
+mod results;
+mod users;
+
+use lms_domain::LegacyEntity;
+use serde_json::{Value, json};
+use sqlx::{AssertSqlSafe, PgConnection, Row};
+use uuid::Uuid;
+
+use crate::error::{DatabaseContext, EngineError};
+use crate::stage::stage_table;
+
+/// Resolves one table; returns the step's statistics.
+pub async fn resolve_entity(
+    tx: &mut PgConnection,
+    run_id: Uuid,
+    entity: LegacyEntity,
+) -> Result<Value, EngineError> {
+    sqlx::query("DELETE FROM migration.resolutions WHERE entity = $1")
+        .bind(entity.as_str())
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    // The staging table was just emptied and filled: without fresh
+    // statistics the planner picks nested loops over half a million rows.
+    sqlx::query(AssertSqlSafe(format!("ANALYZE {}", stage_table(entity))))
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    match entity {
+        LegacyEntity::Users => users::resolve(tx).await?,
+        LegacyEntity::Students => references::resolve_students(tx).await?,
+        LegacyEntity::Teachers => references::resolve_teachers(tx).await?,
+        LegacyEntity::Exams => references::resolve_exams(tx).await?,
+        LegacyEntity::Journal => journal::resolve(tx).await?,
+        LegacyEntity::ExamResults => results::resolve(tx).await?,
+        LegacyEntity::Organizations
+        | LegacyEntity::Persons
+        | LegacyEntity::Groups
+        | LegacyEntity::Subjects => {}
+    }
+    let source_deleted = retire_deleted(tx, run_id, entity).await?;
+    retire_superseded(tx, entity).await?;
+    sqlx::raw_sql("ANALYZE migration.resolutions")
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    if entity == LegacyEntity::Journal {
+        sqlx::raw_sql("ANALYZE courses")
+            .execute(&mut *tx)
+            .await
+            .lms()?;
+    }
+    let counts = sqlx::query(
+        "SELECT count(*) FILTER (WHERE outcome = 'merged'), count(*) FILTER (WHERE outcome = 'rejected') \
+         FROM migration.resolutions WHERE entity = $1",
+    )
+    .bind(entity.as_str())
+    .fetch_one(&mut *tx)
+    .await
+    .lms()?;
+    Ok(json!({
+        "source_deleted": source_deleted,
+        "merged": counts.try_get::<i64, _>(0).lms()?,
+        "rejected": counts.try_get::<i64, _>(1).lms()?,
+    }))
+}
+
+/// Rows gone from the legacy table: their ledger rows are marked
+/// `source_deleted` and their target rows flagged, never deleted.
+async fn retire_deleted(
+    tx: &mut PgConnection,
+    run_id: Uuid,
+    entity: LegacyEntity,
+) -> Result<i64, EngineError> {
+    let target = entity.target_table();
+    let also_grades = if entity == LegacyEntity::Journal {
+        ", grades AS (UPDATE grades g SET source_deleted_at = now() FROM flagged f \
+           WHERE g.enrollment_id = f.id AND g.source_deleted_at IS NULL RETURNING g.id)"
+    } else {
+        ""
+    };
+    let statement = format!(
+        "WITH gone AS ( \
+             UPDATE migration.ledger l SET source_deleted_at = now(), run_id = $2, recorded_at = now() \
+             WHERE l.entity = $1 AND l.source_deleted_at IS NULL \
+               AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE s.legacy_id = l.legacy_id) \
+             RETURNING l.legacy_id), \
+         flagged AS ( \
+             UPDATE {target} t SET source_deleted_at = now() FROM gone \
+             WHERE t.legacy_id = gone.legacy_id AND t.source_deleted_at IS NULL RETURNING t.id) \
+         {also_grades} \
+         SELECT count(*) FROM gone",
+        stage = stage_table(entity),
+    );
+    let count: i64 = sqlx::query(AssertSqlSafe(statement))
+        .bind(entity.as_str())
+        .bind(run_id)
+        .fetch_one(&mut *tx)
+        .await
+        .lms()?
+        .try_get(0)
+        .lms()?;
+    Ok(count)
+}
+
+/// Rows that are now merged or rejected but had a target row of their own
+/// (from an earlier run): that target row is flagged too.
+async fn retire_superseded(tx: &mut PgConnection, entity: LegacyEntity) -> Result<(), EngineError> {
+    let target = entity.target_table();
+    let also_grades = if entity == LegacyEntity::Journal {
+        ", grades AS (UPDATE grades g SET source_deleted_at = now() FROM flagged f \
+           WHERE g.enrollment_id = f.id AND g.source_deleted_at IS NULL RETURNING g.id)"
+    } else {
+        ""
+    };
+    let statement = format!(
+        "WITH flagged AS ( \
+             UPDATE {target} t SET source_deleted_at = now() FROM migration.resolutions r \
+             WHERE r.entity = $1 AND t.legacy_id = r.legacy_id AND t.source_deleted_at IS NULL RETURNING t.id) \
+         {also_grades} \
+         SELECT count(*) FROM flagged"
+    );
+    sqlx::query(AssertSqlSafe(statement))
+        .bind(entity.as_str())
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    Ok(())
+}

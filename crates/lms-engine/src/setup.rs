@@ -1,0 +1,75 @@
+//! Building the engine's parts from the configuration.
+
+use lms_config::Settings;
+use lms_pg::PoolConfig;
+
+use crate::chunk::{EngineContext, RetryPolicy};
+use crate::error::EngineError;
+use crate::queue::{ChunkQueue, QueueConfig};
+use crate::worker::WorkerConfig;
+
+/// The retry policy the configuration describes.
+pub fn retry_policy(settings: &Settings) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: settings.migration.max_attempts,
+        base_delay: settings.migration.retry_base_delay,
+        max_delay: settings.migration.retry_max_delay,
+    }
+}
+
+/// The queue the configuration describes.
+pub fn queue_config(settings: &Settings) -> QueueConfig {
+    QueueConfig {
+        namespace: settings.redis.namespace.clone(),
+        heartbeat_interval: settings.worker.heartbeat_interval,
+        missed_heartbeats: settings.worker.missed_heartbeats,
+        batch_size: settings.worker.concurrency,
+    }
+}
+
+/// A worker's job loop settings.
+pub fn worker_config(settings: &Settings, name: String) -> WorkerConfig {
+    WorkerConfig {
+        name,
+        concurrency: settings.worker.concurrency,
+        poll_interval: settings.worker.poll_interval,
+        sweep_interval: settings.migration.sweep_interval,
+        requeue_after: settings.migration.requeue_after,
+    }
+}
+
+/// Connects to both databases with pools sized for `concurrency` chunks.
+pub async fn connect_engine(
+    settings: &Settings,
+    worker_name: String,
+    concurrency: usize,
+) -> Result<EngineContext, EngineError> {
+    let connections = u32::try_from(concurrency)
+        .unwrap_or(u32::MAX)
+        .saturating_mul(2)
+        .saturating_add(2);
+    let mut lms_pool = PoolConfig::from_settings(&settings.database, "lms-engine");
+    lms_pool.max_connections = lms_pool.max_connections.max(connections);
+    let lms = lms_pg::connect(&settings.database.url, &lms_pool)
+        .await
+        .map_err(EngineError::Lms)?;
+    let mut legacy_pool = PoolConfig::small("lms-engine-legacy");
+    legacy_pool.max_connections = connections;
+    legacy_pool.connect_timeout = settings.database.connect_timeout;
+    let legacy = lms_pg::connect(&settings.legacy.url, &legacy_pool)
+        .await
+        .map_err(EngineError::Legacy)?;
+    Ok(EngineContext {
+        lms,
+        legacy,
+        retry: retry_policy(settings),
+        legacy_timezone: settings.legacy.timezone.clone(),
+        worker_name,
+        lock_timeout: settings.migration.lock_timeout,
+    })
+}
+
+/// Connects to the queue the configuration names.
+pub async fn connect_queue(settings: &Settings) -> Result<ChunkQueue, EngineError> {
+    ChunkQueue::connect(settings.redis.url.expose(), &queue_config(settings)).await
+}

@@ -1,0 +1,180 @@
+//! A worker process's job loop: apalis workers that run chunks, and the
+//! sweeper that puts lost chunks back on the queue.
+//!
+//! Any number of worker processes on any number of machines can share one
+//! run: they share only the queue and the LMS database.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis::prelude::*;
+use sqlx::Row;
+
+use crate::chunk::{ChunkOutcome, EngineContext, run_chunk};
+use crate::error::{DatabaseContext, EngineError};
+use crate::queue::{ChunkJob, ChunkQueue};
+
+/// How one worker process runs jobs.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Unique per process: apalis hands a crashed worker's jobs to others
+    /// only when every process has its own name.
+    pub name: String,
+    /// Chunks run at once.
+    pub concurrency: usize,
+    /// How often an idle worker asks Redis for jobs.
+    pub poll_interval: Duration,
+    /// How often the sweeper looks for lost chunks.
+    pub sweep_interval: Duration,
+    /// A queued chunk nobody has started for this long is queued again.
+    pub requeue_after: Duration,
+}
+
+/// A unique worker name: `<prefix or host>-<pid>-<random>`.
+pub fn unique_worker_name(prefix: Option<&str>) -> String {
+    let base = prefix.map(str::to_owned).unwrap_or_else(|| {
+        hostname::get()
+            .ok()
+            .and_then(|name| name.into_string().ok())
+            .unwrap_or_else(|| "worker".to_owned())
+    });
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{base}-{}-{}", std::process::id(), &random[..8])
+}
+
+struct WorkerState {
+    engine: EngineContext,
+    queue: ChunkQueue,
+}
+
+/// Runs chunk jobs until `shutdown` resolves, then lets running chunks finish.
+pub async fn run_worker(
+    engine: EngineContext,
+    queue: ChunkQueue,
+    config: WorkerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), EngineError> {
+    let state = Arc::new(WorkerState {
+        engine,
+        queue: queue.clone(),
+    });
+    let sweeper = tokio::spawn(sweep_forever(state.clone(), config.clone()));
+    let storage = queue.storage();
+    let factory_state = state.clone();
+    let factory_config = config.clone();
+    let monitor = Monitor::new()
+        .register(move |restarts: usize| {
+            // A restarted worker (after a Redis outage) registers anew, under
+            // a fresh name so the old registration cannot block it.
+            let name = if restarts == 0 {
+                factory_config.name.clone()
+            } else {
+                format!("{}-r{restarts}", factory_config.name)
+            };
+            WorkerBuilder::new(name)
+                .backend(storage.clone().poll_with_interval(factory_config.poll_interval))
+                .concurrency(factory_config.concurrency)
+                .enable_tracing()
+                .catch_panic()
+                .data(factory_state.clone())
+                .build(handle_chunk)
+        })
+        // Any Redis error stops an apalis worker; restart it and let the
+        // connection reconnect.
+        .should_restart(|context, error| {
+            tracing::warn!(worker = context.name(), %error, "the queue worker stopped; restarting it");
+            true
+        })
+        .shutdown_timeout(Duration::from_secs(600));
+    let result = monitor
+        .run_with_signal(async move {
+            shutdown.await;
+            tracing::info!("stopping: finishing the chunks in progress");
+            Ok(())
+        })
+        .await;
+    sweeper.abort();
+    result.map_err(|error| EngineError::Queue(error.to_string()))
+}
+
+async fn handle_chunk(job: ChunkJob, state: Data<Arc<WorkerState>>) -> Result<(), BoxDynError> {
+    match run_chunk(&state.engine, job.chunk_id).await {
+        Ok(ChunkOutcome::Done(advance)) => {
+            if let Err(error) = state.queue.push(job.run_id, &advance.queued).await {
+                // The chunks are queued in PostgreSQL; the sweeper will push them.
+                tracing::warn!(%error, chunks = advance.queued.len(), "could not queue the next chunks");
+            }
+            Ok(())
+        }
+        Ok(ChunkOutcome::Skipped(reason)) => {
+            tracing::debug!(chunk = job.chunk_id, reason, "chunk skipped");
+            Ok(())
+        }
+        // The failure is recorded on the chunk and its run; apalis must not
+        // retry on its own.
+        Ok(ChunkOutcome::Failed(message)) => Err(AbortError::new(message).into()),
+        Err(error) => {
+            tracing::warn!(chunk = job.chunk_id, %error, "chunk could not be run; the sweeper will queue it again");
+            Err(AbortError::new(error).into())
+        }
+    }
+}
+
+async fn sweep_forever(state: Arc<WorkerState>, config: WorkerConfig) {
+    let mut ticker = tokio::time::interval(config.sweep_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match requeue_lost_chunks(&state.engine, &state.queue, config.requeue_after).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "queued lost chunks again"),
+            Err(error) => tracing::warn!(%error, "sweeping for lost chunks failed"),
+        }
+        if let Err(error) = state.queue.purge_finished().await {
+            tracing::debug!(%error, "purging finished jobs failed");
+        }
+    }
+}
+
+/// Puts back on the queue the chunks of running runs that were queued long
+/// ago and that no worker holds: lost with a crashed worker or with Redis.
+pub async fn requeue_lost_chunks(
+    engine: &EngineContext,
+    queue: &ChunkQueue,
+    requeue_after: Duration,
+) -> Result<usize, EngineError> {
+    let mut tx = engine.lms.begin().await.lms()?;
+    let rows = sqlx::query(
+        "SELECT c.id, c.run_id FROM migration.chunks c JOIN migration.runs r ON r.id = c.run_id \
+         WHERE r.status = 'running' AND c.state = 'queued' \
+           AND c.queued_at < now() - make_interval(secs => $1) \
+         ORDER BY c.id LIMIT 500 FOR UPDATE OF c SKIP LOCKED",
+    )
+    .bind(requeue_after.as_secs_f64())
+    .fetch_all(&mut *tx)
+    .await
+    .lms()?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut by_run: std::collections::BTreeMap<uuid::Uuid, Vec<i64>> =
+        std::collections::BTreeMap::new();
+    for row in &rows {
+        by_run
+            .entry(row.try_get(1).lms()?)
+            .or_default()
+            .push(row.try_get(0).lms()?);
+    }
+    for (run_id, chunks) in &by_run {
+        queue.push(*run_id, chunks).await?;
+    }
+    let ids: Vec<i64> = by_run.values().flatten().copied().collect();
+    sqlx::query("UPDATE migration.chunks SET queued_at = now() WHERE id = ANY($1)")
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    tx.commit().await.lms()?;
+    Ok(ids.len())
+}

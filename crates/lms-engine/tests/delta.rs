@@ -1,0 +1,226 @@
+//! Re-runs: over unchanged legacy data a run writes nothing; after legacy
+//! rows are added, edited and deleted it applies exactly the difference.
+
+// Rows read back from SQL are tuples; naming each shape would add nothing.
+#![allow(clippy::type_complexity)]
+
+mod support;
+
+use lms_legacy::Scale;
+use sqlx::Row;
+use support::fingerprint::{fingerprint, write_marks};
+use support::oracle::Oracle;
+use support::{Fixture, entity, ledger};
+
+#[tokio::test]
+async fn a_rerun_over_unchanged_legacy_data_writes_nothing() -> anyhow::Result<()> {
+    let fixture = Fixture::seeded("rerun", Scale::Small, 21).await?;
+    let first = fixture.migrate(500).await?;
+    assert_eq!(first.status, "succeeded");
+    let before = (
+        fingerprint(fixture.lms()).await?,
+        write_marks(fixture.lms()).await?,
+    );
+    let second = fixture.migrate(500).await?;
+    assert_eq!(second.status, "succeeded");
+    for table in &second.entities {
+        let changes = table.changes;
+        assert_eq!(
+            (
+                changes.created,
+                changes.updated,
+                changes.source_deleted,
+                changes.unchanged
+            ),
+            (0, 0, 0, table.legacy_rows),
+            "{} on the second run",
+            table.entity
+        );
+    }
+    let after = (
+        fingerprint(fixture.lms()).await?,
+        write_marks(fixture.lms()).await?,
+    );
+    assert_eq!(before.0, after.0, "same content");
+    assert_eq!(
+        before.1, after.1,
+        "no row of the LMS tables or the ledger was written again"
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_rerun_applies_exactly_what_changed_in_legacy() -> anyhow::Result<()> {
+    let fixture = Fixture::seeded("delta", Scale::Small, 22).await?;
+    assert_eq!(fixture.migrate(400).await?.status, "succeeded");
+    let legacy = fixture.legacy();
+
+    // A journal survivor with exactly one duplicate: deleting it promotes the duplicate.
+    let pair = sqlx::query(
+        "SELECT min(id), max(id) FROM journal WHERE student_id IN (SELECT id FROM students) \
+         GROUP BY student_id, subject_id, group_id, btrim(academic_year), semester HAVING count(*) = 2 LIMIT 1",
+    )
+    .fetch_one(legacy)
+    .await?;
+    let (survivor, duplicate): (i64, i64) = (pair.get(0), pair.get(1));
+    assert_eq!(
+        ledger(fixture.lms(), "journal", duplicate).await?.outcome,
+        "merged"
+    );
+    let edited_journal: i64 = sqlx::query(
+        "SELECT min(j.id) FROM journal j WHERE j.id <> $1 AND j.id <> $2 AND j.mark_final = '4' \
+         AND NOT EXISTS (SELECT 1 FROM journal d WHERE d.id <> j.id AND d.student_id = j.student_id \
+                         AND d.subject_id = j.subject_id AND d.semester = j.semester \
+                         AND btrim(d.academic_year) = btrim(j.academic_year))",
+    )
+    .bind(survivor)
+    .bind(duplicate)
+    .fetch_one(legacy)
+    .await?
+    .get(0);
+    let edited_user: i32 = sqlx::query("SELECT min(id) FROM users WHERE email LIKE '%@%'")
+        .fetch_one(legacy)
+        .await?
+        .get(0);
+    let lonely_person: i32 = sqlx::query(
+        "SELECT max(p.id) FROM persons p WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.person_id = p.id) \
+         AND NOT EXISTS (SELECT 1 FROM students s WHERE s.person_id = p.id) \
+         AND NOT EXISTS (SELECT 1 FROM teachers t WHERE t.person_id = p.id)",
+    )
+    .fetch_one(legacy)
+    .await?
+    .get(0);
+    let template: i64 = sqlx::query("SELECT min(id) FROM journal WHERE id > $1")
+        .bind(edited_journal)
+        .fetch_one(legacy)
+        .await?
+        .get(0);
+    let dropped_result: i64 = sqlx::query(
+        "SELECT min(r.id) FROM exam_results r WHERE NOT EXISTS (SELECT 1 FROM exam_results d \
+         WHERE d.id <> r.id AND d.exam_id = r.exam_id AND d.student_id = r.student_id)",
+    )
+    .fetch_one(legacy)
+    .await?
+    .get(0);
+    fixture
+        .legacy_sql(&format!(
+            "INSERT INTO persons (id, last_name, first_name, birth_date) VALUES (800000, 'Новый', 'Студент', '2008-09-01'); \
+             INSERT INTO users (id, login, email, person_id, role) VALUES (800000, 'new.student', 'new@mail.kz', 800000, 'student'); \
+             UPDATE users SET email = 'changed@mail.kz' WHERE id = {edited_user}; \
+             UPDATE journal SET mark_final = '5' WHERE id = {edited_journal}; \
+             INSERT INTO journal (id, student_id, subject_id, group_id, teacher_id, academic_year, semester, status, mark_final) \
+                 SELECT 9000000001, student_id, subject_id, group_id, teacher_id, '2030-2031', 1, 'active', '3' \
+                 FROM journal WHERE id = {template}; \
+             DELETE FROM journal WHERE id = {survivor}; \
+             DELETE FROM persons WHERE id = {lonely_person}; \
+             DELETE FROM exam_results WHERE id = {dropped_result};"
+        ))
+        .await?;
+
+    let report = fixture.migrate(400).await?;
+    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    let changes = |name: &str| {
+        let c = entity(&report, name).changes;
+        (c.created, c.updated, c.source_deleted)
+    };
+    assert_eq!(changes("persons"), (1, 0, 1));
+    assert_eq!(changes("users"), (1, 1, 0));
+    // The new row, the edited mark, the promoted duplicate, and the deleted survivor.
+    assert_eq!(changes("journal"), (1, 2, 1));
+    assert_eq!(changes("exam_results"), (0, 0, 1));
+    for name in [
+        "organizations",
+        "groups",
+        "subjects",
+        "students",
+        "teachers",
+        "exams",
+    ] {
+        assert_eq!(changes(name), (0, 0, 0), "{name}");
+    }
+    for table in &report.entities {
+        let c = table.changes;
+        assert_eq!(
+            c.created + c.updated + c.unchanged,
+            table.legacy_rows,
+            "{}",
+            table.entity
+        );
+    }
+
+    // Deleted legacy rows: marked in the ledger, their targets flagged, not deleted.
+    let flagged: (bool, bool) = sqlx::query_as(
+        "SELECT l.source_deleted_at IS NOT NULL, e.source_deleted_at IS NOT NULL \
+         FROM migration.ledger l JOIN course_enrollments e ON e.legacy_id = l.legacy_id \
+         WHERE l.entity = 'journal' AND l.legacy_id = $1",
+    )
+    .bind(survivor)
+    .fetch_one(fixture.lms())
+    .await?;
+    assert_eq!(flagged, (true, true));
+    let person_flagged: bool =
+        sqlx::query("SELECT source_deleted_at IS NOT NULL FROM persons WHERE legacy_id = $1")
+            .bind(lonely_person)
+            .fetch_one(fixture.lms())
+            .await?
+            .get(0);
+    assert!(person_flagged);
+    // The duplicate now stands on its own, with its own enrollment.
+    let promoted = ledger(fixture.lms(), "journal", duplicate).await?;
+    assert_eq!(
+        (promoted.outcome.as_str(), promoted.survivor),
+        ("migrated", None)
+    );
+    let grade: String = sqlx::query(
+        "SELECT raw_mark FROM grades WHERE legacy_id = $1 AND source_deleted_at IS NULL",
+    )
+    .bind(edited_journal)
+    .fetch_one(fixture.lms())
+    .await?
+    .get(0);
+    assert_eq!(grade, "5");
+    let email: Option<String> = sqlx::query("SELECT email FROM users WHERE legacy_id = $1")
+        .bind(edited_user)
+        .fetch_one(fixture.lms())
+        .await?
+        .get(0);
+    assert_eq!(email.as_deref(), Some("changed@mail.kz"));
+
+    // And every live legacy row still ends as the contract says.
+    let oracle = Oracle::compute(legacy).await?;
+    for ((table, id), expected) in &oracle.rows {
+        let actual = ledger(fixture.lms(), table, *id).await?;
+        let mut warnings = expected.warnings.clone();
+        warnings.sort();
+        assert_eq!(
+            (
+                actual.outcome.as_str(),
+                actual.reason.as_deref(),
+                actual.survivor,
+                actual.warnings
+            ),
+            (
+                expected.outcome,
+                expected.reason,
+                expected.survivor,
+                warnings
+            ),
+            "{table} {id}"
+        );
+    }
+    // A third run finds nothing more to do.
+    let third = fixture.migrate(400).await?;
+    for table in &third.entities {
+        assert_eq!(
+            (
+                table.changes.created,
+                table.changes.updated,
+                table.changes.source_deleted
+            ),
+            (0, 0, 0),
+            "{}",
+            table.entity
+        );
+    }
+    fixture.close().await
+}

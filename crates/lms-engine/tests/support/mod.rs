@@ -1,0 +1,170 @@
+//! Shared by the engine's integration tests: a legacy database and an LMS
+//! database of the test's own, and ways to run and inspect migrations.
+#![allow(dead_code, clippy::type_complexity)]
+
+pub mod fingerprint;
+pub mod oracle;
+
+use std::time::Duration;
+
+use lms_config::Settings;
+use lms_data::{Database, schema};
+use lms_engine::inline::run_inline;
+use lms_engine::setup::connect_engine;
+use lms_engine::{CoverageReport, EngineContext, RunOptions, plan_run, report};
+use lms_legacy::{Scale, SeedOptions, seed_legacy_database};
+use lms_testkit::{TestDatabase, TestRedis, test_settings};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// A legacy database, an LMS database with the schema applied, and a Redis
+/// namespace, all of one test's own.
+pub struct Fixture {
+    pub legacy_db: TestDatabase,
+    pub lms_db: TestDatabase,
+    pub redis: TestRedis,
+    pub settings: Settings,
+    pub engine: EngineContext,
+}
+
+impl Fixture {
+    /// A legacy database generated at `scale` with `seed`.
+    pub async fn seeded(purpose: &str, scale: Scale, seed: u64) -> anyhow::Result<Fixture> {
+        let legacy_db = TestDatabase::create(&format!("{purpose}edu")).await?;
+        seed_legacy_database(
+            legacy_db.url(),
+            SeedOptions {
+                scale,
+                seed,
+                force: false,
+            },
+        )
+        .await?;
+        Self::around(purpose, legacy_db).await
+    }
+
+    /// A legacy database with the schema and no rows (tests insert their own).
+    pub async fn empty_legacy(purpose: &str) -> anyhow::Result<Fixture> {
+        let legacy_db = TestDatabase::create(&format!("{purpose}edu")).await?;
+        let pool = lms_pg::connect(legacy_db.url(), &lms_pg::PoolConfig::small("test")).await?;
+        sqlx::raw_sql(lms_legacy::LEGACY_SCHEMA_SQL)
+            .execute(&pool)
+            .await?;
+        pool.close().await;
+        Self::around(purpose, legacy_db).await
+    }
+
+    async fn around(purpose: &str, legacy_db: TestDatabase) -> anyhow::Result<Fixture> {
+        let lms_db = TestDatabase::create(&format!("{purpose}lms")).await?;
+        let db = Database::connect(lms_db.url(), &lms_pg::PoolConfig::small("test")).await?;
+        schema::upgrade(&db).await?;
+        db.pool().close().await;
+        let redis = TestRedis::new(purpose);
+        let settings = test_settings(
+            lms_db.url(),
+            legacy_db.url(),
+            redis.url(),
+            redis.namespace(),
+        )?;
+        let engine = connect_engine(&settings, format!("test-{purpose}"), 4).await?;
+        Ok(Fixture {
+            legacy_db,
+            lms_db,
+            redis,
+            settings,
+            engine,
+        })
+    }
+
+    pub fn lms(&self) -> &PgPool {
+        &self.engine.lms
+    }
+
+    pub fn legacy(&self) -> &PgPool {
+        &self.engine.legacy
+    }
+
+    /// Plans a full run and runs it in this process; returns its report.
+    pub async fn migrate(&self, chunk_size: u32) -> anyhow::Result<CoverageReport> {
+        self.migrate_with(RunOptions {
+            entities: Vec::new(),
+            chunk_size,
+            request_id: None,
+        })
+        .await
+    }
+
+    pub async fn migrate_with(&self, options: RunOptions) -> anyhow::Result<CoverageReport> {
+        let planned = plan_run(self.lms(), self.legacy(), &options).await?;
+        let status = tokio::time::timeout(
+            Duration::from_secs(300),
+            run_inline(&self.engine, planned.run_id, 3),
+        )
+        .await??;
+        let report = report::build(self.lms(), planned.run_id).await?;
+        assert_eq!(status, report.status);
+        Ok(report)
+    }
+
+    pub async fn report(&self, run_id: Uuid) -> anyhow::Result<CoverageReport> {
+        Ok(report::build(self.lms(), run_id).await?)
+    }
+
+    /// Runs SQL against the legacy database (tests own it).
+    pub async fn legacy_sql(&self, sql: &str) -> anyhow::Result<()> {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(self.legacy())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn close(self) -> anyhow::Result<()> {
+        self.engine.lms.close().await;
+        self.engine.legacy.close().await;
+        self.redis.clean().await?;
+        self.lms_db.drop_now().await?;
+        self.legacy_db.drop_now().await
+    }
+}
+
+/// One legacy row's ledger entry, for assertions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub warnings: Vec<String>,
+    pub survivor: Option<i64>,
+    pub target_id: Option<i64>,
+    pub detail: Option<String>,
+}
+
+pub async fn ledger(pool: &PgPool, entity: &str, legacy_id: i64) -> anyhow::Result<LedgerEntry> {
+    let row: (String, Option<String>, Vec<String>, Option<i64>, Option<i64>, Option<String>) = sqlx::query_as(
+        "SELECT outcome, reason, warnings, survivor_legacy_id, target_id, detail FROM migration.ledger \
+         WHERE entity = $1 AND legacy_id = $2",
+    )
+    .bind(entity)
+    .bind(legacy_id)
+    .fetch_one(pool)
+    .await
+    .map_err(|error| anyhow::anyhow!("ledger {entity} {legacy_id}: {error}"))?;
+    let mut warnings = row.2;
+    warnings.sort();
+    Ok(LedgerEntry {
+        outcome: row.0,
+        reason: row.1,
+        warnings,
+        survivor: row.3,
+        target_id: row.4,
+        detail: row.5,
+    })
+}
+
+/// A report's entry for one legacy table.
+pub fn entity<'a>(report: &'a CoverageReport, name: &str) -> &'a report::EntityReport {
+    report
+        .entities
+        .iter()
+        .find(|entity| entity.entity == name)
+        .unwrap_or_else(|| panic!("{name} missing from the report"))
+}

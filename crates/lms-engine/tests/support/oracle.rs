@@ -1,0 +1,423 @@
+//! An independent reading of DATA.md: what every legacy row must become,
+//! computed row by row in plain Rust over the whole legacy database. The
+//! engine computes the same in set-based SQL over chunks; tests compare the
+//! two, row for row.
+//!
+//! Value parsing (dates, emails, marks...) reuses lms-domain, whose unit
+//! tests pin it to the contract; everything that involves other rows is
+//! written here from the contract's text alone.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use chrono::NaiveDateTime;
+use lms_domain::account::{Credential, Email, Login, Role};
+use lms_domain::answers::parse_answers;
+use lms_domain::mark::parse_mark;
+use lms_domain::person::parse_birth_date;
+use lms_domain::status::{EnrollmentStatus, StudentStatus, SubmissionStatus};
+use lms_domain::text::clean_opt;
+use sqlx::{AssertSqlSafe, PgPool, Row as _};
+
+/// What the contract says one legacy row becomes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    pub outcome: &'static str,
+    pub reason: Option<&'static str>,
+    pub survivor: Option<i64>,
+    pub warnings: Vec<String>,
+}
+
+impl Expected {
+    fn migrated(warnings: BTreeSet<&'static str>) -> Self {
+        Expected {
+            outcome: "migrated",
+            reason: None,
+            survivor: None,
+            warnings: warnings.into_iter().map(str::to_owned).collect(),
+        }
+    }
+
+    fn merged(survivor: i64) -> Self {
+        Expected {
+            outcome: "merged",
+            reason: None,
+            survivor: Some(survivor),
+            warnings: Vec::new(),
+        }
+    }
+
+    fn rejected(reason: &'static str) -> Self {
+        Expected {
+            outcome: "rejected",
+            reason: Some(reason),
+            survivor: None,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// Every legacy row's expected outcome, plus derived-row counts.
+#[derive(Debug, Default)]
+pub struct Oracle {
+    pub rows: BTreeMap<(&'static str, i64), Expected>,
+    pub courses: usize,
+    pub grades: usize,
+    pub final_logins: HashMap<i64, String>,
+    pub final_emails: HashMap<i64, Option<String>>,
+}
+
+type Fields = Vec<Option<String>>;
+
+async fn load(pool: &PgPool, table: &str, columns: &str) -> anyhow::Result<Vec<(i64, Fields)>> {
+    let query = format!("SELECT id::bigint, ARRAY[{columns}]::text[] FROM {table} ORDER BY id");
+    let rows = sqlx::query(AssertSqlSafe(query)).fetch_all(pool).await?;
+    Ok(rows
+        .iter()
+        .map(|row| (row.get::<i64, _>(0), row.get::<Vec<Option<String>>, _>(1)))
+        .collect())
+}
+
+fn int(value: &Option<String>) -> Option<i64> {
+    value.as_deref().and_then(|text| text.parse().ok())
+}
+
+fn blank(value: &Option<String>) -> bool {
+    clean_opt(value.as_deref()).is_none()
+}
+
+impl Oracle {
+    pub async fn compute(legacy: &PgPool) -> anyhow::Result<Oracle> {
+        let mut oracle = Oracle::default();
+        let organizations = load(legacy, "organizations", "parent_id::text, name").await?;
+        let persons = load(legacy, "persons", "birth_date").await?;
+        let users = load(
+            legacy,
+            "users",
+            "login, email, password_hash, person_id::text, role",
+        )
+        .await?;
+        let groups = load(legacy, "groups", "name").await?;
+        let subjects = load(legacy, "subjects", "name").await?;
+        let students = load(
+            legacy,
+            "students",
+            "user_id::text, person_id::text, organization_id::text, status",
+        )
+        .await?;
+        let teachers = load(legacy, "teachers", "user_id::text, person_id::text").await?;
+        let journal = load(
+            legacy,
+            "journal",
+            "student_id::text, subject_id::text, group_id::text, academic_year, semester::text, status, mark_final",
+        )
+        .await?;
+        let exams = load(legacy, "exams", "subject_id::text, title, max_score::text").await?;
+        let results = load(
+            legacy,
+            "exam_results",
+            "exam_id::text, student_id::text, score::text, submitted_at::text, status, answers",
+        )
+        .await?;
+
+        let ids =
+            |rows: &[(i64, Fields)]| -> HashSet<i64> { rows.iter().map(|(id, _)| *id).collect() };
+        let organization_ids = ids(&organizations);
+        let person_ids = ids(&persons);
+        let user_ids = ids(&users);
+        let group_ids = ids(&groups);
+        let subject_ids = ids(&subjects);
+
+        for (id, row) in &organizations {
+            let mut warnings = BTreeSet::new();
+            if int(&row[0]).is_some_and(|parent| !organization_ids.contains(&parent)) {
+                warnings.insert("dangling_parent");
+            }
+            if blank(&row[1]) {
+                warnings.insert("name_missing");
+            }
+            oracle
+                .rows
+                .insert(("organizations", *id), Expected::migrated(warnings));
+        }
+        for (id, row) in &persons {
+            let mut warnings = BTreeSet::new();
+            if parse_birth_date(row[0].as_deref()).warning.is_some() {
+                warnings.insert("unparseable_birth_date");
+            }
+            oracle
+                .rows
+                .insert(("persons", *id), Expected::migrated(warnings));
+        }
+        oracle.users(&users, &person_ids);
+        for (table, rows) in [("groups", &groups), ("subjects", &subjects)] {
+            for (id, row) in rows {
+                let warnings = if blank(&row[0]) {
+                    BTreeSet::from(["name_missing"])
+                } else {
+                    BTreeSet::new()
+                };
+                oracle
+                    .rows
+                    .insert((table, *id), Expected::migrated(warnings));
+            }
+        }
+
+        // Students: orphans rejected; (person, organization) duplicates merged
+        // into the lowest id; survivors without a user get one provisioned.
+        let mut student_survivor: HashMap<i64, i64> = HashMap::new();
+        let mut by_key: BTreeMap<(i64, Option<i64>), i64> = BTreeMap::new();
+        for (id, row) in &students {
+            let Some(person) = int(&row[1]).filter(|person| person_ids.contains(person)) else {
+                oracle
+                    .rows
+                    .insert(("students", *id), Expected::rejected("orphan_reference"));
+                continue;
+            };
+            let survivor = *by_key.entry((person, int(&row[2]))).or_insert(*id);
+            student_survivor.insert(*id, survivor);
+            if survivor == *id {
+                let mut warnings = BTreeSet::new();
+                if StudentStatus::from_legacy(row[3].as_deref())
+                    .warning
+                    .is_some()
+                {
+                    warnings.insert("unknown_status");
+                }
+                if !int(&row[0]).is_some_and(|user| user_ids.contains(&user)) {
+                    warnings.insert("user_provisioned");
+                }
+                oracle
+                    .rows
+                    .insert(("students", *id), Expected::migrated(warnings));
+            } else {
+                oracle
+                    .rows
+                    .insert(("students", *id), Expected::merged(survivor));
+            }
+        }
+        for (id, row) in &teachers {
+            if !int(&row[1]).is_some_and(|person| person_ids.contains(&person)) {
+                oracle
+                    .rows
+                    .insert(("teachers", *id), Expected::rejected("orphan_reference"));
+                continue;
+            }
+            let mut warnings = BTreeSet::new();
+            if !int(&row[0]).is_some_and(|user| user_ids.contains(&user)) {
+                warnings.insert("user_provisioned");
+            }
+            oracle
+                .rows
+                .insert(("teachers", *id), Expected::migrated(warnings));
+        }
+
+        // Journal.
+        let mut enrollment_keys: HashMap<(i64, i64, Option<i64>, String, i64), i64> =
+            HashMap::new();
+        let mut offerings: HashSet<(i64, Option<i64>, String, i64)> = HashSet::new();
+        for (id, row) in &journal {
+            let student = int(&row[0]).and_then(|student| student_survivor.get(&student).copied());
+            let subject = int(&row[1]).filter(|subject| subject_ids.contains(subject));
+            let (Some(student), Some(subject)) = (student, subject) else {
+                oracle
+                    .rows
+                    .insert(("journal", *id), Expected::rejected("orphan_reference"));
+                continue;
+            };
+            let year = clean_opt(row[3].as_deref()).map(str::to_owned);
+            let semester = int(&row[4]).filter(|semester| matches!(semester, 1 | 2));
+            let (Some(year), Some(semester)) = (year, semester) else {
+                oracle
+                    .rows
+                    .insert(("journal", *id), Expected::rejected("invalid_value"));
+                continue;
+            };
+            let group = int(&row[2]).filter(|group| group_ids.contains(group));
+            offerings.insert((subject, group, year.clone(), semester));
+            let survivor = *enrollment_keys
+                .entry((student, subject, group, year, semester))
+                .or_insert(*id);
+            if survivor != *id {
+                oracle
+                    .rows
+                    .insert(("journal", *id), Expected::merged(survivor));
+                continue;
+            }
+            let mut warnings = BTreeSet::new();
+            if EnrollmentStatus::from_legacy(row[5].as_deref())
+                .warning
+                .is_some()
+            {
+                warnings.insert("unknown_status");
+            }
+            if let Some(grade) = parse_mark(row[6].as_deref()) {
+                oracle.grades += 1;
+                if grade.warning.is_some() {
+                    warnings.insert("unparseable_mark");
+                }
+            }
+            oracle
+                .rows
+                .insert(("journal", *id), Expected::migrated(warnings));
+        }
+        oracle.courses = offerings.len();
+
+        // Exams and results.
+        let mut exam_max: HashMap<i64, f64> = HashMap::new();
+        for (id, row) in &exams {
+            if !int(&row[0]).is_some_and(|subject| subject_ids.contains(&subject)) {
+                oracle
+                    .rows
+                    .insert(("exams", *id), Expected::rejected("orphan_reference"));
+                continue;
+            }
+            exam_max.insert(
+                *id,
+                row[2]
+                    .as_deref()
+                    .and_then(|max| max.parse().ok())
+                    .unwrap_or(100.0),
+            );
+            let warnings = if blank(&row[1]) {
+                BTreeSet::from(["name_missing"])
+            } else {
+                BTreeSet::new()
+            };
+            oracle
+                .rows
+                .insert(("exams", *id), Expected::migrated(warnings));
+        }
+        let mut attempts: BTreeMap<(i64, i64), Vec<(Option<NaiveDateTime>, i64)>> = BTreeMap::new();
+        for (id, row) in &results {
+            let exam = int(&row[0]).filter(|exam| exam_max.contains_key(exam));
+            let student = int(&row[1]).and_then(|student| student_survivor.get(&student).copied());
+            match (exam, student) {
+                (Some(exam), Some(student)) => {
+                    let submitted = row[3].as_deref().and_then(|text| {
+                        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").ok()
+                    });
+                    attempts
+                        .entry((exam, student))
+                        .or_default()
+                        .push((submitted, *id));
+                }
+                _ => {
+                    oracle.rows.insert(
+                        ("exam_results", *id),
+                        Expected::rejected("orphan_reference"),
+                    );
+                }
+            }
+        }
+        let results_by_id: HashMap<i64, &Fields> =
+            results.iter().map(|(id, row)| (*id, row)).collect();
+        for ((exam, _), mut tries) in attempts {
+            // The latest submitted_at survives, NULLs last, then the highest id.
+            tries.sort_by(|a, b| match (a.0, b.0) {
+                (Some(x), Some(y)) => y.cmp(&x).then(b.1.cmp(&a.1)),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => b.1.cmp(&a.1),
+            });
+            let survivor = tries[0].1;
+            for (_, id) in &tries[1..] {
+                oracle
+                    .rows
+                    .insert(("exam_results", *id), Expected::merged(survivor));
+            }
+            let row = results_by_id[&survivor];
+            let mut warnings = BTreeSet::new();
+            if SubmissionStatus::from_legacy(row[4].as_deref())
+                .warning
+                .is_some()
+            {
+                warnings.insert("unknown_status");
+            }
+            if parse_answers(row[5].as_deref()).is_some_and(|answers| answers.warning.is_some()) {
+                warnings.insert("invalid_answers_json");
+            }
+            if let Some(score) = row[2]
+                .as_deref()
+                .and_then(|score| score.parse::<f64>().ok())
+                && (score < 0.0 || score > exam_max[&exam])
+            {
+                warnings.insert("score_out_of_range");
+            }
+            oracle
+                .rows
+                .insert(("exam_results", survivor), Expected::migrated(warnings));
+        }
+        Ok(oracle)
+    }
+
+    /// Users: renamed logins (lowest id keeps; `<login>.<id>` otherwise, again
+    /// while it collides), duplicate and invalid emails, the rest row by row.
+    fn users(&mut self, users: &[(i64, Fields)], person_ids: &HashSet<i64>) {
+        let mut logins: BTreeMap<i64, (String, String)> = BTreeMap::new();
+        let mut warnings: BTreeMap<i64, BTreeSet<&'static str>> = BTreeMap::new();
+        for (id, row) in users {
+            let entry = warnings.entry(*id).or_default();
+            let login =
+                Login::from_legacy(row[0].as_deref().unwrap_or_default()).unwrap_or_else(|| {
+                    entry.insert("login_renamed");
+                    Login::provisioned("user", *id)
+                });
+            logins.insert(*id, (login.as_str().to_owned(), login.key()));
+            if Email::from_legacy(row[1].as_deref()).warning.is_some() {
+                entry.insert("email_invalid");
+            }
+            if Credential::from_legacy(row[2].as_deref()).warning.is_some() {
+                entry.insert("password_reset_required");
+            }
+            if int(&row[3]).is_some_and(|person| !person_ids.contains(&person)) {
+                entry.insert("dangling_person");
+            }
+            if Role::from_legacy(row[4].as_deref().unwrap_or_default())
+                .warning
+                .is_some()
+            {
+                entry.insert("unknown_role");
+            }
+        }
+        let mut keepers: HashMap<String, i64> = HashMap::new();
+        for (id, (_, key)) in &logins {
+            keepers.entry(key.clone()).or_insert(*id);
+        }
+        let mut taken: HashSet<String> = keepers.keys().cloned().collect();
+        for (id, (login, key)) in &logins {
+            if keepers[key] == *id {
+                self.final_logins.insert(*id, login.clone());
+                continue;
+            }
+            warnings.entry(*id).or_default().insert("login_renamed");
+            let (mut final_login, mut final_key) = (format!("{login}.{id}"), format!("{key}.{id}"));
+            while taken.contains(&final_key) {
+                final_login = format!("{final_login}.{id}");
+                final_key = format!("{final_key}.{id}");
+            }
+            taken.insert(final_key);
+            self.final_logins.insert(*id, final_login);
+        }
+        let mut email_keepers: HashMap<String, i64> = HashMap::new();
+        for (id, row) in users {
+            let email = Email::from_legacy(row[1].as_deref())
+                .value
+                .map(|email| email.as_str().to_owned());
+            let final_email = match email {
+                Some(email) if *email_keepers.entry(email.clone()).or_insert(*id) == *id => {
+                    Some(email)
+                }
+                Some(_) => {
+                    warnings.entry(*id).or_default().insert("email_duplicate");
+                    None
+                }
+                None => None,
+            };
+            self.final_emails.insert(*id, final_email);
+        }
+        for (id, warnings) in warnings {
+            self.rows
+                .insert(("users", id), Expected::migrated(warnings));
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! `lmsctl migrate ...`: start runs, watch them, read their reports.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use lms_config::Settings;
+use lms_engine::inline::run_inline;
+use lms_engine::setup::{connect_engine, connect_queue};
+use lms_engine::{RunOptions, explain, follow_run, report, run_progress, start_run};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::progress_display::ProgressDisplay;
+use super::report_table;
+use crate::cli::{ExplainArgs, MigrateCommand, ReportArgs, ReportFormat, RunArgs, RunSelector};
+
+pub async fn run(command: MigrateCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
+    match command {
+        MigrateCommand::Run(args) => start(args, settings).await,
+        MigrateCommand::Status(selector) => status(selector, settings).await,
+        MigrateCommand::Report(args) => print_report(args, settings).await,
+        MigrateCommand::Explain(args) => explain_row(args, settings).await,
+    }
+}
+
+async fn start(args: RunArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let engine = connect_engine(settings, "lmsctl".to_owned(), settings.worker.concurrency)
+        .await
+        .context("connecting to the databases")?;
+    let options = RunOptions {
+        entities: args.entities.clone(),
+        chunk_size: args.chunk_size.unwrap_or(settings.migration.chunk_size),
+        request_id: args.request_id.clone(),
+    };
+    let planned = if args.inline {
+        lms_engine::plan_run(&engine.lms, &engine.legacy, &options).await?
+    } else {
+        let queue = connect_queue(settings)
+            .await
+            .with_context(|| format!("connecting to Redis at {}", settings.redis.url))?;
+        start_run(&engine.lms, &engine.legacy, &queue, &options).await?
+    };
+    if planned.created {
+        println!(
+            "Started run {} ({} chunks queued).",
+            planned.run_id,
+            planned.queued_chunks.len()
+        );
+    } else {
+        println!("Run {} already exists for this request id.", planned.run_id);
+    }
+    if args.inline {
+        let parallelism = settings.worker.concurrency;
+        let runner = run_inline(&engine, planned.run_id, parallelism);
+        let mut display = ProgressDisplay::new();
+        let watcher = follow_run(&engine.lms, planned.run_id, |progress| {
+            display.update(progress)
+        });
+        let (ran, watched) = tokio::join!(runner, watcher);
+        ran?;
+        display.finish(&watched?);
+        return verdict(&engine.lms, planned.run_id).await;
+    }
+    if !args.wait {
+        println!(
+            "Follow it with `lmsctl migrate status --run {}`.",
+            planned.run_id
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut display = ProgressDisplay::new();
+    let finished = follow_run(&engine.lms, planned.run_id, |progress| {
+        display.update(progress)
+    })
+    .await?;
+    display.finish(&finished);
+    verdict(&engine.lms, planned.run_id).await
+}
+
+/// Exit 0 only when the run succeeded and no legacy row is unexplained.
+async fn verdict(lms: &PgPool, run_id: Uuid) -> anyhow::Result<ExitCode> {
+    let report = report::build(lms, run_id).await?;
+    print!("{}", report_table::render(&report));
+    if report.status == "succeeded" && report.unexplained() == 0 {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln_failure(&report);
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+#[allow(clippy::print_stderr)]
+fn eprintln_failure(report: &lms_engine::CoverageReport) {
+    eprintln!(
+        "run {} ended {}{}; {} legacy rows unexplained",
+        report.run_id,
+        report.status,
+        report
+            .error
+            .as_deref()
+            .map(|error| format!(": {error}"))
+            .unwrap_or_default(),
+        report.unexplained()
+    );
+}
+
+async fn lms_pool(settings: &Settings) -> anyhow::Result<PgPool> {
+    lms_pg::connect(&settings.database.url, &lms_pg::PoolConfig::small("lmsctl"))
+        .await
+        .with_context(|| format!("connecting to the LMS database {}", settings.database.url))
+}
+
+async fn pick_run(lms: &PgPool, run: Option<Uuid>) -> anyhow::Result<Uuid> {
+    match run {
+        Some(run) => Ok(run),
+        None => match report::latest_run(lms).await? {
+            Some(run) => Ok(run),
+            None => bail!("no migration run exists yet; start one with `lmsctl migrate run`"),
+        },
+    }
+}
+
+async fn status(selector: RunSelector, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let lms = lms_pool(settings).await?;
+    let run_id = pick_run(&lms, selector.run).await?;
+    let progress = run_progress(&lms, run_id).await?;
+    let mut display = ProgressDisplay::plain();
+    display.update(&progress);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn print_report(args: ReportArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let lms = lms_pool(settings).await?;
+    let run_id = pick_run(&lms, args.run).await?;
+    let report = report::build(&lms, run_id).await?;
+    match args.format {
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        ReportFormat::Markdown => print!("{}", report::to_markdown(&report)),
+        ReportFormat::Table => print!("{}", report_table::render(&report)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn explain_row(args: ExplainArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let lms = lms_pool(settings).await?;
+    let legacy = lms_pg::connect(&settings.legacy.url, &lms_pg::PoolConfig::small("lmsctl"))
+        .await
+        .with_context(|| format!("connecting to the legacy database {}", settings.legacy.url))?;
+    let explanation = explain::explain(&lms, &legacy, args.entity, args.legacy_id).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&explanation)?);
+    } else {
+        println!("{}", explanation.text);
+    }
+    Ok(if explanation.outcome.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,13 @@
+DROP TABLE migration.stage_exam_results;
+DROP TABLE migration.stage_exams;
+DROP TABLE migration.stage_journal;
+DROP TABLE migration.stage_teachers;
+DROP TABLE migration.stage_students;
+DROP TABLE migration.stage_subjects;
+DROP TABLE migration.stage_groups;
+DROP TABLE migration.stage_users;
+DROP TABLE migration.stage_persons;
+DROP TABLE migration.stage_organizations;
+DROP TABLE migration.resolutions;
+ALTER TABLE users DROP COLUMN provisioned_for;
+ALTER TABLE migration.run_steps DROP COLUMN stats;
