@@ -215,11 +215,18 @@ pub async fn fail_chunk(
     .execute(&mut *tx)
     .await
     .lms()?;
-    sqlx::query("UPDATE migration.chunks SET state = 'cancelled' WHERE run_id = $1 AND state IN ('waiting', 'queued')")
-        .bind(run_id)
-        .execute(&mut *tx)
-        .await
-        .lms()?;
+    // Chunks other workers are running right now keep their locks and finish
+    // (their work commits or rolls back whole); only idle ones are cancelled,
+    // without waiting for the busy ones, which would deadlock with them.
+    sqlx::query(
+        "UPDATE migration.chunks SET state = 'cancelled' WHERE id IN ( \
+             SELECT id FROM migration.chunks WHERE run_id = $1 AND state IN ('waiting', 'queued') \
+             FOR UPDATE SKIP LOCKED)",
+    )
+    .bind(run_id)
+    .execute(&mut *tx)
+    .await
+    .lms()?;
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(PROGRESS_CHANNEL)
         .bind(run_id.to_string())

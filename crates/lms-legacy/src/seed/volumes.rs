@@ -105,14 +105,19 @@ impl Volumes {
             value.max(floor)
         };
         let p = PRODUCTION;
+        let students = scaled(p.students, 80);
+        let teachers = scaled(p.teachers, 14);
+        // The floors under students and teachers need persons and users of
+        // their own; at production proportions these never bind.
+        let people = (students + teachers) * 19 / 20;
         Volumes {
             organizations: scaled(p.organizations, 12),
-            persons: scaled(p.persons, 100),
-            users: scaled(p.users, 120),
+            persons: scaled(p.persons, 100).max(people + 10),
+            users: scaled(p.users, 120).max(people + 24),
             groups: scaled(p.groups, 4),
             subjects: scaled(p.subjects, 80),
-            students: scaled(p.students, 80),
-            teachers: scaled(p.teachers, 14),
+            students,
+            teachers,
             journal: scaled(p.journal, 5_000),
             exams: scaled(p.exams, 30),
             exam_results: scaled(p.exam_results, 700),

@@ -1,0 +1,173 @@
+//! Failures: transient ones retry with backoff, permanent ones and spent
+//! retries fail the run with the chunk and its error in view, and nothing
+//! loops forever.
+
+mod support;
+
+use std::time::Duration;
+
+use lms_domain::LegacyEntity;
+use lms_engine::inline::run_inline;
+use lms_engine::{ChunkOutcome, EngineContext, RetryPolicy, RunOptions, plan_run, run_chunk};
+use lms_legacy::Scale;
+use sqlx::{Connection, Row};
+use support::Fixture;
+
+fn impatient(engine: &EngineContext) -> EngineContext {
+    EngineContext {
+        retry: RetryPolicy {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(400),
+        },
+        lock_timeout: Duration::from_millis(100),
+        ..engine.clone()
+    }
+}
+
+fn only(entity: LegacyEntity) -> RunOptions {
+    RunOptions {
+        entities: vec![entity],
+        chunk_size: 1_000,
+        request_id: None,
+    }
+}
+
+/// Holds an exclusive lock on a table in another session until dropped.
+async fn lock_table(fixture: &Fixture, table: &str) -> anyhow::Result<sqlx::PgConnection> {
+    let mut conn = sqlx::PgConnection::connect(fixture.settings.database.url.expose()).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
+    )))
+    .execute(&mut conn)
+    .await?;
+    Ok(conn)
+}
+
+#[tokio::test]
+async fn a_transient_failure_is_retried_with_backoff_until_it_passes() -> anyhow::Result<()> {
+    let fixture = Fixture::seeded("transient", Scale::Small, 61).await?;
+    let engine = impatient(&fixture.engine);
+    let planned = plan_run(
+        fixture.lms(),
+        fixture.legacy(),
+        &only(LegacyEntity::Organizations),
+    )
+    .await?;
+    let lock = lock_table(&fixture, "migration.stage_organizations").await?;
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        drop(lock);
+    });
+    let status = run_inline(&engine, planned.run_id, 1).await?;
+    release.await?;
+    assert_eq!(status, "succeeded");
+    let attempts: i32 = sqlx::query(
+        "SELECT max(c.attempts) FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
+         WHERE c.run_id = $1 AND s.phase = 'stage'",
+    )
+    .bind(planned.run_id)
+    .fetch_one(fixture.lms())
+    .await?
+    .get(0);
+    assert!(
+        attempts >= 2,
+        "the locked chunk was retried ({attempts} attempts)"
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn spent_retries_fail_the_run_with_the_chunk_in_view() -> anyhow::Result<()> {
+    let fixture = Fixture::seeded("spent", Scale::Small, 62).await?;
+    let engine = impatient(&fixture.engine);
+    let planned = plan_run(
+        fixture.lms(),
+        fixture.legacy(),
+        &only(LegacyEntity::Organizations),
+    )
+    .await?;
+    let lock = lock_table(&fixture, "migration.stage_organizations").await?;
+    let status = run_inline(&engine, planned.run_id, 1).await?;
+    drop(lock);
+    assert_eq!(status, "failed");
+    let run = sqlx::query(
+        "SELECT r.error, c.state, c.attempts, c.last_error FROM migration.runs r \
+         JOIN migration.chunks c ON c.id = r.failed_chunk_id WHERE r.id = $1",
+    )
+    .bind(planned.run_id)
+    .fetch_one(fixture.lms())
+    .await?;
+    let (error, state, attempts): (String, String, i32) = (run.get(0), run.get(1), run.get(2));
+    assert_eq!((state.as_str(), attempts), ("failed", 4));
+    assert!(
+        error.contains("organizations stage") && error.contains("lock"),
+        "{error}"
+    );
+    let report = fixture.report(planned.run_id).await?;
+    assert_eq!(report.status, "failed");
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn poison_data_fails_the_run_at_once() -> anyhow::Result<()> {
+    let fixture = Fixture::seeded("poison", Scale::Small, 63).await?;
+    // A schema drift in production: a column that should be a number is not.
+    fixture
+        .legacy_sql(
+            "ALTER TABLE journal ALTER COLUMN semester TYPE text; \
+             INSERT INTO journal (id, student_id, subject_id, academic_year, semester) VALUES (7777777, 1, 1, '2024-2025', 'spring')",
+        )
+        .await?;
+    let report = fixture.migrate(1_000).await?;
+    assert_eq!(report.status, "failed");
+    let chunk = sqlx::query(
+        "SELECT c.attempts, c.last_error, r.error FROM migration.runs r JOIN migration.chunks c ON c.id = r.failed_chunk_id \
+         WHERE r.id = $1",
+    )
+    .bind(report.run_id)
+    .fetch_one(fixture.lms())
+    .await?;
+    let (attempts, error): (i32, String) = (chunk.get(0), chunk.get(2));
+    assert_eq!(attempts, 1, "a permanent failure is not retried");
+    assert!(
+        error.contains("7777777") && error.contains("spring"),
+        "{error}"
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_chunk_that_keeps_killing_its_worker_stops_after_its_attempts() -> anyhow::Result<()> {
+    let fixture = Fixture::seeded("crashloop", Scale::Small, 64).await?;
+    let engine = impatient(&fixture.engine);
+    let planned = plan_run(
+        fixture.lms(),
+        fixture.legacy(),
+        &only(LegacyEntity::Organizations),
+    )
+    .await?;
+    let chunk = planned.queued_chunks[0];
+    // Four deliveries already started and never finished (their workers died).
+    sqlx::query("UPDATE migration.chunks SET attempts = 4 WHERE id = $1")
+        .bind(chunk)
+        .execute(fixture.lms())
+        .await?;
+    let outcome = run_chunk(&engine, chunk).await?;
+    let ChunkOutcome::Failed(message) = outcome else {
+        panic!("expected the chunk to fail, got {outcome:?}");
+    };
+    assert!(message.contains("attempted 4 times"), "{message}");
+    let status: String = sqlx::query("SELECT status FROM migration.runs WHERE id = $1")
+        .bind(planned.run_id)
+        .fetch_one(fixture.lms())
+        .await?
+        .get(0);
+    assert_eq!(status, "failed");
+    // A late delivery of the same chunk does nothing.
+    assert!(matches!(
+        run_chunk(&engine, chunk).await?,
+        ChunkOutcome::Skipped(_)
+    ));
+    fixture.close().await
+}

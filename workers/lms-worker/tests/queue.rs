@@ -1,0 +1,273 @@
+//! The engine through the real queue: worker processes, a Redis namespace of
+//! the test's own, and the crashes workers and Redis go through.
+
+// Rows read back from SQL are tuples; naming each shape would add nothing.
+#![allow(clippy::type_complexity)]
+
+#[path = "../../../crates/lms-engine/tests/support/mod.rs"]
+mod support;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use lms_engine::setup::connect_queue;
+use lms_engine::{RunOptions, start_run};
+use lms_legacy::Scale;
+use sqlx::{PgPool, Row};
+use support::Fixture;
+use support::fingerprint::fingerprint;
+use tokio::process::{Child, Command};
+use uuid::Uuid;
+
+/// Starts an `lms-worker` process configured for the fixture.
+fn spawn_worker(fixture: &Fixture, redis_url: &str) -> anyhow::Result<Child> {
+    let settings = &fixture.settings;
+    let child = Command::new(env!("CARGO_BIN_EXE_lms-worker"))
+        .env_remove("LMS_CONFIG")
+        .env("LMS_DATABASE__URL", settings.database.url.expose())
+        .env("LMS_LEGACY__URL", settings.legacy.url.expose())
+        .env("LMS_REDIS__URL", redis_url)
+        .env("LMS_REDIS__NAMESPACE", &settings.redis.namespace)
+        .env("LMS_WORKER__CONCURRENCY", "2")
+        .env("LMS_WORKER__POLL_INTERVAL", "50ms")
+        .env("LMS_WORKER__HEARTBEAT_INTERVAL", "1s")
+        .env("LMS_WORKER__MISSED_HEARTBEATS", "2")
+        .env("LMS_MIGRATION__REQUEUE_AFTER", "2s")
+        .env("LMS_MIGRATION__SWEEP_INTERVAL", "500ms")
+        .env("LMS_MIGRATION__RETRY_BASE_DELAY", "100ms")
+        .env("LMS_LOG__FILTER", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()?;
+    Ok(child)
+}
+
+async fn wait_for_run(lms: &PgPool, run_id: Uuid, limit: Duration) -> anyhow::Result<String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let status: String = sqlx::query("SELECT status FROM migration.runs WHERE id = $1")
+            .bind(run_id)
+            .fetch_one(lms)
+            .await?
+            .get(0);
+        if status != "running" {
+            return Ok(status);
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "run {run_id} still running after {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn options(chunk_size: u32) -> RunOptions {
+    RunOptions {
+        entities: Vec::new(),
+        chunk_size,
+        request_id: None,
+    }
+}
+
+#[tokio::test]
+async fn two_worker_processes_share_a_run() -> anyhow::Result<()> {
+    let queued = Fixture::seeded("queue", Scale::Small, 31).await?;
+    let reference = Fixture::seeded("queueref", Scale::Small, 31).await?;
+    let redis_url = queued.settings.redis.url.expose().to_owned();
+    let mut workers = vec![
+        spawn_worker(&queued, &redis_url)?,
+        spawn_worker(&queued, &redis_url)?,
+    ];
+    let queue = connect_queue(&queued.settings).await?;
+    let planned = start_run(queued.lms(), queued.legacy(), &queue, &options(300)).await?;
+    let status = wait_for_run(queued.lms(), planned.run_id, Duration::from_secs(180)).await?;
+    assert_eq!(status, "succeeded");
+    let workers_used: i64 =
+        sqlx::query("SELECT count(DISTINCT worker) FROM migration.chunks WHERE run_id = $1")
+            .bind(planned.run_id)
+            .fetch_one(queued.lms())
+            .await?
+            .get(0);
+    assert_eq!(workers_used, 2, "both processes ran chunks");
+    assert_eq!(reference.migrate(300).await?.status, "succeeded");
+    assert_eq!(
+        fingerprint(queued.lms()).await?,
+        fingerprint(reference.lms()).await?
+    );
+    for worker in &mut workers {
+        worker.start_kill()?;
+    }
+    queued.close().await?;
+    reference.close().await
+}
+
+/// Waits until a journal apply chunk is half-way: claimed, and its
+/// transaction has written rows but not committed.
+async fn wait_for_chunk_in_flight(
+    lms: &PgPool,
+    database: &str,
+    limit: Duration,
+) -> anyhow::Result<i64> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let row = sqlx::query(
+            "SELECT c.id FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
+             WHERE s.entity = 'journal' AND s.phase = 'apply' AND c.state = 'queued' AND c.attempts = 1 \
+               AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = $1 \
+                           AND a.application_name = 'lms-engine' AND a.backend_xid IS NOT NULL \
+                           AND a.query LIKE '%apply_rows%') \
+             ORDER BY c.id LIMIT 1",
+        )
+        .bind(database)
+        .fetch_optional(lms)
+        .await?;
+        if let Some(row) = row {
+            return Ok(row.get(0));
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "no journal chunk was seen in flight"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_chunk_loses_and_duplicates_nothing() -> anyhow::Result<()> {
+    let scale = Scale::Times(0.05);
+    let disturbed = Fixture::seeded("sigkill", scale, 41).await?;
+    let undisturbed = Fixture::seeded("sigkillref", scale, 41).await?;
+    let redis_url = disturbed.settings.redis.url.expose().to_owned();
+    let mut first = spawn_worker(&disturbed, &redis_url)?;
+    let queue = connect_queue(&disturbed.settings).await?;
+    let planned = start_run(disturbed.lms(), disturbed.legacy(), &queue, &options(8_000)).await?;
+    let database = disturbed.settings.database.url.database_name();
+    let victim =
+        wait_for_chunk_in_flight(disturbed.lms(), &database, Duration::from_secs(120)).await?;
+    first.start_kill()?; // SIGKILL
+    first.wait().await?;
+    let mut second = spawn_worker(&disturbed, &redis_url)?;
+    let status = wait_for_run(disturbed.lms(), planned.run_id, Duration::from_secs(240)).await?;
+    assert_eq!(status, "succeeded");
+    let attempts: i32 = sqlx::query("SELECT attempts FROM migration.chunks WHERE id = $1")
+        .bind(victim)
+        .fetch_one(disturbed.lms())
+        .await?
+        .get(0);
+    assert!(
+        attempts >= 2,
+        "the killed chunk ran again (attempts {attempts})"
+    );
+    assert_eq!(undisturbed.migrate(8_000).await?.status, "succeeded");
+    assert_eq!(
+        fingerprint(disturbed.lms()).await?,
+        fingerprint(undisturbed.lms()).await?,
+        "the LMS tables and the ledger equal those of an undisturbed run"
+    );
+    second.start_kill()?;
+    disturbed.close().await?;
+    undisturbed.close().await
+}
+
+/// A Redis server of the test's own, on a free port, that can be stopped.
+struct PrivateRedis {
+    port: u16,
+    dir: std::path::PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateRedis {
+    fn start(port: u16, dir: std::path::PathBuf) -> anyhow::Result<PrivateRedis> {
+        let mut redis = PrivateRedis {
+            port,
+            dir,
+            child: None,
+        };
+        redis.restart()?;
+        Ok(redis)
+    }
+
+    fn restart(&mut self) -> anyhow::Result<()> {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .spawn()?;
+        self.child = Some(child);
+        std::thread::sleep(Duration::from_millis(300));
+        Ok(())
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+#[tokio::test]
+async fn a_run_survives_a_redis_restart() -> anyhow::Result<()> {
+    let fixture = Fixture::seeded("redisrestart", Scale::Times(0.03), 51).await?;
+    let dir = std::env::temp_dir().join(format!("lms-redis-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    let mut redis = PrivateRedis::start(free_port()?, dir.clone())?;
+    let mut settings = fixture.settings.clone();
+    settings.redis.url = lms_config::RedisUrl::parse(&redis.url()).map_err(anyhow::Error::msg)?;
+    let mut worker = spawn_worker(&fixture, &redis.url())?;
+    let queue = connect_queue(&settings).await?;
+    let planned = start_run(fixture.lms(), fixture.legacy(), &queue, &options(2_000)).await?;
+    // Let the run get going, then lose Redis and everything queued in it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let done: i64 = sqlx::query(
+            "SELECT count(*) FROM migration.chunks WHERE run_id = $1 AND state = 'done'",
+        )
+        .bind(planned.run_id)
+        .fetch_one(fixture.lms())
+        .await?
+        .get(0);
+        if done >= 3 {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the run did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    redis.stop();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    redis.restart()?;
+    let status = wait_for_run(fixture.lms(), planned.run_id, Duration::from_secs(240)).await?;
+    assert_eq!(status, "succeeded");
+    let report = fixture.report(planned.run_id).await?;
+    assert!(report.entities.iter().all(|entity| entity.unexplained == 0));
+    worker.start_kill()?;
+    redis.stop();
+    let _ = std::fs::remove_dir_all(dir);
+    fixture.close().await
+}
