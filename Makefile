@@ -3,18 +3,25 @@
 CARGO ?= cargo
 RELEASE := target/release
 LMSCTL := $(RELEASE)/lmsctl
+SCALE ?= seed
+WORKERS ?= 2
 
-.PHONY: demo test services build lint fmt clean
+.PHONY: demo test services build lint fmt clean bench-migrate
 
 ## demo: start (or install) PostgreSQL and Redis, create the databases, seed the
-## legacy EDU stand-in at production scale and apply the LMS schema.
+## legacy EDU stand-in at production scale, apply the LMS schema, migrate it
+## with two worker processes and print the coverage report.
 demo: services build
-	$(LMSCTL) db up
-	$(LMSCTL) legacy seed --scale seed --force
+	./scripts/demo.sh
 
 ## test: every test, against the real local PostgreSQL and Redis.
 test: services lint
 	$(CARGO) test --workspace --all-targets --locked
+
+## bench-migrate: a full migration with worker processes, timed against a
+## COPY floor measured in the same run (SCALE=seed|small|N, WORKERS=2).
+bench-migrate: services
+	SCALE=$(SCALE) WORKERS=$(WORKERS) ./scripts/bench-migrate.sh
 
 ## services: make sure PostgreSQL and Redis answer on 127.0.0.1.
 services:

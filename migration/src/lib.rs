@@ -49,6 +49,7 @@ macro_rules! sql_migration {
 sql_migration!(m0001, "m20261125_000001_domain");
 sql_migration!(m0002, "m20261125_000002_migration_bookkeeping");
 sql_migration!(m0003, "m20261125_000003_migration_staging");
+sql_migration!(m0004, "m20261125_000004_partition_ledger");
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001::Migration),
             Box::new(m0002::Migration),
             Box::new(m0003::Migration),
+            Box::new(m0004::Migration),
         ]
     }
 

@@ -19,12 +19,15 @@ pub async fn finalize_entity(
     run_id: Uuid,
     entity: LegacyEntity,
 ) -> Result<Value, EngineError> {
-    // The apply chunks just added this table's rows to the ledger; plans
-    // over stale statistics would nest loops over all of them.
-    sqlx::raw_sql("ANALYZE migration.ledger")
-        .execute(&mut *tx)
-        .await
-        .lms()?;
+    // The apply chunks just wrote this table's ledger partition; plans over
+    // stale statistics would nest loops over all of its rows.
+    sqlx::query(AssertSqlSafe(format!(
+        "ANALYZE migration.ledger_{}",
+        entity.as_str()
+    )))
+    .execute(&mut *tx)
+    .await
+    .lms()?;
     if entity == LegacyEntity::Organizations {
         link_parent_organizations(tx).await?;
     }

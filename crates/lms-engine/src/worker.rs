@@ -99,26 +99,37 @@ pub async fn run_worker(
 }
 
 async fn handle_chunk(job: ChunkJob, state: Data<Arc<WorkerState>>) -> Result<(), BoxDynError> {
-    match run_chunk(&state.engine, job.chunk_id).await {
-        Ok(ChunkOutcome::Done(advance)) => {
-            if let Err(error) = state.queue.push(job.run_id, &advance.queued).await {
-                // The chunks are queued in PostgreSQL; the sweeper will push them.
-                tracing::warn!(%error, chunks = advance.queued.len(), "could not queue the next chunks");
+    let mut next = Some(job.chunk_id);
+    while let Some(chunk_id) = next.take() {
+        match run_chunk(&state.engine, chunk_id).await {
+            Ok(ChunkOutcome::Done(advance)) => {
+                // The first chunk this one made ready runs right here: on the
+                // run's critical path (one table after another) that saves a
+                // round trip through the queue per step. The rest go to the
+                // queue for other workers. If this process dies first, the
+                // sweeper queues the kept chunk again.
+                let mut ready = advance.queued;
+                if !ready.is_empty() {
+                    next = Some(ready.remove(0));
+                }
+                if let Err(error) = state.queue.push(job.run_id, &ready).await {
+                    // The chunks are queued in PostgreSQL; the sweeper will push them.
+                    tracing::warn!(%error, chunks = ready.len(), "could not queue the next chunks");
+                }
             }
-            Ok(())
-        }
-        Ok(ChunkOutcome::Skipped(reason)) => {
-            tracing::debug!(chunk = job.chunk_id, reason, "chunk skipped");
-            Ok(())
-        }
-        // The failure is recorded on the chunk and its run; apalis must not
-        // retry on its own.
-        Ok(ChunkOutcome::Failed(message)) => Err(AbortError::new(message).into()),
-        Err(error) => {
-            tracing::warn!(chunk = job.chunk_id, %error, "chunk could not be run; the sweeper will queue it again");
-            Err(AbortError::new(error).into())
+            Ok(ChunkOutcome::Skipped(reason)) => {
+                tracing::debug!(chunk = chunk_id, reason, "chunk skipped");
+            }
+            // The failure is recorded on the chunk and its run; apalis must
+            // not retry on its own.
+            Ok(ChunkOutcome::Failed(message)) => return Err(AbortError::new(message).into()),
+            Err(error) => {
+                tracing::warn!(chunk = chunk_id, %error, "chunk could not be run; the sweeper will queue it again");
+                return Err(AbortError::new(error).into());
+            }
         }
     }
+    Ok(())
 }
 
 async fn sweep_forever(state: Arc<WorkerState>, config: WorkerConfig) {

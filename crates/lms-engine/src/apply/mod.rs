@@ -54,7 +54,7 @@ pub async fn apply_range(
         .execute(&mut *tx)
         .await
         .lms()?;
-    sqlx::raw_sql("CREATE INDEX ON apply_rows (legacy_id); ANALYZE apply_rows")
+    sqlx::raw_sql("ANALYZE apply_rows")
         .execute(&mut *tx)
         .await
         .lms()?;
@@ -73,7 +73,7 @@ pub async fn apply_range(
     if entity == LegacyEntity::Journal {
         write_grades(tx, &range).await?;
     }
-    write_ledger(tx, run_id, entity, &in_range).await
+    write_ledger(tx, run_id, entity, &in_range, &range.predicate("legacy_id")).await
 }
 
 /// Updates target rows that differ and inserts the missing ones.
@@ -183,10 +183,15 @@ async fn write_ledger(
     run_id: Uuid,
     entity: LegacyEntity,
     in_range: &str,
+    ledger_in_range: &str,
 ) -> Result<Changes, EngineError> {
     let target = entity.target_table();
+    // Rows that had a ledger entry before this statement (all parts of one
+    // statement see the same snapshot) were updated; the others created.
     let statement = format!(
-        "WITH written AS ( \
+        "WITH existing AS ( \
+             SELECT legacy_id FROM migration.ledger WHERE entity = $1 AND {ledger_in_range}), \
+         written AS ( \
              INSERT INTO migration.ledger AS l \
                  (entity, legacy_id, outcome, reason, warnings, target_id, survivor_legacy_id, detail, source_hash, run_id) \
              SELECT $1, a.legacy_id, a.outcome, a.reason, a.warnings, t.id, a.survivor_legacy_id, a.detail, \
@@ -206,10 +211,10 @@ async fn write_ledger(
                    IS DISTINCT FROM (EXCLUDED.outcome, EXCLUDED.reason, EXCLUDED.warnings, \
                     EXCLUDED.survivor_legacy_id, EXCLUDED.detail, EXCLUDED.source_hash, NULL) \
                 OR (EXCLUDED.outcome <> 'merged' AND l.target_id IS DISTINCT FROM EXCLUDED.target_id) \
-             RETURNING (xmax = 0) AS inserted) \
+             RETURNING l.legacy_id) \
          SELECT (SELECT count(*) FROM apply_rows), \
-                count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) \
-         FROM written"
+                count(*) FILTER (WHERE e.legacy_id IS NULL), count(*) FILTER (WHERE e.legacy_id IS NOT NULL) \
+         FROM written w LEFT JOIN existing e ON e.legacy_id = w.legacy_id"
     );
     let row = sqlx::query(AssertSqlSafe(statement))
         .bind(entity.as_str())
