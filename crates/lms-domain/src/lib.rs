@@ -11,11 +11,14 @@
 pub mod account;
 pub mod answers;
 pub mod entity;
+pub mod error;
 pub mod mark;
+pub mod model;
 pub mod outcome;
 pub mod person;
 pub mod status;
 pub mod text;
 
 pub use entity::LegacyEntity;
+pub use error::{DomainError, FieldViolation};
 pub use outcome::{Outcome, RejectReason, Repaired, WarningCode};
