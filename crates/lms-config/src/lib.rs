@@ -17,8 +17,8 @@ mod urls;
 
 pub use error::{ConfigError, KeyError};
 pub use settings::{
-    DatabaseSettings, GrpcSettings, LegacySettings, LogFormat, LogSettings, MigrationSettings,
-    RedisSettings, Settings, WorkerSettings,
+    AuthSettings, DatabaseSettings, GrpcSettings, KNOWN_SCOPES, LegacySettings, LogFormat,
+    LogSettings, MigrationSettings, RedisSettings, Settings, TokenSettings, WorkerSettings,
 };
 pub use urls::{PostgresUrl, RedisUrl};
 

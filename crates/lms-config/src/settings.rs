@@ -17,6 +17,9 @@ pub struct Settings {
     pub redis: RedisSettings,
     /// The gRPC server.
     pub grpc: GrpcSettings,
+    /// Bearer tokens and their scopes.
+    #[serde(default)]
+    pub auth: AuthSettings,
     /// Worker processes.
     pub worker: WorkerSettings,
     /// The migration engine.
@@ -24,6 +27,9 @@ pub struct Settings {
     /// Logging.
     pub log: LogSettings,
 }
+
+/// The scopes a token can carry.
+pub const KNOWN_SCOPES: [&str; 3] = ["lms.read", "lms.write", "migration.admin"];
 
 /// The LMS PostgreSQL database.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -68,6 +74,43 @@ pub struct RedisSettings {
 pub struct GrpcSettings {
     /// The socket address to listen on, e.g. `127.0.0.1:50051`.
     pub listen: SocketAddr,
+    /// Serve gRPC server reflection (v1), which grpcurl uses.
+    pub reflection: bool,
+    /// Serve `grpc.health.v1.Health`.
+    pub health: bool,
+    /// Longest time a request may take before it is cancelled.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Largest request or response message, in bytes.
+    pub max_message_bytes: usize,
+    /// Requests served at once per connection; more are refused at once
+    /// (RESOURCE_EXHAUSTED) instead of queueing without bound.
+    pub concurrency_limit: usize,
+    /// PEM certificate chain; with `tls_key`, the server speaks TLS.
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<std::path::PathBuf>,
+}
+
+/// Who may call the API.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Bearer tokens, stored as the SHA-256 of the token (never the token
+    /// itself); `lmsctl auth hash-token` prints one.
+    pub tokens: Vec<TokenSettings>,
+}
+
+/// One bearer token and what it may do.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSettings {
+    /// Who holds the token, for logs.
+    pub name: String,
+    /// Hex SHA-256 of the token.
+    pub sha256: String,
+    /// `lms.read`, `lms.write`, `migration.admin`.
+    pub scopes: Vec<String>,
 }
 
 /// Worker processes (`lms-worker`).
@@ -156,7 +199,15 @@ impl Default for Settings {
             },
             grpc: GrpcSettings {
                 listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+                reflection: true,
+                health: true,
+                request_timeout: Duration::from_secs(30),
+                max_message_bytes: 4 * 1024 * 1024,
+                concurrency_limit: 256,
+                tls_cert: None,
+                tls_key: None,
             },
+            auth: AuthSettings::default(),
             worker: WorkerSettings {
                 concurrency: 2,
                 poll_interval: Duration::from_millis(100),

@@ -5,6 +5,9 @@
 //! the same pool through [`Database::pool`] with plain SQL.
 
 mod database;
+pub mod entities;
+pub mod repo;
 pub mod schema;
 
 pub use database::Database;
+pub use repo::Repository;

@@ -29,7 +29,10 @@ pub enum DomainError {
     InvalidArgument(Vec<FieldViolation>),
     /// The resource (or one with the same unique key) exists already.
     #[error("{resource} already exists: {detail}")]
-    AlreadyExists { resource: &'static str, detail: String },
+    AlreadyExists {
+        resource: &'static str,
+        detail: String,
+    },
     /// The operation is not possible in the current state.
     #[error("{0}")]
     FailedPrecondition(String),
@@ -42,6 +45,8 @@ pub enum DomainError {
 }
 
 impl DomainError {
+    // Keys are ids and names of every kind; taking any Display keeps callers short.
+    #[allow(clippy::needless_pass_by_value)]
     pub fn not_found(resource: &'static str, key: impl ToString) -> Self {
         DomainError::NotFound {
             resource,

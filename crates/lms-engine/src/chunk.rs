@@ -15,7 +15,7 @@ use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
 use crate::error::{DatabaseContext, EngineError};
-use crate::plan::{IdRange, Phase};
+use crate::plan::{IdRange, Phase, RunKind};
 use crate::progress::{self, Advance};
 use crate::{apply, finalize, resolve, stage};
 
@@ -66,6 +66,7 @@ pub enum ChunkOutcome {
 pub struct ChunkInfo {
     pub id: i64,
     pub run_id: Uuid,
+    pub kind: RunKind,
     pub step_id: i64,
     pub entity: LegacyEntity,
     pub phase: Phase,
@@ -126,7 +127,7 @@ pub async fn run_chunk(ctx: &EngineContext, chunk_id: i64) -> Result<ChunkOutcom
 async fn claim(ctx: &EngineContext, chunk_id: i64) -> Result<Claim, EngineError> {
     let mut tx = ctx.lms.begin().await.lms()?;
     let row = sqlx::query(
-        "SELECT c.state, r.status, c.run_id, c.step_id, s.entity, s.phase, c.first_legacy_id, c.last_legacy_id \
+        "SELECT c.state, r.status, c.run_id, c.step_id, s.entity, s.phase, c.first_legacy_id, c.last_legacy_id, r.kind \
          FROM migration.chunks c \
          JOIN migration.run_steps s ON s.id = c.step_id \
          JOIN migration.runs r ON r.id = c.run_id \
@@ -167,9 +168,12 @@ async fn claim(ctx: &EngineContext, chunk_id: i64) -> Result<Claim, EngineError>
     }
     let entity: String = row.try_get(4).lms()?;
     let phase: String = row.try_get(5).lms()?;
+    let kind: String = row.try_get(8).lms()?;
     let info = ChunkInfo {
         id: chunk_id,
         run_id: row.try_get(2).lms()?,
+        kind: RunKind::parse(&kind)
+            .ok_or_else(|| EngineError::Invariant(format!("unknown run kind {kind}")))?,
         step_id: row.try_get(3).lms()?,
         entity: entity
             .parse()
@@ -254,7 +258,7 @@ async fn do_work(
             let rows = stage::stage_range(&ctx.legacy, tx, info.entity, info.range).await?;
             Ok(json!({ "rows": rows }))
         }
-        Phase::Resolve => resolve::resolve_entity(tx, info.run_id, info.entity).await,
+        Phase::Resolve => resolve::resolve_entity(tx, info.run_id, info.entity, info.kind).await,
         Phase::Apply => {
             let changes = apply::apply_range(
                 tx,

@@ -109,6 +109,54 @@ pub async fn count(
     Ok(coverage)
 }
 
+/// What a dry run predicts for `entity`: staged rows without a resolution
+/// migrate, the resolutions merge or reject the rest.
+pub async fn count_preview(
+    tx: &mut PgConnection,
+    entity: LegacyEntity,
+) -> Result<EntityCoverage, EngineError> {
+    let stage = crate::stage::stage_table(entity);
+    let mut coverage = EntityCoverage::default();
+    let rows = sqlx::query(
+        "SELECT outcome, coalesce(reason, ''), count(*) FROM migration.resolutions WHERE entity = $1 GROUP BY 1, 2",
+    )
+    .bind(entity.as_str())
+    .fetch_all(&mut *tx)
+    .await
+    .lms()?;
+    for row in rows {
+        let outcome: String = row.try_get(0).lms()?;
+        let count: i64 = row.try_get(2).lms()?;
+        if outcome == "merged" {
+            coverage.merged += count;
+        } else {
+            *coverage.rejected.entry(row.try_get(1).lms()?).or_default() += count;
+        }
+    }
+    let staged = scalar(tx, &format!("SELECT count(*) FROM {stage}")).await?;
+    coverage.migrated = staged - coverage.merged - coverage.rejected_total();
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT w, count(*) FROM {stage} s, unnest(s.warnings) AS w \
+         WHERE NOT EXISTS (SELECT 1 FROM migration.resolutions r WHERE r.entity = $1 AND r.legacy_id = s.legacy_id) \
+         GROUP BY 1"
+    )))
+    .bind(entity.as_str())
+    .fetch_all(&mut *tx)
+    .await
+    .lms()?;
+    for row in rows {
+        coverage
+            .warnings
+            .insert(row.try_get(0).lms()?, row.try_get(1).lms()?);
+    }
+    let target = format!(
+        "SELECT count(*) FROM {} WHERE legacy_id IS NOT NULL AND source_deleted_at IS NULL",
+        entity.target_table()
+    );
+    coverage.target_rows = scalar(tx, &target).await?;
+    Ok(coverage)
+}
+
 async fn scalar(tx: &mut PgConnection, query: &str) -> Result<i64, EngineError> {
     sqlx::query(AssertSqlSafe(query.to_owned()))
         .fetch_one(&mut *tx)

@@ -43,7 +43,11 @@ pub async fn finalize_entity(
     .await
     .lms()?;
 
-    let check = verify_against_legacy(tx, legacy, entity).await?;
+    let recorded = format!(
+        "SELECT legacy_id FROM migration.ledger WHERE entity = '{}' AND source_deleted_at IS NULL ORDER BY legacy_id",
+        entity.as_str()
+    );
+    let check = verify_against_legacy(tx, legacy, entity, &recorded).await?;
     let mut coverage: EntityCoverage = coverage::count(tx, entity).await?;
     coverage.legacy_rows = check.legacy_rows;
     coverage.unexplained = check.unexplained;
@@ -65,6 +69,35 @@ pub async fn finalize_entity(
             .await
             .lms()?;
     }
+    Ok(stats)
+}
+
+/// A dry run's last step for a table: what the rules would do, counted from
+/// the staged rows and the resolutions, and the staged rows checked against
+/// the legacy table. Warnings found only while writing (dangling
+/// references, provisioned accounts, scores out of range) are not counted.
+pub async fn preview_entity(
+    tx: &mut PgConnection,
+    legacy: &PgPool,
+    run_id: Uuid,
+    entity: LegacyEntity,
+) -> Result<Value, EngineError> {
+    let stage = crate::stage::stage_table(entity);
+    let recorded = format!("SELECT legacy_id FROM {stage} ORDER BY legacy_id");
+    let check = verify_against_legacy(tx, legacy, entity, &recorded).await?;
+    let mut coverage = coverage::count_preview(tx, entity).await?;
+    coverage.legacy_rows = check.legacy_rows;
+    coverage.unexplained = check.unexplained;
+    coverage.vanished = check.vanished;
+    let stats = serde_json::to_value(&coverage)
+        .map_err(|error| EngineError::Invariant(error.to_string()))?;
+    sqlx::query("UPDATE migration.run_steps SET stats = $3 WHERE run_id = $1 AND entity = $2 AND phase = 'finalize'")
+        .bind(run_id)
+        .bind(entity.as_str())
+        .bind(&stats)
+        .execute(&mut *tx)
+        .await
+        .lms()?;
     Ok(stats)
 }
 
@@ -107,13 +140,15 @@ struct Verification {
     vanished: i64,
 }
 
-/// Streams the legacy ids and the ledger's live ids, both in order, and
-/// counts the legacy ids the ledger lacks (and the reverse). Memory stays
-/// constant whatever the table's size.
+/// Streams the legacy ids and the recorded ids (the ledger's live ones, or
+/// the staged ones in a dry run), both in order, and counts the legacy ids
+/// with no record (and the reverse). Memory stays constant whatever the
+/// table's size.
 async fn verify_against_legacy(
     tx: &mut PgConnection,
     legacy: &PgPool,
     entity: LegacyEntity,
+    recorded: &str,
 ) -> Result<Verification, EngineError> {
     let mut source = legacy.acquire().await.legacy()?;
     let legacy_query = format!(
@@ -121,11 +156,7 @@ async fn verify_against_legacy(
         entity.as_str()
     );
     let mut legacy_ids = IdStream::new(source.copy_out_raw(&legacy_query).await.legacy()?, true);
-    let ledger_query = format!(
-        "COPY (SELECT legacy_id FROM migration.ledger WHERE entity = '{}' AND source_deleted_at IS NULL \
-         ORDER BY legacy_id) TO STDOUT",
-        entity.as_str()
-    );
+    let ledger_query = format!("COPY ({recorded}) TO STDOUT");
     let mut ledger_ids = IdStream::new(tx.copy_out_raw(&ledger_query).await.lms()?, false);
     let mut check = Verification::default();
     let (mut next_legacy, mut next_ledger) = (legacy_ids.next().await?, ledger_ids.next().await?);

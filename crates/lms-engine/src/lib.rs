@@ -8,6 +8,7 @@
 
 pub mod apply;
 pub mod chunk;
+pub mod control;
 pub mod coverage;
 pub mod error;
 pub mod explain;
@@ -25,7 +26,7 @@ pub mod worker;
 
 pub use chunk::{ChunkOutcome, EngineContext, RetryPolicy, run_chunk};
 pub use error::EngineError;
-pub use plan::{IdRange, Phase, PlannedRun, RunOptions, plan_run};
+pub use plan::{IdRange, Phase, PlannedRun, RunKind, RunOptions, plan_run};
 pub use progress_view::{RunProgress, follow_run, run_progress};
 pub use queue::{ChunkJob, ChunkQueue, QueueConfig};
 pub use report::CoverageReport;

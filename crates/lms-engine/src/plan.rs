@@ -82,8 +82,37 @@ impl Phase {
     }
 }
 
+/// What kind of run: a migration, a re-run of the tables with rejected
+/// rows, or a dry run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunKind {
+    #[default]
+    Full,
+    RetryRejected,
+    /// Stage and resolve only, and report what the rules would do; nothing is
+    /// written to the LMS tables or the ledger.
+    DryRun,
+}
+
+impl RunKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Full => "full",
+            RunKind::RetryRejected => "retry_rejected",
+            RunKind::DryRun => "dry_run",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RunKind> {
+        [RunKind::Full, RunKind::RetryRejected, RunKind::DryRun]
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+    }
+}
+
 /// What a run covers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RunOptions {
     /// The legacy tables to migrate; empty means all of them.
     pub entities: Vec<LegacyEntity>,
@@ -91,6 +120,7 @@ pub struct RunOptions {
     pub chunk_size: u32,
     /// A client's idempotency key: planning twice with one key gives one run.
     pub request_id: Option<String>,
+    pub kind: RunKind,
 }
 
 /// A planned run and the chunks to put on the queue now.
@@ -136,7 +166,9 @@ pub async fn plan_run(
         }
     }
     let entities = selected_entities(options);
-    check_dependencies(lms, &entities).await?;
+    if options.kind != RunKind::DryRun {
+        check_dependencies(lms, &entities).await?;
+    }
     if let Some(active) = active_run(lms).await? {
         return Err(EngineError::RunActive(active));
     }
@@ -149,12 +181,15 @@ pub async fn plan_run(
     let mut tx = lms.begin().await.lms()?;
     let names: Vec<&str> = entities.iter().map(|entity| entity.as_str()).collect();
     let inserted = sqlx::query(
-        "INSERT INTO migration.runs (id, request_id, status, entities, chunk_size) VALUES ($1, $2, 'running', $3, $4)",
+        "INSERT INTO migration.runs (id, request_id, status, entities, chunk_size, kind, dry_run) \
+         VALUES ($1, $2, 'running', $3, $4, $5, $6)",
     )
     .bind(run_id)
     .bind(options.request_id.as_deref())
     .bind(&names)
     .bind(i32::try_from(options.chunk_size).unwrap_or(i32::MAX))
+    .bind(options.kind.as_str())
+    .bind(options.kind == RunKind::DryRun)
     .execute(&mut *tx)
     .await;
     if let Err(error) = inserted {
@@ -185,10 +220,10 @@ pub async fn plan_run(
         .lms()?;
     let mut queued = Vec::new();
     for (entity, ranges) in entities.iter().zip(&ranges) {
-        insert_steps(&mut tx, run_id, *entity, ranges, &mut queued).await?;
+        insert_steps(&mut tx, run_id, *entity, ranges, options.kind, &mut queued).await?;
     }
     for entity in &entities {
-        insert_dependencies(&mut tx, run_id, *entity, &entities).await?;
+        insert_dependencies(&mut tx, run_id, *entity, &entities, options.kind).await?;
     }
     tx.commit().await.lms()?;
     tracing::info!(%run_id, entities = ?names, chunks = queued.len(), "planned a migration run");
@@ -279,9 +314,13 @@ async fn insert_steps(
     run_id: Uuid,
     entity: LegacyEntity,
     ranges: &[IdRange],
+    kind: RunKind,
     queued: &mut Vec<i64>,
 ) -> Result<(), EngineError> {
     for phase in Phase::ALL {
+        if kind == RunKind::DryRun && phase == Phase::Apply {
+            continue;
+        }
         let chunk_ranges: Vec<IdRange> = match phase {
             Phase::Stage => ranges.to_vec(),
             // Logins and emails can swap between users in a delta; only one
@@ -334,15 +373,27 @@ async fn insert_dependencies(
     run_id: Uuid,
     entity: LegacyEntity,
     selected: &[LegacyEntity],
+    kind: RunKind,
 ) -> Result<(), EngineError> {
-    let mut edges: Vec<(LegacyEntity, Phase, LegacyEntity, Phase)> = vec![
-        (entity, Phase::Resolve, entity, Phase::Stage),
-        (entity, Phase::Apply, entity, Phase::Resolve),
-        (entity, Phase::Finalize, entity, Phase::Apply),
-    ];
-    for dependency in entity.depends_on() {
-        if selected.contains(dependency) {
-            edges.push((entity, Phase::Resolve, *dependency, Phase::Finalize));
+    // A dry run writes no ledger, so tables do not wait for each other:
+    // references resolve against the ledger of the last real run.
+    let mut edges: Vec<(LegacyEntity, Phase, LegacyEntity, Phase)> = if kind == RunKind::DryRun {
+        vec![
+            (entity, Phase::Resolve, entity, Phase::Stage),
+            (entity, Phase::Finalize, entity, Phase::Resolve),
+        ]
+    } else {
+        vec![
+            (entity, Phase::Resolve, entity, Phase::Stage),
+            (entity, Phase::Apply, entity, Phase::Resolve),
+            (entity, Phase::Finalize, entity, Phase::Apply),
+        ]
+    };
+    if kind != RunKind::DryRun {
+        for dependency in entity.depends_on() {
+            if selected.contains(dependency) {
+                edges.push((entity, Phase::Resolve, *dependency, Phase::Finalize));
+            }
         }
     }
     for (entity, phase, on_entity, on_phase) in edges {

@@ -45,8 +45,18 @@ pub async fn complete_chunk(
     .await
     .lms()?;
     let (done, total): (i32, i32) = (row.try_get(0).lms()?, row.try_get(1).lms()?);
+    let status: String = sqlx::query("SELECT status FROM migration.runs WHERE id = $1")
+        .bind(run_id)
+        .fetch_one(&mut *tx)
+        .await
+        .lms()?
+        .try_get(0)
+        .lms()?;
     let mut advance = Advance::default();
-    if done >= total {
+    if status == "cancelling" {
+        // A cancelled run starts nothing new; the last chunk to finish closes it.
+        advance.finished = close_cancelled_run(tx, run_id, chunk_id).await?;
+    } else if done >= total {
         advance = complete_step(tx, run_id, step_id).await?;
     }
     sqlx::query("SELECT pg_notify($1, $2)")
@@ -137,6 +147,41 @@ async fn complete_step(
         advance.finished = Some(finish_run(tx, run_id).await?);
     }
     Ok(advance)
+}
+
+/// Closes a cancelling run once no other chunk of it is in progress.
+async fn close_cancelled_run(
+    tx: &mut PgConnection,
+    run_id: Uuid,
+    chunk_id: i64,
+) -> Result<Option<&'static str>, EngineError> {
+    sqlx::query("SELECT 1 FROM migration.runs WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    let busy: i64 = sqlx::query(
+        "SELECT count(*) FROM migration.chunks WHERE run_id = $1 AND state = 'queued' AND id <> $2",
+    )
+    .bind(run_id)
+    .bind(chunk_id)
+    .fetch_one(&mut *tx)
+    .await
+    .lms()?
+    .try_get(0)
+    .lms()?;
+    if busy > 0 {
+        return Ok(None);
+    }
+    sqlx::query(
+        "UPDATE migration.runs SET status = 'cancelled', finished_at = clock_timestamp() \
+         WHERE id = $1 AND status = 'cancelling'",
+    )
+    .bind(run_id)
+    .execute(&mut *tx)
+    .await
+    .lms()?;
+    Ok(Some("cancelled"))
 }
 
 /// Closes a run whose every step is done: it succeeded only if no legacy

@@ -18,6 +18,10 @@ use crate::progress::PROGRESS_CHANNEL;
 pub struct RunProgress {
     pub run_id: Uuid,
     pub status: String,
+    /// `full`, `retry_rejected` or `dry_run`.
+    pub kind: String,
+    pub request_id: Option<String>,
+    pub chunk_size: i32,
     pub error: Option<String>,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -66,7 +70,8 @@ impl RunProgress {
 /// Reads a run's progress.
 pub async fn run_progress(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, EngineError> {
     let run = sqlx::query(
-        "SELECT status, error, created_at, finished_at, failed_chunk_id, entities FROM migration.runs WHERE id = $1",
+        "SELECT status, error, created_at, finished_at, failed_chunk_id, entities, kind, request_id, chunk_size \
+         FROM migration.runs WHERE id = $1",
     )
     .bind(run_id)
     .fetch_optional(lms)
@@ -109,6 +114,9 @@ pub async fn run_progress(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, Eng
     Ok(RunProgress {
         run_id,
         status: run.try_get(0).lms()?,
+        kind: run.try_get(6).lms()?,
+        request_id: run.try_get(7).lms()?,
+        chunk_size: run.try_get(8).lms()?,
         error: run.try_get(1).lms()?,
         started_at: run.try_get(2).lms()?,
         finished_at: run.try_get(3).lms()?,

@@ -101,7 +101,15 @@ pub async fn run_worker(
 async fn handle_chunk(job: ChunkJob, state: Data<Arc<WorkerState>>) -> Result<(), BoxDynError> {
     let mut next = Some(job.chunk_id);
     while let Some(chunk_id) = next.take() {
-        match run_chunk(&state.engine, chunk_id).await {
+        // The chunk runs on a task of its own so that it finishes even when
+        // apalis drops this future (a lost Redis connection restarts the
+        // queue worker). A query cancelled halfway would return its pooled
+        // connection out of step with the server's protocol.
+        let engine = state.engine.clone();
+        let outcome = tokio::spawn(async move { run_chunk(&engine, chunk_id).await })
+            .await
+            .map_err(|error| AbortError::new(format!("chunk {chunk_id} task failed: {error}")))?;
+        match outcome {
             Ok(ChunkOutcome::Done(advance)) => {
                 // The first chunk this one made ready runs right here: on the
                 // run's critical path (one table after another) that saves a

@@ -30,6 +30,7 @@ fn only(entity: LegacyEntity) -> RunOptions {
         entities: vec![entity],
         chunk_size: 1_000,
         request_id: None,
+        kind: lms_engine::RunKind::Full,
     }
 }
 

@@ -1,9 +1,20 @@
 //! The LMS gRPC surface.
 //!
-//! This is the only crate that knows tonic and protobuf types. Handlers
-//! validate requests, convert them into domain values, call the domain's
-//! services and convert the results back; they hold no SQL.
+//! This is the only crate that knows tonic and protobuf types. Every handler
+//! validates its request, converts it into domain values (`TryFrom`), calls
+//! the domain's repository or the migration engine, and converts the result
+//! back (`From`); it holds no SQL. Errors become a `Status` in exactly one
+//! place (`error`).
+
+pub mod auth;
+pub mod codec;
+pub mod convert;
+pub mod error;
+pub mod names;
+pub mod pb;
+pub mod request;
+pub mod services;
 
 mod server;
 
-pub use server::{ServeError, serve};
+pub use server::{GrpcApp, SERVICE_NAMES, ServeError};

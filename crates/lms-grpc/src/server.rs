@@ -1,37 +1,187 @@
 //! Assembling the services into one tonic server.
 
 use std::future::Future;
+use std::time::Duration;
 
+use lms_config::{GrpcSettings, Settings};
+use lms_data::Database;
+use lms_data::repo::Repository;
+use lms_engine::setup::connect_queue;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::Server;
+use tonic::transport::{Identity, Server, ServerTlsConfig};
 
-/// Why the server stopped with an error.
+use crate::auth::{AuthLayer, Authenticator};
+use crate::pb;
+use crate::pb::lms::migration::v1::migration_service_server::MigrationServiceServer;
+use crate::pb::lms::v1::assessment_service_server::AssessmentServiceServer;
+use crate::pb::lms::v1::course_service_server::CourseServiceServer;
+use crate::pb::lms::v1::enrollment_service_server::EnrollmentServiceServer;
+use crate::pb::lms::v1::organization_service_server::OrganizationServiceServer;
+use crate::pb::lms::v1::person_service_server::PersonServiceServer;
+use crate::pb::lms::v1::staff_service_server::StaffServiceServer;
+use crate::pb::lms::v1::student_service_server::StudentServiceServer;
+use crate::pb::lms::v1::user_service_server::UserServiceServer;
+use crate::services::DomainApi;
+use crate::services::migration::MigrationApi;
+
+/// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    #[error("cannot connect to {what}: {source}")]
+    Connect {
+        what: &'static str,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("cannot read the TLS {what} {path}: {source}")]
+    Tls {
+        what: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
     #[error("the reflection service could not be built: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("the gRPC transport failed: {0}")]
     Transport(#[from] tonic::transport::Error),
 }
 
-/// Serves on `listener` until `shutdown` completes, then lets in-flight
-/// requests finish.
-pub async fn serve(
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), ServeError> {
-    let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    // The overall status ("") is SERVING from the start.
-    drop(health_reporter);
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    Server::builder()
-        .trace_fn(|request| tracing::info_span!("grpc", path = %request.uri().path()))
-        .add_service(health_service)
-        .add_service(reflection)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-        .await?;
-    Ok(())
+/// Everything the server serves.
+#[derive(Debug, Clone)]
+pub struct GrpcApp {
+    settings: GrpcSettings,
+    auth: Authenticator,
+    domain: DomainApi,
+    migration: MigrationApi,
 }
+
+impl GrpcApp {
+    /// Connects to the LMS and legacy databases and to Redis.
+    pub async fn connect(settings: &Settings) -> Result<GrpcApp, ServeError> {
+        let pool = lms_pg::PoolConfig::from_settings(&settings.database, "lms-server");
+        let db = Database::connect(&settings.database.url, &pool)
+            .await
+            .map_err(|source| ServeError::Connect {
+                what: "the LMS database",
+                source: Box::new(source),
+            })?;
+        // The legacy database is optional for serving: it is connected lazily
+        // and only the migration methods use it.
+        let legacy_options = lms_pg::pool::connect_options(
+            &settings.legacy.url,
+            &lms_pg::PoolConfig::small("lms-server"),
+        )
+        .map_err(|source| ServeError::Connect {
+            what: "the legacy database",
+            source: Box::new(source),
+        })?;
+        let legacy = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(settings.database.acquire_timeout)
+            .connect_lazy_with(legacy_options);
+        let queue = connect_queue(settings)
+            .await
+            .map_err(|source| ServeError::Connect {
+                what: "Redis",
+                source: Box::new(source),
+            })?;
+        Ok(GrpcApp {
+            settings: settings.grpc.clone(),
+            auth: Authenticator::from_settings(&settings.auth),
+            domain: DomainApi {
+                repo: Repository::new(&db),
+            },
+            migration: MigrationApi {
+                lms: db.pool().clone(),
+                legacy,
+                queue,
+                default_chunk_size: settings.migration.chunk_size,
+            },
+        })
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then lets in-flight
+    /// requests finish.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), ServeError> {
+        let max = self.settings.max_message_bytes;
+        let mut builder = Server::builder()
+            .timeout(self.settings.request_timeout)
+            .concurrency_limit_per_connection(self.settings.concurrency_limit)
+            .load_shed(true)
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .trace_fn(|request| {
+                tracing::info_span!("grpc", method = %request.uri().path(), request_id = %uuid::Uuid::new_v4())
+            });
+        if let (Some(cert), Some(key)) = (&self.settings.tls_cert, &self.settings.tls_key) {
+            // Both ring and aws-lc may be linked; rustls needs one chosen.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let read = |what: &'static str, path: &std::path::Path| {
+                std::fs::read(path).map_err(|source| ServeError::Tls {
+                    what,
+                    path: path.display().to_string(),
+                    source,
+                })
+            };
+            let identity = Identity::from_pem(read("certificate", cert)?, read("key", key)?);
+            builder = builder.tls_config(ServerTlsConfig::new().identity(identity))?;
+        }
+        let domain = self.domain;
+        let mut router = builder
+            .layer(AuthLayer::new(self.auth))
+            .add_service(limit!(OrganizationServiceServer::new(domain.clone()), max))
+            .add_service(limit!(PersonServiceServer::new(domain.clone()), max))
+            .add_service(limit!(UserServiceServer::new(domain.clone()), max))
+            .add_service(limit!(StudentServiceServer::new(domain.clone()), max))
+            .add_service(limit!(StaffServiceServer::new(domain.clone()), max))
+            .add_service(limit!(CourseServiceServer::new(domain.clone()), max))
+            .add_service(limit!(EnrollmentServiceServer::new(domain.clone()), max))
+            .add_service(limit!(AssessmentServiceServer::new(domain), max))
+            .add_service(limit!(MigrationServiceServer::new(self.migration), max));
+        if self.settings.health {
+            let (reporter, health) = tonic_health::server::health_reporter();
+            for service in SERVICE_NAMES {
+                reporter
+                    .set_service_status(service, tonic_health::ServingStatus::Serving)
+                    .await;
+            }
+            router = router.add_service(health);
+        }
+        if self.settings.reflection {
+            let reflection = tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                .build_v1()?;
+            router = router.add_service(reflection);
+        }
+        router
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Every service the server hosts, as health checks name them.
+pub const SERVICE_NAMES: [&str; 9] = [
+    "lms.v1.OrganizationService",
+    "lms.v1.PersonService",
+    "lms.v1.UserService",
+    "lms.v1.StudentService",
+    "lms.v1.StaffService",
+    "lms.v1.CourseService",
+    "lms.v1.EnrollmentService",
+    "lms.v1.AssessmentService",
+    "lms.migration.v1.MigrationService",
+];
+
+/// Applies the message size limit to a generated service.
+macro_rules! limit {
+    ($service:expr, $max:expr) => {
+        $service
+            .max_decoding_message_size($max)
+            .max_encoding_message_size($max)
+    };
+}
+use limit;

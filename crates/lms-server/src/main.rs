@@ -42,8 +42,9 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     let listener = TcpListener::bind(settings.grpc.listen)
         .await
         .with_context(|| format!("cannot listen on {} (grpc.listen)", settings.grpc.listen))?;
+    let app = lms_grpc::GrpcApp::connect(&settings).await?;
     tracing::info!(address = %listener.local_addr()?, "serving gRPC");
-    lms_grpc::serve(listener, async {
+    app.serve(listener, async {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing in-flight requests");
     })

@@ -67,6 +67,7 @@ fn options(chunk_size: u32) -> RunOptions {
         entities: Vec::new(),
         chunk_size,
         request_id: None,
+        kind: lms_engine::RunKind::Full,
     }
 }
 

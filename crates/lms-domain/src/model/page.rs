@@ -49,7 +49,11 @@ pub struct Page<T> {
 impl<T> Page<T> {
     /// Builds a page from up to `size + 1` items read in id order: the extra
     /// item only tells that another page follows.
-    pub fn from_overfetch(mut items: Vec<T>, request: PageRequest, id_of: impl Fn(&T) -> i64) -> Page<T> {
+    pub fn from_overfetch(
+        mut items: Vec<T>,
+        request: PageRequest,
+        id_of: impl Fn(&T) -> i64,
+    ) -> Page<T> {
         let size = request.size() as usize;
         let more = items.len() > size;
         items.truncate(size);

@@ -9,7 +9,7 @@ use crate::error::{DatabaseContext, EngineError};
 /// attach to the survivor; rows with the same (surviving student, course
 /// key) are one enrollment, the lowest id surviving. A group that points
 /// nowhere counts as NULL in the course key (docs/contract.md).
-pub async fn resolve(tx: &mut PgConnection) -> Result<(), EngineError> {
+pub async fn resolve(tx: &mut PgConnection, dry_run: bool) -> Result<(), EngineError> {
     sqlx::raw_sql(
         "CREATE TEMP TABLE journal_keys ON COMMIT DROP AS \
          SELECT j.legacy_id, j.student_legacy_id, j.subject_legacy_id, j.invalid_detail, \
@@ -54,7 +54,21 @@ pub async fn resolve(tx: &mut PgConnection) -> Result<(), EngineError> {
           AND d.group_key = coalesce(k.group_target, 0) AND d.academic_year = k.academic_year \
           AND d.semester = k.semester \
          WHERE k.legacy_id <> d.survivor; \
-         WITH offerings AS ( \
+",
+    )
+    .execute(&mut *tx)
+    .await
+    .lms()?;
+    if !dry_run {
+        create_courses(tx).await?;
+    }
+    Ok(())
+}
+
+/// One LMS course per distinct offering key, created on demand.
+async fn create_courses(tx: &mut PgConnection) -> Result<(), EngineError> {
+    sqlx::raw_sql(
+        "WITH offerings AS ( \
              SELECT DISTINCT subject_target, group_target, academic_year, semester FROM journal_keys) \
          INSERT INTO courses (subject_id, group_id, academic_year, semester, derived_from_legacy) \
          SELECT o.subject_target, o.group_target, o.academic_year, o.semester, true FROM offerings o \

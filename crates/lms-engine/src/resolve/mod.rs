@@ -19,6 +19,7 @@ use sqlx::{AssertSqlSafe, PgConnection, Row};
 use uuid::Uuid;
 
 use crate::error::{DatabaseContext, EngineError};
+use crate::plan::RunKind;
 use crate::stage::stage_table;
 
 /// Resolves one table; returns the step's statistics.
@@ -26,7 +27,9 @@ pub async fn resolve_entity(
     tx: &mut PgConnection,
     run_id: Uuid,
     entity: LegacyEntity,
+    kind: RunKind,
 ) -> Result<Value, EngineError> {
+    let dry_run = kind == RunKind::DryRun;
     sqlx::query("DELETE FROM migration.resolutions WHERE entity = $1")
         .bind(entity.as_str())
         .execute(&mut *tx)
@@ -43,15 +46,22 @@ pub async fn resolve_entity(
         LegacyEntity::Students => references::resolve_students(tx).await?,
         LegacyEntity::Teachers => references::resolve_teachers(tx).await?,
         LegacyEntity::Exams => references::resolve_exams(tx).await?,
-        LegacyEntity::Journal => journal::resolve(tx).await?,
+        LegacyEntity::Journal => journal::resolve(tx, dry_run).await?,
         LegacyEntity::ExamResults => results::resolve(tx).await?,
         LegacyEntity::Organizations
         | LegacyEntity::Persons
         | LegacyEntity::Groups
         | LegacyEntity::Subjects => {}
     }
-    let source_deleted = retire_deleted(tx, run_id, entity).await?;
-    retire_superseded(tx, entity).await?;
+    // A dry run only reports; it retires nothing.
+    let source_deleted = if dry_run {
+        0
+    } else {
+        retire_deleted(tx, run_id, entity).await?
+    };
+    if !dry_run {
+        retire_superseded(tx, entity).await?;
+    }
     sqlx::raw_sql("ANALYZE migration.resolutions")
         .execute(&mut *tx)
         .await

@@ -90,6 +90,7 @@ impl Fixture {
             entities: Vec::new(),
             chunk_size,
             request_id: None,
+            kind: lms_engine::RunKind::Full,
         })
         .await
     }

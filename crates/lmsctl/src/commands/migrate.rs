@@ -31,6 +31,7 @@ async fn start(args: RunArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         entities: args.entities.clone(),
         chunk_size: args.chunk_size.unwrap_or(settings.migration.chunk_size),
         request_id: args.request_id.clone(),
+        kind: lms_engine::RunKind::Full,
     };
     let planned = if args.inline {
         lms_engine::plan_run(&engine.lms, &engine.legacy, &options).await?

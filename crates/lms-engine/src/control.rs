@@ -1,0 +1,264 @@
+//! Operating runs: cancelling them, listing them, querying the ledger, and
+//! retrying the tables with rejected rows.
+
+use lms_domain::LegacyEntity;
+use serde::Serialize;
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+use crate::error::{DatabaseContext, EngineError};
+use crate::plan::{PlannedRun, RunKind, RunOptions};
+use crate::progress::PROGRESS_CHANNEL;
+use crate::progress_view::{RunProgress, run_progress};
+use crate::queue::ChunkQueue;
+
+/// Cancels a run: idle chunks are dropped at once; chunks in progress
+/// finish (commit or roll back whole), and the last one closes the run.
+pub async fn cancel_run(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, EngineError> {
+    let mut tx = lms.begin().await.lms()?;
+    let status: Option<String> =
+        sqlx::query("SELECT status FROM migration.runs WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(run_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .lms()?
+            .map(|row| row.try_get(0))
+            .transpose()
+            .lms()?;
+    match status.as_deref() {
+        None => return Err(EngineError::UnknownRun(run_id)),
+        Some("running" | "cancelling") => {}
+        Some(other) => {
+            return Err(EngineError::Plan(format!(
+                "run {run_id} has already ended ({other}); nothing to cancel"
+            )));
+        }
+    }
+    sqlx::query("UPDATE migration.runs SET status = 'cancelling' WHERE id = $1")
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    // Chunks a worker holds are locked; the rest are idle and go now.
+    sqlx::query(
+        "UPDATE migration.chunks SET state = 'cancelled' WHERE id IN ( \
+             SELECT id FROM migration.chunks WHERE run_id = $1 AND state IN ('waiting', 'queued') \
+             FOR UPDATE SKIP LOCKED)",
+    )
+    .bind(run_id)
+    .execute(&mut *tx)
+    .await
+    .lms()?;
+    let busy: i64 =
+        sqlx::query("SELECT count(*) FROM migration.chunks WHERE run_id = $1 AND state = 'queued'")
+            .bind(run_id)
+            .fetch_one(&mut *tx)
+            .await
+            .lms()?
+            .try_get(0)
+            .lms()?;
+    if busy == 0 {
+        sqlx::query("UPDATE migration.runs SET status = 'cancelled', finished_at = clock_timestamp() WHERE id = $1")
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await
+            .lms()?;
+    }
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(PROGRESS_CHANNEL)
+        .bind(run_id.to_string())
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    tx.commit().await.lms()?;
+    tracing::info!(%run_id, in_progress = busy, "run cancelled");
+    run_progress(lms, run_id).await
+}
+
+/// A page of runs, newest first (run ids are time-ordered UUIDv7).
+pub async fn list_runs(
+    lms: &PgPool,
+    size: u32,
+    before: Option<Uuid>,
+) -> Result<(Vec<RunProgress>, Option<Uuid>), EngineError> {
+    let rows = sqlx::query(
+        "SELECT id FROM migration.runs WHERE ($1::uuid IS NULL OR id < $1) ORDER BY id DESC LIMIT $2",
+    )
+    .bind(before)
+    .bind(i64::from(size) + 1)
+    .fetch_all(lms)
+    .await
+    .lms()?;
+    let mut ids: Vec<Uuid> = rows
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()
+        .lms()?;
+    let more = ids.len() > size as usize;
+    ids.truncate(size as usize);
+    let next = if more { ids.last().copied() } else { None };
+    let mut runs = Vec::with_capacity(ids.len());
+    for id in ids {
+        runs.push(run_progress(lms, id).await?);
+    }
+    Ok((runs, next))
+}
+
+/// One ledger row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowOutcome {
+    pub entity: String,
+    pub legacy_id: i64,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub warnings: Vec<String>,
+    pub detail: Option<String>,
+    pub target_id: Option<i64>,
+    pub survivor_legacy_id: Option<i64>,
+    pub source_deleted: bool,
+    pub run_id: Uuid,
+}
+
+/// What to select from the ledger.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct OutcomeFilter {
+    pub outcome: Option<String>,
+    pub reason: Option<String>,
+    pub warning: Option<String>,
+}
+
+/// A page of one table's ledger, in legacy id order after `after`.
+pub async fn list_outcomes(
+    lms: &PgPool,
+    entity: LegacyEntity,
+    filter: &OutcomeFilter,
+    size: u32,
+    after: Option<i64>,
+) -> Result<(Vec<RowOutcome>, Option<i64>), EngineError> {
+    let rows = sqlx::query(
+        "SELECT legacy_id, outcome, reason, warnings, detail, target_id, survivor_legacy_id, \
+                source_deleted_at IS NOT NULL, run_id \
+         FROM migration.ledger \
+         WHERE entity = $1 AND ($2::bigint IS NULL OR legacy_id > $2) \
+           AND ($3::text IS NULL OR outcome = $3) AND ($4::text IS NULL OR reason = $4) \
+           AND ($5::text IS NULL OR $5 = ANY (warnings)) \
+         ORDER BY legacy_id LIMIT $6",
+    )
+    .bind(entity.as_str())
+    .bind(after)
+    .bind(filter.outcome.as_deref())
+    .bind(filter.reason.as_deref())
+    .bind(filter.warning.as_deref())
+    .bind(i64::from(size) + 1)
+    .fetch_all(lms)
+    .await
+    .lms()?;
+    let mut outcomes = Vec::with_capacity(rows.len());
+    for row in &rows {
+        outcomes.push(RowOutcome {
+            entity: entity.as_str().to_owned(),
+            legacy_id: row.try_get(0).lms()?,
+            outcome: row.try_get(1).lms()?,
+            reason: row.try_get(2).lms()?,
+            warnings: row.try_get(3).lms()?,
+            detail: row.try_get(4).lms()?,
+            target_id: row.try_get(5).lms()?,
+            survivor_legacy_id: row.try_get(6).lms()?,
+            source_deleted: row.try_get(7).lms()?,
+            run_id: row.try_get(8).lms()?,
+        });
+    }
+    let more = outcomes.len() > size as usize;
+    outcomes.truncate(size as usize);
+    let next = if more {
+        outcomes.last().map(|row| row.legacy_id)
+    } else {
+        None
+    };
+    Ok((outcomes, next))
+}
+
+/// The tables that reference `entity`, directly or through others.
+pub fn dependents(entity: LegacyEntity) -> Vec<LegacyEntity> {
+    let mut found = vec![entity];
+    let mut grew = true;
+    while grew {
+        grew = false;
+        for candidate in LegacyEntity::ALL {
+            if !found.contains(&candidate)
+                && candidate.depends_on().iter().any(|d| found.contains(d))
+            {
+                found.push(candidate);
+                grew = true;
+            }
+        }
+    }
+    found
+}
+
+/// Starts a run over the tables with rejected rows (limited to `only` when
+/// given) and every table that references them. Unchanged rows are checked
+/// and not written, so in effect only the rows fixed in legacy move.
+pub async fn retry_rejected(
+    lms: &PgPool,
+    legacy: &PgPool,
+    queue: &ChunkQueue,
+    only: &[LegacyEntity],
+    chunk_size: u32,
+    request_id: Option<String>,
+) -> Result<PlannedRun, EngineError> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT entity FROM migration.ledger WHERE outcome = 'rejected' AND source_deleted_at IS NULL",
+    )
+    .fetch_all(lms)
+    .await
+    .lms()?;
+    let mut entities: Vec<LegacyEntity> = Vec::new();
+    for row in &rows {
+        let name: String = row.try_get(0).lms()?;
+        let Ok(entity) = name.parse::<LegacyEntity>() else {
+            continue;
+        };
+        if only.is_empty() || only.contains(&entity) {
+            for affected in dependents(entity) {
+                if !entities.contains(&affected) {
+                    entities.push(affected);
+                }
+            }
+        }
+    }
+    if entities.is_empty() {
+        return Err(EngineError::Plan(
+            "no table has rejected rows to retry".to_owned(),
+        ));
+    }
+    let options = RunOptions {
+        entities,
+        chunk_size,
+        request_id,
+        kind: RunKind::RetryRejected,
+    };
+    crate::start_run(lms, legacy, queue, &options).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dependents_follow_references_transitively() {
+        let students = dependents(LegacyEntity::Students);
+        assert!(students.contains(&LegacyEntity::Journal));
+        assert!(students.contains(&LegacyEntity::ExamResults));
+        assert!(!students.contains(&LegacyEntity::Users));
+        let persons = dependents(LegacyEntity::Persons);
+        for entity in [
+            LegacyEntity::Users,
+            LegacyEntity::Teachers,
+            LegacyEntity::Groups,
+            LegacyEntity::Journal,
+        ] {
+            assert!(persons.contains(&entity), "{entity}");
+        }
+    }
+}

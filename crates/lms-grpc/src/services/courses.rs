@@ -1,0 +1,229 @@
+//! Course offerings (read-only) and their materials (read and write).
+
+use lms_domain::model::{
+    CourseFilter, CourseId, GroupId, MaterialId, MaterialKind, MaterialPatch, NewMaterial,
+    SubjectId,
+};
+use tonic::{Request, Response};
+
+use super::directory::optional_term;
+use super::parse::material_kind_field;
+use super::{DomainApi, OrStatus};
+use crate::error::{ApiError, ApiResult};
+use crate::names::{parse_id, parse_material};
+use crate::pb::lms::v1 as pb;
+use crate::pb::lms::v1::course_service_server::CourseService;
+use crate::request::{
+    MAX_LONG_TEXT, MAX_SHORT_TEXT, filter, next_token, optional_text, page, required_text,
+    update_mask,
+};
+
+const UPDATABLE: [&str; 5] = ["title", "kind", "url", "body", "position"];
+
+fn url(field: &str, value: &str) -> Result<Option<String>, ApiError> {
+    let url = optional_text(field, value, 2_000)?;
+    if let Some(url) = &url
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        return Err(ApiError::invalid(
+            field,
+            "must be an http:// or https:// URL",
+        ));
+    }
+    Ok(url)
+}
+
+fn position(field: &str, value: i32) -> Result<i32, ApiError> {
+    if (0..=1_000_000).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ApiError::invalid(field, "must be between 0 and 1000000"))
+    }
+}
+
+fn new_material(material: &pb::CourseMaterial) -> Result<NewMaterial, ApiError> {
+    if !material.name.is_empty() {
+        return Err(ApiError::invalid(
+            "course_material.name",
+            "is assigned by the server; leave it empty",
+        ));
+    }
+    let kind = material_kind_field("course_material.kind", material.kind)?;
+    let url = url("course_material.url", &material.url)?;
+    if matches!(kind, MaterialKind::Link | MaterialKind::File) && url.is_none() {
+        return Err(ApiError::invalid(
+            "course_material.url",
+            "is required for links and files",
+        ));
+    }
+    Ok(NewMaterial {
+        title: required_text("course_material.title", &material.title, MAX_SHORT_TEXT)?,
+        kind,
+        url,
+        body: optional_text("course_material.body", &material.body, MAX_LONG_TEXT)?,
+        position: position("course_material.position", material.position)?,
+    })
+}
+
+fn material_patch(
+    material: &pb::CourseMaterial,
+    paths: &[String],
+) -> Result<MaterialPatch, ApiError> {
+    let mut patch = MaterialPatch::default();
+    for path in paths {
+        match path.as_str() {
+            "title" => {
+                patch.title = Some(required_text(
+                    "course_material.title",
+                    &material.title,
+                    MAX_SHORT_TEXT,
+                )?)
+            }
+            "kind" => {
+                patch.kind = Some(material_kind_field("course_material.kind", material.kind)?)
+            }
+            "url" => patch.url = Some(url("course_material.url", &material.url)?),
+            "body" => {
+                patch.body = Some(optional_text(
+                    "course_material.body",
+                    &material.body,
+                    MAX_LONG_TEXT,
+                )?)
+            }
+            "position" => {
+                patch.position = Some(position("course_material.position", material.position)?)
+            }
+            _ => {
+                return Err(ApiError::invalid(
+                    "update_mask",
+                    format!("{path:?} cannot be updated"),
+                ));
+            }
+        }
+    }
+    Ok(patch)
+}
+
+#[tonic::async_trait]
+impl CourseService for DomainApi {
+    async fn get_course(&self, request: Request<pb::GetCourseRequest>) -> ApiResult<pb::Course> {
+        let id = CourseId(parse_id("name", "courses", &request.get_ref().name).or_status()?);
+        Ok(Response::new(
+            self.repo.get_course(id).await.or_status()?.into(),
+        ))
+    }
+
+    async fn list_courses(
+        &self,
+        request: Request<pb::ListCoursesRequest>,
+    ) -> ApiResult<pb::ListCoursesResponse> {
+        let request = request.into_inner();
+        let terms = filter(&request.filter, &["subject", "group", "academic_year"]).or_status()?;
+        let filter = CourseFilter {
+            subject_id: optional_term(&terms, "subject", "subjects")?.map(SubjectId),
+            group_id: optional_term(&terms, "group", "groups")?.map(GroupId),
+            academic_year: terms.get("academic_year").cloned(),
+        };
+        let binding = format!("ListCourses|{filter:?}");
+        let found = self
+            .repo
+            .list_courses(
+                &filter,
+                page(request.page_size, &request.page_token, &binding).or_status()?,
+            )
+            .await
+            .or_status()?;
+        Ok(Response::new(pb::ListCoursesResponse {
+            courses: found.items.into_iter().map(Into::into).collect(),
+            next_page_token: next_token(found.next_after, &binding),
+        }))
+    }
+
+    async fn get_course_material(
+        &self,
+        request: Request<pb::GetCourseMaterialRequest>,
+    ) -> ApiResult<pb::CourseMaterial> {
+        let (course, id) = parse_material("name", &request.get_ref().name).or_status()?;
+        Ok(Response::new(
+            self.repo
+                .get_material(CourseId(course), MaterialId(id))
+                .await
+                .or_status()?
+                .into(),
+        ))
+    }
+
+    async fn list_course_materials(
+        &self,
+        request: Request<pb::ListCourseMaterialsRequest>,
+    ) -> ApiResult<pb::ListCourseMaterialsResponse> {
+        let request = request.into_inner();
+        let course = CourseId(parse_id("parent", "courses", &request.parent).or_status()?);
+        let binding = format!("ListCourseMaterials|{course}");
+        let found = self
+            .repo
+            .list_materials(
+                course,
+                page(request.page_size, &request.page_token, &binding).or_status()?,
+            )
+            .await
+            .or_status()?;
+        Ok(Response::new(pb::ListCourseMaterialsResponse {
+            course_materials: found.items.into_iter().map(Into::into).collect(),
+            next_page_token: next_token(found.next_after, &binding),
+        }))
+    }
+
+    async fn create_course_material(
+        &self,
+        request: Request<pb::CreateCourseMaterialRequest>,
+    ) -> ApiResult<pb::CourseMaterial> {
+        let request = request.into_inner();
+        let course = CourseId(parse_id("parent", "courses", &request.parent).or_status()?);
+        let material = request
+            .course_material
+            .ok_or_else(|| ApiError::invalid("course_material", "is required"))
+            .or_status()?;
+        let new = new_material(&material).or_status()?;
+        Ok(Response::new(
+            self.repo
+                .create_material(course, new)
+                .await
+                .or_status()?
+                .into(),
+        ))
+    }
+
+    async fn update_course_material(
+        &self,
+        request: Request<pb::UpdateCourseMaterialRequest>,
+    ) -> ApiResult<pb::CourseMaterial> {
+        let request = request.into_inner();
+        let material = request
+            .course_material
+            .ok_or_else(|| ApiError::invalid("course_material", "is required"))
+            .or_status()?;
+        let (course, id) = parse_material("course_material.name", &material.name).or_status()?;
+        let paths = update_mask(request.update_mask.as_ref(), &UPDATABLE).or_status()?;
+        let patch = material_patch(&material, &paths).or_status()?;
+        Ok(Response::new(
+            self.repo
+                .update_material(CourseId(course), MaterialId(id), patch)
+                .await
+                .or_status()?
+                .into(),
+        ))
+    }
+
+    async fn delete_course_material(
+        &self,
+        request: Request<pb::DeleteCourseMaterialRequest>,
+    ) -> ApiResult<()> {
+        let (course, id) = parse_material("name", &request.get_ref().name).or_status()?;
+        self.repo
+            .delete_material(CourseId(course), MaterialId(id))
+            .await
+            .or_status()?;
+        Ok(Response::new(()))
+    }
+}

@@ -1,0 +1,458 @@
+//! `lms.migration.v1.MigrationService`: runs, their progress and reports,
+//! and the ledger, over the migration engine.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::Stream;
+use lms_domain::{LegacyEntity, RejectReason, WarningCode};
+use lms_engine::control::{self, OutcomeFilter};
+use lms_engine::report::{self, CoverageReport, EntityReport};
+use lms_engine::{ChunkQueue, RunKind, RunOptions, RunProgress, explain, run_progress, start_run};
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use super::OrStatus;
+use crate::convert::timestamp;
+use crate::error::{ApiError, ApiResult};
+use crate::pb::lms::migration::v1 as pb;
+use crate::pb::lms::migration::v1::migration_service_server::MigrationService;
+use crate::request::{next_token, next_uuid_token, page, page_by_uuid};
+
+/// The migration service's state.
+#[derive(Debug, Clone)]
+pub struct MigrationApi {
+    pub lms: PgPool,
+    pub legacy: PgPool,
+    pub queue: ChunkQueue,
+    /// The chunk size of runs started without one.
+    pub default_chunk_size: u32,
+}
+
+fn run_id(field: &str, name: &str) -> Result<Uuid, ApiError> {
+    let id = name
+        .strip_prefix("runs/")
+        .ok_or_else(|| ApiError::invalid(field, "must be a run name like \"runs/<uuid>\""))?;
+    Uuid::parse_str(id)
+        .map_err(|_| ApiError::invalid(field, "must be a run name like \"runs/<uuid>\""))
+}
+
+fn entities(field: &str, names: &[String]) -> Result<Vec<LegacyEntity>, ApiError> {
+    if names.len() > LegacyEntity::ALL.len() {
+        return Err(ApiError::invalid(field, "lists more tables than there are"));
+    }
+    names
+        .iter()
+        .map(|name| {
+            name.parse::<LegacyEntity>()
+                .map_err(|error| ApiError::invalid(field, error.to_string()))
+        })
+        .collect()
+}
+
+fn entity(field: &str, name: &str) -> Result<LegacyEntity, ApiError> {
+    if name.is_empty() {
+        return Err(ApiError::invalid(field, "is required"));
+    }
+    name.parse::<LegacyEntity>()
+        .map_err(|error| ApiError::invalid(field, error.to_string()))
+}
+
+fn request_id(value: &str) -> Result<Option<String>, ApiError> {
+    match value.trim() {
+        "" => Ok(None),
+        id if id.chars().count() > 200 => Err(ApiError::invalid(
+            "request_id",
+            "is longer than 200 characters",
+        )),
+        id => Ok(Some(id.to_owned())),
+    }
+}
+
+fn status(value: &str) -> pb::RunStatus {
+    match value {
+        "running" => pb::RunStatus::Running,
+        "succeeded" => pb::RunStatus::Succeeded,
+        "failed" => pb::RunStatus::Failed,
+        "cancelling" => pb::RunStatus::Cancelling,
+        "cancelled" => pb::RunStatus::Cancelled,
+        _ => pb::RunStatus::Unspecified,
+    }
+}
+
+impl From<RunProgress> for pb::Run {
+    fn from(run: RunProgress) -> Self {
+        pb::Run {
+            name: format!("runs/{}", run.run_id),
+            status: status(&run.status).into(),
+            error: run.error.unwrap_or_default(),
+            entities: run
+                .entities
+                .iter()
+                .map(|entity| entity.entity.clone())
+                .collect(),
+            chunk_size: run.chunk_size,
+            kind: run.kind,
+            request_id: run.request_id.unwrap_or_default(),
+            create_time: timestamp(Some(run.started_at)),
+            finish_time: timestamp(run.finished_at),
+            progress: run
+                .entities
+                .into_iter()
+                .map(|entity| pb::EntityProgress {
+                    entity: entity.entity,
+                    phases: entity
+                        .phases
+                        .into_iter()
+                        .map(|phase| pb::PhaseProgress {
+                            phase: phase.phase.to_owned(),
+                            state: phase.state,
+                            chunks_done: phase.chunks_done,
+                            chunks_total: phase.chunks_total,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            failed_chunk: run
+                .failed_chunk
+                .map(|chunk| format!("runs/{}/chunks/{chunk}", run.run_id))
+                .unwrap_or_default(),
+        }
+    }
+}
+
+fn coverage(entity: EntityReport) -> pb::EntityCoverage {
+    pb::EntityCoverage {
+        entity: entity.entity,
+        legacy_rows: entity.legacy_rows,
+        migrated: entity.migrated,
+        merged: entity.merged,
+        rejected: entity.rejected.into_iter().collect(),
+        warnings: entity.warnings.into_iter().collect(),
+        unexplained: entity.unexplained,
+        target_rows: entity.target_rows,
+        derived: entity.derived.into_iter().collect(),
+        changes: Some(pb::Changes {
+            created: entity.changes.created,
+            updated: entity.changes.updated,
+            unchanged: entity.changes.unchanged,
+            source_deleted: entity.changes.source_deleted,
+        }),
+    }
+}
+
+impl From<CoverageReport> for pb::CoverageReport {
+    fn from(report: CoverageReport) -> Self {
+        pb::CoverageReport {
+            run: format!("runs/{}", report.run_id),
+            status: status(&report.status).into(),
+            error: report.error.unwrap_or_default(),
+            entities: report.entities.into_iter().map(coverage).collect(),
+        }
+    }
+}
+
+fn outcome(row: control::RowOutcome) -> pb::RowOutcome {
+    let target = row
+        .target_id
+        .and_then(|id| {
+            row.entity
+                .parse::<LegacyEntity>()
+                .ok()
+                .map(|entity| format!("{}/{id}", entity.target_table()))
+        })
+        .unwrap_or_default();
+    pb::RowOutcome {
+        explanation: String::new(),
+        entity: row.entity,
+        legacy_id: row.legacy_id,
+        outcome: row.outcome,
+        reason: row.reason.unwrap_or_default(),
+        warnings: row.warnings,
+        detail: row.detail.unwrap_or_default(),
+        target,
+        survivor_legacy_id: row.survivor_legacy_id.unwrap_or_default(),
+        source_deleted: row.source_deleted,
+        run: format!("runs/{}", row.run_id),
+    }
+}
+
+fn chunk_size(value: i32, default: u32) -> Result<u32, ApiError> {
+    match value {
+        0 => Ok(default),
+        1..=1_000_000 => Ok(u32::try_from(value).unwrap_or(default)),
+        _ => Err(ApiError::invalid(
+            "chunk_size",
+            "must be between 1 and 1000000 (0 for the default)",
+        )),
+    }
+}
+
+type RunStream = Pin<Box<dyn Stream<Item = Result<pb::RunEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl MigrationService for MigrationApi {
+    async fn start_run(&self, request: Request<pb::StartRunRequest>) -> ApiResult<pb::Run> {
+        let request = request.into_inner();
+        let options = RunOptions {
+            entities: entities("entities", &request.entities).or_status()?,
+            chunk_size: chunk_size(request.chunk_size, self.default_chunk_size).or_status()?,
+            request_id: request_id(&request.request_id).or_status()?,
+            kind: if request.dry_run {
+                RunKind::DryRun
+            } else {
+                RunKind::Full
+            },
+        };
+        let planned = start_run(&self.lms, &self.legacy, &self.queue, &options)
+            .await
+            .or_status()?;
+        Ok(Response::new(
+            run_progress(&self.lms, planned.run_id)
+                .await
+                .or_status()?
+                .into(),
+        ))
+    }
+
+    async fn get_run(&self, request: Request<pb::GetRunRequest>) -> ApiResult<pb::Run> {
+        let id = run_id("name", &request.get_ref().name).or_status()?;
+        Ok(Response::new(
+            run_progress(&self.lms, id).await.or_status()?.into(),
+        ))
+    }
+
+    async fn list_runs(
+        &self,
+        request: Request<pb::ListRunsRequest>,
+    ) -> ApiResult<pb::ListRunsResponse> {
+        let request = request.into_inner();
+        let (size, before) =
+            page_by_uuid(request.page_size, &request.page_token, "ListRuns").or_status()?;
+        let (runs, next) = control::list_runs(&self.lms, size, before)
+            .await
+            .or_status()?;
+        Ok(Response::new(pb::ListRunsResponse {
+            runs: runs.into_iter().map(Into::into).collect(),
+            next_page_token: next_uuid_token(next, "ListRuns"),
+        }))
+    }
+
+    type WatchRunStream = RunStream;
+
+    async fn watch_run(
+        &self,
+        request: Request<pb::WatchRunRequest>,
+    ) -> ApiResult<Self::WatchRunStream> {
+        let id = run_id("name", &request.get_ref().name).or_status()?;
+        let first = run_progress(&self.lms, id).await.or_status()?;
+        let (sender, receiver) = tokio::sync::mpsc::channel::<Result<pb::RunEvent, Status>>(16);
+        let lms = self.lms.clone();
+        tokio::spawn(async move {
+            if let Err(error) = follow(lms, id, first, &sender).await {
+                let _ = sender.send(Err(Status::from(ApiError::from(error)))).await;
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(receiver),
+        )))
+    }
+
+    async fn cancel_run(&self, request: Request<pb::CancelRunRequest>) -> ApiResult<pb::Run> {
+        let id = run_id("name", &request.get_ref().name).or_status()?;
+        Ok(Response::new(
+            control::cancel_run(&self.lms, id).await.or_status()?.into(),
+        ))
+    }
+
+    async fn get_coverage_report(
+        &self,
+        request: Request<pb::GetCoverageReportRequest>,
+    ) -> ApiResult<pb::CoverageReport> {
+        let name = &request.get_ref().name;
+        let id = if name.is_empty() {
+            report::latest_run(&self.lms)
+                .await
+                .or_status()?
+                .ok_or_else(|| lms_domain::DomainError::not_found("run", "(latest)"))
+                .or_status()?
+        } else {
+            run_id("name", name).or_status()?
+        };
+        Ok(Response::new(
+            report::build(&self.lms, id).await.or_status()?.into(),
+        ))
+    }
+
+    async fn list_row_outcomes(
+        &self,
+        request: Request<pb::ListRowOutcomesRequest>,
+    ) -> ApiResult<pb::ListRowOutcomesResponse> {
+        let request = request.into_inner();
+        let table = entity("entity", &request.entity).or_status()?;
+        let filter = outcome_filter(&request).or_status()?;
+        let binding = format!("ListRowOutcomes|{table}|{filter:?}");
+        let page = page(request.page_size, &request.page_token, &binding).or_status()?;
+        let (rows, next) =
+            control::list_outcomes(&self.lms, table, &filter, page.size(), page.after())
+                .await
+                .or_status()?;
+        Ok(Response::new(pb::ListRowOutcomesResponse {
+            row_outcomes: rows.into_iter().map(outcome).collect(),
+            next_page_token: next_token(next, &binding),
+        }))
+    }
+
+    async fn explain_row(
+        &self,
+        request: Request<pb::ExplainRowRequest>,
+    ) -> ApiResult<pb::RowOutcome> {
+        let request = request.into_inner();
+        let table = entity("entity", &request.entity).or_status()?;
+        if request.legacy_id <= 0 {
+            return Err(ApiError::invalid("legacy_id", "must be a positive legacy id").into());
+        }
+        let explanation = explain::explain(&self.lms, &self.legacy, table, request.legacy_id)
+            .await
+            .or_status()?;
+        let Some(row_outcome) = explanation.outcome.clone() else {
+            return Err(Status::not_found(explanation.text));
+        };
+        Ok(Response::new(pb::RowOutcome {
+            entity: explanation.entity,
+            legacy_id: explanation.legacy_id,
+            outcome: row_outcome,
+            reason: explanation.reason.unwrap_or_default(),
+            warnings: explanation.warnings,
+            detail: explanation.detail.unwrap_or_default(),
+            target: explanation
+                .target_id
+                .map(|id| format!("{}/{id}", explanation.target_table))
+                .unwrap_or_default(),
+            survivor_legacy_id: explanation.survivor_legacy_id.unwrap_or_default(),
+            source_deleted: explanation.source_deleted,
+            run: explanation
+                .run_id
+                .map(|run| format!("runs/{run}"))
+                .unwrap_or_default(),
+            explanation: explanation.text,
+        }))
+    }
+
+    async fn retry_rejected(
+        &self,
+        request: Request<pb::RetryRejectedRequest>,
+    ) -> ApiResult<pb::Run> {
+        let request = request.into_inner();
+        let only = entities("entities", &request.entities).or_status()?;
+        let planned = control::retry_rejected(
+            &self.lms,
+            &self.legacy,
+            &self.queue,
+            &only,
+            self.default_chunk_size,
+            request_id(&request.request_id).or_status()?,
+        )
+        .await
+        .or_status()?;
+        Ok(Response::new(
+            run_progress(&self.lms, planned.run_id)
+                .await
+                .or_status()?
+                .into(),
+        ))
+    }
+}
+
+fn outcome_filter(request: &pb::ListRowOutcomesRequest) -> Result<OutcomeFilter, ApiError> {
+    let outcome = match request.outcome.as_str() {
+        "" => None,
+        "migrated" | "merged" | "rejected" => Some(request.outcome.clone()),
+        other => {
+            return Err(ApiError::invalid(
+                "outcome",
+                format!("{other:?} is not migrated, merged or rejected"),
+            ));
+        }
+    };
+    let reason = match request.reason.as_str() {
+        "" => None,
+        reason => Some(
+            reason
+                .parse::<RejectReason>()
+                .map_err(|error| ApiError::invalid("reason", error.to_string()))?
+                .as_str()
+                .to_owned(),
+        ),
+    };
+    let warning = match request.warning.as_str() {
+        "" => None,
+        warning => Some(
+            warning
+                .parse::<WarningCode>()
+                .map_err(|error| ApiError::invalid("warning", error.to_string()))?
+                .as_str()
+                .to_owned(),
+        ),
+    };
+    Ok(OutcomeFilter {
+        outcome,
+        reason,
+        warning,
+    })
+}
+
+/// Sends the run's snapshot, then its state after every change, until the
+/// run ends or the client goes away.
+async fn follow(
+    lms: PgPool,
+    run: Uuid,
+    first: RunProgress,
+    sender: &tokio::sync::mpsc::Sender<Result<pb::RunEvent, Status>>,
+) -> Result<(), lms_engine::EngineError> {
+    let mut last = first.clone();
+    let finished = first.is_finished();
+    if sender
+        .send(Ok(pb::RunEvent {
+            run: Some(first.into()),
+            snapshot: true,
+        }))
+        .await
+        .is_err()
+        || finished
+    {
+        return Ok(());
+    }
+    let mut listener = PgListener::connect_with(&lms)
+        .await
+        .map_err(lms_engine::EngineError::Lms)?;
+    listener
+        .listen(lms_engine::progress::PROGRESS_CHANNEL)
+        .await
+        .map_err(lms_engine::EngineError::Lms)?;
+    loop {
+        tokio::select! {
+            () = sender.closed() => return Ok(()),
+            _ = listener.recv() => {}
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        let now = run_progress(&lms, run).await?;
+        if now != last {
+            last = now.clone();
+            let done = now.is_finished();
+            if sender
+                .send(Ok(pb::RunEvent {
+                    run: Some(now.into()),
+                    snapshot: false,
+                }))
+                .await
+                .is_err()
+                || done
+            {
+                return Ok(());
+            }
+        }
+    }
+}

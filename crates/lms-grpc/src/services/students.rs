@@ -1,0 +1,203 @@
+//! Students: reads and writes.
+
+use lms_domain::model::{
+    GroupId, NewStudent, OrganizationId, PersonId, StudentFilter, StudentId, StudentPatch, UserId,
+};
+use lms_domain::status::StudentStatus;
+use tonic::{Request, Response};
+
+use super::directory::optional_term;
+use super::parse::{optional_year, student_status_field, student_status_filter};
+use super::{DomainApi, OrStatus, legacy_id};
+use crate::error::{ApiError, ApiResult};
+use crate::names::{parse_id, parse_optional_id};
+use crate::pb::lms::v1 as pb;
+use crate::pb::lms::v1::student_service_server::StudentService;
+use crate::request::{MAX_SHORT_TEXT, filter, next_token, optional_text, page, update_mask};
+
+/// Fields an update may change.
+const UPDATABLE: [&str; 5] = [
+    "organization",
+    "group",
+    "admission_year",
+    "status",
+    "record_book_number",
+];
+
+impl TryFrom<&pb::Student> for NewStudent {
+    type Error = ApiError;
+
+    fn try_from(student: &pb::Student) -> Result<Self, Self::Error> {
+        if !student.name.is_empty() {
+            return Err(ApiError::invalid(
+                "student.name",
+                "is assigned by the server; leave it empty",
+            ));
+        }
+        Ok(NewStudent {
+            person_id: PersonId(parse_id("student.person", "persons", &student.person)?),
+            user_id: UserId(parse_id("student.user", "users", &student.user)?),
+            organization_id: parse_optional_id(
+                "student.organization",
+                "organizations",
+                &student.organization,
+            )?
+            .map(OrganizationId),
+            group_id: parse_optional_id("student.group", "groups", &student.group)?.map(GroupId),
+            admission_year: optional_year("student.admission_year", student.admission_year)?,
+            status: student_status_field(
+                "student.status",
+                student.status,
+                Some(StudentStatus::Active),
+            )?,
+            record_book_no: optional_text(
+                "student.record_book_number",
+                &student.record_book_number,
+                MAX_SHORT_TEXT,
+            )?,
+        })
+    }
+}
+
+fn patch(student: &pb::Student, paths: &[String]) -> Result<StudentPatch, ApiError> {
+    let mut patch = StudentPatch::default();
+    for path in paths {
+        match path.as_str() {
+            "organization" => {
+                patch.organization_id = Some(
+                    parse_optional_id(
+                        "student.organization",
+                        "organizations",
+                        &student.organization,
+                    )?
+                    .map(OrganizationId),
+                );
+            }
+            "group" => {
+                patch.group_id =
+                    Some(parse_optional_id("student.group", "groups", &student.group)?.map(GroupId))
+            }
+            "admission_year" => {
+                patch.admission_year = Some(optional_year(
+                    "student.admission_year",
+                    student.admission_year,
+                )?)
+            }
+            "status" => {
+                patch.status = Some(student_status_field(
+                    "student.status",
+                    student.status,
+                    None,
+                )?)
+            }
+            "record_book_number" => {
+                patch.record_book_no = Some(optional_text(
+                    "student.record_book_number",
+                    &student.record_book_number,
+                    MAX_SHORT_TEXT,
+                )?);
+            }
+            _ => {
+                return Err(ApiError::invalid(
+                    "update_mask",
+                    format!("{path:?} cannot be updated"),
+                ));
+            }
+        }
+    }
+    Ok(patch)
+}
+
+#[tonic::async_trait]
+impl StudentService for DomainApi {
+    async fn get_student(&self, request: Request<pb::GetStudentRequest>) -> ApiResult<pb::Student> {
+        let id = StudentId(parse_id("name", "students", &request.get_ref().name).or_status()?);
+        Ok(Response::new(
+            self.repo.get_student(id).await.or_status()?.into(),
+        ))
+    }
+
+    async fn list_students(
+        &self,
+        request: Request<pb::ListStudentsRequest>,
+    ) -> ApiResult<pb::ListStudentsResponse> {
+        let request = request.into_inner();
+        let terms = filter(&request.filter, &["organization", "group", "status"]).or_status()?;
+        let filter = StudentFilter {
+            organization_id: optional_term(&terms, "organization", "organizations")?
+                .map(OrganizationId),
+            group_id: optional_term(&terms, "group", "groups")?.map(GroupId),
+            status: terms
+                .get("status")
+                .map(|status| student_status_filter(status))
+                .transpose()
+                .or_status()?,
+        };
+        let binding = format!("ListStudents|{filter:?}");
+        let found = self
+            .repo
+            .list_students(
+                &filter,
+                page(request.page_size, &request.page_token, &binding).or_status()?,
+            )
+            .await
+            .or_status()?;
+        Ok(Response::new(pb::ListStudentsResponse {
+            students: found.items.into_iter().map(Into::into).collect(),
+            next_page_token: next_token(found.next_after, &binding),
+        }))
+    }
+
+    async fn lookup_student(
+        &self,
+        request: Request<pb::LookupStudentRequest>,
+    ) -> ApiResult<pb::Student> {
+        let legacy = legacy_id(request.get_ref().legacy_id)?;
+        Ok(Response::new(
+            self.repo.lookup_student(legacy).await.or_status()?.into(),
+        ))
+    }
+
+    async fn create_student(
+        &self,
+        request: Request<pb::CreateStudentRequest>,
+    ) -> ApiResult<pb::Student> {
+        let student = request
+            .get_ref()
+            .student
+            .as_ref()
+            .ok_or_else(|| ApiError::invalid("student", "is required"))
+            .or_status()?;
+        let new = NewStudent::try_from(student).or_status()?;
+        Ok(Response::new(
+            self.repo.create_student(new).await.or_status()?.into(),
+        ))
+    }
+
+    async fn update_student(
+        &self,
+        request: Request<pb::UpdateStudentRequest>,
+    ) -> ApiResult<pb::Student> {
+        let request = request.into_inner();
+        let student = request
+            .student
+            .ok_or_else(|| ApiError::invalid("student", "is required"))
+            .or_status()?;
+        let id = StudentId(parse_id("student.name", "students", &student.name).or_status()?);
+        let paths = update_mask(request.update_mask.as_ref(), &UPDATABLE).or_status()?;
+        let patch = patch(&student, &paths).or_status()?;
+        Ok(Response::new(
+            self.repo
+                .update_student(id, patch)
+                .await
+                .or_status()?
+                .into(),
+        ))
+    }
+
+    async fn delete_student(&self, request: Request<pb::DeleteStudentRequest>) -> ApiResult<()> {
+        let id = StudentId(parse_id("name", "students", &request.get_ref().name).or_status()?);
+        self.repo.delete_student(id).await.or_status()?;
+        Ok(Response::new(()))
+    }
+}
