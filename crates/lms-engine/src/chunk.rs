@@ -271,6 +271,9 @@ async fn do_work(
             Ok(serde_json::to_value(changes)
                 .map_err(|error| EngineError::Invariant(error.to_string()))?)
         }
+        Phase::Finalize if info.kind == RunKind::DryRun => {
+            finalize::preview_entity(tx, &ctx.legacy, info.run_id, info.entity).await
+        }
         Phase::Finalize => {
             finalize::finalize_entity(tx, &ctx.legacy, info.run_id, info.entity).await
         }

@@ -140,6 +140,30 @@ pub fn selected_entities(options: &RunOptions) -> Vec<LegacyEntity> {
         .collect()
 }
 
+/// The run an earlier request with the same idempotency key started.
+async fn run_with_request_id(
+    lms: &PgPool,
+    options: &RunOptions,
+) -> Result<Option<PlannedRun>, EngineError> {
+    let Some(request_id) = &options.request_id else {
+        return Ok(None);
+    };
+    let existing = sqlx::query("SELECT id FROM migration.runs WHERE request_id = $1")
+        .bind(request_id)
+        .fetch_optional(lms)
+        .await
+        .lms()?;
+    existing
+        .map(|row| {
+            Ok(PlannedRun {
+                run_id: row.try_get(0).lms()?,
+                created: false,
+                queued_chunks: Vec::new(),
+            })
+        })
+        .transpose()
+}
+
 /// Plans a run and records it; the caller enqueues `queued_chunks`.
 pub async fn plan_run(
     lms: &PgPool,
@@ -151,19 +175,8 @@ pub async fn plan_run(
             "chunk size must be at least 1".to_owned(),
         ));
     }
-    if let Some(request_id) = &options.request_id {
-        let existing = sqlx::query("SELECT id FROM migration.runs WHERE request_id = $1")
-            .bind(request_id)
-            .fetch_optional(lms)
-            .await
-            .lms()?;
-        if let Some(row) = existing {
-            return Ok(PlannedRun {
-                run_id: row.try_get(0).lms()?,
-                created: false,
-                queued_chunks: Vec::new(),
-            });
-        }
+    if let Some(existing) = run_with_request_id(lms, options).await? {
+        return Ok(existing);
     }
     let entities = selected_entities(options);
     if options.kind != RunKind::DryRun {
@@ -198,11 +211,15 @@ pub async fn plan_run(
             && database.code().as_deref() == Some("23505")
         {
             drop(tx);
+            // A planner with the same request id won: its run is the answer.
+            if let Some(existing) = run_with_request_id(lms, options).await? {
+                return Ok(existing);
+            }
             if let Some(active) = active_run(lms).await? {
                 return Err(EngineError::RunActive(active));
             }
             return Err(EngineError::Plan(
-                "a run with this request id was just started".to_owned(),
+                "another run was started at the same moment; try again".to_owned(),
             ));
         }
         return Err(EngineError::Lms(error));
@@ -375,8 +392,9 @@ async fn insert_dependencies(
     selected: &[LegacyEntity],
     kind: RunKind,
 ) -> Result<(), EngineError> {
-    // A dry run writes no ledger, so tables do not wait for each other:
-    // references resolve against the ledger of the last real run.
+    // A dry run writes no ledger: a table resolves against what the run
+    // predicts for the tables it references, so it waits for their resolve
+    // step rather than for their rows (resolve/outcomes.rs).
     let mut edges: Vec<(LegacyEntity, Phase, LegacyEntity, Phase)> = if kind == RunKind::DryRun {
         vec![
             (entity, Phase::Resolve, entity, Phase::Stage),
@@ -389,11 +407,14 @@ async fn insert_dependencies(
             (entity, Phase::Finalize, entity, Phase::Apply),
         ]
     };
-    if kind != RunKind::DryRun {
-        for dependency in entity.depends_on() {
-            if selected.contains(dependency) {
-                edges.push((entity, Phase::Resolve, *dependency, Phase::Finalize));
-            }
+    let waits_for = if kind == RunKind::DryRun {
+        Phase::Resolve
+    } else {
+        Phase::Finalize
+    };
+    for dependency in entity.depends_on() {
+        if selected.contains(dependency) {
+            edges.push((entity, Phase::Resolve, *dependency, waits_for));
         }
     }
     for (entity, phase, on_entity, on_phase) in edges {

@@ -56,18 +56,20 @@ impl From<ApiError> for Status {
     fn from(error: ApiError) -> Status {
         match error {
             ApiError::Domain(DomainError::NotFound { resource, key }) => {
-                Status::not_found(format!("{resource} {key} does not exist"))
+                Status::not_found(bounded(&format!("{resource} {key} does not exist")))
             }
             ApiError::Domain(DomainError::InvalidArgument(violations)) => {
                 invalid_argument(&violations)
             }
             ApiError::Domain(DomainError::AlreadyExists { resource, detail }) => {
-                Status::already_exists(format!("{resource} already exists: {detail}"))
+                Status::already_exists(bounded(&format!("{resource} already exists: {detail}")))
             }
             ApiError::Domain(DomainError::FailedPrecondition(message)) => {
-                Status::failed_precondition(message)
+                Status::failed_precondition(bounded(&message))
             }
-            ApiError::Domain(DomainError::Unavailable(message)) => Status::unavailable(message),
+            ApiError::Domain(DomainError::Unavailable(message)) => {
+                Status::unavailable(bounded(&message))
+            }
             ApiError::Domain(DomainError::Internal(message)) => {
                 let correlation_id = uuid::Uuid::new_v4().to_string();
                 tracing::error!(%correlation_id, error = %message, "internal error");
@@ -78,20 +80,40 @@ impl From<ApiError> for Status {
                 }
                 status
             }
-            ApiError::Unauthenticated(message) => Status::unauthenticated(message),
-            ApiError::PermissionDenied(message) => Status::permission_denied(message),
+            ApiError::Unauthenticated(message) => Status::unauthenticated(bounded(&message)),
+            ApiError::PermissionDenied(message) => Status::permission_denied(bounded(&message)),
         }
     }
+}
+
+/// Descriptions may quote what the client sent; a status travels in HTTP/2
+/// headers, so what it quotes is kept short.
+const MAX_DESCRIPTION_CHARS: usize = 300;
+
+fn bounded(text: &str) -> String {
+    if text.chars().count() <= MAX_DESCRIPTION_CHARS {
+        return text.to_owned();
+    }
+    let mut short: String = text.chars().take(MAX_DESCRIPTION_CHARS).collect();
+    short.push('…');
+    short
 }
 
 fn invalid_argument(violations: &[FieldViolation]) -> Status {
     let mut details = ErrorDetails::new();
     for violation in violations {
-        details.add_bad_request_violation(violation.field.clone(), violation.description.clone());
+        details
+            .add_bad_request_violation(bounded(&violation.field), bounded(&violation.description));
     }
     let summary: Vec<String> = violations
         .iter()
-        .map(|violation| format!("{}: {}", violation.field, violation.description))
+        .map(|violation| {
+            format!(
+                "{}: {}",
+                bounded(&violation.field),
+                bounded(&violation.description)
+            )
+        })
         .collect();
     Status::with_error_details(Code::InvalidArgument, summary.join("; "), details)
 }

@@ -1,6 +1,6 @@
 //! The journal: references, duplicates, and the course offerings.
 
-use sqlx::PgConnection;
+use sqlx::{AssertSqlSafe, PgConnection};
 
 use crate::error::{DatabaseContext, EngineError};
 
@@ -9,21 +9,25 @@ use crate::error::{DatabaseContext, EngineError};
 /// attach to the survivor; rows with the same (surviving student, course
 /// key) are one enrollment, the lowest id surviving. A group that points
 /// nowhere counts as NULL in the course key (docs/contract.md).
-pub async fn resolve(tx: &mut PgConnection, dry_run: bool) -> Result<(), EngineError> {
-    sqlx::raw_sql(
+pub async fn resolve(
+    tx: &mut PgConnection,
+    ledger: &str,
+    dry_run: bool,
+) -> Result<(), EngineError> {
+    sqlx::raw_sql(AssertSqlSafe(format!(
         "CREATE TEMP TABLE journal_keys ON COMMIT DROP AS \
          SELECT j.legacy_id, j.student_legacy_id, j.subject_legacy_id, j.invalid_detail, \
                 st.outcome AS student_outcome, \
                 CASE WHEN st.outcome IN ('migrated', 'merged') THEN st.target_id END AS student_target, \
                 sb.target_id AS subject_target, g.target_id AS group_target, j.academic_year, j.semester \
          FROM migration.stage_journal j \
-         LEFT JOIN migration.ledger st ON st.entity = 'students' AND st.legacy_id = j.student_legacy_id \
+         LEFT JOIN {ledger} st ON st.entity = 'students' AND st.legacy_id = j.student_legacy_id \
               AND st.source_deleted_at IS NULL \
-         LEFT JOIN migration.ledger sb ON sb.entity = 'subjects' AND sb.legacy_id = j.subject_legacy_id \
+         LEFT JOIN {ledger} sb ON sb.entity = 'subjects' AND sb.legacy_id = j.subject_legacy_id \
               AND sb.outcome = 'migrated' AND sb.source_deleted_at IS NULL \
-         LEFT JOIN migration.ledger g ON g.entity = 'groups' AND g.legacy_id = j.group_legacy_id \
-              AND g.outcome = 'migrated' AND g.source_deleted_at IS NULL",
-    )
+         LEFT JOIN {ledger} g ON g.entity = 'groups' AND g.legacy_id = j.group_legacy_id \
+              AND g.outcome = 'migrated' AND g.source_deleted_at IS NULL"
+    )))
     .execute(&mut *tx)
     .await
     .lms()?;

@@ -9,6 +9,7 @@
 //! apply phase can collide with a stale row.
 
 mod journal;
+mod outcomes;
 mod references;
 mod results;
 mod users;
@@ -41,13 +42,14 @@ pub async fn resolve_entity(
         .execute(&mut *tx)
         .await
         .lms()?;
+    let ledger = outcomes::reference_outcomes(tx, run_id, entity, dry_run).await?;
     match entity {
         LegacyEntity::Users => users::resolve(tx).await?,
-        LegacyEntity::Students => references::resolve_students(tx).await?,
-        LegacyEntity::Teachers => references::resolve_teachers(tx).await?,
-        LegacyEntity::Exams => references::resolve_exams(tx).await?,
-        LegacyEntity::Journal => journal::resolve(tx, dry_run).await?,
-        LegacyEntity::ExamResults => results::resolve(tx).await?,
+        LegacyEntity::Students => references::resolve_students(tx, ledger).await?,
+        LegacyEntity::Teachers => references::resolve_teachers(tx, ledger).await?,
+        LegacyEntity::Exams => references::resolve_exams(tx, ledger).await?,
+        LegacyEntity::Journal => journal::resolve(tx, ledger, dry_run).await?,
+        LegacyEntity::ExamResults => results::resolve(tx, ledger).await?,
         LegacyEntity::Organizations
         | LegacyEntity::Persons
         | LegacyEntity::Groups

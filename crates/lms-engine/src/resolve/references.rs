@@ -8,8 +8,8 @@ use crate::error::{DatabaseContext, EngineError};
 /// The contract: a student whose person points nowhere is rejected; students
 /// with the same (person_id, organization_id) are one student, the lowest id
 /// surviving. A NULL organization is a key value of its own.
-pub async fn resolve_students(tx: &mut PgConnection) -> Result<(), EngineError> {
-    reject_orphan_persons(tx, "students", "migration.stage_students").await?;
+pub async fn resolve_students(tx: &mut PgConnection, ledger: &str) -> Result<(), EngineError> {
+    reject_orphan_persons(tx, ledger, "students", "migration.stage_students").await?;
     sqlx::query(
         "INSERT INTO migration.resolutions (entity, legacy_id, outcome, survivor_legacy_id, detail) \
          SELECT 'students', legacy_id, 'merged', survivor, \
@@ -29,12 +29,13 @@ pub async fn resolve_students(tx: &mut PgConnection) -> Result<(), EngineError> 
 }
 
 /// The contract: a teacher whose person points nowhere is rejected.
-pub async fn resolve_teachers(tx: &mut PgConnection) -> Result<(), EngineError> {
-    reject_orphan_persons(tx, "teachers", "migration.stage_teachers").await
+pub async fn resolve_teachers(tx: &mut PgConnection, ledger: &str) -> Result<(), EngineError> {
+    reject_orphan_persons(tx, ledger, "teachers", "migration.stage_teachers").await
 }
 
 async fn reject_orphan_persons(
     tx: &mut PgConnection,
+    ledger: &str,
     entity: &str,
     stage: &str,
 ) -> Result<(), EngineError> {
@@ -44,7 +45,7 @@ async fn reject_orphan_persons(
                 CASE WHEN s.person_legacy_id IS NULL THEN 'person_id is NULL' \
                      ELSE format('person_id %s points at no person', s.person_legacy_id) END \
          FROM {stage} s \
-         WHERE NOT EXISTS (SELECT 1 FROM migration.ledger p \
+         WHERE NOT EXISTS (SELECT 1 FROM {ledger} p \
                            WHERE p.entity = 'persons' AND p.legacy_id = s.person_legacy_id \
                              AND p.outcome = 'migrated' AND p.source_deleted_at IS NULL)"
     );
@@ -57,19 +58,20 @@ async fn reject_orphan_persons(
 }
 
 /// The contract: an exam whose subject points nowhere is rejected.
-pub async fn resolve_exams(tx: &mut PgConnection) -> Result<(), EngineError> {
-    sqlx::query(
+pub async fn resolve_exams(tx: &mut PgConnection, ledger: &str) -> Result<(), EngineError> {
+    let statement = format!(
         "INSERT INTO migration.resolutions (entity, legacy_id, outcome, reason, detail) \
          SELECT 'exams', e.legacy_id, 'rejected', 'orphan_reference', \
                 CASE WHEN e.subject_legacy_id IS NULL THEN 'subject_id is NULL' \
                      ELSE format('subject_id %s points at no subject', e.subject_legacy_id) END \
          FROM migration.stage_exams e \
-         WHERE NOT EXISTS (SELECT 1 FROM migration.ledger s \
+         WHERE NOT EXISTS (SELECT 1 FROM {ledger} s \
                            WHERE s.entity = 'subjects' AND s.legacy_id = e.subject_legacy_id \
-                             AND s.outcome = 'migrated' AND s.source_deleted_at IS NULL)",
-    )
-    .execute(&mut *tx)
-    .await
-    .lms()?;
+                             AND s.outcome = 'migrated' AND s.source_deleted_at IS NULL)"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(statement))
+        .execute(&mut *tx)
+        .await
+        .lms()?;
     Ok(())
 }

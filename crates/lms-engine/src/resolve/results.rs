@@ -1,6 +1,6 @@
 //! Exam results: references and resubmissions.
 
-use sqlx::PgConnection;
+use sqlx::{AssertSqlSafe, PgConnection};
 
 use crate::error::{DatabaseContext, EngineError};
 
@@ -9,17 +9,17 @@ use crate::error::{DatabaseContext, EngineError};
 /// merged student's results attach to the survivor; results with the same
 /// (exam, surviving student) are one submission, the latest `submitted_at`
 /// surviving (NULLs last, then the highest id).
-pub async fn resolve(tx: &mut PgConnection) -> Result<(), EngineError> {
-    sqlx::raw_sql(
+pub async fn resolve(tx: &mut PgConnection, ledger: &str) -> Result<(), EngineError> {
+    sqlx::raw_sql(AssertSqlSafe(format!(
         "CREATE TEMP TABLE result_keys ON COMMIT DROP AS \
          SELECT r.legacy_id, r.exam_legacy_id, r.student_legacy_id, r.submitted_at, \
                 ex.outcome AS exam_outcome, CASE WHEN ex.outcome = 'migrated' THEN ex.target_id END AS exam_target, \
                 st.outcome AS student_outcome, \
                 CASE WHEN st.outcome IN ('migrated', 'merged') THEN st.target_id END AS student_target \
          FROM migration.stage_exam_results r \
-         LEFT JOIN migration.ledger ex ON ex.entity = 'exams' AND ex.legacy_id = r.exam_legacy_id \
+         LEFT JOIN {ledger} ex ON ex.entity = 'exams' AND ex.legacy_id = r.exam_legacy_id \
               AND ex.source_deleted_at IS NULL \
-         LEFT JOIN migration.ledger st ON st.entity = 'students' AND st.legacy_id = r.student_legacy_id \
+         LEFT JOIN {ledger} st ON st.entity = 'students' AND st.legacy_id = r.student_legacy_id \
               AND st.source_deleted_at IS NULL; \
          INSERT INTO migration.resolutions (entity, legacy_id, outcome, reason, detail) \
          SELECT 'exam_results', legacy_id, 'rejected', 'orphan_reference', \
@@ -38,8 +38,8 @@ pub async fn resolve(tx: &mut PgConnection) -> Result<(), EngineError> {
                    PARTITION BY exam_target, student_target \
                    ORDER BY submitted_at DESC NULLS LAST, legacy_id DESC) AS survivor \
                FROM result_keys WHERE exam_target IS NOT NULL AND student_target IS NOT NULL) keyed \
-         WHERE legacy_id <> survivor;",
-    )
+         WHERE legacy_id <> survivor;"
+    )))
     .execute(&mut *tx)
     .await
     .lms()?;

@@ -26,6 +26,7 @@ use tonic::transport::{Channel, Endpoint};
 pub const READER: &str = "reader-token";
 pub const WRITER: &str = "writer-token";
 pub const ADMIN: &str = "admin-token";
+pub const ROOT: &str = "root-token";
 
 /// What the test's databases hold when the server starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +76,7 @@ pub async fn spawn_app(purpose: &str, data: Data, worker: bool) -> anyhow::Resul
         token("reader", READER, &["lms.read"]),
         token("writer", WRITER, &["lms.read", "lms.write"]),
         token("admin", ADMIN, &["migration.admin"]),
+        token("root", ROOT, &["lms.read", "lms.write", "migration.admin"]),
     ];
     let db = Database::connect(lms_db.url(), &lms_pg::PoolConfig::small("grpc-test")).await?;
     schema::upgrade(&db).await?;

@@ -1,0 +1,533 @@
+//! `lms.migration.v1.MigrationService` through a real tonic client, with a
+//! worker running the chunks: start, idempotency, watch, report, ledger
+//! queries, explain, dry runs, cancellation and retrying rejected rows.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use lms_grpc::pb::lms::migration::v1 as pb;
+use lms_grpc::pb::lms::migration::v1::migration_service_client::MigrationServiceClient;
+use sqlx::Row;
+use support::{ADMIN, Authed, Data, TestApp, spawn_app};
+use tonic::Code;
+use uuid::Uuid;
+
+type Client = MigrationServiceClient<Authed>;
+
+/// Follows a run to its end and returns every event seen.
+async fn watch_to_end(client: &mut Client, name: &str) -> anyhow::Result<Vec<pb::Run>> {
+    let mut stream = client
+        .watch_run(pb::WatchRunRequest {
+            name: name.to_owned(),
+        })
+        .await?
+        .into_inner();
+    let mut events = Vec::new();
+    let watched = tokio::time::timeout(Duration::from_secs(240), async {
+        while let Some(event) = stream.message().await? {
+            assert_eq!(
+                event.snapshot,
+                events.is_empty(),
+                "the first event and only the first is a snapshot"
+            );
+            events.push(
+                event
+                    .run
+                    .ok_or_else(|| anyhow::anyhow!("event without a run"))?,
+            );
+        }
+        anyhow::Ok(())
+    })
+    .await;
+    anyhow::ensure!(watched.is_ok(), "run {name} did not end in time");
+    watched??;
+    Ok(events)
+}
+
+fn ended(run: &pb::Run) -> bool {
+    matches!(
+        run.status(),
+        pb::RunStatus::Succeeded | pb::RunStatus::Failed | pb::RunStatus::Cancelled
+    )
+}
+
+fn start(request_id: &str) -> pb::StartRunRequest {
+    pb::StartRunRequest {
+        entities: Vec::new(),
+        chunk_size: 2_000,
+        dry_run: false,
+        request_id: request_id.to_owned(),
+    }
+}
+
+fn run_uuid(run: &pb::Run) -> anyhow::Result<Uuid> {
+    Ok(Uuid::parse_str(
+        run.name
+            .strip_prefix("runs/")
+            .ok_or_else(|| anyhow::anyhow!("run name {}", run.name))?,
+    )?)
+}
+
+/// Every ledger row of a table, page by page.
+async fn all_outcomes(
+    client: &mut Client,
+    request: pb::ListRowOutcomesRequest,
+) -> anyhow::Result<Vec<pb::RowOutcome>> {
+    let mut rows = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = client
+            .list_row_outcomes(pb::ListRowOutcomesRequest {
+                page_token: token.clone(),
+                ..request.clone()
+            })
+            .await?
+            .into_inner();
+        anyhow::ensure!(page.row_outcomes.len() <= request.page_size.max(1) as usize);
+        rows.extend(page.row_outcomes);
+        if page.next_page_token.is_empty() {
+            return Ok(rows);
+        }
+        token = page.next_page_token;
+    }
+}
+
+async fn ledger_count(app: &TestApp) -> anyhow::Result<i64> {
+    Ok(sqlx::query("SELECT count(*) FROM migration.ledger")
+        .fetch_one(&app.lms)
+        .await?
+        .get(0))
+}
+
+#[tokio::test]
+async fn a_run_is_started_watched_reported_and_explained() -> anyhow::Result<()> {
+    let app = spawn_app("grpcmigrate", Data::Seeded, true).await?;
+    let mut client = MigrationServiceClient::new(app.authed(Some(ADMIN)).await?);
+
+    // A dry run first: it reports and writes nothing.
+    let dry = client
+        .start_run(pb::StartRunRequest {
+            dry_run: true,
+            ..start("dry-1")
+        })
+        .await?
+        .into_inner();
+    assert_eq!(dry.kind, "dry_run");
+    let dry_events = watch_to_end(&mut client, &dry.name).await?;
+    let dry_end = dry_events.last().cloned().unwrap_or_default();
+    assert_eq!(dry_end.status(), pb::RunStatus::Succeeded, "{dry_end:?}");
+    let preview = client
+        .get_coverage_report(pb::GetCoverageReportRequest {
+            name: dry.name.clone(),
+        })
+        .await?
+        .into_inner();
+    assert!(preview.entities.iter().any(|entity| entity.migrated > 0));
+    assert_eq!(ledger_count(&app).await?, 0, "a dry run writes no ledger");
+    let students: i64 = sqlx::query("SELECT count(*) FROM students")
+        .fetch_one(&app.lms)
+        .await?
+        .get(0);
+    assert_eq!(students, 0, "a dry run writes no LMS rows");
+
+    // The real run; the same request id gives the same run.
+    let run = client.start_run(start("full-1")).await?.into_inner();
+    assert_eq!(run.kind, "full");
+    assert_eq!(run.request_id, "full-1");
+    let again = client.start_run(start("full-1")).await?.into_inner();
+    assert_eq!(again.name, run.name);
+    let refused = client.start_run(start("full-2")).await;
+    if let Err(status) = &refused {
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert!(
+            status.message().contains("another migration run is active"),
+            "{}",
+            status.message()
+        );
+    } else {
+        // The run may already have finished on a fast machine; then a second
+        // start is allowed and the refusal cannot be observed here.
+        let second = refused?.into_inner();
+        watch_to_end(&mut client, &second.name).await?;
+    }
+
+    let events = watch_to_end(&mut client, &run.name).await?;
+    let last = events.last().cloned().unwrap_or_default();
+    assert_eq!(last.status(), pb::RunStatus::Succeeded, "{last:?}");
+    assert!(events[..events.len() - 1].iter().all(|run| !ended(run)));
+    // Reconnecting after the end gives the final state as a snapshot.
+    let rewatched = watch_to_end(&mut client, &run.name).await?;
+    assert_eq!(rewatched.len(), 1);
+    assert_eq!(rewatched[0], last);
+    let fetched = client
+        .get_run(pb::GetRunRequest {
+            name: run.name.clone(),
+        })
+        .await?
+        .into_inner();
+    assert_eq!(fetched, last);
+
+    // The report is the CLI's JSON report, field for field.
+    let report = client
+        .get_coverage_report(pb::GetCoverageReportRequest {
+            name: run.name.clone(),
+        })
+        .await?
+        .into_inner();
+    let expected = lms_engine::report::build(&app.lms, run_uuid(&run)?).await?;
+    assert_eq!(report.entities.len(), expected.entities.len());
+    for (got, want) in report.entities.iter().zip(&expected.entities) {
+        assert_eq!(got.entity, want.entity);
+        assert_eq!(got.legacy_rows, want.legacy_rows);
+        assert_eq!(got.migrated, want.migrated);
+        assert_eq!(got.merged, want.merged);
+        assert_eq!(got.unexplained, 0);
+        assert_eq!(got.target_rows, want.target_rows);
+        let rejected: BTreeMap<_, _> = got.rejected.clone().into_iter().collect();
+        assert_eq!(rejected, want.rejected);
+        let warnings: BTreeMap<_, _> = got.warnings.clone().into_iter().collect();
+        assert_eq!(warnings, want.warnings);
+        let derived: BTreeMap<_, _> = got.derived.clone().into_iter().collect();
+        assert_eq!(derived, want.derived);
+        let changes = got.changes.unwrap_or_default();
+        assert_eq!(changes.created, want.changes.created);
+    }
+    // The dry run predicted the real run's outcome.
+    for (predicted, actual) in preview.entities.iter().zip(&report.entities) {
+        assert_eq!(predicted.entity, actual.entity);
+        assert_eq!(
+            (predicted.migrated, predicted.merged, &predicted.rejected),
+            (actual.migrated, actual.merged, &actual.rejected),
+            "{}",
+            actual.entity
+        );
+    }
+    // The latest run's report when no name is given.
+    let latest = client
+        .get_coverage_report(pb::GetCoverageReportRequest::default())
+        .await?
+        .into_inner();
+    assert_eq!(latest.run, run.name);
+
+    // The ledger, filtered and paged.
+    let students_report = report
+        .entities
+        .iter()
+        .find(|entity| entity.entity == "students")
+        .cloned()
+        .unwrap_or_default();
+    let rejected_students = all_outcomes(
+        &mut client,
+        pb::ListRowOutcomesRequest {
+            entity: "students".into(),
+            outcome: "rejected".into(),
+            page_size: 10,
+            ..Default::default()
+        },
+    )
+    .await?;
+    assert_eq!(
+        rejected_students.len() as i64,
+        students_report.rejected.values().sum::<i64>()
+    );
+    assert!(
+        rejected_students
+            .windows(2)
+            .all(|pair| pair[0].legacy_id < pair[1].legacy_id)
+    );
+    let journal_report = report
+        .entities
+        .iter()
+        .find(|entity| entity.entity == "journal")
+        .cloned()
+        .unwrap_or_default();
+    let orphans = all_outcomes(
+        &mut client,
+        pb::ListRowOutcomesRequest {
+            entity: "journal".into(),
+            reason: "orphan_reference".into(),
+            page_size: 1_000,
+            ..Default::default()
+        },
+    )
+    .await?;
+    assert_eq!(
+        Some(&(orphans.len() as i64)),
+        journal_report.rejected.get("orphan_reference")
+    );
+    let warned = all_outcomes(
+        &mut client,
+        pb::ListRowOutcomesRequest {
+            entity: "users".into(),
+            warning: "email_duplicate".into(),
+            page_size: 1_000,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let users_report = report
+        .entities
+        .iter()
+        .find(|entity| entity.entity == "users")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        Some(&(warned.len() as i64)),
+        users_report.warnings.get("email_duplicate")
+    );
+    assert!(
+        warned
+            .iter()
+            .all(|row| row.warnings.contains(&"email_duplicate".to_owned()))
+    );
+    // Every migrated student, seven at a time.
+    let migrated_students = all_outcomes(
+        &mut client,
+        pb::ListRowOutcomesRequest {
+            entity: "students".into(),
+            outcome: "migrated".into(),
+            page_size: 7,
+            ..Default::default()
+        },
+    )
+    .await?;
+    assert!(migrated_students.len() > 7 * 3);
+    assert_eq!(migrated_students.len() as i64, students_report.migrated);
+    // A page token only works with the filter it was issued for.
+    let first_page = client
+        .list_row_outcomes(pb::ListRowOutcomesRequest {
+            entity: "students".into(),
+            outcome: "migrated".into(),
+            page_size: 1,
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    assert!(!first_page.next_page_token.is_empty(), "{first_page:?}");
+    let misused = client
+        .list_row_outcomes(pb::ListRowOutcomesRequest {
+            entity: "students".into(),
+            outcome: "rejected".into(),
+            page_size: 1,
+            page_token: first_page.next_page_token,
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(
+        misused.map(|_| ()).unwrap_err().code(),
+        Code::InvalidArgument
+    );
+
+    // Explain one rejected row, and a row no run has seen.
+    let rejected = rejected_students
+        .first()
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("the seed has rejected students"))?;
+    let explained = client
+        .explain_row(pb::ExplainRowRequest {
+            entity: "students".into(),
+            legacy_id: rejected.legacy_id,
+        })
+        .await?
+        .into_inner();
+    assert_eq!(explained.outcome, "rejected");
+    assert_eq!(explained.reason, rejected.reason);
+    assert!(
+        explained
+            .explanation
+            .contains(&rejected.legacy_id.to_string())
+    );
+    let unseen = client
+        .explain_row(pb::ExplainRowRequest {
+            entity: "students".into(),
+            legacy_id: 999_999_999,
+        })
+        .await;
+    assert_eq!(unseen.map(|_| ()).unwrap_err().code(), Code::NotFound);
+
+    // Runs, newest first, one per page.
+    let mut names = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = client
+            .list_runs(pb::ListRunsRequest {
+                page_size: 1,
+                page_token: token,
+            })
+            .await?
+            .into_inner();
+        names.extend(page.runs.into_iter().map(|run| run.name));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert!(names.len() >= 2, "{names:?}");
+    assert!(names.contains(&run.name), "{names:?}");
+    assert_eq!(names.last(), Some(&dry.name), "the oldest run comes last");
+    app.close().await
+}
+
+#[tokio::test]
+async fn cancel_leaves_nothing_half_written_and_retry_moves_fixed_rows() -> anyhow::Result<()> {
+    let app = spawn_app("grpccancel", Data::Seeded, true).await?;
+    let mut client = MigrationServiceClient::new(app.authed(Some(ADMIN)).await?);
+
+    // Small chunks, so the run is still going when the cancel arrives.
+    let run = client
+        .start_run(pb::StartRunRequest {
+            chunk_size: 150,
+            ..start("")
+        })
+        .await?
+        .into_inner();
+    let cancelling = client
+        .cancel_run(pb::CancelRunRequest {
+            name: run.name.clone(),
+        })
+        .await?
+        .into_inner();
+    assert!(
+        matches!(
+            cancelling.status(),
+            pb::RunStatus::Cancelling | pb::RunStatus::Cancelled
+        ),
+        "{cancelling:?}"
+    );
+    let events = watch_to_end(&mut client, &run.name).await?;
+    let last = events.last().cloned().unwrap_or_default();
+    assert_eq!(last.status(), pb::RunStatus::Cancelled, "{last:?}");
+    let unfinished: i64 = sqlx::query(
+        "SELECT count(*) FROM migration.chunks WHERE run_id = $1 AND state NOT IN ('done', 'cancelled')",
+    )
+    .bind(run_uuid(&run)?)
+    .fetch_one(&app.lms)
+    .await?
+    .get(0);
+    assert_eq!(unfinished, 0, "no chunk is left in flight");
+    // Whatever was written, was written whole: every migrated ledger row has
+    // its target, and every target from legacy has its ledger row.
+    let mismatched: i64 = sqlx::query(
+        "SELECT (SELECT count(*) FROM students WHERE legacy_id IS NOT NULL) \
+              - (SELECT count(*) FROM migration.ledger WHERE entity = 'students' AND outcome = 'migrated')",
+    )
+    .fetch_one(&app.lms)
+    .await?
+    .get(0);
+    assert_eq!(mismatched, 0);
+    let cancelled_again = client
+        .cancel_run(pb::CancelRunRequest {
+            name: run.name.clone(),
+        })
+        .await;
+    assert_eq!(
+        cancelled_again.map(|_| ()).unwrap_err().code(),
+        Code::FailedPrecondition
+    );
+
+    // A full run afterwards finishes the job.
+    let full = client.start_run(start("after-cancel")).await?.into_inner();
+    let last = watch_to_end(&mut client, &full.name)
+        .await?
+        .pop()
+        .unwrap_or_default();
+    assert_eq!(last.status(), pb::RunStatus::Succeeded, "{last:?}");
+
+    // Someone fixes a student whose person pointed nowhere: it now points at
+    // a person who is nobody's student yet.
+    let orphan = all_outcomes(
+        &mut client,
+        pb::ListRowOutcomesRequest {
+            entity: "students".into(),
+            reason: "orphan_reference".into(),
+            page_size: 100,
+            ..Default::default()
+        },
+    )
+    .await?
+    .into_iter()
+    .next()
+    .ok_or_else(|| anyhow::anyhow!("the seed has orphaned students"))?;
+    let free_person: i64 = {
+        let migrated: Vec<i64> =
+            sqlx::query("SELECT legacy_id::int8 FROM persons WHERE legacy_id IS NOT NULL")
+                .fetch_all(&app.lms)
+                .await?
+                .iter()
+                .map(|row| row.get::<i64, _>(0))
+                .collect();
+        let taken: Vec<i64> = sqlx::query(
+            "SELECT DISTINCT person_id::int8 FROM students WHERE person_id IS NOT NULL",
+        )
+        .fetch_all(&app.legacy)
+        .await?
+        .iter()
+        .map(|row| row.get::<i64, _>(0))
+        .collect();
+        migrated
+            .into_iter()
+            .find(|id| !taken.contains(id))
+            .ok_or_else(|| anyhow::anyhow!("no free person"))?
+    };
+    sqlx::query("UPDATE students SET person_id = $1 WHERE id = $2")
+        .bind(i32::try_from(free_person)?)
+        .bind(i32::try_from(orphan.legacy_id)?)
+        .execute(&app.legacy)
+        .await?;
+    let rejected_before: i64 = sqlx::query(
+        "SELECT count(*) FROM migration.ledger WHERE entity = 'students' AND outcome = 'rejected'",
+    )
+    .fetch_one(&app.lms)
+    .await?
+    .get(0);
+
+    let retry = client
+        .retry_rejected(pb::RetryRejectedRequest {
+            entities: vec!["students".into()],
+            request_id: "retry-1".into(),
+        })
+        .await?
+        .into_inner();
+    assert_eq!(retry.kind, "retry_rejected");
+    assert!(retry.entities.contains(&"students".to_owned()));
+    assert!(retry.entities.contains(&"journal".to_owned()));
+    assert!(!retry.entities.contains(&"persons".to_owned()));
+    let last = watch_to_end(&mut client, &retry.name)
+        .await?
+        .pop()
+        .unwrap_or_default();
+    assert_eq!(last.status(), pb::RunStatus::Succeeded, "{last:?}");
+    let fixed = client
+        .explain_row(pb::ExplainRowRequest {
+            entity: "students".into(),
+            legacy_id: orphan.legacy_id,
+        })
+        .await?
+        .into_inner();
+    assert_eq!(fixed.outcome, "migrated", "{fixed:?}");
+    assert_eq!(fixed.run, retry.name);
+    let rejected_after: i64 = sqlx::query(
+        "SELECT count(*) FROM migration.ledger WHERE entity = 'students' AND outcome = 'rejected'",
+    )
+    .fetch_one(&app.lms)
+    .await?
+    .get(0);
+    assert_eq!(rejected_after, rejected_before - 1);
+    // Only the fixed row changed among students.
+    let report = client
+        .get_coverage_report(pb::GetCoverageReportRequest {
+            name: retry.name.clone(),
+        })
+        .await?
+        .into_inner();
+    let students = report
+        .entities
+        .iter()
+        .find(|entity| entity.entity == "students")
+        .and_then(|entity| entity.changes)
+        .unwrap_or_default();
+    assert_eq!((students.created, students.updated), (0, 1), "{students:?}");
+    app.close().await
+}
