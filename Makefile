@@ -6,7 +6,7 @@ LMSCTL := $(RELEASE)/lmsctl
 SCALE ?= seed
 WORKERS ?= 2
 
-.PHONY: demo test services build lint fmt clean bench-migrate
+.PHONY: demo test services tools build lint fmt clean bench-migrate
 
 ## demo: start (or install) PostgreSQL and Redis, create the databases, seed the
 ## legacy EDU stand-in at production scale, apply the LMS schema, migrate it
@@ -15,8 +15,8 @@ demo: services build
 	./scripts/demo.sh
 
 ## test: every test, against the real local PostgreSQL and Redis.
-test: services lint
-	$(CARGO) test --workspace --all-targets --locked
+test: services tools lint
+	GRPCURL=$(CURDIR)/target/tools/python/bin/grpcurl $(CARGO) test --workspace --all-targets --locked
 
 ## bench-migrate: a full migration with worker processes, timed against a
 ## COPY floor measured in the same run (SCALE=seed|small|N, WORKERS=2).
@@ -26,6 +26,10 @@ bench-migrate: services
 ## services: make sure PostgreSQL and Redis answer on 127.0.0.1.
 services:
 	./scripts/ensure-services.sh
+
+## tools: the command-line tools tests drive (grpcurl), into target/tools.
+tools:
+	./scripts/install-tools.sh
 
 build:
 	$(CARGO) build --release --locked --bins

@@ -7,6 +7,7 @@
 //! place (`error`).
 
 pub mod auth;
+pub mod client;
 pub mod codec;
 pub mod convert;
 pub mod error;

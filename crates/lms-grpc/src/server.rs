@@ -150,11 +150,16 @@ impl GrpcApp {
             router = router.add_service(health);
         }
         if self.settings.reflection {
-            let reflection = tonic_reflection::server::Builder::configure()
-                .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-                .build_v1()?;
-            router = router.add_service(reflection);
+            let reflection = || {
+                tonic_reflection::server::Builder::configure()
+                    .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+                    .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            };
+            // v1 is the standard; v1alpha is what clients before grpcurl
+            // 1.8.8 (and the grpcurl PyPI wrapper) still ask for.
+            router = router
+                .add_service(reflection().build_v1()?)
+                .add_service(reflection().build_v1alpha()?);
         }
         router
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)

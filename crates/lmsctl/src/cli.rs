@@ -43,6 +43,94 @@ pub enum Command {
     /// Migrations from the legacy database: start, watch, report, explain.
     #[command(subcommand)]
     Migrate(MigrateCommand),
+    /// Read the LMS through its gRPC API (the server must be running).
+    /// The bearer token is read from $LMSCTL_API_TOKEN.
+    #[command(subcommand)]
+    Api(ApiCommand),
+    /// API tokens for the server's auth.tokens.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiCommand {
+    /// Get one resource by name, e.g. students/12 or courses/3/materials/2.
+    Get(ApiGetArgs),
+    /// List a collection, e.g. students or enrollments, one JSON object per line.
+    List(ApiListArgs),
+    /// Find the resource migrated from a legacy row, e.g. `students 1042`.
+    Lookup(ApiLookupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ApiTarget {
+    /// The server, e.g. http://127.0.0.1:50051 (https:// for TLS). Default:
+    /// http:// and grpc.listen from the config.
+    #[arg(long, env = "LMSCTL_API_ENDPOINT", value_name = "URL")]
+    pub endpoint: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApiGetArgs {
+    /// The resource name.
+    pub name: String,
+    #[command(flatten)]
+    pub target: ApiTarget,
+}
+
+#[derive(Debug, Args)]
+pub struct ApiListArgs {
+    /// The collection: organizations, persons, users, students, staffMembers,
+    /// courses, materials, enrollments, grades, assessments or submissions.
+    pub collection: String,
+    /// An AIP-160 filter, e.g. 'student = "students/12" AND status = active'.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// The parent of a nested collection, e.g. courses/3 for materials.
+    #[arg(long)]
+    pub parent: Option<String>,
+    /// Items per page (the server caps it at 1000).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i32).range(1..=1000))]
+    pub page_size: i32,
+    /// Continue from a page token an earlier call printed.
+    #[arg(long)]
+    pub page_token: Option<String>,
+    /// Follow page tokens to the end of the collection.
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub target: ApiTarget,
+}
+
+#[derive(Debug, Args)]
+pub struct ApiLookupArgs {
+    /// The collection, e.g. students.
+    pub collection: String,
+    /// The legacy row's id.
+    #[arg(value_parser = clap::value_parser!(i64).range(1..))]
+    pub legacy_id: i64,
+    #[command(flatten)]
+    pub target: ApiTarget,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Make a new random token (or hash one read from stdin) and print the
+    /// config entry that admits it. Only the hash goes into the config.
+    HashToken(HashTokenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HashTokenArgs {
+    /// Hash the token on stdin instead of making a new one.
+    #[arg(long)]
+    pub stdin: bool,
+    /// The token's name in logs.
+    #[arg(long, default_value = "operator")]
+    pub name: String,
+    /// Its scopes, comma separated: lms.read, lms.write, migration.admin.
+    #[arg(long, value_delimiter = ',', default_value = "lms.read")]
+    pub scopes: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -55,6 +143,24 @@ pub enum MigrateCommand {
     Report(ReportArgs),
     /// Explain what became of one legacy row.
     Explain(ExplainArgs),
+    /// Cancel the active run: queued chunks are dropped, running ones finish.
+    Cancel(RunSelector),
+    /// Run the tables with rejected rows again (and those referencing them),
+    /// after the legacy data was fixed.
+    RetryRejected(RetryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// Only these legacy tables (and those referencing them), comma separated.
+    #[arg(long, value_delimiter = ',', value_parser = parse_entity)]
+    pub entities: Vec<LegacyEntity>,
+    /// Wait for the run to end, showing progress.
+    #[arg(long)]
+    pub wait: bool,
+    /// An idempotency key: retrying twice with one key gives one run.
+    #[arg(long)]
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -76,6 +182,10 @@ pub struct RunArgs {
     /// Run the chunks in this process instead of on the workers (no Redis).
     #[arg(long)]
     pub inline: bool,
+    /// Stage and resolve only: report what the rules would do, write no LMS
+    /// rows and no ledger.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

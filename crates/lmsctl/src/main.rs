@@ -24,6 +24,8 @@ async fn main() -> ExitCode {
         Command::Db(command) => commands::db::run(command, &settings).await,
         Command::Legacy(command) => commands::legacy::run(command, &settings).await,
         Command::Migrate(command) => commands::migrate::run(command, &settings).await,
+        Command::Api(command) => commands::api::run(command, &settings).await,
+        Command::Auth(command) => commands::auth::run(command),
     };
     match outcome {
         Ok(code) => code,

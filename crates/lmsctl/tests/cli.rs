@@ -7,6 +7,7 @@ use lms_config::Settings;
 use lms_engine::run_worker;
 use lms_engine::setup::{connect_engine, connect_queue, worker_config};
 use lms_testkit::{TestDatabase, TestRedis, test_settings};
+use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 struct Cli {
@@ -34,17 +35,39 @@ impl Cli {
     }
 
     async fn run(&self, args: &[&str]) -> anyhow::Result<Output> {
-        let output = Command::new(env!("CARGO_BIN_EXE_lmsctl"))
+        self.run_with(args, &[], None).await
+    }
+
+    /// Runs lmsctl with extra environment variables and, optionally, stdin.
+    async fn run_with(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stdin: Option<&str>,
+    ) -> anyhow::Result<Output> {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lmsctl"));
+        command
             .args(args)
+            .env_remove("LMSCTL_API_TOKEN")
+            .env_remove("LMSCTL_API_ENDPOINT")
             .env_remove("LMS_CONFIG")
             .env("LMS_DATABASE__URL", self.lms.url().expose())
             .env("LMS_LEGACY__URL", self.legacy.url().expose())
             .env("LMS_REDIS__URL", self.redis.url())
             .env("LMS_REDIS__NAMESPACE", self.redis.namespace())
             .env("LMS_LOG__FILTER", "warn")
-            .output()
-            .await?;
-        Ok(output)
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = command.spawn()?;
+        if let Some(mut pipe) = child.stdin.take() {
+            if let Some(text) = stdin {
+                pipe.write_all(text.as_bytes()).await?;
+            }
+            drop(pipe);
+        }
+        Ok(child.wait_with_output().await?)
     }
 
     async fn close(self) -> anyhow::Result<()> {
@@ -225,4 +248,242 @@ async fn a_bad_setting_is_named_and_exits_2() -> anyhow::Result<()> {
         "{stderr}"
     );
     Ok(())
+}
+
+#[tokio::test]
+async fn api_reads_go_through_the_running_server() -> anyhow::Result<()> {
+    use lms_grpc::GrpcApp;
+    use lms_grpc::auth::hash_token;
+
+    let cli = Cli::new("cliapi").await?;
+    for args in [
+        &["legacy", "seed", "--scale", "small", "--seed", "4"][..],
+        &["db", "up"],
+        &["migrate", "run", "--inline", "--chunk-size", "2000"],
+    ] {
+        let output = cli.run(args).await?;
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+    }
+    let mut settings = cli.settings()?;
+    settings.auth.tokens = vec![lms_config::TokenSettings {
+        name: "reader".into(),
+        sha256: hash_token("cli-reader-token"),
+        scopes: vec!["lms.read".into()],
+    }];
+    let app = GrpcApp::connect(&settings).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let endpoint = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    let env = [
+        ("LMSCTL_API_ENDPOINT", endpoint.as_str()),
+        ("LMSCTL_API_TOKEN", "cli-reader-token"),
+    ];
+
+    let listed = cli
+        .run_with(&["api", "list", "students", "--page-size", "3"], &env, None)
+        .await?;
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let students: Vec<serde_json::Value> = text(&listed.stdout)
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    assert_eq!(students.len(), 3);
+    assert!(text(&listed.stderr).contains("more: --page-token "));
+    let name = students[0]["name"].as_str().unwrap_or_default().to_owned();
+    let legacy_id = students[0]["legacy"]["legacyId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    let got = cli.run_with(&["api", "get", &name], &env, None).await?;
+    assert!(got.status.success(), "{}", text(&got.stderr));
+    let got: serde_json::Value = serde_json::from_slice(&got.stdout)?;
+    assert_eq!(got, students[0]);
+
+    let found = cli
+        .run_with(&["api", "lookup", "students", &legacy_id], &env, None)
+        .await?;
+    assert!(found.status.success(), "{}", text(&found.stderr));
+    let found: serde_json::Value = serde_json::from_slice(&found.stdout)?;
+    assert_eq!(found["name"].as_str(), Some(name.as_str()));
+
+    let filter = format!("student = \"{name}\"");
+    let enrollments = cli
+        .run_with(
+            &[
+                "api",
+                "list",
+                "enrollments",
+                "--filter",
+                &filter,
+                "--page-size",
+                "2",
+                "--all",
+            ],
+            &env,
+            None,
+        )
+        .await?;
+    assert!(
+        enrollments.status.success(),
+        "{}",
+        text(&enrollments.stderr)
+    );
+    let lines: Vec<serde_json::Value> = text(&enrollments.stdout)
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    assert!(!lines.is_empty());
+    assert!(
+        lines
+            .iter()
+            .all(|line| line["student"].as_str() == Some(name.as_str()))
+    );
+
+    let anonymous = cli
+        .run_with(&["api", "get", &name], &env[..1], None)
+        .await?;
+    assert!(!anonymous.status.success());
+    assert!(
+        text(&anonymous.stderr).contains("Unauthenticated"),
+        "{}",
+        text(&anonymous.stderr)
+    );
+    let missing = cli
+        .run_with(&["api", "get", "students/999999999"], &env, None)
+        .await?;
+    assert!(
+        text(&missing.stderr).contains("NotFound"),
+        "{}",
+        text(&missing.stderr)
+    );
+    let unknown = cli
+        .run_with(&["api", "get", "spaceships/1"], &env, None)
+        .await?;
+    assert!(!unknown.status.success());
+    assert!(
+        text(&unknown.stderr).contains("not a collection"),
+        "{}",
+        text(&unknown.stderr)
+    );
+
+    let _ = stop.send(());
+    server.await??;
+    cli.close().await
+}
+
+#[tokio::test]
+async fn hash_token_prints_the_config_entry() -> anyhow::Result<()> {
+    let cli = Cli::new("clitoken").await?;
+    let hashed = cli
+        .run_with(
+            &[
+                "auth",
+                "hash-token",
+                "--stdin",
+                "--name",
+                "ops",
+                "--scopes",
+                "lms.read,migration.admin",
+            ],
+            &[],
+            Some("a-token-of-sufficient-length\n"),
+        )
+        .await?;
+    assert!(hashed.status.success(), "{}", text(&hashed.stderr));
+    let entry = text(&hashed.stdout);
+    let expected = lms_grpc::auth::hash_token("a-token-of-sufficient-length");
+    assert!(
+        entry.contains(&format!("sha256 = \"{expected}\"")),
+        "{entry}"
+    );
+    assert!(
+        entry.contains(r#"scopes = ["lms.read", "migration.admin"]"#),
+        "{entry}"
+    );
+    assert!(
+        !entry.contains("a-token-of-sufficient-length"),
+        "the token itself is not echoed"
+    );
+
+    let made = cli.run(&["auth", "hash-token"]).await?;
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let output = text(&made.stdout);
+    let token = output
+        .lines()
+        .nth(1)
+        .and_then(|line| line.strip_prefix("# "))
+        .unwrap_or_default();
+    assert!(token.starts_with("lms_") && token.len() > 60, "{output}");
+    assert!(
+        output.contains(&lms_grpc::auth::hash_token(token)),
+        "{output}"
+    );
+
+    let bad = cli
+        .run(&["auth", "hash-token", "--scopes", "everything"])
+        .await?;
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).contains("unknown scope"),
+        "{}",
+        text(&bad.stderr)
+    );
+    cli.close().await
+}
+
+#[tokio::test]
+async fn dry_run_writes_nothing_and_cancel_refuses_a_finished_run() -> anyhow::Result<()> {
+    let cli = Cli::new("clidry").await?;
+    for args in [
+        &["legacy", "seed", "--scale", "small", "--seed", "5"][..],
+        &["db", "up"],
+    ] {
+        let output = cli.run(args).await?;
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+    }
+    let dry = cli
+        .run(&[
+            "migrate",
+            "run",
+            "--inline",
+            "--dry-run",
+            "--chunk-size",
+            "2000",
+        ])
+        .await?;
+    assert!(dry.status.success(), "{}", text(&dry.stderr));
+    assert!(
+        text(&dry.stdout).contains("journal"),
+        "{}",
+        text(&dry.stdout)
+    );
+    let lms = lms_pg::connect(cli.lms.url(), &lms_pg::PoolConfig::small("cli-test")).await?;
+    let written: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM students) + (SELECT count(*) FROM migration.ledger)",
+    )
+    .fetch_one(&lms)
+    .await?;
+    lms.close().await;
+    assert_eq!(written, 0, "a dry run writes no rows and no ledger");
+
+    let cancel = cli.run(&["migrate", "cancel"]).await?;
+    assert_eq!(cancel.status.code(), Some(1));
+    assert!(
+        text(&cancel.stderr).contains("already ended"),
+        "{}",
+        text(&cancel.stderr)
+    );
+    cli.close().await
 }

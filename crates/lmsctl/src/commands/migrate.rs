@@ -12,7 +12,9 @@ use uuid::Uuid;
 
 use super::progress_display::ProgressDisplay;
 use super::report_table;
-use crate::cli::{ExplainArgs, MigrateCommand, ReportArgs, ReportFormat, RunArgs, RunSelector};
+use crate::cli::{
+    ExplainArgs, MigrateCommand, ReportArgs, ReportFormat, RetryArgs, RunArgs, RunSelector,
+};
 
 pub async fn run(command: MigrateCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
     match command {
@@ -20,6 +22,8 @@ pub async fn run(command: MigrateCommand, settings: &Settings) -> anyhow::Result
         MigrateCommand::Status(selector) => status(selector, settings).await,
         MigrateCommand::Report(args) => print_report(args, settings).await,
         MigrateCommand::Explain(args) => explain_row(args, settings).await,
+        MigrateCommand::Cancel(selector) => cancel(selector, settings).await,
+        MigrateCommand::RetryRejected(args) => retry(args, settings).await,
     }
 }
 
@@ -31,7 +35,11 @@ async fn start(args: RunArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         entities: args.entities.clone(),
         chunk_size: args.chunk_size.unwrap_or(settings.migration.chunk_size),
         request_id: args.request_id.clone(),
-        kind: lms_engine::RunKind::Full,
+        kind: if args.dry_run {
+            lms_engine::RunKind::DryRun
+        } else {
+            lms_engine::RunKind::Full
+        },
     };
     let planned = if args.inline {
         lms_engine::plan_run(&engine.lms, &engine.legacy, &options).await?
@@ -158,4 +166,48 @@ async fn explain_row(args: ExplainArgs, settings: &Settings) -> anyhow::Result<E
     } else {
         ExitCode::FAILURE
     })
+}
+
+async fn cancel(selector: RunSelector, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let lms = lms_pool(settings).await?;
+    let run_id = pick_run(&lms, selector.run).await?;
+    let progress = lms_engine::control::cancel_run(&lms, run_id).await?;
+    if progress.status == "cancelled" {
+        println!("Run {run_id} is cancelled.");
+    } else {
+        println!(
+            "Run {run_id} is cancelling: chunks in progress finish first. \
+             Follow it with `lmsctl migrate status --run {run_id}`."
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn retry(args: RetryArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let engine = connect_engine(settings, "lmsctl".to_owned(), settings.worker.concurrency)
+        .await
+        .context("connecting to the databases")?;
+    let queue = connect_queue(settings)
+        .await
+        .with_context(|| format!("connecting to Redis at {}", settings.redis.url))?;
+    let planned = lms_engine::control::retry_rejected(
+        &engine.lms,
+        &engine.legacy,
+        &queue,
+        &args.entities,
+        settings.migration.chunk_size,
+        args.request_id.clone(),
+    )
+    .await?;
+    println!("Started retry run {}.", planned.run_id);
+    if !args.wait {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut display = ProgressDisplay::new();
+    let finished = follow_run(&engine.lms, planned.run_id, |progress| {
+        display.update(progress)
+    })
+    .await?;
+    display.finish(&finished);
+    verdict(&engine.lms, planned.run_id).await
 }

@@ -1,5 +1,7 @@
 //! One module per top-level subcommand.
 
+pub mod api;
+pub mod auth;
 pub mod db;
 pub mod legacy;
 pub mod migrate;

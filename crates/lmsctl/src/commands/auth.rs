@@ -1,0 +1,60 @@
+//! `lmsctl auth ...`: tokens for the server's `auth.tokens`.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use lms_config::KNOWN_SCOPES;
+use lms_grpc::auth::hash_token;
+
+use crate::cli::{AuthCommand, HashTokenArgs};
+
+pub fn run(command: AuthCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        AuthCommand::HashToken(args) => hash(&args),
+    }
+}
+
+fn hash(args: &HashTokenArgs) -> anyhow::Result<ExitCode> {
+    for scope in &args.scopes {
+        if !KNOWN_SCOPES.contains(&scope.as_str()) {
+            bail!(
+                "unknown scope {scope:?}; scopes are {}",
+                KNOWN_SCOPES.join(", ")
+            );
+        }
+    }
+    let (token, made) = if args.stdin {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the token from stdin")?;
+        let token = text.trim().to_owned();
+        if token.len() < 16 {
+            bail!("the token on stdin is shorter than 16 characters; use a random one");
+        }
+        (token, false)
+    } else {
+        // Two v4 UUIDs: 244 bits from the operating system's generator.
+        let token = format!(
+            "lms_{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        (token, true)
+    };
+    if made {
+        println!("# The token; give it to the client and keep it nowhere else:");
+        println!("# {token}");
+    }
+    let scopes: Vec<String> = args
+        .scopes
+        .iter()
+        .map(|scope| format!("{scope:?}"))
+        .collect();
+    println!("[[auth.tokens]]");
+    println!("name = {:?}", args.name);
+    println!("sha256 = {:?}", hash_token(&token));
+    println!("scopes = [{}]", scopes.join(", "));
+    Ok(ExitCode::SUCCESS)
+}
