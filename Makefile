@@ -6,7 +6,7 @@ LMSCTL := $(RELEASE)/lmsctl
 SCALE ?= seed
 WORKERS ?= 2
 
-.PHONY: demo test services tools build lint fmt clean bench-migrate
+.PHONY: demo test services tools build lint fmt clean bench-migrate bench-grpc
 
 ## demo: start (or install) PostgreSQL and Redis, create the databases, seed the
 ## legacy EDU stand-in at production scale, apply the LMS schema, migrate it
@@ -22,6 +22,12 @@ test: services tools lint
 ## COPY floor measured in the same run (SCALE=seed|small|N, WORKERS=2).
 bench-migrate: services
 	SCALE=$(SCALE) WORKERS=$(WORKERS) ./scripts/bench-migrate.sh
+
+## bench-grpc: lms-loadgen (GetStudent, ListEnrollments by student) against
+## lms-server on seed-scale migrated data, beside a health-check baseline
+## (CONCURRENCY=32, CONNECTIONS=1, DURATION=10s).
+bench-grpc: services
+	CONCURRENCY=$(or $(CONCURRENCY),32) CONNECTIONS=$(or $(CONNECTIONS),1) DURATION=$(or $(DURATION),10s) ./scripts/bench-grpc.sh
 
 ## services: make sure PostgreSQL and Redis answer on 127.0.0.1.
 services:

@@ -1,6 +1,7 @@
 //! Assembling the services into one tonic server.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use lms_config::{GrpcSettings, Settings};
@@ -8,7 +9,8 @@ use lms_data::Database;
 use lms_data::repo::Repository;
 use lms_engine::setup::connect_queue;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tokio::sync::watch;
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
 use crate::auth::{AuthLayer, Authenticator};
@@ -52,6 +54,9 @@ pub struct GrpcApp {
     auth: Authenticator,
     domain: DomainApi,
     migration: MigrationApi,
+    /// Set when shutdown begins, so that long streams end instead of
+    /// holding the server open.
+    stopping: Arc<watch::Sender<bool>>,
 }
 
 impl GrpcApp {
@@ -84,7 +89,9 @@ impl GrpcApp {
                 what: "Redis",
                 source: Box::new(source),
             })?;
+        let (stopping, stopping_seen) = watch::channel(false);
         Ok(GrpcApp {
+            stopping: Arc::new(stopping),
             settings: settings.grpc.clone(),
             auth: Authenticator::from_settings(&settings.auth),
             domain: DomainApi {
@@ -95,6 +102,7 @@ impl GrpcApp {
                 legacy,
                 queue,
                 default_chunk_size: settings.migration.chunk_size,
+                stopping: stopping_seen,
             },
         })
     }
@@ -161,8 +169,20 @@ impl GrpcApp {
                 .add_service(reflection().build_v1()?)
                 .add_service(reflection().build_v1alpha()?);
         }
+        // Without TCP_NODELAY a small response can wait for the client's
+        // delayed ACK: a 40 ms tail on every few requests.
+        let incoming = TcpIncoming::from(listener)
+            .with_nodelay(Some(true))
+            .with_keepalive(Some(Duration::from_secs(60)));
+        // Unary requests in flight finish; WatchRun streams end at once with
+        // UNAVAILABLE (a client watches again elsewhere and gets a snapshot).
+        let stopping = self.stopping;
+        let shutdown = async move {
+            shutdown.await;
+            stopping.send_replace(true);
+        };
         router
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .serve_with_incoming_shutdown(incoming, shutdown)
             .await?;
         Ok(())
     }

@@ -29,6 +29,8 @@ pub struct MigrationApi {
     pub queue: ChunkQueue,
     /// The chunk size of runs started without one.
     pub default_chunk_size: u32,
+    /// Becomes true when the server begins to shut down.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 fn run_id(field: &str, name: &str) -> Result<Uuid, ApiError> {
@@ -250,8 +252,9 @@ impl MigrationService for MigrationApi {
         let first = run_progress(&self.lms, id).await.or_status()?;
         let (sender, receiver) = tokio::sync::mpsc::channel::<Result<pb::RunEvent, Status>>(16);
         let lms = self.lms.clone();
+        let stopping = self.stopping.clone();
         tokio::spawn(async move {
-            if let Err(error) = follow(lms, id, first, &sender).await {
+            if let Err(error) = follow(lms, id, first, stopping, &sender).await {
                 let _ = sender.send(Err(Status::from(ApiError::from(error)))).await;
             }
         });
@@ -410,6 +413,7 @@ async fn follow(
     lms: PgPool,
     run: Uuid,
     first: RunProgress,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
     sender: &tokio::sync::mpsc::Sender<Result<pb::RunEvent, Status>>,
 ) -> Result<(), lms_engine::EngineError> {
     let mut last = first.clone();
@@ -435,6 +439,14 @@ async fn follow(
     loop {
         tokio::select! {
             () = sender.closed() => return Ok(()),
+            _ = async { stopping.wait_for(|stopping| *stopping).await.is_ok() } => {
+                let _ = sender
+                    .send(Err(Status::unavailable(
+                        "the server is shutting down; watch the run again to resume",
+                    )))
+                    .await;
+                return Ok(());
+            }
             _ = listener.recv() => {}
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }

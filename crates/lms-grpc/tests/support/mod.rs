@@ -47,7 +47,7 @@ pub struct TestApp {
     lms_db: TestDatabase,
     legacy_db: TestDatabase,
     redis: TestRedis,
-    stop: oneshot::Sender<()>,
+    stop: Option<oneshot::Sender<()>>,
     server: JoinHandle<anyhow::Result<()>>,
     worker: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
 }
@@ -147,7 +147,7 @@ pub async fn spawn_app(purpose: &str, data: Data, worker: bool) -> anyhow::Resul
         lms_db,
         legacy_db,
         redis,
-        stop,
+        stop: Some(stop),
         server,
         worker,
     })
@@ -190,8 +190,20 @@ impl TestApp {
         ))
     }
 
-    pub async fn close(self) -> anyhow::Result<()> {
-        let _ = self.stop.send(());
+    /// Begins the server's graceful shutdown (as SIGTERM does).
+    pub fn begin_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Whether the server has stopped serving.
+    pub fn server_stopped(&self) -> bool {
+        self.server.is_finished()
+    }
+
+    pub async fn close(mut self) -> anyhow::Result<()> {
+        self.begin_shutdown();
         let served = self.server.await;
         if let Some((stop, handle)) = self.worker {
             let _ = stop.send(());
