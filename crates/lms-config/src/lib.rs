@@ -18,7 +18,8 @@ mod urls;
 pub use error::{ConfigError, KeyError};
 pub use settings::{
     AuthSettings, DatabaseSettings, GrpcSettings, KNOWN_SCOPES, LegacySettings, LogFormat,
-    LogSettings, MigrationSettings, RedisSettings, Settings, TokenSettings, WorkerSettings,
+    LogSettings, MetricsSettings, MigrationSettings, RedisSettings, Settings, TokenSettings,
+    WorkerSettings,
 };
 pub use urls::{PostgresUrl, RedisUrl};
 

@@ -26,6 +26,18 @@ pub struct Settings {
     pub migration: MigrationSettings,
     /// Logging.
     pub log: LogSettings,
+    /// The Prometheus endpoint each binary serves.
+    pub metrics: MetricsSettings,
+}
+
+/// Each long-running binary (server, worker) serves `GET /metrics`
+/// (Prometheus text) and `GET /healthz` (liveness) over plain HTTP here.
+/// Two binaries on one host need two ports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    pub enabled: bool,
+    pub listen: SocketAddr,
 }
 
 /// The scopes a token can carry.
@@ -227,6 +239,10 @@ impl Default for Settings {
             log: LogSettings {
                 filter: "info".to_owned(),
                 format: LogFormat::Text,
+            },
+            metrics: MetricsSettings {
+                enabled: true,
+                listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
             },
         }
     }
