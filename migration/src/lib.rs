@@ -51,6 +51,7 @@ sql_migration!(m0002, "m20261125_000002_migration_bookkeeping");
 sql_migration!(m0003, "m20261125_000003_migration_staging");
 sql_migration!(m0004, "m20261125_000004_partition_ledger");
 sql_migration!(m0005, "m20261125_000005_run_kinds");
+sql_migration!(m0006, "m20261125_000006_logged_staging");
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -65,6 +66,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003::Migration),
             Box::new(m0004::Migration),
             Box::new(m0005::Migration),
+            Box::new(m0006::Migration),
         ]
     }
 

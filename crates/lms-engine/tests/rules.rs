@@ -78,6 +78,10 @@ INSERT INTO exam_results (id, exam_id, student_id, score, submitted_at, status, 
     (5008, 3, 9999, 3, '2024-02-01 09:00', 'graded', NULL),
     (5009, 99, 100, 3, '2024-02-01 09:00', 'graded', NULL),
     (5010, 1, 102, 60, '2024-02-01 09:00', NULL, '{"q": "\u0000"}');
+UPDATE organizations SET created_at = '-infinity' WHERE id = 1;
+UPDATE organizations SET created_at = '2010-05-01 08:00' WHERE id = 2;
+UPDATE users SET last_login_at = 'infinity' WHERE id = 1;
+UPDATE teachers SET hired_at = '2019-09-01', fired_at = 'infinity' WHERE id = 200;
 "#;
 
 fn strings(values: &[&str]) -> Vec<String> {
@@ -112,6 +116,26 @@ async fn each_rule_gives_the_contracts_outcome() -> anyhow::Result<()> {
         (org.1.as_str(), org.2, org.3),
         ("Organization 4", None, true)
     );
+    // Timestamps and dates of infinity name no instant: they become NULL.
+    let created: Vec<(i32, Option<String>)> = sqlx::query_as(
+        "SELECT legacy_id, created_at::text FROM organizations WHERE legacy_id IN (1, 2) ORDER BY 1",
+    )
+    .fetch_all(lms)
+    .await?;
+    assert_eq!(created[0], (1, None));
+    assert!(created[1].1.is_some(), "{created:?}");
+    let last_login: Option<String> =
+        sqlx::query_scalar("SELECT last_login_at::text FROM users WHERE legacy_id = 1")
+            .fetch_one(lms)
+            .await?;
+    assert_eq!(last_login, None);
+    let service: (Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT hired_on::text, left_on::text FROM staff_members WHERE legacy_id = 200",
+    )
+    .fetch_one(lms)
+    .await?;
+    assert_eq!(service, (Some("2019-09-01".to_owned()), None));
+
     let parents: Vec<(i32, Option<i32>)> = sqlx::query_as(
         "SELECT o.legacy_id, p.legacy_id FROM organizations o LEFT JOIN organizations p ON p.id = o.parent_id ORDER BY 1",
     )

@@ -32,6 +32,15 @@ impl LegacyFields<'_> {
         self.raw(index)
     }
 
+    /// A `timestamp` or `date` column. PostgreSQL's `infinity` and
+    /// `-infinity` name no instant: the LMS stores them as unknown (NULL),
+    /// because clients (chrono among them) cannot represent them and a read
+    /// of such a row would fail (docs/contract.md).
+    pub fn instant(&self, index: usize) -> Option<&str> {
+        self.raw(index)
+            .filter(|text| !matches!(*text, "infinity" | "-infinity"))
+    }
+
     /// The contract's `trim`: absent when blank.
     pub fn text(&self, index: usize) -> Option<&str> {
         clean_opt(self.raw(index))

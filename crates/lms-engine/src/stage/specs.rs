@@ -119,7 +119,7 @@ static ORGANIZATIONS: StageSpec = StageSpec {
             .opt_text(f.text(4).map(lower).as_deref())
             .opt_text(f.text(5))
             .bool(f.bool(6)?.unwrap_or(false))
-            .opt_text(f.verbatim(7));
+            .opt_text(f.instant(7));
         warnings.write(row);
         Ok(())
     },
@@ -161,7 +161,7 @@ static PERSONS: StageSpec = StageSpec {
             .opt_display(birth_date)
             .opt_text(Gender::parse_legacy(f.verbatim(6)).map(Gender::as_str))
             .opt_text(f.text(7))
-            .opt_text(f.verbatim(8));
+            .opt_text(f.instant(8));
         warnings.write(row);
         Ok(())
     },
@@ -219,8 +219,8 @@ static USERS: StageSpec = StageSpec {
             .opt_int(f.int(4)?)
             .text(role.as_str())
             .bool(f.bool(6)?.unwrap_or(true))
-            .opt_text(f.verbatim(7))
-            .opt_text(f.verbatim(8));
+            .opt_text(f.instant(7))
+            .opt_text(f.instant(8));
         warnings.write(row);
         Ok(())
     },
@@ -354,8 +354,8 @@ static TEACHERS: StageSpec = StageSpec {
             .opt_int(f.int(2)?)
             .opt_int(f.int(3)?)
             .opt_text(f.text(4))
-            .opt_text(f.verbatim(5))
-            .opt_text(f.verbatim(6));
+            .opt_text(f.instant(5))
+            .opt_text(f.instant(6));
         Warnings::default().write(row);
         Ok(())
     },
@@ -416,7 +416,7 @@ static JOURNAL: StageSpec = StageSpec {
             .opt_int(semester.filter(|s| i16::try_from(*s).is_ok()))
             .text(status.as_str())
             .opt_text(f.text(8))
-            .opt_text(f.verbatim(10))
+            .opt_text(f.instant(10))
             .opt_text(grade.as_ref().map(|grade| grade.raw.as_str()))
             .opt_text(normalized.map(|mark| mark.scale.as_str()))
             .opt_text(normalized.map(|mark| mark.value.as_str()))
@@ -459,7 +459,7 @@ static EXAMS: StageSpec = StageSpec {
             .opt_int(f.int(3)?)
             .text(&name_or_placeholder(f.text(4), "Exam", id, &mut warnings))
             .opt_text(f.text(5).map(lower).as_deref())
-            .opt_text(f.verbatim(6))
+            .opt_text(f.instant(6))
             // The contract: NULL max_score means 100.
             .text(f.verbatim(7).unwrap_or("100"));
         warnings.write(row);
@@ -502,7 +502,7 @@ static EXAM_RESULTS: StageSpec = StageSpec {
         row.opt_int(f.int(1)?)
             .opt_int(f.int(2)?)
             .opt_text(f.verbatim(3))
-            .opt_text(f.verbatim(4))
+            .opt_text(f.instant(4))
             .text(status.as_str())
             .opt_text(json)
             .opt_text(raw);

@@ -1,0 +1,11 @@
+ALTER TABLE migration.resolutions SET UNLOGGED;
+ALTER TABLE migration.stage_organizations SET UNLOGGED;
+ALTER TABLE migration.stage_persons SET UNLOGGED;
+ALTER TABLE migration.stage_users SET UNLOGGED;
+ALTER TABLE migration.stage_groups SET UNLOGGED;
+ALTER TABLE migration.stage_subjects SET UNLOGGED;
+ALTER TABLE migration.stage_students SET UNLOGGED;
+ALTER TABLE migration.stage_teachers SET UNLOGGED;
+ALTER TABLE migration.stage_journal SET UNLOGGED;
+ALTER TABLE migration.stage_exams SET UNLOGGED;
+ALTER TABLE migration.stage_exam_results SET UNLOGGED;
