@@ -48,8 +48,8 @@ echo "== migration with $WORKERS worker processes" >&2
 psql_admin -c "DROP DATABASE IF EXISTS $LMS_DB WITH (FORCE)"
 "$BIN/lmsctl" db up >/dev/null
 pids=()
-for _ in $(seq 1 "$WORKERS"); do
-    "$BIN/lms-worker" 2>>/tmp/lms-bench-workers.log &
+for i in $(seq 1 "$WORKERS"); do
+    LMS_METRICS__LISTEN="127.0.0.1:$((9470 + i))" "$BIN/lms-worker" 2>>/tmp/lms-bench-workers.log &
     pids+=($!)
 done
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; }

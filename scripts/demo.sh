@@ -10,8 +10,9 @@ unset LMS_CONFIG
 "$BIN/lmsctl" legacy seed --scale seed --force
 
 pids=()
-for _ in 1 2; do
-    LMS_LOG__FILTER="${LMS_LOG__FILTER:-warn}" "$BIN/lms-worker" &
+# Each worker serves its metrics on its own port: 9471, 9472.
+for i in 1 2; do
+    LMS_METRICS__LISTEN="127.0.0.1:$((9470 + i))" LMS_LOG__FILTER="${LMS_LOG__FILTER:-warn}" "$BIN/lms-worker" &
     pids+=($!)
 done
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT

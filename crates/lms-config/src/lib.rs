@@ -17,9 +17,9 @@ mod urls;
 
 pub use error::{ConfigError, KeyError};
 pub use settings::{
-    AuthSettings, DatabaseSettings, GrpcSettings, KNOWN_SCOPES, LegacySettings, LogFormat,
-    LogSettings, MetricsSettings, MigrationSettings, RedisSettings, Settings, TokenSettings,
-    WorkerSettings,
+    AuthSettings, DatabaseSettings, FailoverSettings, GrpcSettings, KNOWN_SCOPES, LegacySettings,
+    LogFormat, LogSettings, MetricsSettings, MigrationSettings, RedisSettings, Settings,
+    StandbySettings, TokenSettings, WorkerSettings,
 };
 pub use urls::{PostgresUrl, RedisUrl};
 

@@ -28,6 +28,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// The Prometheus endpoint each binary serves.
     pub metrics: MetricsSettings,
+    /// Where the server's reads go when the LMS primary is down.
+    pub failover: FailoverSettings,
 }
 
 /// Each long-running binary (server, worker) serves `GET /metrics`
@@ -58,6 +60,40 @@ pub struct DatabaseSettings {
     /// How long a caller waits for a free pooled connection.
     #[serde(with = "humantime_serde")]
     pub acquire_timeout: Duration,
+    /// Read standbys of the LMS database, in the order reads fail over to
+    /// them when the primary (`url`) stops answering.
+    #[serde(default)]
+    pub standbys: Vec<StandbySettings>,
+}
+
+/// One read standby of the LMS database. Pool settings left out are the
+/// primary's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StandbySettings {
+    pub url: PostgresUrl,
+    #[serde(default)]
+    pub min_connections: Option<u32>,
+    #[serde(default)]
+    pub max_connections: Option<u32>,
+    #[serde(default, with = "humantime_serde::option")]
+    pub connect_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde::option")]
+    pub acquire_timeout: Option<Duration>,
+}
+
+impl StandbySettings {
+    /// The standby's pool settings, the primary's filling the gaps.
+    pub fn resolved(&self, primary: &DatabaseSettings) -> DatabaseSettings {
+        DatabaseSettings {
+            url: self.url.clone(),
+            min_connections: self.min_connections.unwrap_or(primary.min_connections),
+            max_connections: self.max_connections.unwrap_or(primary.max_connections),
+            connect_timeout: self.connect_timeout.unwrap_or(primary.connect_timeout),
+            acquire_timeout: self.acquire_timeout.unwrap_or(primary.acquire_timeout),
+            standbys: Vec::new(),
+        }
+    }
 }
 
 /// The legacy EDU PostgreSQL database.
@@ -68,6 +104,44 @@ pub struct LegacySettings {
     /// The time zone the legacy `timestamp` columns were written in; the LMS
     /// stores `timestamptz`.
     pub timezone: String,
+    /// The pool the server keeps for degraded reads (see `failover`).
+    pub min_connections: u32,
+    pub max_connections: u32,
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub acquire_timeout: Duration,
+}
+
+impl LegacySettings {
+    /// The legacy database as a pool endpoint.
+    pub fn as_endpoint(&self) -> DatabaseSettings {
+        DatabaseSettings {
+            url: self.url.clone(),
+            min_connections: self.min_connections,
+            max_connections: self.max_connections,
+            connect_timeout: self.connect_timeout,
+            acquire_timeout: self.acquire_timeout,
+            standbys: Vec::new(),
+        }
+    }
+}
+
+/// How the server's reads survive the LMS primary going away: to the
+/// standbys in order, then (if allowed) to the legacy database, read only;
+/// writes never move.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverSettings {
+    /// How often endpoints that are down (and those that are up) are probed;
+    /// traffic returns to the primary at the first probe it answers.
+    #[serde(with = "humantime_serde")]
+    pub probe_interval: Duration,
+    /// How long a probe may take before the endpoint counts as down.
+    #[serde(with = "humantime_serde")]
+    pub probe_timeout: Duration,
+    /// Serve reads from the legacy database when no LMS endpoint answers.
+    pub legacy_reads: bool,
 }
 
 /// Redis, the job queue's store.
@@ -199,10 +273,15 @@ impl Default for Settings {
                 max_connections: 20,
                 connect_timeout: Duration::from_secs(5),
                 acquire_timeout: Duration::from_secs(10),
+                standbys: Vec::new(),
             },
             legacy: LegacySettings {
                 url: default_postgres("edu"),
                 timezone: "UTC".to_owned(),
+                min_connections: 1,
+                max_connections: 20,
+                connect_timeout: Duration::from_secs(5),
+                acquire_timeout: Duration::from_secs(10),
             },
             redis: RedisSettings {
                 url: RedisUrl::parse("redis://127.0.0.1:6379")
@@ -244,6 +323,11 @@ impl Default for Settings {
                 enabled: true,
                 listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
             },
+            failover: FailoverSettings {
+                probe_interval: Duration::from_secs(60),
+                probe_timeout: Duration::from_secs(2),
+                legacy_reads: true,
+            },
         }
     }
 }
@@ -282,6 +366,31 @@ impl Settings {
             db.min_connections <= db.max_connections,
             "database.min_connections",
             "must not exceed database.max_connections",
+        );
+        for (index, standby) in db.standbys.iter().enumerate() {
+            let standby = standby.resolved(db);
+            check(
+                standby.max_connections >= 1 && standby.min_connections <= standby.max_connections,
+                &format!("database.standbys[{index}].max_connections"),
+                "must be at least 1 and at least min_connections",
+            );
+        }
+        check(
+            self.legacy.max_connections >= 1
+                && self.legacy.min_connections <= self.legacy.max_connections,
+            "legacy.max_connections",
+            "must be at least 1 and at least legacy.min_connections",
+        );
+        check(
+            self.failover.probe_interval >= Duration::from_millis(100),
+            "failover.probe_interval",
+            "must be at least 100ms",
+        );
+        check(
+            self.failover.probe_timeout > Duration::ZERO
+                && self.failover.probe_timeout <= self.failover.probe_interval,
+            "failover.probe_timeout",
+            "must be positive and at most failover.probe_interval",
         );
         check(
             !self.legacy.timezone.trim().is_empty(),

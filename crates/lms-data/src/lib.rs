@@ -6,6 +6,8 @@
 
 mod database;
 pub mod entities;
+pub mod failover;
+pub mod legacy_read;
 pub mod repo;
 pub mod schema;
 

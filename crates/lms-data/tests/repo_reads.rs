@@ -536,12 +536,12 @@ async fn keyset_pages_neither_repeat_nor_skip() -> anyhow::Result<()> {
     let first = repo.list_persons(PageRequest::first(10)).await?;
     assert_eq!(first.items.len(), 10);
     let after = first.next_after;
-    assert_eq!(after, first.items.last().map(|p| p.id.0));
+    assert_eq!(after, first.items.last().map(|p| Cursor::lms(p.id.0)));
     // Rows added while a client pages through land after what it has seen.
     env.exec("INSERT INTO persons (last_name) SELECT 'Q' || g FROM generate_series(1, 7) g")
         .await?;
     let mut seen: Vec<i64> = ids(&first, |p| p.id.0);
-    let mut request = PageRequest::new(10, after);
+    let mut request = PageRequest::resume(10, after);
     let mut pages = 1;
     loop {
         let page = repo.list_persons(request).await?;
@@ -549,7 +549,7 @@ async fn keyset_pages_neither_repeat_nor_skip() -> anyhow::Result<()> {
         assert!(page.items.len() <= 10);
         seen.extend(ids(&page, |p| p.id.0));
         match page.next_after {
-            Some(after) => request = PageRequest::new(10, Some(after)),
+            Some(after) => request = PageRequest::resume(10, Some(after)),
             None => break,
         }
     }
@@ -577,12 +577,12 @@ async fn keyset_pages_neither_repeat_nor_skip() -> anyhow::Result<()> {
         .await?;
     let page = repo.list_persons(PageRequest::first(0)).await?;
     assert_eq!(page.items.len(), 50);
-    assert_eq!(page.next_after, Some(page.items[49].id.0));
+    assert_eq!(page.next_after, Some(Cursor::lms(page.items[49].id.0)));
     let page = repo.list_persons(PageRequest::first(5000)).await?;
     assert_eq!(page.items.len(), 1000);
     assert!(page.next_after.is_some(), "1032 rows: more follow");
     let rest = repo
-        .list_persons(PageRequest::new(5000, page.next_after))
+        .list_persons(PageRequest::resume(5000, page.next_after))
         .await?;
     assert_eq!((rest.items.len(), rest.next_after), (32, None));
     env.finish().await
@@ -618,7 +618,7 @@ async fn filtered_lists_page_too() -> anyhow::Result<()> {
         );
         seen.extend(ids(&page, |e| e.id.0));
         match page.next_after {
-            Some(after) => request = PageRequest::new(2, Some(after)),
+            Some(after) => request = PageRequest::resume(2, Some(after)),
             None => break,
         }
     }
@@ -630,18 +630,18 @@ async fn filtered_lists_page_too() -> anyhow::Result<()> {
         .list_courses(&CourseFilter::default(), PageRequest::first(3))
         .await?;
     assert_eq!(courses.items.len(), 3);
-    assert_eq!(courses.next_after, Some(courses.items[2].id.0));
+    assert_eq!(courses.next_after, Some(Cursor::lms(courses.items[2].id.0)));
     let rest = repo
         .list_courses(
             &CourseFilter::default(),
-            PageRequest::new(3, courses.next_after),
+            PageRequest::resume(3, courses.next_after),
         )
         .await?;
     assert_eq!(rest.items.len(), 3);
     let last = repo
         .list_courses(
             &CourseFilter::default(),
-            PageRequest::new(3, rest.next_after),
+            PageRequest::resume(3, rest.next_after),
         )
         .await?;
     assert_eq!((last.items.len(), last.next_after), (1, None), "7 courses");

@@ -703,7 +703,7 @@ async fn materials_belong_to_their_course() -> anyhow::Result<()> {
     let first = repo.list_materials(course, PageRequest::first(3)).await?;
     assert_eq!(first.items.len(), 3);
     let rest = repo
-        .list_materials(course, PageRequest::new(3, first.next_after))
+        .list_materials(course, PageRequest::resume(3, first.next_after))
         .await?;
     assert_eq!((rest.items.len(), rest.next_after), (2, None));
     assert!(rest.items.iter().all(|m| m.course_id == course));

@@ -98,13 +98,23 @@ pub async fn run_chunk(ctx: &EngineContext, chunk_id: i64) -> Result<ChunkOutcom
             progress::fail_chunk(&ctx.lms, info.run_id, chunk_id, &message).await?;
             return Ok(ChunkOutcome::Failed(message));
         }
+        let started = std::time::Instant::now();
+        let labels = [
+            ("entity", info.entity.as_str()),
+            ("phase", info.phase.as_str()),
+        ];
         match execute(ctx, &info).await {
-            Ok(Some(advance)) => return Ok(ChunkOutcome::Done(advance)),
+            Ok(Some(advance)) => {
+                metrics::histogram!("lms_chunk_duration_seconds", &labels)
+                    .record(started.elapsed().as_secs_f64());
+                return Ok(ChunkOutcome::Done(advance));
+            }
             Ok(None) => return Ok(ChunkOutcome::Skipped("held by another worker")),
             Err(error) => {
                 let transient = error.class() == FailureClass::Transient;
                 record_error(&ctx.lms, chunk_id, &error).await;
                 if transient && attempt < ctx.retry.max_attempts {
+                    metrics::counter!("lms_chunk_retries_total", &labels).increment(1);
                     let delay = ctx.retry.delay(attempt);
                     tracing::warn!(chunk_id, attempt, ?delay, %error, "transient failure; retrying");
                     tokio::time::sleep(delay).await;
@@ -117,6 +127,7 @@ pub async fn run_chunk(ctx: &EngineContext, chunk_id: i64) -> Result<ChunkOutcom
                     info.range
                 );
                 progress::fail_chunk(&ctx.lms, info.run_id, chunk_id, &message).await?;
+                metrics::counter!("lms_chunk_failures_total", &labels).increment(1);
                 return Ok(ChunkOutcome::Failed(message));
             }
         }

@@ -20,6 +20,7 @@ pub mod progress_view;
 pub mod queue;
 pub mod report;
 pub mod resolve;
+pub mod run_metrics;
 pub mod setup;
 pub mod stage;
 pub mod worker;

@@ -10,10 +10,12 @@ pub mod auth;
 pub mod client;
 pub mod codec;
 pub mod convert;
+pub mod data_source;
 pub mod error;
 pub mod names;
 pub mod pb;
 pub mod request;
+pub mod request_metrics;
 pub mod services;
 
 mod server;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use lms_domain::model::PageRequest;
+use lms_domain::model::{Cursor, CursorSpace, PageRequest};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::ApiError;
@@ -19,13 +19,22 @@ pub const MAX_LONG_TEXT: usize = 100_000;
 /// for the same method and filter (`binding`).
 pub fn page(page_size: i32, page_token: &str, binding: &str) -> Result<PageRequest, ApiError> {
     let size = page_size_of(page_size)?;
-    let after = match decode_token(page_token, binding)? {
+    let cursor = match decode_token(page_token, binding)? {
         None => None,
-        Some(cursor) => Some(i64::from_be_bytes(
-            cursor.try_into().map_err(|_| not_ours())?,
-        )),
+        Some(bytes) => {
+            let [space, after @ ..] = bytes.as_slice() else {
+                return Err(not_ours());
+            };
+            let space = match space {
+                0 => CursorSpace::Lms,
+                1 => CursorSpace::Legacy,
+                _ => return Err(not_ours()),
+            };
+            let after = i64::from_be_bytes(after.try_into().map_err(|_| not_ours())?);
+            Some(Cursor { space, after })
+        }
     };
-    Ok(PageRequest::new(size, after))
+    Ok(PageRequest::resume(size, cursor))
 }
 
 /// Like [`page`], for lists whose cursor is a UUID (migration runs).
@@ -46,10 +55,16 @@ fn page_size_of(page_size: i32) -> Result<u32, ApiError> {
     u32::try_from(page_size).map_err(|_| ApiError::invalid("page_size", "must not be negative"))
 }
 
-/// The token of the page after `after`, bound to `binding`.
-pub fn next_token(after: Option<i64>, binding: &str) -> String {
-    after.map_or_else(String::new, |after| {
-        encode_token(&after.to_be_bytes(), binding)
+/// The token of the page after `cursor`, bound to `binding`.
+pub fn next_token(cursor: Option<Cursor>, binding: &str) -> String {
+    cursor.map_or_else(String::new, |cursor| {
+        let mut bytes = Vec::with_capacity(9);
+        bytes.push(match cursor.space {
+            CursorSpace::Lms => 0,
+            CursorSpace::Legacy => 1,
+        });
+        bytes.extend_from_slice(&cursor.after.to_be_bytes());
+        encode_token(&bytes, binding)
     })
 }
 
@@ -225,7 +240,7 @@ mod tests {
 
     #[test]
     fn page_tokens_round_trip_and_stay_bound() {
-        let token = next_token(Some(41), "ListStudents|x");
+        let token = next_token(Some(Cursor::lms(41)), "ListStudents|x");
         assert_eq!(
             page(10, &token, "ListStudents|x")
                 .ok()

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lms_config::{GrpcSettings, Settings};
-use lms_data::Database;
+use lms_data::failover::DataSources;
 use lms_data::repo::Repository;
 use lms_engine::setup::connect_queue;
 use tokio::net::TcpListener;
@@ -14,6 +14,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
 use crate::auth::{AuthLayer, Authenticator};
+use crate::data_source::{DataSourceLayer, report_data_health};
 use crate::pb;
 use crate::pb::lms::migration::v1::migration_service_server::MigrationServiceServer;
 use crate::pb::lms::v1::assessment_service_server::AssessmentServiceServer;
@@ -24,6 +25,7 @@ use crate::pb::lms::v1::person_service_server::PersonServiceServer;
 use crate::pb::lms::v1::staff_service_server::StaffServiceServer;
 use crate::pb::lms::v1::student_service_server::StudentServiceServer;
 use crate::pb::lms::v1::user_service_server::UserServiceServer;
+use crate::request_metrics::RequestMetricsLayer;
 use crate::services::DomainApi;
 use crate::services::migration::MigrationApi;
 
@@ -51,6 +53,7 @@ pub enum ServeError {
 #[derive(Debug, Clone)]
 pub struct GrpcApp {
     settings: GrpcSettings,
+    sources: DataSources,
     auth: Authenticator,
     domain: DomainApi,
     migration: MigrationApi,
@@ -62,8 +65,9 @@ pub struct GrpcApp {
 impl GrpcApp {
     /// Connects to the LMS and legacy databases and to Redis.
     pub async fn connect(settings: &Settings) -> Result<GrpcApp, ServeError> {
-        let pool = lms_pg::PoolConfig::from_settings(&settings.database, "lms-server");
-        let db = Database::connect(&settings.database.url, &pool)
+        // The domain's reads fail over (primary, standbys, legacy); the
+        // server starts even while the primary is down, degraded.
+        let sources = DataSources::connect(settings, "lms-server")
             .await
             .map_err(|source| ServeError::Connect {
                 what: "the LMS database",
@@ -91,20 +95,27 @@ impl GrpcApp {
             })?;
         let (stopping, stopping_seen) = watch::channel(false);
         Ok(GrpcApp {
+            sources: sources.clone(),
             stopping: Arc::new(stopping),
             settings: settings.grpc.clone(),
             auth: Authenticator::from_settings(&settings.auth),
             domain: DomainApi {
-                repo: Repository::new(&db),
+                repo: Repository::with_sources(sources.clone()),
             },
+            // Migration runs never fail over: they use the primary or wait.
             migration: MigrationApi {
-                lms: db.pool().clone(),
+                lms: sources.primary_pool().clone(),
                 legacy,
                 queue,
                 default_chunk_size: settings.migration.chunk_size,
                 stopping: stopping_seen,
             },
         })
+    }
+
+    /// The failover pool behind the domain services.
+    pub fn data_sources(&self) -> &DataSources {
+        &self.sources
     }
 
     /// Serves on `listener` until `shutdown` completes, then lets in-flight
@@ -138,6 +149,8 @@ impl GrpcApp {
         }
         let domain = self.domain;
         let mut router = builder
+            .layer(RequestMetricsLayer)
+            .layer(DataSourceLayer::new(self.sources.clone()))
             .layer(AuthLayer::new(self.auth))
             .add_service(limit!(OrganizationServiceServer::new(domain.clone()), max))
             .add_service(limit!(PersonServiceServer::new(domain.clone()), max))
@@ -155,6 +168,7 @@ impl GrpcApp {
                     .set_service_status(service, tonic_health::ServingStatus::Serving)
                     .await;
             }
+            tokio::spawn(report_data_health(self.sources.clone(), reporter));
             router = router.add_service(health);
         }
         if self.settings.reflection {
@@ -177,6 +191,10 @@ impl GrpcApp {
         // Unary requests in flight finish; WatchRun streams end at once with
         // UNAVAILABLE (a client watches again elsewhere and gets a snapshot).
         let stopping = self.stopping;
+        let mut probes_stop = stopping.subscribe();
+        tokio::spawn(self.sources.clone().run_probes(async move {
+            let _ = probes_stop.wait_for(|stopping| *stopping).await;
+        }));
         let shutdown = async move {
             shutdown.await;
             stopping.send_replace(true);

@@ -1,6 +1,10 @@
 //! What every LMS binary does the same way: log to stderr as configured,
 //! stop on SIGTERM or Ctrl-C, and print errors with their causes.
 
+mod metrics_endpoint;
+
+pub use metrics_endpoint::{BeforeScrape, install_recorder, serve_metrics};
+
 use lms_config::{LogFormat, LogSettings};
 use tracing_subscriber::EnvFilter;
 

@@ -3,9 +3,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use clap::Parser;
 use lms_config::{ConfigSource, Settings};
+use lms_engine::run_metrics::record_run_metrics;
 use lms_runtime::{init_logging, report_error, shutdown_signal};
 use tokio::net::TcpListener;
 
@@ -39,10 +42,36 @@ async fn main() -> ExitCode {
 }
 
 async fn run(settings: Settings) -> anyhow::Result<()> {
+    let recorder = if settings.metrics.enabled {
+        Some(lms_runtime::install_recorder()?)
+    } else {
+        None
+    };
     let listener = TcpListener::bind(settings.grpc.listen)
         .await
         .with_context(|| format!("cannot listen on {} (grpc.listen)", settings.grpc.listen))?;
     let app = lms_grpc::GrpcApp::connect(&settings).await?;
+    if let Some(recorder) = recorder {
+        let sources = app.data_sources().clone();
+        let before_scrape: lms_runtime::BeforeScrape = Arc::new(move || {
+            let sources = sources.clone();
+            Box::pin(async move {
+                sources.record_pool_metrics();
+                // The run gauges come from the primary; while it is down
+                // they keep their last values.
+                if let Err(error) = record_run_metrics(sources.primary_pool()).await {
+                    tracing::debug!(%error, "run metrics not refreshed");
+                }
+            })
+        });
+        lms_runtime::serve_metrics(
+            settings.metrics.listen,
+            recorder,
+            Some(before_scrape),
+            shutdown_signal(),
+        )
+        .await?;
+    }
     tracing::info!(address = %listener.local_addr()?, "serving gRPC");
     app.serve(listener, async {
         shutdown_signal().await;

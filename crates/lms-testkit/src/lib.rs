@@ -4,10 +4,14 @@
 //! when the test ends (or swept by a later run if the test process died), so
 //! tests run in parallel and never see each other's or old runs' data.
 
+pub mod cluster;
 mod database;
 mod redis_namespace;
+mod scrape;
 mod settings;
 
+pub use cluster::TempCluster;
 pub use database::{TestDatabase, server_url};
 pub use redis_namespace::{TestRedis, redis_url};
+pub use scrape::{Sample, Scrape, free_local_address};
 pub use settings::test_settings;

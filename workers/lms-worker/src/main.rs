@@ -6,9 +6,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use clap::Parser;
 use lms_config::{ConfigSource, Settings};
+use lms_engine::run_metrics::{record_pool, record_run_metrics};
 use lms_engine::setup::{connect_engine, connect_queue, worker_config};
 use lms_engine::{run_worker, unique_worker_name};
 use lms_runtime::{init_logging, report_error, shutdown_signal};
@@ -51,6 +54,11 @@ async fn main() -> ExitCode {
 }
 
 async fn run(settings: Settings) -> anyhow::Result<()> {
+    let recorder = if settings.metrics.enabled {
+        Some(lms_runtime::install_recorder()?)
+    } else {
+        None
+    };
     let name = unique_worker_name(settings.worker.name.as_deref());
     let engine = connect_engine(&settings, name.clone(), settings.worker.concurrency)
         .await
@@ -62,6 +70,26 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         .ping()
         .await
         .with_context(|| format!("Redis at {} does not answer", settings.redis.url))?;
+    if let Some(recorder) = recorder {
+        let (lms, legacy) = (engine.lms.clone(), engine.legacy.clone());
+        let before_scrape: lms_runtime::BeforeScrape = Arc::new(move || {
+            let (lms, legacy) = (lms.clone(), legacy.clone());
+            Box::pin(async move {
+                record_pool("primary", &lms);
+                record_pool("legacy", &legacy);
+                if let Err(error) = record_run_metrics(&lms).await {
+                    tracing::debug!(%error, "run metrics not refreshed");
+                }
+            })
+        });
+        lms_runtime::serve_metrics(
+            settings.metrics.listen,
+            recorder,
+            Some(before_scrape),
+            shutdown_signal(),
+        )
+        .await?;
+    }
     tracing::info!(worker = %name, concurrency = settings.worker.concurrency, queue = queue.name(), "worker started");
     run_worker(
         engine,

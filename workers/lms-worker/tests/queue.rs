@@ -35,6 +35,7 @@ fn spawn_worker(fixture: &Fixture, redis_url: &str) -> anyhow::Result<Child> {
         .env("LMS_MIGRATION__REQUEUE_AFTER", "2s")
         .env("LMS_MIGRATION__SWEEP_INTERVAL", "500ms")
         .env("LMS_MIGRATION__RETRY_BASE_DELAY", "100ms")
+        .env("LMS_METRICS__ENABLED", "false")
         .env("LMS_LOG__FILTER", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

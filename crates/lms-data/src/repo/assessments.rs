@@ -5,13 +5,13 @@ use lms_domain::model::*;
 use lms_domain::status::SubmissionStatus;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use super::{Repository, legacy, legacy_i32, legacy_key, parse_text, read_one, read_page};
+use super::{LmsStore, legacy, legacy_i32, legacy_key, parse_text, read_one, read_page};
 use crate::entities::{assessment_submissions, assessments};
 
 const ASSESSMENT: &str = "assessment";
 const SUBMISSION: &str = "submission";
 
-impl Repository {
+impl LmsStore {
     pub async fn get_assessment(&self, id: AssessmentId) -> Result<Assessment, DomainError> {
         let select = assessments::Entity::find_by_id(id.0);
         Ok(assessment(

@@ -6,7 +6,7 @@ use lms_domain::model::*;
 use lms_domain::person::Gender;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use super::{Repository, legacy, legacy_i32, legacy_key, parse_text, read_one, read_page};
+use super::{LmsStore, legacy, legacy_i32, legacy_key, parse_text, read_one, read_page};
 use crate::entities::{organizations, persons, staff_members, users};
 
 const ORGANIZATION: &str = "organization";
@@ -14,7 +14,7 @@ const PERSON: &str = "person";
 const USER: &str = "user";
 const STAFF_MEMBER: &str = "staff member";
 
-impl Repository {
+impl LmsStore {
     pub async fn get_organization(&self, id: OrganizationId) -> Result<Organization, DomainError> {
         let select = organizations::Entity::find_by_id(id.0);
         organization(read_one(&self.db, ORGANIZATION, id, select).await?)

@@ -8,13 +8,13 @@ use lms_domain::status::EnrollmentStatus;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 use super::errors::{Target, db_error};
-use super::{Repository, first_or_not_found, legacy, legacy_key, parse_text, read_one, read_page};
+use super::{LmsStore, first_or_not_found, legacy, legacy_key, parse_text, read_one, read_page};
 use crate::entities::{course_enrollments, grades};
 
 const ENROLLMENT: &str = "enrollment";
 const GRADE: &str = "grade";
 
-impl Repository {
+impl LmsStore {
     pub async fn get_enrollment(&self, id: EnrollmentId) -> Result<Enrollment, DomainError> {
         let select = course_enrollments::Entity::find_by_id(id.0);
         enrollment(read_one(&self.db, ENROLLMENT, id, select).await?)

@@ -10,6 +10,7 @@ mod courses;
 mod directory;
 mod enrollments;
 mod errors;
+mod routed;
 mod students;
 
 use chrono::{DateTime, Utc};
@@ -20,17 +21,44 @@ use sea_orm::{
 };
 
 use crate::Database;
+use crate::failover::DataSources;
 use errors::{Target, db_error};
 
-/// Reads and writes the LMS domain. Cloning is cheap: it shares the pool.
+/// Reads and writes the LMS domain, routed by [`DataSources`]: reads to the
+/// first endpoint that answers (primary, standbys, then the legacy
+/// database), writes only to the primary. Cloning is cheap.
 #[derive(Debug, Clone)]
 pub struct Repository {
-    db: DatabaseConnection,
+    sources: DataSources,
 }
 
 impl Repository {
+    /// A repository over one database, with no failover (tools and tests).
     pub fn new(db: &Database) -> Repository {
         Repository {
+            sources: DataSources::single(db),
+        }
+    }
+
+    pub fn with_sources(sources: DataSources) -> Repository {
+        Repository { sources }
+    }
+
+    pub fn sources(&self) -> &DataSources {
+        &self.sources
+    }
+}
+
+/// The domain's reads and writes on one LMS database (primary or standby),
+/// through SeaORM. Cloning is cheap: it shares the pool.
+#[derive(Debug, Clone)]
+pub(crate) struct LmsStore {
+    db: DatabaseConnection,
+}
+
+impl LmsStore {
+    pub(crate) fn new(db: &Database) -> LmsStore {
+        LmsStore {
             db: db.orm().clone(),
         }
     }

@@ -7,13 +7,13 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, Quer
 
 use super::errors::{Target, db_error};
 use super::{
-    Repository, first_or_not_found, legacy, legacy_i32, legacy_key, parse_text, read_one, read_page,
+    LmsStore, first_or_not_found, legacy, legacy_i32, legacy_key, parse_text, read_one, read_page,
 };
 use crate::entities::students;
 
 const STUDENT: &str = "student";
 
-impl Repository {
+impl LmsStore {
     pub async fn get_student(&self, id: StudentId) -> Result<Student, DomainError> {
         let select = students::Entity::find_by_id(id.0);
         student(read_one(&self.db, STUDENT, id, select).await?)

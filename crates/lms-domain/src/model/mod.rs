@@ -9,6 +9,6 @@ mod writes;
 
 pub use filters::*;
 pub use ids::*;
-pub use page::{Page, PageRequest};
+pub use page::{Cursor, CursorSpace, Page, PageRequest};
 pub use resources::*;
 pub use writes::*;

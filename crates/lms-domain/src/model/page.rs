@@ -6,21 +6,53 @@ pub const DEFAULT_PAGE_SIZE: u32 = 50;
 /// The largest page size; larger requests are lowered to it.
 pub const MAX_PAGE_SIZE: u32 = 1000;
 
-/// One page to read: up to `size` items with ids greater than `after`.
+/// Which ids a cursor counts. The LMS primary and its standbys share LMS
+/// ids; in degraded mode pages come from the legacy database in legacy id
+/// order, and a cursor of one space means nothing in the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CursorSpace {
+    #[default]
+    Lms,
+    Legacy,
+}
+
+/// Where a page ends: the last id it showed, and which ids those are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub space: CursorSpace,
+    pub after: i64,
+}
+
+impl Cursor {
+    pub fn lms(after: i64) -> Cursor {
+        Cursor {
+            space: CursorSpace::Lms,
+            after,
+        }
+    }
+}
+
+/// One page to read: up to `size` items with ids greater than the cursor's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
     size: u32,
-    after: Option<i64>,
+    cursor: Option<Cursor>,
 }
 
 impl PageRequest {
     /// `size` 0 means the default; sizes above the maximum are lowered.
+    /// `after` is an LMS id.
     pub fn new(size: u32, after: Option<i64>) -> PageRequest {
+        PageRequest::resume(size, after.map(Cursor::lms))
+    }
+
+    /// Continues after `cursor`, in whichever id space it was issued.
+    pub fn resume(size: u32, cursor: Option<Cursor>) -> PageRequest {
         let size = match size {
             0 => DEFAULT_PAGE_SIZE,
             size => size.min(MAX_PAGE_SIZE),
         };
-        PageRequest { size, after }
+        PageRequest { size, cursor }
     }
 
     pub fn first(size: u32) -> PageRequest {
@@ -32,9 +64,13 @@ impl PageRequest {
         self.size
     }
 
-    /// Only ids greater than this.
+    /// Only ids greater than this (in the cursor's space).
     pub fn after(&self) -> Option<i64> {
-        self.after
+        self.cursor.map(|cursor| cursor.after)
+    }
+
+    pub fn cursor(&self) -> Option<Cursor> {
+        self.cursor
     }
 }
 
@@ -42,14 +78,25 @@ impl PageRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
     pub items: Vec<T>,
-    /// The last id of this page when more items follow; `None` on the last page.
-    pub next_after: Option<i64>,
+    /// Where the next page starts; `None` on the last page.
+    pub next_after: Option<Cursor>,
 }
 
 impl<T> Page<T> {
-    /// Builds a page from up to `size + 1` items read in id order: the extra
-    /// item only tells that another page follows.
+    /// Builds a page from up to `size + 1` items read in LMS id order: the
+    /// extra item only tells that another page follows.
     pub fn from_overfetch(
+        items: Vec<T>,
+        request: PageRequest,
+        id_of: impl Fn(&T) -> i64,
+    ) -> Page<T> {
+        Page::from_overfetch_in(CursorSpace::Lms, items, request, id_of)
+    }
+
+    /// Like [`Page::from_overfetch`], for items read in the order of
+    /// another id space.
+    pub fn from_overfetch_in(
+        space: CursorSpace,
         mut items: Vec<T>,
         request: PageRequest,
         id_of: impl Fn(&T) -> i64,
@@ -57,7 +104,14 @@ impl<T> Page<T> {
         let size = request.size() as usize;
         let more = items.len() > size;
         items.truncate(size);
-        let next_after = if more { items.last().map(&id_of) } else { None };
+        let next_after = if more {
+            items.last().map(|item| Cursor {
+                space,
+                after: id_of(item),
+            })
+        } else {
+            None
+        };
         Page { items, next_after }
     }
 }
@@ -77,7 +131,10 @@ mod tests {
     fn overfetch_tells_whether_more_follow() {
         let request = PageRequest::new(2, None);
         let page = Page::from_overfetch(vec![1, 2, 3], request, |id| *id);
-        assert_eq!((page.items, page.next_after), (vec![1, 2], Some(2)));
+        assert_eq!(
+            (page.items, page.next_after),
+            (vec![1, 2], Some(Cursor::lms(2)))
+        );
         let page = Page::from_overfetch(vec![1, 2], request, |id| *id);
         assert_eq!(page.next_after, None);
     }

@@ -304,7 +304,7 @@ impl MigrationService for MigrationApi {
                 .or_status()?;
         Ok(Response::new(pb::ListRowOutcomesResponse {
             row_outcomes: rows.into_iter().map(outcome).collect(),
-            next_page_token: next_token(next, &binding),
+            next_page_token: next_token(next.map(lms_domain::model::Cursor::lms), &binding),
         }))
     }
 

@@ -60,6 +60,16 @@ fn token(name: &str, secret: &str, scopes: &[&str]) -> TokenSettings {
     }
 }
 
+/// Every test token, by what it may do.
+fn test_tokens() -> Vec<TokenSettings> {
+    vec![
+        token("reader", READER, &["lms.read"]),
+        token("writer", WRITER, &["lms.read", "lms.write"]),
+        token("admin", ADMIN, &["migration.admin"]),
+        token("root", ROOT, &["lms.read", "lms.write", "migration.admin"]),
+    ]
+}
+
 /// Starts the server (and, with `worker`, an in-process worker) on data.
 pub async fn spawn_app(purpose: &str, data: Data, worker: bool) -> anyhow::Result<TestApp> {
     let lms_db = TestDatabase::create(&format!("{purpose}lms")).await?;
@@ -72,12 +82,7 @@ pub async fn spawn_app(purpose: &str, data: Data, worker: bool) -> anyhow::Resul
         redis.namespace(),
     )?;
     settings.grpc.listen = "127.0.0.1:0".parse()?;
-    settings.auth.tokens = vec![
-        token("reader", READER, &["lms.read"]),
-        token("writer", WRITER, &["lms.read", "lms.write"]),
-        token("admin", ADMIN, &["migration.admin"]),
-        token("root", ROOT, &["lms.read", "lms.write", "migration.admin"]),
-    ];
+    settings.auth.tokens = test_tokens();
     let db = Database::connect(lms_db.url(), &lms_pg::PoolConfig::small("grpc-test")).await?;
     schema::upgrade(&db).await?;
     let legacy = lms_pg::connect(legacy_db.url(), &lms_pg::PoolConfig::small("grpc-test")).await?;
@@ -216,6 +221,57 @@ impl TestApp {
         self.legacy_db.drop_now().await?;
         // A server that failed while serving fails the test that used it.
         served??;
+        Ok(())
+    }
+}
+
+/// A server over settings the test built itself (failover tests point it
+/// at throwaway clusters).
+pub struct RunningServer {
+    pub address: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    server: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningServer {
+    pub async fn start(mut settings: Settings) -> anyhow::Result<RunningServer> {
+        settings.grpc.listen = "127.0.0.1:0".parse()?;
+        settings.auth.tokens = test_tokens();
+        let app = GrpcApp::connect(&settings).await?;
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            app.serve(listener, async {
+                let _ = stopped.await;
+            })
+            .await
+            .map_err(anyhow::Error::from)
+        });
+        Ok(RunningServer {
+            address,
+            stop: Some(stop),
+            server,
+        })
+    }
+
+    /// A channel that sends `token` with every request.
+    pub async fn authed(&self, token: &str) -> anyhow::Result<Authed> {
+        let channel = Endpoint::from_shared(format!("http://{}", self.address))?
+            .connect_timeout(Duration::from_secs(5))
+            .connect()
+            .await?;
+        Ok(InterceptedService::new(
+            channel,
+            Bearer(Some(token.to_owned())),
+        ))
+    }
+
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.server).await??;
         Ok(())
     }
 }

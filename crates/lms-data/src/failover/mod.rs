@@ -1,0 +1,446 @@
+//! The failover pool: an ordered list of database endpoints (the LMS
+//! primary, its read standbys, and the legacy EDU database as a degraded,
+//! read-only last resort) with health probing.
+//!
+//! Reads go to the first endpoint that answers. An endpoint is marked down
+//! when a request on it fails with a connection-class error and a probe
+//! confirms it (so that an overloaded pool does not look like an outage),
+//! or when a periodic probe fails; it is marked up again by the first probe
+//! it answers, so traffic returns to the primary within one probe interval.
+//! Writes go to the primary only: when it is down they fail at once with
+//! `Unavailable`, and nothing is queued or sent anywhere else.
+
+mod probe;
+mod source;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use lms_config::{DatabaseSettings, FailoverSettings, Settings};
+use lms_domain::DomainError;
+use sqlx::PgPool;
+use tokio::sync::watch;
+
+pub(crate) use source::note_served_from;
+pub use source::{DataSource, SourceRecorder};
+
+use crate::Database;
+use crate::legacy_read::LegacyReader;
+use crate::repo::LmsStore;
+
+/// What an endpoint serves.
+#[derive(Debug, Clone)]
+enum Backend {
+    Lms(LmsStore),
+    Legacy(LegacyReader),
+}
+
+#[derive(Debug)]
+struct Endpoint {
+    /// `primary`, `standby-1`, ..., `legacy`: the label in logs and metrics.
+    name: String,
+    source: DataSource,
+    pool: PgPool,
+    backend: Backend,
+    up: AtomicBool,
+}
+
+/// Where one read goes.
+#[derive(Debug, Clone)]
+pub(crate) enum ReadRoute {
+    Lms {
+        endpoint: usize,
+        source: DataSource,
+        store: LmsStore,
+    },
+    Legacy {
+        endpoint: usize,
+        reader: LegacyReader,
+    },
+}
+
+/// The state of every endpoint, for health and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointStatus {
+    pub name: String,
+    pub source: DataSource,
+    pub up: bool,
+    pub connections: u32,
+    pub idle: u32,
+}
+
+#[derive(Debug)]
+struct Shared {
+    endpoints: Vec<Endpoint>,
+    settings: FailoverSettings,
+    /// Where reads go now; `None` when nothing answers.
+    current: watch::Sender<Option<DataSource>>,
+    failovers: AtomicU64,
+}
+
+/// The failover pool. Cloning is cheap.
+#[derive(Debug, Clone)]
+pub struct DataSources {
+    shared: Arc<Shared>,
+}
+
+/// The primary is always the first endpoint.
+const PRIMARY: usize = 0;
+
+impl DataSources {
+    /// Builds the endpoints from the settings without waiting for any of
+    /// them (the server starts, degraded, while the primary is down), then
+    /// probes them all once and loads the legacy id map if it can.
+    pub async fn connect(
+        settings: &Settings,
+        application_name: &str,
+    ) -> Result<DataSources, sqlx::Error> {
+        let mut endpoints = vec![lms_endpoint(
+            "primary".to_owned(),
+            DataSource::Primary,
+            &settings.database,
+            application_name,
+        )?];
+        for (index, standby) in settings.database.standbys.iter().enumerate() {
+            endpoints.push(lms_endpoint(
+                format!("standby-{}", index + 1),
+                DataSource::Standby,
+                &standby.resolved(&settings.database),
+                application_name,
+            )?);
+        }
+        if settings.failover.legacy_reads {
+            let pool = lazy_pool(&settings.legacy.as_endpoint(), application_name)?;
+            endpoints.push(Endpoint {
+                name: "legacy".to_owned(),
+                source: DataSource::Legacy,
+                backend: Backend::Legacy(LegacyReader::new(
+                    pool.clone(),
+                    settings.legacy.timezone.clone(),
+                )),
+                pool,
+                up: AtomicBool::new(false),
+            });
+        }
+        let sources = DataSources::from_endpoints(endpoints, settings.failover.clone());
+        sources.probe_all().await;
+        sources.refresh_legacy_ids().await;
+        Ok(sources)
+    }
+
+    /// One database, always considered up, no failover (tools and tests).
+    pub fn single(db: &Database) -> DataSources {
+        let endpoint = Endpoint {
+            name: "primary".to_owned(),
+            source: DataSource::Primary,
+            pool: db.pool().clone(),
+            backend: Backend::Lms(LmsStore::new(db)),
+            up: AtomicBool::new(true),
+        };
+        let settings = FailoverSettings {
+            probe_interval: Duration::from_secs(60),
+            probe_timeout: Duration::from_secs(2),
+            legacy_reads: false,
+        };
+        let sources = DataSources::from_endpoints(vec![endpoint], settings);
+        sources.update_current();
+        sources
+    }
+
+    fn from_endpoints(endpoints: Vec<Endpoint>, settings: FailoverSettings) -> DataSources {
+        let (current, _) = watch::channel(None);
+        DataSources {
+            shared: Arc::new(Shared {
+                endpoints,
+                settings,
+                current,
+                failovers: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The LMS primary's pool: migration runs and other work that must never
+    /// fail over use it directly.
+    pub fn primary_pool(&self) -> &PgPool {
+        &self.shared.endpoints[PRIMARY].pool
+    }
+
+    /// Where reads go now.
+    pub fn current(&self) -> Option<DataSource> {
+        *self.shared.current.borrow()
+    }
+
+    /// Follows where reads go (for health reporting).
+    pub fn watch_current(&self) -> watch::Receiver<Option<DataSource>> {
+        self.shared.current.subscribe()
+    }
+
+    /// Times reads left the primary since startup.
+    pub fn failovers(&self) -> u64 {
+        self.shared.failovers.load(Ordering::Relaxed)
+    }
+
+    pub fn probe_interval(&self) -> Duration {
+        self.shared.settings.probe_interval
+    }
+
+    /// Every endpoint's state and pool occupancy.
+    pub fn status(&self) -> Vec<EndpointStatus> {
+        self.shared
+            .endpoints
+            .iter()
+            .map(|endpoint| EndpointStatus {
+                name: endpoint.name.clone(),
+                source: endpoint.source,
+                up: endpoint.up.load(Ordering::Relaxed),
+                connections: endpoint.pool.size(),
+                idle: u32::try_from(endpoint.pool.num_idle()).unwrap_or(u32::MAX),
+            })
+            .collect()
+    }
+
+    /// Publishes the pool gauges (called before metrics are rendered).
+    pub fn record_pool_metrics(&self) {
+        for status in self.status() {
+            let in_use = status.connections.saturating_sub(status.idle);
+            metrics::gauge!("lms_db_pool_connections", "endpoint" => status.name.clone(), "state" => "in_use")
+                .set(f64::from(in_use));
+            metrics::gauge!("lms_db_pool_connections", "endpoint" => status.name.clone(), "state" => "idle")
+                .set(f64::from(status.idle));
+            metrics::gauge!("lms_db_endpoint_up", "endpoint" => status.name).set(if status.up {
+                1.0
+            } else {
+                0.0
+            });
+        }
+    }
+
+    pub(crate) fn endpoint_count(&self) -> usize {
+        self.shared.endpoints.len()
+    }
+
+    /// The route of the next read: the first endpoint that is up.
+    pub(crate) fn read_route(&self) -> Result<ReadRoute, DomainError> {
+        let found = self
+            .shared
+            .endpoints
+            .iter()
+            .enumerate()
+            .find(|(_, endpoint)| endpoint.up.load(Ordering::Relaxed));
+        match found {
+            Some((index, endpoint)) => Ok(match &endpoint.backend {
+                Backend::Lms(store) => ReadRoute::Lms {
+                    endpoint: index,
+                    source: endpoint.source,
+                    store: store.clone(),
+                },
+                Backend::Legacy(reader) => ReadRoute::Legacy {
+                    endpoint: index,
+                    reader: reader.clone(),
+                },
+            }),
+            None => Err(DomainError::Unavailable(
+                "no database answers: the LMS primary, its standbys and the legacy database are all down"
+                    .to_owned(),
+            )),
+        }
+    }
+
+    /// The primary, for a write; `Unavailable` at once when it is down.
+    pub(crate) fn write_store(&self) -> Result<LmsStore, DomainError> {
+        let primary = &self.shared.endpoints[PRIMARY];
+        let Backend::Lms(store) = &primary.backend else {
+            return Err(DomainError::Internal(
+                "the first endpoint is not an LMS database".to_owned(),
+            ));
+        };
+        if primary.up.load(Ordering::Relaxed) {
+            return Ok(store.clone());
+        }
+        let reads = match self.current() {
+            Some(DataSource::Standby) => "reads are served from a standby",
+            Some(DataSource::Legacy) => "reads are served from the legacy database",
+            _ => "no database answers",
+        };
+        Err(DomainError::Unavailable(format!(
+            "writes are refused: the LMS primary database is not answering ({reads}); nothing was written, retry when the primary is back"
+        )))
+    }
+
+    /// A request on `endpoint` failed as if the database were gone: probe
+    /// it, and mark it down if the probe fails too. Returns whether it was
+    /// marked down (the caller may retry on the next endpoint).
+    pub(crate) async fn report_failure(&self, endpoint: usize) -> bool {
+        let Some(target) = self.shared.endpoints.get(endpoint) else {
+            return false;
+        };
+        if self.probe(target).await {
+            return false;
+        }
+        self.set_up(endpoint, false);
+        true
+    }
+
+    /// Probes every endpoint once, at the same time.
+    pub async fn probe_all(&self) {
+        let probes = self
+            .shared
+            .endpoints
+            .iter()
+            .map(|endpoint| self.probe(endpoint));
+        let results = futures::future::join_all(probes).await;
+        for (index, answered) in results.into_iter().enumerate() {
+            self.set_up(index, answered);
+        }
+    }
+
+    /// Probes every `probe_interval` until `shutdown` resolves, and keeps
+    /// the legacy id map fresh while an LMS endpoint answers.
+    pub async fn run_probes(self, shutdown: impl Future<Output = ()>) {
+        let mut ticks = tokio::time::interval(self.shared.settings.probe_interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await;
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return,
+                _ = ticks.tick() => {
+                    self.probe_all().await;
+                    self.refresh_legacy_ids().await;
+                }
+            }
+        }
+    }
+
+    async fn probe(&self, endpoint: &Endpoint) -> bool {
+        let result = probe::probe(
+            &endpoint.pool,
+            endpoint.source,
+            self.shared.settings.probe_timeout,
+        )
+        .await;
+        if let Err(error) = &result {
+            metrics::counter!("lms_db_probe_failures_total", "endpoint" => endpoint.name.clone())
+                .increment(1);
+            tracing::debug!(endpoint = %endpoint.name, %error, "probe failed");
+        }
+        result.is_ok()
+    }
+
+    /// Reloads the legacy reader's id map from the first LMS endpoint up.
+    async fn refresh_legacy_ids(&self) {
+        let Some(reader) =
+            self.shared
+                .endpoints
+                .iter()
+                .find_map(|endpoint| match &endpoint.backend {
+                    Backend::Legacy(reader) => Some(reader),
+                    Backend::Lms(_) => None,
+                })
+        else {
+            return;
+        };
+        let Some(lms) = self.shared.endpoints.iter().find(|endpoint| {
+            matches!(endpoint.backend, Backend::Lms(_)) && endpoint.up.load(Ordering::Relaxed)
+        }) else {
+            return;
+        };
+        match reader.refresh_ids(&lms.pool).await {
+            Ok(true) => {
+                tracing::info!(from = %lms.name, "loaded the legacy id map for degraded reads")
+            }
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(from = %lms.name, %error, "could not load the legacy id map")
+            }
+        }
+    }
+
+    fn set_up(&self, index: usize, up: bool) {
+        let Some(endpoint) = self.shared.endpoints.get(index) else {
+            return;
+        };
+        let was = endpoint.up.swap(up, Ordering::Relaxed);
+        if was != up {
+            if up {
+                tracing::info!(endpoint = %endpoint.name, "database endpoint answers again");
+            } else {
+                tracing::warn!(endpoint = %endpoint.name, "database endpoint stopped answering");
+            }
+        }
+        self.update_current();
+    }
+
+    /// Recomputes where reads go, and logs and counts a change.
+    fn update_current(&self) {
+        let now = self
+            .shared
+            .endpoints
+            .iter()
+            .find(|endpoint| endpoint.up.load(Ordering::Relaxed))
+            .map(|endpoint| endpoint.source);
+        let before = self.shared.current.send_replace(now);
+        for source in DataSource::ALL {
+            metrics::gauge!("lms_data_source", "source" => source.as_str())
+                .set(if now == Some(source) { 1.0 } else { 0.0 });
+        }
+        if before == now {
+            return;
+        }
+        let name = |source: Option<DataSource>| source.map_or("nothing", DataSource::as_str);
+        if before == Some(DataSource::Primary)
+            || (before.is_some() && now != Some(DataSource::Primary))
+        {
+            self.shared.failovers.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("lms_data_failovers_total", "from" => name(before), "to" => name(now)).increment(1);
+        }
+        match now {
+            Some(DataSource::Primary) => {
+                tracing::info!(
+                    from = name(before),
+                    "reads and writes are back on the LMS primary"
+                );
+            }
+            Some(DataSource::Standby) => {
+                tracing::warn!(
+                    from = name(before),
+                    "reads fail over to an LMS standby; writes are refused"
+                );
+            }
+            Some(DataSource::Legacy) => tracing::warn!(
+                from = name(before),
+                "degraded mode: reads come from the legacy database; writes are refused"
+            ),
+            None => tracing::error!(from = name(before), "no database answers"),
+        }
+    }
+}
+
+fn lazy_pool(settings: &DatabaseSettings, application_name: &str) -> Result<PgPool, sqlx::Error> {
+    let config = lms_pg::PoolConfig::from_settings(settings, application_name);
+    let options = lms_pg::pool::connect_options(&settings.url, &config)?;
+    Ok(sqlx::postgres::PgPoolOptions::new()
+        .min_connections(config.min_connections)
+        .max_connections(config.max_connections)
+        .acquire_timeout(config.acquire_timeout)
+        .connect_lazy_with(options))
+}
+
+fn lms_endpoint(
+    name: String,
+    source: DataSource,
+    settings: &DatabaseSettings,
+    application_name: &str,
+) -> Result<Endpoint, sqlx::Error> {
+    let pool = lazy_pool(settings, application_name)?;
+    let db = Database::from_pool(pool.clone());
+    Ok(Endpoint {
+        name,
+        source,
+        pool,
+        backend: Backend::Lms(LmsStore::new(&db)),
+        up: AtomicBool::new(false),
+    })
+}

@@ -1,0 +1,297 @@
+//! What every legacy read shares: error classification, legacy timestamps,
+//! keyset scans with the contract applied, and the text rules.
+
+use chrono::{DateTime, Utc};
+use lms_domain::DomainError;
+use lms_domain::model::{Legacy, Page, PageRequest};
+use lms_domain::text::clean_opt;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgTypeInfo, PgValueFormat, PgValueRef};
+use sqlx::{Decode, Postgres, Type};
+
+/// Turns a driver error into the domain error a caller can act on, the way
+/// the repository classifies them: connection-class failures are
+/// Unavailable (the router then tries elsewhere or reports the outage),
+/// anything else Internal.
+fn classify(database: &str, error: &sqlx::Error) -> DomainError {
+    let unavailable = match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(pg) => pg.code().is_some_and(|code| {
+            matches!(&*code, "57P01" | "57P02" | "57P03") || code.starts_with("08")
+        }),
+        _ => false,
+    };
+    if unavailable {
+        DomainError::Unavailable(format!("{database}: {error}"))
+    } else {
+        DomainError::Internal(format!("{database}: {error}"))
+    }
+}
+
+/// Results of statements on the legacy database or on the LMS database.
+pub(super) trait DatabaseResult<T> {
+    fn legacy(self) -> Result<T, DomainError>;
+    fn lms(self) -> Result<T, DomainError>;
+}
+
+impl<T> DatabaseResult<T> for Result<T, sqlx::Error> {
+    fn legacy(self) -> Result<T, DomainError> {
+        self.map_err(|error| classify("the legacy database", &error))
+    }
+
+    fn lms(self) -> Result<T, DomainError> {
+        self.map_err(|error| classify("the LMS database (loading the id map)", &error))
+    }
+}
+
+/// A legacy `timestamp`, read `AT TIME ZONE` the legacy zone: the instant
+/// the engine stores. `infinity` and `-infinity` (which legacy data has)
+/// have no `DateTime<Utc>`; they read as `None` instead of overflowing the
+/// driver's conversion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct UtcTime(Option<DateTime<Utc>>);
+
+impl UtcTime {
+    pub fn instant(self) -> Option<DateTime<Utc>> {
+        self.0
+    }
+}
+
+/// PostgreSQL counts microseconds from 2000-01-01; Unix from 1970-01-01.
+const POSTGRES_EPOCH_IN_UNIX_MICROS: i64 = 946_684_800_000_000;
+
+impl Type<Postgres> for UtcTime {
+    fn type_info() -> PgTypeInfo {
+        <DateTime<Utc> as Type<Postgres>>::type_info()
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for UtcTime {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        match value.format() {
+            PgValueFormat::Binary => {
+                // The infinities are the two extreme values.
+                let micros = <i64 as Decode<Postgres>>::decode(value)?;
+                Ok(UtcTime(
+                    micros
+                        .checked_add(POSTGRES_EPOCH_IN_UNIX_MICROS)
+                        .filter(|_| micros != i64::MAX && micros != i64::MIN)
+                        .and_then(DateTime::from_timestamp_micros),
+                ))
+            }
+            PgValueFormat::Text => match value.as_str()? {
+                "infinity" | "-infinity" => Ok(UtcTime(None)),
+                _ => Ok(UtcTime(Some(<DateTime<Utc> as Decode<Postgres>>::decode(
+                    value,
+                )?))),
+            },
+        }
+    }
+}
+
+/// The provenance of a served row: its legacy id, and never flagged (a
+/// flagged row's legacy row is gone, so it is not served at all).
+pub(super) fn served(legacy_id: i64) -> Option<Legacy> {
+    Some(Legacy {
+        legacy_id,
+        source_deleted: false,
+    })
+}
+
+/// The contract's `trim`, owned.
+pub(super) fn trimmed(value: Option<&str>) -> Option<String> {
+    clean_opt(value).map(str::to_owned)
+}
+
+/// A required name that is blank migrates under a placeholder
+/// (`Organization 4`), as the engine's stage phase names it.
+pub(super) fn name_or_placeholder(value: Option<&str>, kind: &str, legacy_id: i64) -> String {
+    match clean_opt(value) {
+        Some(name) => name.to_owned(),
+        None => format!("{kind} {legacy_id}"),
+    }
+}
+
+/// A filter's LMS id as the legacy id to filter on: `Some(None)` without
+/// the filter, `None` when the id map does not know the id (then nothing
+/// matches, as in the LMS).
+pub(super) fn legacy_filter(
+    lms_id: Option<i64>,
+    to_legacy: impl Fn(i64) -> Option<i64>,
+) -> Option<Option<i64>> {
+    match lms_id {
+        None => Some(None),
+        Some(id) => to_legacy(id).map(Some),
+    }
+}
+
+/// The page of a filter that matches nothing.
+pub(super) fn empty_page<T>() -> Page<T> {
+    Page {
+        items: Vec::new(),
+        next_after: None,
+    }
+}
+
+/// Where a scan starts: after the page's cursor (a legacy id).
+pub(super) fn scan_start(page: PageRequest) -> i64 {
+    page.after().unwrap_or(i64::MIN)
+}
+
+/// The largest number of legacy rows one statement of a scan reads.
+const MAX_BATCH: usize = 5_000;
+
+/// Reads legacy rows in id order after the page's cursor and keeps the ones
+/// `keep` converts (served rows that pass the filter), until there is one
+/// more than the page holds or the table ends.
+///
+/// SQL cannot tell which rows are served (that is the id map) nor apply the
+/// contract's Unicode trim and lower exactly, so rows are read in batches a
+/// little larger than the page, growing when many are skipped.
+/// `fetch(after, limit)` reads up to `limit` rows with ids above `after`.
+///
+/// `fetch` is a plain closure returning a future (not an async closure) so
+/// that the list futures stay `Send` for the router.
+pub(super) async fn collect<R, T, F>(
+    page: PageRequest,
+    mut fetch: impl FnMut(i64, i64) -> F,
+    row_id: impl Fn(&R) -> i64,
+    mut keep: impl FnMut(R) -> Option<T>,
+) -> Result<Vec<T>, DomainError>
+where
+    F: Future<Output = Result<Vec<R>, DomainError>>,
+{
+    let wanted = page.size() as usize + 1;
+    let mut after = scan_start(page);
+    let mut items = Vec::with_capacity(wanted);
+    let mut batch = wanted + wanted / 4 + 8;
+    loop {
+        let limit = i64::try_from(batch).unwrap_or(i64::MAX);
+        let rows = fetch(after, limit).await?;
+        let exhausted = rows.len() < batch;
+        for row in rows {
+            after = row_id(&row);
+            if let Some(item) = keep(row) {
+                items.push(item);
+                if items.len() == wanted {
+                    return Ok(items);
+                }
+            }
+        }
+        if exhausted {
+            return Ok(items);
+        }
+        batch = (batch * 2).min(MAX_BATCH);
+    }
+}
+
+/// How SQL narrows a filter on a free-text vocabulary column (a status, a
+/// role) that the contract reads with Unicode `lower(trim(..))`.
+///
+/// A value other than the catch-all matches only text that is an ASCII
+/// case variant of its word with white space around (no non-ASCII letter
+/// lower-cases into these words), so "contains the word, ASCII-lowered" is
+/// a superset. The catch-all (the default status, the `other` role) takes
+/// everything except text that is exactly another value's word once spaces
+/// are trimmed. The exact filter runs on the converted items.
+#[derive(Debug, Default)]
+pub(super) struct VocabularyFilter {
+    pub contains: Option<&'static str>,
+    pub excluded: Option<Vec<&'static str>>,
+}
+
+impl VocabularyFilter {
+    pub fn new<T: Copy + PartialEq>(
+        wanted: Option<T>,
+        catch_all: T,
+        all: &[T],
+        word: impl Fn(T) -> &'static str,
+    ) -> VocabularyFilter {
+        match wanted {
+            None => VocabularyFilter::default(),
+            Some(wanted) if wanted == catch_all => VocabularyFilter {
+                contains: None,
+                excluded: Some(
+                    all.iter()
+                        .filter(|value| **value != wanted)
+                        .map(|value| word(*value))
+                        .collect(),
+                ),
+            },
+            Some(wanted) => VocabularyFilter {
+                contains: Some(word(wanted)),
+                excluded: None,
+            },
+        }
+    }
+}
+
+/// The SQL of a [`VocabularyFilter`] on `$column`, with its two parameters.
+macro_rules! vocabulary_sql {
+    ($column:literal, $contains:literal, $excluded:literal) => {
+        concat!(
+            "(",
+            $contains,
+            "::text IS NULL OR strpos(translate(",
+            $column,
+            ", 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), ",
+            $contains,
+            ") > 0) AND (",
+            $excluded,
+            "::text[] IS NULL OR ",
+            $column,
+            " IS NULL OR NOT (translate(btrim(",
+            $column,
+            "), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') = ANY (",
+            $excluded,
+            ")))"
+        )
+    };
+}
+pub(super) use vocabulary_sql;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lms_domain::account::Role;
+    use lms_domain::status::StudentStatus;
+
+    #[test]
+    fn vocabulary_filters_narrow_to_a_superset() {
+        let expelled = VocabularyFilter::new(
+            Some(StudentStatus::Expelled),
+            StudentStatus::Active,
+            StudentStatus::ALL,
+            StudentStatus::as_str,
+        );
+        assert_eq!(expelled.contains, Some("expelled"));
+        assert_eq!(expelled.excluded, None);
+        let active = VocabularyFilter::new(
+            Some(StudentStatus::Active),
+            StudentStatus::Active,
+            StudentStatus::ALL,
+            StudentStatus::as_str,
+        );
+        assert_eq!(active.contains, None);
+        assert_eq!(
+            active.excluded,
+            Some(vec!["expelled", "graduated", "academic_leave"])
+        );
+        let other = VocabularyFilter::new(Some(Role::Other), Role::Other, &Role::ALL, Role::as_str);
+        assert_eq!(
+            other.excluded,
+            Some(vec!["student", "teacher", "admin", "parent", "methodist"])
+        );
+    }
+
+    #[test]
+    fn placeholders_name_blank_required_names() {
+        assert_eq!(name_or_placeholder(Some(" \t"), "Subject", 7), "Subject 7");
+        assert_eq!(name_or_placeholder(Some(" Math "), "Subject", 7), "Math");
+        assert_eq!(trimmed(Some("\u{a0}x ")), Some("x".to_owned()));
+    }
+}

@@ -1,0 +1,68 @@
+//! Gauges read from the run state in PostgreSQL when metrics are scraped:
+//! the latest run's progress per table and phase, and the queue's depth.
+//! (Chunk durations, retries and failures are recorded as they happen, in
+//! `chunk`.)
+
+use sqlx::{PgPool, Row};
+
+use crate::error::{DatabaseContext, EngineError};
+
+/// Refreshes the run and queue gauges.
+pub async fn record_run_metrics(lms: &PgPool) -> Result<(), EngineError> {
+    let latest = sqlx::query(
+        "SELECT id, status FROM migration.runs WHERE NOT dry_run ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_optional(lms)
+    .await
+    .lms()?;
+    let Some(latest) = latest else {
+        metrics::gauge!("lms_migration_run_active").set(0.0);
+        return Ok(());
+    };
+    let run: uuid::Uuid = latest.try_get(0).lms()?;
+    let status: String = latest.try_get(1).lms()?;
+    let active = matches!(status.as_str(), "running" | "cancelling");
+    metrics::gauge!("lms_migration_run_active").set(if active { 1.0 } else { 0.0 });
+    let steps = sqlx::query(
+        "SELECT s.entity, s.phase, count(c.id) FILTER (WHERE c.state = 'done'), count(c.id) \
+         FROM migration.run_steps s LEFT JOIN migration.chunks c ON c.step_id = s.id \
+         WHERE s.run_id = $1 GROUP BY s.entity, s.phase",
+    )
+    .bind(run)
+    .fetch_all(lms)
+    .await
+    .lms()?;
+    for step in steps {
+        let entity: String = step.try_get(0).lms()?;
+        let phase: String = step.try_get(1).lms()?;
+        let done: i64 = step.try_get(2).lms()?;
+        let total: i64 = step.try_get(3).lms()?;
+        metrics::gauge!("lms_migration_chunks_done", "entity" => entity.clone(), "phase" => phase.clone())
+            .set(done as f64);
+        metrics::gauge!("lms_migration_chunks_total", "entity" => entity, "phase" => phase)
+            .set(total as f64);
+    }
+    // Queued and not started: waiting for a worker. Started and not done:
+    // in a worker's hands.
+    let queue = sqlx::query(
+        "SELECT count(*) FILTER (WHERE started_at IS NULL), count(*) FILTER (WHERE started_at IS NOT NULL) \
+         FROM migration.chunks WHERE state = 'queued'",
+    )
+    .fetch_one(lms)
+    .await
+    .lms()?;
+    metrics::gauge!("lms_queue_depth").set(queue.try_get::<i64, _>(0).lms()? as f64);
+    metrics::gauge!("lms_chunks_in_flight").set(queue.try_get::<i64, _>(1).lms()? as f64);
+    Ok(())
+}
+
+/// Publishes one pool's occupancy under the same names the server's
+/// failover pool uses (`lms_db_pool_connections{endpoint, state}`).
+pub fn record_pool(endpoint: &'static str, pool: &PgPool) {
+    let size = pool.size();
+    let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+    metrics::gauge!("lms_db_pool_connections", "endpoint" => endpoint, "state" => "in_use")
+        .set(f64::from(size.saturating_sub(idle)));
+    metrics::gauge!("lms_db_pool_connections", "endpoint" => endpoint, "state" => "idle")
+        .set(f64::from(idle));
+}

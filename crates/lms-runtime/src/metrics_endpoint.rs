@@ -1,0 +1,69 @@
+//! The Prometheus endpoint each long-running binary serves: `GET /metrics`
+//! (text exposition) and `GET /healthz` (liveness), on `metrics.listen`.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// Refreshes gauges that are read on demand (pool occupancy, run progress)
+/// right before each scrape.
+pub type BeforeScrape =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// Installs the process-wide metrics recorder. Call once, early; a second
+/// call (tests running two binaries' code in one process) reuses nothing
+/// and fails, which the caller may ignore.
+pub fn install_recorder() -> anyhow::Result<PrometheusHandle> {
+    PrometheusBuilder::new()
+        .set_buckets(&[
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            60.0,
+        ])
+        .context("configuring histogram buckets")?
+        .install_recorder()
+        .context("installing the metrics recorder")
+}
+
+/// Serves the endpoint on `listen` until `shutdown` resolves. Binds before
+/// returning, so a port already taken is reported at startup.
+pub async fn serve_metrics(
+    listen: SocketAddr,
+    handle: PrometheusHandle,
+    before_scrape: Option<BeforeScrape>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} (metrics.listen)"))?;
+    let router = Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let handle = handle.clone();
+                let before_scrape = before_scrape.clone();
+                async move {
+                    if let Some(refresh) = before_scrape {
+                        refresh().await;
+                    }
+                    handle.render()
+                }
+            }),
+        )
+        .route("/healthz", get(|| async { (StatusCode::OK, "ok\n") }));
+    let address = listener.local_addr().unwrap_or(listen);
+    tracing::info!(%address, "serving metrics at /metrics");
+    Ok(tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::warn!(%error, "the metrics endpoint stopped");
+        }
+    }))
+}
