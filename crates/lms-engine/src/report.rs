@@ -2,7 +2,6 @@
 //! every row, and what the run changed.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 use lms_domain::LegacyEntity;
@@ -12,6 +11,17 @@ use uuid::Uuid;
 
 use crate::coverage::{self, EntityCoverage};
 use crate::error::{DatabaseContext, EngineError};
+
+mod details;
+mod format;
+mod markdown;
+
+pub use details::{
+    RejectionExample, RejectionExamples, StepTiming, rejection_examples, seconds_between,
+    step_timings,
+};
+pub(crate) use format::{percent, target_noun, thousands};
+pub use markdown::to_markdown;
 
 /// A run's report (the `--format json` of `lmsctl migrate report`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,151 +177,4 @@ pub async fn latest_run(lms: &PgPool) -> Result<Option<Uuid>, EngineError> {
             .await
             .lms()?;
     row.map(|row| row.try_get(0)).transpose().lms()
-}
-
-fn thousands(value: i64) -> String {
-    let digits = value.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    if value < 0 { format!("-{out}") } else { out }
-}
-
-fn percent(part: i64, whole: i64) -> String {
-    if whole == 0 {
-        return "n/a".to_owned();
-    }
-    #[allow(clippy::cast_precision_loss)]
-    let share = part as f64 * 100.0 / whole as f64;
-    format!("{share:.1}%")
-}
-
-/// What the target of a legacy table is called, in prose.
-fn target_noun(entity: &str) -> &'static str {
-    match entity {
-        "journal" => "enrollments",
-        "exam_results" => "submissions",
-        "teachers" => "staff members",
-        "exams" => "assessments",
-        "groups" => "student groups",
-        "organizations" => "organizations",
-        "persons" => "persons",
-        "users" => "users",
-        "subjects" => "subjects",
-        "students" => "students",
-        _ => "rows",
-    }
-}
-
-fn summary(entity: &EntityReport) -> String {
-    let mut parts = vec![format!(
-        "{} {} in LMS ({} of rows migrated)",
-        thousands(entity.target_rows),
-        target_noun(&entity.entity),
-        percent(entity.migrated, entity.legacy_rows)
-    )];
-    if entity.merged > 0 {
-        parts.push(format!(
-            "{} merged into survivors",
-            thousands(entity.merged)
-        ));
-    }
-    for (reason, count) in &entity.rejected {
-        parts.push(format!("{} rejected ({reason})", thousands(*count)));
-    }
-    let mut notes: Vec<String> = entity
-        .warnings
-        .iter()
-        .map(|(code, count)| format!("{code} {}", thousands(*count)))
-        .collect();
-    notes.extend(
-        entity
-            .derived
-            .iter()
-            .map(|(name, count)| format!("{} {name}", thousands(*count))),
-    );
-    let mut text = parts.join(", ");
-    if !notes.is_empty() {
-        let _ = write!(text, "; {}", notes.join(", "));
-    }
-    if entity.unexplained > 0 {
-        let _ = write!(
-            text,
-            "; **{} rows unexplained**",
-            thousands(entity.unexplained)
-        );
-    } else {
-        text.push_str("; every row accounted for");
-    }
-    text
-}
-
-/// The report as Markdown: the analysis report's table, regenerated from the
-/// ledger, then the full numbers.
-pub fn to_markdown(report: &CoverageReport) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# Migration coverage: run {} ({})\n",
-        report.run_id, report.status
-    );
-    if let Some(error) = &report.error {
-        let _ = writeln!(out, "> {error}\n");
-    }
-    let _ = writeln!(out, "| legacy table | rows | what this run saw |");
-    let _ = writeln!(out, "|---|---:|---|");
-    for entity in &report.entities {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} |",
-            entity.entity,
-            thousands(entity.legacy_rows),
-            summary(entity)
-        );
-    }
-    let _ = writeln!(
-        out,
-        "\n| legacy table | legacy rows | migrated | merged | rejected | unexplained | LMS rows | created | updated | unchanged | source deleted |"
-    );
-    let _ = writeln!(
-        out,
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    );
-    for entity in &report.entities {
-        let changes = entity.changes;
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            entity.entity,
-            thousands(entity.legacy_rows),
-            thousands(entity.migrated),
-            thousands(entity.merged),
-            thousands(entity.rejected_total()),
-            thousands(entity.unexplained),
-            thousands(entity.target_rows),
-            thousands(changes.created),
-            thousands(changes.updated),
-            thousands(changes.unchanged),
-            thousands(changes.source_deleted),
-        );
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_read_like_the_analysis_report() {
-        assert_eq!(thousands(510_269), "510,269");
-        assert_eq!(thousands(56), "56");
-        assert_eq!(thousands(-1_000), "-1,000");
-        assert_eq!(percent(94_558, 510_269), "18.5%");
-        assert_eq!(percent(1, 0), "n/a");
-    }
 }

@@ -50,6 +50,9 @@ pub enum Command {
     /// API tokens for the server's auth.tokens.
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// Check the setup: config, both databases, Redis, the LMS schema and the
+    /// workers; each failure says what fixes it. Exit 0 only if all pass.
+    Doctor,
 }
 
 #[derive(Debug, Subcommand)]
@@ -209,6 +212,9 @@ pub enum ReportFormat {
     Table,
     Json,
     Markdown,
+    /// One self-contained page (no scripts, nothing fetched): coverage bars,
+    /// rejected rows with examples, warnings, changes and timings.
+    Html,
 }
 
 #[derive(Debug, Args)]

@@ -20,12 +20,14 @@ async fn main() -> ExitCode {
         }
     };
     lms_runtime::init_logging(&settings.log, cli.verbose);
+    let config_source = cli.config_source();
     let outcome = match cli.command {
         Command::Db(command) => commands::db::run(command, &settings).await,
         Command::Legacy(command) => commands::legacy::run(command, &settings).await,
         Command::Migrate(command) => commands::migrate::run(command, &settings).await,
         Command::Api(command) => commands::api::run(command, &settings).await,
         Command::Auth(command) => commands::auth::run(command),
+        Command::Doctor => commands::doctor::run(&config_source, &settings).await,
     };
     match outcome {
         Ok(code) => code,

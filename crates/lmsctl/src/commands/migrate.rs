@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use lms_config::Settings;
 use lms_engine::inline::run_inline;
+use lms_engine::report_html::{self, ReportPage};
 use lms_engine::setup::{connect_engine, connect_queue};
 use lms_engine::{RunOptions, explain, follow_run, report, run_progress, start_run};
 use sqlx::PgPool;
@@ -146,6 +147,10 @@ async fn print_report(args: ReportArgs, settings: &Settings) -> anyhow::Result<E
         ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         ReportFormat::Markdown => print!("{}", report::to_markdown(&report)),
         ReportFormat::Table => print!("{}", report_table::render(&report)),
+        ReportFormat::Html => {
+            let page = ReportPage::build(&lms, report).await?;
+            print!("{}", report_html::render(&page));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

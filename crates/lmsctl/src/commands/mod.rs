@@ -3,6 +3,7 @@
 pub mod api;
 pub mod auth;
 pub mod db;
+pub mod doctor;
 pub mod legacy;
 pub mod migrate;
 mod progress_display;

@@ -1,0 +1,253 @@
+//! `lmsctl doctor` against real services, and against closed ports standing
+//! in for stopped ones (the machine's own PostgreSQL and Redis keep running).
+
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use lms_engine::run_worker;
+use lms_engine::setup::{connect_engine, connect_queue, worker_config};
+use lms_testkit::{TestDatabase, TestRedis, test_settings};
+use tokio::process::Command;
+
+struct Setup {
+    lms: TestDatabase,
+    legacy: TestDatabase,
+    redis: TestRedis,
+}
+
+impl Setup {
+    async fn new(purpose: &str) -> anyhow::Result<Setup> {
+        Ok(Setup {
+            lms: TestDatabase::create(&format!("{purpose}lms")).await?,
+            legacy: TestDatabase::create(&format!("{purpose}edu")).await?,
+            redis: TestRedis::new(purpose),
+        })
+    }
+
+    /// Runs lmsctl against this setup, with `overrides` replacing its settings.
+    async fn run(&self, args: &[&str], overrides: &[(&str, &str)]) -> anyhow::Result<Output> {
+        Ok(Command::new(env!("CARGO_BIN_EXE_lmsctl"))
+            .args(args)
+            .env_remove("LMS_CONFIG")
+            .env("LMS_DATABASE__URL", self.lms.url().expose())
+            .env("LMS_LEGACY__URL", self.legacy.url().expose())
+            .env("LMS_REDIS__URL", self.redis.url())
+            .env("LMS_REDIS__NAMESPACE", self.redis.namespace())
+            .env("LMS_LOG__FILTER", "warn")
+            .envs(overrides.iter().copied())
+            .output()
+            .await?)
+    }
+
+    async fn doctor(&self, overrides: &[(&str, &str)]) -> anyhow::Result<Report> {
+        let output = self.run(&["doctor"], overrides).await?;
+        Ok(Report {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        })
+    }
+
+    async fn close(self) -> anyhow::Result<()> {
+        self.redis.clean().await?;
+        self.lms.drop_now().await?;
+        self.legacy.drop_now().await
+    }
+}
+
+/// What doctor printed and how it exited.
+#[derive(Debug)]
+struct Report {
+    code: Option<i32>,
+    stdout: String,
+}
+
+impl Report {
+    /// The line of one check, and the fix line after it when it failed.
+    /// Lines read `ok   NAME: detail` or `FAIL NAME: detail`.
+    fn check(&self, name: &str) -> (String, Option<String>) {
+        let heading = format!("{name}: ");
+        let mut lines = self.stdout.lines();
+        let line = lines
+            .by_ref()
+            .find(|line| line.get(5..).is_some_and(|rest| rest.starts_with(&heading)))
+            .unwrap_or_default()
+            .to_owned();
+        let fix = lines
+            .next()
+            .and_then(|next| next.trim_start().strip_prefix("fix: "))
+            .map(str::to_owned);
+        (line, fix)
+    }
+
+    fn passed(&self, name: &str) -> bool {
+        self.check(name).0.starts_with("ok ")
+    }
+
+    /// The fix printed under a failed check; `None` if the check did not fail.
+    fn fix(&self, name: &str) -> Option<String> {
+        let (line, fix) = self.check(name);
+        if line.starts_with("FAIL ") { fix } else { None }
+    }
+}
+
+/// A TCP port on this machine that nothing listens on.
+fn closed_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    drop(listener);
+    Ok(port)
+}
+
+const CHECKS: [&str; 6] = [
+    "config",
+    "LMS database",
+    "legacy database",
+    "Redis",
+    "LMS schema",
+    "workers",
+];
+
+#[tokio::test]
+async fn doctor_passes_once_a_worker_is_alive() -> anyhow::Result<()> {
+    let setup = Setup::new("doctorok").await?;
+    let up = setup.run(&["db", "up"], &[]).await?;
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+
+    let without_workers = setup.doctor(&[]).await?;
+    for name in &CHECKS[..5] {
+        assert!(
+            without_workers.passed(name),
+            "{name}: {}",
+            without_workers.stdout
+        );
+    }
+    let fix = without_workers.fix("workers").unwrap_or_default();
+    assert!(fix.contains("`lms-worker`"), "{}", without_workers.stdout);
+    assert_eq!(without_workers.code, Some(1), "{}", without_workers.stdout);
+    assert!(without_workers.stdout.contains("1 of 6 checks failed."));
+
+    let settings = test_settings(
+        setup.lms.url(),
+        setup.legacy.url(),
+        setup.redis.url(),
+        setup.redis.namespace(),
+    )?;
+    let engine = connect_engine(&settings, "doctor-test-worker".to_owned(), 1).await?;
+    let queue = connect_queue(&settings).await?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(run_worker(
+        engine,
+        queue,
+        worker_config(&settings, "doctor-test-worker".to_owned()),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    // The worker registers on its first poll; give it a few seconds.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let with_worker = loop {
+        let report = setup.doctor(&[]).await?;
+        if report.code == Some(0) || Instant::now() > deadline {
+            break report;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(with_worker.code, Some(0), "{}", with_worker.stdout);
+    for name in CHECKS {
+        assert!(with_worker.passed(name), "{name}: {}", with_worker.stdout);
+    }
+    let (workers, _) = with_worker.check("workers");
+    assert!(workers.contains("1 alive (doctor-test-worker"), "{workers}");
+    assert!(workers.contains("no active run"), "{workers}");
+    assert!(with_worker.stdout.contains("All 6 checks passed."));
+    assert!(
+        !with_worker.stdout.contains("fix:"),
+        "{}",
+        with_worker.stdout
+    );
+
+    let _ = stop.send(());
+    worker.await??;
+    setup.close().await
+}
+
+#[tokio::test]
+async fn doctor_names_an_unreachable_redis_and_its_fix() -> anyhow::Result<()> {
+    let setup = Setup::new("doctorredis").await?;
+    let redis = format!("redis://127.0.0.1:{}", closed_port()?);
+    let started = Instant::now();
+    let report = setup.doctor(&[("LMS_REDIS__URL", &redis)]).await?;
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(report.code, Some(1), "{}", report.stdout);
+    assert!(report.passed("LMS database"), "{}", report.stdout);
+    let (line, _) = report.check("Redis");
+    assert!(
+        line.starts_with("FAIL Redis: ") && line.contains(&redis),
+        "{line}"
+    );
+    let fix = report.fix("Redis").unwrap_or_default();
+    assert!(
+        fix.contains("start Redis") && fix.contains("redis.url / LMS_REDIS__URL"),
+        "{fix}"
+    );
+    assert!(report.fix("workers").is_some(), "{}", report.stdout);
+    setup.close().await
+}
+
+#[tokio::test]
+async fn doctor_names_an_unreachable_lms_database_and_its_fix() -> anyhow::Result<()> {
+    let setup = Setup::new("doctorpg").await?;
+    let url = format!("postgres://postgres@127.0.0.1:{}/lms", closed_port()?);
+    let report = setup.doctor(&[("LMS_DATABASE__URL", &url)]).await?;
+    assert_eq!(report.code, Some(1), "{}", report.stdout);
+    assert!(report.passed("config"), "{}", report.stdout);
+    assert!(report.passed("legacy database"), "{}", report.stdout);
+    assert!(report.passed("Redis"), "{}", report.stdout);
+    let (line, _) = report.check("LMS database");
+    assert!(line.starts_with("FAIL LMS database: "), "{}", report.stdout);
+    let fix = report.fix("LMS database").unwrap_or_default();
+    assert!(
+        fix.contains("start PostgreSQL") && fix.contains("database.url / LMS_DATABASE__URL"),
+        "{fix}"
+    );
+    assert!(report.fix("LMS schema").is_some(), "{}", report.stdout);
+    setup.close().await
+}
+
+#[tokio::test]
+async fn doctor_says_to_apply_the_schema() -> anyhow::Result<()> {
+    // The test database exists but is empty: no migration is applied.
+    let setup = Setup::new("doctorschema").await?;
+    let report = setup.doctor(&[]).await?;
+    assert_eq!(report.code, Some(1), "{}", report.stdout);
+    assert!(report.passed("LMS database"), "{}", report.stdout);
+    let (line, _) = report.check("LMS schema");
+    assert!(line.contains("migrations pending"), "{line}");
+    assert_eq!(
+        report.fix("LMS schema").as_deref(),
+        Some("run `lmsctl db up`"),
+        "{}",
+        report.stdout
+    );
+
+    // A database that does not exist yet: `lmsctl db up` creates it.
+    let missing = setup
+        .lms
+        .url()
+        .with_database("lms_test_doctor_never_created");
+    let report = setup
+        .doctor(&[("LMS_DATABASE__URL", missing.expose())])
+        .await?;
+    assert_eq!(report.code, Some(1), "{}", report.stdout);
+    let fix = report.fix("LMS database").unwrap_or_default();
+    assert!(fix.starts_with("run `lmsctl db up`"), "{}", report.stdout);
+    setup.close().await
+}
