@@ -1,85 +1,13 @@
 //! `lmsctl` as operators run it: real processes, exit codes and output.
 
-use std::process::Output;
+mod support;
+
 use std::time::Duration;
 
-use lms_config::Settings;
 use lms_engine::run_worker;
 use lms_engine::setup::{connect_engine, connect_queue, worker_config};
-use lms_testkit::{TestDatabase, TestRedis, test_settings};
-use tokio::io::AsyncWriteExt;
+use support::{Cli, text};
 use tokio::process::Command;
-
-struct Cli {
-    lms: TestDatabase,
-    legacy: TestDatabase,
-    redis: TestRedis,
-}
-
-impl Cli {
-    async fn new(purpose: &str) -> anyhow::Result<Cli> {
-        Ok(Cli {
-            lms: TestDatabase::create(&format!("{purpose}lms")).await?,
-            legacy: TestDatabase::create(&format!("{purpose}edu")).await?,
-            redis: TestRedis::new(purpose),
-        })
-    }
-
-    fn settings(&self) -> anyhow::Result<Settings> {
-        test_settings(
-            self.lms.url(),
-            self.legacy.url(),
-            self.redis.url(),
-            self.redis.namespace(),
-        )
-    }
-
-    async fn run(&self, args: &[&str]) -> anyhow::Result<Output> {
-        self.run_with(args, &[], None).await
-    }
-
-    /// Runs lmsctl with extra environment variables and, optionally, stdin.
-    async fn run_with(
-        &self,
-        args: &[&str],
-        env: &[(&str, &str)],
-        stdin: Option<&str>,
-    ) -> anyhow::Result<Output> {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_lmsctl"));
-        command
-            .args(args)
-            .env_remove("LMSCTL_API_TOKEN")
-            .env_remove("LMSCTL_API_ENDPOINT")
-            .env_remove("LMS_CONFIG")
-            .env("LMS_DATABASE__URL", self.lms.url().expose())
-            .env("LMS_LEGACY__URL", self.legacy.url().expose())
-            .env("LMS_REDIS__URL", self.redis.url())
-            .env("LMS_REDIS__NAMESPACE", self.redis.namespace())
-            .env("LMS_LOG__FILTER", "warn")
-            .envs(env.iter().copied())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = command.spawn()?;
-        if let Some(mut pipe) = child.stdin.take() {
-            if let Some(text) = stdin {
-                pipe.write_all(text.as_bytes()).await?;
-            }
-            drop(pipe);
-        }
-        Ok(child.wait_with_output().await?)
-    }
-
-    async fn close(self) -> anyhow::Result<()> {
-        self.redis.clean().await?;
-        self.lms.drop_now().await?;
-        self.legacy.drop_now().await
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 #[tokio::test]
 async fn seed_migrate_report_and_explain() -> anyhow::Result<()> {

@@ -1,57 +1,22 @@
 //! `lmsctl doctor` against real services, and against closed ports standing
 //! in for stopped ones (the machine's own PostgreSQL and Redis keep running).
 
-use std::process::Output;
+mod support;
+
 use std::time::{Duration, Instant};
 
 use lms_engine::run_worker;
 use lms_engine::setup::{connect_engine, connect_queue, worker_config};
-use lms_testkit::{TestDatabase, TestRedis, test_settings};
-use tokio::process::Command;
+use lms_testkit::test_settings;
+use support::{Cli, text};
 
-struct Setup {
-    lms: TestDatabase,
-    legacy: TestDatabase,
-    redis: TestRedis,
-}
-
-impl Setup {
-    async fn new(purpose: &str) -> anyhow::Result<Setup> {
-        Ok(Setup {
-            lms: TestDatabase::create(&format!("{purpose}lms")).await?,
-            legacy: TestDatabase::create(&format!("{purpose}edu")).await?,
-            redis: TestRedis::new(purpose),
-        })
-    }
-
-    /// Runs lmsctl against this setup, with `overrides` replacing its settings.
-    async fn run(&self, args: &[&str], overrides: &[(&str, &str)]) -> anyhow::Result<Output> {
-        Ok(Command::new(env!("CARGO_BIN_EXE_lmsctl"))
-            .args(args)
-            .env_remove("LMS_CONFIG")
-            .env("LMS_DATABASE__URL", self.lms.url().expose())
-            .env("LMS_LEGACY__URL", self.legacy.url().expose())
-            .env("LMS_REDIS__URL", self.redis.url())
-            .env("LMS_REDIS__NAMESPACE", self.redis.namespace())
-            .env("LMS_LOG__FILTER", "warn")
-            .envs(overrides.iter().copied())
-            .output()
-            .await?)
-    }
-
-    async fn doctor(&self, overrides: &[(&str, &str)]) -> anyhow::Result<Report> {
-        let output = self.run(&["doctor"], overrides).await?;
-        Ok(Report {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        })
-    }
-
-    async fn close(self) -> anyhow::Result<()> {
-        self.redis.clean().await?;
-        self.lms.drop_now().await?;
-        self.legacy.drop_now().await
-    }
+/// Runs `lmsctl doctor`, with `overrides` replacing the test's settings.
+async fn doctor(cli: &Cli, overrides: &[(&str, &str)]) -> anyhow::Result<Report> {
+    let output = cli.run_with(&["doctor"], overrides, None).await?;
+    Ok(Report {
+        code: output.status.code(),
+        stdout: text(&output.stdout),
+    })
 }
 
 /// What doctor printed and how it exited.
@@ -109,15 +74,15 @@ const CHECKS: [&str; 6] = [
 
 #[tokio::test]
 async fn doctor_passes_once_a_worker_is_alive() -> anyhow::Result<()> {
-    let setup = Setup::new("doctorok").await?;
-    let up = setup.run(&["db", "up"], &[]).await?;
+    let setup = Cli::new("doctorok").await?;
+    let up = setup.run(&["db", "up"]).await?;
     assert!(
         up.status.success(),
         "{}",
         String::from_utf8_lossy(&up.stderr)
     );
 
-    let without_workers = setup.doctor(&[]).await?;
+    let without_workers = doctor(&setup, &[]).await?;
     for name in &CHECKS[..5] {
         assert!(
             without_workers.passed(name),
@@ -150,7 +115,7 @@ async fn doctor_passes_once_a_worker_is_alive() -> anyhow::Result<()> {
     // The worker registers on its first poll; give it a few seconds.
     let deadline = Instant::now() + Duration::from_secs(20);
     let with_worker = loop {
-        let report = setup.doctor(&[]).await?;
+        let report = doctor(&setup, &[]).await?;
         if report.code == Some(0) || Instant::now() > deadline {
             break report;
         }
@@ -177,10 +142,10 @@ async fn doctor_passes_once_a_worker_is_alive() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn doctor_names_an_unreachable_redis_and_its_fix() -> anyhow::Result<()> {
-    let setup = Setup::new("doctorredis").await?;
+    let setup = Cli::new("doctorredis").await?;
     let redis = format!("redis://127.0.0.1:{}", closed_port()?);
     let started = Instant::now();
-    let report = setup.doctor(&[("LMS_REDIS__URL", &redis)]).await?;
+    let report = doctor(&setup, &[("LMS_REDIS__URL", &redis)]).await?;
     assert!(
         started.elapsed() < Duration::from_secs(15),
         "took {:?}",
@@ -204,9 +169,9 @@ async fn doctor_names_an_unreachable_redis_and_its_fix() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn doctor_names_an_unreachable_lms_database_and_its_fix() -> anyhow::Result<()> {
-    let setup = Setup::new("doctorpg").await?;
+    let setup = Cli::new("doctorpg").await?;
     let url = format!("postgres://postgres@127.0.0.1:{}/lms", closed_port()?);
-    let report = setup.doctor(&[("LMS_DATABASE__URL", &url)]).await?;
+    let report = doctor(&setup, &[("LMS_DATABASE__URL", &url)]).await?;
     assert_eq!(report.code, Some(1), "{}", report.stdout);
     assert!(report.passed("config"), "{}", report.stdout);
     assert!(report.passed("legacy database"), "{}", report.stdout);
@@ -225,8 +190,8 @@ async fn doctor_names_an_unreachable_lms_database_and_its_fix() -> anyhow::Resul
 #[tokio::test]
 async fn doctor_says_to_apply_the_schema() -> anyhow::Result<()> {
     // The test database exists but is empty: no migration is applied.
-    let setup = Setup::new("doctorschema").await?;
-    let report = setup.doctor(&[]).await?;
+    let setup = Cli::new("doctorschema").await?;
+    let report = doctor(&setup, &[]).await?;
     assert_eq!(report.code, Some(1), "{}", report.stdout);
     assert!(report.passed("LMS database"), "{}", report.stdout);
     let (line, _) = report.check("LMS schema");
@@ -243,9 +208,7 @@ async fn doctor_says_to_apply_the_schema() -> anyhow::Result<()> {
         .lms
         .url()
         .with_database("lms_test_doctor_never_created");
-    let report = setup
-        .doctor(&[("LMS_DATABASE__URL", missing.expose())])
-        .await?;
+    let report = doctor(&setup, &[("LMS_DATABASE__URL", missing.expose())]).await?;
     assert_eq!(report.code, Some(1), "{}", report.stdout);
     let fix = report.fix("LMS database").unwrap_or_default();
     assert!(fix.starts_with("run `lmsctl db up`"), "{}", report.stdout);

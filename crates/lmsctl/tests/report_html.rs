@@ -2,66 +2,22 @@
 //! rendered by headless Chromium, and every number the browser shows is
 //! compared with the JSON report and the run's state in PostgreSQL.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
-use lms_testkit::{TestDatabase, TestRedis};
 use scraper::{ElementRef, Html, Selector};
 use serde_json::Value;
 use sqlx::{PgPool, Row};
+use support::{Cli, text};
 use tokio::process::Command;
 
 /// What a legacy row's detail may hold: markup, quotes, Kazakh letters.
 const DIRTY: &str = r#"<script>alert("пайдаланушы")</script> & 'Әлия' "O'Brien" </td><b>"#;
-
-struct Cli {
-    lms: TestDatabase,
-    legacy: TestDatabase,
-    redis: TestRedis,
-}
-
-impl Cli {
-    async fn new(purpose: &str) -> anyhow::Result<Cli> {
-        Ok(Cli {
-            lms: TestDatabase::create(&format!("{purpose}lms")).await?,
-            legacy: TestDatabase::create(&format!("{purpose}edu")).await?,
-            redis: TestRedis::new(purpose),
-        })
-    }
-
-    async fn run(&self, args: &[&str]) -> anyhow::Result<Output> {
-        let output = Command::new(env!("CARGO_BIN_EXE_lmsctl"))
-            .args(args)
-            .env_remove("LMS_CONFIG")
-            .env("LMS_DATABASE__URL", self.lms.url().expose())
-            .env("LMS_LEGACY__URL", self.legacy.url().expose())
-            .env("LMS_REDIS__URL", self.redis.url())
-            .env("LMS_REDIS__NAMESPACE", self.redis.namespace())
-            .env("LMS_LOG__FILTER", "warn")
-            .output()
-            .await?;
-        ensure!(
-            output.status.success(),
-            "lmsctl {args:?} failed: {}{}",
-            text(&output.stdout),
-            text(&output.stderr)
-        );
-        Ok(output)
-    }
-
-    async fn close(self) -> anyhow::Result<()> {
-        self.redis.clean().await?;
-        self.lms.drop_now().await?;
-        self.legacy.drop_now().await
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// Chromium from `$CHROMIUM`, else `chromium` or `chromium-browser` on PATH.
 fn chromium() -> anyhow::Result<PathBuf> {
@@ -416,10 +372,10 @@ fn check_escaping(dom: &Html, entity: &str, legacy_id: i64) -> anyhow::Result<()
 async fn the_html_report_shows_what_the_json_report_says() -> anyhow::Result<()> {
     let browser = chromium()?;
     let cli = Cli::new("rephtml").await?;
-    cli.run(&["legacy", "seed", "--scale", "small", "--seed", "3"])
+    cli.run_ok(&["legacy", "seed", "--scale", "small", "--seed", "3"])
         .await?;
-    cli.run(&["db", "up"]).await?;
-    cli.run(&["migrate", "run", "--inline", "--chunk-size", "2000"])
+    cli.run_ok(&["db", "up"]).await?;
+    cli.run_ok(&["migrate", "run", "--inline", "--chunk-size", "2000"])
         .await?;
 
     let lms = lms_pg::connect(
@@ -443,9 +399,13 @@ async fn the_html_report_shows_what_the_json_report_says() -> anyhow::Result<()>
     let state = run_state(&lms).await?;
     lms.close().await;
 
-    let json = cli.run(&["migrate", "report", "--format", "json"]).await?;
+    let json = cli
+        .run_ok(&["migrate", "report", "--format", "json"])
+        .await?;
     let report: Value = serde_json::from_slice(&json.stdout)?;
-    let html = cli.run(&["migrate", "report", "--format", "html"]).await?;
+    let html = cli
+        .run_ok(&["migrate", "report", "--format", "html"])
+        .await?;
     let page = text(&html.stdout);
     for outside in ["<script", "<link", "src=", "@import", "url("] {
         ensure!(
