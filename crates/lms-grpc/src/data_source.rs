@@ -69,8 +69,21 @@ where
         // The clone serves this call; the ready original stays for the next.
         let clone = self.inner.clone();
         let mut ready = std::mem::replace(&mut self.inner, clone);
-        if !request.uri().path().starts_with("/lms.") {
+        let path = request.uri().path();
+        if !path.starts_with("/lms.") {
             return Box::pin(ready.call(request));
+        }
+        // Migration control never fails over: it is the primary's, answered
+        // or refused.
+        if path.starts_with("/lms.migration.") {
+            return Box::pin(async move {
+                let mut response = ready.call(request).await?;
+                response.headers_mut().insert(
+                    DATA_SOURCE_HEADER,
+                    HeaderValue::from_static(DataSource::Primary.as_str()),
+                );
+                Ok(response)
+            });
         }
         let sources = self.sources.clone();
         Box::pin(async move {
@@ -89,11 +102,14 @@ where
     }
 }
 
-/// Keeps the `lms.data` health status in step with where reads go.
+/// Keeps the `lms.data` health status in step with where reads go, until
+/// `stop` resolves.
 pub async fn report_data_health(
     sources: DataSources,
     reporter: tonic_health::server::HealthReporter,
+    stop: impl Future<Output = ()>,
 ) {
+    tokio::pin!(stop);
     let mut current = sources.watch_current();
     loop {
         let status = match *current.borrow_and_update() {
@@ -103,8 +119,13 @@ pub async fn report_data_health(
         reporter
             .set_service_status(DATA_HEALTH_SERVICE, status)
             .await;
-        if current.changed().await.is_err() {
-            return;
+        tokio::select! {
+            () = &mut stop => return,
+            changed = current.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
         }
     }
 }

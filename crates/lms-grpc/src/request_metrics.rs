@@ -1,10 +1,46 @@
 //! Request counts and latencies by method and status code, for Prometheus:
 //! `lms_grpc_requests_total` and `lms_grpc_request_duration_seconds`.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
+
+use prost_reflect::DescriptorPool;
+
+use crate::pb::FILE_DESCRIPTOR_SET;
+
+/// The `method` label of a path that names no method the server has: any
+/// client can send any path, and each distinct label is a new time series.
+const UNKNOWN_METHOD: &str = "unknown";
+
+/// Every method the server answers, as `package.Service/Method`: the API's
+/// own, health and reflection.
+static KNOWN_METHODS: LazyLock<Arc<HashSet<String>>> = LazyLock::new(|| {
+    let mut methods: HashSet<String> = [
+        "grpc.health.v1.Health/Check",
+        "grpc.health.v1.Health/Watch",
+        "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    match DescriptorPool::decode(FILE_DESCRIPTOR_SET) {
+        Ok(pool) => methods.extend(pool.services().flat_map(|service| {
+            service
+                .methods()
+                .map(|method| format!("{}/{}", service.full_name(), method.name()))
+                .collect::<Vec<_>>()
+        })),
+        // The descriptor is compiled in; were it unreadable, every API
+        // method would be labelled unknown rather than the server failing.
+        Err(error) => tracing::error!(%error, "the compiled-in descriptor set does not decode"),
+    }
+    Arc::new(methods)
+});
 
 /// Times every call and records it with its method and code.
 #[derive(Debug, Clone, Default)]
@@ -14,7 +50,10 @@ impl<S> tower::Layer<S> for RequestMetricsLayer {
     type Service = RequestMetrics<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RequestMetrics { inner }
+        RequestMetrics {
+            inner,
+            known: Arc::clone(&KNOWN_METHODS),
+        }
     }
 }
 
@@ -22,6 +61,17 @@ impl<S> tower::Layer<S> for RequestMetricsLayer {
 #[derive(Debug, Clone)]
 pub struct RequestMetrics<S> {
     inner: S,
+    known: Arc<HashSet<String>>,
+}
+
+/// The `method` label of a request path.
+fn method_label(known: &HashSet<String>, path: &str) -> String {
+    let method = path.trim_start_matches('/');
+    if known.contains(method) {
+        method.to_owned()
+    } else {
+        UNKNOWN_METHOD.to_owned()
+    }
 }
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
@@ -81,9 +131,7 @@ where
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let clone = self.inner.clone();
         let mut ready = std::mem::replace(&mut self.inner, clone);
-        // The path names a method of a known service, or it is refused as
-        // UNIMPLEMENTED; either way the label set stays bounded by the API.
-        let method = request.uri().path().trim_start_matches('/').to_owned();
+        let method = method_label(&self.known, request.uri().path());
         let started = Instant::now();
         Box::pin(async move {
             let response = ready.call(request).await?;
@@ -93,5 +141,27 @@ where
                 .record(started.elapsed().as_secs_f64());
             Ok(response)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{KNOWN_METHODS, method_label};
+
+    #[test]
+    fn only_real_methods_name_a_series() {
+        assert_eq!(
+            method_label(&KNOWN_METHODS, "/lms.v1.StudentService/GetStudent"),
+            "lms.v1.StudentService/GetStudent"
+        );
+        assert_eq!(
+            method_label(&KNOWN_METHODS, "/grpc.health.v1.Health/Check"),
+            "grpc.health.v1.Health/Check"
+        );
+        assert_eq!(
+            method_label(&KNOWN_METHODS, "/lms.v1.StudentService/NoSuchMethod"),
+            "unknown"
+        );
+        assert_eq!(method_label(&KNOWN_METHODS, "/x9f3a/anything"), "unknown");
     }
 }

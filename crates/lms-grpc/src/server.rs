@@ -161,6 +161,8 @@ impl GrpcApp {
             .add_service(limit!(EnrollmentServiceServer::new(domain.clone()), max))
             .add_service(limit!(AssessmentServiceServer::new(domain), max))
             .add_service(limit!(MigrationServiceServer::new(self.migration), max));
+        // Set once the server has stopped serving: background tasks end.
+        let (serving_ended, _) = watch::channel(false);
         if self.settings.health {
             let (reporter, health) = tonic_health::server::health_reporter();
             for service in SERVICE_NAMES {
@@ -168,7 +170,14 @@ impl GrpcApp {
                     .set_service_status(service, tonic_health::ServingStatus::Serving)
                     .await;
             }
-            tokio::spawn(report_data_health(self.sources.clone(), reporter));
+            let mut served = serving_ended.subscribe();
+            tokio::spawn(report_data_health(
+                self.sources.clone(),
+                reporter,
+                async move {
+                    let _ = served.wait_for(|ended| *ended).await;
+                },
+            ));
             router = router.add_service(health);
         }
         if self.settings.reflection {
@@ -191,17 +200,21 @@ impl GrpcApp {
         // Unary requests in flight finish; WatchRun streams end at once with
         // UNAVAILABLE (a client watches again elsewhere and gets a snapshot).
         let stopping = self.stopping;
-        let mut probes_stop = stopping.subscribe();
+        // Probing goes on while requests drain (they may still fail over),
+        // and stops once the server has stopped serving.
+        let mut probes_stop = serving_ended.subscribe();
         tokio::spawn(self.sources.clone().run_probes(async move {
-            let _ = probes_stop.wait_for(|stopping| *stopping).await;
+            let _ = probes_stop.wait_for(|ended| *ended).await;
         }));
         let shutdown = async move {
             shutdown.await;
             stopping.send_replace(true);
         };
-        router
+        let served = router
             .serve_with_incoming_shutdown(incoming, shutdown)
-            .await?;
+            .await;
+        serving_ended.send_replace(true);
+        served?;
         Ok(())
     }
 }

@@ -18,12 +18,13 @@ use lms_data::{Database, schema};
 use lms_engine::inline::run_inline;
 use lms_engine::setup::connect_engine;
 use lms_engine::{RunKind, RunOptions, plan_run};
+use lms_grpc::pb::lms::migration::v1::migration_service_client::MigrationServiceClient;
 use lms_grpc::pb::lms::v1 as pb;
 use lms_grpc::pb::lms::v1::course_service_client::CourseServiceClient;
 use lms_grpc::pb::lms::v1::student_service_client::StudentServiceClient;
 use lms_legacy::{Scale, SeedOptions, seed_legacy_database};
 use lms_testkit::{TempCluster, TestDatabase, TestRedis, test_settings};
-use support::{READER, RunningServer, WRITER};
+use support::{ADMIN, READER, RunningServer, WRITER};
 use tokio::sync::mpsc;
 use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
@@ -308,6 +309,17 @@ async fn reads_fail_over_to_the_standby_and_return_to_the_primary() -> anyhow::R
         assert!(status.message().contains("primary"), "{}", status.message());
     }
     assert_eq!(data_health(&server).await?, 2, "NOT_SERVING while degraded");
+    // Migration control never fails over: it answers from the primary or
+    // not at all, and says so.
+    let mut migration = MigrationServiceClient::new(server.authed(ADMIN).await?);
+    let runs = migration
+        .list_runs(lms_grpc::pb::lms::migration::v1::ListRunsRequest::default())
+        .await;
+    let status = runs
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("runs were listed without the primary"))?;
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert_eq!(source_of(status.metadata()), "primary");
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     fixture.primary.start().await?;

@@ -41,6 +41,9 @@ async fn main() -> ExitCode {
     }
 }
 
+/// How long a scrape waits for the run gauges.
+const RUN_METRICS_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 async fn run(settings: Settings) -> anyhow::Result<()> {
     let recorder = if settings.metrics.enabled {
         Some(lms_runtime::install_recorder()?)
@@ -57,10 +60,21 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
             let sources = sources.clone();
             Box::pin(async move {
                 sources.record_pool_metrics();
-                // The run gauges come from the primary; while it is down
-                // they keep their last values.
-                if let Err(error) = record_run_metrics(sources.primary_pool()).await {
-                    tracing::debug!(%error, "run metrics not refreshed");
+                // The run gauges come from the primary. While it is down
+                // they keep their last values, and a slow primary cannot
+                // make the scrape miss the failover gauges.
+                if !sources.primary_is_up() {
+                    return;
+                }
+                match tokio::time::timeout(
+                    RUN_METRICS_LIMIT,
+                    record_run_metrics(sources.primary_pool()),
+                )
+                .await
+                {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => tracing::debug!(%error, "run metrics not refreshed"),
+                    Err(_) => tracing::debug!("run metrics not refreshed in time"),
                 }
             })
         });

@@ -45,6 +45,9 @@ struct Endpoint {
     pool: PgPool,
     backend: Backend,
     up: AtomicBool,
+    /// Bumped by every applied verdict: a probe that started before the
+    /// latest verdict was applied is stale, and its result is dropped.
+    verdicts: AtomicU64,
 }
 
 /// Where one read goes.
@@ -78,6 +81,8 @@ struct Shared {
     /// Where reads go now; `None` when nothing answers.
     current: watch::Sender<Option<DataSource>>,
     failovers: AtomicU64,
+    /// Set while the legacy id map is being reloaded (at most one reload).
+    refreshing: AtomicBool,
 }
 
 /// The failover pool. Cloning is cheap.
@@ -88,6 +93,9 @@ pub struct DataSources {
 
 /// The primary is always the first endpoint.
 const PRIMARY: usize = 0;
+
+/// How long start-up waits for the legacy id map.
+const ID_MAP_STARTUP_LIMIT: Duration = Duration::from_secs(60);
 
 impl DataSources {
     /// Builds the endpoints from the settings without waiting for any of
@@ -122,11 +130,19 @@ impl DataSources {
                 )),
                 pool,
                 up: AtomicBool::new(false),
+                verdicts: AtomicU64::new(0),
             });
         }
         let sources = DataSources::from_endpoints(endpoints, settings.failover.clone());
         sources.probe_all().await;
-        sources.refresh_legacy_ids().await;
+        // Bounded, so that a primary that stops answering mid-load cannot
+        // hold up start-up; the probe loop loads the map later.
+        if tokio::time::timeout(ID_MAP_STARTUP_LIMIT, sources.refresh_legacy_ids())
+            .await
+            .is_err()
+        {
+            tracing::warn!(limit = ?ID_MAP_STARTUP_LIMIT, "the legacy id map did not load at start-up; retrying with the probes");
+        }
         Ok(sources)
     }
 
@@ -138,6 +154,7 @@ impl DataSources {
             pool: db.pool().clone(),
             backend: Backend::Lms(LmsStore::new(db)),
             up: AtomicBool::new(true),
+            verdicts: AtomicU64::new(0),
         };
         let settings = FailoverSettings {
             probe_interval: Duration::from_secs(60),
@@ -157,6 +174,7 @@ impl DataSources {
                 settings,
                 current,
                 failovers: AtomicU64::new(0),
+                refreshing: AtomicBool::new(false),
             }),
         }
     }
@@ -170,6 +188,11 @@ impl DataSources {
     /// Where reads go now.
     pub fn current(&self) -> Option<DataSource> {
         *self.shared.current.borrow()
+    }
+
+    /// Whether the primary answers (its last verdict).
+    pub fn primary_is_up(&self) -> bool {
+        self.shared.endpoints[PRIMARY].up.load(Ordering::Relaxed)
     }
 
     /// Follows where reads go (for health reporting).
@@ -276,24 +299,37 @@ impl DataSources {
         let Some(target) = self.shared.endpoints.get(endpoint) else {
             return false;
         };
-        if self.probe(target).await {
-            return false;
+        // Already down (another request or a probe said so): no probe storm
+        // while an endpoint is gone.
+        if !target.up.load(Ordering::Relaxed) {
+            return true;
         }
-        self.set_up(endpoint, false);
-        true
+        !self.probe_and_apply(endpoint).await
     }
 
-    /// Probes every endpoint once, at the same time.
+    /// Probes every endpoint once, at the same time, applying each verdict
+    /// as it arrives (a slow endpoint does not hold up the others').
     pub async fn probe_all(&self) {
-        let probes = self
-            .shared
-            .endpoints
-            .iter()
-            .map(|endpoint| self.probe(endpoint));
-        let results = futures::future::join_all(probes).await;
-        for (index, answered) in results.into_iter().enumerate() {
+        let probes = (0..self.shared.endpoints.len()).map(|index| self.probe_and_apply(index));
+        futures::future::join_all(probes).await;
+    }
+
+    /// Probes one endpoint and applies the verdict unless a newer one was
+    /// applied while the probe ran. Returns whether the endpoint answered.
+    async fn probe_and_apply(&self, index: usize) -> bool {
+        let Some(endpoint) = self.shared.endpoints.get(index) else {
+            return false;
+        };
+        let seen = endpoint.verdicts.load(Ordering::Acquire);
+        let answered = self.probe(endpoint).await;
+        if endpoint
+            .verdicts
+            .compare_exchange(seen, seen + 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
             self.set_up(index, answered);
         }
+        answered
     }
 
     /// Probes every `probe_interval` until `shutdown` resolves, and keeps
@@ -308,7 +344,15 @@ impl DataSources {
                 () = &mut shutdown => return,
                 _ = ticks.tick() => {
                     self.probe_all().await;
-                    self.refresh_legacy_ids().await;
+                    // On its own task: a slow reload (or a primary that
+                    // stops answering mid-query) must not delay probes.
+                    if !self.shared.refreshing.swap(true, Ordering::AcqRel) {
+                        let sources = self.clone();
+                        tokio::spawn(async move {
+                            sources.refresh_legacy_ids().await;
+                            sources.shared.refreshing.store(false, Ordering::Release);
+                        });
+                    }
                 }
             }
         }
@@ -375,13 +419,21 @@ impl DataSources {
 
     /// Recomputes where reads go, and logs and counts a change.
     fn update_current(&self) {
-        let now = self
-            .shared
-            .endpoints
-            .iter()
-            .find(|endpoint| endpoint.up.load(Ordering::Relaxed))
-            .map(|endpoint| endpoint.source);
-        let before = self.shared.current.send_replace(now);
+        // Read the flags under the channel's lock, so that two verdicts
+        // applied at once cannot publish their answers in the wrong order.
+        let mut before = None;
+        let mut now = None;
+        self.shared.current.send_if_modified(|current| {
+            before = *current;
+            now = self
+                .shared
+                .endpoints
+                .iter()
+                .find(|endpoint| endpoint.up.load(Ordering::Relaxed))
+                .map(|endpoint| endpoint.source);
+            *current = now;
+            before != now
+        });
         for source in DataSource::ALL {
             metrics::gauge!("lms_data_source", "source" => source.as_str())
                 .set(if now == Some(source) { 1.0 } else { 0.0 });
@@ -442,5 +494,6 @@ fn lms_endpoint(
         pool,
         backend: Backend::Lms(LmsStore::new(&db)),
         up: AtomicBool::new(false),
+        verdicts: AtomicU64::new(0),
     })
 }

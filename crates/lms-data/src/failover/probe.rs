@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use sqlx::PgPool;
+use sqlx::{ConnectOptions, Connection, PgPool};
 
 use super::DataSource;
 
@@ -19,18 +19,24 @@ pub(crate) enum ProbeError {
     InRecovery,
 }
 
-/// Takes a connection and asks the server whether it is in recovery,
-/// within `timeout`. A primary must not be.
+/// Opens a connection of its own (with the pool's options, outside the
+/// pool) and asks the server whether it is in recovery, within `timeout`.
+/// A primary must not be. Outside the pool, because a pool that is merely
+/// busy must not look like a database that is gone.
 pub(crate) async fn probe(
     pool: &PgPool,
     source: DataSource,
     timeout: Duration,
 ) -> Result<(), ProbeError> {
+    let options = pool.connect_options();
     let asked = tokio::time::timeout(timeout, async {
-        let mut connection = pool.acquire().await?;
-        sqlx::query_scalar::<_, bool>("SELECT pg_is_in_recovery()")
-            .fetch_one(&mut *connection)
-            .await
+        let mut connection = options.connect().await?;
+        let asked = sqlx::query_scalar::<_, bool>("SELECT pg_is_in_recovery()")
+            .fetch_one(&mut connection)
+            .await;
+        // Closing politely is best effort; the answer is what counts.
+        let _ = connection.close().await;
+        asked
     })
     .await
     .map_err(|_| ProbeError::Timeout(timeout))??;
