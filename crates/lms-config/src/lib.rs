@@ -49,7 +49,12 @@ impl ConfigSource {
         let explicit = self
             .file
             .clone()
-            .or_else(|| std::env::var_os(CONFIG_PATH_VAR).map(PathBuf::from));
+            // `LMS_CONFIG=` (set, but empty) means no file, as unset does.
+            .or_else(|| {
+                std::env::var_os(CONFIG_PATH_VAR)
+                    .filter(|path| !path.is_empty())
+                    .map(PathBuf::from)
+            });
         match explicit {
             Some(path) if path.is_file() => Ok(Some(path)),
             Some(path) => Err(ConfigError::FileNotFound { path }),

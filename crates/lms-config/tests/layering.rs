@@ -57,6 +57,17 @@ fn config_file_named_by_environment() {
 }
 
 #[test]
+fn an_empty_config_variable_means_no_file() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LMS_CONFIG", "");
+        jail.set_env("LMS_WORKER__CONCURRENCY", "3");
+        let settings = load().map_err(|error| error.to_string())?;
+        assert_eq!(settings.worker.concurrency, 3);
+        Ok(())
+    });
+}
+
+#[test]
 fn missing_explicit_file_is_an_error() {
     Jail::expect_with(|_jail| {
         let source = ConfigSource {
