@@ -5,7 +5,7 @@
 //! about 600,000 ledger rows, so each table's ids are kept as sorted pairs
 //! searched in halves rather than as hash maps.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
 
 use lms_domain::model::User;
@@ -204,14 +204,29 @@ impl Provisioned {
     }
 }
 
-/// Logins and emails of LMS accounts that no legacy user owns: the engine
-/// renames a legacy user (or drops the email) that collides with one.
+/// A migrated user's login and email as the migration settled them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Account {
+    pub login: String,
+    pub email: Option<String>,
+}
+
+/// The settled logins and emails of every migrated legacy user, by legacy
+/// id. Uniqueness (renamed logins, dropped duplicate emails) is a rule over
+/// the whole users table at the time of the run; recomputing it from the
+/// legacy table as it is now would rename an unchanged user because
+/// another row changed, so the snapshot is what is served.
 #[derive(Default)]
-pub(super) struct Reserved {
-    /// Case-folded logins.
-    pub logins: HashSet<String>,
-    /// Normalised emails.
-    pub emails: HashSet<String>,
+pub(super) struct Accounts(HashMap<i64, Account>);
+
+impl Accounts {
+    pub fn new(accounts: impl IntoIterator<Item = (i64, Account)>) -> Accounts {
+        Accounts(accounts.into_iter().collect())
+    }
+
+    pub fn get(&self, legacy_id: i64) -> Option<&Account> {
+        self.0.get(&legacy_id)
+    }
 }
 
 /// The migration run whose outcome a map reflects: its id and when it
@@ -244,7 +259,7 @@ pub(super) struct IdMap {
     pub grades: Links,
     pub courses: Courses,
     pub provisioned: Provisioned,
-    pub reserved: Reserved,
+    pub accounts: Accounts,
 }
 
 /// A summary: the map itself is far too large to print.

@@ -6,7 +6,7 @@ use lms_domain::{DomainError, LegacyEntity};
 use sqlx::{PgConnection, PgPool};
 
 use super::ids::{
-    CourseEntry, Courses, IdMap, Links, Outcomes, Pairs, Provisioned, Reserved, RunVersion,
+    Account, Accounts, CourseEntry, Courses, IdMap, Links, Outcomes, Pairs, Provisioned, RunVersion,
 };
 use super::rows::{DatabaseResult, UtcTime};
 
@@ -72,7 +72,7 @@ pub(super) async fn load(lms: &PgPool) -> Result<IdMap, DomainError> {
         ),
         courses: courses(&mut tx).await?,
         provisioned: provisioned(&mut tx).await?,
-        reserved: reserved(&mut tx).await?,
+        accounts: accounts(&mut tx).await?,
     };
     tx.commit().await.lms()?;
     Ok(map)
@@ -184,24 +184,16 @@ async fn provisioned(conn: &mut PgConnection) -> Result<Provisioned, DomainError
     })
 }
 
-/// Keys folded as the engine folds them (`lower(... COLLATE "und-x-icu")`).
-async fn reserved(conn: &mut PgConnection) -> Result<Reserved, DomainError> {
-    let logins: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT lower(login COLLATE \"und-x-icu\") FROM users \
-         WHERE legacy_id IS NULL AND source_deleted_at IS NULL",
+/// Every migrated user's login and email, as the run left them.
+async fn accounts(conn: &mut PgConnection) -> Result<Accounts, DomainError> {
+    let rows: Vec<(i64, String, Option<String>)> = sqlx::query_as(
+        "SELECT legacy_id::bigint, login, email FROM users \
+         WHERE legacy_id IS NOT NULL AND source_deleted_at IS NULL",
     )
     .fetch_all(&mut *conn)
     .await
     .lms()?;
-    let emails: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT lower(email COLLATE \"und-x-icu\") FROM users \
-         WHERE legacy_id IS NULL AND email IS NOT NULL AND source_deleted_at IS NULL",
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .lms()?;
-    Ok(Reserved {
-        logins: logins.into_iter().collect(),
-        emails: emails.into_iter().collect(),
-    })
+    Ok(Accounts::new(rows.into_iter().map(
+        |(legacy_id, login, email)| (legacy_id, Account { login, email }),
+    )))
 }

@@ -14,10 +14,11 @@
 //!   run are NOT_FOUND, as in the LMS. References resolve through the same
 //!   map, a merged student's to its survivor's LMS id.
 //! - **Values** come from the legacy row with the contract's row-local rules
-//!   (the `lms-domain` functions the engine's stage phase calls) and its
-//!   whole-table rules (login renames, duplicate emails; see [`accounts`])
-//!   computed over the legacy table on each request, as the engine computes
-//!   them.
+//!   (the `lms-domain` functions the engine's stage phase calls). The
+//!   whole-table rules (login renames, duplicate emails) are not recomputed:
+//!   a user's login and email are those the run settled, from the id map
+//!   ([`ids::Accounts`]), so a change to another legacy row cannot rename an
+//!   unchanged user.
 //! - **Lists** are keyset pages in legacy id order; their cursors are in
 //!   [`CursorSpace::Legacy`](lms_domain::model::CursorSpace::Legacy). Filters
 //!   carry LMS ids and are translated to legacy ids; SQL narrows the scan as
@@ -45,11 +46,7 @@
 //!   is the LMS course id.
 //! - An `infinity` or `-infinity` legacy timestamp has no UTC instant a
 //!   `DateTime<Utc>` can hold: it is served as absent (`None`).
-//! - Logins and emails of accounts born in the LMS ("reserved": the engine
-//!   renames a legacy user who collides with one) are those of the id map's
-//!   snapshot.
 
-mod accounts;
 mod courses;
 mod enrollments;
 mod ids;

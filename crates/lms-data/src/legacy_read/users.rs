@@ -6,7 +6,7 @@ use lms_domain::account::{Credential, Role};
 use lms_domain::model::*;
 
 use super::LegacyReader;
-use super::accounts::Accounts;
+use super::ids::Accounts;
 use super::ids::IdMap;
 use super::people::legacy_key;
 use super::rows::{DatabaseResult, UtcTime, VocabularyFilter, collect, served, vocabulary_sql};
@@ -63,7 +63,7 @@ impl LegacyReader {
         let wanted = page.size() as usize + 1;
         let after = page.after().unwrap_or(i64::MIN);
         let mut items = if after < PROVISIONED_CURSOR_BASE {
-            let accounts = self.accounts(&ids.reserved).await?;
+            let accounts = &ids.accounts;
             let role = &VocabularyFilter::new(filter.role, Role::Other, &Role::ALL, Role::as_str);
             collect(
                 page,
@@ -84,7 +84,7 @@ impl LegacyReader {
                     .legacy()
                 },
                 |row: &UserRow| i64::from(row.id),
-                |row| user(&ids, &accounts, &row).filter(|user| matches(filter, user)),
+                |row| user(&ids, accounts, &row).filter(|user| matches(filter, user)),
             )
             .await?
         } else {
@@ -129,8 +129,7 @@ impl LegacyReader {
         let Some(row) = row else {
             return Ok(None);
         };
-        let accounts = self.accounts(&ids.reserved).await?;
-        Ok(user(ids, &accounts, &row))
+        Ok(user(ids, &ids.accounts, &row))
     }
 }
 
@@ -151,7 +150,8 @@ fn user_cursor(user: &User) -> i64 {
 fn user(ids: &IdMap, accounts: &Accounts, row: &UserRow) -> Option<User> {
     let legacy_id = i64::from(row.id);
     let id = ids.users.migrated.lms_id(legacy_id)?;
-    // A user inserted between the two reads has no settled login yet.
+    // Every migrated user has a settled account; a map that lacks one is
+    // from a run that did not write this user.
     let account = accounts.get(legacy_id)?;
     let credential = Credential::from_legacy(row.password_hash.as_deref()).value;
     Some(User {
