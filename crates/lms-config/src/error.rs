@@ -5,7 +5,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// An explicitly named config file does not exist.
-    #[error("config file {path} does not exist (set by --config or LMS_CONFIG)")]
+    #[error("config file {} does not exist (set by --config or LMS_CONFIG)", path.display())]
     FileNotFound { path: PathBuf },
     /// One or more keys hold unusable values.
     #[error("{}", display_keys(.0))]

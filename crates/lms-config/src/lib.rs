@@ -45,7 +45,7 @@ pub struct ConfigSource {
 impl ConfigSource {
     /// The file to read: the explicit path, else `$LMS_CONFIG`, else
     /// `./lms.toml` when present. `Ok(None)` means no file layer.
-    fn resolve_file(&self) -> Result<Option<PathBuf>, ConfigError> {
+    pub fn resolve_file(&self) -> Result<Option<PathBuf>, ConfigError> {
         let explicit = self
             .file
             .clone()

@@ -393,9 +393,11 @@ impl Settings {
             "must be positive and at most failover.probe_interval",
         );
         check(
-            !self.legacy.timezone.trim().is_empty(),
+            is_named_zone(&self.legacy.timezone),
             "legacy.timezone",
-            "must name a time zone such as UTC or Asia/Almaty",
+            "must name a time zone such as UTC or Asia/Almaty; bare offsets (+05, -3) \
+             are refused, because PostgreSQL reads them with POSIX's inverted sign in \
+             some places and ISO's in others",
         );
         check(
             !self.redis.namespace.is_empty() && !self.redis.namespace.contains(char::is_whitespace),
@@ -418,9 +420,14 @@ impl Settings {
             "must be at least 1s (Redis records heartbeats in whole seconds)",
         );
         check(
-            self.worker.missed_heartbeats >= 1,
+            self.worker.heartbeat_interval.as_secs() <= 3_600,
+            "worker.heartbeat_interval",
+            "must be at most 1h (a dead worker would hold its chunks that long)",
+        );
+        check(
+            (1..=100).contains(&self.worker.missed_heartbeats),
             "worker.missed_heartbeats",
-            "must be at least 1",
+            "must be between 1 and 100",
         );
         let migration = &self.migration;
         check(
@@ -449,4 +456,13 @@ impl Settings {
             Err(ConfigError::Invalid(errors))
         }
     }
+}
+
+/// A time zone by name (`UTC`, `Asia/Almaty`), not a numeric offset: a
+/// value that starts with a sign or a digit is an offset.
+fn is_named_zone(zone: &str) -> bool {
+    zone.trim()
+        .chars()
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic())
 }

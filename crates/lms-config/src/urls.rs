@@ -16,7 +16,7 @@ pub struct RedisUrl(Url);
 impl PostgresUrl {
     /// Parses and checks the scheme and the database name.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let url = Url::parse(raw).map_err(|error| format!("not a URL ({error}): {raw:?}"))?;
+        let url = Url::parse(raw).map_err(unparseable)?;
         if !matches!(url.scheme(), "postgres" | "postgresql") {
             return Err(format!(
                 "expected a postgres:// URL, found scheme {:?}",
@@ -63,7 +63,7 @@ impl PostgresUrl {
 impl RedisUrl {
     /// Parses and checks the scheme.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let url = Url::parse(raw).map_err(|error| format!("not a URL ({error}): {raw:?}"))?;
+        let url = Url::parse(raw).map_err(unparseable)?;
         if !matches!(url.scheme(), "redis" | "rediss") {
             return Err(format!(
                 "expected a redis:// URL, found scheme {:?}",
@@ -79,12 +79,42 @@ impl RedisUrl {
     }
 }
 
+/// A URL that does not parse may still hold a password (one with an
+/// unencoded `#`, `/` or `?` is the usual reason it fails), so the message
+/// never repeats it.
+fn unparseable(error: url::ParseError) -> String {
+    format!(
+        "not a URL ({error}); the value is not shown, since it may hold a password \
+         (percent-encode '#', '/', '?' and '@' in passwords)"
+    )
+}
+
+/// Query parameters that carry a secret (libpq and sqlx read `password`).
+const SECRET_PARAMETERS: [&str; 2] = ["password", "sslpassword"];
+
 fn redacted(url: &Url) -> String {
     let mut shown = url.clone();
     if shown.password().is_some() {
         // Setting a password only fails for URLs that cannot have one, which
         // these (host-based) URLs always can.
         let _ = shown.set_password(Some("***"));
+    }
+    if url
+        .query_pairs()
+        .any(|(key, _)| SECRET_PARAMETERS.contains(&key.as_ref()))
+    {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(key, value)| {
+                let value = if SECRET_PARAMETERS.contains(&key.as_ref()) {
+                    "***".to_owned()
+                } else {
+                    value.into_owned()
+                };
+                (key.into_owned(), value)
+            })
+            .collect();
+        shown.query_pairs_mut().clear().extend_pairs(pairs);
     }
     shown.to_string()
 }
@@ -146,5 +176,21 @@ mod tests {
         assert!(!url.to_string().contains("s3cret"));
         assert!(url.expose().contains("s3cret"));
         assert_eq!(url.with_database("postgres").database_name(), "postgres");
+        let in_query =
+            PostgresUrl::parse("postgres://app@db/lms?sslmode=require&password=s3cret").unwrap();
+        assert!(!in_query.to_string().contains("s3cret"), "{in_query}");
+        assert!(
+            in_query.to_string().contains("sslmode=require"),
+            "{in_query}"
+        );
+        assert!(in_query.expose().contains("s3cret"));
+    }
+
+    #[test]
+    fn a_url_that_does_not_parse_is_not_repeated() {
+        let error = PostgresUrl::parse("postgres://app:pa#ss@db:5432/lms").unwrap_err();
+        assert!(!error.contains("pa#ss"), "{error}");
+        let error = RedisUrl::parse("redis://:se/cret@cache:6379").unwrap_err();
+        assert!(!error.contains("se/cret"), "{error}");
     }
 }

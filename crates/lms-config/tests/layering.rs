@@ -137,3 +137,16 @@ fn durations_are_human_readable() {
         Ok(())
     });
 }
+
+#[test]
+fn legacy_time_zone_must_be_a_name() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LMS_LEGACY__TIMEZONE", "+05");
+        let message = load().expect_err("an offset must fail").to_string();
+        assert!(message.contains("legacy.timezone"), "{message}");
+        jail.set_env("LMS_LEGACY__TIMEZONE", "Asia/Almaty");
+        let settings = load().map_err(|error| error.to_string())?;
+        assert_eq!(settings.legacy.timezone, "Asia/Almaty");
+        Ok(())
+    });
+}

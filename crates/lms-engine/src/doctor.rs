@@ -88,8 +88,10 @@ pub async fn run_checks(settings: &Settings, timeout: Duration) -> Vec<Check> {
     checks.push(schema);
     let run_pool = lms_pool.filter(|_| schema_ready);
     checks.push(workers_check(queue.as_ref().ok(), run_pool, timeout).await);
+    // Bounded: closing waits for every connection, and one abandoned by a
+    // timed-out check may be stuck on a stalled server.
     for pool in [lms, legacy].into_iter().flatten().map(|(pool, _)| pool) {
-        pool.close().await;
+        let _ = tokio::time::timeout(timeout, pool.close()).await;
     }
     checks
 }

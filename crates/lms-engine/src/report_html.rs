@@ -120,7 +120,11 @@ fn header(page: &ReportPage) -> Markup {
             @if let Some(error) = &report.error {
                 p.error { "Error: " (error) }
             }
-            @if unexplained == 0 {
+            @if report.status != "succeeded" {
+                p.verdict.bad {
+                    "The run is " (report.status) ": its counts are not final, and only a succeeded run accounts for every legacy row."
+                }
+            } @else if unexplained == 0 {
                 p.verdict.ok { "Every legacy row is accounted for: migrated, merged or rejected with a reason." }
             } @else {
                 p.verdict.bad {

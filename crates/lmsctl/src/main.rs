@@ -14,6 +14,9 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let settings = match lms_config::Settings::load(&cli.config_source()) {
         Ok(settings) => settings,
+        Err(error) if matches!(cli.command, Command::Doctor) => {
+            return commands::doctor::report_unusable_config(&error);
+        }
         Err(error) => {
             lms_runtime::report_error(&anyhow::Error::new(error).context("invalid configuration"));
             return ExitCode::from(2);

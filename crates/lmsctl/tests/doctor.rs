@@ -214,3 +214,24 @@ async fn doctor_says_to_apply_the_schema() -> anyhow::Result<()> {
     assert!(fix.starts_with("run `lmsctl db up`"), "{}", report.stdout);
     setup.close().await
 }
+
+#[tokio::test]
+async fn doctor_names_an_unusable_setting_and_its_fix() -> anyhow::Result<()> {
+    let setup = Cli::new("doctorconfig").await?;
+    let report = doctor(
+        &setup,
+        &[(
+            "LMS_DATABASE__URL",
+            "postgres://app:pa#ss@db.internal:5432/lms",
+        )],
+    )
+    .await?;
+    assert_eq!(report.code, Some(1), "{}", report.stdout);
+    assert!(!report.passed("config"), "{}", report.stdout);
+    assert!(report.stdout.contains("database.url"), "{}", report.stdout);
+    // The value may hold a password: it is never printed.
+    assert!(!report.stdout.contains("pa#ss"), "{}", report.stdout);
+    let fix = report.fix("config").unwrap_or_default();
+    assert!(fix.contains("LMS_* variable"), "{}", report.stdout);
+    setup.close().await
+}

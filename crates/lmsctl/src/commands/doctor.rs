@@ -1,14 +1,13 @@
 //! `lmsctl doctor`: one line per check, each failure followed by its fix.
 
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use lms_config::{CONFIG_PATH_VAR, ConfigSource, DEFAULT_CONFIG_FILE, Settings};
+use lms_config::{ConfigError, ConfigSource, Settings};
 use lms_engine::doctor::{CHECK_TIMEOUT, Check, run_checks};
 
 pub async fn run(source: &ConfigSource, settings: &Settings) -> anyhow::Result<ExitCode> {
-    // The configuration loaded, or main would have exited with 2 already;
-    // what is left to say is where it came from.
+    // The configuration loaded (main reports one that did not through
+    // `report_unusable_config`); what is left to say is where it came from.
     let mut checks = vec![Check {
         name: "config",
         passed: true,
@@ -33,27 +32,36 @@ pub async fn run(source: &ConfigSource, settings: &Settings) -> anyhow::Result<E
     }
 }
 
-/// The file the settings were read from, found the way `Settings::load`
-/// finds it: `--config`, else `$LMS_CONFIG`, else `./lms.toml` when present.
+/// Where the settings came from: `--config`, else `$LMS_CONFIG`, else
+/// `./lms.toml` when present, as `Settings::load` finds it.
 fn config_origin(source: &ConfigSource) -> String {
-    let file = source
-        .file
-        .clone()
-        .or_else(|| std::env::var_os(CONFIG_PATH_VAR).map(PathBuf::from))
-        .or_else(|| {
-            let local = Path::new(DEFAULT_CONFIG_FILE);
-            local.is_file().then(|| local.to_path_buf())
-        });
-    match file {
-        Some(path) => {
+    match source.resolve_file() {
+        Ok(Some(path)) => {
             let shown = std::fs::canonicalize(&path).unwrap_or(path);
             format!(
                 "loaded {}, then LMS_* environment variables",
                 shown.display()
             )
         }
-        None => {
+        _ => {
             "loaded built-in defaults, then LMS_* environment variables (no config file)".to_owned()
         }
     }
+}
+
+/// The configuration did not load: that is the one line doctor can print,
+/// since every other check needs it.
+pub fn report_unusable_config(error: &ConfigError) -> ExitCode {
+    println!("FAIL config: {error}");
+    let fix = match error {
+        ConfigError::FileNotFound { .. } => {
+            "point --config or LMS_CONFIG at an existing file, or unset LMS_CONFIG to use ./lms.toml and the defaults"
+        }
+        ConfigError::Invalid(_) => {
+            "correct each key named above, in the file or the LMS_* variable it came from (README: Configuration)"
+        }
+    };
+    println!("     fix: {fix}");
+    println!("The other checks need a configuration and were not run.");
+    ExitCode::FAILURE
 }
