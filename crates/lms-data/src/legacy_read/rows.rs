@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use lms_domain::DomainError;
 use lms_domain::model::{Legacy, Page, PageRequest};
-use lms_domain::text::clean_opt;
+use lms_domain::text::{clean_opt, required_name};
 use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgTypeInfo, PgValueFormat, PgValueRef};
 use sqlx::{Decode, Postgres, Type};
@@ -107,13 +107,10 @@ pub(super) fn trimmed(value: Option<&str>) -> Option<String> {
     clean_opt(value).map(str::to_owned)
 }
 
-/// A required name that is blank migrates under a placeholder
-/// (`Organization 4`), as the engine's stage phase names it.
+/// A required name as the migration gives it (its warning is the ledger's
+/// business, not a read's).
 pub(super) fn name_or_placeholder(value: Option<&str>, kind: &str, legacy_id: i64) -> String {
-    match clean_opt(value) {
-        Some(name) => name.to_owned(),
-        None => format!("{kind} {legacy_id}"),
-    }
+    required_name(value, kind, legacy_id).value
 }
 
 /// A filter's LMS id as the legacy id to filter on: `Some(None)` without

@@ -6,7 +6,7 @@ use lms_domain::answers::{Answers, parse_answers};
 use lms_domain::mark::parse_mark;
 use lms_domain::person::{Gender, parse_birth_date};
 use lms_domain::status::{EnrollmentStatus, StudentStatus, SubmissionStatus};
-use lms_domain::text::lower;
+use lms_domain::text::{lower, required_name};
 use lms_domain::{LegacyEntity, Repaired, WarningCode};
 use lms_pg::copy_text::RowWriter;
 
@@ -64,21 +64,15 @@ impl Warnings {
     }
 }
 
-/// A required name that is blank: the row still migrates, under a
-/// placeholder, with `name_missing` (docs/contract.md).
+/// The contract's required names, shared with degraded reads
+/// (`lms_domain::text::required_name`).
 fn name_or_placeholder(
     value: Option<&str>,
     kind: &str,
     id: i64,
     warnings: &mut Warnings,
 ) -> String {
-    match value {
-        Some(name) => name.to_owned(),
-        None => {
-            warnings.add(WarningCode::NameMissing);
-            format!("{kind} {id}")
-        }
-    }
+    warnings.note(required_name(value, kind, id))
 }
 
 static ORGANIZATIONS: StageSpec = StageSpec {
