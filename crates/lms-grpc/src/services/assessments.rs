@@ -6,12 +6,12 @@ use lms_domain::model::{
 use tonic::{Request, Response};
 
 use super::directory::optional_term;
-use super::{DomainApi, OrStatus, legacy_id};
+use super::{DomainApi, OrStatus, legacy_id, list_page};
 use crate::error::ApiResult;
 use crate::names::parse_id;
 use crate::pb::lms::v1 as pb;
 use crate::pb::lms::v1::assessment_service_server::AssessmentService;
-use crate::request::{filter, next_token, page};
+use crate::request::filter;
 
 #[tonic::async_trait]
 impl AssessmentService for DomainApi {
@@ -36,18 +36,16 @@ impl AssessmentService for DomainApi {
             subject_id: optional_term(&terms, "subject", "subjects")?.map(SubjectId),
             group_id: optional_term(&terms, "group", "groups")?.map(GroupId),
         };
-        let binding = format!("ListAssessments|{filter:?}");
-        let found = self
-            .repo
-            .list_assessments(
-                &filter,
-                page(request.page_size, &request.page_token, &binding).or_status()?,
-            )
-            .await
-            .or_status()?;
+        let (assessments, next_page_token) = list_page(
+            &format!("ListAssessments|{filter:?}"),
+            request.page_size,
+            &request.page_token,
+            |page| self.repo.list_assessments(&filter, page),
+        )
+        .await?;
         Ok(Response::new(pb::ListAssessmentsResponse {
-            assessments: found.items.into_iter().map(Into::into).collect(),
-            next_page_token: next_token(found.next_after, &binding),
+            assessments,
+            next_page_token,
         }))
     }
 
@@ -86,18 +84,16 @@ impl AssessmentService for DomainApi {
             assessment_id: optional_term(&terms, "assessment", "assessments")?.map(AssessmentId),
             student_id: optional_term(&terms, "student", "students")?.map(StudentId),
         };
-        let binding = format!("ListSubmissions|{filter:?}");
-        let found = self
-            .repo
-            .list_submissions(
-                &filter,
-                page(request.page_size, &request.page_token, &binding).or_status()?,
-            )
-            .await
-            .or_status()?;
+        let (submissions, next_page_token) = list_page(
+            &format!("ListSubmissions|{filter:?}"),
+            request.page_size,
+            &request.page_token,
+            |page| self.repo.list_submissions(&filter, page),
+        )
+        .await?;
         Ok(Response::new(pb::ListSubmissionsResponse {
-            submissions: found.items.into_iter().map(Into::into).collect(),
-            next_page_token: next_token(found.next_after, &binding),
+            submissions,
+            next_page_token,
         }))
     }
 

@@ -8,14 +8,13 @@ use tonic::{Request, Response};
 
 use super::directory::optional_term;
 use super::parse::material_kind_field;
-use super::{DomainApi, OrStatus};
+use super::{DomainApi, OrStatus, list_page};
 use crate::error::{ApiError, ApiResult};
 use crate::names::{parse_id, parse_material};
 use crate::pb::lms::v1 as pb;
 use crate::pb::lms::v1::course_service_server::CourseService;
 use crate::request::{
-    MAX_LONG_TEXT, MAX_SHORT_TEXT, filter, next_token, optional_text, page, required_text,
-    update_mask,
+    MAX_LONG_TEXT, MAX_SHORT_TEXT, filter, optional_text, required_text, update_mask,
 };
 
 const UPDATABLE: [&str; 5] = ["title", "kind", "url", "body", "position"];
@@ -124,18 +123,16 @@ impl CourseService for DomainApi {
             group_id: optional_term(&terms, "group", "groups")?.map(GroupId),
             academic_year: terms.get("academic_year").cloned(),
         };
-        let binding = format!("ListCourses|{filter:?}");
-        let found = self
-            .repo
-            .list_courses(
-                &filter,
-                page(request.page_size, &request.page_token, &binding).or_status()?,
-            )
-            .await
-            .or_status()?;
+        let (courses, next_page_token) = list_page(
+            &format!("ListCourses|{filter:?}"),
+            request.page_size,
+            &request.page_token,
+            |page| self.repo.list_courses(&filter, page),
+        )
+        .await?;
         Ok(Response::new(pb::ListCoursesResponse {
-            courses: found.items.into_iter().map(Into::into).collect(),
-            next_page_token: next_token(found.next_after, &binding),
+            courses,
+            next_page_token,
         }))
     }
 
@@ -159,18 +156,16 @@ impl CourseService for DomainApi {
     ) -> ApiResult<pb::ListCourseMaterialsResponse> {
         let request = request.into_inner();
         let course = CourseId(parse_id("parent", "courses", &request.parent).or_status()?);
-        let binding = format!("ListCourseMaterials|{course}");
-        let found = self
-            .repo
-            .list_materials(
-                course,
-                page(request.page_size, &request.page_token, &binding).or_status()?,
-            )
-            .await
-            .or_status()?;
+        let (course_materials, next_page_token) = list_page(
+            &format!("ListCourseMaterials|{course}"),
+            request.page_size,
+            &request.page_token,
+            |page| self.repo.list_materials(course, page),
+        )
+        .await?;
         Ok(Response::new(pb::ListCourseMaterialsResponse {
-            course_materials: found.items.into_iter().map(Into::into).collect(),
-            next_page_token: next_token(found.next_after, &binding),
+            course_materials,
+            next_page_token,
         }))
     }
 

@@ -4,7 +4,7 @@ use lms_domain::model::{OrganizationId, PersonId, StaffFilter, StaffMemberId, Us
 use tonic::{Request, Response, Status};
 
 use super::parse::role_filter;
-use super::{DomainApi, OrStatus, legacy_id};
+use super::{DomainApi, OrStatus, legacy_id, list_page};
 use crate::error::ApiResult;
 use crate::names::{parse_id, parse_optional_id};
 use crate::pb::lms::v1 as pb;
@@ -12,7 +12,7 @@ use crate::pb::lms::v1::organization_service_server::OrganizationService;
 use crate::pb::lms::v1::person_service_server::PersonService;
 use crate::pb::lms::v1::staff_service_server::StaffService;
 use crate::pb::lms::v1::user_service_server::UserService;
-use crate::request::{filter, next_token, page};
+use crate::request::filter;
 
 #[tonic::async_trait]
 impl OrganizationService for DomainApi {
@@ -33,15 +33,16 @@ impl OrganizationService for DomainApi {
     ) -> ApiResult<pb::ListOrganizationsResponse> {
         let request = request.into_inner();
         filter(&request.filter, &[]).or_status()?;
-        let binding = "ListOrganizations";
-        let found = self
-            .repo
-            .list_organizations(page(request.page_size, &request.page_token, binding).or_status()?)
-            .await
-            .or_status()?;
+        let (organizations, next_page_token) = list_page(
+            "ListOrganizations",
+            request.page_size,
+            &request.page_token,
+            |page| self.repo.list_organizations(page),
+        )
+        .await?;
         Ok(Response::new(pb::ListOrganizationsResponse {
-            organizations: found.items.into_iter().map(Into::into).collect(),
-            next_page_token: next_token(found.next_after, binding),
+            organizations,
+            next_page_token,
         }))
     }
 
@@ -75,15 +76,16 @@ impl PersonService for DomainApi {
     ) -> ApiResult<pb::ListPersonsResponse> {
         let request = request.into_inner();
         filter(&request.filter, &[]).or_status()?;
-        let binding = "ListPersons";
-        let found = self
-            .repo
-            .list_persons(page(request.page_size, &request.page_token, binding).or_status()?)
-            .await
-            .or_status()?;
+        let (persons, next_page_token) = list_page(
+            "ListPersons",
+            request.page_size,
+            &request.page_token,
+            |page| self.repo.list_persons(page),
+        )
+        .await?;
         Ok(Response::new(pb::ListPersonsResponse {
-            persons: found.items.into_iter().map(Into::into).collect(),
-            next_page_token: next_token(found.next_after, binding),
+            persons,
+            next_page_token,
         }))
     }
 
@@ -120,18 +122,16 @@ impl UserService for DomainApi {
                 .transpose()
                 .or_status()?,
         };
-        let binding = format!("ListUsers|{filter:?}");
-        let found = self
-            .repo
-            .list_users(
-                &filter,
-                page(request.page_size, &request.page_token, &binding).or_status()?,
-            )
-            .await
-            .or_status()?;
+        let (users, next_page_token) = list_page(
+            &format!("ListUsers|{filter:?}"),
+            request.page_size,
+            &request.page_token,
+            |page| self.repo.list_users(&filter, page),
+        )
+        .await?;
         Ok(Response::new(pb::ListUsersResponse {
-            users: found.items.into_iter().map(Into::into).collect(),
-            next_page_token: next_token(found.next_after, &binding),
+            users,
+            next_page_token,
         }))
     }
 
@@ -166,18 +166,16 @@ impl StaffService for DomainApi {
             organization_id: optional_term(&terms, "organization", "organizations")?
                 .map(OrganizationId),
         };
-        let binding = format!("ListStaffMembers|{filter:?}");
-        let found = self
-            .repo
-            .list_staff_members(
-                &filter,
-                page(request.page_size, &request.page_token, &binding).or_status()?,
-            )
-            .await
-            .or_status()?;
+        let (staff_members, next_page_token) = list_page(
+            &format!("ListStaffMembers|{filter:?}"),
+            request.page_size,
+            &request.page_token,
+            |page| self.repo.list_staff_members(&filter, page),
+        )
+        .await?;
         Ok(Response::new(pb::ListStaffMembersResponse {
-            staff_members: found.items.into_iter().map(Into::into).collect(),
-            next_page_token: next_token(found.next_after, &binding),
+            staff_members,
+            next_page_token,
         }))
     }
 

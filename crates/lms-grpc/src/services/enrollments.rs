@@ -9,14 +9,12 @@ use tonic::{Request, Response};
 
 use super::directory::optional_term;
 use super::parse::{enrollment_status_field, enrollment_status_filter, grade_kind_field};
-use super::{DomainApi, OrStatus, legacy_id};
+use super::{DomainApi, OrStatus, legacy_id, list_page};
 use crate::error::{ApiError, ApiResult};
 use crate::names::{parse_id, parse_optional_id};
 use crate::pb::lms::v1 as pb;
 use crate::pb::lms::v1::enrollment_service_server::EnrollmentService;
-use crate::request::{
-    MAX_SHORT_TEXT, filter, next_token, optional_text, page, required_text, update_mask,
-};
+use crate::request::{MAX_SHORT_TEXT, filter, optional_text, required_text, update_mask};
 
 const ENROLLMENT_UPDATABLE: [&str; 3] = ["teacher", "status", "current_mark"];
 const GRADE_UPDATABLE: [&str; 2] = ["kind", "raw_mark"];
@@ -159,18 +157,16 @@ impl EnrollmentService for DomainApi {
                 .transpose()
                 .or_status()?,
         };
-        let binding = format!("ListEnrollments|{filter:?}");
-        let found = self
-            .repo
-            .list_enrollments(
-                &filter,
-                page(request.page_size, &request.page_token, &binding).or_status()?,
-            )
-            .await
-            .or_status()?;
+        let (enrollments, next_page_token) = list_page(
+            &format!("ListEnrollments|{filter:?}"),
+            request.page_size,
+            &request.page_token,
+            |page| self.repo.list_enrollments(&filter, page),
+        )
+        .await?;
         Ok(Response::new(pb::ListEnrollmentsResponse {
-            enrollments: found.items.into_iter().map(Into::into).collect(),
-            next_page_token: next_token(found.next_after, &binding),
+            enrollments,
+            next_page_token,
         }))
     }
 
@@ -252,18 +248,16 @@ impl EnrollmentService for DomainApi {
         let filter = GradeFilter {
             enrollment_id: optional_term(&terms, "enrollment", "enrollments")?.map(EnrollmentId),
         };
-        let binding = format!("ListGrades|{filter:?}");
-        let found = self
-            .repo
-            .list_grades(
-                &filter,
-                page(request.page_size, &request.page_token, &binding).or_status()?,
-            )
-            .await
-            .or_status()?;
+        let (grades, next_page_token) = list_page(
+            &format!("ListGrades|{filter:?}"),
+            request.page_size,
+            &request.page_token,
+            |page| self.repo.list_grades(&filter, page),
+        )
+        .await?;
         Ok(Response::new(pb::ListGradesResponse {
-            grades: found.items.into_iter().map(Into::into).collect(),
-            next_page_token: next_token(found.next_after, &binding),
+            grades,
+            next_page_token,
         }))
     }
 

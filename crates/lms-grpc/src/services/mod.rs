@@ -9,9 +9,13 @@ pub mod migration;
 pub mod parse;
 pub mod students;
 
+use std::future::Future;
+
 use lms_data::repo::Repository;
+use lms_domain::model::{Page, PageRequest};
 
 use crate::error::ApiError;
+use crate::request::{next_token, page};
 
 /// The domain API's shared state: the repository over the LMS database.
 #[derive(Debug, Clone)]
@@ -28,6 +32,30 @@ impl<T, E: Into<ApiError>> OrStatus<T> for Result<T, E> {
     fn or_status(self) -> Result<T, tonic::Status> {
         self.map_err(|error| tonic::Status::from(error.into()))
     }
+}
+
+/// One page of a List method: the page the request asks for (its token
+/// bound to `binding`, the method and its filter, so that a token cannot be
+/// replayed under another filter), fetched by `fetch`, converted to proto
+/// messages, with the token of the next page.
+pub async fn list_page<T, P, E, Fut>(
+    binding: &str,
+    page_size: i32,
+    page_token: &str,
+    fetch: impl FnOnce(PageRequest) -> Fut,
+) -> Result<(Vec<P>, String), tonic::Status>
+where
+    Fut: Future<Output = Result<Page<T>, E>>,
+    E: Into<ApiError>,
+    P: From<T>,
+{
+    let found = fetch(page(page_size, page_token, binding).or_status()?)
+        .await
+        .or_status()?;
+    Ok((
+        found.items.into_iter().map(P::from).collect(),
+        next_token(found.next_after, binding),
+    ))
 }
 
 /// Checks a legacy id given to a Lookup method.

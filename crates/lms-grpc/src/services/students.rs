@@ -8,12 +8,12 @@ use tonic::{Request, Response};
 
 use super::directory::optional_term;
 use super::parse::{optional_year, student_status_field, student_status_filter};
-use super::{DomainApi, OrStatus, legacy_id};
+use super::{DomainApi, OrStatus, legacy_id, list_page};
 use crate::error::{ApiError, ApiResult};
 use crate::names::{parse_id, parse_optional_id};
 use crate::pb::lms::v1 as pb;
 use crate::pb::lms::v1::student_service_server::StudentService;
-use crate::request::{MAX_SHORT_TEXT, filter, next_token, optional_text, page, update_mask};
+use crate::request::{MAX_SHORT_TEXT, filter, optional_text, update_mask};
 
 /// Fields an update may change.
 const UPDATABLE: [&str; 5] = [
@@ -133,18 +133,16 @@ impl StudentService for DomainApi {
                 .transpose()
                 .or_status()?,
         };
-        let binding = format!("ListStudents|{filter:?}");
-        let found = self
-            .repo
-            .list_students(
-                &filter,
-                page(request.page_size, &request.page_token, &binding).or_status()?,
-            )
-            .await
-            .or_status()?;
+        let (students, next_page_token) = list_page(
+            &format!("ListStudents|{filter:?}"),
+            request.page_size,
+            &request.page_token,
+            |page| self.repo.list_students(&filter, page),
+        )
+        .await?;
         Ok(Response::new(pb::ListStudentsResponse {
-            students: found.items.into_iter().map(Into::into).collect(),
-            next_page_token: next_token(found.next_after, &binding),
+            students,
+            next_page_token,
         }))
     }
 
