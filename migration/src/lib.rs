@@ -52,6 +52,7 @@ sql_migration!(m0003, "m20261125_000003_migration_staging");
 sql_migration!(m0004, "m20261125_000004_partition_ledger");
 sql_migration!(m0005, "m20261125_000005_run_kinds");
 sql_migration!(m0006, "m20261125_000006_logged_staging");
+sql_migration!(m0007, "m20261202_000007_three_way_delta");
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -67,6 +68,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004::Migration),
             Box::new(m0005::Migration),
             Box::new(m0006::Migration),
+            Box::new(m0007::Migration),
         ]
     }
 

@@ -36,6 +36,7 @@ async fn migrate(settings: &Settings, name: &str) -> anyhow::Result<()> {
         chunk_size: 1_000,
         request_id: None,
         kind: RunKind::Full,
+        on_conflict: lms_engine::ConflictPolicy::KeepLms,
     };
     let planned = plan_run(&engine.lms, &engine.legacy, &options).await?;
     let status = run_inline(&engine, planned.run_id, 2).await?;

@@ -68,6 +68,16 @@ impl LegacyEntity {
         }
     }
 
+    /// The values its `id` column can hold: `integer`, or `bigint` for the
+    /// journal and exam results. Every one of them is a legacy id, zero and
+    /// negatives included.
+    pub const fn legacy_id_range(self) -> std::ops::RangeInclusive<i64> {
+        match self {
+            LegacyEntity::Journal | LegacyEntity::ExamResults => i64::MIN..=i64::MAX,
+            _ => (i32::MIN as i64)..=(i32::MAX as i64),
+        }
+    }
+
     /// The tables whose target rows must exist before this one's are written,
     /// because its target rows reference theirs.
     pub const fn depends_on(self) -> &'static [LegacyEntity] {

@@ -10,10 +10,13 @@
 
 pub mod account;
 pub mod answers;
+pub mod course;
 pub mod entity;
 pub mod error;
+pub mod instant;
 pub mod mark;
 pub mod model;
+pub mod number;
 pub mod outcome;
 pub mod person;
 pub mod status;

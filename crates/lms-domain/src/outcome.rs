@@ -47,6 +47,13 @@ pub enum WarningCode {
     /// Not in the contract: a required name was blank in a table whose rows
     /// must all migrate, so a placeholder name was given (docs/contract.md).
     NameMissing,
+    /// Not in the contract: a number the LMS cannot hold (`NaN`, or outside
+    /// the target column's range or CHECK) became NULL, or the contract's
+    /// default (docs/contract.md).
+    InvalidNumber,
+    /// Not in the contract: the row's LMS row was deleted in the LMS; a
+    /// re-run does not create it again (docs/contract.md).
+    DeletedInLms,
 }
 
 /// A parsed value with the warning its repair earned, if any.
@@ -136,6 +143,8 @@ code_enum!(WarningCode {
     ScoreOutOfRange => "score_out_of_range",
     InvalidAnswersJson => "invalid_answers_json",
     NameMissing => "name_missing",
+    InvalidNumber => "invalid_number",
+    DeletedInLms => "deleted_in_lms",
 });
 
 /// A code read back from storage or a request that this build does not know.

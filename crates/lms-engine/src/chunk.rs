@@ -14,6 +14,7 @@ use serde_json::json;
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
+use crate::conflict::ConflictPolicy;
 use crate::error::{DatabaseContext, EngineError};
 use crate::plan::{IdRange, Phase, RunKind};
 use crate::progress::{self, Advance};
@@ -71,6 +72,7 @@ pub struct ChunkInfo {
     pub entity: LegacyEntity,
     pub phase: Phase,
     pub range: IdRange,
+    pub on_conflict: ConflictPolicy,
 }
 
 enum Claim {
@@ -138,7 +140,7 @@ pub async fn run_chunk(ctx: &EngineContext, chunk_id: i64) -> Result<ChunkOutcom
 async fn claim(ctx: &EngineContext, chunk_id: i64) -> Result<Claim, EngineError> {
     let mut tx = ctx.lms.begin().await.lms()?;
     let row = sqlx::query(
-        "SELECT c.state, r.status, c.run_id, c.step_id, s.entity, s.phase, c.first_legacy_id, c.last_legacy_id, r.kind \
+        "SELECT c.state, r.status, c.run_id, c.step_id, s.entity, s.phase, c.first_legacy_id, c.last_legacy_id, r.kind, r.on_conflict \
          FROM migration.chunks c \
          JOIN migration.run_steps s ON s.id = c.step_id \
          JOIN migration.runs r ON r.id = c.run_id \
@@ -180,6 +182,7 @@ async fn claim(ctx: &EngineContext, chunk_id: i64) -> Result<Claim, EngineError>
     let entity: String = row.try_get(4).lms()?;
     let phase: String = row.try_get(5).lms()?;
     let kind: String = row.try_get(8).lms()?;
+    let on_conflict: String = row.try_get(9).lms()?;
     let info = ChunkInfo {
         id: chunk_id,
         run_id: row.try_get(2).lms()?,
@@ -197,6 +200,11 @@ async fn claim(ctx: &EngineContext, chunk_id: i64) -> Result<Claim, EngineError>
             first: row.try_get(6).lms()?,
             last: row.try_get(7).lms()?,
         },
+        on_conflict: on_conflict
+            .parse()
+            .map_err(|error: crate::conflict::UnknownPolicy| {
+                EngineError::Invariant(error.to_string())
+            })?,
     };
     let attempts: i32 = sqlx::query(
         "UPDATE migration.chunks SET attempts = attempts + 1, started_at = now(), worker = $2 \
@@ -269,16 +277,23 @@ async fn do_work(
             let rows = stage::stage_range(&ctx.legacy, tx, info.entity, info.range).await?;
             Ok(json!({ "rows": rows }))
         }
-        Phase::Resolve => resolve::resolve_entity(tx, info.run_id, info.entity, info.kind).await,
+        Phase::Resolve => {
+            let apply = apply::ApplyContext {
+                run_id: info.run_id,
+                entity: info.entity,
+                legacy_timezone: &ctx.legacy_timezone,
+                on_conflict: info.on_conflict,
+            };
+            resolve::resolve_entity(tx, &apply, info.kind).await
+        }
         Phase::Apply => {
-            let changes = apply::apply_range(
-                tx,
-                info.run_id,
-                info.entity,
-                info.range,
-                &ctx.legacy_timezone,
-            )
-            .await?;
+            let apply = apply::ApplyContext {
+                run_id: info.run_id,
+                entity: info.entity,
+                legacy_timezone: &ctx.legacy_timezone,
+                on_conflict: info.on_conflict,
+            };
+            let changes = apply::apply_range(tx, &apply, info.range).await?;
             Ok(serde_json::to_value(changes)
                 .map_err(|error| EngineError::Invariant(error.to_string()))?)
         }

@@ -3,14 +3,16 @@
 
 use lms_domain::LegacyEntity;
 use serde::Serialize;
-use sqlx::{PgPool, Row};
+use sqlx::{AssertSqlSafe, PgPool, Row};
 use uuid::Uuid;
 
+use crate::conflict::ConflictPolicy;
 use crate::error::{DatabaseContext, EngineError};
 use crate::plan::{PlannedRun, RunKind, RunOptions};
 use crate::progress::PROGRESS_CHANNEL;
 use crate::progress_view::{RunProgress, run_progress};
 use crate::queue::ChunkQueue;
+use crate::report::{CONFLICT_COLUMNS, ConflictEntry};
 
 /// Cancels a run: idle chunks are dropped at once; chunks in progress
 /// finish (commit or roll back whole), and the last one closes the run.
@@ -117,6 +119,8 @@ pub struct RowOutcome {
     pub survivor_legacy_id: Option<i64>,
     pub source_deleted: bool,
     pub run_id: Uuid,
+    /// The row's open conflict, if it has one.
+    pub conflict: Option<ConflictEntry>,
 }
 
 /// What to select from the ledger.
@@ -125,6 +129,8 @@ pub struct OutcomeFilter {
     pub outcome: Option<String>,
     pub reason: Option<String>,
     pub warning: Option<String>,
+    /// Only rows with an open conflict.
+    pub conflict: bool,
 }
 
 /// A page of one table's ledger, in legacy id order after `after`.
@@ -135,21 +141,22 @@ pub async fn list_outcomes(
     size: u32,
     after: Option<i64>,
 ) -> Result<(Vec<RowOutcome>, Option<i64>), EngineError> {
-    let rows = sqlx::query(
-        "SELECT legacy_id, outcome, reason, warnings, detail, target_id, survivor_legacy_id, \
-                source_deleted_at IS NOT NULL, run_id \
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT outcome, reason, warnings, detail, survivor_legacy_id, \
+                source_deleted_at IS NOT NULL AS source_deleted, run_id, {CONFLICT_COLUMNS} \
          FROM migration.ledger \
          WHERE entity = $1 AND ($2::bigint IS NULL OR legacy_id > $2) \
            AND ($3::text IS NULL OR outcome = $3) AND ($4::text IS NULL OR reason = $4) \
-           AND ($5::text IS NULL OR $5 = ANY (warnings)) \
-         ORDER BY legacy_id LIMIT $6",
-    )
+           AND ($5::text IS NULL OR $5 = ANY (warnings)) AND (NOT $7 OR conflict IS NOT NULL) \
+         ORDER BY legacy_id LIMIT $6"
+    )))
     .bind(entity.as_str())
     .bind(after)
     .bind(filter.outcome.as_deref())
     .bind(filter.reason.as_deref())
     .bind(filter.warning.as_deref())
     .bind(i64::from(size) + 1)
+    .bind(filter.conflict)
     .fetch_all(lms)
     .await
     .lms()?;
@@ -157,15 +164,16 @@ pub async fn list_outcomes(
     for row in &rows {
         outcomes.push(RowOutcome {
             entity: entity.as_str().to_owned(),
-            legacy_id: row.try_get(0).lms()?,
-            outcome: row.try_get(1).lms()?,
-            reason: row.try_get(2).lms()?,
-            warnings: row.try_get(3).lms()?,
-            detail: row.try_get(4).lms()?,
-            target_id: row.try_get(5).lms()?,
-            survivor_legacy_id: row.try_get(6).lms()?,
-            source_deleted: row.try_get(7).lms()?,
-            run_id: row.try_get(8).lms()?,
+            legacy_id: row.try_get("legacy_id").lms()?,
+            outcome: row.try_get("outcome").lms()?,
+            reason: row.try_get("reason").lms()?,
+            warnings: row.try_get("warnings").lms()?,
+            detail: row.try_get("detail").lms()?,
+            target_id: row.try_get("target_id").lms()?,
+            survivor_legacy_id: row.try_get("survivor_legacy_id").lms()?,
+            source_deleted: row.try_get("source_deleted").lms()?,
+            run_id: row.try_get("run_id").lms()?,
+            conflict: ConflictEntry::from_ledger(row)?,
         });
     }
     let more = outcomes.len() > size as usize;
@@ -237,6 +245,7 @@ pub async fn retry_rejected(
         chunk_size,
         request_id,
         kind: RunKind::RetryRejected,
+        on_conflict: ConflictPolicy::KeepLms,
     };
     crate::start_run(lms, legacy, queue, &options).await
 }

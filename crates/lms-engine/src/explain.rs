@@ -6,6 +6,7 @@ use sqlx::{AssertSqlSafe, PgPool, Row};
 use uuid::Uuid;
 
 use crate::error::{DatabaseContext, EngineError};
+use crate::report::{CONFLICT_COLUMNS, ConflictEntry};
 
 /// One legacy row's outcome, as the ledger records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -24,6 +25,8 @@ pub struct Explanation {
     pub run_id: Option<Uuid>,
     /// Whether the legacy table has the row now.
     pub in_legacy: bool,
+    /// The row's open conflict, if it has one.
+    pub conflict: Option<ConflictEntry>,
     /// The explanation in one paragraph.
     pub text: String,
 }
@@ -45,10 +48,11 @@ pub async fn explain(
     .legacy()?
     .try_get(0)
     .legacy()?;
-    let row = sqlx::query(
-        "SELECT outcome, reason, warnings, detail, target_id, survivor_legacy_id, source_deleted_at IS NOT NULL, run_id \
-         FROM migration.ledger WHERE entity = $1 AND legacy_id = $2",
-    )
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT outcome, reason, warnings, detail, survivor_legacy_id, \
+                source_deleted_at IS NOT NULL AS source_deleted, run_id, {CONFLICT_COLUMNS} \
+         FROM migration.ledger WHERE entity = $1 AND legacy_id = $2"
+    )))
     .bind(entity.as_str())
     .bind(legacy_id)
     .fetch_optional(lms)
@@ -76,22 +80,30 @@ pub async fn explain(
             source_deleted: false,
             run_id: None,
             in_legacy,
+            conflict: None,
             text,
         });
     };
-    let outcome: String = row.try_get(0).lms()?;
-    let reason: Option<String> = row.try_get(1).lms()?;
-    let warnings: Vec<String> = row.try_get(2).lms()?;
-    let detail: Option<String> = row.try_get(3).lms()?;
-    let target_id: Option<i64> = row.try_get(4).lms()?;
-    let survivor: Option<i64> = row.try_get(5).lms()?;
-    let source_deleted: bool = row.try_get(6).lms()?;
-    let mut text = match outcome.as_str() {
-        "migrated" => format!(
-            "{entity} {legacy_id} was migrated to {target_table} id {}.",
-            target_id.map_or("?".to_owned(), |id| id.to_string())
+    let outcome: String = row.try_get("outcome").lms()?;
+    let reason: Option<String> = row.try_get("reason").lms()?;
+    let warnings: Vec<String> = row.try_get("warnings").lms()?;
+    let detail: Option<String> = row.try_get("detail").lms()?;
+    let target_id: Option<i64> = row.try_get("target_id").lms()?;
+    let survivor: Option<i64> = row.try_get("survivor_legacy_id").lms()?;
+    let source_deleted: bool = row.try_get("source_deleted").lms()?;
+    let conflict = ConflictEntry::from_ledger(&row)?;
+    let mut text = match (outcome.as_str(), target_id) {
+        ("migrated", Some(id)) => {
+            format!("{entity} {legacy_id} was migrated to {target_table} id {id}.")
+        }
+        ("migrated", None) if warnings.iter().any(|code| code == "deleted_in_lms") => format!(
+            "{entity} {legacy_id} was migrated, and its {target_table} row was since deleted in the LMS; \
+             re-runs do not create it again."
         ),
-        "merged" => format!(
+        ("migrated", None) => format!(
+            "{entity} {legacy_id} was migrated but has no {target_table} row yet (see its conflict)."
+        ),
+        ("merged", _) => format!(
             "{entity} {legacy_id} was merged into {entity} {}, and shares its {target_table} row (id {}).",
             survivor.map_or("?".to_owned(), |id| id.to_string()),
             target_id.map_or("?".to_owned(), |id| id.to_string())
@@ -112,6 +124,16 @@ pub async fn explain(
             " The legacy row has since been deleted; its target is flagged source_deleted.",
         );
     }
+    if let Some(conflict) = &conflict {
+        text.push_str(&format!(
+            " Open conflict ({}): {}; legacy proposes {}, the LMS row holds {}. \
+             A run with --on-conflict take-legacy writes legacy's values.",
+            conflict.kind,
+            conflict.kind.explanation(),
+            conflict.legacy_values,
+            conflict.lms_values
+        ));
+    }
     Ok(Explanation {
         entity: entity.as_str().to_owned(),
         legacy_id,
@@ -123,8 +145,9 @@ pub async fn explain(
         target_id,
         survivor_legacy_id: survivor,
         source_deleted,
-        run_id: row.try_get(7).lms()?,
+        run_id: row.try_get("run_id").lms()?,
         in_legacy,
+        conflict,
         text,
     })
 }

@@ -8,6 +8,7 @@
 
 pub mod apply;
 pub mod chunk;
+pub mod conflict;
 pub mod control;
 pub mod coverage;
 pub mod doctor;
@@ -24,10 +25,12 @@ pub mod report_html;
 pub mod resolve;
 pub mod run_metrics;
 pub mod setup;
+mod sql_template;
 pub mod stage;
 pub mod worker;
 
 pub use chunk::{ChunkOutcome, EngineContext, RetryPolicy, run_chunk};
+pub use conflict::{ConflictKind, ConflictPolicy};
 pub use error::EngineError;
 pub use plan::{IdRange, Phase, PlannedRun, RunKind, RunOptions, plan_run};
 pub use progress_view::{RunProgress, follow_run, run_progress};

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
+use crate::conflict::ConflictPolicy;
 use crate::error::{DatabaseContext, EngineError};
 use crate::stage::stage_table;
 
@@ -121,6 +122,8 @@ pub struct RunOptions {
     /// A client's idempotency key: planning twice with one key gives one run.
     pub request_id: Option<String>,
     pub kind: RunKind,
+    /// Which side wins where legacy and the LMS both changed a row.
+    pub on_conflict: ConflictPolicy,
 }
 
 /// A planned run and the chunks to put on the queue now.
@@ -194,8 +197,8 @@ pub async fn plan_run(
     let mut tx = lms.begin().await.lms()?;
     let names: Vec<&str> = entities.iter().map(|entity| entity.as_str()).collect();
     let inserted = sqlx::query(
-        "INSERT INTO migration.runs (id, request_id, status, entities, chunk_size, kind, dry_run) \
-         VALUES ($1, $2, 'running', $3, $4, $5, $6)",
+        "INSERT INTO migration.runs (id, request_id, status, entities, chunk_size, kind, dry_run, on_conflict) \
+         VALUES ($1, $2, 'running', $3, $4, $5, $6, $7)",
     )
     .bind(run_id)
     .bind(options.request_id.as_deref())
@@ -203,6 +206,7 @@ pub async fn plan_run(
     .bind(i32::try_from(options.chunk_size).unwrap_or(i32::MAX))
     .bind(options.kind.as_str())
     .bind(options.kind == RunKind::DryRun)
+    .bind(options.on_conflict.as_str())
     .execute(&mut *tx)
     .await;
     if let Err(error) = inserted {
@@ -340,9 +344,8 @@ async fn insert_steps(
         }
         let chunk_ranges: Vec<IdRange> = match phase {
             Phase::Stage => ranges.to_vec(),
-            // Logins and emails can swap between users in a delta; only one
-            // transaction over the whole table can apply such swaps.
-            Phase::Apply if entity == LegacyEntity::Users => vec![IdRange::ALL],
+            // Rows whose natural keys move are applied by the resolve
+            // step, in one transaction; the chunks apply the rest.
             Phase::Apply => ranges.to_vec(),
             Phase::Resolve | Phase::Finalize => vec![IdRange::ALL],
         };

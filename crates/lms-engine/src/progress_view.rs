@@ -9,6 +9,7 @@ use sqlx::postgres::PgListener;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
+use crate::conflict::{ConflictPolicy, UnknownPolicy};
 use crate::error::{DatabaseContext, EngineError};
 use crate::plan::Phase;
 use crate::progress::PROGRESS_CHANNEL;
@@ -22,6 +23,8 @@ pub struct RunProgress {
     pub kind: String,
     pub request_id: Option<String>,
     pub chunk_size: i32,
+    /// Which side the run lets win a conflict.
+    pub on_conflict: ConflictPolicy,
     pub error: Option<String>,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -70,7 +73,7 @@ impl RunProgress {
 /// Reads a run's progress.
 pub async fn run_progress(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, EngineError> {
     let run = sqlx::query(
-        "SELECT status, error, created_at, finished_at, failed_chunk_id, entities, kind, request_id, chunk_size \
+        "SELECT status, error, created_at, finished_at, failed_chunk_id, entities, kind, request_id, chunk_size, on_conflict \
          FROM migration.runs WHERE id = $1",
     )
     .bind(run_id)
@@ -117,6 +120,11 @@ pub async fn run_progress(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, Eng
         kind: run.try_get(6).lms()?,
         request_id: run.try_get(7).lms()?,
         chunk_size: run.try_get(8).lms()?,
+        on_conflict: run
+            .try_get::<String, _>(9)
+            .lms()?
+            .parse()
+            .map_err(|error: UnknownPolicy| EngineError::Invariant(error.to_string()))?,
         error: run.try_get(1).lms()?,
         started_at: run.try_get(2).lms()?,
         finished_at: run.try_get(3).lms()?,

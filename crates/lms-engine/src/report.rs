@@ -12,10 +12,12 @@ use uuid::Uuid;
 use crate::coverage::{self, EntityCoverage};
 use crate::error::{DatabaseContext, EngineError};
 
+mod conflicts;
 mod details;
 mod format;
 mod markdown;
 
+pub use conflicts::{CONFLICT_COLUMNS, CONFLICTS_LISTED, ConflictEntry, open_conflicts};
 pub use details::{
     RejectionExample, RejectionExamples, StepTiming, rejection_examples, seconds_between,
     step_timings,
@@ -48,14 +50,24 @@ pub struct EntityReport {
     pub target_rows: i64,
     pub derived: BTreeMap<String, i64>,
     pub changes: Changes,
+    /// The table's open conflicts as they stand now, both sides of each
+    /// (at most [`CONFLICTS_LISTED`]; `changes.conflicts` counts them all
+    /// as the run left them).
+    #[serde(default)]
+    pub open_conflicts: Vec<ConflictEntry>,
 }
 
-/// What a run changed in one table, by legacy row.
+/// What a run did to the LMS in one table, by legacy row: `created +
+/// updated + unchanged + conflicts` is the table's rows in the run;
+/// `source_deleted` counts rows gone from legacy, whose LMS rows were
+/// flagged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Changes {
     pub created: i64,
     pub updated: i64,
     pub unchanged: i64,
+    #[serde(default)]
+    pub conflicts: i64,
     pub source_deleted: i64,
 }
 
@@ -95,7 +107,8 @@ pub async fn build(lms: &PgPool, run_id: Uuid) -> Result<CoverageReport, EngineE
                 coalesce(sum((c.stats->>'created')::bigint), 0)::bigint, \
                 coalesce(sum((c.stats->>'updated')::bigint), 0)::bigint, \
                 coalesce(sum((c.stats->>'unchanged')::bigint), 0)::bigint, \
-                coalesce(sum((c.stats->>'source_deleted')::bigint), 0)::bigint \
+                coalesce(sum((c.stats->>'source_deleted')::bigint), 0)::bigint, \
+                coalesce(sum((c.stats->>'conflicts')::bigint), 0)::bigint \
          FROM migration.run_steps s LEFT JOIN migration.chunks c ON c.step_id = s.id AND c.state = 'done' \
          WHERE s.run_id = $1 GROUP BY s.id",
     )
@@ -125,6 +138,7 @@ pub async fn build(lms: &PgPool, run_id: Uuid) -> Result<CoverageReport, EngineE
                     changes.created = step.try_get(4).lms()?;
                     changes.updated = step.try_get(5).lms()?;
                     changes.unchanged = step.try_get(6).lms()?;
+                    changes.conflicts = step.try_get(8).lms()?;
                 }
                 "finalize" => {
                     let stats: serde_json::Value = step.try_get(2).lms()?;
@@ -157,6 +171,7 @@ pub async fn build(lms: &PgPool, run_id: Uuid) -> Result<CoverageReport, EngineE
             target_rows: coverage.target_rows,
             derived: coverage.derived,
             changes,
+            open_conflicts: open_conflicts(lms, entity).await?,
         });
     }
     Ok(CoverageReport {

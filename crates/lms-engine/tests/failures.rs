@@ -31,6 +31,7 @@ fn only(entity: LegacyEntity) -> RunOptions {
         chunk_size: 1_000,
         request_id: None,
         kind: lms_engine::RunKind::Full,
+        on_conflict: lms_engine::ConflictPolicy::KeepLms,
     }
 }
 
@@ -56,8 +57,25 @@ async fn a_transient_failure_is_retried_with_backoff_until_it_passes() -> anyhow
     )
     .await?;
     let lock = lock_table(&fixture, "migration.stage_organizations").await?;
+    // The lock goes once an attempt has failed on it (however slowly the
+    // machine gets there), so the retry is what succeeds.
+    let lms = fixture.lms().clone();
+    let run_id = planned.run_id;
     let release = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        for _ in 0..600 {
+            let failed: Option<bool> = sqlx::query_scalar(
+                "SELECT bool_or(last_error IS NOT NULL) FROM migration.chunks WHERE run_id = $1",
+            )
+            .bind(run_id)
+            .fetch_one(&lms)
+            .await
+            .ok()
+            .flatten();
+            if failed == Some(true) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         drop(lock);
     });
     let status = run_inline(&engine, planned.run_id, 1).await?;

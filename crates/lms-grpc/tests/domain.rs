@@ -21,7 +21,9 @@ async fn reads_pages_and_lookups_over_migrated_data() -> anyhow::Result<()> {
         .await?
         .get(0);
     let found = students
-        .lookup_student(pb::LookupStudentRequest { legacy_id })
+        .lookup_student(pb::LookupStudentRequest {
+            legacy_id: Some(legacy_id),
+        })
         .await?
         .into_inner();
     assert_eq!(

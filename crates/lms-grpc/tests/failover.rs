@@ -92,6 +92,7 @@ async fn fixture(purpose: &str, with_standby: bool) -> anyhow::Result<Fixture> {
             chunk_size: 5_000,
             request_id: None,
             kind: RunKind::Full,
+            on_conflict: lms_engine::ConflictPolicy::KeepLms,
         },
     )
     .await?;
@@ -407,7 +408,9 @@ async fn without_a_standby_reads_come_from_the_legacy_database() -> anyhow::Resu
     }
     let (_, legacy_id) = fixture.students[0];
     let looked_up = reader
-        .lookup_student(pb::LookupStudentRequest { legacy_id })
+        .lookup_student(pb::LookupStudentRequest {
+            legacy_id: Some(legacy_id),
+        })
         .await?;
     assert_eq!(source_of(looked_up.metadata()), "legacy");
     assert_eq!(looked_up.into_inner(), from_primary[0]);

@@ -59,6 +59,7 @@ fn start(request_id: &str) -> pb::StartRunRequest {
         chunk_size: 2_000,
         dry_run: false,
         request_id: request_id.to_owned(),
+        on_conflict: pb::ConflictPolicy::Unspecified.into(),
     }
 }
 
@@ -328,7 +329,7 @@ async fn a_run_is_started_watched_reported_and_explained() -> anyhow::Result<()>
     let explained = client
         .explain_row(pb::ExplainRowRequest {
             entity: "students".into(),
-            legacy_id: rejected.legacy_id,
+            legacy_id: Some(rejected.legacy_id),
         })
         .await?
         .into_inner();
@@ -342,7 +343,7 @@ async fn a_run_is_started_watched_reported_and_explained() -> anyhow::Result<()>
     let unseen = client
         .explain_row(pb::ExplainRowRequest {
             entity: "students".into(),
-            legacy_id: 999_999_999,
+            legacy_id: Some(999_999_999),
         })
         .await;
     assert_eq!(unseen.map(|_| ()).unwrap_err().code(), Code::NotFound);
@@ -502,7 +503,7 @@ async fn cancel_leaves_nothing_half_written_and_retry_moves_fixed_rows() -> anyh
     let fixed = client
         .explain_row(pb::ExplainRowRequest {
             entity: "students".into(),
-            legacy_id: orphan.legacy_id,
+            legacy_id: Some(orphan.legacy_id),
         })
         .await?
         .into_inner();
@@ -515,7 +516,7 @@ async fn cancel_leaves_nothing_half_written_and_retry_moves_fixed_rows() -> anyh
     .await?
     .get(0);
     assert_eq!(rejected_after, rejected_before - 1);
-    // Only the fixed row changed among students.
+    // Only the fixed row changed among students: it got an LMS row.
     let report = client
         .get_coverage_report(pb::GetCoverageReportRequest {
             name: retry.name.clone(),
@@ -528,6 +529,6 @@ async fn cancel_leaves_nothing_half_written_and_retry_moves_fixed_rows() -> anyh
         .find(|entity| entity.entity == "students")
         .and_then(|entity| entity.changes)
         .unwrap_or_default();
-    assert_eq!((students.created, students.updated), (0, 1), "{students:?}");
+    assert_eq!((students.created, students.updated), (1, 0), "{students:?}");
     app.close().await
 }

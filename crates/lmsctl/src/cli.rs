@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use lms_config::ConfigSource;
 use lms_domain::LegacyEntity;
+use lms_engine::ConflictPolicy;
 use lms_legacy::Scale;
 use uuid::Uuid;
 
@@ -109,8 +110,9 @@ pub struct ApiListArgs {
 pub struct ApiLookupArgs {
     /// The collection, e.g. students.
     pub collection: String,
-    /// The legacy row's id.
-    #[arg(value_parser = clap::value_parser!(i64).range(1..))]
+    /// The legacy row's id (any value of the legacy id column, negatives
+    /// included).
+    #[arg(allow_negative_numbers = true)]
     pub legacy_id: i64,
     #[command(flatten)]
     pub target: ApiTarget,
@@ -189,6 +191,12 @@ pub struct RunArgs {
     /// rows and no ledger.
     #[arg(long)]
     pub dry_run: bool,
+    /// Where legacy and the LMS both changed a row since the migration last
+    /// wrote it: keep-lms keeps the LMS row's values and records the
+    /// conflict (it stays open until legacy agrees or a take-legacy run);
+    /// take-legacy writes legacy's values over them.
+    #[arg(long, value_name = "POLICY", default_value = "keep-lms")]
+    pub on_conflict: ConflictPolicy,
 }
 
 #[derive(Debug, Args)]
@@ -222,7 +230,8 @@ pub struct ExplainArgs {
     /// The legacy table, e.g. journal.
     #[arg(value_parser = parse_entity)]
     pub entity: LegacyEntity,
-    /// The row's legacy id.
+    /// The row's legacy id (negatives included).
+    #[arg(allow_negative_numbers = true)]
     pub legacy_id: i64,
     /// Print JSON instead of prose.
     #[arg(long)]

@@ -136,10 +136,12 @@ async fn wait_exits_non_zero_unless_every_row_is_accounted_for() -> anyhow::Resu
         "progress and report on stdout"
     );
 
-    // Poison the legacy data: the next run fails, and so does the command.
+    // Drift the legacy schema (no legacy value fails a run, but a column
+    // that is no longer what the contract reads does): the next run fails,
+    // and so does the command.
     let legacy = lms_pg::connect(cli.legacy.url(), &lms_pg::PoolConfig::small("test")).await?;
     sqlx::raw_sql(
-        "ALTER TABLE exams ALTER COLUMN max_score TYPE text; UPDATE exams SET max_score = 'lots' WHERE id = 1",
+        "ALTER TABLE exams ALTER COLUMN subject_id TYPE text; UPDATE exams SET subject_id = 'lots' WHERE id = 1",
     )
     .execute(&legacy)
     .await?;

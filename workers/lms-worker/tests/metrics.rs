@@ -76,6 +76,7 @@ async fn metrics_show_a_run_while_it_runs() -> anyhow::Result<()> {
             chunk_size: 150,
             request_id: None,
             kind: RunKind::Full,
+            on_conflict: lms_engine::ConflictPolicy::KeepLms,
         },
     )
     .await?;

@@ -94,6 +94,7 @@ async fn a_run_waits_for_its_primary_and_finishes_there() -> anyhow::Result<()> 
             chunk_size: 150,
             request_id: None,
             kind: RunKind::Full,
+            on_conflict: lms_engine::ConflictPolicy::KeepLms,
         },
     )
     .await?;

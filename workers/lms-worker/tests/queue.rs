@@ -69,6 +69,7 @@ fn options(chunk_size: u32) -> RunOptions {
         chunk_size,
         request_id: None,
         kind: lms_engine::RunKind::Full,
+        on_conflict: lms_engine::ConflictPolicy::KeepLms,
     }
 }
 

@@ -1,11 +1,19 @@
-//! The apply phase: one chunk's target rows and ledger rows, written in one
-//! transaction, so a chunk is applied whole or not at all.
+//! The apply phase: one scope's target rows and ledger rows, written in one
+//! transaction, so a scope is applied whole or not at all.
 //!
-//! Rows are compared before they are written: a target row is updated only
-//! when a value differs and inserted only when it is missing, and a ledger
-//! row is written only when the outcome, the reasons or the source hash
-//! changed. A re-run over unchanged legacy data therefore writes nothing.
+//! Writes follow the three-way delta (`sql/decide.sql`): the contract's
+//! proposal now, what the migration last wrote (the ledger's `written`),
+//! what legacy last proposed (`proposed`), and the LMS row now. Legacy
+//! unchanged: the LMS row is not touched, whatever it holds. Legacy changed
+//! and the LMS row as last written: the change is applied, guarded in the
+//! UPDATE's WHERE clause so that an API write racing the run is never
+//! overwritten. Both changed: a conflict, settled by the run's policy.
+//!
+//! A scope is a chunk's id range, or (for tables with a natural unique
+//! key) the rows whose key moves, which the table's resolve step applies in
+//! one transaction before any chunk runs: see [`apply_key_moves`].
 
+mod json;
 mod provision;
 pub mod specs;
 
@@ -14,221 +22,347 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 use uuid::Uuid;
 
+use crate::conflict::ConflictPolicy;
 use crate::error::{DatabaseContext, EngineError};
 use crate::plan::IdRange;
+use crate::sql_template::render;
+use json::Builders;
 use specs::ApplySpec;
 
-/// What one apply chunk changed, by legacy row.
+/// What one apply scope changed in the LMS, by legacy row: every row is
+/// counted once, so `created + updated + unchanged + conflicts = rows`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Changes {
-    /// Legacy rows in the chunk.
+    /// Legacy rows in the scope.
     pub rows: i64,
-    /// Rows seen for the first time.
+    /// Rows new to the ledger, and rows that got an LMS row of their own.
     pub created: i64,
-    /// Rows whose outcome, target values or source hash changed.
+    /// Rows whose LMS row the run wrote, or whose outcome changed.
     pub updated: i64,
-    /// Rows exactly as the last run left them.
+    /// Rows the run left as they were in the LMS (a legacy edit that
+    /// changes no value the LMS holds is one of them).
     pub unchanged: i64,
+    /// Rows with an open conflict: legacy's values wait while the LMS row
+    /// keeps its own.
+    #[serde(default)]
+    pub conflicts: i64,
 }
 
-/// Applies the staged rows of `entity` in `range`.
+/// What an apply needs to know of its run.
+#[derive(Debug, Clone, Copy)]
+pub struct ApplyContext<'a> {
+    pub run_id: Uuid,
+    pub entity: LegacyEntity,
+    /// The legacy `timestamp` columns' zone.
+    pub legacy_timezone: &'a str,
+    pub on_conflict: ConflictPolicy,
+}
+
+const PLAN: &str = include_str!("sql/plan.sql");
+const GRADE_JOIN: &str = include_str!("sql/grade_join.sql");
+const ADOPT: &str = include_str!("sql/adopt.sql");
+const DECIDE: &str = include_str!("sql/decide.sql");
+const DEFER_KEY_MOVES: &str = include_str!("sql/defer_key_moves.sql");
+const KEY_MOVE_CANDIDATES: &str = include_str!("sql/key_move_candidates.sql");
+const BLOCK_MOVES: &str = include_str!("sql/block_moves.sql");
+const PARK: &str = include_str!("sql/park.sql");
+const UPDATE_TARGETS: &str = include_str!("sql/update_targets.sql");
+const INSERT_TARGETS: &str = include_str!("sql/insert_targets.sql");
+const GRADES: &str = include_str!("sql/grades.sql");
+const LEDGER: &str = include_str!("sql/ledger.sql");
+const CHANGES: &str = include_str!("sql/changes.sql");
+
+/// Applies the staged rows of the context's table in `range`.
 pub async fn apply_range(
     tx: &mut PgConnection,
-    run_id: Uuid,
-    entity: LegacyEntity,
+    ctx: &ApplyContext<'_>,
     range: IdRange,
-    legacy_timezone: &str,
 ) -> Result<Changes, EngineError> {
-    let spec = ApplySpec::for_entity(entity);
-    // Legacy timestamps carry no zone: read them in the configured one.
-    sqlx::query("SELECT set_config('TimeZone', $1, true)")
-        .bind(legacy_timezone)
-        .execute(&mut *tx)
-        .await
-        .lms()?;
-    let create = format!(
-        "CREATE TEMP TABLE apply_rows ON COMMIT DROP AS {}",
-        (spec.rows)(&range)
-    );
-    sqlx::raw_sql(AssertSqlSafe(create))
-        .execute(&mut *tx)
-        .await
-        .lms()?;
-    sqlx::raw_sql("ANALYZE apply_rows")
-        .execute(&mut *tx)
-        .await
-        .lms()?;
-
-    match entity {
-        LegacyEntity::Users => release_changing_logins(tx).await?,
+    let spec = ApplySpec::for_entity(ctx.entity);
+    load_rows(tx, ctx, spec, &range).await?;
+    match ctx.entity {
         LegacyEntity::Students => provision::provision_accounts(tx, provision::STUDENTS).await?,
         LegacyEntity::Teachers => provision::provision_accounts(tx, provision::TEACHERS).await?,
         _ => {}
     }
+    let builders = Builders::load(tx, spec).await?;
     // Chunks own disjoint ranges of legacy ids, so every lookup of this
     // chunk's existing rows is bounded by its range: an index range scan,
     // however large the table has grown.
-    let in_range = range.predicate("t.legacy_id");
-    write_targets(tx, spec, &in_range).await?;
-    if entity == LegacyEntity::Journal {
-        write_grades(tx, &range).await?;
+    plan(tx, ctx, spec, &builders, &range.predicate("t.legacy_id")).await?;
+    if let Some(key) = spec.natural_key {
+        let adopt = render(
+            ADOPT,
+            &[
+                ("target", ctx.entity.target_table()),
+                ("collides", key.collides),
+                (
+                    "current_x",
+                    &builders.current("x", &builders.adopted_grade_id()),
+                ),
+                ("adopted_grade_id", &builders.adopted_grade_id()),
+            ],
+        )?;
+        execute(tx, adopt).await?;
     }
-    write_ledger(tx, run_id, entity, &in_range, &range.predicate("legacy_id")).await
+    decide(tx, ctx).await?;
+    if let Some(key) = spec.natural_key {
+        let defer = render(
+            DEFER_KEY_MOVES,
+            &[
+                ("target", ctx.entity.target_table()),
+                ("key_t", &qualified("t", key.columns)),
+                ("key_a", &qualified("a", key.columns)),
+            ],
+        )?;
+        execute(tx, defer).await?;
+    }
+    write_targets(tx, ctx, spec, &builders).await?;
+    write_ledger(tx, ctx).await?;
+    changes(tx).await
 }
 
-/// Updates target rows that differ and inserts the missing ones.
-async fn write_targets(
+/// Applies, in the table's resolve transaction, every row whose natural
+/// key moves (or that comes back from retirement into the unique indexes):
+/// moving keys leave the unique indexes together and come back with their
+/// new values, so any permutation of keys applies, at any chunk size. A row
+/// whose new key stays held by a row that does not move (an LMS-born row,
+/// or one whose conflict kept its values) keeps its old key, as a conflict.
+///
+/// API writes to the table wait for the few moments this takes, so that no
+/// decision here can be overtaken by one.
+pub async fn apply_key_moves(
     tx: &mut PgConnection,
+    ctx: &ApplyContext<'_>,
+) -> Result<(), EngineError> {
+    let spec = ApplySpec::for_entity(ctx.entity);
+    let Some(key) = spec.natural_key else {
+        return Ok(());
+    };
+    let target = ctx.entity.target_table();
+    let has_rows: bool = sqlx::query(AssertSqlSafe(format!(
+        "SELECT EXISTS (SELECT 1 FROM {target} WHERE legacy_id IS NOT NULL)"
+    )))
+    .fetch_one(&mut *tx)
+    .await
+    .lms()?
+    .try_get(0)
+    .lms()?;
+    if !has_rows {
+        return Ok(());
+    }
+    let lock = if ctx.entity == LegacyEntity::Journal {
+        "LOCK TABLE course_enrollments, grades IN SHARE ROW EXCLUSIVE MODE".to_owned()
+    } else {
+        format!("LOCK TABLE {target} IN SHARE ROW EXCLUSIVE MODE")
+    };
+    execute(tx, lock).await?;
+    load_rows(tx, ctx, spec, &IdRange::ALL).await?;
+    let candidates = render(
+        KEY_MOVE_CANDIDATES,
+        &[
+            ("target", target),
+            ("key_t", &qualified("t", key.columns)),
+            ("key_a", &qualified("a", key.columns)),
+        ],
+    )?;
+    let moving = sqlx::raw_sql(AssertSqlSafe(candidates))
+        .execute(&mut *tx)
+        .await
+        .lms()?
+        .rows_affected();
+    tracing::debug!(entity = %ctx.entity, not_moving = moving, "key move candidates chosen");
+    let builders = Builders::load(tx, spec).await?;
+    plan(tx, ctx, spec, &builders, "true").await?;
+    decide(tx, ctx).await?;
+    let block = render(
+        BLOCK_MOVES,
+        &[
+            ("target", target),
+            ("collides", key.collides),
+            (
+                "current_x",
+                &builders.current("x", &builders.adopted_grade_id()),
+            ),
+        ],
+    )?;
+    // Each round blocks at least one more row or ends; rows are finite.
+    loop {
+        let blocked = sqlx::raw_sql(AssertSqlSafe(block.clone()))
+            .execute(&mut *tx)
+            .await
+            .lms()?
+            .rows_affected();
+        if blocked == 0 {
+            break;
+        }
+    }
+    execute(tx, render(PARK, &[("target", target)])?).await?;
+    write_targets(tx, ctx, spec, &builders).await?;
+    write_ledger(tx, ctx).await?;
+    execute(tx, "DROP TABLE apply_plan, apply_rows".to_owned()).await
+}
+
+/// `apply_rows`: the scope's proposal, one row per staged legacy row, in
+/// the target's columns. Legacy timestamps carry no zone: they are read in
+/// the configured one; everything after compares in UTC.
+async fn load_rows(
+    tx: &mut PgConnection,
+    ctx: &ApplyContext<'_>,
     spec: &ApplySpec,
+    range: &IdRange,
+) -> Result<(), EngineError> {
+    set_timezone(tx, ctx.legacy_timezone).await?;
+    let create = format!(
+        "CREATE TEMP TABLE apply_rows ON COMMIT DROP AS {}",
+        (spec.rows)(range)
+    );
+    execute(tx, create).await?;
+    execute(tx, "ANALYZE apply_rows".to_owned()).await?;
+    set_timezone(tx, "UTC").await
+}
+
+async fn set_timezone(tx: &mut PgConnection, zone: &str) -> Result<(), EngineError> {
+    sqlx::query("SELECT set_config('TimeZone', $1, true)")
+        .bind(zone)
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    Ok(())
+}
+
+async fn plan(
+    tx: &mut PgConnection,
+    ctx: &ApplyContext<'_>,
+    spec: &ApplySpec,
+    builders: &Builders,
     in_range: &str,
 ) -> Result<(), EngineError> {
-    let target = spec.entity.target_table();
-    let columns = spec.columns.join(", ");
-    let values: Vec<String> = spec
-        .columns
-        .iter()
-        .map(|column| format!("a.{column}"))
-        .collect();
-    let values = values.join(", ");
-    let current: Vec<String> = spec
-        .columns
-        .iter()
-        .map(|column| format!("t.{column}"))
-        .collect();
-    let current = current.join(", ");
-    let update = format!(
-        "UPDATE {target} t SET ({columns}, source_deleted_at) = ({values}, NULL) \
-         FROM apply_rows a \
-         WHERE a.outcome = 'migrated' AND t.legacy_id = a.legacy_id AND {in_range} \
-           AND ({current}, t.source_deleted_at) IS DISTINCT FROM ({values}, NULL)"
-    );
-    sqlx::query(AssertSqlSafe(update))
+    let journal = ctx.entity == LegacyEntity::Journal;
+    let statement = render(
+        PLAN,
+        &[
+            ("proposal", &builders.proposal()),
+            ("grade_id", if journal { "g.id" } else { "NULL::bigint" }),
+            ("current", &builders.current("t", "g.id")),
+            ("target", spec.entity.target_table()),
+            ("in_range", in_range),
+            ("grade_join", if journal { GRADE_JOIN } else { "" }),
+        ],
+    )?;
+    sqlx::query(AssertSqlSafe(statement))
+        .bind(ctx.run_id)
+        .bind(ctx.entity.as_str())
         .execute(&mut *tx)
         .await
         .lms()?;
-    let insert = format!(
-        "INSERT INTO {target} (legacy_id, {columns}) \
-         SELECT a.legacy_id, {values} FROM apply_rows a \
-         WHERE a.outcome = 'migrated' \
-           AND NOT EXISTS (SELECT 1 FROM {target} t WHERE t.legacy_id = a.legacy_id AND {in_range}) \
-         ORDER BY a.legacy_id"
-    );
-    sqlx::query(AssertSqlSafe(insert))
+    execute(tx, "ANALYZE apply_plan".to_owned()).await
+}
+
+async fn decide(tx: &mut PgConnection, ctx: &ApplyContext<'_>) -> Result<(), EngineError> {
+    sqlx::query(DECIDE)
+        .bind(ctx.on_conflict.as_str())
         .execute(&mut *tx)
         .await
         .lms()?;
     Ok(())
 }
 
-/// Logins and emails can move between users in a delta (the keeper of a
-/// login is deleted and the next one inherits it). Every user whose login or
-/// email changes gives it up first, inside this same transaction, so the
-/// unique indexes never see two live owners.
-async fn release_changing_logins(tx: &mut PgConnection) -> Result<(), EngineError> {
-    sqlx::raw_sql(
-        "UPDATE users t SET login = '~moving~' || t.id, email = NULL \
-         FROM apply_rows a \
-         WHERE t.legacy_id = a.legacy_id \
-           AND (t.login IS DISTINCT FROM a.login OR t.email IS DISTINCT FROM a.email)",
-    )
-    .execute(&mut *tx)
-    .await
-    .lms()?;
-    Ok(())
-}
-
-/// The contract: a non-blank `mark_final` of a surviving journal row is one
-/// grade of its enrollment. A mark that became blank flags its grade.
-async fn write_grades(tx: &mut PgConnection, range: &IdRange) -> Result<(), EngineError> {
-    let grades = range.predicate("g.legacy_id");
-    let enrollments = range.predicate("e.legacy_id");
-    let statement = format!(
-        "CREATE TEMP TABLE chunk_grades ON COMMIT DROP AS \
-         SELECT a.legacy_id, e.id AS enrollment_id, a.grade_raw, a.grade_scale, a.grade_value, a.grade_points, \
-                a.updated_at \
-         FROM apply_rows a JOIN course_enrollments e ON e.legacy_id = a.legacy_id AND {enrollments} \
-         WHERE a.outcome = 'migrated' AND a.grade_raw IS NOT NULL; \
-         UPDATE grades g SET (enrollment_id, raw_mark, scale, value, points, graded_at, source_deleted_at) = \
-             (c.enrollment_id, c.grade_raw, c.grade_scale, c.grade_value, c.grade_points, c.updated_at, NULL) \
-         FROM chunk_grades c \
-         WHERE g.legacy_id = c.legacy_id AND {grades} \
-           AND (g.enrollment_id, g.raw_mark, g.scale, g.value, g.points, g.graded_at, g.source_deleted_at) \
-               IS DISTINCT FROM (c.enrollment_id, c.grade_raw, c.grade_scale, c.grade_value, c.grade_points, \
-                                 c.updated_at, NULL); \
-         INSERT INTO grades (legacy_id, enrollment_id, kind, raw_mark, scale, value, points, graded_at) \
-         SELECT c.legacy_id, c.enrollment_id, 'final', c.grade_raw, c.grade_scale, c.grade_value, c.grade_points, \
-                c.updated_at \
-         FROM chunk_grades c \
-         WHERE NOT EXISTS (SELECT 1 FROM grades g WHERE g.legacy_id = c.legacy_id AND {grades}) \
-         ORDER BY c.legacy_id; \
-         UPDATE grades g SET source_deleted_at = now() \
-         FROM apply_rows a \
-         WHERE g.legacy_id = a.legacy_id AND {grades} AND g.source_deleted_at IS NULL \
-           AND (a.outcome <> 'migrated' OR a.grade_raw IS NULL);"
-    );
-    sqlx::raw_sql(AssertSqlSafe(statement))
-        .execute(&mut *tx)
-        .await
-        .lms()?;
-    Ok(())
-}
-
-/// Writes the chunk's ledger rows that changed and counts the changes.
-///
-/// A merged row shares its survivor's target, but the survivor may be
-/// applied by a later chunk; the finalize step fills merged rows' targets
-/// in, and a merged row counts as changed only if its survivor changed.
-async fn write_ledger(
+/// Updates the rows decided `apply`, inserts the new ones, and (journal)
+/// their grades.
+async fn write_targets(
     tx: &mut PgConnection,
-    run_id: Uuid,
-    entity: LegacyEntity,
-    in_range: &str,
-    ledger_in_range: &str,
-) -> Result<Changes, EngineError> {
-    let target = entity.target_table();
-    // Rows that had a ledger entry before this statement (all parts of one
-    // statement see the same snapshot) were updated; the others created.
-    let statement = format!(
-        "WITH existing AS ( \
-             SELECT legacy_id FROM migration.ledger WHERE entity = $1 AND {ledger_in_range}), \
-         written AS ( \
-             INSERT INTO migration.ledger AS l \
-                 (entity, legacy_id, outcome, reason, warnings, target_id, survivor_legacy_id, detail, source_hash, run_id) \
-             SELECT $1, a.legacy_id, a.outcome, a.reason, a.warnings, t.id, a.survivor_legacy_id, a.detail, \
-                    a.source_hash, $2 \
-             FROM apply_rows a \
-             LEFT JOIN {target} t ON a.outcome = 'migrated' AND t.legacy_id = a.legacy_id AND {in_range} \
-             ORDER BY a.legacy_id \
-             ON CONFLICT (entity, legacy_id) DO UPDATE SET \
-                 outcome = EXCLUDED.outcome, reason = EXCLUDED.reason, warnings = EXCLUDED.warnings, \
-                 target_id = CASE WHEN EXCLUDED.outcome = 'merged' \
-                                   AND l.survivor_legacy_id IS NOT DISTINCT FROM EXCLUDED.survivor_legacy_id \
-                                  THEN l.target_id ELSE EXCLUDED.target_id END, \
-                 survivor_legacy_id = EXCLUDED.survivor_legacy_id, detail = EXCLUDED.detail, \
-                 source_hash = EXCLUDED.source_hash, run_id = EXCLUDED.run_id, recorded_at = now(), \
-                 source_deleted_at = NULL \
-             WHERE (l.outcome, l.reason, l.warnings, l.survivor_legacy_id, l.detail, l.source_hash, l.source_deleted_at) \
-                   IS DISTINCT FROM (EXCLUDED.outcome, EXCLUDED.reason, EXCLUDED.warnings, \
-                    EXCLUDED.survivor_legacy_id, EXCLUDED.detail, EXCLUDED.source_hash, NULL) \
-                OR (EXCLUDED.outcome <> 'merged' AND l.target_id IS DISTINCT FROM EXCLUDED.target_id) \
-             RETURNING l.legacy_id) \
-         SELECT (SELECT count(*) FROM apply_rows), \
-                count(*) FILTER (WHERE e.legacy_id IS NULL), count(*) FILTER (WHERE e.legacy_id IS NOT NULL) \
-         FROM written w LEFT JOIN existing e ON e.legacy_id = w.legacy_id"
-    );
-    let row = sqlx::query(AssertSqlSafe(statement))
-        .bind(entity.as_str())
-        .bind(run_id)
-        .fetch_one(&mut *tx)
+    ctx: &ApplyContext<'_>,
+    spec: &ApplySpec,
+    builders: &Builders,
+) -> Result<(), EngineError> {
+    let target = ctx.entity.target_table();
+    let columns: Vec<&str> = spec.written_columns().collect();
+    let values: Vec<String> = columns.iter().map(|column| format!("a.{column}")).collect();
+    let (columns, values) = (columns.join(", "), values.join(", "));
+    let update = render(
+        UPDATE_TARGETS,
+        &[
+            ("target", target),
+            ("columns", &columns),
+            ("values", &values),
+            ("current_t", &builders.current("t", "p.grade_id")),
+        ],
+    )?;
+    execute(tx, update).await?;
+    let insert = render(
+        INSERT_TARGETS,
+        &[
+            ("target", target),
+            ("columns", &columns),
+            ("values", &values),
+        ],
+    )?;
+    execute(tx, insert).await?;
+    if ctx.entity == LegacyEntity::Journal {
+        let part = &specs::GRADE_PART;
+        let grade_columns: Vec<&str> = part
+            .owned
+            .iter()
+            .chain(part.derived)
+            .map(|(column, _)| *column)
+            .collect();
+        let grade_values: Vec<String> = part
+            .owned
+            .iter()
+            .chain(part.derived)
+            .map(|(_, from)| json::from_apply_row(from))
+            .collect();
+        let grades = render(
+            GRADES,
+            &[
+                ("grade_columns", &grade_columns.join(", ")),
+                ("grade_values", &grade_values.join(", ")),
+            ],
+        )?;
+        execute(tx, grades).await?;
+    }
+    Ok(())
+}
+
+async fn write_ledger(tx: &mut PgConnection, ctx: &ApplyContext<'_>) -> Result<(), EngineError> {
+    sqlx::query(LEDGER)
+        .bind(ctx.run_id)
+        .bind(ctx.entity.as_str())
+        .execute(&mut *tx)
         .await
         .lms()?;
-    let rows: i64 = row.try_get(0).lms()?;
-    let created: i64 = row.try_get(1).lms()?;
-    let updated: i64 = row.try_get(2).lms()?;
+    Ok(())
+}
+
+async fn changes(tx: &mut PgConnection) -> Result<Changes, EngineError> {
+    let row = sqlx::query(CHANGES).fetch_one(&mut *tx).await.lms()?;
+    let rows: i64 = row.try_get("rows").lms()?;
+    let created: i64 = row.try_get("created").lms()?;
+    let updated: i64 = row.try_get("updated").lms()?;
+    let conflicts: i64 = row.try_get("conflicts").lms()?;
     Ok(Changes {
         rows,
         created,
         updated,
-        unchanged: rows - created - updated,
+        unchanged: rows - created - updated - conflicts,
+        conflicts,
     })
+}
+
+/// `alias.column, ...` for a key's columns.
+fn qualified(alias: &str, columns: &[&str]) -> String {
+    columns
+        .iter()
+        .map(|column| format!("{alias}.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn execute(tx: &mut PgConnection, sql: String) -> Result<(), EngineError> {
+    sqlx::raw_sql(AssertSqlSafe(sql))
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    Ok(())
 }

@@ -3,6 +3,7 @@
 use sqlx::{AssertSqlSafe, PgConnection};
 
 use crate::error::{DatabaseContext, EngineError};
+use crate::sql_template::render;
 
 /// Who gets provisioned accounts, and how they are named.
 #[derive(Debug, Clone, Copy)]
@@ -26,37 +27,48 @@ pub const TEACHERS: Provisioning = Provisioning {
     role: "teacher",
 };
 
+const CANDIDATES: &str = include_str!("sql/provision_candidates.sql");
+const NEXT_CANDIDATE: &str = include_str!("sql/provision_next_candidate.sql");
+const CREATE: &str = include_str!("sql/provision_create.sql");
+
 /// The contract: a surviving student (teacher) whose user points nowhere
 /// gets an account with login `student.<id>` (`staff.<id>`), no email, no
 /// password, to be activated. The account is found again by
-/// `provisioned_for` on later runs; a login someone already has gets the id
-/// again as a suffix (`student.42.42`).
+/// `provisioned_for` on later runs. A login someone already has gets the
+/// id again, as often as it takes (`student.42.42`, `student.42.42.42`):
+/// each round only lengthens logins still taken, and the logins taken are
+/// finite, so the rounds end.
 pub async fn provision_accounts(
     tx: &mut PgConnection,
     who: Provisioning,
 ) -> Result<(), EngineError> {
-    let Provisioning {
-        entity,
-        login_prefix,
-        role,
-    } = who;
-    let statement = format!(
-        "UPDATE apply_rows a SET user_id = u.id FROM users u \
-         WHERE a.outcome = 'migrated' AND a.user_id IS NULL AND u.provisioned_for = '{entity}:' || a.legacy_id; \
-         WITH created AS ( \
-             INSERT INTO users (login, role, person_id, activation_required, password_reset_required, provisioned_for) \
-             SELECT CASE WHEN EXISTS (SELECT 1 FROM users x \
-                                      WHERE lower(x.login COLLATE \"und-x-icu\") = '{login_prefix}.' || a.legacy_id \
-                                        AND x.source_deleted_at IS NULL) \
-                         THEN '{login_prefix}.' || a.legacy_id || '.' || a.legacy_id \
-                         ELSE '{login_prefix}.' || a.legacy_id END, \
-                    '{role}', a.person_id, true, true, '{entity}:' || a.legacy_id \
-             FROM apply_rows a WHERE a.outcome = 'migrated' AND a.user_id IS NULL \
-             ORDER BY a.legacy_id \
-             RETURNING id, provisioned_for) \
-         UPDATE apply_rows a SET user_id = c.id FROM created c WHERE c.provisioned_for = '{entity}:' || a.legacy_id;"
-    );
-    sqlx::raw_sql(AssertSqlSafe(statement))
+    execute(
+        tx,
+        render(
+            CANDIDATES,
+            &[("entity", who.entity), ("login_prefix", who.login_prefix)],
+        )?,
+    )
+    .await?;
+    loop {
+        let lengthened = sqlx::raw_sql(AssertSqlSafe(render(NEXT_CANDIDATE, &[])?))
+            .execute(&mut *tx)
+            .await
+            .lms()?
+            .rows_affected();
+        if lengthened == 0 {
+            break;
+        }
+    }
+    execute(
+        tx,
+        render(CREATE, &[("entity", who.entity), ("role", who.role)])?,
+    )
+    .await
+}
+
+async fn execute(tx: &mut PgConnection, sql: String) -> Result<(), EngineError> {
+    sqlx::raw_sql(AssertSqlSafe(sql))
         .execute(&mut *tx)
         .await
         .lms()?;

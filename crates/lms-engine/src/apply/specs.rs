@@ -1,9 +1,10 @@
 //! Per table: the rows an apply chunk writes, as one SELECT over the staged
-//! rows, their resolutions and the ledger of the tables they reference.
+//! rows, their resolutions and the ledger of the tables they reference, and
+//! which of the target's columns the migration owns.
 //!
 //! Every SELECT yields the same leading columns (legacy_id, outcome, reason,
 //! survivor_legacy_id, detail, warnings, source_hash) followed by the target
-//! table's columns in `columns` order.
+//! table's columns, named as the target names them.
 
 use lms_domain::LegacyEntity;
 
@@ -13,11 +14,56 @@ use crate::plan::IdRange;
 #[derive(Debug)]
 pub struct ApplySpec {
     pub entity: LegacyEntity,
-    /// Target columns besides `legacy_id`, as the SELECT names them.
-    pub columns: &'static [&'static str],
+    /// The target's columns the migration owns: compared by the three-way
+    /// delta, and written when legacy's change is applied.
+    pub owned: &'static [&'static str],
+    /// Columns both sides stamp (`updated_at`): written with the owned
+    /// ones, never compared.
+    pub derived: &'static [&'static str],
+    /// The target's natural unique key, when it has one besides
+    /// `legacy_id`: rows whose key moves are applied together before the
+    /// chunks, and a new row colliding with an LMS-born row adopts it.
+    pub natural_key: Option<NaturalKey>,
     /// The SELECT of a chunk's rows.
     pub rows: fn(&IdRange) -> String,
 }
+
+/// A natural unique key of a target table.
+#[derive(Debug, Clone, Copy)]
+pub struct NaturalKey {
+    /// The key's columns (a change in any of them moves the key).
+    pub columns: &'static [&'static str],
+    /// When LMS row `x` holds the key proposed by apply row `a`, exactly as
+    /// the target's unique indexes compare (among live rows).
+    pub collides: &'static str,
+}
+
+impl ApplySpec {
+    /// Every column a write sets: the owned ones, then the derived ones.
+    pub fn written_columns(&self) -> impl Iterator<Item = &'static str> {
+        self.owned.iter().chain(self.derived).copied()
+    }
+}
+
+/// The journal's second target: a surviving row's final grade.
+#[derive(Debug)]
+pub struct GradePart {
+    /// (grade column, apply row column) pairs the migration owns.
+    pub owned: &'static [(&'static str, &'static str)],
+    /// Stamped by both sides.
+    pub derived: &'static [(&'static str, &'static str)],
+}
+
+pub static GRADE_PART: GradePart = GradePart {
+    owned: &[
+        ("kind", "'final'::text"),
+        ("raw_mark", "grade_raw"),
+        ("scale", "grade_scale"),
+        ("value", "grade_value"),
+        ("points", "grade_points"),
+    ],
+    derived: &[("graded_at", "updated_at")],
+};
 
 impl ApplySpec {
     pub fn for_entity(entity: LegacyEntity) -> &'static ApplySpec {
@@ -55,7 +101,7 @@ fn resolutions(entity: &str) -> String {
 
 static ORGANIZATIONS: ApplySpec = ApplySpec {
     entity: LegacyEntity::Organizations,
-    columns: &[
+    owned: &[
         "name",
         "short_name",
         "org_type",
@@ -63,6 +109,8 @@ static ORGANIZATIONS: ApplySpec = ApplySpec {
         "archived",
         "created_at",
     ],
+    derived: &[],
+    natural_key: None,
     rows: |range| {
         format!(
             "SELECT s.legacy_id, 'migrated'::text AS outcome, NULL::text AS reason, NULL::bigint AS survivor_legacy_id, \
@@ -80,7 +128,7 @@ static ORGANIZATIONS: ApplySpec = ApplySpec {
 
 static PERSONS: ApplySpec = ApplySpec {
     entity: LegacyEntity::Persons,
-    columns: &[
+    owned: &[
         "last_name",
         "first_name",
         "middle_name",
@@ -90,6 +138,8 @@ static PERSONS: ApplySpec = ApplySpec {
         "phone",
         "created_at",
     ],
+    derived: &[],
+    natural_key: None,
     rows: |range| {
         format!(
             "SELECT s.legacy_id, 'migrated'::text AS outcome, NULL::text AS reason, NULL::bigint AS survivor_legacy_id, \
@@ -103,7 +153,7 @@ static PERSONS: ApplySpec = ApplySpec {
 
 static USERS: ApplySpec = ApplySpec {
     entity: LegacyEntity::Users,
-    columns: &[
+    owned: &[
         "person_id",
         "login",
         "email",
@@ -114,6 +164,12 @@ static USERS: ApplySpec = ApplySpec {
         "created_at",
         "last_login_at",
     ],
+    derived: &[],
+    natural_key: Some(NaturalKey {
+        columns: &["login", "email"],
+        collides: "(lower(x.login COLLATE \"und-x-icu\") = lower(a.login COLLATE \"und-x-icu\") \
+                   OR lower(x.email COLLATE \"und-x-icu\") = lower(a.email COLLATE \"und-x-icu\"))",
+    }),
     rows: |range| {
         format!(
             "SELECT s.legacy_id, 'migrated'::text AS outcome, NULL::text AS reason, NULL::bigint AS survivor_legacy_id, \
@@ -133,13 +189,15 @@ static USERS: ApplySpec = ApplySpec {
 
 static GROUPS: ApplySpec = ApplySpec {
     entity: LegacyEntity::Groups,
-    columns: &[
+    owned: &[
         "organization_id",
         "name",
         "year_of_study",
         "curator_id",
         "academic_year",
     ],
+    derived: &[],
+    natural_key: None,
     rows: |range| {
         format!(
             "SELECT s.legacy_id, 'migrated'::text AS outcome, NULL::text AS reason, NULL::bigint AS survivor_legacy_id, \
@@ -155,7 +213,9 @@ static GROUPS: ApplySpec = ApplySpec {
 
 static SUBJECTS: ApplySpec = ApplySpec {
     entity: LegacyEntity::Subjects,
-    columns: &["organization_id", "name", "code", "credits"],
+    owned: &["organization_id", "name", "code", "credits"],
+    derived: &[],
+    natural_key: None,
     rows: |range| {
         format!(
             "SELECT s.legacy_id, 'migrated'::text AS outcome, NULL::text AS reason, NULL::bigint AS survivor_legacy_id, \
@@ -200,7 +260,7 @@ fn people_rows(
 
 static STUDENTS: ApplySpec = ApplySpec {
     entity: LegacyEntity::Students,
-    columns: &[
+    owned: &[
         "person_id",
         "user_id",
         "organization_id",
@@ -209,6 +269,8 @@ static STUDENTS: ApplySpec = ApplySpec {
         "status",
         "record_book_no",
     ],
+    derived: &[],
+    natural_key: None,
     rows: |range| {
         people_rows(
             "students",
@@ -222,7 +284,7 @@ static STUDENTS: ApplySpec = ApplySpec {
 
 static TEACHERS: ApplySpec = ApplySpec {
     entity: LegacyEntity::Teachers,
-    columns: &[
+    owned: &[
         "person_id",
         "user_id",
         "organization_id",
@@ -230,6 +292,8 @@ static TEACHERS: ApplySpec = ApplySpec {
         "hired_on",
         "left_on",
     ],
+    derived: &[],
+    natural_key: None,
     rows: |range| {
         people_rows(
             "teachers",
@@ -243,14 +307,18 @@ static TEACHERS: ApplySpec = ApplySpec {
 
 static JOURNAL: ApplySpec = ApplySpec {
     entity: LegacyEntity::Journal,
-    columns: &[
+    owned: &[
         "student_id",
         "course_id",
         "teacher_id",
         "status",
         "current_mark",
-        "updated_at",
     ],
+    derived: &["updated_at"],
+    natural_key: Some(NaturalKey {
+        columns: &["student_id", "course_id"],
+        collides: "(x.student_id, x.course_id) = (a.student_id, a.course_id)",
+    }),
     rows: |range| {
         format!(
             "SELECT s.legacy_id, {RESOLVED}, r.detail, \
@@ -276,7 +344,7 @@ static JOURNAL: ApplySpec = ApplySpec {
 
 static EXAMS: ApplySpec = ApplySpec {
     entity: LegacyEntity::Exams,
-    columns: &[
+    owned: &[
         "subject_id",
         "group_id",
         "teacher_id",
@@ -285,6 +353,8 @@ static EXAMS: ApplySpec = ApplySpec {
         "held_on",
         "max_score",
     ],
+    derived: &[],
+    natural_key: None,
     rows: |range| {
         format!(
             "SELECT s.legacy_id, {RESOLVED}, r.detail, \
@@ -303,7 +373,7 @@ static EXAMS: ApplySpec = ApplySpec {
 
 static EXAM_RESULTS: ApplySpec = ApplySpec {
     entity: LegacyEntity::ExamResults,
-    columns: &[
+    owned: &[
         "assessment_id",
         "student_id",
         "score",
@@ -312,22 +382,21 @@ static EXAM_RESULTS: ApplySpec = ApplySpec {
         "answers",
         "answers_raw",
     ],
+    derived: &[],
+    natural_key: Some(NaturalKey {
+        columns: &["assessment_id", "student_id"],
+        collides: "(x.assessment_id, x.student_id) = (a.assessment_id, a.student_id)",
+    }),
     rows: |range| {
         format!(
             "SELECT s.legacy_id, {RESOLVED}, \
-                    CASE WHEN r.outcome IS NOT NULL THEN r.detail \
-                         WHEN d.out_of_range THEN format('score %s is outside 0..%s', s.score, a.max_score) END AS detail, \
-                    CASE WHEN r.outcome IS NOT NULL THEN '{{}}'::text[] \
-                         WHEN d.out_of_range THEN array_append(s.warnings, 'score_out_of_range') \
-                         ELSE s.warnings END AS warnings, \
-                    s.source_hash, ex.target_id AS assessment_id, st.target_id AS student_id, \
-                    CASE WHEN d.out_of_range THEN NULL ELSE s.score END AS score, \
+                    CASE WHEN r.outcome IS NOT NULL THEN r.detail ELSE s.score_detail END AS detail, \
+                    CASE WHEN r.outcome IS NOT NULL THEN '{{}}'::text[] ELSE s.warnings END AS warnings, \
+                    s.source_hash, ex.target_id AS assessment_id, st.target_id AS student_id, s.score, \
                     s.submitted_at::timestamptz AS submitted_at, s.status, s.answers, s.answers_raw \
              FROM migration.stage_exam_results s {} {} \
-             LEFT JOIN assessments a ON a.id = ex.target_id \
              LEFT JOIN migration.ledger st ON st.entity = 'students' AND st.legacy_id = s.student_legacy_id \
                   AND st.outcome IN ('migrated', 'merged') AND st.source_deleted_at IS NULL \
-             CROSS JOIN LATERAL (SELECT coalesce(s.score < 0 OR s.score > a.max_score, false) AS out_of_range) d \
              WHERE {}",
             resolutions("exam_results"),
             migrated("ex", "exams", "s.exam_legacy_id"),

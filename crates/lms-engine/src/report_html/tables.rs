@@ -104,11 +104,17 @@ fn coverage_row(entity: &EntityReport) -> Markup {
 
 /// What this run changed, by legacy row.
 pub(super) fn changes(report: &CoverageReport) -> Markup {
-    let fields = ["created", "updated", "unchanged", "source_deleted"];
+    let fields = [
+        "created",
+        "updated",
+        "unchanged",
+        "conflicts",
+        "source_deleted",
+    ];
     html! {
         section #changes {
             h2 { "Changes in this run" }
-            p.note { "Re-runs are a delta sync: unchanged rows are compared and not written; rows deleted from legacy flag their targets." }
+            p.note { "Re-runs are a delta sync: unchanged rows are compared and not written; rows deleted from legacy flag their targets; a row both legacy and the LMS changed is a conflict, settled by the run's policy." }
             table {
                 thead { tr {
                     th { "legacy table" }
@@ -117,7 +123,7 @@ pub(super) fn changes(report: &CoverageReport) -> Markup {
                 tbody {
                     @for entity in &report.entities {
                         @let changes = entity.changes;
-                        @let values = [changes.created, changes.updated, changes.unchanged, changes.source_deleted];
+                        @let values = [changes.created, changes.updated, changes.unchanged, changes.conflicts, changes.source_deleted];
                         tr {
                             td { (entity.entity) }
                             @for (field, value) in fields.iter().zip(values) {

@@ -26,8 +26,10 @@ fn page() -> ReportPage {
             created: 900,
             updated: 0,
             unchanged: 0,
+            conflicts: 0,
             source_deleted: 2,
         },
+        open_conflicts: Vec::new(),
     };
     let examples = BTreeMap::from([(
         "students".to_owned(),

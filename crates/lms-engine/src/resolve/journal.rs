@@ -19,7 +19,8 @@ pub async fn resolve(
          SELECT j.legacy_id, j.student_legacy_id, j.subject_legacy_id, j.invalid_detail, \
                 st.outcome AS student_outcome, \
                 CASE WHEN st.outcome IN ('migrated', 'merged') THEN st.target_id END AS student_target, \
-                sb.target_id AS subject_target, g.target_id AS group_target, j.academic_year, j.semester \
+                sb.outcome AS subject_outcome, sb.target_id AS subject_target, g.target_id AS group_target, \
+                j.academic_year, j.semester \
          FROM migration.stage_journal j \
          LEFT JOIN {ledger} st ON st.entity = 'students' AND st.legacy_id = j.student_legacy_id \
               AND st.source_deleted_at IS NULL \
@@ -37,8 +38,10 @@ pub async fn resolve(
                 CASE WHEN student_target IS NULL THEN \
                        CASE WHEN student_legacy_id IS NULL THEN 'student_id is NULL' \
                             WHEN student_outcome IS NULL THEN format('student_id %s points at no student', student_legacy_id) \
-                            ELSE format('student_id %s points at a rejected student', student_legacy_id) END \
+                            WHEN student_outcome = 'rejected' THEN format('student_id %s points at a rejected student', student_legacy_id) \
+                            ELSE format('student_id %s points at a student deleted in the LMS', student_legacy_id) END \
                      WHEN subject_legacy_id IS NULL THEN 'subject_id is NULL' \
+                     WHEN subject_outcome = 'migrated' THEN format('subject_id %s points at a subject deleted in the LMS', subject_legacy_id) \
                      ELSE format('subject_id %s points at no subject', subject_legacy_id) END \
          FROM journal_keys WHERE student_target IS NULL OR subject_target IS NULL; \
          INSERT INTO migration.resolutions (entity, legacy_id, outcome, reason, detail) \

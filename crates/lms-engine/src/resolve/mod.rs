@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 use uuid::Uuid;
 
+use crate::apply::{ApplyContext, apply_key_moves};
 use crate::error::{DatabaseContext, EngineError};
 use crate::plan::RunKind;
 use crate::stage::stage_table;
@@ -26,10 +27,10 @@ use crate::stage::stage_table;
 /// Resolves one table; returns the step's statistics.
 pub async fn resolve_entity(
     tx: &mut PgConnection,
-    run_id: Uuid,
-    entity: LegacyEntity,
+    apply: &ApplyContext<'_>,
     kind: RunKind,
 ) -> Result<Value, EngineError> {
+    let (run_id, entity) = (apply.run_id, apply.entity);
     let dry_run = kind == RunKind::DryRun;
     sqlx::query("DELETE FROM migration.resolutions WHERE entity = $1")
         .bind(entity.as_str())
@@ -63,6 +64,9 @@ pub async fn resolve_entity(
     };
     if !dry_run {
         retire_superseded(tx, entity).await?;
+        // Before any chunk writes: rows whose natural key moves are applied
+        // here, together, so that no chunk meets a key still held.
+        apply_key_moves(tx, apply).await?;
     }
     sqlx::raw_sql("ANALYZE migration.resolutions")
         .execute(&mut *tx)

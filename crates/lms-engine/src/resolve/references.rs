@@ -43,11 +43,16 @@ async fn reject_orphan_persons(
         "INSERT INTO migration.resolutions (entity, legacy_id, outcome, reason, detail) \
          SELECT $1, s.legacy_id, 'rejected', 'orphan_reference', \
                 CASE WHEN s.person_legacy_id IS NULL THEN 'person_id is NULL' \
+                     WHEN EXISTS (SELECT 1 FROM {ledger} p WHERE p.entity = 'persons' \
+                                    AND p.legacy_id = s.person_legacy_id AND p.outcome = 'migrated' \
+                                    AND p.source_deleted_at IS NULL) \
+                     THEN format('person_id %s points at a person deleted in the LMS', s.person_legacy_id) \
                      ELSE format('person_id %s points at no person', s.person_legacy_id) END \
          FROM {stage} s \
          WHERE NOT EXISTS (SELECT 1 FROM {ledger} p \
                            WHERE p.entity = 'persons' AND p.legacy_id = s.person_legacy_id \
-                             AND p.outcome = 'migrated' AND p.source_deleted_at IS NULL)"
+                             AND p.outcome = 'migrated' AND p.source_deleted_at IS NULL \
+                             AND p.target_id IS NOT NULL)"
     );
     sqlx::query(sqlx::AssertSqlSafe(statement))
         .bind(entity)
@@ -63,11 +68,16 @@ pub async fn resolve_exams(tx: &mut PgConnection, ledger: &str) -> Result<(), En
         "INSERT INTO migration.resolutions (entity, legacy_id, outcome, reason, detail) \
          SELECT 'exams', e.legacy_id, 'rejected', 'orphan_reference', \
                 CASE WHEN e.subject_legacy_id IS NULL THEN 'subject_id is NULL' \
+                     WHEN EXISTS (SELECT 1 FROM {ledger} s WHERE s.entity = 'subjects' \
+                                    AND s.legacy_id = e.subject_legacy_id AND s.outcome = 'migrated' \
+                                    AND s.source_deleted_at IS NULL) \
+                     THEN format('subject_id %s points at a subject deleted in the LMS', e.subject_legacy_id) \
                      ELSE format('subject_id %s points at no subject', e.subject_legacy_id) END \
          FROM migration.stage_exams e \
          WHERE NOT EXISTS (SELECT 1 FROM {ledger} s \
                            WHERE s.entity = 'subjects' AND s.legacy_id = e.subject_legacy_id \
-                             AND s.outcome = 'migrated' AND s.source_deleted_at IS NULL)"
+                             AND s.outcome = 'migrated' AND s.source_deleted_at IS NULL \
+                             AND s.target_id IS NOT NULL)"
     );
     sqlx::query(sqlx::AssertSqlSafe(statement))
         .execute(&mut *tx)

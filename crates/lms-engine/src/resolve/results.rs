@@ -26,10 +26,12 @@ pub async fn resolve(tx: &mut PgConnection, ledger: &str) -> Result<(), EngineEr
                 CASE WHEN exam_target IS NULL THEN \
                        CASE WHEN exam_legacy_id IS NULL THEN 'exam_id is NULL' \
                             WHEN exam_outcome IS NULL THEN format('exam_id %s points at no exam', exam_legacy_id) \
-                            ELSE format('exam_id %s points at a rejected exam', exam_legacy_id) END \
+                            WHEN exam_outcome = 'rejected' THEN format('exam_id %s points at a rejected exam', exam_legacy_id) \
+                            ELSE format('exam_id %s points at an assessment deleted in the LMS', exam_legacy_id) END \
                      WHEN student_legacy_id IS NULL THEN 'student_id is NULL' \
                      WHEN student_outcome IS NULL THEN format('student_id %s points at no student', student_legacy_id) \
-                     ELSE format('student_id %s points at a rejected student', student_legacy_id) END \
+                     WHEN student_outcome = 'rejected' THEN format('student_id %s points at a rejected student', student_legacy_id) \
+                     ELSE format('student_id %s points at a student deleted in the LMS', student_legacy_id) END \
          FROM result_keys WHERE exam_target IS NULL OR student_target IS NULL; \
          INSERT INTO migration.resolutions (entity, legacy_id, outcome, survivor_legacy_id, detail) \
          SELECT 'exam_results', legacy_id, 'merged', survivor, \

@@ -1,5 +1,6 @@
 //! Reading one legacy row's decoded COPY fields.
 
+use lms_domain::instant::legacy_instant;
 use lms_domain::text::clean_opt;
 
 /// A legacy value the engine cannot read at all (a schema drift, not dirt:
@@ -32,13 +33,11 @@ impl LegacyFields<'_> {
         self.raw(index)
     }
 
-    /// A `timestamp` or `date` column. PostgreSQL's `infinity` and
-    /// `-infinity` name no instant: the LMS stores them as unknown (NULL),
-    /// because clients (chrono among them) cannot represent them and a read
-    /// of such a row would fail (docs/contract.md).
+    /// A `timestamp` or `date` column, when the LMS can hold it
+    /// (`lms_domain::instant`): the infinities and years outside 1 to 9999
+    /// name no usable instant and are unknown (NULL).
     pub fn instant(&self, index: usize) -> Option<&str> {
-        self.raw(index)
-            .filter(|text| !matches!(*text, "infinity" | "-infinity"))
+        legacy_instant(self.raw(index))
     }
 
     /// The contract's `trim`: absent when blank.

@@ -43,10 +43,11 @@ pub async fn stage_range(
         .lms()?;
 
     let select = format!(
-        "COPY (SELECT {} FROM {} WHERE {} ORDER BY id) TO STDOUT",
+        "COPY (SELECT {} FROM {} WHERE {} ORDER BY {id}) TO STDOUT",
         spec.legacy_columns.join(", "),
-        entity.as_str(),
-        range.predicate("id")
+        spec.source,
+        range.predicate(spec.id_column),
+        id = spec.id_column,
     );
     let mut source = legacy.acquire().await.legacy()?;
     let mut rows = source.copy_out_raw(&select).await.legacy()?;

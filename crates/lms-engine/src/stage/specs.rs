@@ -3,7 +3,9 @@
 
 use lms_domain::account::{Credential, Email, Login, Role};
 use lms_domain::answers::{Answers, parse_answers};
+use lms_domain::course::CourseTerm;
 use lms_domain::mark::parse_mark;
+use lms_domain::number::{self, CREDITS_COLUMN};
 use lms_domain::person::{Gender, parse_birth_date};
 use lms_domain::status::{EnrollmentStatus, StudentStatus, SubmissionStatus};
 use lms_domain::text::{lower, required_name};
@@ -16,6 +18,11 @@ use super::fields::{FieldError, LegacyFields};
 #[derive(Debug)]
 pub struct StageSpec {
     pub entity: LegacyEntity,
+    /// What the legacy read selects from: the table, joined to what its
+    /// row-local rules need (exam results read their exam's maximum).
+    pub source: &'static str,
+    /// The legacy id column, as the source names it.
+    pub id_column: &'static str,
     /// The legacy columns, in the order `transform` reads them.
     pub legacy_columns: &'static [&'static str],
     /// The staging table's columns, in the order `transform` writes them
@@ -76,6 +83,8 @@ fn name_or_placeholder(
 }
 
 static ORGANIZATIONS: StageSpec = StageSpec {
+    source: "organizations",
+    id_column: "id",
     entity: LegacyEntity::Organizations,
     legacy_columns: &[
         "id",
@@ -120,6 +129,8 @@ static ORGANIZATIONS: StageSpec = StageSpec {
 };
 
 static PERSONS: StageSpec = StageSpec {
+    source: "persons",
+    id_column: "id",
     entity: LegacyEntity::Persons,
     legacy_columns: &[
         "id",
@@ -162,6 +173,8 @@ static PERSONS: StageSpec = StageSpec {
 };
 
 static USERS: StageSpec = StageSpec {
+    source: "users",
+    id_column: "id",
     entity: LegacyEntity::Users,
     legacy_columns: &[
         "id",
@@ -178,7 +191,6 @@ static USERS: StageSpec = StageSpec {
         "legacy_id",
         "source_hash",
         "login",
-        "login_key",
         "email",
         "password_hash",
         "password_reset_required",
@@ -206,7 +218,6 @@ static USERS: StageSpec = StageSpec {
             Credential::ResetRequired => (None, true),
         };
         row.text(login.as_str())
-            .text(&login.key())
             .opt_text(email.as_ref().map(Email::as_str))
             .opt_text(hash)
             .bool(reset)
@@ -221,6 +232,8 @@ static USERS: StageSpec = StageSpec {
 };
 
 static GROUPS: StageSpec = StageSpec {
+    source: "groups",
+    id_column: "id",
     entity: LegacyEntity::Groups,
     legacy_columns: &[
         "id",
@@ -254,6 +267,8 @@ static GROUPS: StageSpec = StageSpec {
 };
 
 static SUBJECTS: StageSpec = StageSpec {
+    source: "subjects",
+    id_column: "id",
     entity: LegacyEntity::Subjects,
     legacy_columns: &["id", "organization_id", "name", "code", "credits"],
     stage_columns: &[
@@ -268,6 +283,7 @@ static SUBJECTS: StageSpec = StageSpec {
     transform: |f, row| {
         let mut warnings = Warnings::default();
         let id = f.id(0)?;
+        let credits = warnings.note(CREDITS_COLUMN.accept(f.verbatim(4)));
         row.opt_int(f.int(1)?)
             .text(&name_or_placeholder(
                 f.text(2),
@@ -276,13 +292,15 @@ static SUBJECTS: StageSpec = StageSpec {
                 &mut warnings,
             ))
             .opt_text(f.text(3))
-            .opt_text(f.verbatim(4));
+            .opt_display(credits);
         warnings.write(row);
         Ok(())
     },
 };
 
 static STUDENTS: StageSpec = StageSpec {
+    source: "students",
+    id_column: "id",
     entity: LegacyEntity::Students,
     legacy_columns: &[
         "id",
@@ -322,6 +340,8 @@ static STUDENTS: StageSpec = StageSpec {
 };
 
 static TEACHERS: StageSpec = StageSpec {
+    source: "teachers",
+    id_column: "id",
     entity: LegacyEntity::Teachers,
     legacy_columns: &[
         "id",
@@ -356,6 +376,8 @@ static TEACHERS: StageSpec = StageSpec {
 };
 
 static JOURNAL: StageSpec = StageSpec {
+    source: "journal",
+    id_column: "id",
     entity: LegacyEntity::Journal,
     legacy_columns: &[
         "id",
@@ -391,13 +413,10 @@ static JOURNAL: StageSpec = StageSpec {
     ],
     transform: |f, row| {
         let mut warnings = Warnings::default();
-        let academic_year = f.text(5);
-        let semester = f.int(6)?;
-        let invalid = match (academic_year, semester) {
-            (None, _) => Some("academic_year is blank".to_owned()),
-            (_, Some(1 | 2)) => None,
-            (_, Some(other)) => Some(format!("semester {other} is neither 1 nor 2")),
-            (_, None) => Some("semester is NULL".to_owned()),
+        let term = CourseTerm::from_legacy(f.verbatim(5), f.int(6)?);
+        let (academic_year, semester, invalid) = match &term {
+            Ok(term) => (Some(term.academic_year.as_str()), Some(term.semester), None),
+            Err(invalid) => (None, None, Some(invalid.to_string())),
         };
         let status = warnings.note(EnrollmentStatus::from_legacy(f.verbatim(7)));
         let grade = parse_mark(f.verbatim(9)).map(|grade| warnings.note(grade));
@@ -407,7 +426,7 @@ static JOURNAL: StageSpec = StageSpec {
             .opt_int(f.int(3)?)
             .opt_int(f.int(4)?)
             .opt_text(academic_year)
-            .opt_int(semester.filter(|s| i16::try_from(*s).is_ok()))
+            .opt_int(semester.map(i64::from))
             .text(status.as_str())
             .opt_text(f.text(8))
             .opt_text(f.instant(10))
@@ -422,6 +441,8 @@ static JOURNAL: StageSpec = StageSpec {
 };
 
 static EXAMS: StageSpec = StageSpec {
+    source: "exams",
+    id_column: "id",
     entity: LegacyEntity::Exams,
     legacy_columns: &[
         "id",
@@ -454,8 +475,7 @@ static EXAMS: StageSpec = StageSpec {
             .text(&name_or_placeholder(f.text(4), "Exam", id, &mut warnings))
             .opt_text(f.text(5).map(lower).as_deref())
             .opt_text(f.instant(6))
-            // The contract: NULL max_score means 100.
-            .text(f.verbatim(7).unwrap_or("100"));
+            .display(warnings.note(number::max_score(f.verbatim(7))));
         warnings.write(row);
         Ok(())
     },
@@ -463,14 +483,17 @@ static EXAMS: StageSpec = StageSpec {
 
 static EXAM_RESULTS: StageSpec = StageSpec {
     entity: LegacyEntity::ExamResults,
+    source: "exam_results r LEFT JOIN exams e ON e.id = r.exam_id",
+    id_column: "r.id",
     legacy_columns: &[
-        "id",
-        "exam_id",
-        "student_id",
-        "score",
-        "submitted_at",
-        "status",
-        "answers",
+        "r.id",
+        "r.exam_id",
+        "r.student_id",
+        "r.score",
+        "r.submitted_at",
+        "r.status",
+        "r.answers",
+        "e.max_score",
     ],
     stage_columns: &[
         "legacy_id",
@@ -478,6 +501,7 @@ static EXAM_RESULTS: StageSpec = StageSpec {
         "exam_legacy_id",
         "student_legacy_id",
         "score",
+        "score_detail",
         "submitted_at",
         "status",
         "answers",
@@ -493,9 +517,21 @@ static EXAM_RESULTS: StageSpec = StageSpec {
             Some(Answers::Raw(text)) => (None, Some(text.as_str())),
             None => (None, None),
         };
+        // The exam's maximum, by the exams rule (NULL or unusable: 100).
+        let max = number::max_score(f.verbatim(7)).value;
+        let score = number::score(f.verbatim(3), max);
+        let score_detail = match (score.warning, f.verbatim(3)) {
+            (Some(WarningCode::ScoreOutOfRange), Some(raw)) => {
+                Some(format!("score {raw} is outside 0..{max}"))
+            }
+            (Some(_), Some(raw)) => Some(format!("score {raw} is not a number the LMS can hold")),
+            _ => None,
+        };
+        let score = warnings.note(score);
         row.opt_int(f.int(1)?)
             .opt_int(f.int(2)?)
-            .opt_text(f.verbatim(3))
+            .opt_display(score)
+            .opt_text(score_detail.as_deref())
             .opt_text(f.instant(4))
             .text(status.as_str())
             .opt_text(json)

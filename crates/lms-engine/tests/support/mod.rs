@@ -4,6 +4,7 @@
 
 pub mod fingerprint;
 pub mod oracle;
+pub mod school;
 
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use lms_config::Settings;
 use lms_data::{Database, schema};
 use lms_engine::inline::run_inline;
 use lms_engine::setup::connect_engine;
-use lms_engine::{CoverageReport, EngineContext, RunOptions, plan_run, report};
+use lms_engine::{ConflictPolicy, CoverageReport, EngineContext, RunOptions, plan_run, report};
 use lms_legacy::{Scale, SeedOptions, seed_legacy_database};
 use lms_testkit::{TestDatabase, TestRedis, test_settings};
 use sqlx::PgPool;
@@ -91,15 +92,41 @@ impl Fixture {
             chunk_size,
             request_id: None,
             kind: lms_engine::RunKind::Full,
+            on_conflict: ConflictPolicy::KeepLms,
         })
         .await
     }
 
     pub async fn migrate_with(&self, options: RunOptions) -> anyhow::Result<CoverageReport> {
+        self.migrate_using(options, 3).await
+    }
+
+    /// A full run with `policy`, its chunks run `parallelism` at a time.
+    pub async fn rerun(
+        &self,
+        chunk_size: u32,
+        policy: ConflictPolicy,
+        parallelism: usize,
+    ) -> anyhow::Result<CoverageReport> {
+        let options = RunOptions {
+            chunk_size,
+            on_conflict: policy,
+            ..RunOptions::default()
+        };
+        self.migrate_using(options, parallelism).await
+    }
+
+    /// Plans a run and runs its chunks in this process, `parallelism` at a
+    /// time (as that many workers would).
+    pub async fn migrate_using(
+        &self,
+        options: RunOptions,
+        parallelism: usize,
+    ) -> anyhow::Result<CoverageReport> {
         let planned = plan_run(self.lms(), self.legacy(), &options).await?;
         let status = tokio::time::timeout(
             Duration::from_secs(300),
-            run_inline(&self.engine, planned.run_id, 3),
+            run_inline(&self.engine, planned.run_id, parallelism),
         )
         .await??;
         let report = report::build(self.lms(), planned.run_id).await?;
@@ -109,6 +136,15 @@ impl Fixture {
 
     pub async fn report(&self, run_id: Uuid) -> anyhow::Result<CoverageReport> {
         Ok(report::build(self.lms(), run_id).await?)
+    }
+
+    /// Runs SQL against the LMS database, as another service writing to
+    /// the LMS would.
+    pub async fn lms_sql(&self, sql: &str) -> anyhow::Result<()> {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(self.lms())
+            .await?;
+        Ok(())
     }
 
     /// Runs SQL against the legacy database (tests own it).

@@ -13,6 +13,7 @@ use chrono::NaiveDateTime;
 use lms_domain::account::{Credential, Email, Login, Role};
 use lms_domain::answers::parse_answers;
 use lms_domain::mark::parse_mark;
+use lms_domain::number::{self, CREDITS_COLUMN};
 use lms_domain::person::parse_birth_date;
 use lms_domain::status::{EnrollmentStatus, StudentStatus, SubmissionStatus};
 use lms_domain::text::clean_opt;
@@ -97,7 +98,7 @@ impl Oracle {
         )
         .await?;
         let groups = load(legacy, "groups", "name").await?;
-        let subjects = load(legacy, "subjects", "name").await?;
+        let subjects = load(legacy, "subjects", "name, credits::text").await?;
         let students = load(
             legacy,
             "students",
@@ -151,11 +152,16 @@ impl Oracle {
         oracle.users(&users, &person_ids);
         for (table, rows) in [("groups", &groups), ("subjects", &subjects)] {
             for (id, row) in rows {
-                let warnings = if blank(&row[0]) {
+                let mut warnings = if blank(&row[0]) {
                     BTreeSet::from(["name_missing"])
                 } else {
                     BTreeSet::new()
                 };
+                if table == "subjects"
+                    && let Some(code) = CREDITS_COLUMN.accept(row[1].as_deref()).warning
+                {
+                    warnings.insert(code.as_str());
+                }
                 oracle
                     .rows
                     .insert((table, *id), Expected::migrated(warnings));
@@ -263,7 +269,8 @@ impl Oracle {
         oracle.courses = offerings.len();
 
         // Exams and results.
-        let mut exam_max: HashMap<i64, f64> = HashMap::new();
+        // The exams' raw maxima; the rule reads them.
+        let mut exam_max: HashMap<i64, Option<String>> = HashMap::new();
         for (id, row) in &exams {
             if !int(&row[0]).is_some_and(|subject| subject_ids.contains(&subject)) {
                 oracle
@@ -271,18 +278,16 @@ impl Oracle {
                     .insert(("exams", *id), Expected::rejected("orphan_reference"));
                 continue;
             }
-            exam_max.insert(
-                *id,
-                row[2]
-                    .as_deref()
-                    .and_then(|max| max.parse().ok())
-                    .unwrap_or(100.0),
-            );
-            let warnings = if blank(&row[1]) {
+            let max = number::max_score(row[2].as_deref());
+            exam_max.insert(*id, row[2].clone());
+            let mut warnings = if blank(&row[1]) {
                 BTreeSet::from(["name_missing"])
             } else {
                 BTreeSet::new()
             };
+            if let Some(code) = max.warning {
+                warnings.insert(code.as_str());
+            }
             oracle
                 .rows
                 .insert(("exams", *id), Expected::migrated(warnings));
@@ -336,12 +341,9 @@ impl Oracle {
             if parse_answers(row[5].as_deref()).is_some_and(|answers| answers.warning.is_some()) {
                 warnings.insert("invalid_answers_json");
             }
-            if let Some(score) = row[2]
-                .as_deref()
-                .and_then(|score| score.parse::<f64>().ok())
-                && (score < 0.0 || score > exam_max[&exam])
-            {
-                warnings.insert("score_out_of_range");
+            let max = number::max_score(exam_max[&exam].as_deref()).value;
+            if let Some(code) = number::score(row[2].as_deref(), max).warning {
+                warnings.insert(code.as_str());
             }
             oracle
                 .rows

@@ -1,5 +1,6 @@
 //! Assessments and submissions: read-only.
 
+use lms_domain::LegacyEntity;
 use lms_domain::model::{
     AssessmentFilter, AssessmentId, GroupId, StudentId, SubjectId, SubmissionFilter, SubmissionId,
 };
@@ -53,7 +54,7 @@ impl AssessmentService for DomainApi {
         &self,
         request: Request<pb::LookupAssessmentRequest>,
     ) -> ApiResult<pb::Assessment> {
-        let legacy = legacy_id(request.get_ref().legacy_id)?;
+        let legacy = legacy_id(LegacyEntity::Exams, request.get_ref().legacy_id).or_status()?;
         Ok(Response::new(
             self.repo
                 .lookup_assessment(legacy)
@@ -101,7 +102,8 @@ impl AssessmentService for DomainApi {
         &self,
         request: Request<pb::LookupSubmissionRequest>,
     ) -> ApiResult<pb::Submission> {
-        let legacy = legacy_id(request.get_ref().legacy_id)?;
+        let legacy =
+            legacy_id(LegacyEntity::ExamResults, request.get_ref().legacy_id).or_status()?;
         Ok(Response::new(
             self.repo
                 .lookup_submission(legacy)

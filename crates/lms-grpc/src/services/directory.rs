@@ -1,5 +1,6 @@
 //! Organizations, persons, users and staff: read-only.
 
+use lms_domain::LegacyEntity;
 use lms_domain::model::{OrganizationId, PersonId, StaffFilter, StaffMemberId, UserFilter, UserId};
 use tonic::{Request, Response, Status};
 
@@ -50,7 +51,8 @@ impl OrganizationService for DomainApi {
         &self,
         request: Request<pb::LookupOrganizationRequest>,
     ) -> ApiResult<pb::Organization> {
-        let legacy = legacy_id(request.get_ref().legacy_id)?;
+        let legacy =
+            legacy_id(LegacyEntity::Organizations, request.get_ref().legacy_id).or_status()?;
         Ok(Response::new(
             self.repo
                 .lookup_organization(legacy)
@@ -93,7 +95,7 @@ impl PersonService for DomainApi {
         &self,
         request: Request<pb::LookupPersonRequest>,
     ) -> ApiResult<pb::Person> {
-        let legacy = legacy_id(request.get_ref().legacy_id)?;
+        let legacy = legacy_id(LegacyEntity::Persons, request.get_ref().legacy_id).or_status()?;
         Ok(Response::new(
             self.repo.lookup_person(legacy).await.or_status()?.into(),
         ))
@@ -136,7 +138,7 @@ impl UserService for DomainApi {
     }
 
     async fn lookup_user(&self, request: Request<pb::LookupUserRequest>) -> ApiResult<pb::User> {
-        let legacy = legacy_id(request.get_ref().legacy_id)?;
+        let legacy = legacy_id(LegacyEntity::Users, request.get_ref().legacy_id).or_status()?;
         Ok(Response::new(
             self.repo.lookup_user(legacy).await.or_status()?.into(),
         ))
@@ -183,7 +185,7 @@ impl StaffService for DomainApi {
         &self,
         request: Request<pb::LookupStaffMemberRequest>,
     ) -> ApiResult<pb::StaffMember> {
-        let legacy = legacy_id(request.get_ref().legacy_id)?;
+        let legacy = legacy_id(LegacyEntity::Teachers, request.get_ref().legacy_id).or_status()?;
         Ok(Response::new(
             self.repo
                 .lookup_staff_member(legacy)

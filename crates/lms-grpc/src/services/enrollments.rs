@@ -1,5 +1,6 @@
 //! Enrollments and their grades: reads and writes.
 
+use lms_domain::LegacyEntity;
 use lms_domain::model::{
     CourseId, EnrollmentFilter, EnrollmentId, EnrollmentPatch, GradeFilter, GradeId, GradeKind,
     GradePatch, NewEnrollment, NewGrade, StaffMemberId, StudentId,
@@ -174,7 +175,7 @@ impl EnrollmentService for DomainApi {
         &self,
         request: Request<pb::LookupEnrollmentRequest>,
     ) -> ApiResult<pb::Enrollment> {
-        let legacy = legacy_id(request.get_ref().legacy_id)?;
+        let legacy = legacy_id(LegacyEntity::Journal, request.get_ref().legacy_id).or_status()?;
         Ok(Response::new(
             self.repo
                 .lookup_enrollment(legacy)
@@ -262,7 +263,7 @@ impl EnrollmentService for DomainApi {
     }
 
     async fn lookup_grade(&self, request: Request<pb::LookupGradeRequest>) -> ApiResult<pb::Grade> {
-        let legacy = legacy_id(request.get_ref().legacy_id)?;
+        let legacy = legacy_id(LegacyEntity::Journal, request.get_ref().legacy_id).or_status()?;
         Ok(Response::new(
             self.repo.lookup_grade(legacy).await.or_status()?.into(),
         ))

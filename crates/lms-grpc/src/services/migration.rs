@@ -7,8 +7,11 @@ use std::time::Duration;
 use futures::Stream;
 use lms_domain::{LegacyEntity, RejectReason, WarningCode};
 use lms_engine::control::{self, OutcomeFilter};
+use lms_engine::report::ConflictEntry;
 use lms_engine::report::{self, CoverageReport, EntityReport};
-use lms_engine::{ChunkQueue, RunKind, RunOptions, RunProgress, explain, run_progress, start_run};
+use lms_engine::{
+    ChunkQueue, ConflictPolicy, RunKind, RunOptions, RunProgress, explain, run_progress, start_run,
+};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tonic::{Request, Response, Status};
@@ -121,12 +124,63 @@ impl From<RunProgress> for pb::Run {
                 .failed_chunk
                 .map(|chunk| format!("runs/{}/chunks/{chunk}", run.run_id))
                 .unwrap_or_default(),
+            on_conflict: pb::ConflictPolicy::from(run.on_conflict).into(),
         }
     }
 }
 
+impl From<ConflictPolicy> for pb::ConflictPolicy {
+    fn from(policy: ConflictPolicy) -> Self {
+        match policy {
+            ConflictPolicy::KeepLms => pb::ConflictPolicy::KeepLms,
+            ConflictPolicy::TakeLegacy => pb::ConflictPolicy::TakeLegacy,
+        }
+    }
+}
+
+fn conflict_policy(value: i32) -> Result<ConflictPolicy, ApiError> {
+    match pb::ConflictPolicy::try_from(value) {
+        Ok(pb::ConflictPolicy::Unspecified | pb::ConflictPolicy::KeepLms) => {
+            Ok(ConflictPolicy::KeepLms)
+        }
+        Ok(pb::ConflictPolicy::TakeLegacy) => Ok(ConflictPolicy::TakeLegacy),
+        Err(_) => Err(ApiError::invalid(
+            "on_conflict",
+            format!("{value} is not a ConflictPolicy (KEEP_LMS or TAKE_LEGACY)"),
+        )),
+    }
+}
+
+fn conflict(entity: &str, entry: &ConflictEntry) -> pb::Conflict {
+    let table = entity
+        .parse::<LegacyEntity>()
+        .map(LegacyEntity::target_table)
+        .unwrap_or_default();
+    pb::Conflict {
+        legacy_id: entry.legacy_id,
+        kind: entry.kind.as_str().to_owned(),
+        target: entry
+            .target_id
+            .map(|id| format!("{table}/{id}"))
+            .unwrap_or_default(),
+        lms_row: entry
+            .lms_row
+            .map(|id| format!("{table}/{id}"))
+            .unwrap_or_default(),
+        legacy_values: entry.legacy_values.to_string(),
+        lms_values: entry.lms_values.to_string(),
+        since: timestamp(Some(entry.since)),
+    }
+}
+
 fn coverage(entity: EntityReport) -> pb::EntityCoverage {
+    let open_conflicts = entity
+        .open_conflicts
+        .into_iter()
+        .map(|entry| conflict(&entity.entity, &entry))
+        .collect();
     pb::EntityCoverage {
+        open_conflicts,
         entity: entity.entity,
         legacy_rows: entity.legacy_rows,
         migrated: entity.migrated,
@@ -141,6 +195,7 @@ fn coverage(entity: EntityReport) -> pb::EntityCoverage {
             updated: entity.changes.updated,
             unchanged: entity.changes.unchanged,
             source_deleted: entity.changes.source_deleted,
+            conflicts: entity.changes.conflicts,
         }),
     }
 }
@@ -166,8 +221,10 @@ fn outcome(row: control::RowOutcome) -> pb::RowOutcome {
                 .map(|entity| format!("{}/{id}", entity.target_table()))
         })
         .unwrap_or_default();
+    let conflict = row.conflict.map(|entry| conflict(&row.entity, &entry));
     pb::RowOutcome {
         explanation: String::new(),
+        conflict,
         entity: row.entity,
         legacy_id: row.legacy_id,
         outcome: row.outcome,
@@ -207,6 +264,7 @@ impl MigrationService for MigrationApi {
             } else {
                 RunKind::Full
             },
+            on_conflict: conflict_policy(request.on_conflict).or_status()?,
         };
         let planned = start_run(&self.lms, &self.legacy, &self.queue, &options)
             .await
@@ -314,16 +372,18 @@ impl MigrationService for MigrationApi {
     ) -> ApiResult<pb::RowOutcome> {
         let request = request.into_inner();
         let table = entity("entity", &request.entity).or_status()?;
-        if request.legacy_id <= 0 {
-            return Err(ApiError::invalid("legacy_id", "must be a positive legacy id").into());
-        }
-        let explanation = explain::explain(&self.lms, &self.legacy, table, request.legacy_id)
+        let legacy_id = super::legacy_id(table, request.legacy_id).or_status()?;
+        let explanation = explain::explain(&self.lms, &self.legacy, table, legacy_id)
             .await
             .or_status()?;
         let Some(row_outcome) = explanation.outcome.clone() else {
             return Err(Status::not_found(explanation.text));
         };
+        let conflict = explanation
+            .conflict
+            .map(|entry| conflict(&explanation.entity, &entry));
         Ok(Response::new(pb::RowOutcome {
+            conflict,
             entity: explanation.entity,
             legacy_id: explanation.legacy_id,
             outcome: row_outcome,
@@ -404,6 +464,7 @@ fn outcome_filter(request: &pb::ListRowOutcomesRequest) -> Result<OutcomeFilter,
         outcome,
         reason,
         warning,
+        conflict: request.conflict,
     })
 }
 

@@ -58,11 +58,21 @@ where
     ))
 }
 
-/// Checks a legacy id given to a Lookup method.
-pub fn legacy_id(value: i64) -> Result<i64, tonic::Status> {
-    if value > 0 {
+/// Checks a legacy id given to a Lookup method (or ExplainRow): any value
+/// of the legacy table's id column, zero and negatives included.
+pub fn legacy_id(entity: lms_domain::LegacyEntity, value: Option<i64>) -> Result<i64, ApiError> {
+    let value = value.ok_or_else(|| ApiError::invalid("legacy_id", "is required"))?;
+    let range = entity.legacy_id_range();
+    if range.contains(&value) {
         Ok(value)
     } else {
-        Err(ApiError::invalid("legacy_id", "must be a positive legacy id").into())
+        Err(ApiError::invalid(
+            "legacy_id",
+            format!(
+                "legacy {entity} ids are from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        ))
     }
 }

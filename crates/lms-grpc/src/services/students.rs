@@ -1,5 +1,6 @@
 //! Students: reads and writes.
 
+use lms_domain::LegacyEntity;
 use lms_domain::model::{
     GroupId, NewStudent, OrganizationId, PersonId, StudentFilter, StudentId, StudentPatch, UserId,
 };
@@ -150,7 +151,7 @@ impl StudentService for DomainApi {
         &self,
         request: Request<pb::LookupStudentRequest>,
     ) -> ApiResult<pb::Student> {
-        let legacy = legacy_id(request.get_ref().legacy_id)?;
+        let legacy = legacy_id(LegacyEntity::Students, request.get_ref().legacy_id).or_status()?;
         Ok(Response::new(
             self.repo.lookup_student(legacy).await.or_status()?.into(),
         ))

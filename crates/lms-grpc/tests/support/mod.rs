@@ -108,6 +108,7 @@ pub async fn spawn_app(purpose: &str, data: Data, worker: bool) -> anyhow::Resul
             chunk_size: 2_000,
             request_id: None,
             kind: RunKind::Full,
+            on_conflict: lms_engine::ConflictPolicy::KeepLms,
         };
         let planned = plan_run(&engine.lms, &engine.legacy, &options).await?;
         let status = run_inline(&engine, planned.run_id, 2).await?;

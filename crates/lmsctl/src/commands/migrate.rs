@@ -41,6 +41,7 @@ async fn start(args: RunArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         } else {
             lms_engine::RunKind::Full
         },
+        on_conflict: args.on_conflict,
     };
     let planned = if args.inline {
         lms_engine::plan_run(&engine.lms, &engine.legacy, &options).await?

@@ -1,0 +1,37 @@
+-- The journal's second target: a surviving row's final grade, written with
+-- its enrollment (rows applied or inserted above). A mark that became blank
+-- flags the grade.
+UPDATE grades g
+SET source_deleted_at = now()
+FROM apply_plan p, apply_rows a
+WHERE p.action IN ('apply', 'insert') AND a.legacy_id = p.legacy_id
+  AND a.grade_raw IS NULL AND g.id = p.grade_id;
+
+-- Taking on an LMS-born final grade: the row's own retired grade, if any,
+-- gives up the legacy id.
+UPDATE grades g
+SET legacy_id = NULL
+FROM apply_plan p, apply_rows a
+WHERE a.legacy_id = p.legacy_id
+  AND ((p.action IN ('apply', 'insert') AND a.grade_raw IS NOT NULL) OR p.action IN ('agree', 'conflict'))
+  AND p.grade_id IS NOT NULL AND g.legacy_id = p.legacy_id AND g.id <> p.grade_id;
+
+-- The grade found (own or adopted), else the row's own retired one.
+UPDATE grades g
+SET ({{grade_columns}}, legacy_id, enrollment_id, source_deleted_at) = ({{grade_values}}, p.legacy_id, p.target_id, NULL)
+FROM apply_plan p, apply_rows a
+WHERE p.action IN ('apply', 'insert') AND a.legacy_id = p.legacy_id AND a.grade_raw IS NOT NULL
+  AND g.id = coalesce(p.grade_id, (SELECT r.id FROM grades r WHERE r.legacy_id = p.legacy_id));
+
+INSERT INTO grades (legacy_id, enrollment_id, {{grade_columns}})
+SELECT p.legacy_id, p.target_id, {{grade_values}}
+FROM apply_plan p JOIN apply_rows a ON a.legacy_id = p.legacy_id
+WHERE p.action IN ('apply', 'insert') AND a.grade_raw IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM grades g WHERE g.legacy_id = p.legacy_id)
+ORDER BY p.legacy_id;
+
+-- An LMS-born grade the row found whose values stay is linked all the same.
+UPDATE grades g
+SET legacy_id = p.legacy_id
+FROM apply_plan p
+WHERE p.action IN ('agree', 'conflict') AND g.id = p.grade_id AND g.legacy_id IS NULL;

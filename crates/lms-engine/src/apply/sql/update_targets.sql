@@ -1,0 +1,19 @@
+-- Applies legacy's values where decided, only to rows still as the plan
+-- saw them: an API write racing the run is never overwritten, and its row
+-- becomes a conflict instead ('raced').
+WITH applied AS (
+    UPDATE {{target}} t
+    SET ({{columns}}, legacy_id, source_deleted_at) = ({{values}}, p.legacy_id, NULL)
+    FROM apply_plan p, apply_rows a
+    WHERE p.action = 'apply' AND a.legacy_id = p.legacy_id AND t.id = p.target_id
+      AND {{current_t}} IS NOT DISTINCT FROM p.current
+    RETURNING t.id)
+UPDATE apply_plan p
+SET action = 'raced'
+WHERE p.action = 'apply' AND NOT EXISTS (SELECT 1 FROM applied WHERE applied.id = p.target_id);
+
+-- An adopted LMS row whose values stay is linked all the same.
+UPDATE {{target}} t
+SET legacy_id = p.legacy_id
+FROM apply_plan p
+WHERE p.adopting AND p.action IN ('agree', 'conflict') AND t.id = p.target_id;

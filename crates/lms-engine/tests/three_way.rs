@@ -1,0 +1,193 @@
+//! The three-way delta beside a live LMS: a re-run compares legacy's
+//! proposal now with what the migration last wrote and with the LMS row
+//! now, so an edit made in the LMS is never undone silently.
+
+mod support;
+
+use lms_engine::ConflictPolicy::{KeepLms, TakeLegacy};
+use serde_json::json;
+use support::fingerprint::write_marks;
+use support::school::{lms_value, migrated_school};
+use support::{entity, ledger};
+
+/// The journal's changes in a report: (created, updated, unchanged, conflicts).
+fn journal_changes(report: &lms_engine::CoverageReport) -> (i64, i64, i64, i64) {
+    let c = entity(report, "journal").changes;
+    (c.created, c.updated, c.unchanged, c.conflicts)
+}
+
+/// As `UpdateEnrollment` does: a new status, stamped now.
+const EDIT_IN_LMS: &str =
+    "UPDATE course_enrollments SET status = 'dropped', updated_at = now() WHERE legacy_id = 100";
+
+#[tokio::test]
+async fn an_lms_edit_survives_a_rerun_over_unchanged_legacy() -> anyhow::Result<()> {
+    let fixture = migrated_school("lmsedit").await?;
+    fixture.lms_sql(EDIT_IN_LMS).await?;
+    let before = write_marks(fixture.lms()).await?;
+
+    let report = fixture.rerun(2, KeepLms, 2).await?;
+
+    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    let status = lms_value(fixture.lms(), "course_enrollments", "status", 100).await?;
+    assert_eq!(status.as_deref(), Some("dropped"));
+    assert_eq!(journal_changes(&report), (0, 0, 4, 0));
+    assert_eq!(
+        before,
+        write_marks(fixture.lms()).await?,
+        "nothing was written"
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_legacy_change_is_applied_to_an_lms_row_as_last_written() -> anyhow::Result<()> {
+    let fixture = migrated_school("legacyedit").await?;
+    fixture
+        .legacy_sql("UPDATE journal SET status = 'completed' WHERE id = 100")
+        .await?;
+
+    let report = fixture.rerun(2, KeepLms, 2).await?;
+
+    let status = lms_value(fixture.lms(), "course_enrollments", "status", 100).await?;
+    assert_eq!(status.as_deref(), Some("completed"));
+    assert_eq!(journal_changes(&report), (0, 1, 3, 0));
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_legacy_edit_that_normalises_to_the_same_values_is_unchanged() -> anyhow::Result<()> {
+    let fixture = migrated_school("whitespace").await?;
+    fixture
+        .legacy_sql("UPDATE journal SET status = ' ACTIVE ', mark_final = ' 5 ' WHERE id = 100")
+        .await?;
+    let before = write_marks(fixture.lms()).await?;
+
+    let report = fixture.rerun(2, KeepLms, 2).await?;
+
+    assert_eq!(journal_changes(&report), (0, 0, 4, 0));
+    let after = write_marks(fixture.lms()).await?;
+    for table in ["course_enrollments", "grades", "courses"] {
+        assert_eq!(before[table], after[table], "{table} was not written");
+    }
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_conflict_keeps_the_lms_value_and_records_both_sides() -> anyhow::Result<()> {
+    let fixture = migrated_school("conflict").await?;
+    fixture.lms_sql(EDIT_IN_LMS).await?;
+    fixture
+        .legacy_sql("UPDATE journal SET status = 'completed' WHERE id = 100")
+        .await?;
+
+    let report = fixture.rerun(2, KeepLms, 2).await?;
+
+    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    let status = lms_value(fixture.lms(), "course_enrollments", "status", 100).await?;
+    assert_eq!(status.as_deref(), Some("dropped"));
+    assert_eq!(journal_changes(&report), (0, 0, 3, 1));
+    let listed = &entity(&report, "journal").open_conflicts;
+    assert_eq!(listed.len(), 1);
+    let conflict = &listed[0];
+    assert_eq!(conflict.legacy_id, 100);
+    assert_eq!(conflict.kind, lms_engine::ConflictKind::LmsEdited);
+    assert_eq!(
+        conflict.legacy_values["course_enrollments"]["status"],
+        json!("completed")
+    );
+    assert_eq!(
+        conflict.lms_values["course_enrollments"]["status"],
+        json!("dropped")
+    );
+    assert_eq!(
+        ledger(fixture.lms(), "journal", 100).await?.outcome,
+        "migrated"
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn an_open_conflict_is_listed_until_take_legacy_resolves_it() -> anyhow::Result<()> {
+    let fixture = migrated_school("takelegacy").await?;
+    fixture.lms_sql(EDIT_IN_LMS).await?;
+    fixture
+        .legacy_sql("UPDATE journal SET status = 'completed' WHERE id = 100")
+        .await?;
+    fixture.rerun(2, KeepLms, 2).await?;
+
+    let again = fixture.rerun(2, KeepLms, 2).await?;
+    assert_eq!(journal_changes(&again), (0, 0, 3, 1), "still open");
+    assert_eq!(entity(&again, "journal").open_conflicts.len(), 1);
+
+    let taken = fixture.rerun(2, TakeLegacy, 2).await?;
+    assert_eq!(journal_changes(&taken), (0, 1, 3, 0));
+    let status = lms_value(fixture.lms(), "course_enrollments", "status", 100).await?;
+    assert_eq!(status.as_deref(), Some("completed"));
+    let after = fixture.rerun(2, KeepLms, 2).await?;
+    assert_eq!(journal_changes(&after), (0, 0, 4, 0));
+    assert!(entity(&after, "journal").open_conflicts.is_empty());
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_conflict_closes_when_legacy_comes_to_agree_with_the_lms() -> anyhow::Result<()> {
+    let fixture = migrated_school("agree").await?;
+    fixture.lms_sql(EDIT_IN_LMS).await?;
+    fixture
+        .legacy_sql("UPDATE journal SET status = 'completed' WHERE id = 100")
+        .await?;
+    fixture.rerun(2, KeepLms, 2).await?;
+    fixture
+        .legacy_sql("UPDATE journal SET status = 'dropped' WHERE id = 100")
+        .await?;
+
+    let report = fixture.rerun(2, KeepLms, 2).await?;
+
+    assert_eq!(journal_changes(&report), (0, 0, 4, 0));
+    assert!(entity(&report, "journal").open_conflicts.is_empty());
+    // From here on the LMS value is the baseline: a later legacy change applies.
+    fixture
+        .legacy_sql("UPDATE journal SET status = 'completed' WHERE id = 100")
+        .await?;
+    let later = fixture.rerun(2, KeepLms, 2).await?;
+    assert_eq!(journal_changes(&later), (0, 1, 3, 0));
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn take_legacy_overwrites_an_lms_edit_in_the_same_run() -> anyhow::Result<()> {
+    let fixture = migrated_school("takenow").await?;
+    fixture.lms_sql(EDIT_IN_LMS).await?;
+    fixture
+        .legacy_sql("UPDATE journal SET status = 'completed' WHERE id = 100")
+        .await?;
+
+    let report = fixture.rerun(2, TakeLegacy, 2).await?;
+
+    assert_eq!(journal_changes(&report), (0, 1, 3, 0));
+    let status = lms_value(fixture.lms(), "course_enrollments", "status", 100).await?;
+    assert_eq!(status.as_deref(), Some("completed"));
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn an_edit_of_a_grade_in_the_lms_survives_a_change_to_its_enrollment() -> anyhow::Result<()> {
+    let fixture = migrated_school("gradeedit").await?;
+    // The grade is edited in the LMS; legacy changes the enrollment's status:
+    // one journal row, two LMS rows, so it is a conflict (kept), not a
+    // silent overwrite of either.
+    fixture
+        .lms_sql("UPDATE grades SET raw_mark = '3', scale = 'five_point', value = '3', points = 3 WHERE legacy_id = 100")
+        .await?;
+    fixture
+        .legacy_sql("UPDATE journal SET status = 'completed' WHERE id = 100")
+        .await?;
+
+    let report = fixture.rerun(2, KeepLms, 2).await?;
+
+    assert_eq!(journal_changes(&report), (0, 0, 3, 1));
+    let mark = lms_value(fixture.lms(), "grades", "raw_mark", 100).await?;
+    assert_eq!(mark.as_deref(), Some("3"));
+    fixture.close().await
+}
