@@ -325,7 +325,9 @@ pub async fn chunk_ranges(
             Some(*upper)
         };
         ranges.push(IdRange { first, last });
-        first = Some(upper + 1);
+        // Only the last range can end at the type's maximum, and it is
+        // open-ended: nothing follows it.
+        first = upper.checked_add(1);
     }
     Ok(ranges)
 }

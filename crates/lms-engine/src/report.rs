@@ -17,7 +17,9 @@ mod details;
 mod format;
 mod markdown;
 
-pub use conflicts::{CONFLICT_COLUMNS, CONFLICTS_LISTED, ConflictEntry, open_conflicts};
+pub use conflicts::{
+    CONFLICT_COLUMNS, CONFLICTS_LISTED, ConflictEntry, conflicts_text, open_conflicts,
+};
 pub use details::{
     RejectionExample, RejectionExamples, StepTiming, rejection_examples, seconds_between,
     step_timings,

@@ -76,6 +76,7 @@ pub fn render(page: &ReportPage) -> String {
                 (header(page))
                 (tables::coverage(report))
                 (tables::changes(report))
+                (tables::conflicts(report))
                 (tables::rejections(report, &page.examples))
                 (tables::warnings(report))
                 (timing::timings(page))

@@ -221,7 +221,8 @@ fn journal_sql(terms: &[Term]) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+    // PROPTEST_CASES runs more cases than the 6 a `make test` affords.
+    #![proptest_config(ProptestConfig { cases: support::proptest_cases(6), ..ProptestConfig::default() })]
 
     /// Any reshuffle of course keys among one student's rows (duplicates
     /// included: survivors change too) applies and leaves nothing to do.

@@ -191,3 +191,66 @@ async fn an_edit_of_a_grade_in_the_lms_survives_a_change_to_its_enrollment() -> 
     assert_eq!(mark.as_deref(), Some("3"));
     fixture.close().await
 }
+
+#[tokio::test]
+async fn an_api_write_racing_the_run_is_never_overwritten() -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let fixture = migrated_school("race").await?;
+    fixture
+        .legacy_sql("UPDATE journal SET status = 'completed' WHERE id = 100")
+        .await?;
+    // An API transaction holds the row while the run decides to apply
+    // legacy's change to it (the row is still as last written)...
+    let mut api = sqlx::PgConnection::connect(fixture.settings.database.url.expose()).await?;
+    sqlx::raw_sql("BEGIN; SELECT 1 FROM course_enrollments WHERE legacy_id = 100 FOR UPDATE")
+        .execute(&mut api)
+        .await?;
+    let run = {
+        let fixture_lms = fixture.lms().clone();
+        let engine = fixture.engine.clone();
+        tokio::spawn(async move {
+            let options = lms_engine::RunOptions {
+                chunk_size: 2,
+                ..lms_engine::RunOptions::default()
+            };
+            let planned = lms_engine::plan_run(&fixture_lms, &engine.legacy, &options).await?;
+            lms_engine::inline::run_inline(&engine, planned.run_id, 1).await?;
+            anyhow::Ok(planned.run_id)
+        })
+    };
+    // ...and commits its own edit once the run waits on that row.
+    let mut waited = false;
+    for _ in 0..600 {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock' AND query LIKE '%UPDATE course_enrollments%'",
+        )
+        .fetch_one(fixture.lms())
+        .await?;
+        if waiting > 0 {
+            waited = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    sqlx::raw_sql(
+        "UPDATE course_enrollments SET status = 'dropped', updated_at = now() WHERE legacy_id = 100; COMMIT",
+    )
+    .execute(&mut api)
+    .await?;
+    let run_id = run.await??;
+
+    assert!(waited, "the run reached the row while the API held it");
+    let status = lms_value(fixture.lms(), "course_enrollments", "status", 100).await?;
+    assert_eq!(status.as_deref(), Some("dropped"), "the API's write stands");
+    let report = lms_engine::report::build(fixture.lms(), run_id).await?;
+    let conflicts = &entity(&report, "journal").open_conflicts;
+    assert_eq!(
+        conflicts
+            .iter()
+            .map(|c| (c.legacy_id, c.kind))
+            .collect::<Vec<_>>(),
+        vec![(100, lms_engine::ConflictKind::EditedDuringRun)]
+    );
+    fixture.close().await
+}

@@ -255,6 +255,16 @@ fn check_numbers(
                         .or_default()
                         .push(number.value.parse()?);
                     number.text == number.value
+                } else if field == "conflict.legacy_id" {
+                    let listed = entity["open_conflicts"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|conflict| {
+                            conflict["legacy_id"].as_i64().map(|id| id.to_string())
+                                == Some(number.value.clone())
+                        });
+                    listed && number.text == number.value
                 } else if let Some(timing) = field.strip_prefix("timing.") {
                     let phase = number.phase.clone().context("a timing names its phase")?;
                     let (chunks, busy) = state

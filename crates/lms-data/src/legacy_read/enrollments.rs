@@ -1,10 +1,10 @@
 //! The journal: enrollments and the grades of their final marks.
 
 use lms_domain::DomainError;
+use lms_domain::course::CourseTerm;
 use lms_domain::mark::parse_mark;
 use lms_domain::model::*;
 use lms_domain::status::EnrollmentStatus;
-use lms_domain::text::clean_opt;
 
 use super::LegacyReader;
 use super::ids::IdMap;
@@ -272,9 +272,11 @@ fn enrollment(ids: &IdMap, row: &JournalRow) -> Option<Enrollment> {
     let group = row
         .group_id
         .and_then(|group| ids.groups.migrated.lms_id(i64::from(group)));
-    let academic_year = clean_opt(row.academic_year.as_deref())?;
-    let semester = row.semester.filter(|semester| matches!(semester, 1 | 2))?;
-    let course = ids.courses.find(subject, group, academic_year, semester)?;
+    let term =
+        CourseTerm::from_legacy(row.academic_year.as_deref(), row.semester.map(i64::from)).ok()?;
+    let course = ids
+        .courses
+        .find(subject, group, &term.academic_year, term.semester)?;
     Some(Enrollment {
         id: EnrollmentId(id),
         student_id: StudentId(student),

@@ -51,13 +51,15 @@ impl<T> DatabaseResult<T> for Result<T, sqlx::Error> {
 /// A legacy `timestamp`, read `AT TIME ZONE` the legacy zone: the instant
 /// the engine stores. `infinity` and `-infinity` (which legacy data has)
 /// have no `DateTime<Utc>`; they read as `None` instead of overflowing the
-/// driver's conversion.
+/// driver's conversion, and so does an instant outside the years the LMS
+/// holds (`lms_domain::instant`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct UtcTime(Option<DateTime<Utc>>);
 
 impl UtcTime {
     pub fn instant(self) -> Option<DateTime<Utc>> {
         self.0
+            .filter(|instant| lms_domain::instant::lms_can_hold(*instant))
     }
 }
 

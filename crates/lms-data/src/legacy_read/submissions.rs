@@ -3,8 +3,8 @@
 use lms_domain::DomainError;
 use lms_domain::answers::{Answers, parse_answers};
 use lms_domain::model::*;
+use lms_domain::number;
 use lms_domain::status::SubmissionStatus;
-use rust_decimal::Decimal;
 use sqlx::types::Json;
 
 use super::LegacyReader;
@@ -14,14 +14,12 @@ use super::rows::{DatabaseResult, UtcTime, collect, empty_page, legacy_filter, s
 
 const SUBMISSION: &str = "submission";
 
-/// The score is checked against the exam's maximum (NULL meaning 100) in
-/// SQL, with PostgreSQL's numeric comparison, as the engine checks it.
+/// The score and the exam's maximum are read as text and judged by the
+/// contract's number rules (`lms_domain::number`), as the engine judges them.
 macro_rules! select_results {
     ($($condition:expr),+) => {
         concat!(
-            "SELECT r.id, r.exam_id, r.student_id, \
-                    CASE WHEN r.score < 0 OR r.score > coalesce(e.max_score, 100) THEN NULL \
-                         ELSE r.score END AS score, \
+            "SELECT r.id, r.exam_id, r.student_id, r.score::text AS score, e.max_score::text AS max_score, \
                     r.submitted_at AT TIME ZONE $1 AS submitted_at, r.status, r.answers \
              FROM exam_results r LEFT JOIN exams e ON e.id = r.exam_id WHERE ",
             $($condition),+
@@ -34,7 +32,8 @@ struct ResultRow {
     id: i64,
     exam_id: Option<i32>,
     student_id: Option<i32>,
-    score: Option<Decimal>,
+    score: Option<String>,
+    max_score: Option<String>,
     submitted_at: Option<UtcTime>,
     status: Option<String>,
     answers: Option<String>,
@@ -201,7 +200,7 @@ impl LegacyReader {
 
 /// The contract: the exam and the student resolve (a merged student's
 /// result attaches to the survivor), else the row would now be rejected; a
-/// score out of range is NULL; the status is read from its list; answers
+/// score out of range (or one the LMS cannot hold) is NULL; the status is read from its list; answers
 /// are JSON when they parse, kept raw otherwise.
 fn submission(ids: &IdMap, row: &ResultRow) -> Option<Submission> {
     let id = ids.exam_results.migrated.lms_id(row.id)?;
@@ -216,7 +215,11 @@ fn submission(ids: &IdMap, row: &ResultRow) -> Option<Submission> {
         id: SubmissionId(id),
         assessment_id: AssessmentId(assessment),
         student_id: StudentId(student),
-        score: row.score,
+        score: number::score(
+            row.score.as_deref(),
+            number::max_score(row.max_score.as_deref()).value,
+        )
+        .value,
         submitted_at: row.submitted_at.and_then(UtcTime::instant),
         status: SubmissionStatus::from_legacy(row.status.as_deref()).value,
         answers_json,

@@ -81,3 +81,40 @@ pub async fn open_conflicts(
     }
     Ok(entries)
 }
+
+/// The open conflicts of a report, one line each with both sides, for a
+/// terminal or Markdown (empty when there are none).
+pub fn conflicts_text(report: &super::CoverageReport) -> String {
+    let mut out = String::new();
+    for entity in &report.entities {
+        if entity.changes.conflicts == 0 && entity.open_conflicts.is_empty() {
+            continue;
+        }
+        let shown = entity.open_conflicts.len();
+        out.push_str(&format!(
+            "\nOpen conflicts in {}: {} in this run{}; the LMS rows keep their values until legacy agrees or a run with --on-conflict take-legacy.\n",
+            entity.entity,
+            entity.changes.conflicts,
+            if i64::try_from(shown).unwrap_or(i64::MAX) < entity.changes.conflicts {
+                format!(" (the first {shown} listed; `ListRowOutcomes` with conflict = true has them all)")
+            } else {
+                String::new()
+            }
+        ));
+        for conflict in &entity.open_conflicts {
+            out.push_str(&format!(
+                "- {} {} ({}): legacy proposes {}; the LMS row{} holds {}\n",
+                entity.entity,
+                conflict.legacy_id,
+                conflict.kind,
+                conflict.legacy_values,
+                conflict
+                    .lms_row
+                    .map(|id| format!(" {id}"))
+                    .unwrap_or_default(),
+                conflict.lms_values
+            ));
+        }
+    }
+    out
+}

@@ -74,17 +74,17 @@ pub fn to_markdown(report: &CoverageReport) -> String {
     }
     let _ = writeln!(
         out,
-        "\n| legacy table | legacy rows | migrated | merged | rejected | unexplained | LMS rows | created | updated | unchanged | source deleted |"
+        "\n| legacy table | legacy rows | migrated | merged | rejected | unexplained | LMS rows | created | updated | unchanged | conflicts | source deleted |"
     );
     let _ = writeln!(
         out,
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for entity in &report.entities {
         let changes = entity.changes;
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             entity.entity,
             thousands(entity.legacy_rows),
             thousands(entity.migrated),
@@ -95,8 +95,10 @@ pub fn to_markdown(report: &CoverageReport) -> String {
             thousands(changes.created),
             thousands(changes.updated),
             thousands(changes.unchanged),
+            thousands(changes.conflicts),
             thousands(changes.source_deleted),
         );
     }
+    out.push_str(&super::conflicts_text(report));
     out
 }

@@ -137,6 +137,45 @@ pub(super) fn changes(report: &CoverageReport) -> Markup {
     }
 }
 
+/// Open conflicts: legacy's values and the LMS row's, side by side.
+pub(super) fn conflicts(report: &CoverageReport) -> Markup {
+    let conflicting: Vec<&EntityReport> = report
+        .entities
+        .iter()
+        .filter(|entity| !entity.open_conflicts.is_empty())
+        .collect();
+    html! {
+        section #conflicts {
+            h2 { "Open conflicts" }
+            @if conflicting.is_empty() {
+                p.note { "No row has an open conflict." }
+            } @else {
+                p.note {
+                    "Rows both legacy and the LMS changed since the migration wrote them: the LMS rows keep their values "
+                    "until legacy agrees or a run with " code { "--on-conflict take-legacy" } " writes legacy's."
+                }
+            }
+            @for entity in conflicting {
+                @let name = entity.entity.as_str();
+                h3 { (name) }
+                table.examples {
+                    thead { tr { th { "legacy id" } th { "kind" } th { "legacy proposes" } th { "the LMS row holds" } } }
+                    tbody {
+                        @for conflict in &entity.open_conflicts {
+                            tr {
+                                td.id { (id(Hook::entity(name, "conflict.legacy_id"), conflict.legacy_id)) }
+                                td { code { (conflict.kind) } }
+                                td.detail { code { (conflict.legacy_values) } }
+                                td.detail { code { (conflict.lms_values) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Rejected rows by reason, with the ledger's explanation of a few.
 pub(super) fn rejections(report: &CoverageReport, examples: &RejectionExamples) -> Markup {
     let rejecting: Vec<&EntityReport> = report

@@ -2,6 +2,7 @@
 //! database of the test's own, and ways to run and inspect migrations.
 #![allow(dead_code, clippy::type_complexity)]
 
+pub mod arbitrary;
 pub mod fingerprint;
 pub mod oracle;
 pub mod school;
@@ -162,6 +163,15 @@ impl Fixture {
         self.lms_db.drop_now().await?;
         self.legacy_db.drop_now().await
     }
+}
+
+/// How many cases a property test runs: `PROPTEST_CASES` when set (for a
+/// longer hunt), else the given number (each case migrates a database).
+pub fn proptest_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(default)
 }
 
 /// One legacy row's ledger entry, for assertions.

@@ -26,7 +26,7 @@ pub fn render(report: &CoverageReport) -> String {
         "unexplained",
         "LMS rows",
         "derived",
-        "created / updated / unchanged / deleted",
+        "created / updated / unchanged / conflicts / deleted",
     ]);
     for entity in &report.entities {
         let changes = entity.changes;
@@ -41,8 +41,12 @@ pub fn render(report: &CoverageReport) -> String {
             entity.target_rows.to_string(),
             counts(&entity.derived),
             format!(
-                "{} / {} / {} / {}",
-                changes.created, changes.updated, changes.unchanged, changes.source_deleted
+                "{} / {} / {} / {} / {}",
+                changes.created,
+                changes.updated,
+                changes.unchanged,
+                changes.conflicts,
+                changes.source_deleted
             ),
         ]);
     }
@@ -57,5 +61,6 @@ pub fn render(report: &CoverageReport) -> String {
     }
     out.push_str(&table.to_string());
     out.push('\n');
+    out.push_str(&lms_engine::report::conflicts_text(report));
     out
 }
