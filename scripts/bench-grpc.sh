@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # The gRPC benchmark: lms-server over a seed-scale migrated database, driven
 # by lms-loadgen at concurrency 32 (client and server on this machine).
-# Each scenario is printed beside the health-check baseline of the same run.
+# Each scenario is printed beside the health-check baseline of the same run,
+# and GetStudent beside PostgreSQL's own limit, measured in the same run:
+# pgbench, prepared point selects of students rows by primary key, with as
+# many clients as the benchmark has requests in flight. The server's pool
+# has that many connections too.
 #
 #   make bench-grpc                      # seed scale, concurrency 32
 #   make bench-grpc CONCURRENCY=64 DURATION=20s
@@ -28,7 +32,8 @@ cargo build --release --locked --bins >&2
 BIN=target/release
 
 # The migrated database is kept between runs; it is rebuilt when absent or
-# when its last run did not succeed.
+# when its last run did not succeed (and brought to the current schema).
+"$BIN/lmsctl" db up >/dev/null 2>&1 || true
 ready=$(psql "$SERVER/$LMS_DB" -qAtX -c "SELECT count(*) FROM migration.runs WHERE status = 'succeeded' AND NOT dry_run" 2>/dev/null || echo 0)
 if [ "${ready:-0}" -eq 0 ]; then
     echo "== seeding and migrating a seed-scale database (once)" >&2
@@ -43,6 +48,11 @@ config=$(mktemp --suffix=.toml)
 cat >"$config" <<TOML
 [grpc]
 listen = "127.0.0.1:$PORT"
+
+# Sized for the benchmark: one connection per request in flight.
+[database]
+min_connections = $CONCURRENCY
+max_connections = $CONCURRENCY
 
 [[auth.tokens]]
 name = "bench"
@@ -59,6 +69,26 @@ for _ in $(seq 1 50); do
     sleep 0.1
 done
 
+echo "== PostgreSQL's limit: pgbench -M prepared -c $CONCURRENCY, students by primary key" >&2
+bounds=$(psql "$SERVER/$LMS_DB" -qAtX -F ' ' -c "SELECT min(id), max(id) FROM students")
+script=$(mktemp --suffix=.pgbench)
+cat >"$script" <<'SQL'
+\set id random(:lo, :hi)
+SELECT id, legacy_id, person_id, user_id, organization_id, group_id, admission_year, status, record_book_no, source_deleted_at FROM students WHERE id = :id;
+SQL
+seconds=${DURATION%s}
+limit=$(pgbench -n -M prepared -c "$CONCURRENCY" -j "$(nproc)" -T "$seconds" \
+    -D lo="${bounds%% *}" -D hi="${bounds##* }" -f "$script" "$SERVER/$LMS_DB" 2>/dev/null \
+    | awk '/^tps/ { printf "%.0f", $3 }')
+rm -f "$script"
+
 echo "== lms-loadgen against lms-server (both on this machine, $(nproc) cores)" >&2
-LOADGEN_TOKEN="$token" "$BIN/lms-loadgen" --endpoint "http://127.0.0.1:$PORT" \
-    --concurrency "$CONCURRENCY" --connections "$CONNECTIONS" --threads "${THREADS:-1}" --duration "$DURATION"
+output=$(LOADGEN_TOKEN="$token" "$BIN/lms-loadgen" --endpoint "http://127.0.0.1:$PORT" \
+    --concurrency "$CONCURRENCY" --connections "$CONNECTIONS" --threads "${THREADS:-1}" --duration "$DURATION")
+echo "$output"
+get_student=$(echo "$output" | awk '$1 == "GetStudent" { print $3 }')
+echo
+printf 'PostgreSQL limit (pgbench -M prepared -c %s, point selects of students): %s tps\n' "$CONCURRENCY" "$limit"
+awk -v rps="$get_student" -v limit="$limit" 'BEGIN {
+    if (limit > 0) printf "GetStudent: %s rps, %.2f of the limit (the target is at least 0.33)\n", rps, rps / limit
+}'

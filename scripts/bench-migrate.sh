@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
-# The migration benchmark: a full EDU -> LMS migration with worker processes,
-# timed beside a floor measured in the same run (a plain COPY of the same
-# legacy tables into empty copies in another database, through a pipe).
+# The migration benchmark. In one run, on the same seeded legacy database:
+#   - the floor: a plain COPY of every legacy table into empty copies in
+#     another database, through a pipe;
+#   - pgloader copying the same tables untransformed (when installed);
+#   - our full migration with worker processes, into an empty LMS;
+#   - a re-run over unchanged legacy data;
+#   - a re-run after 1% of the journal changed in legacy;
+# each beside the floor, with a per-phase breakdown of the full migration and
+# the workers' peak RSS. RUNS=3 repeats everything and prints medians.
 #
 #   make bench-migrate                 # seed scale, 2 workers
 #   make bench-migrate SCALE=10        # ten times the production volumes
-#   make bench-migrate WORKERS=4
+#   make bench-migrate WORKERS=4 RUNS=3
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SCALE=${SCALE:-seed}
 WORKERS=${WORKERS:-2}
+RUNS=${RUNS:-1}
 SERVER=${BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
 LEGACY_DB=lms_bench_edu
 LMS_DB=lms_bench_lms
 FLOOR_DB=lms_bench_floor
+PGLOADER_DB=lms_bench_pgloader
 TABLES="organizations persons users groups students teachers subjects journal exams exam_results"
 
 export LMS_LEGACY__URL="$SERVER/$LEGACY_DB"
@@ -25,57 +33,151 @@ unset LMS_CONFIG
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+ratio() { awk -v m="$1" -v f="$2" 'BEGIN { printf "%.2f", m / f }'; }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 psql_admin() { psql "$SERVER/postgres" -qAtX -v ON_ERROR_STOP=1 "$@"; }
+lms_sql() { psql "$SERVER/$LMS_DB" -qAtX -v ON_ERROR_STOP=1 "$@"; }
 
 cargo build --release --locked --bins >&2
 BIN=target/release
 
 echo "== seeding the legacy database at scale $SCALE" >&2
 "$BIN/lmsctl" legacy seed --scale "$SCALE" --force >&2
+rows=$(psql "$SERVER/$LEGACY_DB" -qAtX -c "SELECT (SELECT count(*) FROM journal) + (SELECT count(*) FROM exam_results) + (SELECT count(*) FROM users) + (SELECT count(*) FROM persons) + (SELECT count(*) FROM students) + (SELECT count(*) FROM teachers) + (SELECT count(*) FROM organizations) + (SELECT count(*) FROM groups) + (SELECT count(*) FROM subjects) + (SELECT count(*) FROM exams)")
 
-echo "== floor: COPY of every legacy table into an empty copy, through a pipe" >&2
-psql_admin -c "DROP DATABASE IF EXISTS $FLOOR_DB WITH (FORCE)" -c "CREATE DATABASE $FLOOR_DB"
-psql "$SERVER/$FLOOR_DB" -qX -v ON_ERROR_STOP=1 -f docs/edu-legacy/schema.sql
-floor_start=$(now)
-for table in $TABLES; do
-    psql "$SERVER/$LEGACY_DB" -qAtX -c "COPY $table TO STDOUT" | psql "$SERVER/$FLOOR_DB" -qAtX -c "COPY $table FROM STDIN"
-done
-floor_end=$(now)
-psql_admin -c "DROP DATABASE IF EXISTS $FLOOR_DB WITH (FORCE)"
-rows=$(psql "$SERVER/$LEGACY_DB" -qAtX -c "SELECT sum(n) FROM (SELECT count(*) n FROM journal UNION ALL SELECT count(*) FROM exam_results UNION ALL SELECT count(*) FROM users UNION ALL SELECT count(*) FROM persons UNION ALL SELECT count(*) FROM students UNION ALL SELECT count(*) FROM teachers UNION ALL SELECT count(*) FROM organizations UNION ALL SELECT count(*) FROM groups UNION ALL SELECT count(*) FROM subjects UNION ALL SELECT count(*) FROM exams) c")
+floor_run() {
+    psql_admin -c "DROP DATABASE IF EXISTS $FLOOR_DB WITH (FORCE)" -c "CREATE DATABASE $FLOOR_DB"
+    psql "$SERVER/$FLOOR_DB" -qX -v ON_ERROR_STOP=1 -f docs/edu-legacy/schema.sql
+    local start end
+    start=$(now)
+    for table in $TABLES; do
+        psql "$SERVER/$LEGACY_DB" -qAtX -c "COPY $table TO STDOUT" | psql "$SERVER/$FLOOR_DB" -qAtX -c "COPY $table FROM STDIN"
+    done
+    end=$(now)
+    psql_admin -c "DROP DATABASE IF EXISTS $FLOOR_DB WITH (FORCE)"
+    elapsed "$start" "$end"
+}
 
-echo "== migration with $WORKERS worker processes" >&2
-psql_admin -c "DROP DATABASE IF EXISTS $LMS_DB WITH (FORCE)"
-"$BIN/lmsctl" db up >/dev/null
-pids=()
-for i in $(seq 1 "$WORKERS"); do
-    LMS_METRICS__LISTEN="127.0.0.1:$((9470 + i))" "$BIN/lms-worker" 2>>/tmp/lms-bench-workers.log &
-    pids+=($!)
-done
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; }
-trap cleanup EXIT
-sleep 1
-migration_start=$(now)
-status=0
-"$BIN/lmsctl" migrate run --wait > /tmp/lms-bench-run.txt || status=$?
-migration_end=$(now)
-peak_kb=0
-for pid in "${pids[@]}"; do
-    kb=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
-    if [ "${kb:-0}" -gt "$peak_kb" ]; then peak_kb=$kb; fi
-done
-cleanup
-trap - EXIT
+pgloader_run() {
+    psql_admin -c "DROP DATABASE IF EXISTS $PGLOADER_DB WITH (FORCE)" -c "CREATE DATABASE $PGLOADER_DB"
+    psql "$SERVER/$PGLOADER_DB" -qX -v ON_ERROR_STOP=1 -f docs/edu-legacy/schema.sql
+    local load start end
+    load=$(mktemp --suffix=.load)
+    cat >"$load" <<LOAD
+LOAD DATABASE
+     FROM $SERVER/$LEGACY_DB
+     INTO $SERVER/$PGLOADER_DB
+ WITH data only, truncate, workers = 2, concurrency = 1;
+LOAD
+    start=$(now)
+    pgloader --quiet "$load" >/tmp/lms-bench-pgloader.log 2>&1
+    end=$(now)
+    rm -f "$load"
+    psql_admin -c "DROP DATABASE IF EXISTS $PGLOADER_DB WITH (FORCE)"
+    elapsed "$start" "$end"
+}
 
-floor=$(elapsed "$floor_start" "$floor_end")
-migration=$(elapsed "$migration_start" "$migration_end")
-ratio=$(awk -v m="$migration" -v f="$floor" 'BEGIN { printf "%.1f", m / f }')
+# A migration run with the workers up; prints its seconds.
+migrate() {
+    local start end status=0
+    start=$(now)
+    "$BIN/lmsctl" migrate run --wait >/tmp/lms-bench-run.txt || status=$?
+    end=$(now)
+    if [ "$status" -ne 0 ]; then
+        echo "the run did not succeed (exit $status); see /tmp/lms-bench-run.txt" >&2
+        exit "$status"
+    fi
+    elapsed "$start" "$end"
+}
+
+# Per phase of the latest run: the wall time from its first chunk's start to
+# its last chunk's end, and the chunks' busy time summed.
+phases() {
+    lms_sql -F ' ' -c "
+        SELECT s.phase, round(extract(epoch FROM max(c.finished_at) - min(c.started_at))::numeric, 2),
+               round(sum(extract(epoch FROM c.finished_at - c.started_at))::numeric, 2), count(*)
+        FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id
+        WHERE c.run_id = (SELECT id FROM migration.runs ORDER BY created_at DESC LIMIT 1)
+        GROUP BY s.phase ORDER BY min(c.started_at)"
+}
+
+# The table phases that kept workers busiest in the latest run.
+busiest() {
+    lms_sql -F ' ' -c "
+        SELECT s.entity, s.phase, round(sum(extract(epoch FROM c.finished_at - c.started_at))::numeric, 2)
+        FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id
+        WHERE c.run_id = (SELECT id FROM migration.runs ORDER BY created_at DESC LIMIT 1)
+        GROUP BY s.entity, s.phase ORDER BY 3 DESC LIMIT 8"
+}
+
+declare -a floors pgloaders fulls reruns deltas
+pgloader_present=$(command -v pgloader >/dev/null && echo yes || echo no)
+peak_report=""
+phase_report=""
+busiest_report=""
+for run in $(seq 1 "$RUNS"); do
+    echo "== round $run of $RUNS: floor" >&2
+    floors+=("$(floor_run)")
+    if [ "$pgloader_present" = yes ]; then
+        echo "== round $run: pgloader" >&2
+        pgloaders+=("$(pgloader_run)")
+    fi
+
+    echo "== round $run: migration with $WORKERS worker processes" >&2
+    psql_admin -c "DROP DATABASE IF EXISTS $LMS_DB WITH (FORCE)"
+    "$BIN/lmsctl" db up >/dev/null
+    pids=()
+    for i in $(seq 1 "$WORKERS"); do
+        LMS_METRICS__LISTEN="127.0.0.1:$((9470 + i))" "$BIN/lms-worker" 2>>/tmp/lms-bench-workers.log &
+        pids+=($!)
+    done
+    cleanup() { kill "${pids[@]}" 2>/dev/null || true; }
+    trap cleanup EXIT
+    sleep 1
+    fulls+=("$(migrate)")
+    phase_report=$(phases)
+    busiest_report=$(busiest)
+
+    echo "== round $run: re-run over unchanged legacy data" >&2
+    reruns+=("$(migrate)")
+
+    echo "== round $run: re-run after 1% of the journal changed" >&2
+    psql "$SERVER/$LEGACY_DB" -qAtX -v ON_ERROR_STOP=1 -c "
+        UPDATE journal SET mark_final = CASE WHEN mark_final = '5' THEN '4' ELSE '5' END,
+                           updated_at = coalesce(updated_at, '2025-01-01') + interval '1 day'
+        WHERE id IN (SELECT id FROM journal ORDER BY md5(id::text || '$run') LIMIT (SELECT count(*) / 100 FROM journal))"
+    deltas+=("$(migrate)")
+
+    peak_report=""
+    for pid in "${pids[@]}"; do
+        kb=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
+        peak_report="$peak_report $((${kb:-0} / 1024))"
+    done
+    cleanup
+    trap - EXIT
+done
+
+floor=$(echo "${floors[*]}" | median)
+full=$(echo "${fulls[*]}" | median)
+rerun=$(echo "${reruns[*]}" | median)
+delta=$(echo "${deltas[*]}" | median)
 echo
-echo "scale $SCALE: $rows legacy rows, $WORKERS workers"
-printf '%-44s %8s s\n' "floor (COPY through a pipe)" "$floor"
-printf '%-44s %8s s   (%sx the floor)\n' "full migration (lmsctl migrate run --wait)" "$migration" "$ratio"
-printf '%-44s %8s MB\n' "worker peak RSS (largest VmHWM)" "$((peak_kb / 1024))"
-if [ "$status" -ne 0 ]; then
-    echo "the run did not succeed (exit $status); see /tmp/lms-bench-run.txt" >&2
-    exit "$status"
+echo "scale $SCALE: $rows legacy rows, $WORKERS workers, median of $RUNS round(s)"
+printf '%-52s %8s s\n' "floor (COPY through a pipe)" "$floor"
+if [ "$pgloader_present" = yes ]; then
+    pgl=$(echo "${pgloaders[*]}" | median)
+    printf '%-52s %8s s   (%sx the floor)\n' "pgloader, the same tables untransformed" "$pgl" "$(ratio "$pgl" "$floor")"
+else
+    printf '%-52s %8s\n' "pgloader, the same tables untransformed" "absent (apt install pgloader)"
 fi
+printf '%-52s %8s s   (%sx the floor)\n' "full migration into an empty LMS" "$full" "$(ratio "$full" "$floor")"
+printf '%-52s %8s s   (%sx the floor)\n' "re-run over unchanged legacy data" "$rerun" "$(ratio "$rerun" "$floor")"
+printf '%-52s %8s s   (%sx the floor)\n' "re-run after a 1% journal delta" "$delta" "$(ratio "$delta" "$floor")"
+printf '%-52s %8s MB\n' "worker peak RSS (VmHWM, each worker)" "$peak_report"
+echo
+echo "rounds: floor ${floors[*]}; full ${fulls[*]}; unchanged ${reruns[*]}; delta ${deltas[*]}"
+echo
+echo "full migration, last round, per phase (wall s from first chunk start to last chunk end, busy s summed, chunks):"
+echo "$phase_report" | awk '{ printf "  %-10s %8s s wall %8s s busy %5s chunks\n", $1, $2, $3, $4 }'
+echo "busiest table phases (busy s):"
+echo "$busiest_report" | awk '{ printf "  %-26s %8s s\n", $1 " " $2, $3 }'

@@ -53,6 +53,9 @@ sql_migration!(m0004, "m20261125_000004_partition_ledger");
 sql_migration!(m0005, "m20261125_000005_run_kinds");
 sql_migration!(m0006, "m20261125_000006_logged_staging");
 sql_migration!(m0007, "m20261202_000007_three_way_delta");
+sql_migration!(m0008, "m20261202_000008_owned_values");
+sql_migration!(m0009, "m20261202_000009_bulk_load");
+sql_migration!(m0010, "m20261202_000010_incremental_runs");
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -69,6 +72,9 @@ impl MigratorTrait for Migrator {
             Box::new(m0005::Migration),
             Box::new(m0006::Migration),
             Box::new(m0007::Migration),
+            Box::new(m0008::Migration),
+            Box::new(m0009::Migration),
+            Box::new(m0010::Migration),
         ]
     }
 

@@ -6,19 +6,27 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use lms_domain::LegacyEntity;
 use serde_json::Value;
-use sqlx::{AssertSqlSafe, PgConnection, PgPool};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row};
 use uuid::Uuid;
 
+use crate::apply::ApplyContext;
+use crate::bulk::{self, LoadPath};
 use crate::coverage::{self, EntityCoverage};
 use crate::error::{DatabaseContext, EngineError};
+use crate::resolve::scope;
 
 /// Finalizes one table; returns its coverage as the step's statistics.
 pub async fn finalize_entity(
     tx: &mut PgConnection,
     legacy: &PgPool,
-    run_id: Uuid,
-    entity: LegacyEntity,
+    apply: &ApplyContext<'_>,
 ) -> Result<Value, EngineError> {
+    let (run_id, entity) = (apply.run_id, apply.entity);
+    if let Some(stats) = unchanged_coverage(tx, run_id, entity).await? {
+        // The resolve step found nothing that can have changed: the table
+        // is as the last run left it, and so are its numbers.
+        return Ok(stats);
+    }
     // The apply chunks just wrote this table's ledger partition; plans over
     // stale statistics would nest loops over all of its rows.
     sqlx::query(AssertSqlSafe(format!(
@@ -31,8 +39,14 @@ pub async fn finalize_entity(
     if entity == LegacyEntity::Organizations {
         link_parent_organizations(tx).await?;
     }
+    // A bulk load ends here: indexes rebuilt, foreign keys validated by
+    // PostgreSQL, writers let in again.
+    if apply.load_path == LoadPath::Bulk {
+        let restored = bulk::finish(tx, entity).await?;
+        tracing::info!(%entity, restored, "bulk load finished: indexes and foreign keys restored");
+    }
     sqlx::query(
-        "UPDATE migration.ledger m SET target_id = s.target_id \
+        "UPDATE migration.ledger m SET target_id = s.target_id, recorded_at = now() \
          FROM migration.ledger s \
          WHERE m.entity = $1 AND m.outcome = 'merged' AND m.source_deleted_at IS NULL \
            AND s.entity = $1 AND s.legacy_id = m.survivor_legacy_id \
@@ -69,7 +83,60 @@ pub async fn finalize_entity(
             .await
             .lms()?;
     }
+    scope::caught_up(tx, run_id, entity).await?;
     Ok(stats)
+}
+
+/// For a table whose resolve step was skipped (nothing can have changed),
+/// the coverage its last finished run recorded, recorded again for this
+/// run; `None` when the table must be finalized in full.
+async fn unchanged_coverage(
+    tx: &mut PgConnection,
+    run_id: Uuid,
+    entity: LegacyEntity,
+) -> Result<Option<Value>, EngineError> {
+    let skipped: Option<bool> = sqlx::query(
+        "SELECT bool_and(coalesce((c.stats->>'skipped')::boolean, false)) \
+         FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
+         WHERE s.run_id = $1 AND s.entity = $2 AND s.phase = 'resolve' AND c.state = 'done'",
+    )
+    .bind(run_id)
+    .bind(entity.as_str())
+    .fetch_optional(&mut *tx)
+    .await
+    .lms()?
+    .and_then(|row| row.try_get(0).ok())
+    .flatten();
+    if skipped != Some(true) {
+        return Ok(None);
+    }
+    let previous: Option<Value> = sqlx::query(
+        "SELECT s.stats FROM migration.run_steps s JOIN migration.runs r ON r.id = s.run_id \
+         WHERE s.entity = $2 AND s.phase = 'finalize' AND s.state = 'done' AND s.run_id <> $1 \
+           AND NOT r.dry_run AND s.stats <> '{}'::jsonb \
+         ORDER BY r.created_at DESC LIMIT 1",
+    )
+    .bind(run_id)
+    .bind(entity.as_str())
+    .fetch_optional(&mut *tx)
+    .await
+    .lms()?
+    .map(|row| row.try_get(0))
+    .transpose()
+    .lms()?;
+    let Some(stats) = previous else {
+        return Ok(None);
+    };
+    sqlx::query(
+        "UPDATE migration.run_steps SET stats = $3 WHERE run_id = $1 AND entity = $2 AND phase = 'finalize'",
+    )
+    .bind(run_id)
+    .bind(entity.as_str())
+    .bind(&stats)
+    .execute(&mut *tx)
+    .await
+    .lms()?;
+    Ok(Some(stats))
 }
 
 /// A dry run's last step for a table: what the rules would do, counted from

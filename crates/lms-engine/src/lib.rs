@@ -7,6 +7,7 @@
 //! workers. It never imports the server.
 
 pub mod apply;
+pub mod bulk;
 pub mod chunk;
 pub mod conflict;
 pub mod control;

@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
+use crate::bulk::{self, LoadPath};
 use crate::conflict::ConflictPolicy;
 use crate::error::{DatabaseContext, EngineError};
-use crate::stage::stage_table;
 
 /// An inclusive range of legacy ids; `None` is unbounded. The chunks of a
 /// table cover every possible id, so rows added during a run or later are
@@ -228,20 +228,39 @@ pub async fn plan_run(
         }
         return Err(EngineError::Lms(error));
     }
+    // No other run is active: whatever an unfinished one left of a bulk
+    // load (or a crash left of an index or a key) is mended first.
+    bulk::repair(&mut tx).await?;
+    // Staging and resolutions stay from run to run (stage merges legacy
+    // into the mirror; a bulk load empties them first).
+    let mut choices = Vec::with_capacity(entities.len());
     for entity in &entities {
-        sqlx::query(AssertSqlSafe(format!("TRUNCATE {}", stage_table(*entity))))
-            .execute(&mut *tx)
-            .await
-            .lms()?;
+        choices.push(if options.kind == RunKind::DryRun {
+            None
+        } else {
+            Some(bulk::choose(&mut tx, *entity).await?)
+        });
     }
-    sqlx::query("DELETE FROM migration.resolutions WHERE entity = ANY($1)")
-        .bind(&names)
+    let mut queued = Vec::new();
+    for ((entity, ranges), choice) in entities.iter().zip(&ranges).zip(&choices) {
+        insert_steps(&mut tx, run_id, *entity, ranges, options.kind, &mut queued).await?;
+        let Some(choice) = choice else {
+            continue;
+        };
+        if choice.path == LoadPath::Bulk {
+            bulk::begin(&mut tx, run_id, *entity).await?;
+        }
+        sqlx::query(
+            "UPDATE migration.run_steps SET load_path = $3, load_reason = $4 \
+             WHERE run_id = $1 AND entity = $2 AND phase = 'apply'",
+        )
+        .bind(run_id)
+        .bind(entity.as_str())
+        .bind(choice.path.as_str())
+        .bind(&choice.reason)
         .execute(&mut *tx)
         .await
         .lms()?;
-    let mut queued = Vec::new();
-    for (entity, ranges) in entities.iter().zip(&ranges) {
-        insert_steps(&mut tx, run_id, *entity, ranges, options.kind, &mut queued).await?;
     }
     for entity in &entities {
         insert_dependencies(&mut tx, run_id, *entity, &entities, options.kind).await?;

@@ -37,6 +37,10 @@ pub struct RunProgress {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EntityProgress {
     pub entity: String,
+    /// How its apply writes its rows in this run (`bulk` or `delta`; none
+    /// for a dry run), and the facts that chose it.
+    pub load_path: Option<String>,
+    pub load_reason: Option<String>,
     pub phases: Vec<PhaseProgress>,
 }
 
@@ -82,7 +86,8 @@ pub async fn run_progress(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, Eng
     .lms()?
     .ok_or(EngineError::UnknownRun(run_id))?;
     let steps = sqlx::query(
-        "SELECT entity, phase, state, chunks_done, chunks_total FROM migration.run_steps WHERE run_id = $1",
+        "SELECT entity, phase, state, chunks_done, chunks_total, load_path, load_reason \
+         FROM migration.run_steps WHERE run_id = $1",
     )
     .bind(run_id)
     .fetch_all(lms)
@@ -92,6 +97,7 @@ pub async fn run_progress(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, Eng
     let mut entities = Vec::with_capacity(names.len());
     for name in names {
         let mut phases = Vec::with_capacity(Phase::ALL.len());
+        let (mut load_path, mut load_reason) = (None, None);
         for phase in Phase::ALL {
             let step = steps.iter().find(|step| {
                 step.try_get::<String, _>(0)
@@ -101,6 +107,10 @@ pub async fn run_progress(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, Eng
                         .is_ok_and(|p| p == phase.as_str())
             });
             if let Some(step) = step {
+                if phase == Phase::Apply {
+                    load_path = step.try_get("load_path").lms()?;
+                    load_reason = step.try_get("load_reason").lms()?;
+                }
                 phases.push(PhaseProgress {
                     phase: phase.as_str(),
                     state: step.try_get(2).lms()?,
@@ -111,6 +121,8 @@ pub async fn run_progress(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, Eng
         }
         entities.push(EntityProgress {
             entity: name,
+            load_path,
+            load_reason,
             phases,
         });
     }

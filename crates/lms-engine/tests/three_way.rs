@@ -92,14 +92,8 @@ async fn a_conflict_keeps_the_lms_value_and_records_both_sides() -> anyhow::Resu
     let conflict = &listed[0];
     assert_eq!(conflict.legacy_id, 100);
     assert_eq!(conflict.kind, lms_engine::ConflictKind::LmsEdited);
-    assert_eq!(
-        conflict.legacy_values["course_enrollments"]["status"],
-        json!("completed")
-    );
-    assert_eq!(
-        conflict.lms_values["course_enrollments"]["status"],
-        json!("dropped")
-    );
+    assert_eq!(conflict.legacy_values["status"], json!("completed"));
+    assert_eq!(conflict.lms_values["status"], json!("dropped"));
     assert_eq!(
         ledger(fixture.lms(), "journal", 100).await?.outcome,
         "migrated"

@@ -147,6 +147,20 @@ async fn a_run_waits_for_its_primary_and_finishes_there() -> anyhow::Result<()> 
             .iter()
             .all(|entity| entity.legacy_rows == entity.explained())
     );
+    // The first run loads in bulk, its staging unlogged: whatever the crash
+    // interrupted, every index and key is back and valid.
+    let broken: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM pg_constraint WHERE NOT convalidated) \
+              + (SELECT count(*) FROM pg_index WHERE NOT indisvalid) \
+              + (SELECT count(*) FROM migration.deferred_ddl) \
+              + (SELECT count(*) FROM migration.bulk_loads)",
+    )
+    .fetch_one(&lms)
+    .await?;
+    assert_eq!(
+        broken, 0,
+        "keys, indexes and bulk-load records after the crash"
+    );
 
     worker.kill().await?;
     lms.close().await;

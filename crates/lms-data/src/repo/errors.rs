@@ -79,6 +79,9 @@ fn from_postgres(target: Target, pg: &PgDatabaseError) -> DomainError {
         )),
         "23514" => check_violation(table, constraint),
         "57P01" | "57P02" | "57P03" => DomainError::Unavailable(pg.message().to_owned()),
+        // The table is being loaded in bulk by a migration run (the trigger
+        // migration.refuse_writes_during_bulk_load says which and since when).
+        "LM001" => DomainError::Unavailable(pg.message().to_owned()),
         _ if code.starts_with("08") => DomainError::Unavailable(pg.message().to_owned()),
         _ => DomainError::Internal(format!("{code}: {}", pg.message())),
     }

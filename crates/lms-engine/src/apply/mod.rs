@@ -13,7 +13,7 @@
 //! key) the rows whose key moves, which the table's resolve step applies in
 //! one transaction before any chunk runs: see [`apply_key_moves`].
 
-mod json;
+mod owned;
 mod provision;
 pub mod specs;
 
@@ -22,11 +22,12 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 use uuid::Uuid;
 
+use crate::bulk::LoadPath;
 use crate::conflict::ConflictPolicy;
 use crate::error::{DatabaseContext, EngineError};
 use crate::plan::IdRange;
 use crate::sql_template::render;
-use json::Builders;
+use owned::Owned;
 use specs::ApplySpec;
 
 /// What one apply scope changed in the LMS, by legacy row: every row is
@@ -56,6 +57,7 @@ pub struct ApplyContext<'a> {
     /// The legacy `timestamp` columns' zone.
     pub legacy_timezone: &'a str,
     pub on_conflict: ConflictPolicy,
+    pub load_path: LoadPath,
 }
 
 const PLAN: &str = include_str!("sql/plan.sql");
@@ -71,6 +73,8 @@ const INSERT_TARGETS: &str = include_str!("sql/insert_targets.sql");
 const GRADES: &str = include_str!("sql/grades.sql");
 const LEDGER: &str = include_str!("sql/ledger.sql");
 const CHANGES: &str = include_str!("sql/changes.sql");
+const BULK_INSERT: &str = include_str!("sql/bulk_insert.sql");
+const BULK_GRADES: &str = include_str!("sql/bulk_grades.sql");
 
 /// Applies the staged rows of the context's table in `range`.
 pub async fn apply_range(
@@ -79,28 +83,32 @@ pub async fn apply_range(
     range: IdRange,
 ) -> Result<Changes, EngineError> {
     let spec = ApplySpec::for_entity(ctx.entity);
-    load_rows(tx, ctx, spec, &range).await?;
+    let outside = outside_scope(tx, ctx, &range).await?;
+    if outside.scoped == 0 {
+        // Nothing in this range may have changed.
+        return Ok(outside.changes(Changes::default()));
+    }
+    load_rows(tx, ctx, spec, &range, Scoped::InScope).await?;
     match ctx.entity {
         LegacyEntity::Students => provision::provision_accounts(tx, provision::STUDENTS).await?,
         LegacyEntity::Teachers => provision::provision_accounts(tx, provision::TEACHERS).await?,
         _ => {}
     }
-    let builders = Builders::load(tx, spec).await?;
+    let owned = Owned::load(tx, ctx.entity).await?;
     // Chunks own disjoint ranges of legacy ids, so every lookup of this
     // chunk's existing rows is bounded by its range: an index range scan,
     // however large the table has grown.
-    plan(tx, ctx, spec, &builders, &range.predicate("t.legacy_id")).await?;
+    plan(tx, ctx, &owned, &range.predicate("t.legacy_id")).await?;
     if let Some(key) = spec.natural_key {
+        let grades = Grades::of(ctx.entity);
         let adopt = render(
             ADOPT,
             &[
                 ("target", ctx.entity.target_table()),
                 ("collides", key.collides),
-                (
-                    "current_x",
-                    &builders.current("x", &builders.adopted_grade_id()),
-                ),
-                ("adopted_grade_id", &builders.adopted_grade_id()),
+                ("current_x", &owned.current("x", "g")),
+                ("adopted_grade_id", grades.adopted_id),
+                ("adopted_grade_join", grades.adopted_join),
             ],
         )?;
         execute(tx, adopt).await?;
@@ -117,9 +125,140 @@ pub async fn apply_range(
         )?;
         execute(tx, defer).await?;
     }
-    write_targets(tx, ctx, spec, &builders).await?;
+    write_targets(tx, ctx, spec, &owned).await?;
     write_ledger(tx, ctx).await?;
-    changes(tx).await
+    Ok(outside.changes(changes(tx).await?))
+}
+
+const OUTSIDE_SCOPE: &str = include_str!("sql/outside_scope.sql");
+
+/// A range's rows the apply does not look at: unchanged, or (an open
+/// conflict) still conflicting.
+#[derive(Debug, Clone, Copy)]
+struct OutsideScope {
+    /// Staged rows in the range.
+    rows: i64,
+    /// Of them, in the scope.
+    scoped: i64,
+    /// Of the others, with an open conflict.
+    conflicts: i64,
+}
+
+impl OutsideScope {
+    /// The range's changes: the scope's, and the rest unchanged or in conflict.
+    fn changes(self, scoped: Changes) -> Changes {
+        let conflicts = scoped.conflicts + self.conflicts;
+        Changes {
+            rows: self.rows,
+            created: scoped.created,
+            updated: scoped.updated,
+            unchanged: self.rows - scoped.created - scoped.updated - conflicts,
+            conflicts,
+        }
+    }
+}
+
+async fn outside_scope(
+    tx: &mut PgConnection,
+    ctx: &ApplyContext<'_>,
+    range: &IdRange,
+) -> Result<OutsideScope, EngineError> {
+    let statement = render(
+        OUTSIDE_SCOPE,
+        &[
+            ("stage", &crate::stage::stage_table(ctx.entity)),
+            ("stage_range", &range.predicate("s.legacy_id")),
+            ("ledger_range", &range.predicate("l.legacy_id")),
+        ],
+    )?;
+    let row = sqlx::query(AssertSqlSafe(statement))
+        .bind(ctx.entity.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .lms()?;
+    Ok(OutsideScope {
+        rows: row.try_get("rows").lms()?,
+        scoped: row.try_get("scoped").lms()?,
+        conflicts: row.try_get("conflicts").lms()?,
+    })
+}
+
+/// Applies the staged rows of the context's table in `range` into empty
+/// target tables (the bulk path): every row is new, so nothing is compared;
+/// the target rows, their grades and the ledger (with what was written as
+/// the baseline) are inserted by one statement.
+pub async fn apply_bulk(
+    tx: &mut PgConnection,
+    ctx: &ApplyContext<'_>,
+    range: IdRange,
+) -> Result<Changes, EngineError> {
+    let spec = ApplySpec::for_entity(ctx.entity);
+    // Accounts are provisioned into the rows first (students, teachers);
+    // the others' rows feed the insert directly, without a table of their own.
+    let provisioning = match ctx.entity {
+        LegacyEntity::Students => Some(provision::STUDENTS),
+        LegacyEntity::Teachers => Some(provision::TEACHERS),
+        _ => None,
+    };
+    let rows = match provisioning {
+        Some(who) => {
+            load_rows(tx, ctx, spec, &range, Scoped::AllRows).await?;
+            provision::provision_accounts(tx, who).await?;
+            String::new()
+        }
+        None => {
+            set_timezone(tx, ctx.legacy_timezone).await?;
+            format!(
+                "apply_rows AS MATERIALIZED ({}),",
+                (spec.rows)(&range.predicate("s.legacy_id"))
+            )
+        }
+    };
+    let owned = Owned::load(tx, ctx.entity).await?;
+    let columns: Vec<&str> = owned
+        .main_columns()
+        .chain(spec.derived.iter().copied())
+        .collect();
+    let values: Vec<String> = columns.iter().map(|column| format!("a.{column}")).collect();
+    let grades = if ctx.entity == LegacyEntity::Journal {
+        let part = &specs::GRADE_PART;
+        let written = || part.owned.iter().chain(part.derived);
+        let grade_columns: Vec<&str> = written().map(|(column, _)| *column).collect();
+        let grade_values: Vec<String> = written().map(|(_, from)| format!("a.{from}")).collect();
+        render(
+            BULK_GRADES,
+            &[
+                ("grade_columns", &grade_columns.join(", ")),
+                ("grade_values", &grade_values.join(", ")),
+            ],
+        )?
+    } else {
+        String::new()
+    };
+    let statement = render(
+        BULK_INSERT,
+        &[
+            ("rows", &rows),
+            ("target", ctx.entity.target_table()),
+            ("columns", &columns.join(", ")),
+            ("values", &values.join(", ")),
+            ("grades", &grades),
+            ("proposal", &owned.proposal()),
+        ],
+    )?;
+    let rows = sqlx::query(AssertSqlSafe(statement))
+        .bind(ctx.run_id)
+        .bind(ctx.entity.as_str())
+        .execute(&mut *tx)
+        .await
+        .lms()?
+        .rows_affected();
+    let rows = i64::try_from(rows).unwrap_or(i64::MAX);
+    Ok(Changes {
+        rows,
+        created: rows,
+        ..Changes::default()
+    })
 }
 
 /// Applies, in the table's resolve transaction, every row whose natural
@@ -148,7 +287,15 @@ pub async fn apply_key_moves(
     .lms()?
     .try_get(0)
     .lms()?;
-    if !has_rows {
+    let scoped: bool =
+        sqlx::query("SELECT EXISTS (SELECT 1 FROM migration.apply_scope WHERE entity = $1)")
+            .bind(ctx.entity.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .lms()?
+            .try_get(0)
+            .lms()?;
+    if !has_rows || !scoped {
         return Ok(());
     }
     let lock = if ctx.entity == LegacyEntity::Journal {
@@ -157,7 +304,7 @@ pub async fn apply_key_moves(
         format!("LOCK TABLE {target} IN SHARE ROW EXCLUSIVE MODE")
     };
     execute(tx, lock).await?;
-    load_rows(tx, ctx, spec, &IdRange::ALL).await?;
+    load_rows(tx, ctx, spec, &IdRange::ALL, Scoped::InScope).await?;
     let candidates = render(
         KEY_MOVE_CANDIDATES,
         &[
@@ -172,18 +319,16 @@ pub async fn apply_key_moves(
         .lms()?
         .rows_affected();
     tracing::debug!(entity = %ctx.entity, not_moving = moving, "key move candidates chosen");
-    let builders = Builders::load(tx, spec).await?;
-    plan(tx, ctx, spec, &builders, "true").await?;
+    let owned = Owned::load(tx, ctx.entity).await?;
+    plan(tx, ctx, &owned, "true").await?;
     decide(tx, ctx).await?;
     let block = render(
         BLOCK_MOVES,
         &[
             ("target", target),
             ("collides", key.collides),
-            (
-                "current_x",
-                &builders.current("x", &builders.adopted_grade_id()),
-            ),
+            ("current_x", &owned.current("x", "g")),
+            ("adopted_grade_join", Grades::of(ctx.entity).adopted_join),
         ],
     )?;
     // Each round blocks at least one more row or ends; rows are finite.
@@ -198,9 +343,18 @@ pub async fn apply_key_moves(
         }
     }
     execute(tx, render(PARK, &[("target", target)])?).await?;
-    write_targets(tx, ctx, spec, &builders).await?;
+    write_targets(tx, ctx, spec, &owned).await?;
     write_ledger(tx, ctx).await?;
     execute(tx, "DROP TABLE apply_plan, apply_rows".to_owned()).await
+}
+
+/// Which staged rows an apply looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scoped {
+    /// Every row (a bulk load: every row is new).
+    AllRows,
+    /// Those the resolve step put in `migration.apply_scope`.
+    InScope,
 }
 
 /// `apply_rows`: the scope's proposal, one row per staged legacy row, in
@@ -211,14 +365,30 @@ async fn load_rows(
     ctx: &ApplyContext<'_>,
     spec: &ApplySpec,
     range: &IdRange,
+    scoped: Scoped,
 ) -> Result<(), EngineError> {
     set_timezone(tx, ctx.legacy_timezone).await?;
+    let selection = match scoped {
+        Scoped::AllRows => range.predicate("s.legacy_id"),
+        // In the base scan's condition, so only the scope's rows are joined.
+        Scoped::InScope => format!(
+            "{} AND s.legacy_id IN (SELECT legacy_id FROM migration.apply_scope WHERE entity = '{}')",
+            range.predicate("s.legacy_id"),
+            ctx.entity.as_str()
+        ),
+    };
     let create = format!(
         "CREATE TEMP TABLE apply_rows ON COMMIT DROP AS {}",
-        (spec.rows)(range)
+        (spec.rows)(&selection)
     );
     execute(tx, create).await?;
-    execute(tx, "ANALYZE apply_rows".to_owned()).await?;
+    // Every later step joins on legacy_id; with an index, no estimate can
+    // turn a join into a scan per row.
+    execute(
+        tx,
+        "CREATE INDEX ON apply_rows (legacy_id); ANALYZE apply_rows".to_owned(),
+    )
+    .await?;
     set_timezone(tx, "UTC").await
 }
 
@@ -234,20 +404,21 @@ async fn set_timezone(tx: &mut PgConnection, zone: &str) -> Result<(), EngineErr
 async fn plan(
     tx: &mut PgConnection,
     ctx: &ApplyContext<'_>,
-    spec: &ApplySpec,
-    builders: &Builders,
+    owned: &Owned,
     in_range: &str,
 ) -> Result<(), EngineError> {
-    let journal = ctx.entity == LegacyEntity::Journal;
+    let grades = Grades::of(ctx.entity);
     let statement = render(
         PLAN,
         &[
-            ("proposal", &builders.proposal()),
-            ("grade_id", if journal { "g.id" } else { "NULL::bigint" }),
-            ("current", &builders.current("t", "g.id")),
-            ("target", spec.entity.target_table()),
+            ("proposal", &owned.proposal()),
+            ("written", &owned.read_ledger("l.written")),
+            ("proposed", &owned.read_ledger("l.proposed")),
+            ("grade_id", grades.plan_id),
+            ("current", &owned.current("t", "g")),
+            ("target", ctx.entity.target_table()),
             ("in_range", in_range),
-            ("grade_join", if journal { GRADE_JOIN } else { "" }),
+            ("grade_join", grades.plan_join),
         ],
     )?;
     sqlx::query(AssertSqlSafe(statement))
@@ -256,7 +427,52 @@ async fn plan(
         .execute(&mut *tx)
         .await
         .lms()?;
-    execute(tx, "ANALYZE apply_plan".to_owned()).await
+    execute(
+        tx,
+        "CREATE INDEX ON apply_plan (legacy_id); CREATE INDEX ON apply_plan (target_id); ANALYZE apply_plan"
+            .to_owned(),
+    )
+    .await
+}
+
+/// How a table's rows meet their final grades: only the journal has any.
+#[derive(Debug, Clone, Copy)]
+struct Grades {
+    /// The plan's lateral join finding a row's grade (as `g`).
+    plan_join: &'static str,
+    /// The grade's id in the plan.
+    plan_id: &'static str,
+    /// The final grade born in the LMS of an LMS row `x` a row takes on.
+    adopted_id: &'static str,
+    /// That grade, joined as `g`.
+    adopted_join: &'static str,
+    /// The grade the plan found, joined as `g` in the guarded write.
+    guard_join: &'static str,
+}
+
+impl Grades {
+    fn of(entity: LegacyEntity) -> Grades {
+        if entity == LegacyEntity::Journal {
+            Grades {
+                plan_join: GRADE_JOIN,
+                plan_id: "g.id",
+                adopted_id: "(SELECT ag.id FROM grades ag WHERE ag.enrollment_id = x.id AND ag.legacy_id IS NULL \
+                              AND ag.kind = 'final' AND ag.source_deleted_at IS NULL LIMIT 1)",
+                adopted_join: "LEFT JOIN grades g ON g.id = (SELECT ag.id FROM grades ag \
+                               WHERE ag.enrollment_id = x.id AND ag.legacy_id IS NULL \
+                               AND ag.kind = 'final' AND ag.source_deleted_at IS NULL LIMIT 1)",
+                guard_join: "LEFT JOIN grades g ON g.id = p.grade_id AND g.source_deleted_at IS NULL",
+            }
+        } else {
+            Grades {
+                plan_join: "",
+                plan_id: "NULL::bigint",
+                adopted_id: "NULL::bigint",
+                adopted_join: "",
+                guard_join: "",
+            }
+        }
+    }
 }
 
 async fn decide(tx: &mut PgConnection, ctx: &ApplyContext<'_>) -> Result<(), EngineError> {
@@ -274,10 +490,13 @@ async fn write_targets(
     tx: &mut PgConnection,
     ctx: &ApplyContext<'_>,
     spec: &ApplySpec,
-    builders: &Builders,
+    owned: &Owned,
 ) -> Result<(), EngineError> {
     let target = ctx.entity.target_table();
-    let columns: Vec<&str> = spec.written_columns().collect();
+    let columns: Vec<&str> = owned
+        .main_columns()
+        .chain(spec.derived.iter().copied())
+        .collect();
     let values: Vec<String> = columns.iter().map(|column| format!("a.{column}")).collect();
     let (columns, values) = (columns.join(", "), values.join(", "));
     let update = render(
@@ -286,7 +505,8 @@ async fn write_targets(
             ("target", target),
             ("columns", &columns),
             ("values", &values),
-            ("current_t", &builders.current("t", "p.grade_id")),
+            ("grade_join", Grades::of(ctx.entity).guard_join),
+            ("current_t", &owned.current("t", "g")),
         ],
     )?;
     execute(tx, update).await?;
@@ -301,18 +521,9 @@ async fn write_targets(
     execute(tx, insert).await?;
     if ctx.entity == LegacyEntity::Journal {
         let part = &specs::GRADE_PART;
-        let grade_columns: Vec<&str> = part
-            .owned
-            .iter()
-            .chain(part.derived)
-            .map(|(column, _)| *column)
-            .collect();
-        let grade_values: Vec<String> = part
-            .owned
-            .iter()
-            .chain(part.derived)
-            .map(|(_, from)| json::from_apply_row(from))
-            .collect();
+        let written = || part.owned.iter().chain(part.derived);
+        let grade_columns: Vec<&str> = written().map(|(column, _)| *column).collect();
+        let grade_values: Vec<String> = written().map(|(_, from)| format!("a.{from}")).collect();
         let grades = render(
             GRADES,
             &[

@@ -8,24 +8,21 @@
 
 use lms_domain::LegacyEntity;
 
-use crate::plan::IdRange;
-
 /// How one table's staged rows become target rows.
 #[derive(Debug)]
 pub struct ApplySpec {
     pub entity: LegacyEntity,
-    /// The target's columns the migration owns: compared by the three-way
-    /// delta, and written when legacy's change is applied.
-    pub owned: &'static [&'static str],
     /// Columns both sides stamp (`updated_at`): written with the owned
-    /// ones, never compared.
+    /// ones (the fields of `migration.owned_<table>`), never compared.
     pub derived: &'static [&'static str],
     /// The target's natural unique key, when it has one besides
     /// `legacy_id`: rows whose key moves are applied together before the
     /// chunks, and a new row colliding with an LMS-born row adopts it.
     pub natural_key: Option<NaturalKey>,
     /// The SELECT of a chunk's rows.
-    pub rows: fn(&IdRange) -> String,
+    /// Given the condition on the staged row `s.legacy_id` (its range, and
+    /// the apply's scope).
+    pub rows: fn(&str) -> String,
 }
 
 /// A natural unique key of a target table.
@@ -38,14 +35,8 @@ pub struct NaturalKey {
     pub collides: &'static str,
 }
 
-impl ApplySpec {
-    /// Every column a write sets: the owned ones, then the derived ones.
-    pub fn written_columns(&self) -> impl Iterator<Item = &'static str> {
-        self.owned.iter().chain(self.derived).copied()
-    }
-}
-
-/// The journal's second target: a surviving row's final grade.
+/// The journal's second target: a surviving row's final grade (the
+/// `grade_` fields of `migration.owned_journal`).
 #[derive(Debug)]
 pub struct GradePart {
     /// (grade column, apply row column) pairs the migration owns.
@@ -56,8 +47,8 @@ pub struct GradePart {
 
 pub static GRADE_PART: GradePart = GradePart {
     owned: &[
-        ("kind", "'final'::text"),
-        ("raw_mark", "grade_raw"),
+        ("kind", "grade_kind"),
+        ("raw_mark", "grade_raw_mark"),
         ("scale", "grade_scale"),
         ("value", "grade_value"),
         ("points", "grade_points"),
@@ -101,17 +92,9 @@ fn resolutions(entity: &str) -> String {
 
 static ORGANIZATIONS: ApplySpec = ApplySpec {
     entity: LegacyEntity::Organizations,
-    owned: &[
-        "name",
-        "short_name",
-        "org_type",
-        "bin",
-        "archived",
-        "created_at",
-    ],
     derived: &[],
     natural_key: None,
-    rows: |range| {
+    rows: |selection| {
         format!(
             "SELECT s.legacy_id, 'migrated'::text AS outcome, NULL::text AS reason, NULL::bigint AS survivor_legacy_id, \
                     CASE WHEN d.dangling THEN format('parent_id %s points at no organization', s.parent_legacy_id) END AS detail, \
@@ -121,56 +104,35 @@ static ORGANIZATIONS: ApplySpec = ApplySpec {
              CROSS JOIN LATERAL (SELECT s.parent_legacy_id IS NOT NULL AND NOT EXISTS ( \
                  SELECT 1 FROM migration.stage_organizations p WHERE p.legacy_id = s.parent_legacy_id) AS dangling) d \
              WHERE {}",
-            range.predicate("s.legacy_id")
+            selection
         )
     },
 };
 
 static PERSONS: ApplySpec = ApplySpec {
     entity: LegacyEntity::Persons,
-    owned: &[
-        "last_name",
-        "first_name",
-        "middle_name",
-        "iin",
-        "birth_date",
-        "gender",
-        "phone",
-        "created_at",
-    ],
     derived: &[],
     natural_key: None,
-    rows: |range| {
+    rows: |selection| {
         format!(
             "SELECT s.legacy_id, 'migrated'::text AS outcome, NULL::text AS reason, NULL::bigint AS survivor_legacy_id, \
                     NULL::text AS detail, s.warnings, s.source_hash, s.last_name, s.first_name, s.middle_name, s.iin, \
                     s.birth_date, s.gender, s.phone, s.created_at::timestamptz AS created_at \
              FROM migration.stage_persons s WHERE {}",
-            range.predicate("s.legacy_id")
+            selection
         )
     },
 };
 
 static USERS: ApplySpec = ApplySpec {
     entity: LegacyEntity::Users,
-    owned: &[
-        "person_id",
-        "login",
-        "email",
-        "password_hash",
-        "password_reset_required",
-        "role",
-        "is_active",
-        "created_at",
-        "last_login_at",
-    ],
     derived: &[],
     natural_key: Some(NaturalKey {
         columns: &["login", "email"],
         collides: "(lower(x.login COLLATE \"und-x-icu\") = lower(a.login COLLATE \"und-x-icu\") \
                    OR lower(x.email COLLATE \"und-x-icu\") = lower(a.email COLLATE \"und-x-icu\"))",
     }),
-    rows: |range| {
+    rows: |selection| {
         format!(
             "SELECT s.legacy_id, 'migrated'::text AS outcome, NULL::text AS reason, NULL::bigint AS survivor_legacy_id, \
                     CASE WHEN d.dangling THEN format('person_id %s points at no person', s.person_legacy_id) END AS detail, \
@@ -182,23 +144,16 @@ static USERS: ApplySpec = ApplySpec {
              CROSS JOIN LATERAL (SELECT s.person_legacy_id IS NOT NULL AND p.legacy_id IS NULL AS dangling) d \
              WHERE {}",
             migrated("p", "persons", "s.person_legacy_id"),
-            range.predicate("s.legacy_id")
+            selection
         )
     },
 };
 
 static GROUPS: ApplySpec = ApplySpec {
     entity: LegacyEntity::Groups,
-    owned: &[
-        "organization_id",
-        "name",
-        "year_of_study",
-        "curator_id",
-        "academic_year",
-    ],
     derived: &[],
     natural_key: None,
-    rows: |range| {
+    rows: |selection| {
         format!(
             "SELECT s.legacy_id, 'migrated'::text AS outcome, NULL::text AS reason, NULL::bigint AS survivor_legacy_id, \
                     NULL::text AS detail, s.warnings, s.source_hash, o.target_id AS organization_id, s.name, \
@@ -206,23 +161,22 @@ static GROUPS: ApplySpec = ApplySpec {
              FROM migration.stage_groups s {} {} WHERE {}",
             migrated("o", "organizations", "s.organization_legacy_id"),
             migrated("c", "teachers", "s.curator_legacy_id"),
-            range.predicate("s.legacy_id")
+            selection
         )
     },
 };
 
 static SUBJECTS: ApplySpec = ApplySpec {
     entity: LegacyEntity::Subjects,
-    owned: &["organization_id", "name", "code", "credits"],
     derived: &[],
     natural_key: None,
-    rows: |range| {
+    rows: |selection| {
         format!(
             "SELECT s.legacy_id, 'migrated'::text AS outcome, NULL::text AS reason, NULL::bigint AS survivor_legacy_id, \
                     NULL::text AS detail, s.warnings, s.source_hash, o.target_id AS organization_id, s.name, s.code, s.credits \
              FROM migration.stage_subjects s {} WHERE {}",
             migrated("o", "organizations", "s.organization_legacy_id"),
-            range.predicate("s.legacy_id")
+            selection
         )
     },
 };
@@ -234,7 +188,7 @@ fn people_rows(
     stage: &str,
     extra_columns: &str,
     extra_joins: &str,
-    range: &IdRange,
+    selection: &str,
 ) -> String {
     format!(
         "SELECT s.legacy_id, {RESOLVED}, \
@@ -254,78 +208,55 @@ fn people_rows(
         person = migrated("p", "persons", "s.person_legacy_id"),
         user = migrated("u", "users", "s.user_legacy_id"),
         organization = migrated("o", "organizations", "s.organization_legacy_id"),
-        predicate = range.predicate("s.legacy_id"),
+        predicate = selection,
     )
 }
 
 static STUDENTS: ApplySpec = ApplySpec {
     entity: LegacyEntity::Students,
-    owned: &[
-        "person_id",
-        "user_id",
-        "organization_id",
-        "group_id",
-        "admission_year",
-        "status",
-        "record_book_no",
-    ],
     derived: &[],
     natural_key: None,
-    rows: |range| {
+    rows: |selection| {
         people_rows(
             "students",
             "migration.stage_students",
             ", g.target_id AS group_id, s.admission_year, s.status, s.record_book_no",
             &migrated("g", "groups", "s.group_legacy_id"),
-            range,
+            selection,
         )
     },
 };
 
 static TEACHERS: ApplySpec = ApplySpec {
     entity: LegacyEntity::Teachers,
-    owned: &[
-        "person_id",
-        "user_id",
-        "organization_id",
-        "position",
-        "hired_on",
-        "left_on",
-    ],
     derived: &[],
     natural_key: None,
-    rows: |range| {
+    rows: |selection| {
         people_rows(
             "teachers",
             "migration.stage_teachers",
             ", s.position, s.hired_on, s.left_on",
             "",
-            range,
+            selection,
         )
     },
 };
 
 static JOURNAL: ApplySpec = ApplySpec {
     entity: LegacyEntity::Journal,
-    owned: &[
-        "student_id",
-        "course_id",
-        "teacher_id",
-        "status",
-        "current_mark",
-    ],
     derived: &["updated_at"],
     natural_key: Some(NaturalKey {
         columns: &["student_id", "course_id"],
         collides: "(x.student_id, x.course_id) = (a.student_id, a.course_id)",
     }),
-    rows: |range| {
+    rows: |selection| {
         format!(
             "SELECT s.legacy_id, {RESOLVED}, r.detail, \
                     CASE WHEN r.outcome IS NULL THEN s.warnings ELSE '{{}}'::text[] END AS warnings, \
                     s.source_hash, st.target_id AS student_id, c.id AS course_id, t.target_id AS teacher_id, s.status, \
                     s.current_mark, s.updated_at::timestamptz AS updated_at, \
-                    s.grade_raw, s.grade_scale, s.grade_value, s.grade_points \
+                    CASE WHEN s.grade_raw IS NOT NULL THEN 'final' END AS grade_kind, \
+                    s.grade_raw AS grade_raw_mark, s.grade_scale, s.grade_value, s.grade_points \
              FROM migration.stage_journal s {} \
              LEFT JOIN migration.ledger st ON st.entity = 'students' AND st.legacy_id = s.student_legacy_id \
                   AND st.outcome IN ('migrated', 'merged') AND st.source_deleted_at IS NULL \
@@ -337,25 +268,16 @@ static JOURNAL: ApplySpec = ApplySpec {
             migrated("sb", "subjects", "s.subject_legacy_id"),
             migrated("g", "groups", "s.group_legacy_id"),
             migrated("t", "teachers", "s.teacher_legacy_id"),
-            range.predicate("s.legacy_id")
+            selection
         )
     },
 };
 
 static EXAMS: ApplySpec = ApplySpec {
     entity: LegacyEntity::Exams,
-    owned: &[
-        "subject_id",
-        "group_id",
-        "teacher_id",
-        "title",
-        "kind",
-        "held_on",
-        "max_score",
-    ],
     derived: &[],
     natural_key: None,
-    rows: |range| {
+    rows: |selection| {
         format!(
             "SELECT s.legacy_id, {RESOLVED}, r.detail, \
                     CASE WHEN r.outcome IS NULL THEN s.warnings ELSE '{{}}'::text[] END AS warnings, \
@@ -366,28 +288,19 @@ static EXAMS: ApplySpec = ApplySpec {
             migrated("sb", "subjects", "s.subject_legacy_id"),
             migrated("g", "groups", "s.group_legacy_id"),
             migrated("t", "teachers", "s.teacher_legacy_id"),
-            range.predicate("s.legacy_id")
+            selection
         )
     },
 };
 
 static EXAM_RESULTS: ApplySpec = ApplySpec {
     entity: LegacyEntity::ExamResults,
-    owned: &[
-        "assessment_id",
-        "student_id",
-        "score",
-        "submitted_at",
-        "status",
-        "answers",
-        "answers_raw",
-    ],
     derived: &[],
     natural_key: Some(NaturalKey {
         columns: &["assessment_id", "student_id"],
         collides: "(x.assessment_id, x.student_id) = (a.assessment_id, a.student_id)",
     }),
-    rows: |range| {
+    rows: |selection| {
         format!(
             "SELECT s.legacy_id, {RESOLVED}, \
                     CASE WHEN r.outcome IS NOT NULL THEN r.detail ELSE s.score_detail END AS detail, \
@@ -400,7 +313,7 @@ static EXAM_RESULTS: ApplySpec = ApplySpec {
              WHERE {}",
             resolutions("exam_results"),
             migrated("ex", "exams", "s.exam_legacy_id"),
-            range.predicate("s.legacy_id")
+            selection
         )
     },
 };

@@ -4,6 +4,8 @@ use sqlx::{AssertSqlSafe, PgConnection};
 
 use crate::error::{DatabaseContext, EngineError};
 
+const KEYS: &str = include_str!("sql/journal_keys.sql");
+
 /// The contract: a row whose student points nowhere or at a rejected student,
 /// or whose subject points nowhere, is rejected; a merged student's rows
 /// attach to the survivor; rows with the same (surviving student, course
@@ -14,21 +16,10 @@ pub async fn resolve(
     ledger: &str,
     dry_run: bool,
 ) -> Result<(), EngineError> {
-    sqlx::raw_sql(AssertSqlSafe(format!(
-        "CREATE TEMP TABLE journal_keys ON COMMIT DROP AS \
-         SELECT j.legacy_id, j.student_legacy_id, j.subject_legacy_id, j.invalid_detail, \
-                st.outcome AS student_outcome, \
-                CASE WHEN st.outcome IN ('migrated', 'merged') THEN st.target_id END AS student_target, \
-                sb.outcome AS subject_outcome, sb.target_id AS subject_target, g.target_id AS group_target, \
-                j.academic_year, j.semester \
-         FROM migration.stage_journal j \
-         LEFT JOIN {ledger} st ON st.entity = 'students' AND st.legacy_id = j.student_legacy_id \
-              AND st.source_deleted_at IS NULL \
-         LEFT JOIN {ledger} sb ON sb.entity = 'subjects' AND sb.legacy_id = j.subject_legacy_id \
-              AND sb.outcome = 'migrated' AND sb.source_deleted_at IS NULL \
-         LEFT JOIN {ledger} g ON g.entity = 'groups' AND g.legacy_id = j.group_legacy_id \
-              AND g.outcome = 'migrated' AND g.source_deleted_at IS NULL"
-    )))
+    sqlx::raw_sql(AssertSqlSafe(crate::sql_template::render(
+        KEYS,
+        &[("ledger", ledger)],
+    )?))
     .execute(&mut *tx)
     .await
     .lms()?;

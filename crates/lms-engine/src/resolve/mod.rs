@@ -12,7 +12,10 @@ mod journal;
 mod outcomes;
 mod references;
 mod results;
+pub mod scope;
 mod users;
+
+pub use users::resolve as resolve_logins;
 
 use lms_domain::LegacyEntity;
 use serde_json::{Value, json};
@@ -20,6 +23,7 @@ use sqlx::{AssertSqlSafe, PgConnection, Row};
 use uuid::Uuid;
 
 use crate::apply::{ApplyContext, apply_key_moves};
+use crate::bulk::LoadPath;
 use crate::error::{DatabaseContext, EngineError};
 use crate::plan::RunKind;
 use crate::stage::stage_table;
@@ -32,6 +36,18 @@ pub async fn resolve_entity(
 ) -> Result<Value, EngineError> {
     let (run_id, entity) = (apply.run_id, apply.entity);
     let dry_run = kind == RunKind::DryRun;
+    let delta = !dry_run && apply.load_path == LoadPath::Delta;
+    let facts = if delta {
+        Some(scope::facts(tx, apply).await?)
+    } else {
+        None
+    };
+    if let Some(facts) = facts.as_ref().filter(|facts| facts.nothing_changed()) {
+        // Nothing can have changed: the resolutions stand, the apply looks
+        // at no row, and the run moves on.
+        scope::clear(tx, entity).await?;
+        return Ok(json!({ "skipped": true, "facts": facts }));
+    }
     sqlx::query("DELETE FROM migration.resolutions WHERE entity = $1")
         .bind(entity.as_str())
         .execute(&mut *tx)
@@ -56,6 +72,15 @@ pub async fn resolve_entity(
         | LegacyEntity::Groups
         | LegacyEntity::Subjects => {}
     }
+    // The rows the apply must look at, decided before anything is retired
+    // or moved below (both look at that scope).
+    let scoped = match &facts {
+        Some(facts) => Some(scope::record(tx, apply, facts).await?),
+        None => None,
+    };
+    if dry_run {
+        scope::out_of_step(tx, entity).await?;
+    }
     // A dry run only reports; it retires nothing.
     let source_deleted = if dry_run {
         0
@@ -65,8 +90,11 @@ pub async fn resolve_entity(
     if !dry_run {
         retire_superseded(tx, entity).await?;
         // Before any chunk writes: rows whose natural key moves are applied
-        // here, together, so that no chunk meets a key still held.
-        apply_key_moves(tx, apply).await?;
+        // here, together, so that no chunk meets a key still held. (A bulk
+        // load writes into empty tables: nothing moves.)
+        if apply.load_path == LoadPath::Delta {
+            apply_key_moves(tx, apply).await?;
+        }
     }
     sqlx::raw_sql("ANALYZE migration.resolutions")
         .execute(&mut *tx)
@@ -90,6 +118,8 @@ pub async fn resolve_entity(
         "source_deleted": source_deleted,
         "merged": counts.try_get::<i64, _>(0).lms()?,
         "rejected": counts.try_get::<i64, _>(1).lms()?,
+        "scope": scoped,
+        "facts": facts,
     }))
 }
 

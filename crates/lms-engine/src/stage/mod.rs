@@ -2,15 +2,24 @@
 //! through the row-local contract rules, and written with COPY into
 //! `migration.stage_<table>`.
 //!
-//! Memory is bounded by one COPY buffer whatever the range's size: rows are
-//! transformed as they stream past.
+//! Staging is a mirror of legacy that runs keep: each row staged with the
+//! xxh3 hash of the row as legacy printed it. A run reads legacy whole (it
+//! must, to see every change) and merges it against the mirror's hashes,
+//! transforming and writing only the rows that are new or changed, and
+//! removing the ones legacy no longer has; which ones, it records in
+//! `migration.stage_changes` for the steps after. An unchanged legacy
+//! database is read and compared, and nothing is written.
+//!
+//! Memory is bounded by one COPY buffer and the range's (id, hash) pairs,
+//! whatever the range's size: rows are transformed as they stream past.
 
 mod fields;
 pub mod specs;
 
 use futures::StreamExt;
 use lms_pg::copy_text::{LineSplitter, RowWriter, decode_fields};
-use sqlx::{AssertSqlSafe, PgConnection, PgPool};
+use serde::{Deserialize, Serialize};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::{DatabaseContext, EngineError};
@@ -27,21 +36,51 @@ pub fn stage_table(entity: LegacyEntity) -> String {
     format!("migration.stage_{}", entity.as_str())
 }
 
-/// Stages the legacy rows of `entity` in `range`; returns how many.
+/// What staging one range did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Staged {
+    /// Legacy rows in the range.
+    pub rows: u64,
+    /// Rows new or changed since they were last staged, written.
+    pub written: u64,
+    /// Staged rows legacy no longer has, removed.
+    pub gone: u64,
+}
+
+/// Stages the legacy rows of `entity` in `range` against the mirror.
 pub async fn stage_range(
     legacy: &PgPool,
     lms: &mut PgConnection,
     entity: LegacyEntity,
     range: IdRange,
-) -> Result<u64, EngineError> {
+) -> Result<Staged, EngineError> {
+    stage_range_recording(legacy, lms, entity, range, Recording::Changes).await
+}
+
+/// Whether staging records which rows it wrote (a bulk load does not: every
+/// row is new, and the apply looks at all of them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recording {
+    Changes,
+    Nothing,
+}
+
+/// [`stage_range`], recording the rows written or not.
+pub async fn stage_range_recording(
+    legacy: &PgPool,
+    lms: &mut PgConnection,
+    entity: LegacyEntity,
+    range: IdRange,
+    recording: Recording,
+) -> Result<Staged, EngineError> {
     let spec = StageSpec::for_entity(entity);
     let table = stage_table(entity);
-    let clear = format!("DELETE FROM {table} WHERE {}", range.predicate("legacy_id"));
-    sqlx::query(AssertSqlSafe(clear))
-        .execute(&mut *lms)
-        .await
-        .lms()?;
-
+    let mirror = mirrored_hashes(lms, &table, range).await?;
+    // A range staged for the first time (or lost with unlogged staging)
+    // streams straight into the mirror. Otherwise the few rows that changed
+    // are gathered in memory (a range at most) and replace their mirrored
+    // rows after; an unchanged range writes nothing at all.
+    let direct = mirror.is_empty();
     let select = format!(
         "COPY (SELECT {} FROM {} WHERE {} ORDER BY {id}) TO STDOUT",
         spec.legacy_columns.join(", "),
@@ -49,17 +88,18 @@ pub async fn stage_range(
         range.predicate(spec.id_column),
         id = spec.id_column,
     );
+    let insert = |into: &str| format!("COPY {into} ({}) FROM STDIN", spec.stage_columns.join(", "));
     let mut source = legacy.acquire().await.legacy()?;
     let mut rows = source.copy_out_raw(&select).await.legacy()?;
-    let insert = format!(
-        "COPY {table} ({}) FROM STDIN",
-        spec.stage_columns.join(", ")
-    );
-    let mut sink = lms.copy_in_raw(&insert).await.lms()?;
+    let mut sink = if direct {
+        Some(lms.copy_in_raw(&insert(&table)).await.lms()?)
+    } else {
+        None
+    };
 
     let mut splitter = LineSplitter::default();
     let mut buffer = Vec::with_capacity(SEND_BYTES + 4096);
-    let mut count = 0u64;
+    let mut merge = Merge::new(&mirror);
     let mut failure: Option<EngineError> = None;
     while let Some(chunk) = rows.next().await {
         let chunk = match chunk {
@@ -70,15 +110,14 @@ pub async fn stage_range(
             }
         };
         let fed = splitter.feed(&chunk, |line| {
-            stage_line(spec, line, &mut buffer)?;
-            count += 1;
-            Ok::<(), EngineError>(())
+            stage_line(spec, line, &mut merge, &mut buffer)
         });
         if let Err(error) = fed {
             failure = Some(error);
             break;
         }
-        if buffer.len() >= SEND_BYTES
+        if let Some(sink) = sink.as_mut()
+            && buffer.len() >= SEND_BYTES
             && let Err(error) = sink.send(std::mem::take(&mut buffer)).await
         {
             failure = Some(EngineError::Lms(error));
@@ -95,19 +134,232 @@ pub async fn stage_range(
         )));
     }
     if let Some(error) = failure {
-        let _ = sink.abort("staging failed").await;
+        close(sink, None).await?;
         source.close_on_drop();
         return Err(error);
     }
-    if !buffer.is_empty() {
-        sink.send(buffer).await.lms()?;
+    let gone = merge.gone();
+    // (Rows gathered for a merge stay in the buffer, for the scratch table.)
+    let rest = if direct {
+        std::mem::take(&mut buffer)
+    } else {
+        Vec::new()
+    };
+    close(sink, Some(rest)).await?;
+    match direct {
+        true => {
+            if merge.written > 0 && recording == Recording::Changes {
+                record_changes(lms, entity, &table, range, "written").await?;
+            }
+        }
+        false if merge.written > 0 || !gone.is_empty() => {
+            sqlx::raw_sql(AssertSqlSafe(format!(
+                "DROP TABLE IF EXISTS pg_temp.stage_incoming; \
+                 CREATE TEMP TABLE stage_incoming (LIKE {table}) ON COMMIT DROP"
+            )))
+            .execute(&mut *lms)
+            .await
+            .lms()?;
+            let mut scratch = lms
+                .copy_in_raw(&insert("pg_temp.stage_incoming"))
+                .await
+                .lms()?;
+            if !buffer.is_empty() {
+                scratch.send(buffer).await.lms()?;
+            }
+            scratch.finish().await.lms()?;
+            replace_changed(lms, entity, &table, &gone).await?;
+        }
+        false => {}
     }
-    sink.finish().await.lms()?;
-    Ok(count)
+    Ok(Staged {
+        rows: merge.rows,
+        written: merge.written,
+        gone: u64::try_from(gone.len()).unwrap_or(u64::MAX),
+    })
 }
 
-fn stage_line(spec: &StageSpec, line: &[u8], out: &mut Vec<u8>) -> Result<(), EngineError> {
+/// Ends a direct COPY into the mirror: sends what is left and finishes, or
+/// (`rest` None, a failure) aborts.
+async fn close(
+    sink: Option<sqlx::postgres::PgCopyIn<&mut PgConnection>>,
+    rest: Option<Vec<u8>>,
+) -> Result<(), EngineError> {
+    let Some(mut sink) = sink else {
+        return Ok(());
+    };
+    match rest {
+        Some(rest) => {
+            if !rest.is_empty() {
+                sink.send(rest).await.lms()?;
+            }
+            sink.finish().await.lms()?;
+        }
+        None => {
+            let _ = sink.abort("staging failed").await;
+        }
+    }
+    Ok(())
+}
+
+/// The mirror's (legacy id, source hash) pairs over `range`, in id order.
+async fn mirrored_hashes(
+    lms: &mut PgConnection,
+    table: &str,
+    range: IdRange,
+) -> Result<Vec<(i64, i64)>, EngineError> {
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT legacy_id::bigint AS legacy_id, source_hash FROM {table} WHERE {} ORDER BY legacy_id",
+        range.predicate("legacy_id")
+    )))
+    .fetch_all(&mut *lms)
+    .await
+    .lms()?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get("legacy_id").lms()?,
+                row.try_get("source_hash").lms()?,
+            ))
+        })
+        .collect()
+}
+
+/// Moves the scratch rows into the mirror, removes the gone ones, and
+/// records both in `migration.stage_changes` (until a run brings the
+/// ledger in step with the mirror).
+async fn replace_changed(
+    lms: &mut PgConnection,
+    entity: LegacyEntity,
+    table: &str,
+    gone: &[i64],
+) -> Result<(), EngineError> {
+    // Two statements, so that each finds its rows through the primary key.
+    sqlx::query(AssertSqlSafe(format!(
+        "DELETE FROM {table} WHERE legacy_id IN (SELECT legacy_id FROM pg_temp.stage_incoming)"
+    )))
+    .execute(&mut *lms)
+    .await
+    .lms()?;
+    sqlx::query(AssertSqlSafe(format!(
+        "DELETE FROM {table} WHERE legacy_id = ANY($1::bigint[])"
+    )))
+    .bind(gone)
+    .execute(&mut *lms)
+    .await
+    .lms()?;
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO {table} SELECT * FROM pg_temp.stage_incoming"
+    )))
+    .execute(&mut *lms)
+    .await
+    .lms()?;
+    sqlx::query(
+        "INSERT INTO migration.stage_changes (entity, legacy_id, kind) \
+         SELECT $1, legacy_id, 'written' FROM pg_temp.stage_incoming \
+         UNION ALL SELECT $1, gone, 'gone' FROM unnest($2::bigint[]) AS gone \
+         ON CONFLICT (entity, legacy_id) DO UPDATE SET kind = EXCLUDED.kind",
+    )
+    .bind(entity.as_str())
+    .bind(gone)
+    .execute(&mut *lms)
+    .await
+    .lms()?;
+    Ok(())
+}
+
+/// Records every row of `range` as written (a range staged whole).
+async fn record_changes(
+    lms: &mut PgConnection,
+    entity: LegacyEntity,
+    table: &str,
+    range: IdRange,
+    kind: &str,
+) -> Result<(), EngineError> {
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO migration.stage_changes (entity, legacy_id, kind) \
+         SELECT $1, legacy_id, $2 FROM {table} WHERE {} \
+         ON CONFLICT (entity, legacy_id) DO UPDATE SET kind = EXCLUDED.kind",
+        range.predicate("legacy_id")
+    )))
+    .bind(entity.as_str())
+    .bind(kind)
+    .execute(&mut *lms)
+    .await
+    .lms()?;
+    Ok(())
+}
+
+/// Walks the legacy rows (in id order) against the mirror's hashes.
+struct Merge<'m> {
+    mirror: &'m [(i64, i64)],
+    next: usize,
+    seen: Vec<bool>,
+    rows: u64,
+    written: u64,
+}
+
+impl<'m> Merge<'m> {
+    fn new(mirror: &'m [(i64, i64)]) -> Self {
+        Merge {
+            mirror,
+            next: 0,
+            seen: vec![false; mirror.len()],
+            rows: 0,
+            written: 0,
+        }
+    }
+
+    /// Whether legacy row `id`, hashing to `hash`, must be (re)staged.
+    fn changed(&mut self, id: i64, hash: i64) -> bool {
+        self.rows += 1;
+        while self.next < self.mirror.len() && self.mirror[self.next].0 < id {
+            self.next += 1;
+        }
+        let unchanged = self
+            .mirror
+            .get(self.next)
+            .is_some_and(|&(mirrored, staged)| mirrored == id && staged == hash);
+        if self
+            .mirror
+            .get(self.next)
+            .is_some_and(|&(mirrored, _)| mirrored == id)
+        {
+            self.seen[self.next] = true;
+        }
+        if !unchanged {
+            self.written += 1;
+        }
+        !unchanged
+    }
+
+    /// Mirrored ids legacy did not have.
+    fn gone(&self) -> Vec<i64> {
+        self.mirror
+            .iter()
+            .zip(&self.seen)
+            .filter(|(_, seen)| !**seen)
+            .map(|((id, _), _)| *id)
+            .collect()
+    }
+}
+
+fn stage_line(
+    spec: &StageSpec,
+    line: &[u8],
+    merge: &mut Merge<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), EngineError> {
     let table = spec.entity.as_str();
+    // The source hash is of the row exactly as the legacy database printed it.
+    #[allow(clippy::cast_possible_wrap)]
+    let hash = xxh3_64(line) as i64;
+    // An unchanged row is recognised by its id and hash alone, undecoded.
+    if let Some(id) = leading_id(line)
+        && !merge.changed(id, hash)
+    {
+        return Ok(());
+    }
     let values =
         decode_fields(line, spec.legacy_columns.len()).map_err(|error| EngineError::LegacyRow {
             table,
@@ -124,9 +376,9 @@ fn stage_line(spec: &StageSpec, line: &[u8], out: &mut Vec<u8>) -> Result<(), En
         row: "?".to_owned(),
         problem: error.to_string(),
     })?;
-    // The source hash is of the row exactly as the legacy database printed it.
-    #[allow(clippy::cast_possible_wrap)]
-    let hash = xxh3_64(line) as i64;
+    if leading_id(line).is_none() && !merge.changed(id, hash) {
+        return Ok(());
+    }
     let mark = out.len();
     let mut row = RowWriter::new(out);
     row.int(id).int(hash);
@@ -140,4 +392,46 @@ fn stage_line(spec: &StageSpec, line: &[u8], out: &mut Vec<u8>) -> Result<(), En
     }
     row.finish();
     Ok(())
+}
+
+/// The id in a COPY line's first field, when it is a plain integer.
+fn leading_id(line: &[u8]) -> Option<i64> {
+    let end = line
+        .iter()
+        .position(|byte| *byte == b'\t')
+        .unwrap_or(line.len());
+    std::str::from_utf8(&line[..end]).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_leading_id_is_read_without_decoding_the_row() {
+        assert_eq!(leading_id(b"42\tx\ty"), Some(42));
+        assert_eq!(leading_id(b"-9223372036854775808\t"), Some(i64::MIN));
+        assert_eq!(leading_id(b"\\N\tx"), None);
+    }
+
+    #[test]
+    fn the_merge_finds_new_changed_and_gone_rows() {
+        let mirror = [(1, 10), (2, 20), (4, 40), (5, 50)];
+        let mut merge = Merge::new(&mirror);
+        assert!(!merge.changed(1, 10), "unchanged");
+        assert!(merge.changed(2, 21), "changed");
+        assert!(merge.changed(3, 30), "new");
+        assert!(!merge.changed(5, 50), "unchanged after a gap");
+        assert!(merge.changed(6, 60), "new at the end");
+        assert_eq!(merge.gone(), vec![4]);
+        assert_eq!((merge.rows, merge.written), (5, 3));
+    }
+
+    #[test]
+    fn an_empty_mirror_stages_everything() {
+        let mut merge = Merge::new(&[]);
+        assert!(merge.changed(i64::MIN, 0));
+        assert!(merge.changed(i64::MAX, 0));
+        assert!(merge.gone().is_empty());
+    }
 }

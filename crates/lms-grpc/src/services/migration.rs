@@ -108,6 +108,8 @@ impl From<RunProgress> for pb::Run {
                 .into_iter()
                 .map(|entity| pb::EntityProgress {
                     entity: entity.entity,
+                    load_path: entity.load_path.unwrap_or_default(),
+                    load_reason: entity.load_reason.unwrap_or_default(),
                     phases: entity
                         .phases
                         .into_iter()

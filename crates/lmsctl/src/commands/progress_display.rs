@@ -51,7 +51,7 @@ impl ProgressDisplay {
                 .find(|phase| phase.state != "done")
                 .map_or("done", |phase| phase.phase);
             let line = format!(
-                "{:<14} {current:<9} {done}/{total} chunks ({})",
+                "{:<14} {current:<9} {done}/{total} chunks ({}){}",
                 entity.entity,
                 entity
                     .phases
@@ -61,7 +61,12 @@ impl ProgressDisplay {
                         phase.phase, phase.chunks_done, phase.chunks_total
                     ))
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
+                entity
+                    .load_path
+                    .as_deref()
+                    .map(|path| format!(" [{path}]"))
+                    .unwrap_or_default()
             );
             match &mut self.bars {
                 Some((multi, bars)) => {

@@ -4,8 +4,9 @@
 UPDATE apply_plan p
 SET action = 'blocked_move',
     blocker_id = x.id,
-    blocker_values = {{current_x}}
+    blocker_values = to_jsonb({{current_x}})
 FROM apply_rows a, {{target}} x
+{{adopted_grade_join}}
 WHERE p.action = 'apply' AND a.legacy_id = p.legacy_id
   AND x.source_deleted_at IS NULL AND x.id <> p.target_id
   AND {{collides}}

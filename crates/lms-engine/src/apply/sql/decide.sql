@@ -3,12 +3,14 @@
 -- baseline: what the migration last wrote (for rows written before the
 -- ledger kept values: the LMS row as it is); nothing for an adopted row.
 -- Legacy changed when the proposal differs from what legacy last proposed;
--- the LMS row was edited when it differs from the baseline.
+-- the LMS row was edited when it differs from the baseline. The values are
+-- of migration.owned_<table>: they compare field by field in the target's
+-- types, a NULL field equal to a NULL field.
 UPDATE apply_plan p
 SET action = CASE
     WHEN p.outcome <> 'migrated' THEN 'none'
     WHEN p.target_id IS NULL THEN
-        CASE WHEN p.written IS NOT NULL THEN 'deleted'
+        CASE WHEN p.has_written THEN 'deleted'
              WHEN p.blocker_id IS NOT NULL THEN 'blocked'
              ELSE 'insert' END
     -- Already decided earlier in this run (rows whose key moved).

@@ -5,7 +5,7 @@ UPDATE grades g
 SET source_deleted_at = now()
 FROM apply_plan p, apply_rows a
 WHERE p.action IN ('apply', 'insert') AND a.legacy_id = p.legacy_id
-  AND a.grade_raw IS NULL AND g.id = p.grade_id;
+  AND a.grade_raw_mark IS NULL AND g.id = p.grade_id;
 
 -- Taking on an LMS-born final grade: the row's own retired grade, if any,
 -- gives up the legacy id.
@@ -13,21 +13,26 @@ UPDATE grades g
 SET legacy_id = NULL
 FROM apply_plan p, apply_rows a
 WHERE a.legacy_id = p.legacy_id
-  AND ((p.action IN ('apply', 'insert') AND a.grade_raw IS NOT NULL) OR p.action IN ('agree', 'conflict'))
+  AND ((p.action IN ('apply', 'insert') AND a.grade_raw_mark IS NOT NULL) OR p.action IN ('agree', 'conflict'))
   AND p.grade_id IS NOT NULL AND g.legacy_id = p.legacy_id AND g.id <> p.grade_id;
 
--- The grade found (own or adopted), else the row's own retired one.
+-- The grade written: the one found (own or adopted), else the row's own
+-- retired one, else a new one.
+UPDATE apply_plan p
+SET grade_id = r.id
+FROM grades r
+WHERE p.action IN ('apply', 'insert') AND p.grade_id IS NULL AND r.legacy_id = p.legacy_id;
+
 UPDATE grades g
 SET ({{grade_columns}}, legacy_id, enrollment_id, source_deleted_at) = ({{grade_values}}, p.legacy_id, p.target_id, NULL)
 FROM apply_plan p, apply_rows a
-WHERE p.action IN ('apply', 'insert') AND a.legacy_id = p.legacy_id AND a.grade_raw IS NOT NULL
-  AND g.id = coalesce(p.grade_id, (SELECT r.id FROM grades r WHERE r.legacy_id = p.legacy_id));
+WHERE p.action IN ('apply', 'insert') AND a.legacy_id = p.legacy_id AND a.grade_raw_mark IS NOT NULL
+  AND g.id = p.grade_id;
 
 INSERT INTO grades (legacy_id, enrollment_id, {{grade_columns}})
 SELECT p.legacy_id, p.target_id, {{grade_values}}
 FROM apply_plan p JOIN apply_rows a ON a.legacy_id = p.legacy_id
-WHERE p.action IN ('apply', 'insert') AND a.grade_raw IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM grades g WHERE g.legacy_id = p.legacy_id)
+WHERE p.action IN ('apply', 'insert') AND a.grade_raw_mark IS NOT NULL AND p.grade_id IS NULL
 ORDER BY p.legacy_id;
 
 -- An LMS-born grade the row found whose values stay is linked all the same.

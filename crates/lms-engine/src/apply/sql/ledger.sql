@@ -15,12 +15,12 @@ SELECT $2, p.legacy_id, a.outcome, a.reason,
        CASE WHEN p.action = 'deleted' THEN array_append(a.warnings, 'deleted_in_lms') ELSE a.warnings END,
        CASE WHEN a.outcome = 'migrated' AND p.action NOT IN ('deleted', 'blocked') THEN p.target_id END,
        a.survivor_legacy_id, a.detail, a.source_hash, $1,
-       CASE
+       to_jsonb(CASE
            WHEN p.action IN ('apply', 'insert', 'agree') THEN p.proposal
            WHEN p.action IN ('conflict', 'raced', 'deferred') AND p.adopting THEN p.current
            WHEN p.action = 'none' AND a.outcome = 'migrated' THEN coalesce(p.written, p.current)
            ELSE p.written
-       END,
+       END),
        n.proposed, n.conflict,
        CASE WHEN n.conflict IS NOT NULL THEN n.conflict_target END,
        CASE WHEN n.conflict IS NOT NULL THEN n.conflict_lms END,
@@ -28,10 +28,10 @@ SELECT $2, p.legacy_id, a.outcome, a.reason,
 FROM apply_plan p
 JOIN apply_rows a ON a.legacy_id = p.legacy_id
 CROSS JOIN LATERAL (
-    SELECT CASE
+    SELECT to_jsonb(CASE
                WHEN p.action IN ('conflict', 'raced', 'deferred', 'blocked', 'blocked_move') THEN p.proposal
                WHEN p.action = 'none' AND a.outcome = 'migrated' THEN p.proposed
-           END AS proposed,
+           END) AS proposed,
            CASE p.action
                WHEN 'conflict' THEN 'lms_edited'
                WHEN 'raced' THEN 'edited_during_run'
@@ -50,7 +50,7 @@ CROSS JOIN LATERAL (
                WHEN p.action IN ('blocked', 'blocked_move') THEN p.blocker_values
                WHEN p.action = 'deferred' AND p.conflict IS NOT NULL THEN p.conflict_lms
                WHEN p.action = 'none' THEN p.conflict_lms
-               ELSE p.current
+               ELSE to_jsonb(p.current)
            END AS conflict_lms) n
 ORDER BY p.legacy_id
 ON CONFLICT (entity, legacy_id) DO UPDATE SET

@@ -1,7 +1,7 @@
--- One apply scope's rows with everything the three-way delta compares:
--- the contract's proposal now, the ledger's two baselines (what the
--- migration last wrote, what legacy last proposed), and the LMS row now.
--- $1: the run, $2: the legacy table.
+-- One apply scope's rows with everything the three-way delta compares, as
+-- values of migration.owned_<table>: the contract's proposal now, the
+-- ledger's two baselines (what the migration last wrote, what legacy last
+-- proposed), and the LMS row now. $1: the run, $2: the legacy table.
 CREATE TEMP TABLE apply_plan ON COMMIT DROP AS
 SELECT a.legacy_id,
        a.outcome,
@@ -11,8 +11,9 @@ SELECT a.legacy_id,
            AND (l.outcome, l.reason, l.survivor_legacy_id)
                IS DISTINCT FROM (a.outcome, a.reason, a.survivor_legacy_id) AS outcome_changed,
        coalesce(l.run_id = $1, false) AS touched,
-       l.written,
-       l.proposed,
+       l.written IS NOT NULL AS has_written,
+       {{written}} AS written,
+       {{proposed}} AS proposed,
        l.conflict,
        l.conflict_target,
        l.conflict_lms,

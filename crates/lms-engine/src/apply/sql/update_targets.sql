@@ -4,8 +4,10 @@
 WITH applied AS (
     UPDATE {{target}} t
     SET ({{columns}}, legacy_id, source_deleted_at) = ({{values}}, p.legacy_id, NULL)
-    FROM apply_plan p, apply_rows a
-    WHERE p.action = 'apply' AND a.legacy_id = p.legacy_id AND t.id = p.target_id
+    FROM apply_plan p
+    JOIN apply_rows a ON a.legacy_id = p.legacy_id
+    {{grade_join}}
+    WHERE p.action = 'apply' AND t.id = p.target_id
       AND {{current_t}} IS NOT DISTINCT FROM p.current
     RETURNING t.id)
 UPDATE apply_plan p

@@ -1,0 +1,89 @@
+//! The values the three-way delta compares: per legacy table, the composite
+//! type `migration.owned_<table>` (the schema's one definition of what the
+//! migration owns in an LMS row, in the target columns' types). The
+//! proposal is that type built from an apply row, the LMS row now the same
+//! type built from the target row (and, for the journal, its final grade),
+//! the baselines `jsonb_populate_record` of the ledger's documents. Typed
+//! values compare as the LMS stores them: numerics by value at the column's
+//! scale, timestamps as instants, `jsonb` as `jsonb`.
+
+use lms_domain::LegacyEntity;
+use sqlx::{PgConnection, Row};
+
+use crate::error::{DatabaseContext, EngineError};
+
+/// A journal row's grade fields are its final grade's columns, prefixed.
+const GRADE_PREFIX: &str = "grade_";
+
+/// One legacy table's owned values.
+#[derive(Debug)]
+pub struct Owned {
+    type_name: String,
+    /// The type's fields, in order.
+    fields: Vec<String>,
+}
+
+impl Owned {
+    /// Reads the type's fields from the catalog.
+    pub async fn load(tx: &mut PgConnection, entity: LegacyEntity) -> Result<Owned, EngineError> {
+        let type_name = format!("migration.owned_{}", entity.as_str());
+        let fields: Vec<String> = sqlx::query(
+            "SELECT a.attname::text AS field FROM pg_type t JOIN pg_attribute a ON a.attrelid = t.typrelid \
+             WHERE t.oid = $1::regtype AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+        )
+        .bind(&type_name)
+        .fetch_all(&mut *tx)
+        .await
+        .lms()?
+        .iter()
+        .map(|row| row.try_get("field"))
+        .collect::<Result<_, _>>()
+        .lms()?;
+        if fields.is_empty() {
+            return Err(EngineError::Invariant(format!(
+                "{type_name} has no fields; is the LMS schema up to date?"
+            )));
+        }
+        Ok(Owned { type_name, fields })
+    }
+
+    /// The owned columns of the main target row.
+    pub fn main_columns(&self) -> impl Iterator<Item = &str> {
+        self.fields
+            .iter()
+            .map(String::as_str)
+            .filter(|field| !field.starts_with(GRADE_PREFIX))
+    }
+
+    /// The proposal, from apply row `a` (whose columns the fields name).
+    pub fn proposal(&self) -> String {
+        let values: Vec<String> = self
+            .fields
+            .iter()
+            .map(|field| format!("a.{field}"))
+            .collect();
+        format!("ROW({})::{}", values.join(", "), self.type_name)
+    }
+
+    /// The LMS row `alias` now, its final grade being the grades row `grade`
+    /// (a join that finds nothing when there is none).
+    pub fn current(&self, alias: &str, grade: &str) -> String {
+        let values: Vec<String> = self
+            .fields
+            .iter()
+            .map(|field| match field.strip_prefix(GRADE_PREFIX) {
+                Some(column) => format!("{grade}.{column}"),
+                None => format!("{alias}.{field}"),
+            })
+            .collect();
+        format!("ROW({})::{}", values.join(", "), self.type_name)
+    }
+
+    /// A ledger document read back as the type.
+    pub fn read_ledger(&self, document: &str) -> String {
+        format!(
+            "jsonb_populate_record(NULL::{}, {document})",
+            self.type_name
+        )
+    }
+}

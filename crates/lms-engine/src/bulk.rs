@@ -1,0 +1,392 @@
+//! The initial-load path: a table that is empty when a run is planned is
+//! loaded in bulk. Its secondary indexes and foreign keys are dropped when
+//! the run is planned (their definitions recorded in `migration.deferred_ddl`,
+//! the one record of what must come back), its rows are inserted with
+//! nothing to compare and no per-row checks, and its finalize step rebuilds
+//! the indexes and adds the foreign keys back, validated, in one
+//! transaction. PostgreSQL checks every key in bulk before the run may
+//! succeed. Meanwhile a trigger refuses every write to the table but the
+//! migration's own (`LM001`, which the API answers with UNAVAILABLE).
+//!
+//! Staging is UNLOGGED (a mirror of legacy, `stage`): a PostgreSQL crash
+//! empties it, so every step that reads it first checks it holds what its
+//! stage chunks staged, staging again what a crash lost ([`ensure_staged`]).
+//!
+//! Whatever a crash or a failed run leaves (dropped definitions, markers,
+//! NOT VALID keys, invalid indexes), the next plan repairs first
+//! ([`repair`]).
+
+use lms_domain::LegacyEntity;
+use serde::Serialize;
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row};
+use uuid::Uuid;
+
+use crate::error::{DatabaseContext, EngineError};
+use crate::plan::IdRange;
+use crate::stage::{stage_range, stage_table};
+
+/// How a table's apply writes its rows in one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadPath {
+    /// Into empty tables, without secondary indexes and foreign keys,
+    /// rebuilt in bulk when the table is finished.
+    Bulk,
+    /// Row by row, through the three-way delta.
+    Delta,
+}
+
+impl LoadPath {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LoadPath::Bulk => "bulk",
+            LoadPath::Delta => "delta",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<LoadPath> {
+        [LoadPath::Bulk, LoadPath::Delta]
+            .into_iter()
+            .find(|path| path.as_str() == text)
+    }
+}
+
+/// The path chosen for a table, and the facts it was chosen from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadChoice {
+    pub path: LoadPath,
+    pub reason: String,
+}
+
+/// The LMS tables a legacy table's apply fills (courses, created by the
+/// journal's resolve step a few at a time, keep their indexes).
+pub const fn loaded_tables(entity: LegacyEntity) -> &'static [&'static str] {
+    match entity {
+        LegacyEntity::Organizations => &["organizations"],
+        LegacyEntity::Persons => &["persons"],
+        LegacyEntity::Users => &["users"],
+        LegacyEntity::Groups => &["student_groups"],
+        LegacyEntity::Subjects => &["subjects"],
+        LegacyEntity::Students => &["students"],
+        LegacyEntity::Teachers => &["staff_members"],
+        LegacyEntity::Journal => &["course_enrollments", "grades"],
+        LegacyEntity::Exams => &["assessments"],
+        LegacyEntity::ExamResults => &["assessment_submissions"],
+    }
+}
+
+/// Chooses the path of `entity` from the facts, inside the plan's
+/// transaction and under a lock that makes writers wait: bulk only when no
+/// run ever migrated the legacy table and every LMS table it fills is empty.
+pub async fn choose(
+    tx: &mut PgConnection,
+    entity: LegacyEntity,
+) -> Result<LoadChoice, EngineError> {
+    let tables = loaded_tables(entity);
+    let lock = format!(
+        "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
+        tables.join(", ")
+    );
+    sqlx::raw_sql(AssertSqlSafe(lock))
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    let ledger_rows: bool =
+        sqlx::query("SELECT EXISTS (SELECT 1 FROM migration.ledger WHERE entity = $1)")
+            .bind(entity.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .lms()?
+            .try_get(0)
+            .lms()?;
+    if ledger_rows {
+        return Ok(LoadChoice {
+            path: LoadPath::Delta,
+            reason: format!("{entity} was migrated before: a delta over the LMS rows"),
+        });
+    }
+    for table in tables {
+        let occupied: bool = sqlx::query(AssertSqlSafe(format!(
+            "SELECT EXISTS (SELECT 1 FROM {table})"
+        )))
+        .fetch_one(&mut *tx)
+        .await
+        .lms()?
+        .try_get(0)
+        .lms()?;
+        if occupied {
+            return Ok(LoadChoice {
+                path: LoadPath::Delta,
+                reason: format!("{table} has rows: a delta, row by row"),
+            });
+        }
+    }
+    Ok(LoadChoice {
+        path: LoadPath::Bulk,
+        reason: format!(
+            "{} empty: loaded in bulk, indexes and foreign keys rebuilt after",
+            tables.join(" and ")
+        ),
+    })
+}
+
+const DEFERRABLE: &str = include_str!("bulk/deferrable.sql");
+
+/// Starts a bulk load of `entity` (in the plan's transaction, after
+/// [`choose`]): marks its tables, records and drops their secondary
+/// indexes and outgoing foreign keys, and empties its staging mirror (a
+/// dry run may have filled it).
+pub async fn begin(
+    tx: &mut PgConnection,
+    run_id: Uuid,
+    entity: LegacyEntity,
+) -> Result<(), EngineError> {
+    for table in loaded_tables(entity) {
+        sqlx::query(
+            "INSERT INTO migration.bulk_loads (target_table, run_id, entity) VALUES ($1, $2, $3)",
+        )
+        .bind(table)
+        .bind(run_id)
+        .bind(entity.as_str())
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+        let deferred = sqlx::query(DEFERRABLE)
+            .bind(table)
+            .fetch_all(&mut *tx)
+            .await
+            .lms()?;
+        for row in &deferred {
+            let name: String = row.try_get("name").lms()?;
+            let kind: String = row.try_get("kind").lms()?;
+            sqlx::query(
+                "INSERT INTO migration.deferred_ddl (target_table, name, kind, definition, run_id) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(table)
+            .bind(&name)
+            .bind(&kind)
+            .bind(row.try_get::<String, _>("definition").lms()?)
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await
+            .lms()?;
+            let drop = if kind == "index" {
+                format!("DROP INDEX public.{}", quote_ident(&name))
+            } else {
+                format!(
+                    "ALTER TABLE public.{table} DROP CONSTRAINT {}",
+                    quote_ident(&name)
+                )
+            };
+            sqlx::raw_sql(AssertSqlSafe(drop))
+                .execute(&mut *tx)
+                .await
+                .lms()?;
+        }
+    }
+    sqlx::raw_sql(AssertSqlSafe(format!("TRUNCATE {}", stage_table(entity))))
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    for table in [
+        "migration.stage_changes",
+        "migration.resolutions",
+        "migration.apply_scope",
+    ] {
+        sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE entity = $1"
+        )))
+        .bind(entity.as_str())
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    }
+    Ok(())
+}
+
+/// Ends the bulk load of `entity` (in its finalize transaction): rebuilds
+/// the indexes, adds the foreign keys back (PostgreSQL validates each in
+/// one pass over the table), and lets writers in again.
+pub async fn finish(tx: &mut PgConnection, entity: LegacyEntity) -> Result<usize, EngineError> {
+    let tables: Vec<&str> = loaded_tables(entity).to_vec();
+    // Index builds sort in memory and use PostgreSQL's parallel workers.
+    sqlx::raw_sql("SET LOCAL maintenance_work_mem = '256MB'")
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    let restored = restore(tx, Some(&tables)).await?;
+    sqlx::query("DELETE FROM migration.bulk_loads WHERE target_table = ANY($1)")
+        .bind(&tables)
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    Ok(restored)
+}
+
+/// Executes and forgets the recorded definitions (of `tables`, or all):
+/// indexes and unique constraints first, then foreign keys, which may need
+/// them.
+async fn restore(tx: &mut PgConnection, tables: Option<&[&str]>) -> Result<usize, EngineError> {
+    let rows = sqlx::query(
+        "SELECT target_table, name, definition FROM migration.deferred_ddl \
+         WHERE $1::text[] IS NULL OR target_table = ANY($1) \
+         ORDER BY kind = 'foreign_key', target_table, name",
+    )
+    .bind(tables)
+    .fetch_all(&mut *tx)
+    .await
+    .lms()?;
+    for row in &rows {
+        let definition: String = row.try_get("definition").lms()?;
+        sqlx::raw_sql(AssertSqlSafe(definition))
+            .execute(&mut *tx)
+            .await
+            .lms()?;
+        sqlx::query("DELETE FROM migration.deferred_ddl WHERE target_table = $1 AND name = $2")
+            .bind(row.try_get::<String, _>("target_table").lms()?)
+            .bind(row.try_get::<String, _>("name").lms()?)
+            .execute(&mut *tx)
+            .await
+            .lms()?;
+    }
+    Ok(rows.len())
+}
+
+/// What [`repair`] found and mended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Repairs {
+    /// Indexes and foreign keys a bulk load had dropped, restored.
+    pub restored: usize,
+    /// Foreign keys left NOT VALID, validated.
+    pub validated: usize,
+    /// Indexes left invalid (a build that died), rebuilt.
+    pub reindexed: usize,
+}
+
+const NOT_VALID_KEYS: &str = include_str!("bulk/not_valid_keys.sql");
+const INVALID_INDEXES: &str = include_str!("bulk/invalid_indexes.sql");
+
+/// Puts the LMS schema back whole before a run is planned (no run is
+/// active then): restores what an unfinished bulk load dropped, validates
+/// NOT VALID foreign keys, rebuilds invalid indexes, and lets writers in.
+pub async fn repair(tx: &mut PgConnection) -> Result<Repairs, EngineError> {
+    let mut repairs = Repairs {
+        restored: restore(tx, None).await?,
+        ..Repairs::default()
+    };
+    sqlx::raw_sql("DELETE FROM migration.bulk_loads")
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    for row in sqlx::query(NOT_VALID_KEYS)
+        .fetch_all(&mut *tx)
+        .await
+        .lms()?
+    {
+        let table: String = row.try_get("table_name").lms()?;
+        let name: String = row.try_get("name").lms()?;
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "ALTER TABLE {table} VALIDATE CONSTRAINT {}",
+            quote_ident(&name)
+        )))
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+        repairs.validated += 1;
+    }
+    for row in sqlx::query(INVALID_INDEXES)
+        .fetch_all(&mut *tx)
+        .await
+        .lms()?
+    {
+        let name: String = row.try_get("name").lms()?;
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "REINDEX INDEX {}",
+            row.try_get::<String, _>("qualified").lms()?
+        )))
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+        tracing::warn!(index = name, "rebuilt an invalid index");
+        repairs.reindexed += 1;
+    }
+    if repairs != Repairs::default() {
+        tracing::warn!(?repairs, "repaired the LMS schema before planning");
+    }
+    Ok(repairs)
+}
+
+/// Makes sure the staging of `entity` holds, over `range`, the rows this
+/// run's stage chunks saw in legacy there: unlogged staging is emptied by a
+/// PostgreSQL crash, and then the lost ranges are staged again (from
+/// legacy as it is now). Returns the rows staged again.
+pub async fn ensure_staged(
+    tx: &mut PgConnection,
+    legacy: &PgPool,
+    run_id: Uuid,
+    entity: LegacyEntity,
+    range: IdRange,
+) -> Result<u64, EngineError> {
+    let stage = stage_table(entity);
+    let chunks = sqlx::query(
+        "SELECT c.first_legacy_id, c.last_legacy_id, coalesce((c.stats->>'rows')::bigint, 0) AS rows \
+         FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
+         WHERE c.run_id = $1 AND s.entity = $2 AND s.phase = 'stage' AND c.state = 'done' \
+           AND ($3::bigint IS NULL OR c.first_legacy_id IS NOT DISTINCT FROM $3) \
+           AND ($4::bigint IS NULL OR c.last_legacy_id IS NOT DISTINCT FROM $4) \
+         ORDER BY c.id",
+    )
+    .bind(run_id)
+    .bind(entity.as_str())
+    .bind(range.first)
+    .bind(range.last)
+    .fetch_all(&mut *tx)
+    .await
+    .lms()?;
+    let mut expected_total = 0;
+    for chunk in &chunks {
+        expected_total += chunk.try_get::<i64, _>("rows").lms()?;
+    }
+    // One count settles the usual case: nothing was lost.
+    let present_total: i64 = sqlx::query(AssertSqlSafe(format!(
+        "SELECT count(*) FROM {stage} WHERE {}",
+        range.predicate("legacy_id")
+    )))
+    .fetch_one(&mut *tx)
+    .await
+    .lms()?
+    .try_get(0)
+    .lms()?;
+    if present_total == expected_total {
+        return Ok(0);
+    }
+    let mut restaged = 0;
+    for chunk in &chunks {
+        let staged_range = IdRange {
+            first: chunk.try_get("first_legacy_id").lms()?,
+            last: chunk.try_get("last_legacy_id").lms()?,
+        };
+        let expected: i64 = chunk.try_get("rows").lms()?;
+        let present: i64 = sqlx::query(AssertSqlSafe(format!(
+            "SELECT count(*) FROM {stage} WHERE {}",
+            staged_range.predicate("legacy_id")
+        )))
+        .fetch_one(&mut *tx)
+        .await
+        .lms()?
+        .try_get(0)
+        .lms()?;
+        if present != expected {
+            tracing::warn!(%entity, range = %staged_range, expected, present,
+                "staged rows were lost (a PostgreSQL crash empties unlogged staging); staging them again");
+            restaged += stage_range(legacy, tx, entity, staged_range).await?.written;
+        }
+    }
+    Ok(restaged)
+}
+
+/// An identifier as SQL names it (catalog names are trusted, but quoted).
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

@@ -1,0 +1,229 @@
+//! Re-runs cost what changed. Before a table is resolved, the run decides
+//! from the facts whether anything can have changed for it: rows staged
+//! new, changed or gone since the ledger last caught up with staging,
+//! referenced rows whose ledger changed since, LMS rows deleted in the
+//! LMS, conflicts to try again. If nothing can have, the table is skipped:
+//! its resolutions stand, its apply looks at no row. Otherwise it is
+//! resolved whole, and its apply looks only at the rows that may have
+//! changed (`migration.apply_scope`).
+
+use chrono::{DateTime, Utc};
+use lms_domain::LegacyEntity;
+use serde::Serialize;
+use sqlx::{AssertSqlSafe, PgConnection, Row};
+
+use crate::apply::ApplyContext;
+use crate::bulk::loaded_tables;
+use crate::error::{DatabaseContext, EngineError};
+use crate::sql_template::render;
+use crate::stage::stage_table;
+
+const SCOPE: &str = include_str!("sql/scope.sql");
+const DEPENDENT: &str = include_str!("sql/dependent.sql");
+
+/// What a delta run knows, before resolving a table, of what changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Facts {
+    /// The mirror, the resolutions and the ledger were in step but for the
+    /// rows recorded in `migration.stage_changes`.
+    pub in_step: bool,
+    /// The referenced tables' ledger as the table last caught up with it.
+    pub references_seen: Option<DateTime<Utc>>,
+    /// Rows staged new, changed or gone and not yet applied.
+    pub staged_changes: bool,
+    /// A referenced row's ledger changed since `references_seen`.
+    pub references_changed: bool,
+    /// Migrated LMS rows of the table deleted in the LMS, not yet noted.
+    pub lms_deletions: bool,
+    /// Open conflicts the run must look at again.
+    pub conflicts_to_retry: bool,
+}
+
+impl Facts {
+    /// Whether nothing can have changed for the table in this run.
+    pub fn nothing_changed(&self) -> bool {
+        self.in_step
+            && !self.staged_changes
+            && !self.references_changed
+            && !self.lms_deletions
+            && !self.conflicts_to_retry
+    }
+}
+
+/// The legacy columns of a staged table that reference another table.
+fn references(entity: LegacyEntity) -> &'static [(&'static str, LegacyEntity)] {
+    use LegacyEntity::*;
+    match entity {
+        Organizations | Persons => &[],
+        Users => &[("person_legacy_id", Persons)],
+        Teachers => &[
+            ("person_legacy_id", Persons),
+            ("user_legacy_id", Users),
+            ("organization_legacy_id", Organizations),
+        ],
+        Groups => &[
+            ("organization_legacy_id", Organizations),
+            ("curator_legacy_id", Teachers),
+        ],
+        Subjects => &[("organization_legacy_id", Organizations)],
+        Students => &[
+            ("person_legacy_id", Persons),
+            ("user_legacy_id", Users),
+            ("organization_legacy_id", Organizations),
+            ("group_legacy_id", Groups),
+        ],
+        Journal => &[
+            ("student_legacy_id", Students),
+            ("subject_legacy_id", Subjects),
+            ("group_legacy_id", Groups),
+            ("teacher_legacy_id", Teachers),
+        ],
+        Exams => &[
+            ("subject_legacy_id", Subjects),
+            ("group_legacy_id", Groups),
+            ("teacher_legacy_id", Teachers),
+        ],
+        ExamResults => &[("exam_legacy_id", Exams), ("student_legacy_id", Students)],
+    }
+}
+
+/// Gathers the facts for `ctx.entity`.
+pub async fn facts(tx: &mut PgConnection, ctx: &ApplyContext<'_>) -> Result<Facts, EngineError> {
+    let entity = ctx.entity;
+    let state =
+        sqlx::query("SELECT in_step, references_seen FROM migration.stage_state WHERE entity = $1")
+            .bind(entity.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .lms()?;
+    let (in_step, references_seen): (bool, Option<DateTime<Utc>>) = match &state {
+        Some(row) => (
+            row.try_get("in_step").lms()?,
+            row.try_get("references_seen").lms()?,
+        ),
+        None => (false, None),
+    };
+    let referenced: Vec<&str> = references(entity)
+        .iter()
+        .map(|(_, referenced)| referenced.as_str())
+        .collect();
+    let row = sqlx::query(
+        "SELECT EXISTS (SELECT 1 FROM migration.stage_changes WHERE entity = $1) AS staged_changes, \
+                EXISTS (SELECT 1 FROM migration.ledger WHERE entity = ANY($2) \
+                        AND ($3::timestamptz IS NULL OR recorded_at > $3)) AS references_changed, \
+                EXISTS (SELECT 1 FROM migration.lms_deletions WHERE target_table = ANY($4)) AS lms_deletions, \
+                EXISTS (SELECT 1 FROM migration.ledger WHERE entity = $1 AND conflict IS NOT NULL \
+                        AND (conflict = 'key_taken' OR $5 = 'take_legacy')) AS conflicts_to_retry",
+    )
+    .bind(entity.as_str())
+    .bind(&referenced)
+    .bind(references_seen)
+    .bind(loaded_tables(entity))
+    .bind(ctx.on_conflict.as_str())
+    .fetch_one(&mut *tx)
+    .await
+    .lms()?;
+    Ok(Facts {
+        in_step,
+        references_seen,
+        staged_changes: row.try_get("staged_changes").lms()?,
+        references_changed: row.try_get("references_changed").lms()? && !referenced.is_empty(),
+        lms_deletions: row.try_get("lms_deletions").lms()?,
+        conflicts_to_retry: row.try_get("conflicts_to_retry").lms()?,
+    })
+}
+
+/// Records the rows the apply must look at; returns how many.
+pub async fn record(
+    tx: &mut PgConnection,
+    ctx: &ApplyContext<'_>,
+    facts: &Facts,
+) -> Result<u64, EngineError> {
+    let stage = stage_table(ctx.entity);
+    let mut dependents = String::new();
+    for (column, referenced) in references(ctx.entity) {
+        dependents.push_str(&render(
+            DEPENDENT,
+            &[
+                ("stage", &stage),
+                ("referenced", referenced.as_str()),
+                ("column", column),
+            ],
+        )?);
+    }
+    let statement = render(SCOPE, &[("stage", &stage), ("dependents", &dependents)])?;
+    // Never caught up: every referenced row counts as changed.
+    let references_seen = facts.references_seen;
+    clear(tx, ctx.entity).await?;
+    let inserted = sqlx::query(AssertSqlSafe(statement))
+        .bind(ctx.entity.as_str())
+        .bind(facts.in_step)
+        .bind(references_seen)
+        .bind(ctx.on_conflict.as_str())
+        .bind(loaded_tables(ctx.entity))
+        .execute(&mut *tx)
+        .await
+        .lms()?
+        .rows_affected();
+    Ok(inserted)
+}
+
+/// Forgets the table's scope (a skipped table's apply looks at no row).
+pub async fn clear(tx: &mut PgConnection, entity: LegacyEntity) -> Result<(), EngineError> {
+    sqlx::query("DELETE FROM migration.apply_scope WHERE entity = $1")
+        .bind(entity.as_str())
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    Ok(())
+}
+
+/// Brings the table's record in step once its run applied everything
+/// (its finalize): staged changes and the deletions noted before its
+/// resolve step are consumed, and the referenced tables' ledger is seen as
+/// it is now.
+pub async fn caught_up(
+    tx: &mut PgConnection,
+    run_id: uuid::Uuid,
+    entity: LegacyEntity,
+) -> Result<(), EngineError> {
+    sqlx::query("DELETE FROM migration.stage_changes WHERE entity = $1")
+        .bind(entity.as_str())
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    sqlx::query(
+        "DELETE FROM migration.lms_deletions WHERE target_table = ANY($1) \
+         AND deleted_at <= (SELECT started_at FROM migration.run_steps \
+                            WHERE run_id = $2 AND entity = $3 AND phase = 'resolve')",
+    )
+    .bind(loaded_tables(entity))
+    .bind(run_id)
+    .bind(entity.as_str())
+    .execute(&mut *tx)
+    .await
+    .lms()?;
+    sqlx::query(
+        "INSERT INTO migration.stage_state (entity, in_step, references_seen) VALUES ($1, true, now()) \
+         ON CONFLICT (entity) DO UPDATE SET in_step = true, references_seen = now()",
+    )
+    .bind(entity.as_str())
+    .execute(&mut *tx)
+    .await
+    .lms()?;
+    Ok(())
+}
+
+/// After a dry run resolved `entity` (over its predictions), the next real
+/// run cannot trust the resolutions or the record of changes.
+pub async fn out_of_step(tx: &mut PgConnection, entity: LegacyEntity) -> Result<(), EngineError> {
+    sqlx::query(
+        "INSERT INTO migration.stage_state (entity, in_step) VALUES ($1, false) \
+         ON CONFLICT (entity) DO UPDATE SET in_step = false",
+    )
+    .bind(entity.as_str())
+    .execute(&mut *tx)
+    .await
+    .lms()?;
+    Ok(())
+}

@@ -1,0 +1,41 @@
+-- The rows this run's apply must look at; the rest it leaves alone, and
+-- counts as unchanged. $1: the legacy table, $2: whether the record of
+-- staged changes can be trusted, $3: the referenced tables' ledger as the
+-- table last caught up with it, $4: the run's conflict policy, $5: the LMS
+-- tables the legacy table fills.
+INSERT INTO migration.apply_scope (entity, legacy_id)
+SELECT $1, candidate.legacy_id
+FROM (
+    -- Rows staged new or changed since the ledger last caught up.
+    SELECT c.legacy_id FROM migration.stage_changes c
+    WHERE $2 AND c.entity = $1 AND c.kind = 'written'
+    UNION
+    -- The same, found by comparing every row when that record is not to be
+    -- trusted (after a dry run, or a mirror lost and staged whole again).
+    SELECT s.legacy_id FROM {{stage}} s
+    LEFT JOIN migration.ledger l ON l.entity = $1 AND l.legacy_id = s.legacy_id
+    WHERE NOT $2
+      AND (l.legacy_id IS NULL OR l.source_hash <> s.source_hash OR l.source_deleted_at IS NOT NULL)
+    UNION
+    -- Rows whose resolution changed: now merged or rejected, or otherwise.
+    SELECT r.legacy_id FROM migration.resolutions r
+    LEFT JOIN migration.ledger l ON l.entity = $1 AND l.legacy_id = r.legacy_id
+    WHERE r.entity = $1
+      AND (l.legacy_id IS NULL
+           OR (l.outcome, l.reason, l.survivor_legacy_id) IS DISTINCT FROM (r.outcome, r.reason, r.survivor_legacy_id))
+    UNION
+    SELECT l.legacy_id FROM migration.ledger l
+    WHERE l.entity = $1 AND l.outcome <> 'migrated' AND l.source_deleted_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM migration.resolutions r WHERE r.entity = $1 AND r.legacy_id = l.legacy_id)
+    UNION
+    -- Rows whose LMS row was deleted in the LMS since.
+    SELECT l.legacy_id FROM migration.lms_deletions d
+    JOIN migration.ledger l ON l.entity = $1 AND l.target_id = d.target_id AND l.outcome = 'migrated'
+    WHERE d.target_table = ANY($5)
+    UNION
+    -- Conflicts to try again: a key that was taken; all of them under take-legacy.
+    SELECT l.legacy_id FROM migration.ledger l
+    WHERE l.entity = $1 AND l.conflict IS NOT NULL AND (l.conflict = 'key_taken' OR $4 = 'take_legacy')
+    {{dependents}}
+) candidate
+WHERE EXISTS (SELECT 1 FROM {{stage}} s WHERE s.legacy_id = candidate.legacy_id);

@@ -1,0 +1,287 @@
+//! The initial-load path: empty tables are loaded without their secondary
+//! indexes and foreign keys, which come back (validated by PostgreSQL)
+//! before the run may succeed; writes are refused meanwhile; and whatever a
+//! failure or a crash leaves, the next run repairs and completes.
+
+mod support;
+
+use std::time::Duration;
+
+use lms_data::Database;
+use lms_data::repo::Repository;
+use lms_domain::DomainError;
+use lms_domain::model::{NewStudent, PersonId, UserId};
+use lms_domain::status::StudentStatus;
+use lms_engine::{ChunkOutcome, EngineContext, RetryPolicy, RunOptions, plan_run, run_chunk};
+use lms_legacy::Scale;
+use sqlx::{Connection, PgPool};
+use support::fingerprint::fingerprint;
+use support::{Fixture, entity};
+use uuid::Uuid;
+
+const OPTIONS: RunOptions = RunOptions {
+    entities: Vec::new(),
+    chunk_size: 400,
+    request_id: None,
+    kind: lms_engine::RunKind::Full,
+    on_conflict: lms_engine::ConflictPolicy::KeepLms,
+};
+
+/// Every foreign key and index of the LMS schema, and whether it is valid.
+async fn schema_objects(pool: &PgPool) -> anyhow::Result<Vec<(String, bool)>> {
+    Ok(sqlx::query_as(
+        "SELECT 'fk ' || conrelid::regclass || ' ' || conname, convalidated FROM pg_constraint \
+         WHERE contype IN ('f', 'u') AND connamespace = 'public'::regnamespace \
+         UNION ALL \
+         SELECT 'index ' || x.indrelid::regclass || ' ' || i.relname, x.indisvalid \
+         FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
+         WHERE i.relnamespace = 'public'::regnamespace ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The schema's objects as a fresh LMS database has them.
+async fn fresh_schema_objects() -> anyhow::Result<Vec<(String, bool)>> {
+    let fresh = Fixture::empty_legacy("bulkfresh").await?;
+    let objects = schema_objects(fresh.lms()).await?;
+    fresh.close().await?;
+    Ok(objects)
+}
+
+async fn load_paths(pool: &PgPool, run_id: Uuid) -> anyhow::Result<Vec<(String, Option<String>)>> {
+    Ok(sqlx::query_as(
+        "SELECT entity, load_path FROM migration.run_steps WHERE run_id = $1 AND phase = 'apply' ORDER BY id",
+    )
+    .bind(run_id)
+    .fetch_all(pool)
+    .await?)
+}
+
+#[tokio::test]
+async fn empty_tables_are_loaded_in_bulk_and_end_with_every_key_validated() -> anyhow::Result<()> {
+    let fixture = Fixture::seeded("bulkpath", Scale::Small, 81).await?;
+    let expected = fresh_schema_objects().await?;
+
+    let report = fixture.migrate(400).await?;
+
+    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    let paths = load_paths(fixture.lms(), report.run_id).await?;
+    assert!(
+        paths
+            .iter()
+            .all(|(_, path)| path.as_deref() == Some("bulk")),
+        "{paths:?}"
+    );
+    assert_eq!(schema_objects(fixture.lms()).await?, expected);
+    assert!(expected.iter().all(|(_, valid)| *valid));
+    let leftovers: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM migration.deferred_ddl) + (SELECT count(*) FROM migration.bulk_loads)",
+    )
+    .fetch_one(fixture.lms())
+    .await?;
+    assert_eq!(leftovers, 0);
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_run_over_migrated_tables_takes_the_delta_path_and_says_why() -> anyhow::Result<()> {
+    let fixture = Fixture::seeded("deltapath", Scale::Small, 82).await?;
+    fixture.migrate(400).await?;
+
+    let report = fixture.migrate(400).await?;
+
+    let reasons: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT load_path, load_reason FROM migration.run_steps WHERE run_id = $1 AND phase = 'apply' AND entity = 'journal'",
+    )
+    .bind(report.run_id)
+    .fetch_all(fixture.lms())
+    .await?;
+    assert_eq!(reasons[0].0, "delta");
+    assert!(
+        reasons[0]
+            .1
+            .as_deref()
+            .is_some_and(|reason| reason.contains("migrated before"))
+    );
+    let progress = lms_engine::run_progress(fixture.lms(), report.run_id).await?;
+    let journal = progress
+        .entities
+        .iter()
+        .find(|entity| entity.entity == "journal");
+    assert_eq!(
+        journal.and_then(|entity| entity.load_path.as_deref()),
+        Some("delta")
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn writes_to_a_table_being_loaded_in_bulk_are_refused_with_the_reason() -> anyhow::Result<()>
+{
+    let fixture = Fixture::seeded("bulkrefuse", Scale::Small, 83).await?;
+    let planned = plan_run(fixture.lms(), fixture.legacy(), &OPTIONS).await?;
+    let db = Database::connect(fixture.lms_db.url(), &lms_pg::PoolConfig::small("test")).await?;
+    let repository = Repository::new(&db);
+
+    let refused = repository
+        .create_student(NewStudent {
+            person_id: PersonId(1),
+            user_id: UserId(1),
+            organization_id: None,
+            group_id: None,
+            admission_year: None,
+            status: StudentStatus::Active,
+            record_book_no: None,
+        })
+        .await;
+
+    match refused {
+        Err(DomainError::Unavailable(message)) => {
+            assert!(message.contains("being loaded in bulk"), "{message}");
+            assert!(message.contains(&planned.run_id.to_string()), "{message}");
+        }
+        other => panic!("expected UNAVAILABLE, got {other:?}"),
+    }
+    db.pool().close().await;
+    fixture.close().await
+}
+
+/// Runs the run's chunks one at a time until `stop` says so for the next
+/// queued one (or none is left); returns the chunk it stopped before.
+async fn run_until(
+    engine: &EngineContext,
+    run_id: Uuid,
+    stop: impl Fn(&str, &str) -> bool,
+) -> anyhow::Result<Option<i64>> {
+    loop {
+        let next: Option<(i64, String, String)> = sqlx::query_as(
+            "SELECT c.id, s.entity, s.phase FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
+             WHERE c.run_id = $1 AND c.state = 'queued' ORDER BY c.id LIMIT 1",
+        )
+        .bind(run_id)
+        .fetch_optional(&engine.lms)
+        .await?;
+        let Some((chunk, entity, phase)) = next else {
+            return Ok(None);
+        };
+        if stop(&entity, &phase) {
+            return Ok(Some(chunk));
+        }
+        let outcome = run_chunk(engine, chunk).await?;
+        anyhow::ensure!(
+            matches!(outcome, ChunkOutcome::Done(_)),
+            "{entity} {phase}: {outcome:?}"
+        );
+    }
+}
+
+fn impatient(engine: &EngineContext) -> EngineContext {
+    EngineContext {
+        retry: RetryPolicy {
+            max_attempts: 2,
+            base_delay: Duration::from_millis(50),
+            max_delay: Duration::from_millis(50),
+        },
+        lock_timeout: Duration::from_millis(200),
+        ..engine.clone()
+    }
+}
+
+#[tokio::test]
+async fn a_run_that_fails_while_rebuilding_indexes_is_completed_by_the_next() -> anyhow::Result<()>
+{
+    let fixture = Fixture::seeded("bulkfail", Scale::Small, 84).await?;
+    let clean = Fixture::seeded("bulkclean", Scale::Small, 84).await?;
+    clean.migrate(400).await?;
+    let planned = plan_run(fixture.lms(), fixture.legacy(), &OPTIONS).await?;
+    let finalize = run_until(&fixture.engine, planned.run_id, |entity, phase| {
+        entity == "journal" && phase == "finalize"
+    })
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("no journal finalize"))?;
+    // A writer holds the table while the indexes are rebuilt: the build
+    // waits, gives up, and the run fails with the table half restored.
+    let mut holder = sqlx::PgConnection::connect(fixture.settings.database.url.expose()).await?;
+    sqlx::raw_sql("BEGIN; LOCK TABLE course_enrollments IN ROW EXCLUSIVE MODE")
+        .execute(&mut holder)
+        .await?;
+    let failed = run_chunk(&impatient(&fixture.engine), finalize).await?;
+    assert!(matches!(failed, ChunkOutcome::Failed(_)), "{failed:?}");
+    drop(holder);
+    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM migration.deferred_ddl")
+        .fetch_one(fixture.lms())
+        .await?;
+    assert!(pending > 0, "the dropped indexes are still recorded");
+
+    let next = fixture.migrate(400).await?;
+
+    assert_eq!(next.status, "succeeded", "{:?}", next.error);
+    assert_eq!(
+        schema_objects(fixture.lms()).await?,
+        schema_objects(clean.lms()).await?
+    );
+    assert_eq!(
+        fingerprint(fixture.lms()).await?,
+        fingerprint(clean.lms()).await?,
+        "the same result as a run that never failed"
+    );
+    clean.close().await?;
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn not_valid_keys_and_invalid_indexes_are_repaired_before_a_run() -> anyhow::Result<()> {
+    let fixture = Fixture::seeded("bulkrepair", Scale::Small, 85).await?;
+    fixture.migrate(400).await?;
+    // What a crash between adding a key and validating it, or inside a
+    // concurrent index build, leaves behind.
+    fixture
+        .lms_sql(
+            "ALTER TABLE course_enrollments DROP CONSTRAINT course_enrollments_student_id_fkey; \
+             ALTER TABLE course_enrollments ADD CONSTRAINT course_enrollments_student_id_fkey \
+                 FOREIGN KEY (student_id) REFERENCES students (id) NOT VALID; \
+             UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'grades_enrollment_id_idx'::regclass;",
+        )
+        .await?;
+
+    let report = fixture.migrate(400).await?;
+
+    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    let objects = schema_objects(fixture.lms()).await?;
+    assert!(objects.iter().all(|(_, valid)| *valid), "{objects:?}");
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn staging_a_crash_lost_is_staged_again_with_the_same_result() -> anyhow::Result<()> {
+    let fixture = Fixture::seeded("bulkcrash", Scale::Small, 86).await?;
+    let clean = Fixture::seeded("bulkcrashclean", Scale::Small, 86).await?;
+    clean.migrate(400).await?;
+    let planned = plan_run(fixture.lms(), fixture.legacy(), &OPTIONS).await?;
+    run_until(&fixture.engine, planned.run_id, |entity, phase| {
+        entity == "journal" && phase == "apply"
+    })
+    .await?;
+    // A PostgreSQL crash empties unlogged tables: staging among them.
+    fixture.lms_sql("TRUNCATE migration.stage_journal").await?;
+
+    run_until(&fixture.engine, planned.run_id, |_, _| false).await?;
+
+    let report = fixture.report(planned.run_id).await?;
+    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    let restaged: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum((stats->>'restaged')::bigint), 0)::bigint FROM migration.chunks WHERE run_id = $1",
+    )
+    .bind(planned.run_id)
+    .fetch_one(fixture.lms())
+    .await?;
+    assert!(restaged > 0, "the lost rows were staged again");
+    assert_eq!(entity(&report, "journal").unexplained, 0);
+    assert_eq!(
+        fingerprint(fixture.lms()).await?,
+        fingerprint(clean.lms()).await?
+    );
+    clean.close().await?;
+    fixture.close().await
+}
