@@ -218,6 +218,20 @@ async fn verify_against_legacy(
     recorded: &str,
 ) -> Result<Verification, EngineError> {
     let mut source = legacy.acquire().await.legacy()?;
+    let verified = compare_ids(tx, &mut source, entity, recorded).await;
+    if verified.is_err() {
+        // The legacy COPY may be left unread: never reuse that connection.
+        source.close_on_drop();
+    }
+    verified
+}
+
+async fn compare_ids(
+    tx: &mut PgConnection,
+    source: &mut PgConnection,
+    entity: LegacyEntity,
+    recorded: &str,
+) -> Result<Verification, EngineError> {
     let legacy_query = format!(
         "COPY (SELECT id FROM {} ORDER BY id) TO STDOUT",
         entity.as_str()

@@ -190,3 +190,56 @@ async fn a_chunk_that_keeps_killing_its_worker_stops_after_its_attempts() -> any
     ));
     fixture.close().await
 }
+
+#[tokio::test]
+async fn a_failed_stage_leaves_no_half_read_copy_on_a_pooled_legacy_connection()
+-> anyhow::Result<()> {
+    let fixture = Fixture::seeded("stagefail", Scale::Small, 67).await?;
+    // One legacy connection: whatever a failure leaves on it, the next
+    // stage meets.
+    let legacy = lms_pg::connect(
+        &fixture.settings.legacy.url,
+        &lms_pg::PoolConfig {
+            max_connections: 1,
+            ..lms_pg::PoolConfig::small("stagefail")
+        },
+    )
+    .await?;
+    let mut lms = fixture.lms().acquire().await?;
+    fixture
+        .lms_sql(
+            "ALTER TABLE migration.stage_students RENAME COLUMN record_book_no TO record_book_away",
+        )
+        .await?;
+    assert!(
+        stage_students(&legacy, &mut lms).await.is_err(),
+        "a COPY into a column that is not there fails"
+    );
+    fixture
+        .lms_sql(
+            "ALTER TABLE migration.stage_students RENAME COLUMN record_book_away TO record_book_no",
+        )
+        .await?;
+    let staged = stage_students(&legacy, &mut lms).await?;
+    let legacy_rows: i64 = sqlx::query_scalar("SELECT count(*) FROM students")
+        .fetch_one(&legacy)
+        .await?;
+    assert_eq!(i64::try_from(staged.rows)?, legacy_rows);
+    drop(lms);
+    legacy.close().await;
+    fixture.close().await
+}
+
+async fn stage_students(
+    legacy: &sqlx::PgPool,
+    lms: &mut sqlx::PgConnection,
+) -> Result<lms_engine::stage::Staged, lms_engine::EngineError> {
+    lms_engine::stage::stage_range_recording(
+        legacy,
+        lms,
+        LegacyEntity::Students,
+        lms_engine::plan::IdRange::ALL,
+        lms_engine::stage::Recording::Nothing,
+    )
+    .await
+}

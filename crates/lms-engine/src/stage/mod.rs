@@ -73,6 +73,23 @@ pub async fn stage_range_recording(
     range: IdRange,
     recording: Recording,
 ) -> Result<Staged, EngineError> {
+    let mut source = legacy.acquire().await.legacy()?;
+    let staged = stage_from(&mut source, lms, entity, range, recording).await;
+    if staged.is_err() {
+        // A failure may leave the legacy COPY unread on the connection; the
+        // pool must never hand that connection out again.
+        source.close_on_drop();
+    }
+    staged
+}
+
+async fn stage_from(
+    source: &mut PgConnection,
+    lms: &mut PgConnection,
+    entity: LegacyEntity,
+    range: IdRange,
+    recording: Recording,
+) -> Result<Staged, EngineError> {
     let spec = StageSpec::for_entity(entity);
     let table = stage_table(entity);
     let mirror = mirrored_hashes(lms, &table, range).await?;
@@ -89,12 +106,17 @@ pub async fn stage_range_recording(
         id = spec.id_column,
     );
     let insert = |into: &str| format!("COPY {into} ({}) FROM STDIN", spec.stage_columns.join(", "));
-    let mut source = legacy.acquire().await.legacy()?;
-    let mut rows = source.copy_out_raw(&select).await.legacy()?;
     let mut sink = if direct {
         Some(lms.copy_in_raw(&insert(&table)).await.lms()?)
     } else {
         None
+    };
+    let mut rows = match source.copy_out_raw(&select).await.legacy() {
+        Ok(rows) => rows,
+        Err(error) => {
+            close(sink, None).await?;
+            return Err(error);
+        }
     };
 
     let mut splitter = LineSplitter::default();
@@ -125,7 +147,7 @@ pub async fn stage_range_recording(
         }
     }
     // The legacy stream must be drained or dropped before its connection is
-    // reused; dropping the connection closes it.
+    // reused; on a failure the caller closes the connection.
     drop(rows);
     if failure.is_none() && splitter.has_partial_line() {
         failure = Some(EngineError::Invariant(format!(
@@ -135,7 +157,6 @@ pub async fn stage_range_recording(
     }
     if let Some(error) = failure {
         close(sink, None).await?;
-        source.close_on_drop();
         return Err(error);
     }
     let gone = merge.gone();
