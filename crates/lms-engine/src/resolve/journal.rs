@@ -5,6 +5,8 @@ use sqlx::{AssertSqlSafe, PgConnection};
 use crate::error::{DatabaseContext, EngineError};
 
 const KEYS: &str = include_str!("sql/journal_keys.sql");
+const OUTCOMES: &str = include_str!("sql/journal_outcomes.sql");
+const COURSES: &str = include_str!("sql/journal_courses.sql");
 
 /// The contract: a row whose student points nowhere or at a rejected student,
 /// or whose subject points nowhere, is rejected; a merged student's rows
@@ -23,40 +25,7 @@ pub async fn resolve(
     .execute(&mut *tx)
     .await
     .lms()?;
-    sqlx::raw_sql(
-        "INSERT INTO migration.resolutions (entity, legacy_id, outcome, reason, detail) \
-         SELECT 'journal', legacy_id, 'rejected', 'orphan_reference', \
-                CASE WHEN student_target IS NULL THEN \
-                       CASE WHEN student_legacy_id IS NULL THEN 'student_id is NULL' \
-                            WHEN student_outcome IS NULL THEN format('student_id %s points at no student', student_legacy_id) \
-                            WHEN student_outcome = 'rejected' THEN format('student_id %s points at a rejected student', student_legacy_id) \
-                            ELSE format('student_id %s points at a student deleted in the LMS', student_legacy_id) END \
-                     WHEN subject_legacy_id IS NULL THEN 'subject_id is NULL' \
-                     WHEN subject_outcome = 'migrated' THEN format('subject_id %s points at a subject deleted in the LMS', subject_legacy_id) \
-                     ELSE format('subject_id %s points at no subject', subject_legacy_id) END \
-         FROM journal_keys WHERE student_target IS NULL OR subject_target IS NULL; \
-         INSERT INTO migration.resolutions (entity, legacy_id, outcome, reason, detail) \
-         SELECT 'journal', legacy_id, 'rejected', 'invalid_value', invalid_detail \
-         FROM journal_keys \
-         WHERE student_target IS NOT NULL AND subject_target IS NOT NULL AND invalid_detail IS NOT NULL; \
-         DELETE FROM journal_keys WHERE student_target IS NULL OR subject_target IS NULL OR invalid_detail IS NOT NULL; \
-         CREATE TEMP TABLE duplicate_keys ON COMMIT DROP AS \
-         SELECT student_target, subject_target, coalesce(group_target, 0) AS group_key, academic_year, semester, \
-                min(legacy_id) AS survivor \
-         FROM journal_keys GROUP BY 1, 2, 3, 4, 5 HAVING count(*) > 1; \
-         INSERT INTO migration.resolutions (entity, legacy_id, outcome, survivor_legacy_id, detail) \
-         SELECT 'journal', k.legacy_id, 'merged', d.survivor, \
-                format('same student, subject, group, year and semester as journal row %s', d.survivor) \
-         FROM journal_keys k JOIN duplicate_keys d \
-           ON d.student_target = k.student_target AND d.subject_target = k.subject_target \
-          AND d.group_key = coalesce(k.group_target, 0) AND d.academic_year = k.academic_year \
-          AND d.semester = k.semester \
-         WHERE k.legacy_id <> d.survivor; \
-",
-    )
-    .execute(&mut *tx)
-    .await
-    .lms()?;
+    sqlx::raw_sql(OUTCOMES).execute(&mut *tx).await.lms()?;
     if !dry_run {
         create_courses(tx).await?;
     }
@@ -65,19 +34,6 @@ pub async fn resolve(
 
 /// One LMS course per distinct offering key, created on demand.
 async fn create_courses(tx: &mut PgConnection) -> Result<(), EngineError> {
-    sqlx::raw_sql(
-        "WITH offerings AS ( \
-             SELECT DISTINCT subject_target, group_target, academic_year, semester FROM journal_keys) \
-         INSERT INTO courses (subject_id, group_id, academic_year, semester, derived_from_legacy) \
-         SELECT o.subject_target, o.group_target, o.academic_year, o.semester, true FROM offerings o \
-         WHERE NOT EXISTS (SELECT 1 FROM courses c WHERE c.subject_id = o.subject_target \
-                             AND c.group_id IS NOT DISTINCT FROM o.group_target \
-                             AND c.academic_year = o.academic_year AND c.semester = o.semester) \
-         ORDER BY 1, 2, 3, 4 \
-         ON CONFLICT DO NOTHING;",
-    )
-    .execute(&mut *tx)
-    .await
-    .lms()?;
+    sqlx::raw_sql(COURSES).execute(&mut *tx).await.lms()?;
     Ok(())
 }
