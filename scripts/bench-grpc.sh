@@ -86,7 +86,7 @@ echo "== lms-loadgen against lms-server (both on this machine, $(nproc) cores)" 
 output=$(LOADGEN_TOKEN="$token" "$BIN/lms-loadgen" --endpoint "http://127.0.0.1:$PORT" \
     --concurrency "$CONCURRENCY" --connections "$CONNECTIONS" --threads "${THREADS:-1}" --duration "$DURATION")
 echo "$output"
-get_student=$(echo "$output" | awk '$1 == "GetStudent" { print $3 }')
+get_student=$(echo "$output" | awk '$1 == "GetStudent" && $2 ~ /^[0-9]+$/ { print $3 }')
 echo
 printf 'PostgreSQL limit (pgbench -M prepared -c %s, point selects of students): %s tps\n' "$CONCURRENCY" "$limit"
 awk -v rps="$get_student" -v limit="$limit" 'BEGIN {

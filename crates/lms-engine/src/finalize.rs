@@ -27,15 +27,19 @@ pub async fn finalize_entity(
         // is as the last run left it, and so are its numbers.
         return Ok(stats);
     }
-    // The apply chunks just wrote this table's ledger partition; plans over
-    // stale statistics would nest loops over all of its rows.
-    sqlx::query(AssertSqlSafe(format!(
-        "ANALYZE migration.ledger_{}",
-        entity.as_str()
-    )))
-    .execute(&mut *tx)
-    .await
-    .lms()?;
+    // After a load, plans over stale statistics would nest loops over all
+    // of the ledger partition's rows; after a small delta, the statistics
+    // still hold and ANALYZE would only cost time.
+    let analyze = apply.load_path == LoadPath::Bulk || wrote_a_tenth(tx, run_id, entity).await?;
+    if analyze {
+        sqlx::query(AssertSqlSafe(format!(
+            "ANALYZE migration.ledger_{}",
+            entity.as_str()
+        )))
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    }
     if entity == LegacyEntity::Organizations {
         link_parent_organizations(tx).await?;
     }
@@ -77,7 +81,7 @@ pub async fn finalize_entity(
     .execute(&mut *tx)
     .await
     .lms()?;
-    for table in touched_tables(entity) {
+    for table in touched_tables(entity).iter().filter(|_| analyze) {
         sqlx::query(AssertSqlSafe(format!("ANALYZE {table}")))
             .execute(&mut *tx)
             .await
@@ -85,6 +89,25 @@ pub async fn finalize_entity(
     }
     scope::caught_up(tx, run_id, entity).await?;
     Ok(stats)
+}
+
+/// Whether this run created, updated or retired more than a tenth of the
+/// table's rows (autovacuum's own default threshold for ANALYZE), counted
+/// from its apply chunks and its resolve step.
+async fn wrote_a_tenth(
+    tx: &mut PgConnection,
+    run_id: Uuid,
+    entity: LegacyEntity,
+) -> Result<bool, EngineError> {
+    let row = sqlx::query(include_str!("finalize/run_writes.sql"))
+        .bind(run_id)
+        .bind(entity.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .lms()?;
+    let rows: i64 = row.try_get("rows").lms()?;
+    let written: i64 = row.try_get("written").lms()?;
+    Ok(rows == 0 || written.saturating_mul(10) > rows)
 }
 
 /// For a table whose resolve step was skipped (nothing can have changed),
