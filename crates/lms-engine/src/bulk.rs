@@ -22,7 +22,7 @@ use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row};
 use uuid::Uuid;
 
 use crate::error::{DatabaseContext, EngineError};
-use crate::plan::IdRange;
+use crate::plan::{IdRange, Phase};
 use crate::stage::{stage_range, stage_table};
 
 /// How a table's apply writes its rows in one run.
@@ -141,6 +141,10 @@ pub async fn begin(
     run_id: Uuid,
     entity: LegacyEntity,
 ) -> Result<(), EngineError> {
+    // A bulk load records no staged changes: until its finalize brings the
+    // table in step, a later run must compare every row (if this one
+    // fails, the next one does).
+    crate::resolve::scope::out_of_step(tx, entity).await?;
     for table in loaded_tables(entity) {
         sqlx::query(
             "INSERT INTO migration.bulk_loads (target_table, run_id, entity) VALUES ($1, $2, $3)",
@@ -321,44 +325,35 @@ pub async fn repair(tx: &mut PgConnection) -> Result<Repairs, EngineError> {
 /// run's stage chunks saw in legacy there: unlogged staging is emptied by a
 /// PostgreSQL crash, and then the lost ranges are staged again (from
 /// legacy as it is now). Returns the rows staged again.
+///
+/// Before the table's resolve step (`reader` is `Phase::Resolve`), legacy
+/// may have changed meanwhile: the resolve sees the rows as staged again.
+/// After it, the rows staged again must be the rows the resolve saw (the
+/// stage chunk's fingerprint says so); otherwise the run cannot finish on
+/// its resolutions, and fails, for a new run to pick the change up.
 pub async fn ensure_staged(
     tx: &mut PgConnection,
     legacy: &PgPool,
     run_id: Uuid,
     entity: LegacyEntity,
     range: IdRange,
+    reader: Phase,
 ) -> Result<u64, EngineError> {
     let stage = stage_table(entity);
-    let chunks = sqlx::query(
-        "SELECT c.first_legacy_id, c.last_legacy_id, coalesce((c.stats->>'rows')::bigint, 0) AS rows \
-         FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
-         WHERE c.run_id = $1 AND s.entity = $2 AND s.phase = 'stage' AND c.state = 'done' \
-           AND ($3::bigint IS NULL OR c.first_legacy_id IS NOT DISTINCT FROM $3) \
-           AND ($4::bigint IS NULL OR c.last_legacy_id IS NOT DISTINCT FROM $4) \
-         ORDER BY c.id",
-    )
-    .bind(run_id)
-    .bind(entity.as_str())
-    .bind(range.first)
-    .bind(range.last)
-    .fetch_all(&mut *tx)
-    .await
-    .lms()?;
+    let chunks = sqlx::query(STAGED_CHUNKS)
+        .bind(run_id)
+        .bind(entity.as_str())
+        .bind(range.first)
+        .bind(range.last)
+        .fetch_all(&mut *tx)
+        .await
+        .lms()?;
     let mut expected_total = 0;
     for chunk in &chunks {
         expected_total += chunk.try_get::<i64, _>("rows").lms()?;
     }
     // One count settles the usual case: nothing was lost.
-    let present_total: i64 = sqlx::query(AssertSqlSafe(format!(
-        "SELECT count(*) FROM {stage} WHERE {}",
-        range.predicate("legacy_id")
-    )))
-    .fetch_one(&mut *tx)
-    .await
-    .lms()?
-    .try_get(0)
-    .lms()?;
-    if present_total == expected_total {
+    if staged_rows(tx, &stage, range).await? == expected_total {
         return Ok(0);
     }
     let mut restaged = 0;
@@ -368,22 +363,43 @@ pub async fn ensure_staged(
             last: chunk.try_get("last_legacy_id").lms()?,
         };
         let expected: i64 = chunk.try_get("rows").lms()?;
-        let present: i64 = sqlx::query(AssertSqlSafe(format!(
-            "SELECT count(*) FROM {stage} WHERE {}",
-            staged_range.predicate("legacy_id")
-        )))
-        .fetch_one(&mut *tx)
-        .await
-        .lms()?
-        .try_get(0)
-        .lms()?;
-        if present != expected {
-            tracing::warn!(%entity, range = %staged_range, expected, present,
-                "staged rows were lost (a PostgreSQL crash empties unlogged staging); staging them again");
-            restaged += stage_range(legacy, tx, entity, staged_range).await?.written;
+        let present = staged_rows(tx, &stage, staged_range).await?;
+        if present == expected {
+            continue;
         }
+        tracing::warn!(%entity, range = %staged_range, expected, present,
+            "staged rows were lost (a PostgreSQL crash empties unlogged staging); staging them again");
+        let staged = stage_range(legacy, tx, entity, staged_range).await?;
+        let fingerprint: Option<String> = chunk.try_get("fingerprint").lms()?;
+        let same_rows =
+            fingerprint.is_some_and(|recorded| String::from(staged.fingerprint) == recorded);
+        if reader != Phase::Resolve && !same_rows {
+            return Err(EngineError::StagingLostAndLegacyChanged {
+                entity: entity.as_str().to_owned(),
+                range: staged_range.to_string(),
+            });
+        }
+        restaged += staged.written;
     }
     Ok(restaged)
+}
+
+const STAGED_CHUNKS: &str = include_str!("bulk/staged_chunks.sql");
+
+async fn staged_rows(
+    tx: &mut PgConnection,
+    stage: &str,
+    range: IdRange,
+) -> Result<i64, EngineError> {
+    sqlx::query(AssertSqlSafe(format!(
+        "SELECT count(*) AS rows FROM {stage} WHERE {}",
+        range.predicate("legacy_id")
+    )))
+    .fetch_one(&mut *tx)
+    .await
+    .lms()?
+    .try_get("rows")
+    .lms()
 }
 
 /// An identifier as SQL names it (catalog names are trusted, but quoted).

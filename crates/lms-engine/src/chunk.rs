@@ -308,7 +308,9 @@ async fn do_work(
             Phase::Apply => info.range,
             _ => IdRange::ALL,
         };
-        restaged = bulk::ensure_staged(tx, &ctx.legacy, info.run_id, info.entity, range).await?;
+        restaged =
+            bulk::ensure_staged(tx, &ctx.legacy, info.run_id, info.entity, range, info.phase)
+                .await?;
         if restaged > 0 && info.entity == LegacyEntity::Users && info.phase != Phase::Resolve {
             // Users' resolve writes the settled logins into staging.
             resolve::resolve_logins(tx).await?;

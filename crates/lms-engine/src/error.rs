@@ -25,6 +25,12 @@ pub enum EngineError {
     RunActive(uuid::Uuid),
     #[error("internal inconsistency: {0}")]
     Invariant(String),
+    #[error(
+        "the staging of {entity} (ids {range}) was lost after the table was resolved (a PostgreSQL \
+         crash empties unlogged staging), and legacy has changed there since: this run cannot \
+         finish on what it resolved; start a new run, which picks the change up"
+    )]
+    StagingLostAndLegacyChanged { entity: String, range: String },
 }
 
 impl EngineError {
@@ -37,7 +43,8 @@ impl EngineError {
             | EngineError::Plan(_)
             | EngineError::UnknownRun(_)
             | EngineError::RunActive(_)
-            | EngineError::Invariant(_) => FailureClass::Permanent,
+            | EngineError::Invariant(_)
+            | EngineError::StagingLostAndLegacyChanged { .. } => FailureClass::Permanent,
         }
     }
 }

@@ -285,3 +285,40 @@ async fn staging_a_crash_lost_is_staged_again_with_the_same_result() -> anyhow::
     clean.close().await?;
     fixture.close().await
 }
+
+#[tokio::test]
+async fn staging_lost_after_resolve_over_changed_legacy_fails_the_run_for_the_next_to_finish()
+-> anyhow::Result<()> {
+    let fixture = Fixture::seeded("bulklostchanged", Scale::Small, 87).await?;
+    let clean = Fixture::seeded("bulklostclean", Scale::Small, 87).await?;
+    let planned = plan_run(fixture.lms(), fixture.legacy(), &OPTIONS).await?;
+    let apply = run_until(&fixture.engine, planned.run_id, |entity, phase| {
+        entity == "journal" && phase == "apply"
+    })
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("no journal apply"))?;
+    // Legacy changes after the journal was resolved, and then a crash
+    // empties staging: staged again, the rows are not the ones resolved.
+    let edit = "UPDATE journal SET mark_final = CASE WHEN mark_final = '5' THEN '4' ELSE '5' END \
+                WHERE id = (SELECT min(id) FROM journal)";
+    fixture.legacy_sql(edit).await?;
+    clean.legacy_sql(edit).await?;
+    fixture.lms_sql("TRUNCATE migration.stage_journal").await?;
+
+    let failed = run_chunk(&fixture.engine, apply).await?;
+
+    let ChunkOutcome::Failed(error) = failed else {
+        anyhow::bail!("the apply went on over changed rows: {failed:?}");
+    };
+    assert!(error.contains("legacy has changed there since"), "{error}");
+    let next = fixture.migrate(400).await?;
+    assert_eq!(next.status, "succeeded", "{:?}", next.error);
+    clean.migrate(400).await?;
+    assert_eq!(
+        fingerprint(fixture.lms()).await?,
+        fingerprint(clean.lms()).await?,
+        "the next run ends where a run over the changed legacy does"
+    );
+    clean.close().await?;
+    fixture.close().await
+}

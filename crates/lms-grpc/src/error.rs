@@ -30,7 +30,9 @@ impl From<EngineError> for ApiError {
     fn from(error: EngineError) -> Self {
         let domain = match &error {
             EngineError::UnknownRun(run) => DomainError::not_found("run", format!("runs/{run}")),
-            EngineError::RunActive(_) | EngineError::Plan(_) => {
+            EngineError::RunActive(_)
+            | EngineError::Plan(_)
+            | EngineError::StagingLostAndLegacyChanged { .. } => {
                 DomainError::FailedPrecondition(error.to_string())
             }
             EngineError::Lms(_) | EngineError::Legacy(_) | EngineError::Queue(_)

@@ -45,6 +45,37 @@ pub struct Staged {
     pub written: u64,
     /// Staged rows legacy no longer has, removed.
     pub gone: u64,
+    /// An order-independent sum over the range's (id, source hash) pairs:
+    /// staging the same legacy rows again gives the same fingerprint.
+    #[serde(default)]
+    pub fingerprint: Fingerprint,
+}
+
+/// An order-independent checksum of staged rows, kept in a stage chunk's
+/// statistics as hex (JSON numbers lose 64-bit precision in some readers).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct Fingerprint(u64);
+
+impl Fingerprint {
+    fn add(&mut self, id: i64, hash: i64) {
+        let pair = xxh3_64(&[id.to_le_bytes(), hash.to_le_bytes()].concat());
+        self.0 = self.0.wrapping_add(pair);
+    }
+}
+
+impl From<Fingerprint> for String {
+    fn from(fingerprint: Fingerprint) -> String {
+        format!("{:016x}", fingerprint.0)
+    }
+}
+
+impl TryFrom<String> for Fingerprint {
+    type Error = std::num::ParseIntError;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        u64::from_str_radix(&text, 16).map(Fingerprint)
+    }
 }
 
 /// Stages the legacy rows of `entity` in `range` against the mirror.
@@ -197,6 +228,7 @@ async fn stage_from(
         rows: merge.rows,
         written: merge.written,
         gone: u64::try_from(gone.len()).unwrap_or(u64::MAX),
+        fingerprint: merge.fingerprint,
     })
 }
 
@@ -318,6 +350,7 @@ struct Merge<'m> {
     seen: Vec<bool>,
     rows: u64,
     written: u64,
+    fingerprint: Fingerprint,
 }
 
 impl<'m> Merge<'m> {
@@ -328,12 +361,14 @@ impl<'m> Merge<'m> {
             seen: vec![false; mirror.len()],
             rows: 0,
             written: 0,
+            fingerprint: Fingerprint::default(),
         }
     }
 
     /// Whether legacy row `id`, hashing to `hash`, must be (re)staged.
     fn changed(&mut self, id: i64, hash: i64) -> bool {
         self.rows += 1;
+        self.fingerprint.add(id, hash);
         while self.next < self.mirror.len() && self.mirror[self.next].0 < id {
             self.next += 1;
         }

@@ -1,0 +1,13 @@
+-- The stage chunks of one run and legacy table that are done, within a range
+-- of ids (NULL bounds: all of them): each chunk's range, the rows it staged
+-- and the fingerprint of those rows.
+SELECT c.first_legacy_id,
+       c.last_legacy_id,
+       coalesce((c.stats->>'rows')::bigint, 0) AS rows,
+       c.stats->>'fingerprint' AS fingerprint
+FROM migration.chunks c
+JOIN migration.run_steps s ON s.id = c.step_id
+WHERE c.run_id = $1 AND s.entity = $2 AND s.phase = 'stage' AND c.state = 'done'
+  AND ($3::bigint IS NULL OR c.first_legacy_id IS NOT DISTINCT FROM $3)
+  AND ($4::bigint IS NULL OR c.last_legacy_id IS NOT DISTINCT FROM $4)
+ORDER BY c.id
