@@ -132,6 +132,36 @@ pub async fn choose(
 
 const DEFERRABLE: &str = include_str!("bulk/deferrable.sql");
 
+/// What a bulk load drops and restores (`migration.deferred_ddl.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DeferredKind {
+    Index,
+    Unique,
+    ForeignKey,
+}
+
+impl DeferredKind {
+    const ALL: [DeferredKind; 3] = [
+        DeferredKind::Index,
+        DeferredKind::Unique,
+        DeferredKind::ForeignKey,
+    ];
+
+    const fn as_str(self) -> &'static str {
+        match self {
+            DeferredKind::Index => "index",
+            DeferredKind::Unique => "unique",
+            DeferredKind::ForeignKey => "foreign_key",
+        }
+    }
+
+    fn parse(text: &str) -> Option<DeferredKind> {
+        DeferredKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+    }
+}
+
 /// Starts a bulk load of `entity` (in the plan's transaction, after
 /// [`choose`]): marks its tables, records and drops their secondary
 /// indexes and outgoing foreign keys, and empties its staging mirror (a
@@ -162,26 +192,30 @@ pub async fn begin(
             .lms()?;
         for row in &deferred {
             let name: String = row.try_get("name").lms()?;
-            let kind: String = row.try_get("kind").lms()?;
+            let kind_text: String = row.try_get("kind").lms()?;
+            let kind = DeferredKind::parse(&kind_text).ok_or_else(|| {
+                EngineError::Invariant(format!("a deferred definition of kind {kind_text:?}"))
+            })?;
             sqlx::query(
-                "INSERT INTO migration.deferred_ddl (target_table, name, kind, definition, run_id) \
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO migration.deferred_ddl \
+                     (target_table, name, kind, definition, run_id, referenced_table) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(table)
             .bind(&name)
-            .bind(&kind)
+            .bind(kind.as_str())
             .bind(row.try_get::<String, _>("definition").lms()?)
             .bind(run_id)
+            .bind(row.try_get::<Option<String>, _>("referenced_table").lms()?)
             .execute(&mut *tx)
             .await
             .lms()?;
-            let drop = if kind == "index" {
-                format!("DROP INDEX public.{}", quote_ident(&name))
-            } else {
-                format!(
+            let drop = match kind {
+                DeferredKind::Index => format!("DROP INDEX public.{}", quote_ident(&name)),
+                DeferredKind::Unique | DeferredKind::ForeignKey => format!(
                     "ALTER TABLE public.{table} DROP CONSTRAINT {}",
                     quote_ident(&name)
-                )
+                ),
             };
             sqlx::raw_sql(AssertSqlSafe(drop))
                 .execute(&mut *tx)

@@ -10,13 +10,13 @@ use std::time::Duration;
 use lms_data::Database;
 use lms_data::repo::Repository;
 use lms_domain::DomainError;
-use lms_domain::model::{NewStudent, PersonId, UserId};
+use lms_domain::model::{NewStudent, PersonId, StudentId, UserId};
 use lms_domain::status::StudentStatus;
 use lms_engine::{ChunkOutcome, EngineContext, RetryPolicy, RunOptions, plan_run, run_chunk};
 use lms_legacy::Scale;
 use sqlx::{Connection, PgPool};
 use support::fingerprint::fingerprint;
-use support::{Fixture, entity};
+use support::{Fixture, entity, run_until};
 use uuid::Uuid;
 
 const OPTIONS: RunOptions = RunOptions {
@@ -147,33 +147,42 @@ async fn writes_to_a_table_being_loaded_in_bulk_are_refused_with_the_reason() ->
     fixture.close().await
 }
 
-/// Runs the run's chunks one at a time until `stop` says so for the next
-/// queued one (or none is left); returns the chunk it stopped before.
-async fn run_until(
-    engine: &EngineContext,
-    run_id: Uuid,
-    stop: impl Fn(&str, &str) -> bool,
-) -> anyhow::Result<Option<i64>> {
-    loop {
-        let next: Option<(i64, String, String)> = sqlx::query_as(
-            "SELECT c.id, s.entity, s.phase FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
-             WHERE c.run_id = $1 AND c.state = 'queued' ORDER BY c.id LIMIT 1",
-        )
-        .bind(run_id)
-        .fetch_optional(&engine.lms)
-        .await?;
-        let Some((chunk, entity, phase)) = next else {
-            return Ok(None);
-        };
-        if stop(&entity, &phase) {
-            return Ok(Some(chunk));
-        }
-        let outcome = run_chunk(engine, chunk).await?;
-        anyhow::ensure!(
-            matches!(outcome, ChunkOutcome::Done(_)),
-            "{entity} {phase}: {outcome:?}"
-        );
-    }
+#[tokio::test]
+async fn deletes_from_a_table_a_bulk_load_references_are_refused_until_its_keys_are_back()
+-> anyhow::Result<()> {
+    let fixture = Fixture::seeded("bulkparent", Scale::Small, 88).await?;
+    let planned = plan_run(fixture.lms(), fixture.legacy(), &OPTIONS).await?;
+    // Students are loaded and their own guard is gone; the enrollments
+    // referencing them are in, without their foreign keys.
+    let finalize = run_until(&fixture.engine, planned.run_id, |entity, phase| {
+        entity == "journal" && phase == "finalize"
+    })
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("no journal finalize"))?;
+    let enrolled: i64 =
+        sqlx::query_scalar("SELECT student_id FROM course_enrollments ORDER BY id LIMIT 1")
+            .fetch_one(fixture.lms())
+            .await?;
+    let db = Database::connect(fixture.lms_db.url(), &lms_pg::PoolConfig::small("test")).await?;
+
+    let refused = Repository::new(&db)
+        .delete_student(StudentId(enrolled))
+        .await;
+
+    let Err(DomainError::Unavailable(message)) = refused else {
+        anyhow::bail!("expected UNAVAILABLE, got {refused:?}");
+    };
+    assert!(
+        message.contains("rows of students are referenced by")
+            && message.contains(&planned.run_id.to_string()),
+        "{message}"
+    );
+    let done = run_chunk(&fixture.engine, finalize).await?;
+    assert!(matches!(done, ChunkOutcome::Done(_)), "{done:?}");
+    run_until(&fixture.engine, planned.run_id, |_, _| false).await?;
+    assert_eq!(fixture.report(planned.run_id).await?.status, "succeeded");
+    db.pool().close().await;
+    fixture.close().await
 }
 
 fn impatient(engine: &EngineContext) -> EngineContext {

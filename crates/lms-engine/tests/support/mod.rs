@@ -13,7 +13,10 @@ use lms_config::Settings;
 use lms_data::{Database, schema};
 use lms_engine::inline::run_inline;
 use lms_engine::setup::connect_engine;
-use lms_engine::{ConflictPolicy, CoverageReport, EngineContext, RunOptions, plan_run, report};
+use lms_engine::{
+    ChunkOutcome, ConflictPolicy, CoverageReport, EngineContext, RunOptions, plan_run, report,
+    run_chunk,
+};
 use lms_legacy::{Scale, SeedOptions, seed_legacy_database};
 use lms_testkit::{TestDatabase, TestRedis, test_settings};
 use sqlx::PgPool;
@@ -214,4 +217,33 @@ pub fn entity<'a>(report: &'a CoverageReport, name: &str) -> &'a report::EntityR
         .iter()
         .find(|entity| entity.entity == name)
         .unwrap_or_else(|| panic!("{name} missing from the report"))
+}
+
+/// Runs the run's chunks one at a time until `stop` says so for the next
+/// queued one (or none is left); returns the chunk it stopped before.
+pub async fn run_until(
+    engine: &EngineContext,
+    run_id: Uuid,
+    stop: impl Fn(&str, &str) -> bool,
+) -> anyhow::Result<Option<i64>> {
+    loop {
+        let next: Option<(i64, String, String)> = sqlx::query_as(
+            "SELECT c.id, s.entity, s.phase FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
+             WHERE c.run_id = $1 AND c.state = 'queued' ORDER BY c.id LIMIT 1",
+        )
+        .bind(run_id)
+        .fetch_optional(&engine.lms)
+        .await?;
+        let Some((chunk, entity, phase)) = next else {
+            return Ok(None);
+        };
+        if stop(&entity, &phase) {
+            return Ok(Some(chunk));
+        }
+        let outcome = run_chunk(engine, chunk).await?;
+        anyhow::ensure!(
+            matches!(outcome, ChunkOutcome::Done(_)),
+            "{entity} {phase}: {outcome:?}"
+        );
+    }
 }
