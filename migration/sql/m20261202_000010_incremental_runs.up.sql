@@ -41,11 +41,14 @@ CREATE TABLE migration.apply_scope (
 );
 
 -- Migrated LMS rows deleted in the LMS, noted as they go, so that a re-run
--- finds them without looking through every row.
+-- finds them without looking through every row. A run's resolve step
+-- claims the notes it sees; its finalize forgets those, and only those (a
+-- deletion committed meanwhile waits for the next run).
 CREATE TABLE migration.lms_deletions (
     target_table text NOT NULL,
     target_id    bigint NOT NULL,
     deleted_at   timestamptz NOT NULL DEFAULT now(),
+    claimed_by   uuid,
     PRIMARY KEY (target_table, target_id)
 );
 

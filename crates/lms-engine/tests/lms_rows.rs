@@ -7,7 +7,7 @@ use lms_engine::ConflictKind;
 use lms_engine::ConflictPolicy::{KeepLms, TakeLegacy};
 use sqlx::Row;
 use support::school::{lms_value, migrated_school};
-use support::{entity, ledger};
+use support::{entity, ledger, run_until};
 
 #[tokio::test]
 async fn a_row_deleted_in_the_lms_is_not_created_again() -> anyhow::Result<()> {
@@ -279,5 +279,60 @@ async fn a_survivor_re_elected_through_a_referenced_row_is_a_change() -> anyhow:
     .fetch_one(fixture.lms())
     .await?;
     assert_eq!(written_by, report.run_id);
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_deletion_committed_while_a_run_resolves_is_taken_up_by_the_next_run()
+-> anyhow::Result<()> {
+    use sqlx::Connection;
+    let fixture = migrated_school("deletedrace").await?;
+    // A legacy change, so that the re-run resolves the journal at all.
+    fixture
+        .legacy_sql("UPDATE journal SET status = 'completed' WHERE id = 100")
+        .await?;
+    let options = lms_engine::RunOptions {
+        chunk_size: 2,
+        ..lms_engine::RunOptions::default()
+    };
+    let planned = lms_engine::plan_run(fixture.lms(), fixture.legacy(), &options).await?;
+    // An API transaction deletes an enrollment before the journal is
+    // resolved, and commits while the resolve waits for the table (after
+    // it decided what to look at): that resolve does not see it.
+    let mut api = sqlx::PgConnection::connect(fixture.settings.database.url.expose()).await?;
+    sqlx::raw_sql("BEGIN; DELETE FROM course_enrollments WHERE legacy_id = 102")
+        .execute(&mut api)
+        .await?;
+    let run = {
+        let engine = fixture.engine.clone();
+        tokio::spawn(async move { run_until(&engine, planned.run_id, |_, _| false).await })
+    };
+    let mut waited = false;
+    for _ in 0..2_000 {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(fixture.lms())
+        .await?;
+        if waiting > 0 {
+            waited = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    sqlx::raw_sql("COMMIT").execute(&mut api).await?;
+    run.await??;
+    assert!(waited, "the run waited for the deleting transaction");
+    assert_eq!(fixture.report(planned.run_id).await?.status, "succeeded");
+
+    let next = fixture.rerun(2, KeepLms, 2).await?;
+
+    assert_eq!(next.status, "succeeded", "{:?}", next.error);
+    let row = ledger(fixture.lms(), "journal", 102).await?;
+    assert_eq!(
+        (row.outcome.as_str(), row.target_id, row.warnings),
+        ("migrated", None, vec!["deleted_in_lms".to_owned()])
+    );
     fixture.close().await
 }

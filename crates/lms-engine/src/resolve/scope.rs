@@ -155,6 +155,16 @@ pub async fn record(
     // Never caught up: every referenced row counts as changed.
     let references_seen = facts.references_seen;
     clear(tx, ctx.entity).await?;
+    // The deletions this run sees are its own to consume (see caught_up).
+    sqlx::query(
+        "UPDATE migration.lms_deletions SET claimed_by = $1 \
+         WHERE target_table = ANY($2) AND claimed_by IS DISTINCT FROM $1",
+    )
+    .bind(ctx.run_id)
+    .bind(loaded_tables(ctx.entity))
+    .execute(&mut *tx)
+    .await
+    .lms()?;
     let inserted = sqlx::query(AssertSqlSafe(statement))
         .bind(ctx.entity.as_str())
         .bind(facts.in_step)
@@ -179,9 +189,9 @@ pub async fn clear(tx: &mut PgConnection, entity: LegacyEntity) -> Result<(), En
 }
 
 /// Brings the table's record in step once its run applied everything
-/// (its finalize): staged changes and the deletions noted before its
-/// resolve step are consumed, and the referenced tables' ledger is seen as
-/// it is now.
+/// (its finalize): staged changes and the deletions its resolve step
+/// claimed are consumed, and the referenced tables' ledger is seen as it
+/// is now.
 pub async fn caught_up(
     tx: &mut PgConnection,
     run_id: uuid::Uuid,
@@ -193,13 +203,10 @@ pub async fn caught_up(
         .await
         .lms()?;
     sqlx::query(
-        "DELETE FROM migration.lms_deletions WHERE target_table = ANY($1) \
-         AND deleted_at <= (SELECT started_at FROM migration.run_steps \
-                            WHERE run_id = $2 AND entity = $3 AND phase = 'resolve')",
+        "DELETE FROM migration.lms_deletions WHERE target_table = ANY($1) AND claimed_by = $2",
     )
     .bind(loaded_tables(entity))
     .bind(run_id)
-    .bind(entity.as_str())
     .execute(&mut *tx)
     .await
     .lms()?;

@@ -28,10 +28,12 @@ FROM (
     WHERE l.entity = $1 AND l.outcome <> 'migrated' AND l.source_deleted_at IS NULL
       AND NOT EXISTS (SELECT 1 FROM migration.resolutions r WHERE r.entity = $1 AND r.legacy_id = l.legacy_id)
     UNION
-    -- Rows whose LMS row was deleted in the LMS since.
+    -- Rows whose LMS row was deleted in the LMS since. The ledger's targets
+    -- are rows of the first table the legacy table fills (a final grade
+    -- deleted in the LMS is an edit of its enrollment, not a deletion).
     SELECT l.legacy_id FROM migration.lms_deletions d
     JOIN migration.ledger l ON l.entity = $1 AND l.target_id = d.target_id AND l.outcome = 'migrated'
-    WHERE d.target_table = ANY($5)
+    WHERE d.target_table = ($5::text[])[1]
     UNION
     -- Conflicts to try again: a key that was taken; all of them under take-legacy.
     SELECT l.legacy_id FROM migration.ledger l
