@@ -26,10 +26,14 @@ CREATE TABLE migration.stage_changes (
 -- in step but for the rows in stage_changes (false after a dry run, or a
 -- mirror lost and staged whole again), and the referenced tables' ledger
 -- as the table was last brought in step with it.
+-- proposed_under: the terms the ledger's proposals were computed under (the
+-- engine's rules version, the legacy time zone); other terms make every row
+-- one to look at again.
 CREATE TABLE migration.stage_state (
     entity          text PRIMARY KEY,
     in_step         boolean NOT NULL,
-    references_seen timestamptz
+    references_seen timestamptz,
+    proposed_under  text
 );
 
 -- The rows a run's apply must look at (the rest it leaves, and counts as

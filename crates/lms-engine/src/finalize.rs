@@ -87,7 +87,7 @@ pub async fn finalize_entity(
             .await
             .lms()?;
     }
-    scope::caught_up(tx, run_id, entity).await?;
+    scope::caught_up(tx, apply).await?;
     Ok(stats)
 }
 

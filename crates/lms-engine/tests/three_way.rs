@@ -248,3 +248,24 @@ async fn an_api_write_racing_the_run_is_never_overwritten() -> anyhow::Result<()
     );
     fixture.close().await
 }
+
+#[tokio::test]
+async fn a_rerun_under_another_legacy_time_zone_looks_at_every_row_again() -> anyhow::Result<()> {
+    let mut fixture = migrated_school("timezone").await?;
+    // Legacy is unchanged, but its timestamps now mean other instants.
+    fixture.engine.legacy_timezone = "Asia/Tokyo".to_owned();
+
+    let report = fixture.rerun(2, KeepLms, 2).await?;
+
+    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    let submitted = lms_value(
+        fixture.lms(),
+        "assessment_submissions",
+        "extract(epoch FROM submitted_at)::bigint",
+        300,
+    )
+    .await?;
+    // 2025-01-10 10:00 in Tokyo is 01:00 UTC.
+    assert_eq!(submitted.as_deref(), Some("1736470800"));
+    fixture.close().await
+}

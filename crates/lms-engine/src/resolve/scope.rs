@@ -18,6 +18,20 @@ use crate::error::{DatabaseContext, EngineError};
 use crate::sql_template::render;
 use crate::stage::stage_table;
 
+/// The version of the contract's rules in this engine. Bump it with any
+/// change that makes the contract propose other values for an unchanged
+/// legacy row: the next run then looks at every row again.
+pub const RULES_VERSION: u32 = 1;
+
+/// The terms a run's proposals are computed under: rows proposed under
+/// other terms may propose otherwise now, whatever legacy did.
+pub fn terms(ctx: &ApplyContext<'_>) -> String {
+    format!(
+        "rules {RULES_VERSION}; legacy timezone {}",
+        ctx.legacy_timezone
+    )
+}
+
 const SCOPE: &str = include_str!("sql/scope.sql");
 const DEPENDENT: &str = include_str!("sql/dependent.sql");
 
@@ -37,6 +51,9 @@ pub struct Facts {
     pub lms_deletions: bool,
     /// Open conflicts the run must look at again.
     pub conflicts_to_retry: bool,
+    /// The ledger's proposals were computed under other terms (another
+    /// rules version or legacy time zone): every row is looked at again.
+    pub terms_changed: bool,
 }
 
 impl Facts {
@@ -47,6 +64,7 @@ impl Facts {
             && !self.references_changed
             && !self.lms_deletions
             && !self.conflicts_to_retry
+            && !self.terms_changed
     }
 }
 
@@ -90,19 +108,22 @@ fn references(entity: LegacyEntity) -> &'static [(&'static str, LegacyEntity)] {
 /// Gathers the facts for `ctx.entity`.
 pub async fn facts(tx: &mut PgConnection, ctx: &ApplyContext<'_>) -> Result<Facts, EngineError> {
     let entity = ctx.entity;
-    let state =
-        sqlx::query("SELECT in_step, references_seen FROM migration.stage_state WHERE entity = $1")
-            .bind(entity.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .lms()?;
-    let (in_step, references_seen): (bool, Option<DateTime<Utc>>) = match &state {
-        Some(row) => (
-            row.try_get("in_step").lms()?,
-            row.try_get("references_seen").lms()?,
-        ),
-        None => (false, None),
-    };
+    let state = sqlx::query(
+        "SELECT in_step, references_seen, proposed_under FROM migration.stage_state WHERE entity = $1",
+    )
+    .bind(entity.as_str())
+    .fetch_optional(&mut *tx)
+    .await
+    .lms()?;
+    let (in_step, references_seen, proposed_under): (bool, Option<DateTime<Utc>>, Option<String>) =
+        match &state {
+            Some(row) => (
+                row.try_get("in_step").lms()?,
+                row.try_get("references_seen").lms()?,
+                row.try_get("proposed_under").lms()?,
+            ),
+            None => (false, None, None),
+        };
     let referenced: Vec<&str> = references(entity)
         .iter()
         .map(|(_, referenced)| referenced.as_str())
@@ -130,6 +151,7 @@ pub async fn facts(tx: &mut PgConnection, ctx: &ApplyContext<'_>) -> Result<Fact
         references_changed: row.try_get("references_changed").lms()? && !referenced.is_empty(),
         lms_deletions: row.try_get("lms_deletions").lms()?,
         conflicts_to_retry: row.try_get("conflicts_to_retry").lms()?,
+        terms_changed: proposed_under.as_deref() != Some(terms(ctx).as_str()),
     })
 }
 
@@ -171,6 +193,7 @@ pub async fn record(
         .bind(references_seen)
         .bind(ctx.on_conflict.as_str())
         .bind(loaded_tables(ctx.entity))
+        .bind(facts.terms_changed)
         .execute(&mut *tx)
         .await
         .lms()?
@@ -192,11 +215,8 @@ pub async fn clear(tx: &mut PgConnection, entity: LegacyEntity) -> Result<(), En
 /// (its finalize): staged changes and the deletions its resolve step
 /// claimed are consumed, and the referenced tables' ledger is seen as it
 /// is now.
-pub async fn caught_up(
-    tx: &mut PgConnection,
-    run_id: uuid::Uuid,
-    entity: LegacyEntity,
-) -> Result<(), EngineError> {
+pub async fn caught_up(tx: &mut PgConnection, ctx: &ApplyContext<'_>) -> Result<(), EngineError> {
+    let (run_id, entity) = (ctx.run_id, ctx.entity);
     sqlx::query("DELETE FROM migration.stage_changes WHERE entity = $1")
         .bind(entity.as_str())
         .execute(&mut *tx)
@@ -211,10 +231,13 @@ pub async fn caught_up(
     .await
     .lms()?;
     sqlx::query(
-        "INSERT INTO migration.stage_state (entity, in_step, references_seen) VALUES ($1, true, now()) \
-         ON CONFLICT (entity) DO UPDATE SET in_step = true, references_seen = now()",
+        "INSERT INTO migration.stage_state (entity, in_step, references_seen, proposed_under) \
+         VALUES ($1, true, now(), $2) \
+         ON CONFLICT (entity) DO UPDATE \
+         SET in_step = true, references_seen = now(), proposed_under = EXCLUDED.proposed_under",
     )
     .bind(entity.as_str())
+    .bind(terms(ctx))
     .execute(&mut *tx)
     .await
     .lms()?;

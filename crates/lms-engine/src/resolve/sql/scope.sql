@@ -2,7 +2,8 @@
 -- counts as unchanged. $1: the legacy table, $2: whether the record of
 -- staged changes can be trusted, $3: the referenced tables' ledger as the
 -- table last caught up with it, $4: the run's conflict policy, $5: the LMS
--- tables the legacy table fills.
+-- tables the legacy table fills, $6: whether the ledger's proposals were
+-- computed under other terms (rules version, legacy time zone).
 INSERT INTO migration.apply_scope (entity, legacy_id)
 SELECT $1, candidate.legacy_id
 FROM (
@@ -16,6 +17,9 @@ FROM (
     LEFT JOIN migration.ledger l ON l.entity = $1 AND l.legacy_id = s.legacy_id
     WHERE NOT $2
       AND (l.legacy_id IS NULL OR l.source_hash <> s.source_hash OR l.source_deleted_at IS NOT NULL)
+    UNION
+    -- Every row, when what the contract proposes may have changed for all.
+    SELECT s.legacy_id FROM {{stage}} s WHERE $6
     UNION
     -- Rows whose resolution changed: now merged or rejected, or otherwise.
     SELECT r.legacy_id FROM migration.resolutions r
