@@ -210,12 +210,12 @@ async fn claim(ctx: &EngineContext, chunk_id: i64) -> Result<Claim, EngineError>
             .map_err(|error: crate::conflict::UnknownPolicy| {
                 EngineError::Invariant(error.to_string())
             })?,
-        load_path: row
-            .try_get::<Option<String>, _>("load_path")
-            .lms()?
-            .as_deref()
-            .and_then(LoadPath::parse)
-            .unwrap_or(LoadPath::Delta),
+        // Steps planned before load paths existed took the delta path.
+        load_path: match row.try_get::<Option<String>, _>("load_path").lms()? {
+            None => LoadPath::Delta,
+            Some(path) => LoadPath::parse(&path)
+                .ok_or_else(|| EngineError::Invariant(format!("a step with load path {path:?}")))?,
+        },
     };
     let attempts: i32 = sqlx::query(
         "UPDATE migration.chunks SET attempts = attempts + 1, started_at = now(), worker = $2 \

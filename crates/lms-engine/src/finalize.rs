@@ -118,35 +118,22 @@ async fn unchanged_coverage(
     run_id: Uuid,
     entity: LegacyEntity,
 ) -> Result<Option<Value>, EngineError> {
-    let skipped: Option<bool> = sqlx::query(
-        "SELECT bool_and(coalesce((c.stats->>'skipped')::boolean, false)) \
-         FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
-         WHERE s.run_id = $1 AND s.entity = $2 AND s.phase = 'resolve' AND c.state = 'done'",
-    )
-    .bind(run_id)
-    .bind(entity.as_str())
-    .fetch_optional(&mut *tx)
-    .await
-    .lms()?
-    .and_then(|row| row.try_get(0).ok())
-    .flatten();
+    let skipped: Option<bool> = sqlx::query_scalar(include_str!("finalize/resolve_skipped.sql"))
+        .bind(run_id)
+        .bind(entity.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .lms()?;
     if skipped != Some(true) {
         return Ok(None);
     }
-    let previous: Option<Value> = sqlx::query(
-        "SELECT s.stats FROM migration.run_steps s JOIN migration.runs r ON r.id = s.run_id \
-         WHERE s.entity = $2 AND s.phase = 'finalize' AND s.state = 'done' AND s.run_id <> $1 \
-           AND NOT r.dry_run AND s.stats <> '{}'::jsonb \
-         ORDER BY r.created_at DESC LIMIT 1",
-    )
-    .bind(run_id)
-    .bind(entity.as_str())
-    .fetch_optional(&mut *tx)
-    .await
-    .lms()?
-    .map(|row| row.try_get(0))
-    .transpose()
-    .lms()?;
+    let previous: Option<Value> =
+        sqlx::query_scalar(include_str!("finalize/previous_coverage.sql"))
+            .bind(run_id)
+            .bind(entity.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .lms()?;
     let Some(stats) = previous else {
         return Ok(None);
     };

@@ -33,6 +33,7 @@ pub fn terms(ctx: &ApplyContext<'_>) -> String {
 }
 
 const SCOPE: &str = include_str!("sql/scope.sql");
+const FACTS: &str = include_str!("sql/facts.sql");
 const DEPENDENT: &str = include_str!("sql/dependent.sql");
 
 /// What a delta run knows, before resolving a table, of what changed.
@@ -128,22 +129,15 @@ pub async fn facts(tx: &mut PgConnection, ctx: &ApplyContext<'_>) -> Result<Fact
         .iter()
         .map(|(_, referenced)| referenced.as_str())
         .collect();
-    let row = sqlx::query(
-        "SELECT EXISTS (SELECT 1 FROM migration.stage_changes WHERE entity = $1) AS staged_changes, \
-                EXISTS (SELECT 1 FROM migration.ledger WHERE entity = ANY($2) \
-                        AND ($3::timestamptz IS NULL OR recorded_at > $3)) AS references_changed, \
-                EXISTS (SELECT 1 FROM migration.lms_deletions WHERE target_table = ANY($4)) AS lms_deletions, \
-                EXISTS (SELECT 1 FROM migration.ledger WHERE entity = $1 AND conflict IS NOT NULL \
-                        AND (conflict = 'key_taken' OR $5 = 'take_legacy')) AS conflicts_to_retry",
-    )
-    .bind(entity.as_str())
-    .bind(&referenced)
-    .bind(references_seen)
-    .bind(loaded_tables(entity))
-    .bind(ctx.on_conflict.as_str())
-    .fetch_one(&mut *tx)
-    .await
-    .lms()?;
+    let row = sqlx::query(FACTS)
+        .bind(entity.as_str())
+        .bind(&referenced)
+        .bind(references_seen)
+        .bind(loaded_tables(entity))
+        .bind(ctx.on_conflict.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .lms()?;
     Ok(Facts {
         in_step,
         references_seen,
