@@ -51,8 +51,8 @@ BEGIN
             ERRCODE = 'LM001',
             MESSAGE = format('%s is being loaded in bulk by migration run %s (since %s): its indexes and '
                              'foreign keys are rebuilt when the load ends, and writes are refused until then '
-                             '(if that run failed or was cancelled, until the next run is planned, which '
-                             'restores them first); nothing was written',
+                             '(should that run have ended without restoring them, until the next run is '
+                             'planned, which does it first); nothing was written',
                              TG_TABLE_NAME, loading.run_id, loading.started_at);
     END IF;
     IF TG_OP IN ('DELETE', 'TRUNCATE') THEN

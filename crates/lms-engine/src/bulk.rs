@@ -309,6 +309,11 @@ const INVALID_INDEXES: &str = include_str!("bulk/invalid_indexes.sql");
 /// active then): restores what an unfinished bulk load dropped, validates
 /// NOT VALID foreign keys, rebuilds invalid indexes, and lets writers in.
 pub async fn repair(tx: &mut PgConnection) -> Result<Repairs, EngineError> {
+    // One repair at a time: a plan's, or the one after a run that ended.
+    sqlx::raw_sql("LOCK TABLE migration.deferred_ddl, migration.bulk_loads IN EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await
+        .lms()?;
     let mut repairs = Repairs {
         restored: restore(tx, None).await?,
         ..Repairs::default()
@@ -353,6 +358,45 @@ pub async fn repair(tx: &mut PgConnection) -> Result<Repairs, EngineError> {
         tracing::warn!(?repairs, "repaired the LMS schema before planning");
     }
     Ok(repairs)
+}
+
+/// After `run_id` ended failed or cancelled, with none of its chunks still
+/// running and no other run active, puts back what its bulk loads took
+/// (as the next plan would), so that writers need not wait for one. Best
+/// effort: what it cannot do now, the next plan does, and the log says so.
+pub async fn release_ended_run(lms: &PgPool, run_id: Uuid) {
+    match try_release(lms, run_id).await {
+        Ok(Some(repairs)) => {
+            tracing::info!(%run_id, ?repairs, "the ended run's bulk loads were undone: writes are let in again");
+        }
+        Ok(None) => {}
+        Err(error) => tracing::warn!(
+            %run_id, %error,
+            "could not restore what the ended run's bulk loads dropped; the next run's plan will"
+        ),
+    }
+}
+
+async fn try_release(lms: &PgPool, run_id: Uuid) -> Result<Option<Repairs>, EngineError> {
+    let mut tx = lms.begin().await.lms()?;
+    sqlx::raw_sql(
+        "SET LOCAL lock_timeout = '5s'; \
+         LOCK TABLE migration.deferred_ddl, migration.bulk_loads IN EXCLUSIVE MODE",
+    )
+    .execute(&mut *tx)
+    .await
+    .lms()?;
+    let releasable: bool = sqlx::query_scalar(include_str!("bulk/releasable.sql"))
+        .bind(run_id)
+        .fetch_one(&mut *tx)
+        .await
+        .lms()?;
+    if !releasable {
+        return Ok(None);
+    }
+    let repairs = repair(&mut tx).await?;
+    tx.commit().await.lms()?;
+    Ok(Some(repairs))
 }
 
 /// Makes sure the staging of `entity` holds, over `range`, the rows this

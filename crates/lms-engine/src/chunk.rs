@@ -285,6 +285,10 @@ async fn execute(ctx: &EngineContext, info: &ChunkInfo) -> Result<Option<Advance
         progress::complete_chunk(&mut tx, info.run_id, info.id, info.step_id, &stats).await?;
     tx.commit().await.lms()?;
     tracing::debug!(chunk = info.id, entity = %info.entity, phase = info.phase.as_str(), range = %info.range, %stats, "chunk done");
+    if advance.finished == Some("cancelled") {
+        // The last running chunk of a cancelled run closed it.
+        bulk::release_ended_run(&ctx.lms, info.run_id).await;
+    }
     Ok(Some(advance))
 }
 

@@ -74,6 +74,9 @@ pub async fn cancel_run(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, Engin
         .lms()?;
     tx.commit().await.lms()?;
     tracing::info!(%run_id, in_progress = busy, "run cancelled");
+    if busy == 0 {
+        crate::bulk::release_ended_run(lms, run_id).await;
+    }
     run_progress(lms, run_id).await
 }
 

@@ -280,5 +280,6 @@ pub async fn fail_chunk(
         .lms()?;
     tx.commit().await.lms()?;
     tracing::error!(%run_id, chunk_id, error, "migration run failed");
+    crate::bulk::release_ended_run(lms, run_id).await;
     Ok(())
 }

@@ -185,6 +185,32 @@ async fn deletes_from_a_table_a_bulk_load_references_are_refused_until_its_keys_
     fixture.close().await
 }
 
+#[tokio::test]
+async fn a_run_cancelled_mid_load_gives_the_tables_back_at_once() -> anyhow::Result<()> {
+    let fixture = Fixture::seeded("bulkcancel", Scale::Small, 89).await?;
+    let planned = plan_run(fixture.lms(), fixture.legacy(), &OPTIONS).await?;
+    run_until(&fixture.engine, planned.run_id, |entity, phase| {
+        entity == "journal" && phase == "apply"
+    })
+    .await?;
+
+    lms_engine::control::cancel_run(fixture.lms(), planned.run_id).await?;
+
+    let left: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM migration.deferred_ddl) \
+              + (SELECT count(*) FROM migration.bulk_loads)",
+    )
+    .fetch_one(fixture.lms())
+    .await?;
+    assert_eq!(left, 0, "dropped definitions and write guards left");
+    assert_eq!(
+        schema_objects(fixture.lms()).await?,
+        fresh_schema_objects().await?,
+        "every index and key back, and valid"
+    );
+    fixture.close().await
+}
+
 fn impatient(engine: &EngineContext) -> EngineContext {
     EngineContext {
         retry: RetryPolicy {
