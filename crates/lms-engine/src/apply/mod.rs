@@ -13,9 +13,14 @@
 //! key) the rows whose key moves, which the table's resolve step applies in
 //! one transaction before any chunk runs: see [`apply_key_moves`].
 
+mod bulk_load;
+mod key_moves;
 mod owned;
 mod provision;
 pub mod specs;
+
+pub use bulk_load::apply_bulk;
+pub use key_moves::apply_key_moves;
 
 use lms_domain::LegacyEntity;
 use serde::{Deserialize, Serialize};
@@ -65,16 +70,11 @@ const GRADE_JOIN: &str = include_str!("sql/grade_join.sql");
 const ADOPT: &str = include_str!("sql/adopt.sql");
 const DECIDE: &str = include_str!("sql/decide.sql");
 const DEFER_KEY_MOVES: &str = include_str!("sql/defer_key_moves.sql");
-const KEY_MOVE_CANDIDATES: &str = include_str!("sql/key_move_candidates.sql");
-const BLOCK_MOVES: &str = include_str!("sql/block_moves.sql");
-const PARK: &str = include_str!("sql/park.sql");
 const UPDATE_TARGETS: &str = include_str!("sql/update_targets.sql");
 const INSERT_TARGETS: &str = include_str!("sql/insert_targets.sql");
 const GRADES: &str = include_str!("sql/grades.sql");
 const LEDGER: &str = include_str!("sql/ledger.sql");
 const CHANGES: &str = include_str!("sql/changes.sql");
-const BULK_INSERT: &str = include_str!("sql/bulk_insert.sql");
-const BULK_GRADES: &str = include_str!("sql/bulk_grades.sql");
 
 /// Applies the staged rows of the context's table in `range`.
 pub async fn apply_range(
@@ -181,171 +181,6 @@ async fn outside_scope(
         scoped: row.try_get("scoped").lms()?,
         conflicts: row.try_get("conflicts").lms()?,
     })
-}
-
-/// Applies the staged rows of the context's table in `range` into empty
-/// target tables (the bulk path): every row is new, so nothing is compared;
-/// the target rows, their grades and the ledger (with what was written as
-/// the baseline) are inserted by one statement.
-pub async fn apply_bulk(
-    tx: &mut PgConnection,
-    ctx: &ApplyContext<'_>,
-    range: IdRange,
-) -> Result<Changes, EngineError> {
-    let spec = ApplySpec::for_entity(ctx.entity);
-    // Accounts are provisioned into the rows first (students, teachers);
-    // the others' rows feed the insert directly, without a table of their own.
-    let provisioning = match ctx.entity {
-        LegacyEntity::Students => Some(provision::STUDENTS),
-        LegacyEntity::Teachers => Some(provision::TEACHERS),
-        _ => None,
-    };
-    let rows = match provisioning {
-        Some(who) => {
-            load_rows(tx, ctx, spec, &range, Scoped::AllRows).await?;
-            provision::provision_accounts(tx, who).await?;
-            String::new()
-        }
-        None => {
-            set_timezone(tx, ctx.legacy_timezone).await?;
-            format!(
-                "apply_rows AS MATERIALIZED ({}),",
-                (spec.rows)(&range.predicate("s.legacy_id"))
-            )
-        }
-    };
-    let owned = Owned::load(tx, ctx.entity).await?;
-    let columns: Vec<&str> = owned
-        .main_columns()
-        .chain(spec.derived.iter().copied())
-        .collect();
-    let values: Vec<String> = columns.iter().map(|column| format!("a.{column}")).collect();
-    let grades = if ctx.entity == LegacyEntity::Journal {
-        let part = &specs::GRADE_PART;
-        let written = || part.owned.iter().chain(part.derived);
-        let grade_columns: Vec<&str> = written().map(|(column, _)| *column).collect();
-        let grade_values: Vec<String> = written().map(|(_, from)| format!("a.{from}")).collect();
-        render(
-            BULK_GRADES,
-            &[
-                ("grade_columns", &grade_columns.join(", ")),
-                ("grade_values", &grade_values.join(", ")),
-            ],
-        )?
-    } else {
-        String::new()
-    };
-    let statement = render(
-        BULK_INSERT,
-        &[
-            ("rows", &rows),
-            ("target", ctx.entity.target_table()),
-            ("columns", &columns.join(", ")),
-            ("values", &values.join(", ")),
-            ("grades", &grades),
-            ("proposal", &owned.proposal()),
-        ],
-    )?;
-    let rows = sqlx::query(AssertSqlSafe(statement))
-        .bind(ctx.run_id)
-        .bind(ctx.entity.as_str())
-        .execute(&mut *tx)
-        .await
-        .lms()?
-        .rows_affected();
-    let rows = i64::try_from(rows).unwrap_or(i64::MAX);
-    Ok(Changes {
-        rows,
-        created: rows,
-        ..Changes::default()
-    })
-}
-
-/// Applies, in the table's resolve transaction, every row whose natural
-/// key moves (or that comes back from retirement into the unique indexes):
-/// moving keys leave the unique indexes together and come back with their
-/// new values, so any permutation of keys applies, at any chunk size. A row
-/// whose new key stays held by a row that does not move (an LMS-born row,
-/// or one whose conflict kept its values) keeps its old key, as a conflict.
-///
-/// API writes to the table wait for the few moments this takes, so that no
-/// decision here can be overtaken by one.
-pub async fn apply_key_moves(
-    tx: &mut PgConnection,
-    ctx: &ApplyContext<'_>,
-) -> Result<(), EngineError> {
-    let spec = ApplySpec::for_entity(ctx.entity);
-    let Some(key) = spec.natural_key else {
-        return Ok(());
-    };
-    let target = ctx.entity.target_table();
-    let has_rows: bool = sqlx::query(AssertSqlSafe(format!(
-        "SELECT EXISTS (SELECT 1 FROM {target} WHERE legacy_id IS NOT NULL)"
-    )))
-    .fetch_one(&mut *tx)
-    .await
-    .lms()?
-    .try_get(0)
-    .lms()?;
-    let scoped: bool =
-        sqlx::query("SELECT EXISTS (SELECT 1 FROM migration.apply_scope WHERE entity = $1)")
-            .bind(ctx.entity.as_str())
-            .fetch_one(&mut *tx)
-            .await
-            .lms()?
-            .try_get(0)
-            .lms()?;
-    if !has_rows || !scoped {
-        return Ok(());
-    }
-    let lock = if ctx.entity == LegacyEntity::Journal {
-        "LOCK TABLE course_enrollments, grades IN SHARE ROW EXCLUSIVE MODE".to_owned()
-    } else {
-        format!("LOCK TABLE {target} IN SHARE ROW EXCLUSIVE MODE")
-    };
-    execute(tx, lock).await?;
-    load_rows(tx, ctx, spec, &IdRange::ALL, Scoped::InScope).await?;
-    let candidates = render(
-        KEY_MOVE_CANDIDATES,
-        &[
-            ("target", target),
-            ("key_t", &qualified("t", key.columns)),
-            ("key_a", &qualified("a", key.columns)),
-        ],
-    )?;
-    let moving = sqlx::raw_sql(AssertSqlSafe(candidates))
-        .execute(&mut *tx)
-        .await
-        .lms()?
-        .rows_affected();
-    tracing::debug!(entity = %ctx.entity, not_moving = moving, "key move candidates chosen");
-    let owned = Owned::load(tx, ctx.entity).await?;
-    plan(tx, ctx, &owned, "true").await?;
-    decide(tx, ctx).await?;
-    let block = render(
-        BLOCK_MOVES,
-        &[
-            ("target", target),
-            ("collides", key.collides),
-            ("current_x", &owned.current("x", "g")),
-            ("adopted_grade_join", Grades::of(ctx.entity).adopted_join),
-        ],
-    )?;
-    // Each round blocks at least one more row or ends; rows are finite.
-    loop {
-        let blocked = sqlx::raw_sql(AssertSqlSafe(block.clone()))
-            .execute(&mut *tx)
-            .await
-            .lms()?
-            .rows_affected();
-        if blocked == 0 {
-            break;
-        }
-    }
-    execute(tx, render(PARK, &[("target", target)])?).await?;
-    write_targets(tx, ctx, spec, &owned).await?;
-    write_ledger(tx, ctx).await?;
-    execute(tx, "DROP TABLE apply_plan, apply_rows".to_owned()).await
 }
 
 /// Which staged rows an apply looks at.

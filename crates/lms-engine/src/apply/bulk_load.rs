@@ -1,0 +1,93 @@
+//! The bulk path's apply: every row is new, and one statement inserts the
+//! targets, their final grades and the ledger with its baselines.
+
+use lms_domain::LegacyEntity;
+use sqlx::{AssertSqlSafe, PgConnection};
+
+use super::owned::Owned;
+use super::specs::{self, ApplySpec};
+use super::{ApplyContext, Changes, Scoped, load_rows, provision, set_timezone};
+use crate::error::{DatabaseContext, EngineError};
+use crate::plan::IdRange;
+use crate::sql_template::render;
+
+const BULK_INSERT: &str = include_str!("sql/bulk_insert.sql");
+const BULK_GRADES: &str = include_str!("sql/bulk_grades.sql");
+
+/// Applies the staged rows of the context's table in `range` into empty
+/// target tables (the bulk path): every row is new, so nothing is compared;
+/// the target rows, their grades and the ledger (with what was written as
+/// the baseline) are inserted by one statement.
+pub async fn apply_bulk(
+    tx: &mut PgConnection,
+    ctx: &ApplyContext<'_>,
+    range: IdRange,
+) -> Result<Changes, EngineError> {
+    let spec = ApplySpec::for_entity(ctx.entity);
+    // Accounts are provisioned into the rows first (students, teachers);
+    // the others' rows feed the insert directly, without a table of their own.
+    let provisioning = match ctx.entity {
+        LegacyEntity::Students => Some(provision::STUDENTS),
+        LegacyEntity::Teachers => Some(provision::TEACHERS),
+        _ => None,
+    };
+    let rows = match provisioning {
+        Some(who) => {
+            load_rows(tx, ctx, spec, &range, Scoped::AllRows).await?;
+            provision::provision_accounts(tx, who).await?;
+            String::new()
+        }
+        None => {
+            set_timezone(tx, ctx.legacy_timezone).await?;
+            format!(
+                "apply_rows AS MATERIALIZED ({}),",
+                (spec.rows)(&range.predicate("s.legacy_id"))
+            )
+        }
+    };
+    let owned = Owned::load(tx, ctx.entity).await?;
+    let columns: Vec<&str> = owned
+        .main_columns()
+        .chain(spec.derived.iter().copied())
+        .collect();
+    let values: Vec<String> = columns.iter().map(|column| format!("a.{column}")).collect();
+    let grades = if ctx.entity == LegacyEntity::Journal {
+        let part = &specs::GRADE_PART;
+        let written = || part.owned.iter().chain(part.derived);
+        let grade_columns: Vec<&str> = written().map(|(column, _)| *column).collect();
+        let grade_values: Vec<String> = written().map(|(_, from)| format!("a.{from}")).collect();
+        render(
+            BULK_GRADES,
+            &[
+                ("grade_columns", &grade_columns.join(", ")),
+                ("grade_values", &grade_values.join(", ")),
+            ],
+        )?
+    } else {
+        String::new()
+    };
+    let statement = render(
+        BULK_INSERT,
+        &[
+            ("rows", &rows),
+            ("target", ctx.entity.target_table()),
+            ("columns", &columns.join(", ")),
+            ("values", &values.join(", ")),
+            ("grades", &grades),
+            ("proposal", &owned.proposal()),
+        ],
+    )?;
+    let rows = sqlx::query(AssertSqlSafe(statement))
+        .bind(ctx.run_id)
+        .bind(ctx.entity.as_str())
+        .execute(&mut *tx)
+        .await
+        .lms()?
+        .rows_affected();
+    let rows = i64::try_from(rows).unwrap_or(i64::MAX);
+    Ok(Changes {
+        rows,
+        created: rows,
+        ..Changes::default()
+    })
+}
