@@ -14,7 +14,7 @@ DECLARE
 BEGIN
     FOREACH target IN ARRAY ARRAY['organizations', 'persons', 'users', 'staff_members', 'student_groups',
                                   'subjects', 'students', 'course_enrollments', 'grades', 'assessments',
-                                  'assessment_submissions'] LOOP
+                                  'assessment_submissions', 'courses'] LOOP
         EXECUTE format('DROP TRIGGER refuse_writes_during_bulk_load ON %I', target);
     END LOOP;
 END

@@ -76,9 +76,11 @@ DO $$
 DECLARE
     target text;
 BEGIN
+    -- The tables a bulk load fills, and courses, which the journal's keys
+    -- reference.
     FOREACH target IN ARRAY ARRAY['organizations', 'persons', 'users', 'staff_members', 'student_groups',
                                   'subjects', 'students', 'course_enrollments', 'grades', 'assessments',
-                                  'assessment_submissions'] LOOP
+                                  'assessment_submissions', 'courses'] LOOP
         EXECUTE format('CREATE TRIGGER refuse_writes_during_bulk_load BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I '
                        'FOR EACH STATEMENT EXECUTE FUNCTION migration.refuse_writes_during_bulk_load()', target);
     END LOOP;

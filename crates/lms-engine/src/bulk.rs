@@ -448,14 +448,23 @@ pub async fn ensure_staged(
         tracing::warn!(%entity, range = %staged_range, expected, present,
             "staged rows were lost (a PostgreSQL crash empties unlogged staging); staging them again");
         let staged = stage_range(legacy, tx, entity, staged_range).await?;
-        let fingerprint: Option<String> = chunk.try_get("fingerprint").lms()?;
-        let same_rows =
-            fingerprint.is_some_and(|recorded| String::from(staged.fingerprint) == recorded);
-        if reader != Phase::Resolve && !same_rows {
-            return Err(EngineError::StagingLostAndLegacyChanged {
-                entity: entity.as_str().to_owned(),
-                range: staged_range.to_string(),
-            });
+        if reader == Phase::Resolve {
+            // The resolve sees these rows: they are the stage chunk's now.
+            sqlx::query(include_str!("bulk/restaged_chunk.sql"))
+                .bind(chunk.try_get::<i64, _>("id").lms()?)
+                .bind(i64::try_from(staged.rows).unwrap_or(i64::MAX))
+                .bind(String::from(staged.fingerprint))
+                .execute(&mut *tx)
+                .await
+                .lms()?;
+        } else {
+            let fingerprint: Option<String> = chunk.try_get("fingerprint").lms()?;
+            if fingerprint != Some(String::from(staged.fingerprint)) {
+                return Err(EngineError::StagingLostAndLegacyChanged {
+                    entity: entity.as_str().to_owned(),
+                    range: staged_range.to_string(),
+                });
+            }
         }
         restaged += staged.written;
     }

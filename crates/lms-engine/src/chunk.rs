@@ -308,8 +308,12 @@ async fn do_work(
     let mut restaged = 0;
     if info.phase != Phase::Stage {
         // What a crash took from unlogged staging is staged again first.
-        let range = match info.phase {
-            Phase::Apply => info.range,
+        // An apply chunk reads its own range of staging, except where the
+        // rules look across the table (logins settled over every user, an
+        // organization's parent).
+        let range = match (info.phase, info.entity) {
+            (Phase::Apply, LegacyEntity::Users | LegacyEntity::Organizations) => IdRange::ALL,
+            (Phase::Apply, _) => info.range,
             _ => IdRange::ALL,
         };
         restaged =

@@ -177,6 +177,16 @@ async fn deletes_from_a_table_a_bulk_load_references_are_refused_until_its_keys_
             && message.contains(&planned.run_id.to_string()),
         "{message}"
     );
+    let courses = fixture
+        .lms_sql("DELETE FROM courses WHERE id = (SELECT min(course_id) FROM course_enrollments)")
+        .await;
+    let refused = courses.map_err(|error| format!("{error:#}"));
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|error| error.contains("rows of courses are referenced by")),
+        "{refused:?}"
+    );
     let done = run_chunk(&fixture.engine, finalize).await?;
     assert!(matches!(done, ChunkOutcome::Done(_)), "{done:?}");
     run_until(&fixture.engine, planned.run_id, |_, _| false).await?;
@@ -316,6 +326,97 @@ async fn staging_a_crash_lost_is_staged_again_with_the_same_result() -> anyhow::
     assert_eq!(
         fingerprint(fixture.lms()).await?,
         fingerprint(clean.lms()).await?
+    );
+    clean.close().await?;
+    fixture.close().await
+}
+
+/// Two users whose logins collide, in two chunks of one: the second is
+/// renamed, a rule settled over every user.
+const COLLIDING_LOGINS: &str = "
+INSERT INTO persons (id, last_name, first_name) VALUES (1, 'Petrova', 'Anna'), (2, 'Petrov', 'Anton');
+INSERT INTO users (id, login, email, person_id, role) VALUES
+    (1, 'apetrova', 'a1@mail.kz', 1, 'student'),
+    (2, 'APetrova', 'a2@mail.kz', 2, 'student');
+";
+
+#[tokio::test]
+async fn staging_lost_before_users_are_applied_settles_logins_over_every_user() -> anyhow::Result<()>
+{
+    let fixture = Fixture::empty_legacy("bulklostlogins").await?;
+    let clean = Fixture::empty_legacy("bulklostloginsclean").await?;
+    fixture.legacy_sql(COLLIDING_LOGINS).await?;
+    clean.legacy_sql(COLLIDING_LOGINS).await?;
+    clean.migrate(1).await?;
+    let options = RunOptions {
+        chunk_size: 1,
+        ..OPTIONS
+    };
+    let planned = plan_run(fixture.lms(), fixture.legacy(), &options).await?;
+    run_until(&fixture.engine, planned.run_id, |entity, phase| {
+        entity == "users" && phase == "apply"
+    })
+    .await?;
+    // A crash empties every unlogged table, staging among them.
+    fixture
+        .lms_sql(
+            "DO $$ DECLARE t text; BEGIN \
+             FOR t IN SELECT relname FROM pg_class WHERE relnamespace = 'migration'::regnamespace \
+                      AND relkind = 'r' AND relpersistence = 'u' \
+             LOOP EXECUTE format('TRUNCATE migration.%I', t); END LOOP; END $$",
+        )
+        .await?;
+    // The second user's chunk runs first (as a second worker may).
+    let last_users_apply: i64 = sqlx::query_scalar(
+        "SELECT max(c.id) FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
+         WHERE c.run_id = $1 AND s.entity = 'users' AND s.phase = 'apply'",
+    )
+    .bind(planned.run_id)
+    .fetch_one(fixture.lms())
+    .await?;
+
+    let first = run_chunk(&fixture.engine, last_users_apply).await?;
+    run_until(&fixture.engine, planned.run_id, |_, _| false).await?;
+
+    assert!(matches!(first, ChunkOutcome::Done(_)), "{first:?}");
+    let report = fixture.report(planned.run_id).await?;
+    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    let logins = "SELECT login FROM users ORDER BY legacy_id";
+    let renamed: Vec<String> = sqlx::query_scalar(logins).fetch_all(fixture.lms()).await?;
+    let expected: Vec<String> = sqlx::query_scalar(logins).fetch_all(clean.lms()).await?;
+    assert_eq!(renamed, expected);
+    clean.close().await?;
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn staging_lost_before_resolve_over_changed_legacy_is_resolved_as_it_is_now()
+-> anyhow::Result<()> {
+    let fixture = Fixture::seeded("bulklostearly", Scale::Small, 90).await?;
+    let clean = Fixture::seeded("bulklostearlyclean", Scale::Small, 90).await?;
+    let planned = plan_run(fixture.lms(), fixture.legacy(), &OPTIONS).await?;
+    run_until(&fixture.engine, planned.run_id, |entity, phase| {
+        entity == "journal" && phase == "resolve"
+    })
+    .await?;
+    // Legacy changes after the journal was staged, and a crash empties
+    // staging before the journal is resolved.
+    let edit = "DELETE FROM journal WHERE id = (SELECT max(id) FROM journal); \
+                UPDATE journal SET mark_final = CASE WHEN mark_final = '5' THEN '4' ELSE '5' END \
+                WHERE id = (SELECT min(id) FROM journal)";
+    fixture.legacy_sql(edit).await?;
+    clean.legacy_sql(edit).await?;
+    fixture.lms_sql("TRUNCATE migration.stage_journal").await?;
+
+    run_until(&fixture.engine, planned.run_id, |_, _| false).await?;
+
+    let report = fixture.report(planned.run_id).await?;
+    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    clean.migrate(400).await?;
+    assert_eq!(
+        fingerprint(fixture.lms()).await?,
+        fingerprint(clean.lms()).await?,
+        "the run ends where a run over the changed legacy does"
     );
     clean.close().await?;
     fixture.close().await

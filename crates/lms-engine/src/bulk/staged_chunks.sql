@@ -1,7 +1,8 @@
 -- The stage chunks of one run and legacy table that are done, within a range
 -- of ids (NULL bounds: all of them): each chunk's range, the rows it staged
 -- and the fingerprint of those rows.
-SELECT c.first_legacy_id,
+SELECT c.id,
+       c.first_legacy_id,
        c.last_legacy_id,
        coalesce((c.stats->>'rows')::bigint, 0) AS rows,
        c.stats->>'fingerprint' AS fingerprint

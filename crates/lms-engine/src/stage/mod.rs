@@ -484,6 +484,41 @@ mod tests {
     }
 
     #[test]
+    fn the_fingerprint_is_of_the_rows_whatever_the_mirror_held() {
+        let rows = [(1, 10), (2, 21), (3, 30)];
+        let mut against_nothing = Merge::new(&[]);
+        let mirror = [(1, 10), (2, 20), (4, 40)];
+        let mut against_a_mirror = Merge::new(&mirror);
+        for (id, hash) in rows {
+            against_nothing.changed(id, hash);
+            against_a_mirror.changed(id, hash);
+        }
+        assert_eq!(against_nothing.fingerprint, against_a_mirror.fingerprint);
+        let mut other = Merge::new(&[]);
+        for (id, hash) in [(1, 10), (2, 20), (3, 30)] {
+            other.changed(id, hash);
+        }
+        assert_ne!(
+            other.fingerprint, against_nothing.fingerprint,
+            "one hash differs"
+        );
+    }
+
+    #[test]
+    fn a_fingerprint_survives_the_chunk_statistics() {
+        let staged = Staged {
+            rows: 3,
+            written: 1,
+            gone: 0,
+            fingerprint: Fingerprint(u64::MAX),
+        };
+        let json = serde_json::to_value(staged).expect("serializes");
+        assert_eq!(json["fingerprint"], "ffffffffffffffff");
+        let back: Staged = serde_json::from_value(json).expect("deserializes");
+        assert_eq!(back, staged);
+    }
+
+    #[test]
     fn an_empty_mirror_stages_everything() {
         let mut merge = Merge::new(&[]);
         assert!(merge.changed(i64::MIN, 0));
