@@ -29,6 +29,10 @@ CREATE TABLE migration.stage_changes (
 -- proposed_under: the terms the ledger's proposals were computed under (the
 -- engine's rules version, the legacy time zone); other terms make every row
 -- one to look at again.
+-- The terms a run computes its proposals under, fixed by its first chunk: a
+-- worker configured otherwise refuses the run's chunks.
+ALTER TABLE migration.runs ADD COLUMN proposed_under text;
+
 CREATE TABLE migration.stage_state (
     entity          text PRIMARY KEY,
     in_step         boolean NOT NULL,

@@ -228,6 +228,16 @@ async fn claim(ctx: &EngineContext, chunk_id: i64) -> Result<Claim, EngineError>
     .lms()?
     .try_get(0)
     .lms()?;
+    // The run's first chunk fixes the terms its proposals are computed
+    // under (no lock is taken once they are set).
+    sqlx::query(
+        "UPDATE migration.runs SET proposed_under = $2 WHERE id = $1 AND proposed_under IS NULL",
+    )
+    .bind(info.run_id)
+    .bind(resolve::scope::terms(&ctx.legacy_timezone))
+    .execute(&mut *tx)
+    .await
+    .lms()?;
     tx.commit().await.lms()?;
     Ok(Claim::Run {
         attempt: u32::try_from(attempts).unwrap_or(u32::MAX),
@@ -260,6 +270,21 @@ async fn execute(ctx: &EngineContext, info: &ChunkInfo) -> Result<Option<Advance
     .execute(&mut *tx)
     .await
     .lms()?;
+    let run_terms: Option<String> =
+        sqlx::query_scalar("SELECT proposed_under FROM migration.runs WHERE id = $1")
+            .bind(info.run_id)
+            .fetch_one(&mut *tx)
+            .await
+            .lms()?;
+    let worker_terms = resolve::scope::terms(&ctx.legacy_timezone);
+    if let Some(run_terms) = run_terms
+        && run_terms != worker_terms
+    {
+        return Err(EngineError::TermsDiffer {
+            run: run_terms,
+            worker: worker_terms,
+        });
+    }
     sqlx::query("SELECT set_config('lock_timeout', $1, true)")
         .bind(format!("{}ms", ctx.lock_timeout.as_millis().max(1)))
         .execute(&mut *tx)

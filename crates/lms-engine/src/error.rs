@@ -31,6 +31,12 @@ pub enum EngineError {
          finish on what it resolved; start a new run, which picks the change up"
     )]
     StagingLostAndLegacyChanged { entity: String, range: String },
+    #[error(
+        "this worker computes proposals under \"{worker}\", but its run under \"{run}\": a run's \
+         chunks must all use one legacy.timezone and one engine version; configure the worker \
+         like the others"
+    )]
+    TermsDiffer { run: String, worker: String },
 }
 
 impl EngineError {
@@ -44,7 +50,8 @@ impl EngineError {
             | EngineError::UnknownRun(_)
             | EngineError::RunActive(_)
             | EngineError::Invariant(_)
-            | EngineError::StagingLostAndLegacyChanged { .. } => FailureClass::Permanent,
+            | EngineError::StagingLostAndLegacyChanged { .. }
+            | EngineError::TermsDiffer { .. } => FailureClass::Permanent,
         }
     }
 }

@@ -243,3 +243,47 @@ async fn stage_students(
     )
     .await
 }
+
+#[tokio::test]
+async fn a_worker_configured_with_another_legacy_time_zone_refuses_the_runs_chunks()
+-> anyhow::Result<()> {
+    let fixture = Fixture::seeded("terms", Scale::Small, 68).await?;
+    let planned = plan_run(
+        fixture.lms(),
+        fixture.legacy(),
+        &only(LegacyEntity::Organizations),
+    )
+    .await?;
+    let chunks: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM migration.chunks WHERE run_id = $1 AND state = 'queued' ORDER BY id",
+    )
+    .bind(planned.run_id)
+    .fetch_all(fixture.lms())
+    .await?;
+    let first = *chunks
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("no queued chunk"))?;
+    let done = run_chunk(&fixture.engine, first).await?;
+    anyhow::ensure!(matches!(done, ChunkOutcome::Done(_)), "{done:?}");
+    let next: i64 = sqlx::query_scalar(
+        "SELECT id FROM migration.chunks WHERE run_id = $1 AND state = 'queued' ORDER BY id LIMIT 1",
+    )
+    .bind(planned.run_id)
+    .fetch_one(fixture.lms())
+    .await?;
+    let elsewhere = EngineContext {
+        legacy_timezone: "Asia/Tokyo".to_owned(),
+        ..fixture.engine.clone()
+    };
+
+    let refused = run_chunk(&elsewhere, next).await?;
+
+    let ChunkOutcome::Failed(message) = refused else {
+        anyhow::bail!("a worker under other terms ran the chunk: {refused:?}");
+    };
+    assert!(
+        message.contains("Asia/Tokyo") && message.contains("configure the worker"),
+        "{message}"
+    );
+    fixture.close().await
+}

@@ -32,9 +32,8 @@ impl From<EngineError> for ApiError {
             EngineError::UnknownRun(run) => DomainError::not_found("run", format!("runs/{run}")),
             EngineError::RunActive(_)
             | EngineError::Plan(_)
-            | EngineError::StagingLostAndLegacyChanged { .. } => {
-                DomainError::FailedPrecondition(error.to_string())
-            }
+            | EngineError::StagingLostAndLegacyChanged { .. }
+            | EngineError::TermsDiffer { .. } => DomainError::FailedPrecondition(error.to_string()),
             EngineError::Lms(_) | EngineError::Legacy(_) | EngineError::Queue(_)
                 if error.class() == lms_pg::FailureClass::Transient =>
             {

@@ -25,11 +25,8 @@ pub const RULES_VERSION: u32 = 1;
 
 /// The terms a run's proposals are computed under: rows proposed under
 /// other terms may propose otherwise now, whatever legacy did.
-pub fn terms(ctx: &ApplyContext<'_>) -> String {
-    format!(
-        "rules {RULES_VERSION}; legacy timezone {}",
-        ctx.legacy_timezone
-    )
+pub fn terms(legacy_timezone: &str) -> String {
+    format!("rules {RULES_VERSION}; legacy timezone {legacy_timezone}")
 }
 
 const SCOPE: &str = include_str!("sql/scope.sql");
@@ -145,7 +142,7 @@ pub async fn facts(tx: &mut PgConnection, ctx: &ApplyContext<'_>) -> Result<Fact
         references_changed: row.try_get("references_changed").lms()? && !referenced.is_empty(),
         lms_deletions: row.try_get("lms_deletions").lms()?,
         conflicts_to_retry: row.try_get("conflicts_to_retry").lms()?,
-        terms_changed: proposed_under.as_deref() != Some(terms(ctx).as_str()),
+        terms_changed: proposed_under.as_deref() != Some(terms(ctx.legacy_timezone).as_str()),
     })
 }
 
@@ -231,7 +228,7 @@ pub async fn caught_up(tx: &mut PgConnection, ctx: &ApplyContext<'_>) -> Result<
          SET in_step = true, references_seen = now(), proposed_under = EXCLUDED.proposed_under",
     )
     .bind(entity.as_str())
-    .bind(terms(ctx))
+    .bind(terms(ctx.legacy_timezone))
     .execute(&mut *tx)
     .await
     .lms()?;
