@@ -72,15 +72,7 @@ pub async fn finalize_entity(
     coverage.vanished = check.vanished;
     let stats = serde_json::to_value(&coverage)
         .map_err(|error| EngineError::Invariant(error.to_string()))?;
-    sqlx::query(
-        "UPDATE migration.run_steps SET stats = $3 WHERE run_id = $1 AND entity = $2 AND phase = 'finalize'",
-    )
-    .bind(run_id)
-    .bind(entity.as_str())
-    .bind(&stats)
-    .execute(&mut *tx)
-    .await
-    .lms()?;
+    record_stats(tx, run_id, entity, &stats).await?;
     for table in touched_tables(entity).iter().filter(|_| analyze) {
         sqlx::query(AssertSqlSafe(format!("ANALYZE {table}")))
             .execute(&mut *tx)
@@ -137,15 +129,7 @@ async fn unchanged_coverage(
     let Some(stats) = previous else {
         return Ok(None);
     };
-    sqlx::query(
-        "UPDATE migration.run_steps SET stats = $3 WHERE run_id = $1 AND entity = $2 AND phase = 'finalize'",
-    )
-    .bind(run_id)
-    .bind(entity.as_str())
-    .bind(&stats)
-    .execute(&mut *tx)
-    .await
-    .lms()?;
+    record_stats(tx, run_id, entity, &stats).await?;
     Ok(Some(stats))
 }
 
@@ -168,14 +152,27 @@ pub async fn preview_entity(
     coverage.vanished = check.vanished;
     let stats = serde_json::to_value(&coverage)
         .map_err(|error| EngineError::Invariant(error.to_string()))?;
-    sqlx::query("UPDATE migration.run_steps SET stats = $3 WHERE run_id = $1 AND entity = $2 AND phase = 'finalize'")
-        .bind(run_id)
-        .bind(entity.as_str())
-        .bind(&stats)
-        .execute(&mut *tx)
-        .await
-        .lms()?;
+    record_stats(tx, run_id, entity, &stats).await?;
     Ok(stats)
+}
+
+/// Records a table's coverage as its finalize step's statistics.
+async fn record_stats(
+    tx: &mut PgConnection,
+    run_id: Uuid,
+    entity: LegacyEntity,
+    stats: &Value,
+) -> Result<(), EngineError> {
+    sqlx::query(
+        "UPDATE migration.run_steps SET stats = $3 WHERE run_id = $1 AND entity = $2 AND phase = 'finalize'",
+    )
+    .bind(run_id)
+    .bind(entity.as_str())
+    .bind(stats)
+    .execute(&mut *tx)
+    .await
+    .lms()?;
+    Ok(())
 }
 
 /// The LMS tables a legacy table's migration writes.
