@@ -73,11 +73,16 @@ pub async fn finalize_entity(
     let stats = serde_json::to_value(&coverage)
         .map_err(|error| EngineError::Invariant(error.to_string()))?;
     record_stats(tx, run_id, entity, &stats).await?;
-    for table in touched_tables(entity).iter().filter(|_| analyze) {
-        sqlx::query(AssertSqlSafe(format!("ANALYZE {table}")))
-            .execute(&mut *tx)
-            .await
-            .lms()?;
+    if analyze {
+        let written = bulk::loaded_tables(entity)
+            .iter()
+            .chain(also_written(entity));
+        for table in written {
+            sqlx::query(AssertSqlSafe(format!("ANALYZE {table}")))
+                .execute(&mut *tx)
+                .await
+                .lms()?;
+        }
     }
     scope::caught_up(tx, apply).await?;
     Ok(stats)
@@ -175,19 +180,19 @@ async fn record_stats(
     Ok(())
 }
 
-/// The LMS tables a legacy table's migration writes.
-fn touched_tables(entity: LegacyEntity) -> &'static [&'static str] {
+/// The LMS tables a legacy table's migration writes besides the ones it
+/// loads (`bulk::loaded_tables`): provisioned accounts, derived courses.
+fn also_written(entity: LegacyEntity) -> &'static [&'static str] {
     match entity {
-        LegacyEntity::Organizations => &["organizations"],
-        LegacyEntity::Persons => &["persons"],
-        LegacyEntity::Users => &["users"],
-        LegacyEntity::Groups => &["student_groups"],
-        LegacyEntity::Subjects => &["subjects"],
-        LegacyEntity::Students => &["students", "users"],
-        LegacyEntity::Teachers => &["staff_members", "users"],
-        LegacyEntity::Journal => &["course_enrollments", "courses", "grades"],
-        LegacyEntity::Exams => &["assessments"],
-        LegacyEntity::ExamResults => &["assessment_submissions"],
+        LegacyEntity::Students | LegacyEntity::Teachers => &["users"],
+        LegacyEntity::Journal => &["courses"],
+        LegacyEntity::Organizations
+        | LegacyEntity::Persons
+        | LegacyEntity::Users
+        | LegacyEntity::Groups
+        | LegacyEntity::Subjects
+        | LegacyEntity::Exams
+        | LegacyEntity::ExamResults => &[],
     }
 }
 

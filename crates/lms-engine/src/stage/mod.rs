@@ -59,7 +59,10 @@ pub struct Fingerprint(u64);
 
 impl Fingerprint {
     fn add(&mut self, id: i64, hash: i64) {
-        let pair = xxh3_64(&[id.to_le_bytes(), hash.to_le_bytes()].concat());
+        let mut bytes = [0_u8; 16];
+        bytes[..8].copy_from_slice(&id.to_le_bytes());
+        bytes[8..].copy_from_slice(&hash.to_le_bytes());
+        let pair = xxh3_64(&bytes);
         self.0 = self.0.wrapping_add(pair);
     }
 }
