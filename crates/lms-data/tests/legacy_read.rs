@@ -3,6 +3,7 @@
 //! LMS repository, the legacy reader) and the answers must be equal, field
 //! for field; lists with every filter must hold the same items.
 
+use lms_engine::RunStatus;
 use std::collections::BTreeSet;
 use std::fmt::Debug;
 use std::time::{Duration, Instant};
@@ -40,7 +41,10 @@ async fn migrate(settings: &Settings, name: &str) -> anyhow::Result<()> {
     };
     let planned = plan_run(&engine.lms, &engine.legacy, &options).await?;
     let status = run_inline(&engine, planned.run_id, 2).await?;
-    anyhow::ensure!(status == "succeeded", "the migration ended {status}");
+    anyhow::ensure!(
+        status == RunStatus::Succeeded,
+        "the migration ended {status}"
+    );
     engine.lms.close().await;
     engine.legacy.close().await;
     Ok(())

@@ -24,30 +24,16 @@ use uuid::Uuid;
 use crate::error::{DatabaseContext, EngineError};
 use crate::plan::{IdRange, Phase};
 use crate::stage::{stage_range, stage_table};
+use crate::state::stored_text_enum;
 
-/// How a table's apply writes its rows in one run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LoadPath {
-    /// Into empty tables, without secondary indexes and foreign keys,
-    /// rebuilt in bulk when the table is finished.
-    Bulk,
-    /// Row by row, through the three-way delta.
-    Delta,
-}
-
-impl LoadPath {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            LoadPath::Bulk => "bulk",
-            LoadPath::Delta => "delta",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<LoadPath> {
-        [LoadPath::Bulk, LoadPath::Delta]
-            .into_iter()
-            .find(|path| path.as_str() == text)
+stored_text_enum! {
+    /// How a table's apply writes its rows in one run.
+    pub enum LoadPath as "load path" {
+        /// Into empty tables, without secondary indexes and foreign keys,
+        /// rebuilt in bulk when the table is finished.
+        Bulk => "bulk",
+        /// Row by row, through the three-way delta.
+        Delta => "delta",
     }
 }
 

@@ -19,6 +19,7 @@ use crate::conflict::ConflictPolicy;
 use crate::error::{DatabaseContext, EngineError};
 use crate::plan::{IdRange, Phase, RunKind};
 use crate::progress::{self, Advance};
+use crate::state::{ChunkState, RunStatus};
 use crate::{apply, finalize, resolve, stage};
 
 /// What a chunk's work needs: both databases and the retry policy.
@@ -170,40 +171,37 @@ async fn claim(ctx: &EngineContext, chunk_id: i64) -> Result<Claim, EngineError>
             "no such chunk"
         }));
     };
-    let state: String = row.try_get(0).lms()?;
-    let run_status: String = row.try_get(1).lms()?;
-    if state != "queued" {
+    let state: ChunkState = row.try_get("state").lms()?;
+    let run_status: RunStatus = row.try_get("status").lms()?;
+    if state != ChunkState::Queued {
         return Ok(Claim::Skip("not queued (done, failed or cancelled)"));
     }
-    if run_status != "running" {
-        sqlx::query("UPDATE migration.chunks SET state = 'cancelled' WHERE id = $1")
+    if run_status != RunStatus::Running {
+        sqlx::query("UPDATE migration.chunks SET state = $2 WHERE id = $1")
             .bind(chunk_id)
+            .bind(ChunkState::Cancelled)
             .execute(&mut *tx)
             .await
             .lms()?;
         tx.commit().await.lms()?;
         return Ok(Claim::Skip("its run is no longer running"));
     }
-    let entity: String = row.try_get(4).lms()?;
-    let phase: String = row.try_get(5).lms()?;
-    let kind: String = row.try_get(8).lms()?;
-    let on_conflict: String = row.try_get(9).lms()?;
+    let entity: String = row.try_get("entity").lms()?;
+    let on_conflict: String = row.try_get("on_conflict").lms()?;
     let info = ChunkInfo {
         id: chunk_id,
-        run_id: row.try_get(2).lms()?,
-        kind: RunKind::parse(&kind)
-            .ok_or_else(|| EngineError::Invariant(format!("unknown run kind {kind}")))?,
-        step_id: row.try_get(3).lms()?,
+        run_id: row.try_get("run_id").lms()?,
+        kind: row.try_get("kind").lms()?,
+        step_id: row.try_get("step_id").lms()?,
         entity: entity
             .parse()
             .map_err(|error: lms_domain::entity::UnknownEntity| {
                 EngineError::Invariant(error.to_string())
             })?,
-        phase: Phase::parse(&phase)
-            .ok_or_else(|| EngineError::Invariant(format!("unknown phase {phase}")))?,
+        phase: row.try_get("phase").lms()?,
         range: IdRange {
-            first: row.try_get(6).lms()?,
-            last: row.try_get(7).lms()?,
+            first: row.try_get("first_legacy_id").lms()?,
+            last: row.try_get("last_legacy_id").lms()?,
         },
         on_conflict: on_conflict
             .parse()
@@ -211,11 +209,10 @@ async fn claim(ctx: &EngineContext, chunk_id: i64) -> Result<Claim, EngineError>
                 EngineError::Invariant(error.to_string())
             })?,
         // Steps planned before load paths existed took the delta path.
-        load_path: match row.try_get::<Option<String>, _>("load_path").lms()? {
-            None => LoadPath::Delta,
-            Some(path) => LoadPath::parse(&path)
-                .ok_or_else(|| EngineError::Invariant(format!("a step with load path {path:?}")))?,
-        },
+        load_path: row
+            .try_get::<Option<LoadPath>, _>("load_path")
+            .lms()?
+            .unwrap_or(LoadPath::Delta),
     };
     let attempts: i32 = sqlx::query(
         "UPDATE migration.chunks SET attempts = attempts + 1, started_at = now(), worker = $2 \
@@ -297,12 +294,12 @@ async fn execute(ctx: &EngineContext, info: &ChunkInfo) -> Result<Option<Advance
             .await
             .lms()?;
     match row
-        .map(|row| row.try_get::<String, _>(0))
+        .map(|row| row.try_get::<ChunkState, _>("state"))
         .transpose()
         .lms()?
     {
         None => return Ok(None),
-        Some(state) if state != "queued" => return Ok(Some(Advance::default())),
+        Some(state) if state != ChunkState::Queued => return Ok(Some(Advance::default())),
         Some(_) => {}
     }
     let stats = do_work(ctx, &mut tx, info).await?;
@@ -310,7 +307,7 @@ async fn execute(ctx: &EngineContext, info: &ChunkInfo) -> Result<Option<Advance
         progress::complete_chunk(&mut tx, info.run_id, info.id, info.step_id, &stats).await?;
     tx.commit().await.lms()?;
     tracing::debug!(chunk = info.id, entity = %info.entity, phase = info.phase.as_str(), range = %info.range, %stats, "chunk done");
-    if advance.finished == Some("cancelled") {
+    if advance.finished == Some(RunStatus::Cancelled) {
         // The last running chunk of a cancelled run closed it.
         bulk::release_ended_run(&ctx.lms, info.run_id).await;
     }

@@ -13,23 +13,24 @@ use crate::progress::PROGRESS_CHANNEL;
 use crate::progress_view::{RunProgress, run_progress};
 use crate::queue::ChunkQueue;
 use crate::report::{CONFLICT_COLUMNS, ConflictEntry};
+use crate::state::RunStatus;
 
 /// Cancels a run: idle chunks are dropped at once; chunks in progress
 /// finish (commit or roll back whole), and the last one closes the run.
 pub async fn cancel_run(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, EngineError> {
     let mut tx = lms.begin().await.lms()?;
-    let status: Option<String> =
+    let status: Option<RunStatus> =
         sqlx::query("SELECT status FROM migration.runs WHERE id = $1 FOR NO KEY UPDATE")
             .bind(run_id)
             .fetch_optional(&mut *tx)
             .await
             .lms()?
-            .map(|row| row.try_get(0))
+            .map(|row| row.try_get("status"))
             .transpose()
             .lms()?;
-    match status.as_deref() {
+    match status {
         None => return Err(EngineError::UnknownRun(run_id)),
-        Some("running" | "cancelling") => {}
+        Some(status) if status.is_active() => {}
         Some(other) => {
             return Err(EngineError::Plan(format!(
                 "run {run_id} has already ended ({other}); nothing to cancel"
@@ -96,7 +97,7 @@ pub async fn list_runs(
     .lms()?;
     let mut ids: Vec<Uuid> = rows
         .iter()
-        .map(|row| row.try_get(0))
+        .map(|row| row.try_get("id"))
         .collect::<Result<_, _>>()
         .lms()?;
     let more = ids.len() > size as usize;

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::chunk::{ChunkOutcome, EngineContext, run_chunk};
 use crate::error::{DatabaseContext, EngineError};
+use crate::state::RunStatus;
 
 /// Runs every chunk of `run_id` as it becomes ready, `parallelism` at a
 /// time, until the run ends. Returns the run's final status.
@@ -15,7 +16,7 @@ pub async fn run_inline(
     ctx: &EngineContext,
     run_id: Uuid,
     parallelism: usize,
-) -> Result<String, EngineError> {
+) -> Result<RunStatus, EngineError> {
     let mut running = FuturesUnordered::new();
     let mut started = std::collections::HashSet::new();
     loop {
@@ -29,7 +30,7 @@ pub async fn run_inline(
             .await
             .lms()?;
             for row in rows {
-                let chunk_id: i64 = row.try_get(0).lms()?;
+                let chunk_id: i64 = row.try_get("id").lms()?;
                 if running.len() < parallelism.max(1) && started.insert(chunk_id) {
                     running.push(async move { (chunk_id, run_chunk(ctx, chunk_id).await) });
                 }
@@ -43,14 +44,15 @@ pub async fn run_inline(
                 }
             }
             None => {
-                let status: String = sqlx::query("SELECT status FROM migration.runs WHERE id = $1")
-                    .bind(run_id)
-                    .fetch_one(&ctx.lms)
-                    .await
-                    .lms()?
-                    .try_get(0)
-                    .lms()?;
-                if status != "running" {
+                let status: RunStatus =
+                    sqlx::query("SELECT status FROM migration.runs WHERE id = $1")
+                        .bind(run_id)
+                        .fetch_one(&ctx.lms)
+                        .await
+                        .lms()?
+                        .try_get("status")
+                        .lms()?;
+                if status != RunStatus::Running {
                     return Ok(status);
                 }
                 let queued: i64 = sqlx::query(

@@ -28,6 +28,7 @@ pub mod run_metrics;
 pub mod setup;
 mod sql_template;
 pub mod stage;
+pub mod state;
 pub mod worker;
 
 pub use chunk::{ChunkOutcome, EngineContext, RetryPolicy, run_chunk};
@@ -37,6 +38,7 @@ pub use plan::{IdRange, Phase, PlannedRun, RunKind, RunOptions, plan_run};
 pub use progress_view::{RunProgress, follow_run, run_progress};
 pub use queue::{ChunkJob, ChunkQueue, QueueConfig};
 pub use report::CoverageReport;
+pub use state::{ChunkState, RunStatus, StepState};
 pub use worker::{WorkerConfig, run_worker, unique_worker_name};
 
 use sqlx::PgPool;

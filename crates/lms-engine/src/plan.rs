@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::bulk::{self, LoadPath};
 use crate::conflict::ConflictPolicy;
 use crate::error::{DatabaseContext, EngineError};
+use crate::state::stored_text_enum;
 
 /// An inclusive range of legacy ids; `None` is unbounded. The chunks of a
 /// table cover every possible id, so rows added during a run or later are
@@ -56,59 +57,27 @@ impl fmt::Display for IdRange {
     }
 }
 
-/// The phases of a table's migration, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    Stage,
-    Resolve,
-    Apply,
-    Finalize,
-}
-
-impl Phase {
-    pub const ALL: [Phase; 4] = [Phase::Stage, Phase::Resolve, Phase::Apply, Phase::Finalize];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Phase::Stage => "stage",
-            Phase::Resolve => "resolve",
-            Phase::Apply => "apply",
-            Phase::Finalize => "finalize",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Phase> {
-        Phase::ALL.into_iter().find(|phase| phase.as_str() == text)
+stored_text_enum! {
+    /// The phases of a table's migration, in order.
+    pub enum Phase as "phase" {
+        Stage => "stage",
+        Resolve => "resolve",
+        Apply => "apply",
+        Finalize => "finalize",
     }
 }
 
-/// What kind of run: a migration, a re-run of the tables with rejected
-/// rows, or a dry run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunKind {
-    #[default]
-    Full,
-    RetryRejected,
-    /// Stage and resolve only, and report what the rules would do; nothing is
-    /// written to the LMS tables or the ledger.
-    DryRun,
-}
-
-impl RunKind {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            RunKind::Full => "full",
-            RunKind::RetryRejected => "retry_rejected",
-            RunKind::DryRun => "dry_run",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<RunKind> {
-        [RunKind::Full, RunKind::RetryRejected, RunKind::DryRun]
-            .into_iter()
-            .find(|kind| kind.as_str() == text)
+stored_text_enum! {
+    /// What kind of run: a migration, a re-run of the tables with rejected
+    /// rows, or a dry run.
+    #[derive(Default)]
+    pub enum RunKind as "run kind" {
+        #[default]
+        Full => "full",
+        RetryRejected => "retry_rejected",
+        /// Stage and resolve only, and report what the rules would do;
+        /// nothing is written to the LMS tables or the ledger.
+        DryRun => "dry_run",
     }
 }
 
@@ -204,7 +173,7 @@ pub async fn plan_run(
     .bind(options.request_id.as_deref())
     .bind(&names)
     .bind(i32::try_from(options.chunk_size).unwrap_or(i32::MAX))
-    .bind(options.kind.as_str())
+    .bind(options.kind)
     .bind(options.kind == RunKind::DryRun)
     .bind(options.on_conflict.as_str())
     .execute(&mut *tx)
@@ -256,7 +225,7 @@ pub async fn plan_run(
         )
         .bind(run_id)
         .bind(entity.as_str())
-        .bind(choice.path.as_str())
+        .bind(choice.path)
         .bind(&choice.reason)
         .execute(&mut *tx)
         .await

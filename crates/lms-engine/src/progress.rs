@@ -7,6 +7,7 @@ use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use crate::error::{DatabaseContext, EngineError};
+use crate::state::RunStatus;
 
 /// What completing a chunk set in motion.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -14,7 +15,7 @@ pub struct Advance {
     /// Chunks that became ready and must be put on the queue after commit.
     pub queued: Vec<i64>,
     /// Set when this chunk finished the whole run.
-    pub finished: Option<&'static str>,
+    pub finished: Option<RunStatus>,
 }
 
 /// The channel `pg_notify` announces progress on (payload: the run id).
@@ -45,15 +46,15 @@ pub async fn complete_chunk(
     .await
     .lms()?;
     let (done, total): (i32, i32) = (row.try_get(0).lms()?, row.try_get(1).lms()?);
-    let status: String = sqlx::query("SELECT status FROM migration.runs WHERE id = $1")
+    let status: RunStatus = sqlx::query("SELECT status FROM migration.runs WHERE id = $1")
         .bind(run_id)
         .fetch_one(&mut *tx)
         .await
         .lms()?
-        .try_get(0)
+        .try_get("status")
         .lms()?;
     let mut advance = Advance::default();
-    if status == "cancelling" {
+    if status == RunStatus::Cancelling {
         // A cancelled run starts nothing new; the last chunk to finish closes it.
         advance.finished = close_cancelled_run(tx, run_id, chunk_id).await?;
     } else if done >= total {
@@ -154,7 +155,7 @@ async fn close_cancelled_run(
     tx: &mut PgConnection,
     run_id: Uuid,
     chunk_id: i64,
-) -> Result<Option<&'static str>, EngineError> {
+) -> Result<Option<RunStatus>, EngineError> {
     sqlx::query("SELECT 1 FROM migration.runs WHERE id = $1 FOR NO KEY UPDATE")
         .bind(run_id)
         .execute(&mut *tx)
@@ -181,12 +182,12 @@ async fn close_cancelled_run(
     .execute(&mut *tx)
     .await
     .lms()?;
-    Ok(Some("cancelled"))
+    Ok(Some(RunStatus::Cancelled))
 }
 
 /// Closes a run whose every step is done: it succeeded only if no legacy
 /// row of any table is left without an outcome.
-async fn finish_run(tx: &mut PgConnection, run_id: Uuid) -> Result<&'static str, EngineError> {
+async fn finish_run(tx: &mut PgConnection, run_id: Uuid) -> Result<RunStatus, EngineError> {
     let rows = sqlx::query(
         "SELECT entity, coalesce((stats->>'unexplained')::bigint, 0) FROM migration.run_steps \
          WHERE run_id = $1 AND phase = 'finalize' ORDER BY id",
@@ -203,10 +204,10 @@ async fn finish_run(tx: &mut PgConnection, run_id: Uuid) -> Result<&'static str,
         }
     }
     let (status, error) = if unexplained.is_empty() {
-        ("succeeded", None)
+        (RunStatus::Succeeded, None)
     } else {
         (
-            "failed",
+            RunStatus::Failed,
             Some(format!(
                 "legacy rows without an outcome: {}",
                 unexplained.join(", ")
@@ -223,7 +224,7 @@ async fn finish_run(tx: &mut PgConnection, run_id: Uuid) -> Result<&'static str,
     .execute(&mut *tx)
     .await
     .lms()?;
-    tracing::info!(%run_id, status, "migration run finished");
+    tracing::info!(%run_id, %status, "migration run finished");
     Ok(status)
 }
 

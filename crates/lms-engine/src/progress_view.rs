@@ -4,23 +4,26 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use lms_domain::LegacyEntity;
+use lms_domain::entity::UnknownEntity;
 use serde::Serialize;
 use sqlx::postgres::PgListener;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
+use crate::bulk::LoadPath;
 use crate::conflict::{ConflictPolicy, UnknownPolicy};
 use crate::error::{DatabaseContext, EngineError};
-use crate::plan::Phase;
+use crate::plan::{Phase, RunKind};
 use crate::progress::PROGRESS_CHANNEL;
+use crate::state::{RunStatus, StepState};
 
 /// A run's state now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RunProgress {
     pub run_id: Uuid,
-    pub status: String,
-    /// `full`, `retry_rejected` or `dry_run`.
-    pub kind: String,
+    pub status: RunStatus,
+    pub kind: RunKind,
     pub request_id: Option<String>,
     pub chunk_size: i32,
     /// Which side the run lets win a conflict.
@@ -36,10 +39,10 @@ pub struct RunProgress {
 /// One table's progress through its four phases.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EntityProgress {
-    pub entity: String,
+    pub entity: LegacyEntity,
     /// How its apply writes its rows in this run (`bulk` or `delta`; none
     /// for a dry run), and the facts that chose it.
-    pub load_path: Option<String>,
+    pub load_path: Option<LoadPath>,
     pub load_reason: Option<String>,
     pub phases: Vec<PhaseProgress>,
 }
@@ -47,9 +50,8 @@ pub struct EntityProgress {
 /// One phase of one table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PhaseProgress {
-    pub phase: &'static str,
-    /// `waiting`, `ready`, `done`, `failed` or `cancelled`.
-    pub state: String,
+    pub phase: Phase,
+    pub state: StepState,
     pub chunks_done: i32,
     pub chunks_total: i32,
 }
@@ -57,7 +59,7 @@ pub struct PhaseProgress {
 impl RunProgress {
     /// Whether the run has ended (whichever way).
     pub fn is_finished(&self) -> bool {
-        matches!(self.status.as_str(), "succeeded" | "failed" | "cancelled")
+        self.status.is_finished()
     }
 
     /// Chunks done and in all, over every table and phase.
@@ -93,18 +95,21 @@ pub async fn run_progress(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, Eng
     .fetch_all(lms)
     .await
     .lms()?;
-    let names: Vec<String> = run.try_get(5).lms()?;
+    let names: Vec<String> = run.try_get("entities").lms()?;
     let mut entities = Vec::with_capacity(names.len());
     for name in names {
+        let entity: LegacyEntity = name
+            .parse()
+            .map_err(|error: UnknownEntity| EngineError::Invariant(error.to_string()))?;
         let mut phases = Vec::with_capacity(Phase::ALL.len());
         let (mut load_path, mut load_reason) = (None, None);
         for phase in Phase::ALL {
             let step = steps.iter().find(|step| {
-                step.try_get::<String, _>(0)
-                    .is_ok_and(|entity| entity == name)
+                step.try_get::<&str, _>("entity")
+                    .is_ok_and(|stored| stored == name)
                     && step
-                        .try_get::<String, _>(1)
-                        .is_ok_and(|p| p == phase.as_str())
+                        .try_get::<Phase, _>("phase")
+                        .is_ok_and(|stored| stored == phase)
             });
             if let Some(step) = step {
                 if phase == Phase::Apply {
@@ -112,15 +117,15 @@ pub async fn run_progress(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, Eng
                     load_reason = step.try_get("load_reason").lms()?;
                 }
                 phases.push(PhaseProgress {
-                    phase: phase.as_str(),
-                    state: step.try_get(2).lms()?,
-                    chunks_done: step.try_get(3).lms()?,
-                    chunks_total: step.try_get(4).lms()?,
+                    phase,
+                    state: step.try_get("state").lms()?,
+                    chunks_done: step.try_get("chunks_done").lms()?,
+                    chunks_total: step.try_get("chunks_total").lms()?,
                 });
             }
         }
         entities.push(EntityProgress {
-            entity: name,
+            entity,
             load_path,
             load_reason,
             phases,
@@ -128,19 +133,19 @@ pub async fn run_progress(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, Eng
     }
     Ok(RunProgress {
         run_id,
-        status: run.try_get(0).lms()?,
-        kind: run.try_get(6).lms()?,
-        request_id: run.try_get(7).lms()?,
-        chunk_size: run.try_get(8).lms()?,
+        status: run.try_get("status").lms()?,
+        kind: run.try_get("kind").lms()?,
+        request_id: run.try_get("request_id").lms()?,
+        chunk_size: run.try_get("chunk_size").lms()?,
         on_conflict: run
-            .try_get::<String, _>(9)
+            .try_get::<String, _>("on_conflict")
             .lms()?
             .parse()
             .map_err(|error: UnknownPolicy| EngineError::Invariant(error.to_string()))?,
-        error: run.try_get(1).lms()?,
-        started_at: run.try_get(2).lms()?,
-        finished_at: run.try_get(3).lms()?,
-        failed_chunk: run.try_get(4).lms()?,
+        error: run.try_get("error").lms()?,
+        started_at: run.try_get("created_at").lms()?,
+        finished_at: run.try_get("finished_at").lms()?,
+        failed_chunk: run.try_get("failed_chunk_id").lms()?,
         entities,
     })
 }

@@ -11,6 +11,8 @@ use uuid::Uuid;
 
 use crate::coverage::{self, EntityCoverage};
 use crate::error::{DatabaseContext, EngineError};
+use crate::plan::Phase;
+use crate::state::RunStatus;
 
 mod conflicts;
 mod details;
@@ -31,7 +33,7 @@ pub use markdown::to_markdown;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CoverageReport {
     pub run_id: Uuid,
-    pub status: String,
+    pub status: RunStatus,
     pub error: Option<String>,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -102,15 +104,15 @@ pub async fn build(lms: &PgPool, run_id: Uuid) -> Result<CoverageReport, EngineE
     .await
     .lms()?
     .ok_or(EngineError::UnknownRun(run_id))?;
-    let names: Vec<String> = run.try_get(4).lms()?;
+    let names: Vec<String> = run.try_get("entities").lms()?;
     let steps = sqlx::query(
         "SELECT s.entity, s.phase, s.stats, \
-                coalesce(sum((c.stats->>'rows')::bigint), 0)::bigint, \
-                coalesce(sum((c.stats->>'created')::bigint), 0)::bigint, \
-                coalesce(sum((c.stats->>'updated')::bigint), 0)::bigint, \
-                coalesce(sum((c.stats->>'unchanged')::bigint), 0)::bigint, \
-                coalesce(sum((c.stats->>'source_deleted')::bigint), 0)::bigint, \
-                coalesce(sum((c.stats->>'conflicts')::bigint), 0)::bigint \
+                coalesce(sum((c.stats->>'rows')::bigint), 0)::bigint AS rows, \
+                coalesce(sum((c.stats->>'created')::bigint), 0)::bigint AS created, \
+                coalesce(sum((c.stats->>'updated')::bigint), 0)::bigint AS updated, \
+                coalesce(sum((c.stats->>'unchanged')::bigint), 0)::bigint AS unchanged, \
+                coalesce(sum((c.stats->>'source_deleted')::bigint), 0)::bigint AS source_deleted, \
+                coalesce(sum((c.stats->>'conflicts')::bigint), 0)::bigint AS conflicts \
          FROM migration.run_steps s LEFT JOIN migration.chunks c ON c.step_id = s.id AND c.state = 'done' \
          WHERE s.run_id = $1 GROUP BY s.id",
     )
@@ -130,25 +132,23 @@ pub async fn build(lms: &PgPool, run_id: Uuid) -> Result<CoverageReport, EngineE
         let mut finished: Option<EntityCoverage> = None;
         for step in steps
             .iter()
-            .filter(|step| step.try_get::<String, _>(0).is_ok_and(|e| &e == name))
+            .filter(|step| step.try_get::<&str, _>("entity").is_ok_and(|e| e == name))
         {
-            let phase: String = step.try_get(1).lms()?;
-            match phase.as_str() {
-                "stage" => staged_rows = step.try_get(3).lms()?,
-                "resolve" => changes.source_deleted = step.try_get(7).lms()?,
-                "apply" => {
-                    changes.created = step.try_get(4).lms()?;
-                    changes.updated = step.try_get(5).lms()?;
-                    changes.unchanged = step.try_get(6).lms()?;
-                    changes.conflicts = step.try_get(8).lms()?;
+            match step.try_get::<Phase, _>("phase").lms()? {
+                Phase::Stage => staged_rows = step.try_get("rows").lms()?,
+                Phase::Resolve => changes.source_deleted = step.try_get("source_deleted").lms()?,
+                Phase::Apply => {
+                    changes.created = step.try_get("created").lms()?;
+                    changes.updated = step.try_get("updated").lms()?;
+                    changes.unchanged = step.try_get("unchanged").lms()?;
+                    changes.conflicts = step.try_get("conflicts").lms()?;
                 }
-                "finalize" => {
-                    let stats: serde_json::Value = step.try_get(2).lms()?;
+                Phase::Finalize => {
+                    let stats: serde_json::Value = step.try_get("stats").lms()?;
                     if stats.as_object().is_some_and(|object| !object.is_empty()) {
                         finished = serde_json::from_value(stats).ok();
                     }
                 }
-                _ => {}
             }
         }
         let coverage = match finished {
@@ -178,10 +178,10 @@ pub async fn build(lms: &PgPool, run_id: Uuid) -> Result<CoverageReport, EngineE
     }
     Ok(CoverageReport {
         run_id,
-        status: run.try_get(0).lms()?,
-        error: run.try_get(1).lms()?,
-        started_at: run.try_get(2).lms()?,
-        finished_at: run.try_get(3).lms()?,
+        status: run.try_get("status").lms()?,
+        error: run.try_get("error").lms()?,
+        started_at: run.try_get("created_at").lms()?,
+        finished_at: run.try_get("finished_at").lms()?,
         entities,
     })
 }

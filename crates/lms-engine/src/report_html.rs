@@ -14,11 +14,13 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use sqlx::PgPool;
 
 use crate::error::EngineError;
+use crate::plan::RunKind;
 use crate::progress_view::run_progress;
 use crate::report::{
     self, CoverageReport, RejectionExamples, StepTiming, percent, rejection_examples, step_timings,
     thousands,
 };
+use crate::state::RunStatus;
 
 mod tables;
 mod timing;
@@ -33,7 +35,7 @@ const STYLE: &str = include_str!("report_html/page.css");
 pub struct ReportPage {
     pub report: CoverageReport,
     /// `full`, `retry_rejected` or `dry_run`.
-    pub kind: String,
+    pub kind: RunKind,
     pub chunk_size: i32,
     pub examples: RejectionExamples,
     pub steps: Vec<StepTiming>,
@@ -121,7 +123,7 @@ fn header(page: &ReportPage) -> Markup {
             @if let Some(error) = &report.error {
                 p.error { "Error: " (error) }
             }
-            @if report.status != "succeeded" {
+            @if report.status != RunStatus::Succeeded {
                 p.verdict.bad {
                     "The run is " (report.status) ": its counts are not final, and only a succeeded run accounts for every legacy row."
                 }

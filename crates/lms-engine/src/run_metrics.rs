@@ -6,6 +6,7 @@
 use sqlx::{PgPool, Row};
 
 use crate::error::{DatabaseContext, EngineError};
+use crate::state::RunStatus;
 
 /// Refreshes the run and queue gauges.
 pub async fn record_run_metrics(lms: &PgPool) -> Result<(), EngineError> {
@@ -19,10 +20,9 @@ pub async fn record_run_metrics(lms: &PgPool) -> Result<(), EngineError> {
         metrics::gauge!("lms_migration_run_active").set(0.0);
         return Ok(());
     };
-    let run: uuid::Uuid = latest.try_get(0).lms()?;
-    let status: String = latest.try_get(1).lms()?;
-    let active = matches!(status.as_str(), "running" | "cancelling");
-    metrics::gauge!("lms_migration_run_active").set(if active { 1.0 } else { 0.0 });
+    let run: uuid::Uuid = latest.try_get("id").lms()?;
+    let status: RunStatus = latest.try_get("status").lms()?;
+    metrics::gauge!("lms_migration_run_active").set(if status.is_active() { 1.0 } else { 0.0 });
     let steps = sqlx::query(
         "SELECT s.entity, s.phase, count(c.id) FILTER (WHERE c.state = 'done'), count(c.id) \
          FROM migration.run_steps s LEFT JOIN migration.chunks c ON c.step_id = s.id \

@@ -5,6 +5,9 @@
 
 mod support;
 
+use lms_domain::LegacyEntity;
+use lms_engine::RunStatus;
+use lms_engine::bulk::LoadPath;
 use std::time::Duration;
 
 use lms_data::Database;
@@ -65,7 +68,7 @@ async fn empty_tables_are_loaded_in_bulk_and_end_with_every_key_validated() -> a
 
     let report = fixture.migrate(400).await?;
 
-    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     let paths = load_paths(fixture.lms(), report.run_id).await?;
     assert!(
         paths
@@ -108,10 +111,10 @@ async fn a_run_over_migrated_tables_takes_the_delta_path_and_says_why() -> anyho
     let journal = progress
         .entities
         .iter()
-        .find(|entity| entity.entity == "journal");
+        .find(|entity| entity.entity == LegacyEntity::Journal);
     assert_eq!(
-        journal.and_then(|entity| entity.load_path.as_deref()),
-        Some("delta")
+        journal.and_then(|entity| entity.load_path),
+        Some(LoadPath::Delta)
     );
     fixture.close().await
 }
@@ -190,7 +193,10 @@ async fn deletes_from_a_table_a_bulk_load_references_are_refused_until_its_keys_
     let done = run_chunk(&fixture.engine, finalize).await?;
     assert!(matches!(done, ChunkOutcome::Done(_)), "{done:?}");
     run_until(&fixture.engine, planned.run_id, |_, _| false).await?;
-    assert_eq!(fixture.report(planned.run_id).await?.status, "succeeded");
+    assert_eq!(
+        fixture.report(planned.run_id).await?.status,
+        RunStatus::Succeeded
+    );
     db.pool().close().await;
     fixture.close().await
 }
@@ -261,7 +267,7 @@ async fn a_run_that_fails_while_rebuilding_indexes_is_completed_by_the_next() ->
 
     let next = fixture.migrate(400).await?;
 
-    assert_eq!(next.status, "succeeded", "{:?}", next.error);
+    assert_eq!(next.status, RunStatus::Succeeded, "{:?}", next.error);
     assert_eq!(
         schema_objects(fixture.lms()).await?,
         schema_objects(clean.lms()).await?
@@ -292,7 +298,7 @@ async fn not_valid_keys_and_invalid_indexes_are_repaired_before_a_run() -> anyho
 
     let report = fixture.migrate(400).await?;
 
-    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     let objects = schema_objects(fixture.lms()).await?;
     assert!(objects.iter().all(|(_, valid)| *valid), "{objects:?}");
     fixture.close().await
@@ -314,7 +320,7 @@ async fn staging_a_crash_lost_is_staged_again_with_the_same_result() -> anyhow::
     run_until(&fixture.engine, planned.run_id, |_, _| false).await?;
 
     let report = fixture.report(planned.run_id).await?;
-    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     let restaged: i64 = sqlx::query_scalar(
         "SELECT coalesce(sum((stats->>'restaged')::bigint), 0)::bigint FROM migration.chunks WHERE run_id = $1",
     )
@@ -380,7 +386,7 @@ async fn staging_lost_before_users_are_applied_settles_logins_over_every_user() 
 
     assert!(matches!(first, ChunkOutcome::Done(_)), "{first:?}");
     let report = fixture.report(planned.run_id).await?;
-    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     let logins = "SELECT login FROM users ORDER BY legacy_id";
     let renamed: Vec<String> = sqlx::query_scalar(logins).fetch_all(fixture.lms()).await?;
     let expected: Vec<String> = sqlx::query_scalar(logins).fetch_all(clean.lms()).await?;
@@ -411,7 +417,7 @@ async fn staging_lost_before_resolve_over_changed_legacy_is_resolved_as_it_is_no
     run_until(&fixture.engine, planned.run_id, |_, _| false).await?;
 
     let report = fixture.report(planned.run_id).await?;
-    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     clean.migrate(400).await?;
     assert_eq!(
         fingerprint(fixture.lms()).await?,
@@ -448,7 +454,7 @@ async fn staging_lost_after_resolve_over_changed_legacy_fails_the_run_for_the_ne
     };
     assert!(error.contains("legacy has changed there since"), "{error}");
     let next = fixture.migrate(400).await?;
-    assert_eq!(next.status, "succeeded", "{:?}", next.error);
+    assert_eq!(next.status, RunStatus::Succeeded, "{:?}", next.error);
     clean.migrate(400).await?;
     assert_eq!(
         fingerprint(fixture.lms()).await?,

@@ -6,6 +6,7 @@
 
 mod support;
 
+use lms_engine::RunStatus;
 use std::collections::BTreeMap;
 
 use lms_legacy::Scale;
@@ -20,7 +21,7 @@ async fn every_legacy_row_ends_as_the_contract_says() -> anyhow::Result<()> {
     // A chunk size that cuts every table into several chunks, so duplicates
     // and references cross chunk boundaries.
     let report = fixture.migrate(397).await?;
-    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     let oracle = Oracle::compute(fixture.legacy()).await?;
 
     let rows = sqlx::query(
@@ -127,8 +128,8 @@ async fn chunk_size_does_not_change_any_outcome() -> anyhow::Result<()> {
     let one_chunk = Fixture::seeded("chunksall", Scale::Small, 5).await?;
     let a = small_chunks.migrate(37).await?;
     let b = one_chunk.migrate(1_000_000).await?;
-    assert_eq!(a.status, "succeeded");
-    assert_eq!(b.status, "succeeded");
+    assert_eq!(a.status, RunStatus::Succeeded);
+    assert_eq!(b.status, RunStatus::Succeeded);
     assert_eq!(
         fingerprint(small_chunks.lms()).await?,
         fingerprint(one_chunk.lms()).await?

@@ -6,6 +6,7 @@
 
 mod support;
 
+use lms_engine::RunStatus;
 use lms_legacy::Scale;
 use sqlx::Row;
 use support::fingerprint::{fingerprint, write_marks};
@@ -16,13 +17,13 @@ use support::{Fixture, entity, ledger};
 async fn a_rerun_over_unchanged_legacy_data_writes_nothing() -> anyhow::Result<()> {
     let fixture = Fixture::seeded("rerun", Scale::Small, 21).await?;
     let first = fixture.migrate(500).await?;
-    assert_eq!(first.status, "succeeded");
+    assert_eq!(first.status, RunStatus::Succeeded);
     let before = (
         fingerprint(fixture.lms()).await?,
         write_marks(fixture.lms()).await?,
     );
     let second = fixture.migrate(500).await?;
-    assert_eq!(second.status, "succeeded");
+    assert_eq!(second.status, RunStatus::Succeeded);
     for table in &second.entities {
         let changes = table.changes;
         assert_eq!(
@@ -52,7 +53,7 @@ async fn a_rerun_over_unchanged_legacy_data_writes_nothing() -> anyhow::Result<(
 #[tokio::test]
 async fn a_rerun_applies_exactly_what_changed_in_legacy() -> anyhow::Result<()> {
     let fixture = Fixture::seeded("delta", Scale::Small, 22).await?;
-    assert_eq!(fixture.migrate(400).await?.status, "succeeded");
+    assert_eq!(fixture.migrate(400).await?.status, RunStatus::Succeeded);
     let legacy = fixture.legacy();
 
     // A journal survivor with exactly one duplicate: deleting it promotes the duplicate.
@@ -118,7 +119,7 @@ async fn a_rerun_applies_exactly_what_changed_in_legacy() -> anyhow::Result<()> 
         .await?;
 
     let report = fixture.migrate(400).await?;
-    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     let changes = |name: &str| {
         let c = entity(&report, name).changes;
         (c.created, c.updated, c.source_deleted)

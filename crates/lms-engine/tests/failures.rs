@@ -4,6 +4,7 @@
 
 mod support;
 
+use lms_engine::RunStatus;
 use std::time::Duration;
 
 use lms_domain::LegacyEntity;
@@ -80,7 +81,7 @@ async fn a_transient_failure_is_retried_with_backoff_until_it_passes() -> anyhow
     });
     let status = run_inline(&engine, planned.run_id, 1).await?;
     release.await?;
-    assert_eq!(status, "succeeded");
+    assert_eq!(status, RunStatus::Succeeded);
     let attempts: i32 = sqlx::query(
         "SELECT max(c.attempts) FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
          WHERE c.run_id = $1 AND s.phase = 'stage'",
@@ -109,7 +110,7 @@ async fn spent_retries_fail_the_run_with_the_chunk_in_view() -> anyhow::Result<(
     let lock = lock_table(&fixture, "migration.stage_organizations").await?;
     let status = run_inline(&engine, planned.run_id, 1).await?;
     drop(lock);
-    assert_eq!(status, "failed");
+    assert_eq!(status, RunStatus::Failed);
     let run = sqlx::query(
         "SELECT r.error, c.state, c.attempts, c.last_error FROM migration.runs r \
          JOIN migration.chunks c ON c.id = r.failed_chunk_id WHERE r.id = $1",
@@ -124,7 +125,7 @@ async fn spent_retries_fail_the_run_with_the_chunk_in_view() -> anyhow::Result<(
         "{error}"
     );
     let report = fixture.report(planned.run_id).await?;
-    assert_eq!(report.status, "failed");
+    assert_eq!(report.status, RunStatus::Failed);
     fixture.close().await
 }
 
@@ -139,7 +140,7 @@ async fn poison_data_fails_the_run_at_once() -> anyhow::Result<()> {
         )
         .await?;
     let report = fixture.migrate(1_000).await?;
-    assert_eq!(report.status, "failed");
+    assert_eq!(report.status, RunStatus::Failed);
     let chunk = sqlx::query(
         "SELECT c.attempts, c.last_error, r.error FROM migration.runs r JOIN migration.chunks c ON c.id = r.failed_chunk_id \
          WHERE r.id = $1",
@@ -177,12 +178,12 @@ async fn a_chunk_that_keeps_killing_its_worker_stops_after_its_attempts() -> any
         panic!("expected the chunk to fail, got {outcome:?}");
     };
     assert!(message.contains("attempted 4 times"), "{message}");
-    let status: String = sqlx::query("SELECT status FROM migration.runs WHERE id = $1")
+    let status: RunStatus = sqlx::query("SELECT status FROM migration.runs WHERE id = $1")
         .bind(planned.run_id)
         .fetch_one(fixture.lms())
         .await?
         .get(0);
-    assert_eq!(status, "failed");
+    assert_eq!(status, RunStatus::Failed);
     // A late delivery of the same chunk does nothing.
     assert!(matches!(
         run_chunk(&engine, chunk).await?,

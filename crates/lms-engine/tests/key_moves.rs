@@ -6,6 +6,7 @@ mod support;
 
 use lms_engine::ConflictKind;
 use lms_engine::ConflictPolicy::{KeepLms, TakeLegacy};
+use lms_engine::RunStatus;
 use proptest::prelude::*;
 use support::school::{lms_value, migrated_school};
 use support::{Fixture, entity, ledger};
@@ -32,7 +33,7 @@ async fn two_rows_of_one_student_swapping_semesters_swap_courses() -> anyhow::Re
 
         let report = fixture.rerun(chunk_size, KeepLms, parallel).await?;
 
-        assert_eq!(report.status, "succeeded", "{:?}", report.error);
+        assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
         assert_eq!(
             course_of(&fixture, 100).await?,
             second,
@@ -66,7 +67,7 @@ async fn two_results_swapping_students_swap_submissions() -> anyhow::Result<()> 
 
         let report = fixture.rerun(chunk_size, KeepLms, parallel).await?;
 
-        assert_eq!(report.status, "succeeded", "{:?}", report.error);
+        assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
         assert_eq!(student(300).await?, second);
         assert_eq!(student(301).await?, first);
         fixture.close().await?;
@@ -90,7 +91,7 @@ async fn logins_and_emails_swap_and_hand_over_between_users() -> anyhow::Result<
 
         let report = fixture.rerun(chunk_size, KeepLms, parallel).await?;
 
-        assert_eq!(report.status, "succeeded", "{:?}", report.error);
+        assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
         let user = |id, column| lms_value(fixture.lms(), "users", column, id);
         assert_eq!(user(1, "login").await?.as_deref(), Some("omega"));
         assert_eq!(user(2, "login").await?.as_deref(), Some("alpha"));
@@ -120,7 +121,7 @@ async fn a_key_move_blocked_by_a_kept_conflict_waits_and_take_legacy_moves_both(
 
     let kept = fixture.rerun(1, KeepLms, 2).await?;
 
-    assert_eq!(kept.status, "succeeded", "{:?}", kept.error);
+    assert_eq!(kept.status, RunStatus::Succeeded, "{:?}", kept.error);
     assert_eq!(
         course_of(&fixture, 100).await?,
         first,
@@ -142,7 +143,7 @@ async fn a_key_move_blocked_by_a_kept_conflict_waits_and_take_legacy_moves_both(
 
     let taken = fixture.rerun(1, TakeLegacy, 2).await?;
 
-    assert_eq!(taken.status, "succeeded", "{:?}", taken.error);
+    assert_eq!(taken.status, RunStatus::Succeeded, "{:?}", taken.error);
     assert_eq!(course_of(&fixture, 100).await?, second);
     assert_eq!(course_of(&fixture, 101).await?, first);
     assert!(entity(&taken, "journal").open_conflicts.is_empty());
@@ -167,7 +168,7 @@ async fn a_new_row_whose_key_a_kept_conflict_holds_waits_without_failing() -> an
 
     let report = fixture.rerun(1, KeepLms, 2).await?;
 
-    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     let row = ledger(fixture.lms(), "journal", 106).await?;
     assert_eq!((row.outcome.as_str(), row.target_id), ("migrated", None));
     assert_eq!(entity(&report, "journal").changes.conflicts, 2);
@@ -237,10 +238,10 @@ proptest! {
             let fixture = migrated_school("reshuffle").await?;
             fixture.legacy_sql(&journal_sql(&before)).await?;
             let first = fixture.rerun(shape.0, KeepLms, shape.1).await?;
-            anyhow::ensure!(first.status == "succeeded", "{:?}", first.error);
+            anyhow::ensure!(first.status == RunStatus::Succeeded, "{:?}", first.error);
             fixture.legacy_sql(&journal_sql(&after)).await?;
             let second = fixture.rerun(shape.0, KeepLms, shape.1).await?;
-            anyhow::ensure!(second.status == "succeeded", "{:?}", second.error);
+            anyhow::ensure!(second.status == RunStatus::Succeeded, "{:?}", second.error);
             let live: i64 = sqlx::query_scalar(
                 "SELECT count(*) FROM migration.ledger WHERE entity = 'journal' AND outcome = 'migrated' \
                  AND source_deleted_at IS NULL AND target_id IS NULL",

@@ -4,6 +4,7 @@
 
 mod support;
 
+use lms_engine::RunStatus;
 use std::time::Duration;
 
 use lms_engine::inline::run_inline;
@@ -39,7 +40,7 @@ async fn numbers_the_lms_cannot_hold_become_null_or_the_default_with_invalid_num
 
     let report = fixture.migrate(1).await?;
 
-    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     for (table, id) in [
         ("subjects", 1),
         ("exams", 1),
@@ -85,7 +86,7 @@ async fn answers_that_jsonb_or_the_lms_reader_refuse_are_kept_raw() -> anyhow::R
 
     let report = fixture.migrate(2).await?;
 
-    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     assert_eq!(
         entity(&report, "exam_results").warnings["invalid_answers_json"],
         3
@@ -138,7 +139,7 @@ async fn instants_outside_the_years_one_to_9999_are_unknown_in_any_legacy_zone()
     )
     .await??;
 
-    assert_eq!(status, "succeeded");
+    assert_eq!(status, RunStatus::Succeeded);
     let created = lms_text(&fixture, "SELECT created_at::text FROM organizations").await?;
     assert_eq!(created, None);
     let dates = lms_text(&fixture, "SELECT string_agg(coalesce(held_on::text, 'NULL'), ',' ORDER BY legacy_id) FROM assessments").await?;
@@ -173,7 +174,7 @@ async fn ids_at_the_ends_of_their_types_migrate_and_are_found_again() -> anyhow:
 
     for chunk_size in [1, 2] {
         let report = fixture.migrate(chunk_size).await?;
-        assert_eq!(report.status, "succeeded", "{:?}", report.error);
+        assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
         assert_eq!(report.unexplained(), 0);
     }
     assert_eq!(
@@ -207,7 +208,7 @@ async fn a_login_that_collides_again_after_renaming_is_renamed_again_however_oft
 
     let report = fixture.migrate(1).await?;
 
-    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     let login = lms_text(&fixture, "SELECT login FROM users WHERE legacy_id = 2").await?;
     assert_eq!(login.as_deref(), Some("IVAN.2.2.2.2.2"));
     fixture.close().await
@@ -228,7 +229,7 @@ async fn every_smallint_of_the_journal_semester_is_an_outcome() -> anyhow::Resul
 
     let report = fixture.migrate(2).await?;
 
-    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     let journal = entity(&report, "journal");
     assert_eq!(
         (journal.migrated, journal.rejected["invalid_value"]),
@@ -260,7 +261,7 @@ proptest! {
             fixture.legacy_sql(&database.sql()).await?;
             let options = RunOptions { chunk_size, ..RunOptions::default() };
             let first = fixture.migrate_using(options.clone(), parallel).await?;
-            anyhow::ensure!(first.status == "succeeded", "{:?}", first.error);
+            anyhow::ensure!(first.status == RunStatus::Succeeded, "{:?}", first.error);
             anyhow::ensure!(first.unexplained() == 0, "unexplained rows");
             let oracle = Oracle::compute(fixture.legacy()).await?;
             for ((table, id), expected) in &oracle.rows {

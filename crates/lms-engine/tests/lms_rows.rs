@@ -5,6 +5,7 @@ mod support;
 
 use lms_engine::ConflictKind;
 use lms_engine::ConflictPolicy::{KeepLms, TakeLegacy};
+use lms_engine::RunStatus;
 use sqlx::Row;
 use support::school::{lms_value, migrated_school};
 use support::{entity, ledger, run_until};
@@ -22,7 +23,7 @@ async fn a_row_deleted_in_the_lms_is_not_created_again() -> anyhow::Result<()> {
 
     let report = fixture.rerun(2, KeepLms, 2).await?;
 
-    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     let count: i64 =
         sqlx::query_scalar("SELECT count(*) FROM course_enrollments WHERE legacy_id = 102")
             .fetch_one(fixture.lms())
@@ -52,7 +53,7 @@ async fn rows_that_reference_a_row_deleted_in_the_lms_are_orphans() -> anyhow::R
 
     let report = fixture.rerun(2, KeepLms, 2).await?;
 
-    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     assert_eq!(
         ledger(fixture.lms(), "students", 11).await?.warnings,
         vec!["deleted_in_lms".to_owned()]
@@ -103,7 +104,7 @@ async fn a_new_legacy_row_adopts_the_lms_row_that_holds_its_key() -> anyhow::Res
 
     let report = fixture.rerun(2, KeepLms, 2).await?;
 
-    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     let adopted: (i64, i64) = sqlx::query_as(
         "SELECT e.id, count(*) OVER () FROM course_enrollments e JOIN courses c ON c.id = e.course_id \
          WHERE c.semester = 2 AND c.derived_from_legacy = false",
@@ -161,7 +162,7 @@ async fn a_final_grade_born_in_the_lms_is_adopted_by_a_legacy_mark() -> anyhow::
 
     let kept = fixture.rerun(2, KeepLms, 2).await?;
 
-    assert_eq!(kept.status, "succeeded", "{:?}", kept.error);
+    assert_eq!(kept.status, RunStatus::Succeeded, "{:?}", kept.error);
     let grades: Vec<(Option<i64>, String)> = sqlx::query_as(
         "SELECT g.legacy_id, g.raw_mark FROM grades g JOIN course_enrollments e ON e.id = g.enrollment_id \
          WHERE e.legacy_id = 102 AND g.source_deleted_at IS NULL",
@@ -198,7 +199,7 @@ async fn a_new_legacy_user_adopts_the_lms_account_with_its_login() -> anyhow::Re
 
     let report = fixture.rerun(2, KeepLms, 2).await?;
 
-    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     let accounts: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM users WHERE lower(login) = 'delta' AND source_deleted_at IS NULL",
     )
@@ -231,7 +232,7 @@ async fn a_provisioned_login_taken_twice_gets_the_legacy_id_as_often_as_needed()
 
     let report = fixture.rerun(1, KeepLms, 2).await?;
 
-    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     let login: String = sqlx::query_scalar(
         "SELECT u.login FROM students s JOIN users u ON u.id = s.user_id WHERE s.legacy_id = 12",
     )
@@ -263,7 +264,7 @@ async fn a_survivor_re_elected_through_a_referenced_row_is_a_change() -> anyhow:
 
     let report = fixture.rerun(2, KeepLms, 2).await?;
 
-    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     let after = lms_value(fixture.lms(), "course_enrollments", "student_id", 105).await?;
     let own: i64 = sqlx::query("SELECT id FROM students WHERE legacy_id = 12")
         .fetch_one(fixture.lms())
@@ -324,11 +325,14 @@ async fn a_deletion_committed_while_a_run_resolves_is_taken_up_by_the_next_run()
     sqlx::raw_sql("COMMIT").execute(&mut api).await?;
     run.await??;
     assert!(waited, "the run waited for the deleting transaction");
-    assert_eq!(fixture.report(planned.run_id).await?.status, "succeeded");
+    assert_eq!(
+        fixture.report(planned.run_id).await?.status,
+        RunStatus::Succeeded
+    );
 
     let next = fixture.rerun(2, KeepLms, 2).await?;
 
-    assert_eq!(next.status, "succeeded", "{:?}", next.error);
+    assert_eq!(next.status, RunStatus::Succeeded, "{:?}", next.error);
     let row = ledger(fixture.lms(), "journal", 102).await?;
     assert_eq!(
         (row.outcome.as_str(), row.target_id, row.warnings),

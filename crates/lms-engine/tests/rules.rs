@@ -6,6 +6,7 @@
 
 mod support;
 
+use lms_engine::RunStatus;
 use sqlx::Row;
 use support::{Fixture, entity, ledger};
 
@@ -95,7 +96,7 @@ async fn each_rule_gives_the_contracts_outcome() -> anyhow::Result<()> {
     let fixture = Fixture::empty_legacy("rules").await?;
     fixture.legacy_sql(LEGACY_ROWS).await?;
     let report = fixture.migrate(3).await?;
-    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     let lms = fixture.lms();
 
     // Organizations: all migrated; a dangling parent becomes NULL with a warning.

@@ -5,6 +5,7 @@
 mod support;
 
 use lms_engine::ConflictPolicy::{KeepLms, TakeLegacy};
+use lms_engine::RunStatus;
 use serde_json::json;
 use support::fingerprint::write_marks;
 use support::school::{lms_value, migrated_school};
@@ -28,7 +29,7 @@ async fn an_lms_edit_survives_a_rerun_over_unchanged_legacy() -> anyhow::Result<
 
     let report = fixture.rerun(2, KeepLms, 2).await?;
 
-    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     let status = lms_value(fixture.lms(), "course_enrollments", "status", 100).await?;
     assert_eq!(status.as_deref(), Some("dropped"));
     assert_eq!(journal_changes(&report), (0, 0, 4, 0));
@@ -83,7 +84,7 @@ async fn a_conflict_keeps_the_lms_value_and_records_both_sides() -> anyhow::Resu
 
     let report = fixture.rerun(2, KeepLms, 2).await?;
 
-    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     let status = lms_value(fixture.lms(), "course_enrollments", "status", 100).await?;
     assert_eq!(status.as_deref(), Some("dropped"));
     assert_eq!(journal_changes(&report), (0, 0, 3, 1));
@@ -257,7 +258,7 @@ async fn a_rerun_under_another_legacy_time_zone_looks_at_every_row_again() -> an
 
     let report = fixture.rerun(2, KeepLms, 2).await?;
 
-    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     let submitted = lms_value(
         fixture.lms(),
         "assessment_submissions",

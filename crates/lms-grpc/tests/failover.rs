@@ -96,7 +96,9 @@ async fn fixture(purpose: &str, with_standby: bool) -> anyhow::Result<Fixture> {
         },
     )
     .await?;
-    anyhow::ensure!(run_inline(&engine, planned.run_id, 2).await? == "succeeded");
+    anyhow::ensure!(
+        run_inline(&engine, planned.run_id, 2).await? == lms_engine::RunStatus::Succeeded
+    );
     engine.lms.close().await;
     engine.legacy.close().await;
     let students: Vec<(String, i64)> = sqlx::query_as::<_, (i64, i64)>(

@@ -115,7 +115,7 @@ async fn a_run_is_started_watched_reported_and_explained() -> anyhow::Result<()>
         })
         .await?
         .into_inner();
-    assert_eq!(dry.kind, "dry_run");
+    assert_eq!(dry.kind(), pb::RunKind::DryRun);
     let dry_events = watch_to_end(&mut client, &dry.name).await?;
     let dry_end = dry_events.last().cloned().unwrap_or_default();
     assert_eq!(dry_end.status(), pb::RunStatus::Succeeded, "{dry_end:?}");
@@ -135,7 +135,7 @@ async fn a_run_is_started_watched_reported_and_explained() -> anyhow::Result<()>
 
     // The real run; the same request id gives the same run.
     let run = client.start_run(start("full-1")).await?.into_inner();
-    assert_eq!(run.kind, "full");
+    assert_eq!(run.kind(), pb::RunKind::Full);
     assert_eq!(run.request_id, "full-1");
     let again = client.start_run(start("full-1")).await?.into_inner();
     assert_eq!(again.name, run.name);
@@ -491,7 +491,7 @@ async fn cancel_leaves_nothing_half_written_and_retry_moves_fixed_rows() -> anyh
         })
         .await?
         .into_inner();
-    assert_eq!(retry.kind, "retry_rejected");
+    assert_eq!(retry.kind(), pb::RunKind::RetryRejected);
     assert!(retry.entities.contains(&"students".to_owned()));
     assert!(retry.entities.contains(&"journal".to_owned()));
     assert!(!retry.entities.contains(&"persons".to_owned()));

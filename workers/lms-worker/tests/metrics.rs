@@ -1,6 +1,7 @@
 //! The worker's Prometheus endpoint, scraped while a run moves: run
 //! progress per table, chunk timings, queue depth and pool occupancy.
 
+use lms_engine::RunStatus;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -89,12 +90,13 @@ async fn metrics_show_a_run_while_it_runs() -> anyhow::Result<()> {
         if scrape.sum("lms_migration_run_active", &[]) == 1.0 && done > 0.0 && done < total {
             seen_midway.get_or_insert((done, total, scrape.clone()));
         }
-        let status: String = sqlx::query_scalar("SELECT status FROM migration.runs WHERE id = $1")
-            .bind(planned.run_id)
-            .fetch_one(&lms)
-            .await?;
-        if status != "running" {
-            assert_eq!(status, "succeeded");
+        let status: RunStatus =
+            sqlx::query_scalar("SELECT status FROM migration.runs WHERE id = $1")
+                .bind(planned.run_id)
+                .fetch_one(&lms)
+                .await?;
+        if status != RunStatus::Running {
+            assert_eq!(status, RunStatus::Succeeded);
             break Scrape::fetch(address).await?;
         }
         anyhow::ensure!(Instant::now() < deadline, "the run did not finish");

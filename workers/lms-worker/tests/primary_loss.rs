@@ -2,6 +2,7 @@
 //! the worker pauses and retries, and the run finishes on the primary once
 //! it is back, every legacy row accounted for.
 
+use lms_engine::RunStatus;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -121,14 +122,14 @@ async fn a_run_waits_for_its_primary_and_finishes_there() -> anyhow::Result<()> 
 
     let deadline = Instant::now() + Duration::from_secs(180);
     let status = loop {
-        let run: Option<(String, Option<String>)> =
+        let run: Option<(RunStatus, Option<String>)> =
             sqlx::query_as("SELECT status, error FROM migration.runs WHERE id = $1")
                 .bind(planned.run_id)
                 .fetch_optional(&lms)
                 .await
                 .unwrap_or(None);
         match run {
-            Some((status, _)) if status == "running" => {}
+            Some((RunStatus::Running, _)) => {}
             None => {}
             Some(ended) => break ended,
         }
@@ -138,7 +139,12 @@ async fn a_run_waits_for_its_primary_and_finishes_there() -> anyhow::Result<()> 
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    assert_eq!(status.0, "succeeded", "the run ended with {:?}", status.1);
+    assert_eq!(
+        status.0,
+        RunStatus::Succeeded,
+        "the run ended with {:?}",
+        status.1
+    );
     let coverage = report::build(&lms, planned.run_id).await?;
     assert_eq!(coverage.unexplained(), 0);
     assert!(

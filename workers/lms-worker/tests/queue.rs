@@ -7,6 +7,7 @@
 #[path = "../../../crates/lms-engine/tests/support/mod.rs"]
 mod support;
 
+use lms_engine::RunStatus;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -44,15 +45,15 @@ fn spawn_worker(fixture: &Fixture, redis_url: &str) -> anyhow::Result<Child> {
     Ok(child)
 }
 
-async fn wait_for_run(lms: &PgPool, run_id: Uuid, limit: Duration) -> anyhow::Result<String> {
+async fn wait_for_run(lms: &PgPool, run_id: Uuid, limit: Duration) -> anyhow::Result<RunStatus> {
     let deadline = Instant::now() + limit;
     loop {
-        let status: String = sqlx::query("SELECT status FROM migration.runs WHERE id = $1")
+        let status: RunStatus = sqlx::query("SELECT status FROM migration.runs WHERE id = $1")
             .bind(run_id)
             .fetch_one(lms)
             .await?
             .get(0);
-        if status != "running" {
+        if status != RunStatus::Running {
             return Ok(status);
         }
         anyhow::ensure!(
@@ -85,7 +86,7 @@ async fn two_worker_processes_share_a_run() -> anyhow::Result<()> {
     let queue = connect_queue(&queued.settings).await?;
     let planned = start_run(queued.lms(), queued.legacy(), &queue, &options(300)).await?;
     let status = wait_for_run(queued.lms(), planned.run_id, Duration::from_secs(180)).await?;
-    assert_eq!(status, "succeeded");
+    assert_eq!(status, RunStatus::Succeeded);
     let workers_used: i64 =
         sqlx::query("SELECT count(DISTINCT worker) FROM migration.chunks WHERE run_id = $1")
             .bind(planned.run_id)
@@ -93,7 +94,7 @@ async fn two_worker_processes_share_a_run() -> anyhow::Result<()> {
             .await?
             .get(0);
     assert_eq!(workers_used, 2, "both processes ran chunks");
-    assert_eq!(reference.migrate(300).await?.status, "succeeded");
+    assert_eq!(reference.migrate(300).await?.status, RunStatus::Succeeded);
     assert_eq!(
         fingerprint(queued.lms()).await?,
         fingerprint(reference.lms()).await?
@@ -152,7 +153,7 @@ async fn a_worker_killed_mid_chunk_loses_and_duplicates_nothing() -> anyhow::Res
     first.wait().await?;
     let mut second = spawn_worker(&disturbed, &redis_url)?;
     let status = wait_for_run(disturbed.lms(), planned.run_id, Duration::from_secs(240)).await?;
-    assert_eq!(status, "succeeded");
+    assert_eq!(status, RunStatus::Succeeded);
     let attempts: i32 = sqlx::query("SELECT attempts FROM migration.chunks WHERE id = $1")
         .bind(victim)
         .fetch_one(disturbed.lms())
@@ -162,7 +163,10 @@ async fn a_worker_killed_mid_chunk_loses_and_duplicates_nothing() -> anyhow::Res
         attempts >= 2,
         "the killed chunk ran again (attempts {attempts})"
     );
-    assert_eq!(undisturbed.migrate(8_000).await?.status, "succeeded");
+    assert_eq!(
+        undisturbed.migrate(8_000).await?.status,
+        RunStatus::Succeeded
+    );
     assert_eq!(
         fingerprint(disturbed.lms()).await?,
         fingerprint(undisturbed.lms()).await?,
@@ -266,7 +270,7 @@ async fn a_run_survives_a_redis_restart() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     redis.restart()?;
     let status = wait_for_run(fixture.lms(), planned.run_id, Duration::from_secs(240)).await?;
-    assert_eq!(status, "succeeded");
+    assert_eq!(status, RunStatus::Succeeded);
     let report = fixture.report(planned.run_id).await?;
     assert!(report.entities.iter().all(|entity| entity.unexplained == 0));
     worker.start_kill()?;

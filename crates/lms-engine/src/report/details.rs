@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::error::{DatabaseContext, EngineError};
 use crate::plan::Phase;
+use crate::state::StepState;
 
 /// One rejected legacy row, as the ledger explains it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -64,9 +65,8 @@ pub async fn rejection_examples(
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepTiming {
     pub entity: String,
-    pub phase: &'static str,
-    /// `waiting`, `ready`, `done`, `failed` or `cancelled`.
-    pub state: String,
+    pub phase: Phase,
+    pub state: StepState,
     pub chunks: i64,
     /// When the steps it depends on were done (for the first phase, when
     /// the run was planned).
@@ -107,12 +107,12 @@ pub async fn step_timings(lms: &PgPool, run_id: Uuid) -> Result<Vec<StepTiming>,
         .try_get(0)
         .lms()?;
     let rows = sqlx::query(
-        "SELECT s.entity, s.phase, s.state, s.started_at, s.finished_at, count(c.id), \
-                min(c.started_at), \
+        "SELECT s.entity, s.phase, s.state, s.started_at AS ready_at, s.finished_at, \
+                count(c.id) AS chunks, min(c.started_at) AS first_chunk_started_at, \
                 coalesce(sum(extract(epoch FROM c.finished_at - c.started_at)) \
-                    FILTER (WHERE c.state = 'done'), 0)::float8, \
+                    FILTER (WHERE c.state = 'done'), 0)::float8 AS busy_seconds, \
                 coalesce(max(extract(epoch FROM c.finished_at - c.started_at)) \
-                    FILTER (WHERE c.state = 'done'), 0)::float8 \
+                    FILTER (WHERE c.state = 'done'), 0)::float8 AS slowest_chunk_seconds \
          FROM migration.run_steps s LEFT JOIN migration.chunks c ON c.step_id = s.id \
          WHERE s.run_id = $1 GROUP BY s.id",
     )
@@ -124,23 +124,23 @@ pub async fn step_timings(lms: &PgPool, run_id: Uuid) -> Result<Vec<StepTiming>,
     for entity in &entities {
         for phase in Phase::ALL {
             let row = rows.iter().find(|row| {
-                row.try_get::<String, _>(0)
-                    .is_ok_and(|name| &name == entity)
+                row.try_get::<&str, _>("entity")
+                    .is_ok_and(|name| name == entity)
                     && row
-                        .try_get::<String, _>(1)
-                        .is_ok_and(|name| name == phase.as_str())
+                        .try_get::<Phase, _>("phase")
+                        .is_ok_and(|stored| stored == phase)
             });
             let Some(row) = row else { continue };
             timings.push(StepTiming {
                 entity: entity.clone(),
-                phase: phase.as_str(),
-                state: row.try_get(2).lms()?,
-                ready_at: row.try_get(3).lms()?,
-                finished_at: row.try_get(4).lms()?,
-                chunks: row.try_get(5).lms()?,
-                first_chunk_started_at: row.try_get(6).lms()?,
-                busy_seconds: row.try_get(7).lms()?,
-                slowest_chunk_seconds: row.try_get(8).lms()?,
+                phase,
+                state: row.try_get("state").lms()?,
+                ready_at: row.try_get("ready_at").lms()?,
+                finished_at: row.try_get("finished_at").lms()?,
+                chunks: row.try_get("chunks").lms()?,
+                first_chunk_started_at: row.try_get("first_chunk_started_at").lms()?,
+                busy_seconds: row.try_get("busy_seconds").lms()?,
+                slowest_chunk_seconds: row.try_get("slowest_chunk_seconds").lms()?,
             });
         }
     }

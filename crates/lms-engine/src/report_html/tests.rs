@@ -4,7 +4,9 @@ use chrono::TimeZone;
 use uuid::Uuid;
 
 use super::*;
+use crate::plan::Phase;
 use crate::report::{Changes, EntityReport, RejectionExample};
+use crate::state::StepState;
 
 const DIRTY: &str = r#"<script>alert("x")</script> & 'Қазақ' "квоты" </td>"#;
 
@@ -43,8 +45,8 @@ fn page() -> ReportPage {
     )]);
     let step = StepTiming {
         entity: "students".to_owned(),
-        phase: "stage",
-        state: "done".to_owned(),
+        phase: Phase::Stage,
+        state: StepState::Done,
         chunks: 3,
         ready_at: Some(started),
         first_chunk_started_at: Some(started + chrono::Duration::seconds(1)),
@@ -55,13 +57,13 @@ fn page() -> ReportPage {
     ReportPage {
         report: CoverageReport {
             run_id: Uuid::nil(),
-            status: "failed".to_owned(),
+            status: RunStatus::Failed,
             error: Some(DIRTY.to_owned()),
             started_at: started,
             finished_at: Some(finished),
             entities: vec![students],
         },
-        kind: "full".to_owned(),
+        kind: RunKind::Full,
         chunk_size: 25_000,
         examples,
         steps: vec![step],

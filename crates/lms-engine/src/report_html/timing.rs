@@ -66,7 +66,7 @@ pub(super) fn timings(page: &ReportPage) -> Markup {
 
 /// One step; the first of its table carries the table's name across `rows`.
 fn step_row(step: &StepTiming, rows: Option<usize>, span: Option<(DateTime<Utc>, f64)>) -> Markup {
-    let hook = |field| Hook::entity(&step.entity, field).phase(step.phase);
+    let hook = |field| Hook::entity(&step.entity, field).phase(step.phase.as_str());
     let waited = step
         .ready_at
         .zip(step.first_chunk_started_at)

@@ -2,6 +2,7 @@
 //! group, their journal rows (two semesters of one subject for the first
 //! student), one exam with a result of each.
 
+use lms_engine::RunStatus;
 use sqlx::PgPool;
 
 use super::Fixture;
@@ -36,7 +37,7 @@ pub async fn migrated_school(purpose: &str) -> anyhow::Result<Fixture> {
     fixture.legacy_sql(SCHOOL).await?;
     let report = fixture.migrate(2).await?;
     anyhow::ensure!(
-        report.status == "succeeded",
+        report.status == RunStatus::Succeeded,
         "first run: {:?}",
         report.error
     );

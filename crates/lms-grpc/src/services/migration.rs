@@ -6,11 +6,13 @@ use std::time::Duration;
 
 use futures::Stream;
 use lms_domain::{LegacyEntity, RejectReason, WarningCode};
+use lms_engine::bulk::LoadPath;
 use lms_engine::control::{self, OutcomeFilter};
 use lms_engine::report::ConflictEntry;
 use lms_engine::report::{self, CoverageReport, EntityReport};
 use lms_engine::{
-    ChunkQueue, ConflictPolicy, RunKind, RunOptions, RunProgress, explain, run_progress, start_run,
+    ChunkQueue, ConflictPolicy, Phase, RunKind, RunOptions, RunProgress, RunStatus, StepState,
+    explain, run_progress, start_run,
 };
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
@@ -76,14 +78,58 @@ fn request_id(value: &str) -> Result<Option<String>, ApiError> {
     }
 }
 
-fn status(value: &str) -> pb::RunStatus {
-    match value {
-        "running" => pb::RunStatus::Running,
-        "succeeded" => pb::RunStatus::Succeeded,
-        "failed" => pb::RunStatus::Failed,
-        "cancelling" => pb::RunStatus::Cancelling,
-        "cancelled" => pb::RunStatus::Cancelled,
-        _ => pb::RunStatus::Unspecified,
+impl From<RunStatus> for pb::RunStatus {
+    fn from(status: RunStatus) -> Self {
+        match status {
+            RunStatus::Running => pb::RunStatus::Running,
+            RunStatus::Cancelling => pb::RunStatus::Cancelling,
+            RunStatus::Succeeded => pb::RunStatus::Succeeded,
+            RunStatus::Failed => pb::RunStatus::Failed,
+            RunStatus::Cancelled => pb::RunStatus::Cancelled,
+        }
+    }
+}
+
+impl From<RunKind> for pb::RunKind {
+    fn from(kind: RunKind) -> Self {
+        match kind {
+            RunKind::Full => pb::RunKind::Full,
+            RunKind::RetryRejected => pb::RunKind::RetryRejected,
+            RunKind::DryRun => pb::RunKind::DryRun,
+        }
+    }
+}
+
+impl From<Phase> for pb::Phase {
+    fn from(phase: Phase) -> Self {
+        match phase {
+            Phase::Stage => pb::Phase::Stage,
+            Phase::Resolve => pb::Phase::Resolve,
+            Phase::Apply => pb::Phase::Apply,
+            Phase::Finalize => pb::Phase::Finalize,
+        }
+    }
+}
+
+impl From<StepState> for pb::StepState {
+    fn from(state: StepState) -> Self {
+        match state {
+            StepState::Waiting => pb::StepState::Waiting,
+            StepState::Ready => pb::StepState::Ready,
+            StepState::Done => pb::StepState::Done,
+            StepState::Failed => pb::StepState::Failed,
+            StepState::Cancelled => pb::StepState::Cancelled,
+        }
+    }
+}
+
+impl From<Option<LoadPath>> for pb::LoadPath {
+    fn from(path: Option<LoadPath>) -> Self {
+        match path {
+            None => pb::LoadPath::Unspecified,
+            Some(LoadPath::Bulk) => pb::LoadPath::Bulk,
+            Some(LoadPath::Delta) => pb::LoadPath::Delta,
+        }
     }
 }
 
@@ -91,15 +137,15 @@ impl From<RunProgress> for pb::Run {
     fn from(run: RunProgress) -> Self {
         pb::Run {
             name: format!("runs/{}", run.run_id),
-            status: status(&run.status).into(),
+            status: pb::RunStatus::from(run.status).into(),
             error: run.error.unwrap_or_default(),
             entities: run
                 .entities
                 .iter()
-                .map(|entity| entity.entity.clone())
+                .map(|entity| entity.entity.as_str().to_owned())
                 .collect(),
             chunk_size: run.chunk_size,
-            kind: run.kind,
+            kind: pb::RunKind::from(run.kind).into(),
             request_id: run.request_id.unwrap_or_default(),
             create_time: timestamp(Some(run.started_at)),
             finish_time: timestamp(run.finished_at),
@@ -107,15 +153,15 @@ impl From<RunProgress> for pb::Run {
                 .entities
                 .into_iter()
                 .map(|entity| pb::EntityProgress {
-                    entity: entity.entity,
-                    load_path: entity.load_path.unwrap_or_default(),
+                    entity: entity.entity.as_str().to_owned(),
+                    load_path: pb::LoadPath::from(entity.load_path).into(),
                     load_reason: entity.load_reason.unwrap_or_default(),
                     phases: entity
                         .phases
                         .into_iter()
                         .map(|phase| pb::PhaseProgress {
-                            phase: phase.phase.to_owned(),
-                            state: phase.state,
+                            phase: pb::Phase::from(phase.phase).into(),
+                            state: pb::StepState::from(phase.state).into(),
                             chunks_done: phase.chunks_done,
                             chunks_total: phase.chunks_total,
                         })
@@ -206,7 +252,7 @@ impl From<CoverageReport> for pb::CoverageReport {
     fn from(report: CoverageReport) -> Self {
         pb::CoverageReport {
             run: format!("runs/{}", report.run_id),
-            status: status(&report.status).into(),
+            status: pb::RunStatus::from(report.status).into(),
             error: report.error.unwrap_or_default(),
             entities: report.entities.into_iter().map(coverage).collect(),
         }

@@ -3,6 +3,7 @@
 //! bearer tokens.
 #![allow(dead_code)]
 
+use lms_engine::RunStatus;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -113,7 +114,7 @@ pub async fn spawn_app(purpose: &str, data: Data, worker: bool) -> anyhow::Resul
         let planned = plan_run(&engine.lms, &engine.legacy, &options).await?;
         let status = run_inline(&engine, planned.run_id, 2).await?;
         anyhow::ensure!(
-            status == "succeeded",
+            status == RunStatus::Succeeded,
             "the fixture migration ended {status}"
         );
         engine.lms.close().await;

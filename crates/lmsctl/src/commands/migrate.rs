@@ -7,7 +7,7 @@ use lms_config::Settings;
 use lms_engine::inline::run_inline;
 use lms_engine::report_html::{self, ReportPage};
 use lms_engine::setup::{connect_engine, connect_queue};
-use lms_engine::{RunOptions, explain, follow_run, report, run_progress, start_run};
+use lms_engine::{RunOptions, RunStatus, explain, follow_run, report, run_progress, start_run};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -92,7 +92,7 @@ async fn start(args: RunArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
 async fn verdict(lms: &PgPool, run_id: Uuid) -> anyhow::Result<ExitCode> {
     let report = report::build(lms, run_id).await?;
     print!("{}", report_table::render(&report));
-    if report.status == "succeeded" && report.unexplained() == 0 {
+    if report.status == RunStatus::Succeeded && report.unexplained() == 0 {
         Ok(ExitCode::SUCCESS)
     } else {
         eprintln_failure(&report);
@@ -178,7 +178,7 @@ async fn cancel(selector: RunSelector, settings: &Settings) -> anyhow::Result<Ex
     let lms = lms_pool(settings).await?;
     let run_id = pick_run(&lms, selector.run).await?;
     let progress = lms_engine::control::cancel_run(&lms, run_id).await?;
-    if progress.status == "cancelled" {
+    if progress.status == RunStatus::Cancelled {
         println!("Run {run_id} is cancelled.");
     } else {
         println!(

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use lms_engine::RunProgress;
+use lms_engine::{RunProgress, StepState};
 
 /// Shows run progress as it changes.
 pub struct ProgressDisplay {
@@ -48,11 +48,11 @@ impl ProgressDisplay {
             let current = entity
                 .phases
                 .iter()
-                .find(|phase| phase.state != "done")
-                .map_or("done", |phase| phase.phase);
+                .find(|phase| phase.state != StepState::Done)
+                .map_or("done", |phase| phase.phase.as_str());
             let line = format!(
                 "{:<14} {current:<9} {done}/{total} chunks ({}){}",
-                entity.entity,
+                entity.entity.as_str(),
                 entity
                     .phases
                     .iter()
@@ -64,30 +64,33 @@ impl ProgressDisplay {
                     .join(", "),
                 entity
                     .load_path
-                    .as_deref()
                     .map(|path| format!(" [{path}]"))
                     .unwrap_or_default()
             );
             match &mut self.bars {
                 Some((multi, bars)) => {
-                    let bar = bars.entry(entity.entity.clone()).or_insert_with(|| {
-                        let bar = multi.add(ProgressBar::new(u64::try_from(total).unwrap_or(0)));
-                        if let Ok(style) = ProgressStyle::with_template(
-                            "{prefix:<14} [{bar:30}] {pos}/{len} {msg}",
-                        ) {
-                            bar.set_style(style.progress_chars("=> "));
-                        }
-                        bar.set_prefix(entity.entity.clone());
-                        bar
-                    });
+                    let bar = bars
+                        .entry(entity.entity.as_str().to_owned())
+                        .or_insert_with(|| {
+                            let bar =
+                                multi.add(ProgressBar::new(u64::try_from(total).unwrap_or(0)));
+                            if let Ok(style) = ProgressStyle::with_template(
+                                "{prefix:<14} [{bar:30}] {pos}/{len} {msg}",
+                            ) {
+                                bar.set_style(style.progress_chars("=> "));
+                            }
+                            bar.set_prefix(entity.entity.as_str());
+                            bar
+                        });
                     bar.set_length(u64::try_from(total).unwrap_or(0));
                     bar.set_position(u64::try_from(done).unwrap_or(0));
                     bar.set_message(current.to_owned());
                 }
                 None => {
-                    if self.last_lines.get(&entity.entity) != Some(&line) {
+                    if self.last_lines.get(entity.entity.as_str()) != Some(&line) {
                         println!("{line}");
-                        self.last_lines.insert(entity.entity.clone(), line);
+                        self.last_lines
+                            .insert(entity.entity.as_str().to_owned(), line);
                     }
                 }
             }
