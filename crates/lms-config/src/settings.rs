@@ -167,11 +167,27 @@ pub struct GrpcSettings {
     /// Longest time a request may take before it is cancelled.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// PostgreSQL's `statement_timeout` on the server's pools: a statement
+    /// of a cancelled or runaway request stops in the database too.
+    #[serde(with = "humantime_serde")]
+    pub statement_timeout: Duration,
     /// Largest request or response message, in bytes.
     pub max_message_bytes: usize,
     /// Requests served at once per connection; more are refused at once
     /// (RESOURCE_EXHAUSTED) instead of queueing without bound.
     pub concurrency_limit: usize,
+    /// HTTP/2 streams a client may open at once on one connection (the
+    /// SETTINGS_MAX_CONCURRENT_STREAMS the server announces); a client
+    /// queues the rest.
+    pub max_concurrent_streams: u32,
+    /// A connection older than this is asked to go away (GOAWAY) once its
+    /// streams finish, so no client holds one connection (and its limits)
+    /// for ever and load spreads again after a deploy.
+    #[serde(with = "humantime_serde")]
+    pub max_connection_age: Duration,
+    /// Largest request header list, in bytes (HTTP/2
+    /// SETTINGS_MAX_HEADER_LIST_SIZE).
+    pub max_header_list_bytes: u32,
     /// PEM certificate chain; with `tls_key`, the server speaks TLS.
     pub tls_cert: Option<std::path::PathBuf>,
     /// PEM private key of `tls_cert`.
@@ -293,8 +309,12 @@ impl Default for Settings {
                 reflection: true,
                 health: true,
                 request_timeout: Duration::from_secs(30),
+                statement_timeout: Duration::from_secs(30),
                 max_message_bytes: 4 * 1024 * 1024,
                 concurrency_limit: 256,
+                max_concurrent_streams: 256,
+                max_connection_age: Duration::from_secs(30 * 60),
+                max_header_list_bytes: 16 * 1024,
                 tls_cert: None,
                 tls_key: None,
             },
@@ -450,6 +470,66 @@ impl Settings {
             "migration.sweep_interval",
             "must be longer than zero",
         );
+        let grpc = &self.grpc;
+        check(
+            grpc.statement_timeout >= Duration::from_millis(1),
+            "grpc.statement_timeout",
+            "must be at least 1ms (0 would mean no limit)",
+        );
+        check(
+            grpc.max_concurrent_streams >= 1,
+            "grpc.max_concurrent_streams",
+            "must be at least 1",
+        );
+        check(
+            grpc.max_connection_age >= Duration::from_secs(1),
+            "grpc.max_connection_age",
+            "must be at least 1s",
+        );
+        check(
+            grpc.max_header_list_bytes >= 1024,
+            "grpc.max_header_list_bytes",
+            "must be at least 1024",
+        );
+        check(
+            grpc.tls_cert.is_some() == grpc.tls_key.is_some(),
+            if grpc.tls_cert.is_some() {
+                "grpc.tls_key"
+            } else {
+                "grpc.tls_cert"
+            },
+            "grpc.tls_cert and grpc.tls_key go together: set both for TLS, or neither",
+        );
+        for (index, token) in self.auth.tokens.iter().enumerate() {
+            let key = |field: &str| format!("auth.tokens[{index}].{field}");
+            check(
+                !token.name.trim().is_empty(),
+                &key("name"),
+                "must name who holds the token",
+            );
+            check(
+                self.auth.tokens[..index]
+                    .iter()
+                    .all(|earlier| earlier.name != token.name),
+                &key("name"),
+                &format!("{:?} names an earlier token too", token.name),
+            );
+            check(
+                token.sha256.len() == 64 && token.sha256.chars().all(|c| c.is_ascii_hexdigit()),
+                &key("sha256"),
+                "must be the token's SHA-256 as 64 hex digits (`lmsctl auth hash-token` prints it)",
+            );
+            for (scope_index, scope) in token.scopes.iter().enumerate() {
+                check(
+                    KNOWN_SCOPES.contains(&scope.as_str()),
+                    &format!("auth.tokens[{index}].scopes[{scope_index}]"),
+                    &format!(
+                        "{scope:?} is not a scope; the scopes are {}",
+                        KNOWN_SCOPES.join(", ")
+                    ),
+                );
+            }
+        }
         if errors.is_empty() {
             Ok(())
         } else {

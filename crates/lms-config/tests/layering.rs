@@ -150,3 +150,34 @@ fn legacy_time_zone_must_be_a_name() {
         Ok(())
     });
 }
+
+#[test]
+fn a_tls_certificate_without_its_key_is_an_error() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LMS_GRPC__TLS_CERT", "/etc/lms/tls.crt");
+        let error = load().expect_err("half a TLS pair must fail");
+        assert!(error.to_string().contains("grpc.tls_key"), "{error}");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_token_with_an_unknown_scope_is_named() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "lms.toml",
+            r#"
+            [[auth.tokens]]
+            name = "ops"
+            sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+            scopes = ["lms.read", "admin"]
+            "#,
+        )?;
+        let error = load().expect_err("an unknown scope must fail");
+        assert!(
+            error.to_string().contains("auth.tokens[0].scopes[1]"),
+            "{error}"
+        );
+        Ok(())
+    });
+}

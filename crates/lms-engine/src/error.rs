@@ -19,6 +19,16 @@ pub enum EngineError {
     },
     #[error("{0}")]
     Plan(String),
+    #[error(
+        "a chunk size of {chunk_size} would plan {planned} chunks, more than the {limit} a run \
+         may have; use a chunk size of at least {smallest}"
+    )]
+    TooManyChunks {
+        chunk_size: u32,
+        planned: usize,
+        limit: usize,
+        smallest: u64,
+    },
     #[error("run {0} does not exist")]
     UnknownRun(uuid::Uuid),
     #[error("another migration run is active ({0}); wait for it to finish or cancel it first")]
@@ -47,6 +57,7 @@ impl EngineError {
             EngineError::Queue(_) => FailureClass::Transient,
             EngineError::LegacyRow { .. }
             | EngineError::Plan(_)
+            | EngineError::TooManyChunks { .. }
             | EngineError::UnknownRun(_)
             | EngineError::RunActive(_)
             | EngineError::Invariant(_)

@@ -161,6 +161,7 @@ pub async fn plan_run(
     for entity in &entities {
         ranges.push(chunk_ranges(legacy, *entity, options.chunk_size).await?);
     }
+    check_chunk_count(options.chunk_size, &ranges)?;
 
     let run_id = Uuid::now_v7();
     let mut tx = lms.begin().await.lms()?;
@@ -281,6 +282,30 @@ async fn check_dependencies(lms: &PgPool, entities: &[LegacyEntity]) -> Result<(
 
 /// Splits a legacy table into ranges of about `chunk_size` rows each, by its
 /// ids as they are now; the first and last ranges are open-ended.
+/// The most ranged chunks one run may plan, over all its tables: each is a
+/// row in `migration.chunks` per ranged phase, a job on the queue and a
+/// transaction, so a chunk size of 1 over a real legacy database would
+/// plan millions.
+pub const MAX_RANGED_CHUNKS: usize = 50_000;
+
+/// Refuses a plan with more ranged chunks than [`MAX_RANGED_CHUNKS`], naming
+/// the smallest chunk size that fits.
+fn check_chunk_count(chunk_size: u32, ranges: &[Vec<IdRange>]) -> Result<(), EngineError> {
+    let planned: usize = ranges.iter().map(Vec::len).sum();
+    if planned <= MAX_RANGED_CHUNKS {
+        return Ok(());
+    }
+    // Rows are at most planned × chunk size; this size fits them.
+    let rows = u64::try_from(planned).unwrap_or(u64::MAX) * u64::from(chunk_size);
+    let limit = u64::try_from(MAX_RANGED_CHUNKS).unwrap_or(u64::MAX);
+    Err(EngineError::TooManyChunks {
+        chunk_size,
+        planned,
+        limit: MAX_RANGED_CHUNKS,
+        smallest: rows.div_ceil(limit),
+    })
+}
+
 pub async fn chunk_ranges(
     legacy: &PgPool,
     entity: LegacyEntity,
@@ -437,4 +462,30 @@ async fn insert_dependencies(
         .lms()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_past_the_chunk_limit_names_a_size_that_fits() {
+        let ranges = vec![vec![IdRange::ALL; MAX_RANGED_CHUNKS / 2 + 1]; 2];
+        let error = check_chunk_count(10, &ranges).unwrap_err();
+        let EngineError::TooManyChunks {
+            planned, smallest, ..
+        } = error
+        else {
+            panic!("{error}");
+        };
+        assert_eq!(planned, MAX_RANGED_CHUNKS + 2);
+        let fits = (planned as u64 * 10).div_ceil(smallest);
+        assert!(smallest > 10 && fits <= MAX_RANGED_CHUNKS as u64);
+    }
+
+    #[test]
+    fn a_plan_at_the_chunk_limit_is_accepted() {
+        let ranges = vec![vec![IdRange::ALL; MAX_RANGED_CHUNKS]];
+        assert!(check_chunk_count(1, &ranges).is_ok());
+    }
 }

@@ -2,8 +2,10 @@
 //!
 //! Tokens are configured as SHA-256 digests; a presented token is hashed and
 //! compared with every configured digest in constant time, so neither the
-//! config nor the timing gives a token away. Health and reflection are open;
-//! every other method needs a token with its scope.
+//! config nor the timing gives a token away. What each method needs comes
+//! from the table in [`crate::access`]: health and reflection are open,
+//! every other listed method needs a token with its scope, and a method not
+//! in the table is refused to everyone.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,76 +17,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tonic::Status;
 
+use crate::access::{Access, Scope, access};
 use crate::error::ApiError;
-
-/// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// Reads of the LMS domain (Get, List, Lookup).
-    LmsRead,
-    /// Writes of the LMS domain (Create, Update, Delete).
-    LmsWrite,
-    /// The migration service.
-    MigrationAdmin,
-}
-
-impl Scope {
-    pub fn parse(text: &str) -> Option<Scope> {
-        match text {
-            "lms.read" => Some(Scope::LmsRead),
-            "lms.write" => Some(Scope::LmsWrite),
-            "migration.admin" => Some(Scope::MigrationAdmin),
-            _ => None,
-        }
-    }
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Scope::LmsRead => "lms.read",
-            Scope::LmsWrite => "lms.write",
-            Scope::MigrationAdmin => "migration.admin",
-        }
-    }
-}
-
-/// What a method needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    Open,
-    Needs(Scope),
-    /// An unknown method: any valid token (tonic then answers UNIMPLEMENTED).
-    AnyToken,
-}
-
-/// The access a gRPC path (`/package.Service/Method`) needs.
-pub fn access(path: &str) -> Access {
-    let mut parts = path.trim_start_matches('/').splitn(2, '/');
-    let (service, method) = (
-        parts.next().unwrap_or_default(),
-        parts.next().unwrap_or_default(),
-    );
-    if service.starts_with("grpc.health.v1.") || service.starts_with("grpc.reflection.") {
-        return Access::Open;
-    }
-    if service.starts_with("lms.migration.v1.") {
-        return Access::Needs(Scope::MigrationAdmin);
-    }
-    if service.starts_with("lms.v1.") {
-        if ["Get", "List", "Lookup"]
-            .iter()
-            .any(|prefix| method.starts_with(prefix))
-        {
-            return Access::Needs(Scope::LmsRead);
-        }
-        if ["Create", "Update", "Delete"]
-            .iter()
-            .any(|prefix| method.starts_with(prefix))
-        {
-            return Access::Needs(Scope::LmsWrite);
-        }
-    }
-    Access::AnyToken
-}
 
 #[derive(Debug)]
 struct Token {
@@ -124,27 +58,51 @@ fn decode_hex(text: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
+/// A token entry the server cannot use (the config's validation refuses
+/// these first; this guards a `Settings` built in code).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("auth.tokens[{index}] ({name:?}): {problem}")]
+pub struct BadToken {
+    pub index: usize,
+    pub name: String,
+    pub problem: String,
+}
+
 impl Authenticator {
-    /// The configured tokens (the config's validation has checked them).
-    pub fn from_settings(settings: &AuthSettings) -> Authenticator {
-        let tokens = settings
-            .tokens
-            .iter()
-            .filter_map(|token| {
-                Some(Token {
-                    name: token.name.clone(),
-                    digest: decode_hex(&token.sha256.to_ascii_lowercase())?,
-                    scopes: token
-                        .scopes
-                        .iter()
-                        .filter_map(|scope| Scope::parse(scope))
-                        .collect(),
+    /// The configured tokens; an entry with a malformed digest or an
+    /// unknown scope is an error naming it, never silently dropped.
+    pub fn from_settings(settings: &AuthSettings) -> Result<Authenticator, BadToken> {
+        let mut tokens = Vec::with_capacity(settings.tokens.len());
+        for (index, token) in settings.tokens.iter().enumerate() {
+            let bad = |problem: String| BadToken {
+                index,
+                name: token.name.clone(),
+                problem,
+            };
+            let digest = decode_hex(&token.sha256.to_ascii_lowercase())
+                .ok_or_else(|| bad("sha256 is not 64 hex digits".to_owned()))?;
+            let scopes = token
+                .scopes
+                .iter()
+                .map(|scope| {
+                    Scope::parse(scope).ok_or_else(|| bad(format!("unknown scope {scope:?}")))
                 })
-            })
-            .collect();
-        Authenticator {
-            tokens: Arc::new(tokens),
+                .collect::<Result<Vec<_>, _>>()?;
+            tokens.push(Token {
+                name: token.name.clone(),
+                digest,
+                scopes,
+            });
         }
+        Ok(Authenticator {
+            tokens: Arc::new(tokens),
+        })
+    }
+
+    /// Whether any token is configured (without one, every method but
+    /// health and reflection is refused).
+    pub fn has_tokens(&self) -> bool {
+        !self.tokens.is_empty()
     }
 
     /// Decides whether a request to `path` with this `authorization` header
@@ -154,10 +112,15 @@ impl Authenticator {
         path: &str,
         authorization: Option<&str>,
     ) -> Result<Option<Caller>, ApiError> {
-        let needed = access(path);
-        if needed == Access::Open {
-            return Ok(None);
-        }
+        let scope = match access(path) {
+            Access::Open => return Ok(None),
+            Access::Needs(scope) => scope,
+            Access::Unlisted => {
+                return Err(ApiError::Unimplemented(format!(
+                    "the server has no method {path}"
+                )));
+            }
+        };
         let presented = authorization
             .and_then(|value| value.strip_prefix("Bearer "))
             .map(str::trim)
@@ -178,9 +141,7 @@ impl Authenticator {
         }
         let token = found
             .ok_or_else(|| ApiError::Unauthenticated("the bearer token is not valid".to_owned()))?;
-        if let Access::Needs(scope) = needed
-            && !token.scopes.contains(&scope)
-        {
+        if !token.scopes.contains(&scope) {
             return Err(ApiError::PermissionDenied(format!(
                 "token {:?} lacks the {} scope this method needs",
                 token.name,
@@ -270,32 +231,54 @@ mod tests {
     use super::*;
     use lms_config::TokenSettings;
 
-    fn auth() -> Authenticator {
-        Authenticator::from_settings(&AuthSettings {
+    fn reader(sha256: String, scope: &str) -> AuthSettings {
+        AuthSettings {
             tokens: vec![TokenSettings {
                 name: "reader".into(),
-                sha256: hash_token("s3cret"),
-                scopes: vec!["lms.read".into()],
+                sha256,
+                scopes: vec![scope.into()],
             }],
-        })
+        }
+    }
+
+    fn auth() -> Authenticator {
+        Authenticator::from_settings(&reader(hash_token("s3cret"), "lms.read")).unwrap()
     }
 
     #[test]
-    fn scopes_follow_the_method() {
-        assert_eq!(access("/grpc.health.v1.Health/Check"), Access::Open);
+    fn a_malformed_digest_is_an_error_naming_the_token() {
+        let error = Authenticator::from_settings(&reader("abc".into(), "lms.read")).unwrap_err();
         assert_eq!(
-            access("/lms.v1.StudentService/GetStudent"),
-            Access::Needs(Scope::LmsRead)
+            error.to_string(),
+            "auth.tokens[0] (\"reader\"): sha256 is not 64 hex digits"
         );
+    }
+
+    #[test]
+    fn an_unknown_scope_is_an_error_naming_the_token() {
+        let error =
+            Authenticator::from_settings(&reader(hash_token("s3cret"), "lms.admin")).unwrap_err();
         assert_eq!(
-            access("/lms.v1.StudentService/DeleteStudent"),
-            Access::Needs(Scope::LmsWrite)
+            error.to_string(),
+            "auth.tokens[0] (\"reader\"): unknown scope \"lms.admin\""
         );
-        assert_eq!(
-            access("/lms.migration.v1.MigrationService/GetRun"),
-            Access::Needs(Scope::MigrationAdmin)
-        );
-        assert_eq!(access("/other.Thing/Do"), Access::AnyToken);
+    }
+
+    #[test]
+    fn the_config_knows_every_scope_the_table_uses() {
+        let names: Vec<&str> = Scope::ALL.iter().map(|scope| scope.as_str()).collect();
+        assert_eq!(names, lms_config::KNOWN_SCOPES);
+    }
+
+    #[test]
+    fn an_unlisted_method_is_refused_even_with_a_valid_token() {
+        assert!(matches!(
+            auth().check(
+                "/lms.v1.StudentService/PromoteStudent",
+                Some("Bearer s3cret")
+            ),
+            Err(ApiError::Unimplemented(_))
+        ));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use bytes::{Buf, BufMut};
 use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use crate::pb::FILE_DESCRIPTOR_SET;
@@ -38,14 +39,30 @@ pub enum ClientError {
 #[derive(Debug, Clone)]
 pub struct ApiClient {
     channel: Channel,
-    token: Option<String>,
+    /// `Bearer <token>`, marked sensitive: `Debug` shows `Sensitive`, and
+    /// HTTP/2 never puts it in its header compression table.
+    authorization: Option<AsciiMetadataValue>,
     pool: DescriptorPool,
+}
+
+/// The `authorization` value for a bearer token, marked sensitive.
+fn bearer(token: &str) -> Result<AsciiMetadataValue, ClientError> {
+    let mut value: AsciiMetadataValue =
+        format!("Bearer {token}")
+            .parse()
+            .map_err(|_| ClientError::Request {
+                message: "authorization".to_owned(),
+                reason: "the token is not a valid header value".to_owned(),
+            })?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 impl ApiClient {
     /// Connects to `endpoint` (`http://host:port`, or `https://` for TLS
     /// verified against the system's roots).
     pub async fn connect(endpoint: &str, token: Option<String>) -> Result<ApiClient, ClientError> {
+        let authorization = token.as_deref().map(bearer).transpose()?;
         let invalid = |reason: String| ClientError::Endpoint {
             endpoint: endpoint.to_owned(),
             reason,
@@ -70,7 +87,7 @@ impl ApiClient {
             .map_err(|error| ClientError::Response(error.to_string()))?;
         Ok(ApiClient {
             channel,
-            token,
+            authorization,
             pool,
         })
     }
@@ -111,14 +128,8 @@ impl ApiClient {
         ))
         .map_err(|error| ClientError::UnknownMethod(error.to_string()))?;
         let mut call = tonic::Request::new(input.encode_to_vec());
-        if let Some(token) = &self.token {
-            let value = format!("Bearer {token}")
-                .parse()
-                .map_err(|_| ClientError::Request {
-                    message: "authorization".to_owned(),
-                    reason: "the token is not a valid header value".to_owned(),
-                })?;
-            call.metadata_mut().insert("authorization", value);
+        if let Some(value) = &self.authorization {
+            call.metadata_mut().insert("authorization", value.clone());
         }
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
         grpc.ready().await.map_err(|error| ClientError::Connect {
@@ -339,6 +350,13 @@ impl Collection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bearer_value_never_shows_the_token() {
+        let value = bearer("s3cret-token").unwrap();
+        assert!(value.is_sensitive());
+        assert!(!format!("{value:?}").contains("s3cret"));
+    }
 
     #[test]
     fn every_collection_names_methods_the_api_has() {

@@ -2,6 +2,9 @@
 
 use lms_domain::{DomainError, FieldViolation};
 use lms_engine::EngineError;
+use std::collections::HashMap;
+
+use tonic::metadata::MetadataMap;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -16,9 +19,19 @@ pub enum ApiError {
     /// A valid token without the scope the method needs.
     #[error("{0}")]
     PermissionDenied(String),
+    /// A method the server does not serve (or has no access decided for).
+    #[error("{0}")]
+    Unimplemented(String),
+    /// Not found, where the whole message explains why (`ExplainRow`).
+    #[error("{0}")]
+    NotFoundExplained(String),
 }
 
 impl ApiError {
+    pub fn not_found_explained(message: String) -> ApiError {
+        ApiError::NotFoundExplained(message)
+    }
+
     /// One invalid field.
     pub fn invalid(field: &str, description: impl Into<String>) -> ApiError {
         ApiError::Domain(DomainError::invalid(field, description))
@@ -30,6 +43,9 @@ impl From<EngineError> for ApiError {
     fn from(error: EngineError) -> Self {
         let domain = match &error {
             EngineError::UnknownRun(run) => DomainError::not_found("run", format!("runs/{run}")),
+            EngineError::TooManyChunks { .. } => {
+                return ApiError::invalid("chunk_size", error.to_string());
+            }
             EngineError::RunActive(_)
             | EngineError::Plan(_)
             | EngineError::StagingLostAndLegacyChanged { .. }
@@ -49,41 +65,81 @@ impl From<EngineError> for ApiError {
     }
 }
 
-/// The one place errors become statuses. Internal errors are logged with a
+/// The AIP-193 `ErrorInfo.domain` of every error this server returns.
+pub const ERROR_DOMAIN: &str = "lms.api";
+
+impl ApiError {
+    /// The AIP-193 `ErrorInfo.reason`: a stable name per kind of error,
+    /// for clients to branch on instead of parsing messages.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ApiError::Domain(DomainError::NotFound { .. }) | ApiError::NotFoundExplained(_) => {
+                "RESOURCE_NOT_FOUND"
+            }
+            ApiError::Domain(DomainError::InvalidArgument(_)) => "INVALID_FIELD",
+            ApiError::Domain(DomainError::AlreadyExists { .. }) => "RESOURCE_ALREADY_EXISTS",
+            ApiError::Domain(DomainError::FailedPrecondition(_)) => "PRECONDITION_NOT_MET",
+            ApiError::Domain(DomainError::Unavailable(_)) => "DATABASE_UNAVAILABLE",
+            ApiError::Domain(DomainError::Internal(_)) => "INTERNAL_ERROR",
+            ApiError::Unauthenticated(_) => "TOKEN_MISSING_OR_INVALID",
+            ApiError::PermissionDenied(_) => "SCOPE_MISSING",
+            ApiError::Unimplemented(_) => "METHOD_NOT_SERVED",
+        }
+    }
+}
+
+/// The one place errors become statuses. Every status carries an
+/// `ErrorInfo` (reason and [`ERROR_DOMAIN`]); invalid arguments also a
+/// `BadRequest` naming each field. Internal errors are logged with a
 /// correlation id that is returned in the `x-correlation-id` metadata, so an
 /// operator can find the log line a client reports; their details never
 /// reach the client.
 impl From<ApiError> for Status {
     fn from(error: ApiError) -> Status {
-        match error {
-            ApiError::Domain(DomainError::NotFound { resource, key }) => {
-                Status::not_found(bounded(&format!("{resource} {key} does not exist")))
-            }
+        let mut details = ErrorDetails::new();
+        details.set_error_info(error.reason(), ERROR_DOMAIN, HashMap::new());
+        let mut metadata = MetadataMap::new();
+        let (code, message) = match error {
+            ApiError::Domain(DomainError::NotFound { resource, key }) => (
+                Code::NotFound,
+                bounded(&format!("{resource} {key} does not exist")),
+            ),
             ApiError::Domain(DomainError::InvalidArgument(violations)) => {
-                invalid_argument(&violations)
+                for violation in &violations {
+                    details.add_bad_request_violation(
+                        bounded(&violation.field),
+                        bounded(&violation.description),
+                    );
+                }
+                (Code::InvalidArgument, summary(&violations))
             }
-            ApiError::Domain(DomainError::AlreadyExists { resource, detail }) => {
-                Status::already_exists(bounded(&format!("{resource} already exists: {detail}")))
-            }
+            ApiError::Domain(DomainError::AlreadyExists { resource, detail }) => (
+                Code::AlreadyExists,
+                bounded(&format!("{resource} already exists: {detail}")),
+            ),
             ApiError::Domain(DomainError::FailedPrecondition(message)) => {
-                Status::failed_precondition(bounded(&message))
+                (Code::FailedPrecondition, bounded(&message))
             }
             ApiError::Domain(DomainError::Unavailable(message)) => {
-                Status::unavailable(bounded(&message))
+                (Code::Unavailable, bounded(&message))
             }
             ApiError::Domain(DomainError::Internal(message)) => {
                 let correlation_id = uuid::Uuid::new_v4().to_string();
                 tracing::error!(%correlation_id, error = %message, "internal error");
-                let mut status =
-                    Status::internal(format!("internal error; correlation id {correlation_id}"));
                 if let Ok(value) = correlation_id.parse() {
-                    status.metadata_mut().insert("x-correlation-id", value);
+                    metadata.insert("x-correlation-id", value);
                 }
-                status
+                (
+                    Code::Internal,
+                    format!("internal error; correlation id {correlation_id}"),
+                )
             }
-            ApiError::Unauthenticated(message) => Status::unauthenticated(bounded(&message)),
-            ApiError::PermissionDenied(message) => Status::permission_denied(bounded(&message)),
-        }
+            ApiError::Unauthenticated(message) => (Code::Unauthenticated, bounded(&message)),
+            ApiError::PermissionDenied(message) => (Code::PermissionDenied, bounded(&message)),
+            ApiError::Unimplemented(message) => (Code::Unimplemented, bounded(&message)),
+            ApiError::NotFoundExplained(message) => (Code::NotFound, bounded(&message)),
+        };
+        Status::with_error_details_and_metadata(code, message, details, metadata)
     }
 }
 
@@ -100,12 +156,8 @@ fn bounded(text: &str) -> String {
     short
 }
 
-fn invalid_argument(violations: &[FieldViolation]) -> Status {
-    let mut details = ErrorDetails::new();
-    for violation in violations {
-        details
-            .add_bad_request_violation(bounded(&violation.field), bounded(&violation.description));
-    }
+/// The message of an INVALID_ARGUMENT: every violation, bounded.
+fn summary(violations: &[FieldViolation]) -> String {
     let summary: Vec<String> = violations
         .iter()
         .map(|violation| {
@@ -116,7 +168,7 @@ fn invalid_argument(violations: &[FieldViolation]) -> Status {
             )
         })
         .collect();
-    Status::with_error_details(Code::InvalidArgument, summary.join("; "), details)
+    summary.join("; ")
 }
 
 /// Handlers return this.

@@ -6,6 +6,7 @@
 //! back (`From`); it holds no SQL. Errors become a `Status` in exactly one
 //! place (`error`).
 
+pub mod access;
 pub mod auth;
 pub mod client;
 pub mod codec;

@@ -114,6 +114,7 @@ fn decode_token(token: &str, binding: &str) -> Result<Option<Vec<u8>>, ApiError>
 /// (values may be quoted). Only `allowed` fields, each at most once.
 pub fn filter(text: &str, allowed: &[&str]) -> Result<BTreeMap<String, String>, ApiError> {
     let mut terms = BTreeMap::new();
+    no_nul("filter", text)?;
     if text.trim().is_empty() {
         return Ok(terms);
     }
@@ -217,8 +218,18 @@ pub fn update_mask(
     Ok(paths)
 }
 
-/// Optional text: empty is absent; too long is invalid.
+/// Refuses a NUL character: valid UTF-8 and valid protobuf, but no
+/// PostgreSQL text can hold it, so it would fail deep in a statement.
+pub fn no_nul(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.contains('\0') {
+        return Err(ApiError::invalid(field, "contains a NUL character"));
+    }
+    Ok(())
+}
+
+/// Optional text: empty is absent; too long or holding a NUL is invalid.
 pub fn optional_text(field: &str, value: &str, max: usize) -> Result<Option<String>, ApiError> {
+    no_nul(field, value)?;
     let trimmed = value.trim();
     if trimmed.chars().count() > max {
         return Err(ApiError::invalid(

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
-use crate::auth::{AuthLayer, Authenticator};
+use crate::auth::{AuthLayer, Authenticator, BadToken};
 use crate::data_source::{DataSourceLayer, report_data_health};
 use crate::pb;
 use crate::pb::lms::migration::v1::migration_service_server::MigrationServiceServer;
@@ -43,6 +43,10 @@ pub enum ServeError {
         path: String,
         source: std::io::Error,
     },
+    #[error("the token config is invalid: {0}")]
+    Auth(#[from] BadToken),
+    #[error("grpc.tls_cert and grpc.tls_key go together: set both for TLS, or neither")]
+    TlsHalfConfigured,
     #[error("the reflection service could not be built: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("the gRPC transport failed: {0}")]
@@ -98,7 +102,7 @@ impl GrpcApp {
             sources: sources.clone(),
             stopping: Arc::new(stopping),
             settings: settings.grpc.clone(),
-            auth: Authenticator::from_settings(&settings.auth),
+            auth: Authenticator::from_settings(&settings.auth)?,
             domain: DomainApi {
                 repo: Repository::with_sources(sources.clone()),
             },
@@ -111,6 +115,26 @@ impl GrpcApp {
                 stopping: stopping_seen,
             },
         })
+    }
+
+    /// Logs what makes this server easy to misuse: no token configured, or
+    /// plaintext on an address other machines can reach.
+    fn warn_about_exposure(&self, listener: &TcpListener, tls: bool) {
+        if !self.auth.has_tokens() {
+            tracing::warn!(
+                "no API token is configured (auth.tokens): every method but health and \
+                 reflection is refused"
+            );
+        }
+        let exposed = listener
+            .local_addr()
+            .is_ok_and(|address| !address.ip().is_loopback());
+        if exposed && !tls {
+            tracing::warn!(
+                "serving plaintext gRPC on a non-loopback address: bearer tokens cross the \
+                 network in the clear; set grpc.tls_cert and grpc.tls_key"
+            );
+        }
     }
 
     /// The failover pool behind the domain services.
@@ -129,12 +153,23 @@ impl GrpcApp {
         let mut builder = Server::builder()
             .timeout(self.settings.request_timeout)
             .concurrency_limit_per_connection(self.settings.concurrency_limit)
+            // tonic announces no stream limit unless told; hyper's own
+            // default (200) is not a setting operators can see.
+            .max_concurrent_streams(self.settings.max_concurrent_streams)
+            .max_connection_age(self.settings.max_connection_age)
+            .http2_max_header_list_size(self.settings.max_header_list_bytes)
             .load_shed(true)
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .trace_fn(|request| {
                 tracing::info_span!("grpc", method = %request.uri().path(), request_id = %uuid::Uuid::new_v4())
             });
-        if let (Some(cert), Some(key)) = (&self.settings.tls_cert, &self.settings.tls_key) {
+        let tls = match (&self.settings.tls_cert, &self.settings.tls_key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => return Err(ServeError::TlsHalfConfigured),
+        };
+        self.warn_about_exposure(&listener, tls.is_some());
+        if let Some((cert, key)) = tls {
             // Both ring and aws-lc may be linked; rustls needs one chosen.
             let _ = rustls::crypto::ring::default_provider().install_default();
             let read = |what: &'static str, path: &std::path::Path| {
@@ -185,6 +220,9 @@ impl GrpcApp {
                 tonic_reflection::server::Builder::configure()
                     .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
                     .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                    // The error details statuses carry (google.rpc.BadRequest,
+                    // ErrorInfo), so that grpcurl prints them decoded.
+                    .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
             };
             // v1 is the standard; v1alpha is what clients before grpcurl
             // 1.8.8 (and the grpcurl PyPI wrapper) still ask for.

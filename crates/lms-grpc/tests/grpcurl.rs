@@ -266,3 +266,28 @@ async fn reflection_v1_lists_both_packages() -> anyhow::Result<()> {
     );
     app.close().await
 }
+
+/// A status's details are google.rpc messages; reflection serves their
+/// descriptors, so grpcurl prints them decoded instead of "not recognized".
+#[tokio::test]
+async fn grpcurl_prints_error_details_decoded() -> anyhow::Result<()> {
+    let app = spawn_app("grpcdetails", Data::Empty, false).await?;
+    let output = grpcurl(
+        &app,
+        &["-H", &bearer(READER), "-d", r#"{"page_size": -1}"#],
+        &["lms.v1.StudentService/ListStudents"],
+        QUICK,
+    )
+    .await?;
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!output.status.success(), "{printed}");
+    assert!(printed.contains("InvalidArgument"), "{printed}");
+    assert!(printed.contains("google.rpc.BadRequest"), "{printed}");
+    assert!(printed.contains("page_size"), "{printed}");
+    assert!(!printed.contains("not recognized"), "{printed}");
+    app.close().await
+}

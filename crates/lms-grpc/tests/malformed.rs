@@ -505,3 +505,107 @@ async fn every_rpc_refuses_malformed_input_with_invalid_argument() -> anyhow::Re
     assert_eq!(runs, 0);
     Ok(())
 }
+
+/// Every string field of every RPC's valid request, one at a time, set by
+/// `mutate`; the answers that are not INVALID_ARGUMENT naming the field.
+async fn sweep_string_fields(
+    purpose: &str,
+    mutate: impl Fn(&DynamicMessage, &[FieldDescriptor]) -> Vec<u8>,
+) -> anyhow::Result<(usize, Vec<String>)> {
+    let app: TestApp = spawn_app(purpose, Data::Empty, false).await?;
+    let channel = app.channel().await?;
+    let pool = DescriptorPool::decode(lms_grpc::pb::FILE_DESCRIPTOR_SET)?;
+    let cases = cases();
+    let (mut sent, mut failures) = (0, Vec::new());
+    for service in pool.services() {
+        for method in service.methods() {
+            let full = format!("{}/{}", service.full_name(), method.name());
+            let Some(case) = cases.iter().find(|case| case.method == full) else {
+                continue;
+            };
+            let mut deserializer = serde_json::Deserializer::from_str(case.valid);
+            let valid = DynamicMessage::deserialize(method.input(), &mut deserializer)?;
+            let mut paths = Vec::new();
+            leaves(&method.input(), &[], &mut paths);
+            for path in paths {
+                let name = path_name(&path);
+                let is_string = path.last().is_some_and(|leaf| leaf.kind() == Kind::String);
+                if !is_string || case.ignored.contains(&name.as_str()) {
+                    continue;
+                }
+                let status = call(&channel, &method, mutate(&valid, &path)).await;
+                sent += 1;
+                let blamed = violations(&status);
+                if status.code() != Code::InvalidArgument || !blamed.contains(&name) {
+                    failures.push(format!(
+                        "{full}: {name} got {:?} {:?} blaming {blamed:?}",
+                        status.code(),
+                        status.message().chars().take(120).collect::<String>()
+                    ));
+                }
+            }
+        }
+    }
+    app.close().await?;
+    Ok((sent, failures))
+}
+
+fn string_value(field: &FieldDescriptor, text: &str) -> Value {
+    let value = Value::String(text.to_owned());
+    if field.is_list() {
+        Value::List(vec![value])
+    } else {
+        value
+    }
+}
+
+#[tokio::test]
+async fn a_nul_in_any_string_field_is_invalid_argument_naming_it() -> anyhow::Result<()> {
+    let (sent, failures) = sweep_string_fields("grpcnul", |valid, path| {
+        let mut request = valid.clone();
+        if let Some(leaf) = path.last() {
+            set_path(&mut request, path, string_value(leaf, "a\u{0}b"));
+        }
+        request.encode_to_vec()
+    })
+    .await?;
+    assert!(
+        failures.is_empty(),
+        "{} of {sent}:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(sent > 40, "only {sent} calls were made");
+    Ok(())
+}
+
+#[tokio::test]
+async fn invalid_utf8_in_any_string_field_is_invalid_argument_naming_it() -> anyhow::Result<()> {
+    // A marker of six bytes, replaced after encoding by six bytes that are
+    // not UTF-8: the lengths around it stay right.
+    const MARKER: &str = "\u{1}MARK\u{1}";
+    const NOT_UTF8: [u8; 6] = [0xff, 0xfe, 0xfd, 0xfc, 0xfb, 0xfa];
+    let (sent, failures) = sweep_string_fields("grpcutf8", |valid, path| {
+        let mut request = valid.clone();
+        if let Some(leaf) = path.last() {
+            set_path(&mut request, path, string_value(leaf, MARKER));
+        }
+        let mut bytes = request.encode_to_vec();
+        if let Some(at) = bytes
+            .windows(MARKER.len())
+            .position(|window| window == MARKER.as_bytes())
+        {
+            bytes[at..at + MARKER.len()].copy_from_slice(&NOT_UTF8);
+        }
+        bytes
+    })
+    .await?;
+    assert!(
+        failures.is_empty(),
+        "{} of {sent}:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(sent > 40, "only {sent} calls were made");
+    Ok(())
+}

@@ -9,5 +9,5 @@ pub mod copy_text;
 pub mod failure;
 pub mod pool;
 
-pub use failure::{FailureClass, classify};
+pub use failure::{FailureClass, classify, classify_sqlstate};
 pub use pool::{PoolConfig, connect, connect_one};

@@ -105,11 +105,13 @@ impl DataSources {
         settings: &Settings,
         application_name: &str,
     ) -> Result<DataSources, sqlx::Error> {
+        let statement_timeout = settings.grpc.statement_timeout;
         let mut endpoints = vec![lms_endpoint(
             "primary".to_owned(),
             DataSource::Primary,
             &settings.database,
             application_name,
+            statement_timeout,
         )?];
         for (index, standby) in settings.database.standbys.iter().enumerate() {
             endpoints.push(lms_endpoint(
@@ -117,10 +119,15 @@ impl DataSources {
                 DataSource::Standby,
                 &standby.resolved(&settings.database),
                 application_name,
+                statement_timeout,
             )?);
         }
         if settings.failover.legacy_reads {
-            let pool = lazy_pool(&settings.legacy.as_endpoint(), application_name)?;
+            let pool = lazy_pool(
+                &settings.legacy.as_endpoint(),
+                application_name,
+                statement_timeout,
+            )?;
             endpoints.push(Endpoint {
                 name: "legacy".to_owned(),
                 source: DataSource::Legacy,
@@ -470,9 +477,18 @@ impl DataSources {
     }
 }
 
-fn lazy_pool(settings: &DatabaseSettings, application_name: &str) -> Result<PgPool, sqlx::Error> {
+/// A pool of the server's, connected on first use; every statement on it
+/// is bounded by `statement_timeout`.
+fn lazy_pool(
+    settings: &DatabaseSettings,
+    application_name: &str,
+    statement_timeout: Duration,
+) -> Result<PgPool, sqlx::Error> {
     let config = lms_pg::PoolConfig::from_settings(settings, application_name);
-    let options = lms_pg::pool::connect_options(&settings.url, &config)?;
+    let options = lms_pg::pool::connect_options(&settings.url, &config)?.options([(
+        "statement_timeout",
+        format!("{}ms", statement_timeout.as_millis().max(1)),
+    )]);
     Ok(sqlx::postgres::PgPoolOptions::new()
         .min_connections(config.min_connections)
         .max_connections(config.max_connections)
@@ -485,8 +501,9 @@ fn lms_endpoint(
     source: DataSource,
     settings: &DatabaseSettings,
     application_name: &str,
+    statement_timeout: Duration,
 ) -> Result<Endpoint, sqlx::Error> {
-    let pool = lazy_pool(settings, application_name)?;
+    let pool = lazy_pool(settings, application_name, statement_timeout)?;
     let db = Database::from_pool(pool.clone());
     Ok(Endpoint {
         name,

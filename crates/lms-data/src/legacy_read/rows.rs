@@ -9,23 +9,12 @@ use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgTypeInfo, PgValueFormat, PgValueRef};
 use sqlx::{Decode, Postgres, Type};
 
-/// Turns a driver error into the domain error a caller can act on, the way
-/// the repository classifies them: connection-class failures are
-/// Unavailable (the router then tries elsewhere or reports the outage),
-/// anything else Internal.
+/// Turns a driver error into the domain error a caller can act on, with
+/// the one classification the engine and the repository use
+/// (`lms_pg::classify`): transient failures are Unavailable (the router
+/// then tries elsewhere or reports the outage), anything else Internal.
 fn classify(database: &str, error: &sqlx::Error) -> DomainError {
-    let unavailable = match error {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(pg) => pg.code().is_some_and(|code| {
-            matches!(&*code, "57P01" | "57P02" | "57P03") || code.starts_with("08")
-        }),
-        _ => false,
-    };
-    if unavailable {
+    if lms_pg::classify(error) == lms_pg::FailureClass::Transient {
         DomainError::Unavailable(format!("{database}: {error}"))
     } else {
         DomainError::Internal(format!("{database}: {error}"))

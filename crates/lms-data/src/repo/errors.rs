@@ -5,6 +5,7 @@
 //! locale) decides what the caller is told.
 
 use lms_domain::DomainError;
+use lms_pg::FailureClass;
 use sea_orm::{DbErr, RuntimeErr};
 use sqlx::postgres::PgDatabaseError;
 
@@ -49,15 +50,14 @@ pub(super) fn db_error(target: Target, error: &DbErr) -> DomainError {
         _ => return DomainError::Internal(error.to_string()),
     };
     match sqlx_error {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => DomainError::Unavailable(sqlx_error.to_string()),
         sqlx::Error::Database(database) => match database.try_downcast_ref::<PgDatabaseError>() {
             Some(pg) => from_postgres(target, pg),
             None => DomainError::Internal(database.to_string()),
         },
+        // The one classification the engine and the legacy reads use too.
+        _ if lms_pg::classify(sqlx_error) == FailureClass::Transient => {
+            DomainError::Unavailable(sqlx_error.to_string())
+        }
         _ => DomainError::Internal(sqlx_error.to_string()),
     }
 }
@@ -78,11 +78,20 @@ fn from_postgres(target: Target, pg: &PgDatabaseError) -> DomainError {
             pg.detail().and_then(key_value),
         )),
         "23514" => check_violation(table, constraint),
-        "57P01" | "57P02" | "57P03" => DomainError::Unavailable(pg.message().to_owned()),
         // The table is being loaded in bulk by a migration run (the trigger
         // migration.refuse_writes_during_bulk_load says which and since when).
         "LM001" => DomainError::Unavailable(pg.message().to_owned()),
-        _ if code.starts_with("08") => DomainError::Unavailable(pg.message().to_owned()),
+        // The primary's address now leads to a read-only server: a standby
+        // promoted elsewhere, or the old primary demoted. The write router
+        // probes the primary on any Unavailable.
+        "25006" => DomainError::Unavailable(
+            "the LMS primary is read-only at the moment (a failover may be under way); \
+             try again shortly"
+                .to_owned(),
+        ),
+        _ if lms_pg::classify_sqlstate(code) == FailureClass::Transient => {
+            DomainError::Unavailable(pg.message().to_owned())
+        }
         _ => DomainError::Internal(format!("{code}: {}", pg.message())),
     }
 }

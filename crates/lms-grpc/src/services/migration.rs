@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use futures::Stream;
-use lms_domain::{LegacyEntity, RejectReason, WarningCode};
+use lms_domain::{DomainError, LegacyEntity, RejectReason, WarningCode};
 use lms_engine::bulk::LoadPath;
 use lms_engine::control::{self, OutcomeFilter};
 use lms_engine::report::ConflictEntry;
@@ -24,7 +24,7 @@ use crate::convert::timestamp;
 use crate::error::{ApiError, ApiResult};
 use crate::pb::lms::migration::v1 as pb;
 use crate::pb::lms::migration::v1::migration_service_server::MigrationService;
-use crate::request::{next_token, next_uuid_token, page, page_by_uuid};
+use crate::request::{next_token, next_uuid_token, no_nul, page, page_by_uuid};
 
 /// The migration service's state.
 #[derive(Debug, Clone)]
@@ -68,6 +68,7 @@ fn entity(field: &str, name: &str) -> Result<LegacyEntity, ApiError> {
 }
 
 fn request_id(value: &str) -> Result<Option<String>, ApiError> {
+    no_nul("request_id", value)?;
     match value.trim() {
         "" => Ok(None),
         id if id.chars().count() > 200 => Err(ApiError::invalid(
@@ -385,7 +386,7 @@ impl MigrationService for MigrationApi {
             report::latest_run(&self.lms)
                 .await
                 .or_status()?
-                .ok_or_else(|| lms_domain::DomainError::not_found("run", "(latest)"))
+                .ok_or_else(|| DomainError::not_found("run", "(latest)"))
                 .or_status()?
         } else {
             run_id("name", name).or_status()?
@@ -425,7 +426,9 @@ impl MigrationService for MigrationApi {
             .await
             .or_status()?;
         let Some(row_outcome) = explanation.outcome.clone() else {
-            return Err(Status::not_found(explanation.text));
+            // The explanation says why in full (no ledger row, no such
+            // legacy row): it is the message.
+            return Err(ApiError::not_found_explained(explanation.text).into());
         };
         let conflict = explanation
             .conflict
@@ -550,9 +553,9 @@ async fn follow(
             () = sender.closed() => return Ok(()),
             _ = async { stopping.wait_for(|stopping| *stopping).await.is_ok() } => {
                 let _ = sender
-                    .send(Err(Status::unavailable(
-                        "the server is shutting down; watch the run again to resume",
-                    )))
+                    .send(Err(Status::from(ApiError::from(DomainError::Unavailable(
+                        "the server is shutting down; watch the run again to resume".to_owned(),
+                    )))))
                     .await;
                 return Ok(());
             }

@@ -73,6 +73,16 @@ fn test_tokens() -> Vec<TokenSettings> {
 
 /// Starts the server (and, with `worker`, an in-process worker) on data.
 pub async fn spawn_app(purpose: &str, data: Data, worker: bool) -> anyhow::Result<TestApp> {
+    spawn_app_with(purpose, data, worker, |_| {}).await
+}
+
+/// As [`spawn_app`], with settings the test adjusts first.
+pub async fn spawn_app_with(
+    purpose: &str,
+    data: Data,
+    worker: bool,
+    configure: impl FnOnce(&mut Settings),
+) -> anyhow::Result<TestApp> {
     let lms_db = TestDatabase::create(&format!("{purpose}lms")).await?;
     let legacy_db = TestDatabase::create(&format!("{purpose}edu")).await?;
     let redis = TestRedis::new(purpose);
@@ -84,6 +94,7 @@ pub async fn spawn_app(purpose: &str, data: Data, worker: bool) -> anyhow::Resul
     )?;
     settings.grpc.listen = "127.0.0.1:0".parse()?;
     settings.auth.tokens = test_tokens();
+    configure(&mut settings);
     let db = Database::connect(lms_db.url(), &lms_pg::PoolConfig::small("grpc-test")).await?;
     schema::upgrade(&db).await?;
     let legacy = lms_pg::connect(legacy_db.url(), &lms_pg::PoolConfig::small("grpc-test")).await?;

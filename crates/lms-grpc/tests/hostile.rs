@@ -1,0 +1,270 @@
+//! A hostile client against a real server: calls without a token, with a
+//! token lacking the method's scope, and to methods the server does not
+//! have. Each asserts the exact code.
+
+mod support;
+
+use http::uri::PathAndQuery;
+use lms_grpc::access::{Access, METHODS, Scope};
+use lms_grpc::pb::lms::v1::DeleteStudentRequest;
+use lms_grpc::pb::lms::v1::student_service_client::StudentServiceClient;
+use support::{ADMIN, Data, READER, ROOT, TestApp, WRITER, spawn_app, spawn_app_with};
+use tonic::Code;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_prost::ProstCodec;
+
+/// Calls `path` with an empty message and `token`, and returns the code the
+/// server answered with (`Ok` when it answered at all without an error).
+async fn call(app: &TestApp, path: &str, token: Option<&str>) -> anyhow::Result<Code> {
+    let mut grpc = tonic::client::Grpc::new(app.channel().await?);
+    grpc.ready().await?;
+    let mut request = tonic::Request::new(());
+    if let Some(token) = token {
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse()?);
+    }
+    let path = PathAndQuery::try_from(path)?;
+    let answer = grpc
+        .unary::<(), (), _>(request, path, ProstCodec::default())
+        .await;
+    Ok(answer.map_or_else(|status| status.code(), |_| Code::Ok))
+}
+
+/// A test token that lacks `scope`.
+fn token_without(scope: Scope) -> &'static str {
+    match scope {
+        Scope::LmsRead => ADMIN,
+        Scope::LmsWrite => READER,
+        Scope::MigrationAdmin => WRITER,
+    }
+}
+
+#[tokio::test]
+async fn every_guarded_method_refuses_a_call_without_a_token() -> anyhow::Result<()> {
+    let app = spawn_app("hostilenotoken", Data::Empty, false).await?;
+    for (path, access) in METHODS {
+        if let Access::Needs(_) = access {
+            assert_eq!(
+                call(&app, path, None).await?,
+                Code::Unauthenticated,
+                "{path}"
+            );
+        }
+    }
+    app.close().await
+}
+
+#[tokio::test]
+async fn every_guarded_method_refuses_a_token_without_its_scope() -> anyhow::Result<()> {
+    let app = spawn_app("hostilescope", Data::Empty, false).await?;
+    for (path, access) in METHODS {
+        if let Access::Needs(scope) = access {
+            let token = token_without(*scope);
+            assert_eq!(
+                call(&app, path, Some(token)).await?,
+                Code::PermissionDenied,
+                "{path}"
+            );
+        }
+    }
+    app.close().await
+}
+
+#[tokio::test]
+async fn a_method_the_server_does_not_have_is_unimplemented_for_every_token() -> anyhow::Result<()>
+{
+    let app = spawn_app("hostileunlisted", Data::Empty, false).await?;
+    for token in [None, Some(READER), Some(ROOT)] {
+        assert_eq!(
+            call(&app, "/lms.v1.StudentService/PromoteStudent", token).await?,
+            Code::Unimplemented,
+            "{token:?}"
+        );
+    }
+    app.close().await
+}
+
+#[tokio::test]
+async fn reflection_can_be_turned_off() -> anyhow::Result<()> {
+    let app = spawn_app_with("hostilenoreflect", Data::Empty, false, |settings| {
+        settings.grpc.reflection = false;
+    })
+    .await?;
+    for version in ["v1", "v1alpha"] {
+        let path = format!("/grpc.reflection.{version}.ServerReflection/ServerReflectionInfo");
+        assert_eq!(
+            call(&app, &path, None).await?,
+            Code::Unimplemented,
+            "{path}"
+        );
+    }
+    app.close().await
+}
+
+#[tokio::test]
+async fn a_thousand_streams_on_one_connection_are_bounded_by_the_announced_limit()
+-> anyhow::Result<()> {
+    const LIMIT: u32 = 16;
+    const STREAMS: usize = 1_000;
+    let app = spawn_app_with("hostilestreams", Data::Empty, false, |settings| {
+        settings.grpc.max_concurrent_streams = LIMIT;
+    })
+    .await?;
+    // Health watches never end: each holds its stream open.
+    let connection = app.channel().await?;
+    let opened = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut watchers = tokio::task::JoinSet::new();
+    for _ in 0..STREAMS {
+        let mut client = HealthClient::new(connection.clone());
+        let opened = opened.clone();
+        watchers.spawn(async move {
+            let request = HealthCheckRequest {
+                service: String::new(),
+            };
+            if let Ok(mut stream) = client.watch(request).await.map(tonic::Response::into_inner)
+                && let Ok(Some(_)) = stream.message().await
+            {
+                opened.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                // Hold the stream until the test ends.
+                std::future::pending::<()>().await;
+            }
+        });
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    // The server answers others at once meanwhile.
+    let started = std::time::Instant::now();
+    let mut health = HealthClient::new(app.channel().await?);
+    let answer = health
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await?;
+    assert_eq!(answer.into_inner().status, ServingStatus::Serving as i32);
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    assert_eq!(
+        opened.load(std::sync::atomic::Ordering::SeqCst),
+        LIMIT as usize
+    );
+    watchers.abort_all();
+    app.close().await
+}
+
+/// SQLSTATE 25006: the primary's address now leads to a read-only server.
+/// A write is UNAVAILABLE (retry elsewhere, later), never INTERNAL.
+#[tokio::test]
+async fn a_write_to_a_read_only_primary_is_unavailable() -> anyhow::Result<()> {
+    let app = spawn_app("hostilereadonly", Data::Empty, false).await?;
+    let database: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&app.lms)
+        .await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE \"{database}\" SET default_transaction_read_only = on"
+    )))
+    .execute(&app.lms)
+    .await?;
+    // The server's pooled sessions started writable: end them, so that it
+    // reconnects to a read-only database.
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .execute(&app.lms)
+    .await?;
+    let mut students = StudentServiceClient::new(app.authed(Some(WRITER)).await?);
+    let mut said_read_only = false;
+    for _ in 0..20 {
+        let request = DeleteStudentRequest {
+            name: "students/1".to_owned(),
+        };
+        let status = match students.delete_student(request).await {
+            Ok(_) => anyhow::bail!("a write succeeded on a read-only database"),
+            Err(status) => status,
+        };
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+        if status.message().contains("read-only") {
+            said_read_only = true;
+            break;
+        }
+    }
+    assert!(said_read_only, "no answer said the primary is read-only");
+    app.close().await
+}
+
+/// The server's pools carry `grpc.statement_timeout`: a statement past it
+/// is cancelled by PostgreSQL (57014), not left running.
+#[tokio::test]
+async fn the_servers_pools_cancel_a_statement_past_the_timeout() -> anyhow::Result<()> {
+    let app = spawn_app_with("hostilestmt", Data::Empty, false, |settings| {
+        settings.grpc.statement_timeout = std::time::Duration::from_millis(200);
+    })
+    .await?;
+    let sources = lms_data::failover::DataSources::connect(&app.settings, "hostile-test").await?;
+    let outcome = sqlx::query("SELECT pg_sleep(2)")
+        .execute(sources.primary_pool())
+        .await;
+    let code = outcome.err().and_then(|error| {
+        error
+            .as_database_error()
+            .and_then(|db| db.code())
+            .map(|code| code.into_owned())
+    });
+    assert_eq!(code.as_deref(), Some("57014"));
+    app.close().await
+}
+
+/// Every error carries AIP-193's ErrorInfo: a stable reason and the
+/// server's domain.
+#[tokio::test]
+async fn errors_carry_an_error_info_with_a_stable_reason() -> anyhow::Result<()> {
+    use lms_grpc::pb::lms::v1::GetStudentRequest;
+    use tonic_types::StatusExt;
+
+    let app = spawn_app("hostileinfo", Data::Empty, false).await?;
+    let reason = |status: tonic::Status| {
+        status
+            .get_details_error_info()
+            .map(|info| (info.reason, info.domain))
+    };
+    let get = |name: &str| GetStudentRequest {
+        name: name.to_owned(),
+    };
+    let mut anonymous = StudentServiceClient::new(app.authed(None).await?);
+    let mut reader = StudentServiceClient::new(app.authed(Some(READER)).await?);
+    let cases = [
+        (
+            anonymous.get_student(get("students/1")).await,
+            "TOKEN_MISSING_OR_INVALID",
+        ),
+        (
+            reader.get_student(get("students/1")).await,
+            "RESOURCE_NOT_FOUND",
+        ),
+        (reader.get_student(get("teachers/1")).await, "INVALID_FIELD"),
+        (
+            reader
+                .delete_student(DeleteStudentRequest {
+                    name: "students/1".to_owned(),
+                })
+                .await
+                .map(|_| tonic::Response::new(Default::default())),
+            "SCOPE_MISSING",
+        ),
+    ];
+    for (answer, expected) in cases {
+        let status = answer
+            .err()
+            .ok_or_else(|| anyhow::anyhow!("{expected}: no error"))?;
+        assert_eq!(
+            reason(status),
+            Some((
+                expected.to_owned(),
+                lms_grpc::error::ERROR_DOMAIN.to_owned()
+            )),
+            "{expected}"
+        );
+    }
+    app.close().await
+}
