@@ -501,3 +501,42 @@ async fn on_a_terminal_logs_are_coloured_unless_no_color_is_set() -> anyhow::Res
     assert!(!has_escape(&plain.stdout), "{}", text(&plain.stdout));
     cli.close().await
 }
+
+#[tokio::test]
+async fn in_a_pipe_progress_is_a_few_plain_lines_with_rows_per_second_and_eta() -> anyhow::Result<()>
+{
+    let cli = Cli::new("cliprogress").await?;
+    cli.run_ok(&["legacy", "seed", "--scale", "small", "--seed", "6"])
+        .await?;
+    cli.run_ok(&["db", "up"]).await?;
+    let started = std::time::Instant::now();
+    let run = cli
+        .run_ok(&["migrate", "run", "--inline", "--chunk-size", "500"])
+        .await?;
+    let seconds = started.elapsed().as_secs();
+    let stdout = text(&run.stdout);
+    assert!(!has_escape(&run.stdout) && !has_escape(&run.stderr));
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.contains(" chunks, "))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .all(|line| line.contains(" rows/s, ETA ") && line.contains(" rows, ")),
+        "{stdout}"
+    );
+    assert!(
+        lines.iter().any(|line| !line.contains("- rows/s")),
+        "some line has a rate: {stdout}"
+    );
+    // Ten tables: a line when each of five states begins (stage, resolve,
+    // apply, finalize, done), and at most one more every 5 s in between.
+    let at_most = 10 * (5 + usize::try_from(seconds / 5 + 1)?);
+    assert!(
+        lines.len() <= at_most,
+        "{} lines in {seconds} s: {stdout}",
+        lines.len()
+    );
+    cli.close().await
+}

@@ -33,3 +33,10 @@ impl Layout {
         }
     }
 }
+
+/// Whether live progress can redraw bars: both stdout (where the report
+/// follows) and stderr (where indicatif draws) must be terminals, or the
+/// redraws would end up in a log.
+pub fn live_bars() -> bool {
+    std::io::stdout().is_terminal() && std::io::stderr().is_terminal()
+}
