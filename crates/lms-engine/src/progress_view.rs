@@ -54,6 +54,9 @@ pub struct PhaseProgress {
     pub state: StepState,
     pub chunks_done: i32,
     pub chunks_total: i32,
+    /// Legacy rows the phase's done chunks covered: stage and apply chunks
+    /// record them (`rows` in their stats); resolve and finalize count none.
+    pub rows_done: i64,
 }
 
 impl RunProgress {
@@ -88,8 +91,11 @@ pub async fn run_progress(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, Eng
     .lms()?
     .ok_or(EngineError::UnknownRun(run_id))?;
     let steps = sqlx::query(
-        "SELECT entity, phase, state, chunks_done, chunks_total, load_path, load_reason \
-         FROM migration.run_steps WHERE run_id = $1",
+        "SELECT s.entity, s.phase, s.state, s.chunks_done, s.chunks_total, s.load_path, s.load_reason, \
+                (SELECT coalesce(sum((c.stats->>'rows')::bigint), 0) FROM migration.chunks c \
+                  WHERE c.step_id = s.id AND c.state = 'done' \
+                    AND jsonb_typeof(c.stats->'rows') = 'number')::bigint AS rows_done \
+         FROM migration.run_steps s WHERE s.run_id = $1",
     )
     .bind(run_id)
     .fetch_all(lms)
@@ -121,6 +127,7 @@ pub async fn run_progress(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, Eng
                     state: step.try_get("state").lms()?,
                     chunks_done: step.try_get("chunks_done").lms()?,
                     chunks_total: step.try_get("chunks_total").lms()?,
+                    rows_done: step.try_get("rows_done").lms()?,
                 });
             }
         }

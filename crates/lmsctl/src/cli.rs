@@ -17,9 +17,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
 
-    /// Log more (debug level).
-    #[arg(long, short, global = true)]
-    pub verbose: bool,
+    /// Log more: -v adds the libraries' info logs (sea-orm-migration, sqlx,
+    /// apalis), -vv logs everything at debug. RUST_LOG, when set, decides
+    /// alone.
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 
     #[command(subcommand)]
     pub command: Command,

@@ -22,7 +22,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    lms_runtime::init_logging(&settings.log, cli.verbose);
+    lms_runtime::init_cli_logging(&settings.log, cli.verbose);
     let config_source = cli.config_source();
     let outcome = match cli.command {
         Command::Db(command) => commands::db::run(command, &settings).await,

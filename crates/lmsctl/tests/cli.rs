@@ -417,3 +417,126 @@ async fn dry_run_writes_nothing_and_cancel_refuses_a_finished_run() -> anyhow::R
     );
     cli.close().await
 }
+
+/// The settings' default log filter, instead of the harness's `warn`.
+const DEFAULT_LOG_FILTER: (&str, &str) = ("LMS_LOG__FILTER", "info");
+
+fn has_escape(bytes: &[u8]) -> bool {
+    bytes.contains(&0x1b)
+}
+
+#[tokio::test]
+async fn in_a_pipe_output_has_no_colour_and_no_library_info() -> anyhow::Result<()> {
+    let cli = Cli::new("clipipe").await?;
+    let up = cli
+        .run_with(&["db", "up"], &[DEFAULT_LOG_FILTER], None)
+        .await?;
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    assert!(text(&up.stdout).contains("Applied"), "{}", text(&up.stdout));
+    assert!(!has_escape(&up.stdout) && !has_escape(&up.stderr));
+    assert!(
+        !text(&up.stderr).contains("sea_orm_migration"),
+        "{}",
+        text(&up.stderr)
+    );
+    cli.close().await
+}
+
+#[tokio::test]
+async fn v_brings_the_libraries_info_logs_back() -> anyhow::Result<()> {
+    let cli = Cli::new("cliverbose").await?;
+    let up = cli
+        .run_with(&["-v", "db", "up"], &[DEFAULT_LOG_FILTER], None)
+        .await?;
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    let stderr = text(&up.stderr);
+    assert!(
+        stderr
+            .lines()
+            .any(|line| line.contains("INFO") && line.contains("sea_orm_migration")),
+        "{stderr}"
+    );
+    assert!(!has_escape(&up.stderr), "still no colour in a pipe");
+    cli.close().await
+}
+
+#[tokio::test]
+async fn rust_log_still_decides_alone() -> anyhow::Result<()> {
+    let cli = Cli::new("clirustlog").await?;
+    let up = cli
+        .run_with(
+            &["db", "up"],
+            &[DEFAULT_LOG_FILTER, ("RUST_LOG", "sea_orm_migration=info")],
+            None,
+        )
+        .await?;
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    assert!(
+        text(&up.stderr).contains("sea_orm_migration"),
+        "{}",
+        text(&up.stderr)
+    );
+    cli.close().await
+}
+
+#[tokio::test]
+async fn on_a_terminal_logs_are_coloured_unless_no_color_is_set() -> anyhow::Result<()> {
+    let cli = Cli::new("clitty").await?;
+    let debug = ("RUST_LOG", "debug");
+    let coloured = cli.run_on_terminal(&["db", "status"], &[debug]).await?;
+    assert!(
+        has_escape(&coloured.stdout),
+        "a terminal gets colour: {}{}",
+        text(&coloured.stdout),
+        text(&coloured.stderr)
+    );
+    let plain = cli
+        .run_on_terminal(&["db", "status"], &[debug, ("NO_COLOR", "1")])
+        .await?;
+    assert!(
+        text(&plain.stdout).contains("DEBUG"),
+        "{}",
+        text(&plain.stdout)
+    );
+    assert!(!has_escape(&plain.stdout), "{}", text(&plain.stdout));
+    cli.close().await
+}
+
+#[tokio::test]
+async fn in_a_pipe_progress_is_a_few_plain_lines_with_rows_per_second_and_eta() -> anyhow::Result<()>
+{
+    let cli = Cli::new("cliprogress").await?;
+    cli.run_ok(&["legacy", "seed", "--scale", "small", "--seed", "6"])
+        .await?;
+    cli.run_ok(&["db", "up"]).await?;
+    let started = std::time::Instant::now();
+    let run = cli
+        .run_ok(&["migrate", "run", "--inline", "--chunk-size", "500"])
+        .await?;
+    let seconds = started.elapsed().as_secs();
+    let stdout = text(&run.stdout);
+    assert!(!has_escape(&run.stdout) && !has_escape(&run.stderr));
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.contains(" chunks, "))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .all(|line| line.contains(" rows/s, ETA ") && line.contains(" rows, ")),
+        "{stdout}"
+    );
+    assert!(
+        lines.iter().any(|line| !line.contains("- rows/s")),
+        "some line has a rate: {stdout}"
+    );
+    // Ten tables: a line when each of five states begins (stage, resolve,
+    // apply, finalize, done), and at most one more every 5 s in between.
+    let at_most = 10 * (5 + usize::try_from(seconds / 5 + 1)?);
+    assert!(
+        lines.len() <= at_most,
+        "{} lines in {seconds} s: {stdout}",
+        lines.len()
+    );
+    cli.close().await
+}

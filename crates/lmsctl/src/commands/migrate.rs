@@ -11,6 +11,7 @@ use lms_engine::{RunOptions, RunStatus, explain, follow_run, report, run_progres
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::output::Layout;
 use super::progress_display::ProgressDisplay;
 use super::report_table;
 use crate::cli::{
@@ -91,7 +92,7 @@ async fn start(args: RunArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
 /// Exit 0 only when the run succeeded and no legacy row is unexplained.
 async fn verdict(lms: &PgPool, run_id: Uuid) -> anyhow::Result<ExitCode> {
     let report = report::build(lms, run_id).await?;
-    print!("{}", report_table::render(&report));
+    print!("{}", report_table::render(&report, Layout::stdout()));
     if report.status == RunStatus::Succeeded && report.unexplained() == 0 {
         Ok(ExitCode::SUCCESS)
     } else {
@@ -147,7 +148,7 @@ async fn print_report(args: ReportArgs, settings: &Settings) -> anyhow::Result<E
     match args.format {
         ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         ReportFormat::Markdown => print!("{}", report::to_markdown(&report)),
-        ReportFormat::Table => print!("{}", report_table::render(&report)),
+        ReportFormat::Table => print!("{}", report_table::render(&report, Layout::stdout())),
         ReportFormat::Html => {
             let page = ReportPage::build(&lms, report).await?;
             print!("{}", report_html::render(&page));

@@ -6,5 +6,6 @@ pub mod db;
 pub mod doctor;
 pub mod legacy;
 pub mod migrate;
+mod output;
 mod progress_display;
 mod report_table;

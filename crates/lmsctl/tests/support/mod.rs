@@ -71,6 +71,8 @@ impl Cli {
             .env("LMS_REDIS__URL", self.redis.url())
             .env("LMS_REDIS__NAMESPACE", self.redis.namespace())
             .env("LMS_LOG__FILTER", "warn")
+            .env_remove("RUST_LOG")
+            .env_remove("NO_COLOR")
             .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -83,6 +85,42 @@ impl Cli {
             drop(pipe);
         }
         Ok(child.wait_with_output().await?)
+    }
+
+    /// Runs lmsctl on a terminal of its own (a pseudo-terminal from
+    /// util-linux's `script`) and returns what the terminal showed, stdout
+    /// and stderr together.
+    pub async fn run_on_terminal(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Output> {
+        let command_line = std::iter::once(env!("CARGO_BIN_EXE_lmsctl"))
+            .chain(args.iter().copied())
+            .map(|word| format!("'{}'", word.replace('\'', r"'\''")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut command = Command::new("script");
+        command
+            .args([
+                "--quiet",
+                "--return",
+                "--command",
+                &command_line,
+                "/dev/null",
+            ])
+            .env_remove("LMS_CONFIG")
+            .env_remove("RUST_LOG")
+            .env_remove("NO_COLOR")
+            .env("LMS_DATABASE__URL", self.lms.url().expose())
+            .env("LMS_LEGACY__URL", self.legacy.url().expose())
+            .env("LMS_REDIS__URL", self.redis.url())
+            .env("LMS_REDIS__NAMESPACE", self.redis.namespace())
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        Ok(command.spawn()?.wait_with_output().await?)
     }
 
     pub async fn close(self) -> anyhow::Result<()> {
