@@ -472,9 +472,10 @@ impl Settings {
         );
         let grpc = &self.grpc;
         check(
-            grpc.statement_timeout >= Duration::from_millis(1),
+            grpc.statement_timeout >= Duration::from_millis(1)
+                && grpc.statement_timeout.as_millis() <= 2_147_483_647,
             "grpc.statement_timeout",
-            "must be at least 1ms (0 would mean no limit)",
+            "must be between 1ms (0 would mean no limit) and 24 days (PostgreSQL's maximum)",
         );
         check(
             grpc.max_concurrent_streams >= 1,
@@ -513,6 +514,13 @@ impl Settings {
                     .all(|earlier| earlier.name != token.name),
                 &key("name"),
                 &format!("{:?} names an earlier token too", token.name),
+            );
+            check(
+                self.auth.tokens[..index]
+                    .iter()
+                    .all(|earlier| !earlier.sha256.eq_ignore_ascii_case(&token.sha256)),
+                &key("sha256"),
+                "is the hash of an earlier token too: one token, one entry",
             );
             check(
                 token.sha256.len() == 64 && token.sha256.chars().all(|c| c.is_ascii_hexdigit()),

@@ -181,3 +181,28 @@ fn a_token_with_an_unknown_scope_is_named() {
         Ok(())
     });
 }
+
+#[test]
+fn two_entries_for_one_token_are_refused() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "lms.toml",
+            r#"
+            [[auth.tokens]]
+            name = "ops"
+            sha256 = "00000000000000000000000000000000000000000000000000000000000000aa"
+            scopes = ["lms.read"]
+            [[auth.tokens]]
+            name = "ops-admin"
+            sha256 = "00000000000000000000000000000000000000000000000000000000000000AA"
+            scopes = ["migration.admin"]
+            "#,
+        )?;
+        let error = load().expect_err("one token twice must fail");
+        assert!(
+            error.to_string().contains("auth.tokens[1].sha256"),
+            "{error}"
+        );
+        Ok(())
+    });
+}

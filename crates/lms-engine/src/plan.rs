@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::bulk::{self, LoadPath};
 use crate::conflict::ConflictPolicy;
 use crate::error::{DatabaseContext, EngineError};
-use crate::state::stored_text_enum;
+use crate::state::{ChunkState, StepState, stored_text_enum};
 
 /// An inclusive range of legacy ids; `None` is unbounded. The chunks of a
 /// table cover every possible id, so rows added during a run or later are
@@ -158,10 +158,17 @@ pub async fn plan_run(
         return Err(EngineError::RunActive(active));
     }
     let mut ranges = Vec::with_capacity(entities.len());
+    let mut planned = 0;
     for entity in &entities {
-        ranges.push(chunk_ranges(legacy, *entity, options.chunk_size).await?);
+        // Bounded: past the limit, no more buckets are fetched.
+        let budget = MAX_RANGED_CHUNKS.saturating_sub(planned) + 1;
+        let table = chunk_ranges(legacy, *entity, options.chunk_size, budget).await?;
+        planned += table.len();
+        if planned > MAX_RANGED_CHUNKS {
+            return Err(too_many_chunks(legacy, &entities, options.chunk_size).await?);
+        }
+        ranges.push(table);
     }
-    check_chunk_count(options.chunk_size, &ranges)?;
 
     let run_id = Uuid::now_v7();
     let mut tx = lms.begin().await.lms()?;
@@ -280,44 +287,79 @@ async fn check_dependencies(lms: &PgPool, entities: &[LegacyEntity]) -> Result<(
     Ok(())
 }
 
-/// Splits a legacy table into ranges of about `chunk_size` rows each, by its
-/// ids as they are now; the first and last ranges are open-ended.
 /// The most ranged chunks one run may plan, over all its tables: each is a
 /// row in `migration.chunks` per ranged phase, a job on the queue and a
 /// transaction, so a chunk size of 1 over a real legacy database would
 /// plan millions.
 pub const MAX_RANGED_CHUNKS: usize = 50_000;
 
-/// Refuses a plan with more ranged chunks than [`MAX_RANGED_CHUNKS`], naming
-/// the smallest chunk size that fits.
-fn check_chunk_count(chunk_size: u32, ranges: &[Vec<IdRange>]) -> Result<(), EngineError> {
-    let planned: usize = ranges.iter().map(Vec::len).sum();
-    if planned <= MAX_RANGED_CHUNKS {
-        return Ok(());
+/// The refusal of a plan past [`MAX_RANGED_CHUNKS`], with the smallest chunk
+/// size that fits (from the tables' row counts, read only now).
+async fn too_many_chunks(
+    legacy: &PgPool,
+    entities: &[LegacyEntity],
+    chunk_size: u32,
+) -> Result<EngineError, EngineError> {
+    let mut rows = Vec::with_capacity(entities.len());
+    for entity in entities {
+        let count: i64 = sqlx::query(AssertSqlSafe(format!(
+            "SELECT count(*) AS n FROM {}",
+            entity.as_str()
+        )))
+        .fetch_one(legacy)
+        .await
+        .legacy()?
+        .try_get("n")
+        .legacy()?;
+        rows.push(u64::try_from(count).unwrap_or(0));
     }
-    // Rows are at most planned × chunk size; this size fits them.
-    let rows = u64::try_from(planned).unwrap_or(u64::MAX) * u64::from(chunk_size);
-    let limit = u64::try_from(MAX_RANGED_CHUNKS).unwrap_or(u64::MAX);
-    Err(EngineError::TooManyChunks {
+    Ok(EngineError::TooManyChunks {
         chunk_size,
-        planned,
+        planned: chunks_for(&rows, u64::from(chunk_size)),
         limit: MAX_RANGED_CHUNKS,
-        smallest: rows.div_ceil(limit),
+        smallest: smallest_fitting_chunk_size(&rows),
     })
 }
 
+/// Ranged chunks a plan has with `size` rows per chunk (an empty table
+/// still has its one open range).
+fn chunks_for(rows: &[u64], size: u64) -> usize {
+    rows.iter()
+        .map(|&n| usize::try_from(n.div_ceil(size.max(1)).max(1)).unwrap_or(usize::MAX))
+        .fold(0, usize::saturating_add)
+}
+
+/// The smallest chunk size whose plan stays within [`MAX_RANGED_CHUNKS`].
+fn smallest_fitting_chunk_size(rows: &[u64]) -> u64 {
+    let (mut low, mut high) = (1, rows.iter().copied().max().unwrap_or(1).max(1));
+    while low < high {
+        let middle = low + (high - low) / 2;
+        if chunks_for(rows, middle) <= MAX_RANGED_CHUNKS {
+            high = middle;
+        } else {
+            low = middle + 1;
+        }
+    }
+    low
+}
+
+/// Splits a legacy table into ranges of about `chunk_size` rows each, by its
+/// ids as they are now; the first and last ranges are open-ended. At most
+/// `limit` ranges are read.
 pub async fn chunk_ranges(
     legacy: &PgPool,
     entity: LegacyEntity,
     chunk_size: u32,
+    limit: usize,
 ) -> Result<Vec<IdRange>, EngineError> {
     let query = format!(
         "SELECT max(id)::bigint FROM (SELECT id, (row_number() OVER (ORDER BY id) - 1) / $1 AS bucket FROM {}) ids \
-         GROUP BY bucket ORDER BY bucket",
+         GROUP BY bucket ORDER BY bucket LIMIT $2",
         entity.as_str()
     );
     let rows = sqlx::query(AssertSqlSafe(query))
         .bind(i64::from(chunk_size))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(legacy)
         .await
         .legacy()?;
@@ -372,7 +414,11 @@ async fn insert_steps(
         .bind(run_id)
         .bind(entity.as_str())
         .bind(phase.as_str())
-        .bind(if ready { "ready" } else { "waiting" })
+        .bind(if ready {
+            StepState::Ready
+        } else {
+            StepState::Waiting
+        })
         .bind(i32::try_from(chunk_ranges.len()).unwrap_or(i32::MAX))
         .fetch_one(&mut **tx)
         .await
@@ -390,7 +436,11 @@ async fn insert_steps(
         .bind(step_id)
         .bind(&firsts)
         .bind(&lasts)
-        .bind(if ready { "queued" } else { "waiting" })
+        .bind(if ready {
+            ChunkState::Queued
+        } else {
+            ChunkState::Waiting
+        })
         .fetch_all(&mut **tx)
         .await
         .lms()?;
@@ -469,23 +519,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_plan_past_the_chunk_limit_names_a_size_that_fits() {
-        let ranges = vec![vec![IdRange::ALL; MAX_RANGED_CHUNKS / 2 + 1]; 2];
-        let error = check_chunk_count(10, &ranges).unwrap_err();
-        let EngineError::TooManyChunks {
-            planned, smallest, ..
-        } = error
-        else {
-            panic!("{error}");
-        };
-        assert_eq!(planned, MAX_RANGED_CHUNKS + 2);
-        let fits = (planned as u64 * 10).div_ceil(smallest);
-        assert!(smallest > 10 && fits <= MAX_RANGED_CHUNKS as u64);
+    fn the_suggested_chunk_size_is_the_smallest_that_fits() {
+        let rows = [600_000, 510_269, 12, 0, 7_777];
+        let size = smallest_fitting_chunk_size(&rows);
+        assert!(chunks_for(&rows, size) <= MAX_RANGED_CHUNKS);
+        assert!(chunks_for(&rows, size - 1) > MAX_RANGED_CHUNKS);
     }
 
     #[test]
-    fn a_plan_at_the_chunk_limit_is_accepted() {
-        let ranges = vec![vec![IdRange::ALL; MAX_RANGED_CHUNKS]];
-        assert!(check_chunk_count(1, &ranges).is_ok());
+    fn an_empty_table_still_plans_one_chunk() {
+        assert_eq!(chunks_for(&[0, 0], 100), 2);
     }
 }

@@ -122,7 +122,13 @@ impl Authenticator {
             }
         };
         let presented = authorization
-            .and_then(|value| value.strip_prefix("Bearer "))
+            // The scheme's name is case-insensitive (RFC 9110, 11.1).
+            .and_then(|value| {
+                value
+                    .split_once(' ')
+                    .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                    .map(|(_, token)| token)
+            })
             .map(str::trim)
             .filter(|token| !token.is_empty())
             .ok_or_else(|| {
@@ -268,6 +274,15 @@ mod tests {
     fn the_config_knows_every_scope_the_table_uses() {
         let names: Vec<&str> = Scope::ALL.iter().map(|scope| scope.as_str()).collect();
         assert_eq!(names, lms_config::KNOWN_SCOPES);
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        assert!(
+            auth()
+                .check("/lms.v1.StudentService/GetStudent", Some("bearer s3cret"))
+                .is_ok()
+        );
     }
 
     #[test]

@@ -43,9 +43,9 @@ impl From<EngineError> for ApiError {
     fn from(error: EngineError) -> Self {
         let domain = match &error {
             EngineError::UnknownRun(run) => DomainError::not_found("run", format!("runs/{run}")),
-            EngineError::TooManyChunks { .. } => {
-                return ApiError::invalid("chunk_size", error.to_string());
-            }
+            // The chunk size may be the server's default (migration.chunk_size):
+            // StartRun blames its own field where the client gave one.
+            EngineError::TooManyChunks { .. } => DomainError::FailedPrecondition(error.to_string()),
             EngineError::RunActive(_)
             | EngineError::Plan(_)
             | EngineError::StagingLostAndLegacyChanged { .. }

@@ -89,6 +89,10 @@ fn from_postgres(target: Target, pg: &PgDatabaseError) -> DomainError {
              try again shortly"
                 .to_owned(),
         ),
+        // query_canceled: grpc.statement_timeout stopped the statement.
+        "57014" => DomainError::Unavailable(
+            "the database took longer than the server allows (grpc.statement_timeout)".to_owned(),
+        ),
         _ if lms_pg::classify_sqlstate(code) == FailureClass::Transient => {
             DomainError::Unavailable(pg.message().to_owned())
         }

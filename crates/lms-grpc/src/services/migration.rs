@@ -11,8 +11,8 @@ use lms_engine::control::{self, OutcomeFilter};
 use lms_engine::report::ConflictEntry;
 use lms_engine::report::{self, CoverageReport, EntityReport};
 use lms_engine::{
-    ChunkQueue, ConflictPolicy, Phase, RunKind, RunOptions, RunProgress, RunStatus, StepState,
-    explain, run_progress, start_run,
+    ChunkQueue, ConflictPolicy, EngineError, Phase, RunKind, RunOptions, RunProgress, RunStatus,
+    StepState, explain, run_progress, start_run,
 };
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
@@ -317,6 +317,13 @@ impl MigrationService for MigrationApi {
         };
         let planned = start_run(&self.lms, &self.legacy, &self.queue, &options)
             .await
+            .map_err(|error| match error {
+                // The client chose the size: its field is at fault.
+                EngineError::TooManyChunks { .. } if request.chunk_size != 0 => {
+                    ApiError::invalid("chunk_size", error.to_string())
+                }
+                error => ApiError::from(error),
+            })
             .or_status()?;
         Ok(Response::new(
             run_progress(&self.lms, planned.run_id)
@@ -527,7 +534,7 @@ async fn follow(
     first: RunProgress,
     mut stopping: tokio::sync::watch::Receiver<bool>,
     sender: &tokio::sync::mpsc::Sender<Result<pb::RunEvent, Status>>,
-) -> Result<(), lms_engine::EngineError> {
+) -> Result<(), EngineError> {
     let mut last = first.clone();
     let finished = first.is_finished();
     if sender
@@ -543,11 +550,11 @@ async fn follow(
     }
     let mut listener = PgListener::connect_with(&lms)
         .await
-        .map_err(lms_engine::EngineError::Lms)?;
+        .map_err(EngineError::Lms)?;
     listener
         .listen(lms_engine::progress::PROGRESS_CHANNEL)
         .await
-        .map_err(lms_engine::EngineError::Lms)?;
+        .map_err(EngineError::Lms)?;
     loop {
         tokio::select! {
             () = sender.closed() => return Ok(()),

@@ -17,8 +17,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use lms_engine::{Phase, RunProgress, StepState};
 use lms_engine::progress_view::EntityProgress;
+use lms_engine::{Phase, RunProgress, StepState};
 
 use super::output;
 
