@@ -28,6 +28,7 @@ pub mod run_metrics;
 pub mod setup;
 mod sql_template;
 pub mod stage;
+pub mod verify;
 pub mod worker;
 
 pub use chunk::{ChunkOutcome, EngineContext, RetryPolicy, run_chunk};

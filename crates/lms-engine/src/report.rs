@@ -14,7 +14,7 @@ use crate::error::{DatabaseContext, EngineError};
 
 mod conflicts;
 mod details;
-mod format;
+pub(crate) mod format;
 mod markdown;
 
 pub use conflicts::{
