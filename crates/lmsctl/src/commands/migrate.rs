@@ -15,6 +15,7 @@ use super::progress_display::ProgressDisplay;
 use super::report_table;
 use crate::cli::{
     ExplainArgs, MigrateCommand, ReportArgs, ReportFormat, RetryArgs, RunArgs, RunSelector,
+    VerifyArgs, VerifyFormat,
 };
 
 pub async fn run(command: MigrateCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
@@ -25,7 +26,30 @@ pub async fn run(command: MigrateCommand, settings: &Settings) -> anyhow::Result
         MigrateCommand::Explain(args) => explain_row(args, settings).await,
         MigrateCommand::Cancel(selector) => cancel(selector, settings).await,
         MigrateCommand::RetryRejected(args) => retry(args, settings).await,
+        MigrateCommand::Verify(args) => verify(args, settings).await,
     }
+}
+
+/// Exit 0 when every difference is explained, `UNEXPLAINED_EXIT_CODE`
+/// otherwise (1 stays "the command failed").
+async fn verify(args: VerifyArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let engine = connect_engine(settings, "lmsctl".to_owned(), 1)
+        .await
+        .context("connecting to the databases")?;
+    let options = lms_engine::verify::VerifyOptions {
+        chunk_size: args.chunk_size.unwrap_or(settings.migration.chunk_size),
+        legacy_timezone: settings.legacy.timezone.clone(),
+    };
+    let report = lms_engine::verify::verify(&engine.lms, &engine.legacy, &options).await?;
+    match args.format {
+        VerifyFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        VerifyFormat::Table => print!("{}", lms_engine::verify::table::to_table(&report)),
+    }
+    Ok(if report.unexplained() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(lms_engine::verify::UNEXPLAINED_EXIT_CODE)
+    })
 }
 
 async fn start(args: RunArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
