@@ -295,6 +295,11 @@ mod tests {
             access("/lms.migration.v1.MigrationService/GetRun"),
             Access::Needs(Scope::MigrationAdmin)
         );
+        // Verification reads all of legacy and the LMS: an admin's method.
+        assert_eq!(
+            access("/lms.migration.v1.MigrationService/VerifyRun"),
+            Access::Needs(Scope::MigrationAdmin)
+        );
         assert_eq!(access("/other.Thing/Do"), Access::AnyToken);
     }
 
