@@ -19,9 +19,11 @@ use crate::report::{
     self, CoverageReport, RejectionExamples, StepTiming, percent, rejection_examples, step_timings,
     thousands,
 };
+use crate::verify::VerifyReport;
 
 mod tables;
 mod timing;
+mod verification;
 
 /// Rejected rows shown per table and reason.
 pub const EXAMPLES_PER_REASON: i64 = 5;
@@ -37,6 +39,9 @@ pub struct ReportPage {
     pub chunk_size: i32,
     pub examples: RejectionExamples,
     pub steps: Vec<StepTiming>,
+    /// A verification against legacy, when one was asked for
+    /// (`lmsctl migrate report --format html --verify`).
+    pub verification: Option<VerifyReport>,
 }
 
 impl ReportPage {
@@ -56,6 +61,7 @@ impl ReportPage {
             chunk_size: progress.chunk_size,
             examples,
             steps,
+            verification: None,
         })
     }
 }
@@ -80,6 +86,9 @@ pub fn render(page: &ReportPage) -> String {
                 (tables::rejections(report, &page.examples))
                 (tables::warnings(report))
                 (timing::timings(page))
+                @if let Some(verification) = &page.verification {
+                    (verification::section(verification))
+                }
             }
         }
     }

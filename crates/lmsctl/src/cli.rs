@@ -232,6 +232,10 @@ pub struct ReportArgs {
     pub run: Option<Uuid>,
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     pub format: ReportFormat,
+    /// With --format html: verify the LMS against legacy now and add the
+    /// verification's section (as `migrate verify` prints it).
+    #[arg(long)]
+    pub verify: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -33,14 +33,7 @@ pub async fn run(command: MigrateCommand, settings: &Settings) -> anyhow::Result
 /// Exit 0 when every difference is explained, `UNEXPLAINED_EXIT_CODE`
 /// otherwise (1 stays "the command failed").
 async fn verify(args: VerifyArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let engine = connect_engine(settings, "lmsctl".to_owned(), 1)
-        .await
-        .context("connecting to the databases")?;
-    let options = lms_engine::verify::VerifyOptions {
-        chunk_size: args.chunk_size.unwrap_or(settings.migration.chunk_size),
-        legacy_timezone: settings.legacy.timezone.clone(),
-    };
-    let report = lms_engine::verify::verify(&engine.lms, &engine.legacy, &options).await?;
+    let report = verification(settings, args.chunk_size).await?;
     match args.format {
         VerifyFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         VerifyFormat::Table => print!("{}", lms_engine::verify::table::to_table(&report)),
@@ -139,6 +132,20 @@ fn eprintln_failure(report: &lms_engine::CoverageReport) {
     );
 }
 
+async fn verification(
+    settings: &Settings,
+    chunk_size: Option<u32>,
+) -> anyhow::Result<lms_engine::verify::VerifyReport> {
+    let engine = connect_engine(settings, "lmsctl".to_owned(), 1)
+        .await
+        .context("connecting to the databases")?;
+    let options = lms_engine::verify::VerifyOptions {
+        chunk_size: chunk_size.unwrap_or(settings.migration.chunk_size),
+        legacy_timezone: settings.legacy.timezone.clone(),
+    };
+    Ok(lms_engine::verify::verify(&engine.lms, &engine.legacy, &options).await?)
+}
+
 async fn lms_pool(settings: &Settings) -> anyhow::Result<PgPool> {
     lms_pg::connect(&settings.database.url, &lms_pg::PoolConfig::small("lmsctl"))
         .await
@@ -173,7 +180,10 @@ async fn print_report(args: ReportArgs, settings: &Settings) -> anyhow::Result<E
         ReportFormat::Markdown => print!("{}", report::to_markdown(&report)),
         ReportFormat::Table => print!("{}", report_table::render(&report)),
         ReportFormat::Html => {
-            let page = ReportPage::build(&lms, report).await?;
+            let mut page = ReportPage::build(&lms, report).await?;
+            if args.verify {
+                page.verification = Some(verification(settings, None).await?);
+            }
             print!("{}", report_html::render(&page));
         }
     }
