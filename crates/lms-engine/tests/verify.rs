@@ -181,3 +181,39 @@ async fn a_deletion_the_lms_noted_is_explained() -> anyhow::Result<()> {
     assert_eq!(report.unexplained(), 0);
     fixture.close().await
 }
+
+#[tokio::test]
+async fn legacy_times_are_compared_in_the_legacy_time_zone() -> anyhow::Result<()> {
+    let mut fixture = Fixture::empty_legacy("verifyzone").await?;
+    fixture.engine.legacy_timezone = "Europe/Moscow".to_owned();
+    fixture.legacy_sql(support::school::SCHOOL).await?;
+    let report = fixture.migrate(2).await?;
+    assert_eq!(report.status, "succeeded", "{:?}", report.error);
+
+    let in_zone = verify(
+        fixture.lms(),
+        fixture.legacy(),
+        &VerifyOptions {
+            chunk_size: 2,
+            legacy_timezone: "Europe/Moscow".to_owned(),
+        },
+    )
+    .await?;
+    assert_eq!(in_zone.unexplained(), 0);
+
+    // Read in another zone, every submission's instant differs.
+    let as_utc = verified(&fixture, 2).await?;
+    let submissions = listed(&as_utc, LegacyEntity::ExamResults);
+    assert_eq!(
+        submissions,
+        [
+            (300, DifferenceKind::Changed, None),
+            (301, DifferenceKind::Changed, None)
+        ]
+    );
+    let field = &table(&as_utc, LegacyEntity::ExamResults).samples[0].fields[0];
+    assert_eq!(field.field, "submitted_at");
+    assert_eq!(field.legacy.as_deref(), Some("2025-01-10T10:00:00.000000Z"));
+    assert_eq!(field.lms.as_deref(), Some("2025-01-10T07:00:00.000000Z"));
+    fixture.close().await
+}

@@ -73,7 +73,8 @@ pub struct Difference {
     pub kind: DifferenceKind,
     /// What accounts for it; `None`: unexplained.
     pub explanation: Option<Explanation>,
-    /// The fields that differ (every field when a side has no row).
+    /// The fields that differ (when a side has no row, every field the
+    /// other has a value in).
     pub fields: Vec<FieldValues>,
 }
 
@@ -256,7 +257,8 @@ fn legacy_row_counts(tables: &LegacyTables) -> BTreeMap<LegacyEntity, u64> {
     .collect()
 }
 
-/// The fields that differ; every field when one side has no row.
+/// The fields that differ (when one side has no row, every field the other
+/// side has a value in).
 fn differing_fields(
     entity: LegacyEntity,
     expected: Option<&CanonicalRow>,
@@ -273,6 +275,6 @@ fn differing_fields(
             legacy: value(expected, index),
             lms: value(present, index),
         })
-        .filter(|values| expected.is_none() || present.is_none() || values.legacy != values.lms)
+        .filter(|values| values.legacy != values.lms)
         .collect()
 }

@@ -94,7 +94,7 @@ pub fn to_table(report: &VerifyReport) -> String {
     {
         let _ = writeln!(
             out,
-            "\n{} differences in {} ({} unexplained, {} explained; up to {} shown):",
+            "\n{} difference(s) in {} ({} unexplained, {} explained; {} shown):",
             count(entity.explained + entity.unexplained),
             entity.entity.as_str(),
             count(entity.unexplained),
@@ -154,14 +154,14 @@ pub fn academic_table(sheet: &AcademicSheet) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<32} {:<14} {:>19} {:>19} {:>15} {:>15}",
+        "{:<32} {:<14} {:>19} {:>19} {:>17} {:>17}",
         "organization", "term", "enrollments", "final grades", "avg five-point", "pass rate"
     );
     for line in &sheet.terms {
         let (legacy, lms) = (tally_cells(&line.legacy), tally_cells(&line.lms));
         let _ = writeln!(
             out,
-            "{:<32} {:<14} {:>19} {:>19} {:>15} {:>15}{}",
+            "{:<32} {:<14} {:>19} {:>19} {:>17} {:>17}{}",
             organization_label(
                 line.organization.as_deref(),
                 line.organization_name.as_deref()
