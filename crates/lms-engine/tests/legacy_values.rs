@@ -275,6 +275,18 @@ proptest! {
                     "{table} {id}: {actual:?}, the contract says {expected:?}"
                 );
             }
+            // And the independent verification finds the LMS as the contract says.
+            let verification = lms_engine::verify::verify(
+                fixture.lms(),
+                fixture.legacy(),
+                &lms_engine::verify::VerifyOptions { chunk_size: 3, legacy_timezone: "UTC".to_owned() },
+            )
+            .await?;
+            anyhow::ensure!(
+                verification.unexplained() == 0,
+                "verify: {}",
+                lms_engine::verify::table::to_table(&verification)
+            );
             let second = fixture.migrate_using(options, parallel).await?;
             for table in &second.entities {
                 let changes = table.changes;

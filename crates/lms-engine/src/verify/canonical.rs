@@ -4,7 +4,7 @@
 //! (`lms:<id>` for a row born in the LMS, `provisioned:<table>:<id>` for an
 //! account provisioned for a legacy row); instants are UTC with
 //! microseconds; numerics have their column's scale; booleans are `t`/`f`;
-//! JSON has its object keys sorted.
+//! JSON has its object keys sorted and its numbers by value.
 
 use lms_domain::LegacyEntity;
 use rust_decimal::Decimal;
@@ -137,8 +137,8 @@ pub fn boolean(value: bool) -> String {
     if value { "t" } else { "f" }.to_owned()
 }
 
-/// JSON text with every object's keys sorted and no white space; `None`
-/// when it is not JSON.
+/// JSON text with every object's keys sorted, numbers by value and no white
+/// space; `None` when it is not JSON.
 pub fn json(text: &str) -> Option<String> {
     let value: serde_json::Value = serde_json::from_str(text).ok()?;
     Some(sorted(&value).to_string())
@@ -159,7 +159,26 @@ fn sorted(value: &serde_json::Value) -> serde_json::Value {
         serde_json::Value::Array(items) => {
             serde_json::Value::Array(items.iter().map(sorted).collect())
         }
+        serde_json::Value::Number(number) => canonical_number(number),
         other => other.clone(),
+    }
+}
+
+/// A JSON number by its value, as `jsonb` keeps numbers: `1.0`, `1` and
+/// `1e0` are one number, and so are `-0.0` and `0`. (Read as `f64` on both
+/// sides alike; numbers beyond its precision compare at that precision.)
+fn canonical_number(number: &serde_json::Number) -> serde_json::Value {
+    let Some(value) = number.as_f64() else {
+        return serde_json::Value::Number(number.clone());
+    };
+    let value = if value == 0.0 { 0.0 } else { value };
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        // Exact: a whole number below 2^53.
+        #[allow(clippy::cast_possible_truncation)]
+        let whole = value as i64;
+        serde_json::Value::from(whole)
+    } else {
+        serde_json::Value::from(value)
     }
 }
 
@@ -183,6 +202,7 @@ mod tests {
             json(r#"{"q1":"a","q2":"b"}"#)
         );
         assert_eq!(json("{q1: a"), None);
+        assert_eq!(json("[1, 1.0, 1e0, -0.0, 2.5]"), json("[1,1,1,0,2.5]"));
     }
 
     #[test]
