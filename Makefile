@@ -6,7 +6,7 @@ LMSCTL := $(RELEASE)/lmsctl
 SCALE ?= seed
 WORKERS ?= 2
 
-.PHONY: demo test services tools build lint fmt clean bench-migrate bench-grpc
+.PHONY: demo test services tools build lint fmt clean bench-migrate bench-verify bench-grpc
 
 ## demo: start (or install) PostgreSQL and Redis, create the databases, seed the
 ## legacy EDU stand-in at production scale, apply the LMS schema, migrate it
@@ -22,6 +22,11 @@ test: services tools lint
 ## COPY floor measured in the same run (SCALE=seed|small|N, WORKERS=2).
 bench-migrate: services
 	SCALE=$(SCALE) WORKERS=$(WORKERS) ./scripts/bench-migrate.sh
+
+## bench-verify: `lmsctl migrate verify` over a migrated seed-scale LMS, timed
+## against the same COPY floor (SCALE=seed|small|N, RUNS=1).
+bench-verify: services
+	SCALE=$(SCALE) RUNS=$(or $(RUNS),1) ./scripts/bench-verify.sh
 
 ## bench-grpc: lms-loadgen (GetStudent, ListEnrollments by student) against
 ## lms-server on seed-scale migrated data, beside a health-check baseline

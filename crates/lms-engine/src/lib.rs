@@ -29,6 +29,7 @@ pub mod setup;
 mod sql_template;
 pub mod stage;
 pub mod state;
+pub mod verify;
 pub mod worker;
 
 pub use chunk::{ChunkOutcome, EngineContext, RetryPolicy, run_chunk};

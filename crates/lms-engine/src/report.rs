@@ -16,7 +16,7 @@ use crate::state::RunStatus;
 
 mod conflicts;
 mod details;
-mod format;
+pub(crate) mod format;
 mod markdown;
 
 pub use conflicts::{

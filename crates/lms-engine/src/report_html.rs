@@ -21,9 +21,11 @@ use crate::report::{
     thousands,
 };
 use crate::state::RunStatus;
+use crate::verify::VerifyReport;
 
 mod tables;
 mod timing;
+mod verification;
 
 /// Rejected rows shown per table and reason.
 pub const EXAMPLES_PER_REASON: i64 = 5;
@@ -39,6 +41,9 @@ pub struct ReportPage {
     pub chunk_size: i32,
     pub examples: RejectionExamples,
     pub steps: Vec<StepTiming>,
+    /// A verification against legacy, when one was asked for
+    /// (`lmsctl migrate report --format html --verify`).
+    pub verification: Option<VerifyReport>,
 }
 
 impl ReportPage {
@@ -58,6 +63,7 @@ impl ReportPage {
             chunk_size: progress.chunk_size,
             examples,
             steps,
+            verification: None,
         })
     }
 }
@@ -82,6 +88,9 @@ pub fn render(page: &ReportPage) -> String {
                 (tables::rejections(report, &page.examples))
                 (tables::warnings(report))
                 (timing::timings(page))
+                @if let Some(verification) = &page.verification {
+                    (verification::section(verification))
+                }
             }
         }
     }

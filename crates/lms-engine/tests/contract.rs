@@ -9,10 +9,10 @@ mod support;
 use lms_engine::RunStatus;
 use std::collections::BTreeMap;
 
+use lms_engine::verify::oracle::Oracle;
 use lms_legacy::Scale;
 use sqlx::Row;
 use support::fingerprint::fingerprint;
-use support::oracle::Oracle;
 use support::{Fixture, entity};
 
 #[tokio::test]
@@ -46,10 +46,10 @@ async fn every_legacy_row_ends_as_the_contract_says() -> anyhow::Result<()> {
     }
     let mut mismatches = Vec::new();
     for ((table, id), expected) in &oracle.rows {
-        let actual = ledger.remove(&((*table).to_owned(), *id));
+        let actual = ledger.remove(&(table.as_str().to_owned(), *id));
         let wanted = (
-            expected.outcome.to_owned(),
-            expected.reason.map(str::to_owned),
+            expected.outcome.as_str().to_owned(),
+            expected.reason.map(|reason| reason.as_str().to_owned()),
             expected.survivor,
             expected.warnings.clone(),
         );

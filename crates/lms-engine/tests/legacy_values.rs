@@ -8,10 +8,10 @@ use lms_engine::RunStatus;
 use std::time::Duration;
 
 use lms_engine::inline::run_inline;
+use lms_engine::verify::oracle::Oracle;
 use lms_engine::{EngineContext, RunOptions, plan_run, report};
 use proptest::prelude::*;
 use support::arbitrary::legacy_database;
-use support::oracle::Oracle;
 use support::{Fixture, entity, ledger};
 
 const SCHOOL: &str = "INSERT INTO organizations (id, name) VALUES (1, 'College'); \
@@ -265,13 +265,29 @@ proptest! {
             anyhow::ensure!(first.unexplained() == 0, "unexplained rows");
             let oracle = Oracle::compute(fixture.legacy()).await?;
             for ((table, id), expected) in &oracle.rows {
-                let actual = ledger(fixture.lms(), table, *id).await?;
+                let actual = ledger(fixture.lms(), table.as_str(), *id).await?;
                 anyhow::ensure!(
                     (actual.outcome.as_str(), actual.reason.as_deref(), actual.survivor)
-                        == (expected.outcome, expected.reason, expected.survivor),
+                        == (
+                            expected.outcome.as_str(),
+                            expected.reason.map(|reason| reason.as_str()),
+                            expected.survivor
+                        ),
                     "{table} {id}: {actual:?}, the contract says {expected:?}"
                 );
             }
+            // And the independent verification finds the LMS as the contract says.
+            let verification = lms_engine::verify::verify(
+                fixture.lms(),
+                fixture.legacy(),
+                &lms_engine::verify::VerifyOptions { chunk_size: 3, legacy_timezone: "UTC".to_owned() },
+            )
+            .await?;
+            anyhow::ensure!(
+                verification.unexplained() == 0,
+                "verify: {}",
+                lms_engine::verify::table::to_table(&verification)
+            );
             let second = fixture.migrate_using(options, parallel).await?;
             for table in &second.entities {
                 let changes = table.changes;

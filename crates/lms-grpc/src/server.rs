@@ -112,6 +112,7 @@ impl GrpcApp {
                 legacy,
                 queue,
                 default_chunk_size: settings.migration.chunk_size,
+                legacy_timezone: settings.legacy.timezone.clone(),
                 stopping: stopping_seen,
             },
         })

@@ -237,12 +237,22 @@ fn cases() -> Vec<Case> {
             "lms.migration.v1.MigrationService/RetryRejected",
             r#"{"entities": ["students"], "request_id": "malformed-retry"}"#,
         ),
+        case(
+            "lms.migration.v1.MigrationService/VerifyRun",
+            r#"{"chunk_size": 100}"#,
+        ),
     ]);
     cases
 }
 
 /// Methods whose empty request is a valid one: everything optional.
-const EMPTY_IS_VALID: [&str; 4] = ["StartRun", "ListRuns", "GetCoverageReport", "RetryRejected"];
+const EMPTY_IS_VALID: [&str; 5] = [
+    "StartRun",
+    "ListRuns",
+    "GetCoverageReport",
+    "RetryRejected",
+    "VerifyRun",
+];
 
 fn empty_is_valid(method: &MethodDescriptor) -> bool {
     let name = method.name();

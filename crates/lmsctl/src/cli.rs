@@ -155,6 +155,25 @@ pub enum MigrateCommand {
     /// Run the tables with rejected rows again (and those referencing them),
     /// after the legacy data was fixed.
     RetryRejected(RetryArgs),
+    /// Reconcile the LMS against legacy, reading both directly and never
+    /// trusting the migration's own records; exit 3 on any unexplained
+    /// difference.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Legacy ids per checksum chunk (default: migration.chunk_size).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub chunk_size: Option<u32>,
+    #[arg(long, value_enum, default_value_t = VerifyFormat::Table)]
+    pub format: VerifyFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VerifyFormat {
+    Table,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -215,6 +234,10 @@ pub struct ReportArgs {
     pub run: Option<Uuid>,
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     pub format: ReportFormat,
+    /// With --format html: verify the LMS against legacy now and add the
+    /// verification's section (as `migrate verify` prints it).
+    #[arg(long)]
+    pub verify: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

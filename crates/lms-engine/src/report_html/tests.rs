@@ -4,9 +4,14 @@ use chrono::TimeZone;
 use uuid::Uuid;
 
 use super::*;
+use crate::ConflictKind;
 use crate::plan::Phase;
 use crate::report::{Changes, EntityReport, RejectionExample};
 use crate::state::StepState;
+use crate::verify::{
+    AcademicSheet, Difference, DifferenceKind, EntityVerification, Explanation, FieldValues,
+};
+use lms_domain::LegacyEntity;
 
 const DIRTY: &str = r#"<script>alert("x")</script> & 'Қазақ' "квоты" </td>"#;
 
@@ -67,7 +72,68 @@ fn page() -> ReportPage {
         chunk_size: 25_000,
         examples,
         steps: vec![step],
+        verification: None,
     }
+}
+
+/// A verification with one unexplained and one explained difference.
+fn verification() -> VerifyReport {
+    let difference = |legacy_id, explanation| Difference {
+        legacy_id,
+        kind: DifferenceKind::Changed,
+        explanation,
+        fields: vec![FieldValues {
+            field: "last_name".to_owned(),
+            legacy: Some(DIRTY.to_owned()),
+            lms: None,
+        }],
+    };
+    VerifyReport {
+        checked_at: Utc::now(),
+        elapsed_seconds: 1.5,
+        chunk_size: 25_000,
+        entities: vec![EntityVerification {
+            entity: LegacyEntity::Persons,
+            target_table: "persons".to_owned(),
+            legacy_rows: 1_000,
+            expected_rows: 1_000,
+            present_rows: 1_000,
+            matching_rows: 998,
+            chunks: 1,
+            differing_chunks: 1,
+            explained: 1,
+            unexplained: 1,
+            samples: vec![
+                difference(7, None),
+                difference(
+                    8,
+                    Some(Explanation::Conflict {
+                        conflict: ConflictKind::LmsEdited,
+                    }),
+                ),
+            ],
+        }],
+        academic: AcademicSheet::default(),
+    }
+}
+
+#[test]
+fn a_verification_gets_its_section_with_hooks() {
+    let html = render(&ReportPage {
+        verification: Some(verification()),
+        ..page()
+    });
+    for expected in [
+        r#"data-entity="persons" data-field="verify.matching_rows" data-value="998">998<"#,
+        r#"data-entity="persons" data-field="verify.unexplained" data-value="1">1<"#,
+        r#"data-scope="run" data-field="verify.unexplained" data-value="1">1<"#,
+        r#"data-entity="persons" data-field="verify.sample" data-value="7">7<"#,
+        "conflict lms_edited (kept under the delta policy)",
+    ] {
+        assert!(html.contains(expected), "{expected} missing in {html}");
+    }
+    assert!(!html.contains("<script>"), "sample values are escaped");
+    assert!(!render(&page()).contains("Verification against legacy"));
 }
 
 #[test]

@@ -4,7 +4,6 @@
 
 pub mod arbitrary;
 pub mod fingerprint;
-pub mod oracle;
 pub mod school;
 
 use std::time::Duration;

@@ -10,6 +10,7 @@ use lms_engine::bulk::LoadPath;
 use lms_engine::control::{self, OutcomeFilter};
 use lms_engine::report::ConflictEntry;
 use lms_engine::report::{self, CoverageReport, EntityReport};
+use lms_engine::verify::{self, VerifyOptions};
 use lms_engine::{
     ChunkQueue, ConflictPolicy, EngineError, Phase, RunKind, RunOptions, RunProgress, RunStatus,
     StepState, explain, run_progress, start_run,
@@ -34,6 +35,9 @@ pub struct MigrationApi {
     pub queue: ChunkQueue,
     /// The chunk size of runs started without one.
     pub default_chunk_size: u32,
+    /// The zone legacy timestamps are read in (`legacy.timezone`), for
+    /// verification.
+    pub legacy_timezone: String,
     /// Becomes true when the server begins to shut down.
     pub stopping: tokio::sync::watch::Receiver<bool>,
 }
@@ -460,6 +464,21 @@ impl MigrationService for MigrationApi {
                 .unwrap_or_default(),
             explanation: explanation.text,
         }))
+    }
+
+    async fn verify_run(
+        &self,
+        request: Request<pb::VerifyRunRequest>,
+    ) -> ApiResult<pb::Verification> {
+        let options = VerifyOptions {
+            chunk_size: chunk_size(request.get_ref().chunk_size, self.default_chunk_size)
+                .or_status()?,
+            legacy_timezone: self.legacy_timezone.clone(),
+        };
+        let report = verify::verify(&self.lms, &self.legacy, &options)
+            .await
+            .or_status()?;
+        Ok(Response::new(report.into()))
     }
 
     async fn retry_rejected(

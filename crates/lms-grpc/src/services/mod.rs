@@ -8,6 +8,7 @@ pub mod enrollments;
 pub mod migration;
 pub mod parse;
 pub mod students;
+pub mod verification;
 
 use std::future::Future;
 

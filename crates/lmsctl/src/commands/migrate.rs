@@ -16,6 +16,7 @@ use super::progress_display::ProgressDisplay;
 use super::report_table;
 use crate::cli::{
     ExplainArgs, MigrateCommand, ReportArgs, ReportFormat, RetryArgs, RunArgs, RunSelector,
+    VerifyArgs, VerifyFormat,
 };
 
 pub async fn run(command: MigrateCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
@@ -26,7 +27,23 @@ pub async fn run(command: MigrateCommand, settings: &Settings) -> anyhow::Result
         MigrateCommand::Explain(args) => explain_row(args, settings).await,
         MigrateCommand::Cancel(selector) => cancel(selector, settings).await,
         MigrateCommand::RetryRejected(args) => retry(args, settings).await,
+        MigrateCommand::Verify(args) => verify(args, settings).await,
     }
+}
+
+/// Exit 0 when every difference is explained, `UNEXPLAINED_EXIT_CODE`
+/// otherwise (1 stays "the command failed").
+async fn verify(args: VerifyArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let report = verification(settings, args.chunk_size).await?;
+    match args.format {
+        VerifyFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        VerifyFormat::Table => print!("{}", lms_engine::verify::table::to_table(&report)),
+    }
+    Ok(if report.unexplained() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(lms_engine::verify::UNEXPLAINED_EXIT_CODE)
+    })
 }
 
 async fn start(args: RunArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
@@ -116,6 +133,20 @@ fn eprintln_failure(report: &lms_engine::CoverageReport) {
     );
 }
 
+async fn verification(
+    settings: &Settings,
+    chunk_size: Option<u32>,
+) -> anyhow::Result<lms_engine::verify::VerifyReport> {
+    let engine = connect_engine(settings, "lmsctl".to_owned(), 1)
+        .await
+        .context("connecting to the databases")?;
+    let options = lms_engine::verify::VerifyOptions {
+        chunk_size: chunk_size.unwrap_or(settings.migration.chunk_size),
+        legacy_timezone: settings.legacy.timezone.clone(),
+    };
+    Ok(lms_engine::verify::verify(&engine.lms, &engine.legacy, &options).await?)
+}
+
 async fn lms_pool(settings: &Settings) -> anyhow::Result<PgPool> {
     lms_pg::connect(&settings.database.url, &lms_pg::PoolConfig::small("lmsctl"))
         .await
@@ -150,7 +181,10 @@ async fn print_report(args: ReportArgs, settings: &Settings) -> anyhow::Result<E
         ReportFormat::Markdown => print!("{}", report::to_markdown(&report)),
         ReportFormat::Table => print!("{}", report_table::render(&report, Layout::stdout())),
         ReportFormat::Html => {
-            let page = ReportPage::build(&lms, report).await?;
+            let mut page = ReportPage::build(&lms, report).await?;
+            if args.verify {
+                page.verification = Some(verification(settings, None).await?);
+            }
             print!("{}", report_html::render(&page));
         }
     }

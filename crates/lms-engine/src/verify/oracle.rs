@@ -5,7 +5,10 @@
 //!
 //! Value parsing (dates, emails, marks...) reuses lms-domain, whose unit
 //! tests pin it to the contract; everything that involves other rows is
-//! written here from the contract's text alone.
+//! written here from the contract's text alone. `lmsctl migrate verify`
+//! builds on it (the one sanctioned second implementation of the
+//! contract): it never reads the engine's staging or takes its ledger's
+//! word for an outcome.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -17,13 +20,17 @@ use lms_domain::number::{self, CREDITS_COLUMN};
 use lms_domain::person::parse_birth_date;
 use lms_domain::status::{EnrollmentStatus, StudentStatus, SubmissionStatus};
 use lms_domain::text::clean_opt;
-use sqlx::{AssertSqlSafe, PgPool, Row as _};
+use lms_domain::{LegacyEntity, Outcome, RejectReason};
+use sqlx::PgPool;
+
+use super::legacy_tables::LegacyTables;
+use crate::error::EngineError;
 
 /// What the contract says one legacy row becomes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expected {
-    pub outcome: &'static str,
-    pub reason: Option<&'static str>,
+    pub outcome: Outcome,
+    pub reason: Option<RejectReason>,
     pub survivor: Option<i64>,
     pub warnings: Vec<String>,
 }
@@ -31,7 +38,7 @@ pub struct Expected {
 impl Expected {
     fn migrated(warnings: BTreeSet<&'static str>) -> Self {
         Expected {
-            outcome: "migrated",
+            outcome: Outcome::Migrated,
             reason: None,
             survivor: None,
             warnings: warnings.into_iter().map(str::to_owned).collect(),
@@ -40,16 +47,16 @@ impl Expected {
 
     fn merged(survivor: i64) -> Self {
         Expected {
-            outcome: "merged",
+            outcome: Outcome::Merged,
             reason: None,
             survivor: Some(survivor),
             warnings: Vec::new(),
         }
     }
 
-    fn rejected(reason: &'static str) -> Self {
+    fn rejected(reason: RejectReason) -> Self {
         Expected {
-            outcome: "rejected",
+            outcome: Outcome::Rejected,
             reason: Some(reason),
             survivor: None,
             warnings: Vec::new(),
@@ -60,7 +67,10 @@ impl Expected {
 /// Every legacy row's expected outcome, plus derived-row counts.
 #[derive(Debug, Default)]
 pub struct Oracle {
-    pub rows: BTreeMap<(&'static str, i64), Expected>,
+    pub rows: BTreeMap<(LegacyEntity, i64), Expected>,
+    /// Each student that is not rejected: the legacy id of its survivor
+    /// (itself when it survives).
+    pub student_survivor: HashMap<i64, i64>,
     pub courses: usize,
     pub grades: usize,
     pub final_logins: HashMap<i64, String>,
@@ -69,14 +79,8 @@ pub struct Oracle {
 
 type Fields = Vec<Option<String>>;
 
-async fn load(pool: &PgPool, table: &str, columns: &str) -> anyhow::Result<Vec<(i64, Fields)>> {
-    let query = format!("SELECT id::bigint, ARRAY[{columns}]::text[] FROM {table} ORDER BY id");
-    let rows = sqlx::query(AssertSqlSafe(query)).fetch_all(pool).await?;
-    Ok(rows
-        .iter()
-        .map(|row| (row.get::<i64, _>(0), row.get::<Vec<Option<String>>, _>(1)))
-        .collect())
-}
+/// One exam result of a student: when it was submitted, and its id.
+type Attempt = (Option<NaiveDateTime>, i64);
 
 fn int(value: &Option<String>) -> Option<i64> {
     value.as_deref().and_then(|text| text.parse().ok())
@@ -87,48 +91,36 @@ fn blank(value: &Option<String>) -> bool {
 }
 
 impl Oracle {
-    pub async fn compute(legacy: &PgPool) -> anyhow::Result<Oracle> {
+    /// Reads the legacy database (timestamps in UTC) and computes.
+    pub async fn compute(legacy: &PgPool) -> Result<Oracle, EngineError> {
+        Ok(Oracle::over(&LegacyTables::load(legacy, "UTC").await?))
+    }
+
+    /// Every legacy row's expected outcome.
+    pub fn over(tables: &LegacyTables) -> Oracle {
         let mut oracle = Oracle::default();
-        let organizations = load(legacy, "organizations", "parent_id::text, name").await?;
-        let persons = load(legacy, "persons", "birth_date").await?;
-        let users = load(
-            legacy,
-            "users",
-            "login, email, password_hash, person_id::text, role",
-        )
-        .await?;
-        let groups = load(legacy, "groups", "name").await?;
-        let subjects = load(legacy, "subjects", "name, credits::text").await?;
-        let students = load(
-            legacy,
-            "students",
-            "user_id::text, person_id::text, organization_id::text, status",
-        )
-        .await?;
-        let teachers = load(legacy, "teachers", "user_id::text, person_id::text").await?;
-        let journal = load(
-            legacy,
-            "journal",
-            "student_id::text, subject_id::text, group_id::text, academic_year, semester::text, status, mark_final",
-        )
-        .await?;
-        let exams = load(legacy, "exams", "subject_id::text, title, max_score::text").await?;
-        let results = load(
-            legacy,
-            "exam_results",
-            "exam_id::text, student_id::text, score::text, submitted_at::text, status, answers",
-        )
-        .await?;
+        let LegacyTables {
+            organizations,
+            persons,
+            users,
+            groups,
+            subjects,
+            students,
+            teachers,
+            journal,
+            exams,
+            exam_results: results,
+        } = tables;
 
         let ids =
             |rows: &[(i64, Fields)]| -> HashSet<i64> { rows.iter().map(|(id, _)| *id).collect() };
-        let organization_ids = ids(&organizations);
-        let person_ids = ids(&persons);
-        let user_ids = ids(&users);
-        let group_ids = ids(&groups);
-        let subject_ids = ids(&subjects);
+        let organization_ids = ids(organizations);
+        let person_ids = ids(persons);
+        let user_ids = ids(users);
+        let group_ids = ids(groups);
+        let subject_ids = ids(subjects);
 
-        for (id, row) in &organizations {
+        for (id, row) in organizations {
             let mut warnings = BTreeSet::new();
             if int(&row[0]).is_some_and(|parent| !organization_ids.contains(&parent)) {
                 warnings.insert("dangling_parent");
@@ -136,28 +128,32 @@ impl Oracle {
             if blank(&row[1]) {
                 warnings.insert("name_missing");
             }
-            oracle
-                .rows
-                .insert(("organizations", *id), Expected::migrated(warnings));
+            oracle.rows.insert(
+                (LegacyEntity::Organizations, *id),
+                Expected::migrated(warnings),
+            );
         }
-        for (id, row) in &persons {
+        for (id, row) in persons {
             let mut warnings = BTreeSet::new();
             if parse_birth_date(row[0].as_deref()).warning.is_some() {
                 warnings.insert("unparseable_birth_date");
             }
             oracle
                 .rows
-                .insert(("persons", *id), Expected::migrated(warnings));
+                .insert((LegacyEntity::Persons, *id), Expected::migrated(warnings));
         }
-        oracle.users(&users, &person_ids);
-        for (table, rows) in [("groups", &groups), ("subjects", &subjects)] {
+        oracle.users(users, &person_ids);
+        for (table, rows) in [
+            (LegacyEntity::Groups, groups),
+            (LegacyEntity::Subjects, subjects),
+        ] {
             for (id, row) in rows {
                 let mut warnings = if blank(&row[0]) {
                     BTreeSet::from(["name_missing"])
                 } else {
                     BTreeSet::new()
                 };
-                if table == "subjects"
+                if table == LegacyEntity::Subjects
                     && let Some(code) = CREDITS_COLUMN.accept(row[1].as_deref()).warning
                 {
                     warnings.insert(code.as_str());
@@ -172,11 +168,12 @@ impl Oracle {
         // into the lowest id; survivors without a user get one provisioned.
         let mut student_survivor: HashMap<i64, i64> = HashMap::new();
         let mut by_key: BTreeMap<(i64, Option<i64>), i64> = BTreeMap::new();
-        for (id, row) in &students {
+        for (id, row) in students {
             let Some(person) = int(&row[1]).filter(|person| person_ids.contains(person)) else {
-                oracle
-                    .rows
-                    .insert(("students", *id), Expected::rejected("orphan_reference"));
+                oracle.rows.insert(
+                    (LegacyEntity::Students, *id),
+                    Expected::rejected(RejectReason::OrphanReference),
+                );
                 continue;
             };
             let survivor = *by_key.entry((person, int(&row[2]))).or_insert(*id);
@@ -194,18 +191,19 @@ impl Oracle {
                 }
                 oracle
                     .rows
-                    .insert(("students", *id), Expected::migrated(warnings));
+                    .insert((LegacyEntity::Students, *id), Expected::migrated(warnings));
             } else {
                 oracle
                     .rows
-                    .insert(("students", *id), Expected::merged(survivor));
+                    .insert((LegacyEntity::Students, *id), Expected::merged(survivor));
             }
         }
-        for (id, row) in &teachers {
+        for (id, row) in teachers {
             if !int(&row[1]).is_some_and(|person| person_ids.contains(&person)) {
-                oracle
-                    .rows
-                    .insert(("teachers", *id), Expected::rejected("orphan_reference"));
+                oracle.rows.insert(
+                    (LegacyEntity::Teachers, *id),
+                    Expected::rejected(RejectReason::OrphanReference),
+                );
                 continue;
             }
             let mut warnings = BTreeSet::new();
@@ -214,28 +212,30 @@ impl Oracle {
             }
             oracle
                 .rows
-                .insert(("teachers", *id), Expected::migrated(warnings));
+                .insert((LegacyEntity::Teachers, *id), Expected::migrated(warnings));
         }
 
         // Journal.
         let mut enrollment_keys: HashMap<(i64, i64, Option<i64>, String, i64), i64> =
             HashMap::new();
         let mut offerings: HashSet<(i64, Option<i64>, String, i64)> = HashSet::new();
-        for (id, row) in &journal {
+        for (id, row) in journal {
             let student = int(&row[0]).and_then(|student| student_survivor.get(&student).copied());
             let subject = int(&row[1]).filter(|subject| subject_ids.contains(subject));
             let (Some(student), Some(subject)) = (student, subject) else {
-                oracle
-                    .rows
-                    .insert(("journal", *id), Expected::rejected("orphan_reference"));
+                oracle.rows.insert(
+                    (LegacyEntity::Journal, *id),
+                    Expected::rejected(RejectReason::OrphanReference),
+                );
                 continue;
             };
             let year = clean_opt(row[3].as_deref()).map(str::to_owned);
             let semester = int(&row[4]).filter(|semester| matches!(semester, 1 | 2));
             let (Some(year), Some(semester)) = (year, semester) else {
-                oracle
-                    .rows
-                    .insert(("journal", *id), Expected::rejected("invalid_value"));
+                oracle.rows.insert(
+                    (LegacyEntity::Journal, *id),
+                    Expected::rejected(RejectReason::InvalidValue),
+                );
                 continue;
             };
             let group = int(&row[2]).filter(|group| group_ids.contains(group));
@@ -246,7 +246,7 @@ impl Oracle {
             if survivor != *id {
                 oracle
                     .rows
-                    .insert(("journal", *id), Expected::merged(survivor));
+                    .insert((LegacyEntity::Journal, *id), Expected::merged(survivor));
                 continue;
             }
             let mut warnings = BTreeSet::new();
@@ -264,18 +264,19 @@ impl Oracle {
             }
             oracle
                 .rows
-                .insert(("journal", *id), Expected::migrated(warnings));
+                .insert((LegacyEntity::Journal, *id), Expected::migrated(warnings));
         }
         oracle.courses = offerings.len();
 
         // Exams and results.
         // The exams' raw maxima; the rule reads them.
         let mut exam_max: HashMap<i64, Option<String>> = HashMap::new();
-        for (id, row) in &exams {
+        for (id, row) in exams {
             if !int(&row[0]).is_some_and(|subject| subject_ids.contains(&subject)) {
-                oracle
-                    .rows
-                    .insert(("exams", *id), Expected::rejected("orphan_reference"));
+                oracle.rows.insert(
+                    (LegacyEntity::Exams, *id),
+                    Expected::rejected(RejectReason::OrphanReference),
+                );
                 continue;
             }
             let max = number::max_score(row[2].as_deref());
@@ -290,10 +291,10 @@ impl Oracle {
             }
             oracle
                 .rows
-                .insert(("exams", *id), Expected::migrated(warnings));
+                .insert((LegacyEntity::Exams, *id), Expected::migrated(warnings));
         }
-        let mut attempts: BTreeMap<(i64, i64), Vec<(Option<NaiveDateTime>, i64)>> = BTreeMap::new();
-        for (id, row) in &results {
+        let mut attempts: BTreeMap<(i64, i64), Vec<Attempt>> = BTreeMap::new();
+        for (id, row) in results {
             let exam = int(&row[0]).filter(|exam| exam_max.contains_key(exam));
             let student = int(&row[1]).and_then(|student| student_survivor.get(&student).copied());
             match (exam, student) {
@@ -308,8 +309,8 @@ impl Oracle {
                 }
                 _ => {
                     oracle.rows.insert(
-                        ("exam_results", *id),
-                        Expected::rejected("orphan_reference"),
+                        (LegacyEntity::ExamResults, *id),
+                        Expected::rejected(RejectReason::OrphanReference),
                     );
                 }
             }
@@ -328,7 +329,7 @@ impl Oracle {
             for (_, id) in &tries[1..] {
                 oracle
                     .rows
-                    .insert(("exam_results", *id), Expected::merged(survivor));
+                    .insert((LegacyEntity::ExamResults, *id), Expected::merged(survivor));
             }
             let row = results_by_id[&survivor];
             let mut warnings = BTreeSet::new();
@@ -345,11 +346,13 @@ impl Oracle {
             if let Some(code) = number::score(row[2].as_deref(), max).warning {
                 warnings.insert(code.as_str());
             }
-            oracle
-                .rows
-                .insert(("exam_results", survivor), Expected::migrated(warnings));
+            oracle.rows.insert(
+                (LegacyEntity::ExamResults, survivor),
+                Expected::migrated(warnings),
+            );
         }
-        Ok(oracle)
+        oracle.student_survivor = student_survivor;
+        oracle
     }
 
     /// Users: renamed logins (lowest id keeps; `<login>.<id>` otherwise, again
@@ -419,7 +422,7 @@ impl Oracle {
         }
         for (id, warnings) in warnings {
             self.rows
-                .insert(("users", id), Expected::migrated(warnings));
+                .insert((LegacyEntity::Users, id), Expected::migrated(warnings));
         }
     }
 }

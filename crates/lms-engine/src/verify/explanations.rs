@@ -1,0 +1,86 @@
+//! Whether a difference is explained. Verification never takes the
+//! engine's ledger as evidence that a row is right, but a difference the
+//! engine recorded on purpose is not an error: an open conflict (the LMS
+//! kept its values under the run's policy), or a row deleted in the LMS.
+//! There is no audit trail of API writes yet, so an API edit of a row whose
+//! legacy row is unchanged is recorded nowhere and counts as unexplained
+//! (docs/contract.md).
+
+use std::collections::HashMap;
+
+use lms_domain::LegacyEntity;
+use serde::{Deserialize, Serialize};
+use sqlx::{PgPool, Row as _};
+
+use crate::conflict::ConflictKind;
+use crate::error::{DatabaseContext as _, EngineError};
+
+/// What accounts for a difference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Explanation {
+    /// An open conflict of the three-way delta: the LMS row keeps its own
+    /// values (or its key) under the delta policy.
+    Conflict { conflict: ConflictKind },
+    /// The LMS row was deleted in the LMS.
+    DeletedInLms,
+    /// The engine rejected the row because a row it references was deleted
+    /// in the LMS.
+    ReferenceDeletedInLms,
+}
+
+impl Explanation {
+    /// In a few words, for tables.
+    pub fn label(self) -> String {
+        match self {
+            Explanation::Conflict { conflict } => {
+                format!("conflict {conflict} (kept under the delta policy)")
+            }
+            Explanation::DeletedInLms => "deleted in the LMS".to_owned(),
+            Explanation::ReferenceDeletedInLms => {
+                "a row it references was deleted in the LMS".to_owned()
+            }
+        }
+    }
+}
+
+/// The explanations the engine's records give for `legacy_ids` of `entity`.
+pub async fn explanations(
+    lms: &PgPool,
+    entity: LegacyEntity,
+    legacy_ids: &[i64],
+) -> Result<HashMap<i64, Explanation>, EngineError> {
+    if legacy_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = sqlx::query(include_str!("sql/explanations.sql"))
+        .bind(entity.as_str())
+        .bind(legacy_ids)
+        .bind(entity.target_table())
+        .fetch_all(lms)
+        .await
+        .lms()?;
+    let mut found = HashMap::new();
+    for row in &rows {
+        let legacy_id: i64 = row.try_get("legacy_id").lms()?;
+        let conflict: Option<String> = row.try_get("conflict").lms()?;
+        let explanation = if let Some(conflict) = conflict {
+            let conflict = conflict.parse().map_err(EngineError::Invariant)?;
+            Some(Explanation::Conflict { conflict })
+        } else if row.try_get::<bool, _>("deleted_in_lms").lms()? {
+            Some(Explanation::DeletedInLms)
+        } else if row
+            .try_get::<Option<bool>, _>("reference_deleted_in_lms")
+            .lms()?
+            .unwrap_or(false)
+        {
+            Some(Explanation::ReferenceDeletedInLms)
+        } else {
+            None
+        };
+        if let Some(explanation) = explanation {
+            found.insert(legacy_id, explanation);
+        }
+    }
+    Ok(found)
+}

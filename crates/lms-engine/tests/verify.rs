@@ -1,0 +1,219 @@
+//! `migrate verify`: the LMS reconciled against legacy by an independent
+//! reading of the contract, with each difference explained or not.
+
+mod support;
+
+use lms_data::Database;
+use lms_data::repo::Repository;
+use lms_domain::LegacyEntity;
+use lms_domain::model::{EnrollmentId, EnrollmentPatch};
+use lms_domain::status::EnrollmentStatus;
+use lms_engine::ConflictKind;
+use lms_engine::ConflictPolicy::KeepLms;
+use lms_engine::verify::{
+    DifferenceKind, EntityVerification, Explanation, VerifyOptions, VerifyReport, verify,
+};
+use lms_legacy::Scale;
+use support::Fixture;
+use support::school::migrated_school;
+
+async fn verified(fixture: &Fixture, chunk_size: u32) -> anyhow::Result<VerifyReport> {
+    let options = VerifyOptions {
+        chunk_size,
+        legacy_timezone: "UTC".to_owned(),
+    };
+    Ok(verify(fixture.lms(), fixture.legacy(), &options).await?)
+}
+
+fn table(report: &VerifyReport, entity: LegacyEntity) -> &EntityVerification {
+    report
+        .entities
+        .iter()
+        .find(|table| table.entity == entity)
+        .unwrap_or_else(|| panic!("{entity:?} missing"))
+}
+
+/// (legacy id, kind, explained) of every difference listed for `entity`.
+fn listed(
+    report: &VerifyReport,
+    entity: LegacyEntity,
+) -> Vec<(i64, DifferenceKind, Option<Explanation>)> {
+    table(report, entity)
+        .samples
+        .iter()
+        .map(|difference| {
+            (
+                difference.legacy_id,
+                difference.kind,
+                difference.explanation,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_clean_migration_verifies_with_no_difference() -> anyhow::Result<()> {
+    let fixture = Fixture::seeded("verifyclean", Scale::Small, 5).await?;
+    let report = fixture.migrate(397).await?;
+    assert_eq!(report.status, lms_engine::RunStatus::Succeeded, "{:?}", report.error);
+
+    let verification = verified(&fixture, 500).await?;
+
+    let text = lms_engine::verify::table::to_table(&verification);
+    assert_eq!(verification.unexplained(), 0, "{text}");
+    assert_eq!(verification.explained(), 0, "{text}");
+    for table in &verification.entities {
+        assert!(table.expected_rows > 0, "{:?}", table.entity);
+        assert_eq!(
+            (
+                table.present_rows,
+                table.matching_rows,
+                table.differing_chunks
+            ),
+            (table.expected_rows, table.expected_rows, 0),
+            "{:?}",
+            table.entity
+        );
+    }
+    assert_eq!(verification.academic.differing_lines(), 0, "{text}");
+    assert!(!verification.academic.terms.is_empty());
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn direct_sql_corruption_deletion_and_a_stray_row_are_unexplained() -> anyhow::Result<()> {
+    let fixture = migrated_school("verifycorrupt").await?;
+    // Straight into the LMS, past the API: a changed value, a row deleted
+    // with the triggers off (so not even the deletion trigger notes it), and
+    // a row carrying a legacy id legacy does not have.
+    fixture
+        .lms_sql(
+            "UPDATE persons SET last_name = 'Corrupted' WHERE legacy_id = 2; \
+             BEGIN; SET LOCAL session_replication_role = replica; \
+             DELETE FROM assessment_submissions WHERE legacy_id = 301; COMMIT; \
+             INSERT INTO persons (legacy_id, last_name) VALUES (999, 'Stray');",
+        )
+        .await?;
+
+    let report = verified(&fixture, 2).await?;
+
+    assert_eq!(
+        listed(&report, LegacyEntity::Persons),
+        [
+            (2, DifferenceKind::Changed, None),
+            (999, DifferenceKind::Unexpected, None)
+        ]
+    );
+    assert_eq!(
+        listed(&report, LegacyEntity::ExamResults),
+        [(301, DifferenceKind::Missing, None)]
+    );
+    assert_eq!(report.unexplained(), 3);
+    let changed = &table(&report, LegacyEntity::Persons).samples[0].fields;
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0].field, "last_name");
+    assert_eq!(changed[0].legacy.as_deref(), Some("Petrova"));
+    assert_eq!(changed[0].lms.as_deref(), Some("Corrupted"));
+    assert_eq!(table(&report, LegacyEntity::Persons).differing_chunks, 2);
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn an_api_edit_kept_as_a_conflict_is_explained() -> anyhow::Result<()> {
+    let fixture = migrated_school("verifyconflict").await?;
+    let db = Database::connect(fixture.lms_db.url(), &lms_pg::PoolConfig::small("test")).await?;
+    let enrollment: i64 =
+        sqlx::query_scalar("SELECT id FROM course_enrollments WHERE legacy_id = 100")
+            .fetch_one(fixture.lms())
+            .await?;
+    Repository::new(&db)
+        .update_enrollment(
+            EnrollmentId(enrollment),
+            EnrollmentPatch {
+                status: Some(EnrollmentStatus::Dropped),
+                ..EnrollmentPatch::default()
+            },
+        )
+        .await?;
+    fixture
+        .legacy_sql("UPDATE journal SET status = 'completed' WHERE id = 100")
+        .await?;
+    fixture.rerun(2, KeepLms, 2).await?;
+
+    let report = verified(&fixture, 2).await?;
+
+    let conflict = Some(Explanation::Conflict {
+        conflict: ConflictKind::LmsEdited,
+    });
+    assert_eq!(
+        listed(&report, LegacyEntity::Journal),
+        [(100, DifferenceKind::Changed, conflict)]
+    );
+    let fields = &table(&report, LegacyEntity::Journal).samples[0].fields;
+    assert_eq!(fields[0].field, "status");
+    assert_eq!(
+        (fields[0].legacy.as_deref(), fields[0].lms.as_deref()),
+        (Some("completed"), Some("dropped"))
+    );
+    assert_eq!((report.unexplained(), report.explained()), (0, 1));
+    db.pool().close().await;
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_deletion_the_lms_noted_is_explained() -> anyhow::Result<()> {
+    let fixture = migrated_school("verifydeleted").await?;
+    // As the API's delete does: the deletion trigger notes it.
+    fixture
+        .lms_sql("DELETE FROM assessment_submissions WHERE legacy_id = 301")
+        .await?;
+
+    let report = verified(&fixture, 2).await?;
+
+    assert_eq!(
+        listed(&report, LegacyEntity::ExamResults),
+        [(
+            301,
+            DifferenceKind::Missing,
+            Some(Explanation::DeletedInLms)
+        )]
+    );
+    assert_eq!(report.unexplained(), 0);
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn legacy_times_are_compared_in_the_legacy_time_zone() -> anyhow::Result<()> {
+    let mut fixture = Fixture::empty_legacy("verifyzone").await?;
+    fixture.engine.legacy_timezone = "Europe/Moscow".to_owned();
+    fixture.legacy_sql(support::school::SCHOOL).await?;
+    let report = fixture.migrate(2).await?;
+    assert_eq!(report.status, lms_engine::RunStatus::Succeeded, "{:?}", report.error);
+
+    let in_zone = verify(
+        fixture.lms(),
+        fixture.legacy(),
+        &VerifyOptions {
+            chunk_size: 2,
+            legacy_timezone: "Europe/Moscow".to_owned(),
+        },
+    )
+    .await?;
+    assert_eq!(in_zone.unexplained(), 0);
+
+    // Read in another zone, every submission's instant differs.
+    let as_utc = verified(&fixture, 2).await?;
+    let submissions = listed(&as_utc, LegacyEntity::ExamResults);
+    assert_eq!(
+        submissions,
+        [
+            (300, DifferenceKind::Changed, None),
+            (301, DifferenceKind::Changed, None)
+        ]
+    );
+    let field = &table(&as_utc, LegacyEntity::ExamResults).samples[0].fields[0];
+    assert_eq!(field.field, "submitted_at");
+    assert_eq!(field.legacy.as_deref(), Some("2025-01-10T10:00:00.000000Z"));
+    assert_eq!(field.lms.as_deref(), Some("2025-01-10T07:00:00.000000Z"));
+    fixture.close().await
+}
