@@ -55,7 +55,12 @@ fn listed(
 async fn a_clean_migration_verifies_with_no_difference() -> anyhow::Result<()> {
     let fixture = Fixture::seeded("verifyclean", Scale::Small, 5).await?;
     let report = fixture.migrate(397).await?;
-    assert_eq!(report.status, lms_engine::RunStatus::Succeeded, "{:?}", report.error);
+    assert_eq!(
+        report.status,
+        lms_engine::RunStatus::Succeeded,
+        "{:?}",
+        report.error
+    );
 
     let verification = verified(&fixture, 500).await?;
 
@@ -188,7 +193,12 @@ async fn legacy_times_are_compared_in_the_legacy_time_zone() -> anyhow::Result<(
     fixture.engine.legacy_timezone = "Europe/Moscow".to_owned();
     fixture.legacy_sql(support::school::SCHOOL).await?;
     let report = fixture.migrate(2).await?;
-    assert_eq!(report.status, lms_engine::RunStatus::Succeeded, "{:?}", report.error);
+    assert_eq!(
+        report.status,
+        lms_engine::RunStatus::Succeeded,
+        "{:?}",
+        report.error
+    );
 
     let in_zone = verify(
         fixture.lms(),
