@@ -161,6 +161,11 @@ pub const METHODS: &[(&str, Access)] = {
             "/lms.migration.v1.MigrationService/RetryRejected",
             Needs(MigrationAdmin),
         ),
+        // Verification reads all of legacy and the LMS: an admin's method.
+        (
+            "/lms.migration.v1.MigrationService/VerifyRun",
+            Needs(MigrationAdmin),
+        ),
     ]
 };
 
