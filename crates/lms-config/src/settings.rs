@@ -140,6 +140,13 @@ pub struct FailoverSettings {
     /// How long a probe may take before the endpoint counts as down.
     #[serde(with = "humantime_serde")]
     pub probe_timeout: Duration,
+    /// A request still running on an endpoint after this long gets that
+    /// endpoint probed (one probe in flight per endpoint, however many
+    /// requests are slow). If the probe fails, the endpoint is marked down
+    /// and the requests on it are abandoned, so a database that silently
+    /// drops packets is left within `slow_request_probe + probe_timeout`.
+    #[serde(with = "humantime_serde")]
+    pub slow_request_probe: Duration,
     /// Serve reads from the legacy database when no LMS endpoint answers.
     pub legacy_reads: bool,
 }
@@ -346,6 +353,7 @@ impl Default for Settings {
             failover: FailoverSettings {
                 probe_interval: Duration::from_secs(60),
                 probe_timeout: Duration::from_secs(2),
+                slow_request_probe: Duration::from_millis(500),
                 legacy_reads: true,
             },
         }
@@ -411,6 +419,11 @@ impl Settings {
                 && self.failover.probe_timeout <= self.failover.probe_interval,
             "failover.probe_timeout",
             "must be positive and at most failover.probe_interval",
+        );
+        check(
+            self.failover.slow_request_probe >= Duration::from_millis(10),
+            "failover.slow_request_probe",
+            "must be at least 10ms",
         );
         check(
             is_named_zone(&self.legacy.timezone),

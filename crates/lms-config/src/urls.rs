@@ -50,6 +50,15 @@ impl PostgresUrl {
         PostgresUrl(url)
     }
 
+    /// The same database and credentials on another server.
+    pub fn with_server(&self, host: &str, port: u16) -> Result<PostgresUrl, String> {
+        let mut url = self.0.clone();
+        url.set_host(Some(host)).map_err(unparseable)?;
+        url.set_port(Some(port))
+            .map_err(|()| "the URL cannot take a port".to_owned())?;
+        Ok(PostgresUrl(url))
+    }
+
     /// `host:port`, for messages and metrics labels.
     pub fn host_port(&self) -> String {
         format!(

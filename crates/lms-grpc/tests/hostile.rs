@@ -268,3 +268,105 @@ async fn errors_carry_an_error_info_with_a_stable_reason() -> anyhow::Result<()>
     }
     app.close().await
 }
+
+// ---- A read flood while the primary is stopped ----
+
+/// 2,000 reads, 64 at a time, against a server whose only database is
+/// stopped. Every read is UNAVAILABLE in the domain's words (no host, port
+/// or driver text), and the server's health check answers within a second
+/// throughout.
+#[tokio::test]
+async fn a_read_flood_while_the_primary_is_stopped_is_unavailable_and_the_server_answers()
+-> anyhow::Result<()> {
+    use std::time::{Duration, Instant};
+
+    use futures::StreamExt;
+    use lms_grpc::pb::lms::v1::GetStudentRequest;
+    use lms_testkit::TempCluster;
+    use tonic_types::StatusExt;
+
+    const READS: usize = 2_000;
+    const AT_ONCE: usize = 64;
+    let primary = TempCluster::primary("hostileflood").await?;
+    let admin = lms_pg::connect(
+        &primary.url("postgres")?,
+        &lms_pg::PoolConfig::small("hostile-test"),
+    )
+    .await?;
+    sqlx::query("CREATE DATABASE lms").execute(&admin).await?;
+    admin.close().await;
+    let db = lms_data::Database::connect(
+        &primary.url("lms")?,
+        &lms_pg::PoolConfig::small("hostile-test"),
+    )
+    .await?;
+    lms_data::schema::upgrade(&db).await?;
+    db.pool().close().await;
+    let mut settings = lms_config::Settings::default();
+    settings.database.url = primary.url("lms")?;
+    settings.database.connect_timeout = Duration::from_secs(1);
+    settings.database.acquire_timeout = Duration::from_secs(1);
+    settings.failover.probe_interval = Duration::from_millis(500);
+    settings.failover.probe_timeout = Duration::from_millis(400);
+    settings.failover.legacy_reads = false;
+    let server = support::RunningServer::start(settings).await?;
+    let reader = StudentServiceClient::new(server.authed(READER).await?);
+    let get = || GetStudentRequest {
+        name: "students/1".to_owned(),
+    };
+    let warm = reader.clone().get_student(get()).await;
+    assert_eq!(warm.map(drop).err().map(|s| s.code()), Some(Code::NotFound));
+
+    primary.stop().await?;
+    let flooding = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let health = {
+        let flooding = flooding.clone();
+        let mut health = HealthClient::new(server.authed(READER).await?);
+        tokio::spawn(async move {
+            let mut slowest = Duration::ZERO;
+            while flooding.load(std::sync::atomic::Ordering::Relaxed) {
+                let started = Instant::now();
+                let request = HealthCheckRequest {
+                    service: String::new(),
+                };
+                let answered =
+                    tokio::time::timeout(Duration::from_secs(1), health.check(request)).await;
+                anyhow::ensure!(
+                    matches!(answered, Ok(Ok(_))),
+                    "the health check did not answer within 1 s: {answered:?}"
+                );
+                slowest = slowest.max(started.elapsed());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Ok(slowest)
+        })
+    };
+    let outcomes: Vec<Result<(), tonic::Status>> = futures::stream::iter(0..READS)
+        .map(|_| {
+            let mut reader = reader.clone();
+            async move { reader.get_student(get()).await.map(drop) }
+        })
+        .buffer_unordered(AT_ONCE)
+        .collect()
+        .await;
+    flooding.store(false, std::sync::atomic::Ordering::Relaxed);
+    let slowest = health.await??;
+
+    let port = primary.port().to_string();
+    for outcome in outcomes {
+        let status = outcome
+            .err()
+            .ok_or_else(|| anyhow::anyhow!("a read succeeded with the primary stopped"))?;
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+        let message = status.message();
+        for leak in ["127.0.0.1", port.as_str(), "refused", "error communicating"] {
+            assert!(!message.contains(leak), "{message}");
+        }
+        let reason = status.get_details_error_info().map(|info| info.reason);
+        assert_eq!(reason.as_deref(), Some("DATABASE_UNAVAILABLE"));
+    }
+    assert!(slowest < Duration::from_secs(1), "{slowest:?}");
+    server.stop().await?;
+    drop(primary);
+    Ok(())
+}

@@ -37,6 +37,7 @@ pub fn classify_sqlstate(code: &str) -> FailureClass {
                 | "40P01" // deadlock_detected
                 | "53300" // too_many_connections
                 | "55P03" // lock_not_available
+                | "57014" // query_canceled: a statement timeout or a cancel request
                 | "25006" // read_only_sql_transaction: a standby took the primary's address
         );
     if transient {
@@ -52,7 +53,9 @@ mod tests {
 
     #[test]
     fn sqlstates_classify() {
-        for code in ["40001", "40P01", "08006", "57P01", "53300"] {
+        for code in [
+            "40001", "40P01", "08006", "57P01", "53300", "57014", "25006",
+        ] {
             assert_eq!(classify_sqlstate(code), FailureClass::Transient, "{code}");
         }
         for code in ["23505", "22P02", "42P01", ""] {

@@ -9,9 +9,11 @@ mod database;
 mod redis_namespace;
 mod scrape;
 mod settings;
+mod silent_link;
 
 pub use cluster::TempCluster;
 pub use database::{TestDatabase, server_url};
 pub use redis_namespace::{TestRedis, redis_url};
 pub use scrape::{Sample, Scrape, free_local_address};
 pub use settings::test_settings;
+pub use silent_link::SilentLink;

@@ -3,19 +3,24 @@
 //! read-only last resort) with health probing.
 //!
 //! Reads go to the first endpoint that answers. An endpoint is marked down
-//! when a request on it fails with a connection-class error and a probe
-//! confirms it (so that an overloaded pool does not look like an outage),
-//! or when a periodic probe fails; it is marked up again by the first probe
-//! it answers, so traffic returns to the primary within one probe interval.
+//! when a request on it fails with a connection-class error, or runs longer
+//! than `slow_request_probe`, and a probe confirms it (so that an overloaded
+//! pool does not look like an outage), or when a periodic probe fails; it is
+//! marked up again by the first probe it answers, so traffic returns to the
+//! primary within one probe interval. At most one probe per endpoint is in
+//! flight (`probe_flight`): a thousand failing requests wait for one verdict.
 //! Writes go to the primary only: when it is down they fail at once with
 //! `Unavailable`, and nothing is queued or sent anywhere else.
 
 mod probe;
+mod probe_flight;
+mod slow_request;
 mod source;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use lms_config::{DatabaseSettings, FailoverSettings, Settings};
@@ -23,6 +28,7 @@ use lms_domain::DomainError;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
+pub(crate) use slow_request::Request;
 pub(crate) use source::note_served_from;
 pub use source::{DataSource, SourceRecorder};
 
@@ -44,7 +50,13 @@ struct Endpoint {
     source: DataSource,
     pool: PgPool,
     backend: Backend,
-    up: AtomicBool,
+    /// Whether the endpoint answers (its last verdict); watched by the
+    /// requests running on it, which are abandoned when it goes down.
+    up: watch::Sender<bool>,
+    /// The probe in flight, which every caller that wants one joins.
+    probe_flight: Mutex<Option<probe_flight::Flight>>,
+    /// Probes started since start-up.
+    probes: AtomicU64,
     /// Bumped by every applied verdict: a probe that started before the
     /// latest verdict was applied is stale, and its result is dropped.
     verdicts: AtomicU64,
@@ -72,6 +84,8 @@ pub struct EndpointStatus {
     pub up: bool,
     pub connections: u32,
     pub idle: u32,
+    /// Probes of this endpoint since start-up.
+    pub probes: u64,
 }
 
 #[derive(Debug)]
@@ -92,7 +106,7 @@ pub struct DataSources {
 }
 
 /// The primary is always the first endpoint.
-const PRIMARY: usize = 0;
+pub(crate) const PRIMARY: usize = 0;
 
 /// How long start-up waits for the legacy id map.
 const ID_MAP_STARTUP_LIMIT: Duration = Duration::from_secs(60);
@@ -136,7 +150,9 @@ impl DataSources {
                     settings.legacy.timezone.clone(),
                 )),
                 pool,
-                up: AtomicBool::new(false),
+                up: watch::Sender::new(false),
+                probe_flight: Mutex::new(None),
+                probes: AtomicU64::new(0),
                 verdicts: AtomicU64::new(0),
             });
         }
@@ -160,12 +176,15 @@ impl DataSources {
             source: DataSource::Primary,
             pool: db.pool().clone(),
             backend: Backend::Lms(LmsStore::new(db)),
-            up: AtomicBool::new(true),
+            up: watch::Sender::new(true),
+            probe_flight: Mutex::new(None),
+            probes: AtomicU64::new(0),
             verdicts: AtomicU64::new(0),
         };
         let settings = FailoverSettings {
             probe_interval: Duration::from_secs(60),
             probe_timeout: Duration::from_secs(2),
+            slow_request_probe: Duration::from_millis(500),
             legacy_reads: false,
         };
         let sources = DataSources::from_endpoints(vec![endpoint], settings);
@@ -199,7 +218,7 @@ impl DataSources {
 
     /// Whether the primary answers (its last verdict).
     pub fn primary_is_up(&self) -> bool {
-        self.shared.endpoints[PRIMARY].up.load(Ordering::Relaxed)
+        *self.shared.endpoints[PRIMARY].up.borrow()
     }
 
     /// Follows where reads go (for health reporting).
@@ -224,9 +243,10 @@ impl DataSources {
             .map(|endpoint| EndpointStatus {
                 name: endpoint.name.clone(),
                 source: endpoint.source,
-                up: endpoint.up.load(Ordering::Relaxed),
+                up: *endpoint.up.borrow(),
                 connections: endpoint.pool.size(),
                 idle: u32::try_from(endpoint.pool.num_idle()).unwrap_or(u32::MAX),
+                probes: endpoint.probes.load(Ordering::Relaxed),
             })
             .collect()
     }
@@ -258,7 +278,7 @@ impl DataSources {
             .endpoints
             .iter()
             .enumerate()
-            .find(|(_, endpoint)| endpoint.up.load(Ordering::Relaxed));
+            .find(|(_, endpoint)| *endpoint.up.borrow());
         match found {
             Some((index, endpoint)) => Ok(match &endpoint.backend {
                 Backend::Lms(store) => ReadRoute::Lms {
@@ -286,7 +306,7 @@ impl DataSources {
                 "the first endpoint is not an LMS database".to_owned(),
             ));
         };
-        if primary.up.load(Ordering::Relaxed) {
+        if *primary.up.borrow() {
             return Ok(store.clone());
         }
         let reads = match self.current() {
@@ -308,17 +328,52 @@ impl DataSources {
         };
         // Already down (another request or a probe said so): no probe storm
         // while an endpoint is gone.
-        if !target.up.load(Ordering::Relaxed) {
+        if !*target.up.borrow() {
             return true;
         }
-        !self.probe_and_apply(endpoint).await
+        !self.probe_once(endpoint).await
     }
 
     /// Probes every endpoint once, at the same time, applying each verdict
     /// as it arrives (a slow endpoint does not hold up the others').
     pub async fn probe_all(&self) {
-        let probes = (0..self.shared.endpoints.len()).map(|index| self.probe_and_apply(index));
+        let probes = (0..self.shared.endpoints.len()).map(|index| self.probe_once(index));
         futures::future::join_all(probes).await;
+    }
+
+    /// The verdict of a probe of `index`: the one in flight if there is one,
+    /// else a new one. Returns whether the endpoint answered.
+    async fn probe_once(&self, index: usize) -> bool {
+        match self.probe_flight(index) {
+            Some(flight) => flight.await,
+            None => false,
+        }
+    }
+
+    /// Joins the probe of `index` in flight, or starts one on a task of its
+    /// own (so that it runs to its verdict even if every caller gives up).
+    fn probe_flight(&self, index: usize) -> Option<probe_flight::Flight> {
+        let endpoint = self.shared.endpoints.get(index)?;
+        let mut slot = endpoint
+            .probe_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(flight) = slot.as_ref() {
+            return Some(flight.clone());
+        }
+        let sources = self.clone();
+        let flight = probe_flight::start(async move {
+            let answered = sources.probe_and_apply(index).await;
+            if let Some(endpoint) = sources.shared.endpoints.get(index) {
+                *endpoint
+                    .probe_flight
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = None;
+            }
+            answered
+        });
+        *slot = Some(flight.clone());
+        Some(flight)
     }
 
     /// Probes one endpoint and applies the verdict unless a newer one was
@@ -366,6 +421,8 @@ impl DataSources {
     }
 
     async fn probe(&self, endpoint: &Endpoint) -> bool {
+        endpoint.probes.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("lms_db_probes_total", "endpoint" => endpoint.name.clone()).increment(1);
         let result = probe::probe(
             &endpoint.pool,
             endpoint.source,
@@ -393,9 +450,11 @@ impl DataSources {
         else {
             return;
         };
-        let Some(lms) = self.shared.endpoints.iter().find(|endpoint| {
-            matches!(endpoint.backend, Backend::Lms(_)) && endpoint.up.load(Ordering::Relaxed)
-        }) else {
+        let Some(lms) =
+            self.shared.endpoints.iter().find(|endpoint| {
+                matches!(endpoint.backend, Backend::Lms(_)) && *endpoint.up.borrow()
+            })
+        else {
             return;
         };
         match reader.refresh_ids(&lms.pool).await {
@@ -413,7 +472,7 @@ impl DataSources {
         let Some(endpoint) = self.shared.endpoints.get(index) else {
             return;
         };
-        let was = endpoint.up.swap(up, Ordering::Relaxed);
+        let was = endpoint.up.send_replace(up);
         if was != up {
             if up {
                 tracing::info!(endpoint = %endpoint.name, "database endpoint answers again");
@@ -436,7 +495,7 @@ impl DataSources {
                 .shared
                 .endpoints
                 .iter()
-                .find(|endpoint| endpoint.up.load(Ordering::Relaxed))
+                .find(|endpoint| *endpoint.up.borrow())
                 .map(|endpoint| endpoint.source);
             *current = now;
             before != now
@@ -510,7 +569,9 @@ fn lms_endpoint(
         source,
         pool,
         backend: Backend::Lms(LmsStore::new(&db)),
-        up: AtomicBool::new(false),
+        up: watch::Sender::new(false),
+        probe_flight: Mutex::new(None),
+        probes: AtomicU64::new(0),
         verdicts: AtomicU64::new(0),
     })
 }

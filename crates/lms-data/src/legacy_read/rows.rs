@@ -9,15 +9,18 @@ use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgTypeInfo, PgValueFormat, PgValueRef};
 use sqlx::{Decode, Postgres, Type};
 
+use crate::outage;
+
 /// Turns a driver error into the domain error a caller can act on, with
 /// the one classification the engine and the repository use
-/// (`lms_pg::classify`): transient failures are Unavailable (the router
-/// then tries elsewhere or reports the outage), anything else Internal.
-fn classify(database: &str, error: &sqlx::Error) -> DomainError {
+/// (`lms_pg::classify`): transient failures are Unavailable in the domain's
+/// words (the router then tries elsewhere or reports the outage), anything
+/// else Internal (whose text only reaches the log).
+fn classify(database: outage::Database, error: &sqlx::Error) -> DomainError {
     if lms_pg::classify(error) == lms_pg::FailureClass::Transient {
-        DomainError::Unavailable(format!("{database}: {error}"))
+        outage::unavailable(database, error)
     } else {
-        DomainError::Internal(format!("{database}: {error}"))
+        DomainError::Internal(format!("{database:?} database: {error}"))
     }
 }
 
@@ -29,11 +32,11 @@ pub(super) trait DatabaseResult<T> {
 
 impl<T> DatabaseResult<T> for Result<T, sqlx::Error> {
     fn legacy(self) -> Result<T, DomainError> {
-        self.map_err(|error| classify("the legacy database", &error))
+        self.map_err(|error| classify(outage::Database::Legacy, &error))
     }
 
     fn lms(self) -> Result<T, DomainError> {
-        self.map_err(|error| classify("the LMS database (loading the id map)", &error))
+        self.map_err(|error| classify(outage::Database::Lms, &error))
     }
 }
 

@@ -7,6 +7,8 @@
 use lms_domain::DomainError;
 use lms_pg::FailureClass;
 use sea_orm::{DbErr, RuntimeErr};
+
+use crate::outage::{self, Outage};
 use sqlx::postgres::PgDatabaseError;
 
 /// The row a failed statement was about: its resource name, and its id
@@ -34,7 +36,9 @@ impl Target {
 pub(super) fn db_error(target: Target, error: &DbErr) -> DomainError {
     let sqlx_error = match error {
         // No connection could be taken from the pool (timed out or closed).
-        DbErr::ConnectionAcquire(_) => return DomainError::Unavailable(error.to_string()),
+        DbErr::ConnectionAcquire(_) => {
+            return Outage::NoFreeConnection.error(outage::Database::Lms, error);
+        }
         DbErr::RecordNotFound(_) | DbErr::RecordNotUpdated => {
             return match target.id {
                 Some(id) => DomainError::not_found(target.resource, id),
@@ -46,7 +50,7 @@ pub(super) fn db_error(target: Target, error: &DbErr) -> DomainError {
         | DbErr::Query(RuntimeErr::SqlxError(inner)) => inner.as_ref(),
         // A connection error without a driver error behind it still means
         // the database could not be reached.
-        DbErr::Conn(_) => return DomainError::Unavailable(error.to_string()),
+        DbErr::Conn(_) => return Outage::NotAnswering.error(outage::Database::Lms, error),
         _ => return DomainError::Internal(error.to_string()),
     };
     match sqlx_error {
@@ -56,7 +60,7 @@ pub(super) fn db_error(target: Target, error: &DbErr) -> DomainError {
         },
         // The one classification the engine and the legacy reads use too.
         _ if lms_pg::classify(sqlx_error) == FailureClass::Transient => {
-            DomainError::Unavailable(sqlx_error.to_string())
+            outage::unavailable(outage::Database::Lms, sqlx_error)
         }
         _ => DomainError::Internal(sqlx_error.to_string()),
     }
@@ -81,20 +85,12 @@ fn from_postgres(target: Target, pg: &PgDatabaseError) -> DomainError {
         // The table is being loaded in bulk by a migration run (the trigger
         // migration.refuse_writes_during_bulk_load says which and since when).
         "LM001" => DomainError::Unavailable(pg.message().to_owned()),
-        // The primary's address now leads to a read-only server: a standby
-        // promoted elsewhere, or the old primary demoted. The write router
-        // probes the primary on any Unavailable.
-        "25006" => DomainError::Unavailable(
-            "the LMS primary is read-only at the moment (a failover may be under way); \
-             try again shortly"
-                .to_owned(),
-        ),
-        // query_canceled: grpc.statement_timeout stopped the statement.
-        "57014" => DomainError::Unavailable(
-            "the database took longer than the server allows (grpc.statement_timeout)".to_owned(),
-        ),
+        // Transient: among them 25006, the primary's address now leading to
+        // a read-only server (the write router probes the primary on any
+        // Unavailable), and 57014, grpc.statement_timeout stopping the
+        // statement.
         _ if lms_pg::classify_sqlstate(code) == FailureClass::Transient => {
-            DomainError::Unavailable(pg.message().to_owned())
+            Outage::of_sqlstate(code).error(outage::Database::Lms, &pg.message())
         }
         _ => DomainError::Internal(format!("{code}: {}", pg.message())),
     }
@@ -118,7 +114,11 @@ fn unique_detail(constraint: &str) -> String {
         _ if constraint.ends_with("_legacy_id_key") => {
             "another row has the same legacy id".to_owned()
         }
-        _ => format!("unique constraint {constraint} violated"),
+        // Never the constraint's name: it is the schema's, not the API's.
+        _ => {
+            tracing::debug!(constraint, "unique violation on an unnamed key");
+            "a value that must be unique is taken by another row".to_owned()
+        }
     }
 }
 
@@ -133,12 +133,11 @@ fn foreign_key_message(
     value: Option<&str>,
 ) -> String {
     if table == own_table(target.resource) {
-        let column = constraint
+        let noun = constraint
             .strip_prefix(table)
             .and_then(|rest| rest.strip_prefix('_'))
             .and_then(|rest| rest.strip_suffix("_fkey"))
-            .unwrap_or(constraint);
-        let noun = referenced_noun(column);
+            .map_or("row", referenced_noun);
         match value {
             Some(value) => format!("{noun} {value} does not exist"),
             None => format!("the referenced {noun} does not exist"),
@@ -178,16 +177,18 @@ fn check_violation(table: &str, constraint: &str) -> DomainError {
             "answers are either JSON or raw, not both",
         ),
         _ => {
-            // Column checks are named <table>_<column>_check by PostgreSQL.
-            let column = constraint
+            // Column checks are named <table>_<column>_check by PostgreSQL;
+            // the field is named, the constraint never is.
+            tracing::debug!(constraint, "check violation");
+            let field = constraint
                 .strip_prefix(table)
                 .and_then(|rest| rest.strip_prefix('_'))
                 .and_then(|rest| rest.strip_suffix("_check"))
-                .unwrap_or(constraint);
-            DomainError::invalid(
-                format!("{resource}.{column}"),
-                format!("violates {constraint}"),
-            )
+                .map_or_else(
+                    || resource.to_owned(),
+                    |column| format!("{resource}.{column}"),
+                );
+            DomainError::invalid(field, "the value is outside what this field accepts")
         }
     }
 }

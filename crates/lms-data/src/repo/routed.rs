@@ -9,7 +9,7 @@ use lms_domain::DomainError;
 use lms_domain::model::*;
 
 use super::{LmsStore, Repository};
-use crate::failover::{DataSource, ReadRoute, note_served_from};
+use crate::failover::{DataSource, PRIMARY, ReadRoute, Request, note_served_from};
 use crate::legacy_read::LegacyReader;
 
 /// Pages continue only in the id space they started in: a token from
@@ -61,13 +61,23 @@ impl Repository {
                     endpoint,
                     source,
                     store,
-                } => (endpoint, source, lms(store).await),
+                } => (
+                    endpoint,
+                    source,
+                    self.sources
+                        .watched(endpoint, Request::Read, lms(store))
+                        .await,
+                ),
                 ReadRoute::Legacy { endpoint, reader } => {
                     let Some(legacy) = &legacy else {
                         note_served_from(DataSource::Legacy);
                         return Err(not_in_degraded_mode("these resources"));
                     };
-                    (endpoint, DataSource::Legacy, legacy(reader).await)
+                    let result = self
+                        .sources
+                        .watched(endpoint, Request::Read, legacy(reader))
+                        .await;
+                    (endpoint, DataSource::Legacy, result)
                 }
             };
             attempts += 1;
@@ -88,9 +98,12 @@ impl Repository {
         write: impl FnOnce(LmsStore) -> Reading<'a, T>,
     ) -> Result<T, DomainError> {
         let store = self.sources.write_store()?;
-        let result = write(store).await;
+        let result = self
+            .sources
+            .watched(PRIMARY, Request::Write, write(store))
+            .await;
         if matches!(result, Err(DomainError::Unavailable(_))) {
-            self.sources.report_failure(0).await;
+            self.sources.report_failure(PRIMARY).await;
         }
         note_served_from(DataSource::Primary);
         result

@@ -1,0 +1,116 @@
+//! A TCP link in front of a server that a test can cut silently.
+//!
+//! Cut, it keeps every connection open and accepts new ones, but passes
+//! nothing either way: what a dropped route or a firewall that drops
+//! packets looks like to a client. There is no reset and no error, only
+//! silence, so a client notices nothing until its own timeouts fire. The
+//! bytes held while cut are passed on when the link is restored, as TCP's
+//! retransmissions would deliver them.
+
+use std::net::SocketAddr;
+
+use lms_config::PostgresUrl;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// A link to `target` on a loopback port of its own; dropping it closes it.
+#[derive(Debug)]
+pub struct SilentLink {
+    address: SocketAddr,
+    passing: watch::Sender<bool>,
+    acceptor: JoinHandle<()>,
+}
+
+impl SilentLink {
+    /// Opens a link that passes everything to `target`.
+    pub async fn to(target: SocketAddr) -> anyhow::Result<SilentLink> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let passing = watch::Sender::new(true);
+        let acceptor = tokio::spawn(accept(listener, target, passing.clone()));
+        Ok(SilentLink {
+            address,
+            passing,
+            acceptor,
+        })
+    }
+
+    /// A link in front of the database server `url` names, and the URL
+    /// that reaches the same database through the link.
+    pub async fn in_front_of(url: &PostgresUrl) -> anyhow::Result<(SilentLink, PostgresUrl)> {
+        let target = tokio::net::lookup_host(url.host_port())
+            .await?
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("{} resolves to no address", url.host_port()))?;
+        let link = SilentLink::to(target).await?;
+        let through = url
+            .with_server("127.0.0.1", link.port())
+            .map_err(anyhow::Error::msg)?;
+        Ok((link, through))
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// Stops passing bytes, both on open connections and on new ones.
+    pub fn cut(&self) {
+        self.passing.send_replace(false);
+    }
+
+    /// Passes bytes again, the held ones first.
+    pub fn restore(&self) {
+        self.passing.send_replace(true);
+    }
+}
+
+impl Drop for SilentLink {
+    fn drop(&mut self) {
+        self.acceptor.abort();
+    }
+}
+
+async fn accept(listener: TcpListener, target: SocketAddr, passing: watch::Sender<bool>) {
+    let mut connections = tokio::task::JoinSet::new();
+    while let Ok((client, _)) = listener.accept().await {
+        let passing = passing.subscribe();
+        connections.spawn(async move {
+            // The server is reached at once, whatever the link's state: it
+            // is the network between them that is cut, not the server.
+            let Ok(server) = TcpStream::connect(target).await else {
+                return;
+            };
+            let (client_reads, client_writes) = client.into_split();
+            let (server_reads, server_writes) = server.into_split();
+            tokio::select! {
+                () = pass(client_reads, server_writes, passing.clone()) => {}
+                () = pass(server_reads, client_writes, passing) => {}
+            }
+        });
+    }
+    // Dropping the set (when the link is dropped and this task aborted)
+    // closes every connection.
+}
+
+/// Copies `from` to `to`, holding each chunk while the link is cut.
+async fn pass(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut passing: watch::Receiver<bool>) {
+    let mut chunk = vec![0_u8; 16 * 1024];
+    loop {
+        let read = match from.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(read) => read,
+        };
+        if passing.wait_for(|passing| *passing).await.is_err() {
+            return;
+        }
+        let Some(bytes) = chunk.get(..read) else {
+            return;
+        };
+        if to.write_all(bytes).await.is_err() {
+            return;
+        }
+    }
+}
