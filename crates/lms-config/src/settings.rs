@@ -180,8 +180,9 @@ pub struct GrpcSettings {
     pub statement_timeout: Duration,
     /// Largest request or response message, in bytes.
     pub max_message_bytes: usize,
-    /// Requests served at once per connection; more are refused at once
-    /// (RESOURCE_EXHAUSTED) instead of queueing without bound.
+    /// Requests in flight on the whole server (health checks aside); more
+    /// are refused at once (UNAVAILABLE, reason `SERVER_OVERLOADED`)
+    /// instead of queueing without bound.
     pub concurrency_limit: usize,
     /// HTTP/2 streams a client may open at once on one connection (the
     /// SETTINGS_MAX_CONCURRENT_STREAMS the server announces); a client

@@ -25,6 +25,13 @@ pub enum ApiError {
     /// Not found, where the whole message explains why (`ExplainRow`).
     #[error("{0}")]
     NotFoundExplained(String),
+    /// The server has as many requests in flight as `grpc.concurrency_limit`
+    /// allows; this one was refused at once.
+    #[error("{0}")]
+    Overloaded(String),
+    /// The request ran past `grpc.request_timeout` and was cancelled.
+    #[error("{0}")]
+    DeadlineExceeded(String),
 }
 
 impl ApiError {
@@ -84,6 +91,8 @@ impl ApiError {
             ApiError::Unauthenticated(_) => "TOKEN_MISSING_OR_INVALID",
             ApiError::PermissionDenied(_) => "SCOPE_MISSING",
             ApiError::Unimplemented(_) => "METHOD_NOT_SERVED",
+            ApiError::Overloaded(_) => "SERVER_OVERLOADED",
+            ApiError::DeadlineExceeded(_) => "REQUEST_TIMEOUT",
         }
     }
 }
@@ -138,6 +147,8 @@ impl From<ApiError> for Status {
             ApiError::PermissionDenied(message) => (Code::PermissionDenied, bounded(&message)),
             ApiError::Unimplemented(message) => (Code::Unimplemented, bounded(&message)),
             ApiError::NotFoundExplained(message) => (Code::NotFound, bounded(&message)),
+            ApiError::Overloaded(message) => (Code::Unavailable, bounded(&message)),
+            ApiError::DeadlineExceeded(message) => (Code::DeadlineExceeded, bounded(&message)),
         };
         Status::with_error_details_and_metadata(code, message, details, metadata)
     }

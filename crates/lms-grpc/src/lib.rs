@@ -13,9 +13,11 @@ pub mod codec;
 pub mod convert;
 pub mod data_source;
 pub mod error;
+pub mod error_info_fill;
 pub mod names;
 pub mod pb;
 pub mod request;
+pub mod request_limits;
 pub mod request_metrics;
 pub mod services;
 

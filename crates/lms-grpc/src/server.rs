@@ -15,6 +15,7 @@ use tonic::transport::{Identity, Server, ServerTlsConfig};
 
 use crate::auth::{AuthLayer, Authenticator, BadToken};
 use crate::data_source::{DataSourceLayer, report_data_health};
+use crate::error_info_fill::ErrorInfoLayer;
 use crate::pb;
 use crate::pb::lms::migration::v1::migration_service_server::MigrationServiceServer;
 use crate::pb::lms::v1::assessment_service_server::AssessmentServiceServer;
@@ -25,6 +26,7 @@ use crate::pb::lms::v1::person_service_server::PersonServiceServer;
 use crate::pb::lms::v1::staff_service_server::StaffServiceServer;
 use crate::pb::lms::v1::student_service_server::StudentServiceServer;
 use crate::pb::lms::v1::user_service_server::UserServiceServer;
+use crate::request_limits::RequestLimitsLayer;
 use crate::request_metrics::RequestMetricsLayer;
 use crate::services::DomainApi;
 use crate::services::migration::MigrationApi;
@@ -151,15 +153,15 @@ impl GrpcApp {
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), ServeError> {
         let max = self.settings.max_message_bytes;
+        // No tonic timeout, concurrency limit or load shedding: they answer
+        // outside our layers, with statuses that carry no ErrorInfo;
+        // RequestLimitsLayer does all three.
         let mut builder = Server::builder()
-            .timeout(self.settings.request_timeout)
-            .concurrency_limit_per_connection(self.settings.concurrency_limit)
             // tonic announces no stream limit unless told; hyper's own
             // default (200) is not a setting operators can see.
             .max_concurrent_streams(self.settings.max_concurrent_streams)
             .max_connection_age(self.settings.max_connection_age)
             .http2_max_header_list_size(self.settings.max_header_list_bytes)
-            .load_shed(true)
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .trace_fn(|request| {
                 tracing::info_span!("grpc", method = %request.uri().path(), request_id = %uuid::Uuid::new_v4())
@@ -185,7 +187,12 @@ impl GrpcApp {
         }
         let domain = self.domain;
         let mut router = builder
+            .layer(ErrorInfoLayer)
             .layer(RequestMetricsLayer)
+            .layer(RequestLimitsLayer::new(
+                self.settings.concurrency_limit,
+                self.settings.request_timeout,
+            ))
             .layer(DataSourceLayer::new(self.sources.clone()))
             .layer(AuthLayer::new(self.auth))
             .add_service(limit!(OrganizationServiceServer::new(domain.clone()), max))

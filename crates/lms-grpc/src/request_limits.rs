@@ -1,0 +1,116 @@
+//! The server's own limits on every request: how many may be in flight on
+//! the whole server (`grpc.concurrency_limit`; past it a request is refused
+//! at once, never queued) and how long one may take
+//! (`grpc.request_timeout`). Both answer through [`ApiError`], so their
+//! statuses carry an `ErrorInfo` like every other error.
+//!
+//! tonic has both built in, but applies them outside every layer of ours
+//! and answers with statuses that carry no details; this layer replaces
+//! them. Health checks are never refused: a server busy with requests is
+//! alive, and an orchestrator must not restart it for being busy.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tonic::Status;
+
+use crate::error::ApiError;
+
+/// The path prefix of the standard health service.
+const HEALTH: &str = "/grpc.health.v1.Health/";
+
+/// See the module.
+#[derive(Debug, Clone)]
+pub struct RequestLimitsLayer {
+    in_flight: Arc<Semaphore>,
+    limit: usize,
+    timeout: Duration,
+}
+
+impl RequestLimitsLayer {
+    pub fn new(concurrency_limit: usize, request_timeout: Duration) -> Self {
+        RequestLimitsLayer {
+            in_flight: Arc::new(Semaphore::new(concurrency_limit)),
+            limit: concurrency_limit,
+            timeout: request_timeout,
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for RequestLimitsLayer {
+    type Service = RequestLimits<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestLimits {
+            inner,
+            limits: self.clone(),
+        }
+    }
+}
+
+/// See [`RequestLimitsLayer`].
+#[derive(Debug, Clone)]
+pub struct RequestLimits<S> {
+    inner: S,
+    limits: RequestLimitsLayer,
+}
+
+type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
+
+impl<S, B> tower::Service<http::Request<B>> for RequestLimits<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let permit = if request.uri().path().starts_with(HEALTH) {
+            None
+        } else {
+            match Arc::clone(&self.limits.in_flight).try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    metrics::counter!("lms_grpc_requests_shed_total").increment(1);
+                    let refused = ApiError::Overloaded(format!(
+                        "the server has {} requests in flight (grpc.concurrency_limit); retry shortly",
+                        self.limits.limit
+                    ));
+                    return Box::pin(async move { Ok(Status::from(refused).into_http()) });
+                }
+            }
+        };
+        let timeout = self.limits.timeout;
+        // The clone serves this call; the ready original stays for the next.
+        let clone = self.inner.clone();
+        let mut ready = std::mem::replace(&mut self.inner, clone);
+        let answer = ready.call(request);
+        Box::pin(async move {
+            // Held until the response's head is ready (a stream's messages
+            // are not counted), as tower's own limit does.
+            let _permit = permit;
+            match tokio::time::timeout(timeout, answer).await {
+                Ok(answered) => answered,
+                Err(_) => Ok(Status::from(ApiError::DeadlineExceeded(format!(
+                    "the request took longer than the server allows ({timeout:?}, \
+                     grpc.request_timeout) and was cancelled"
+                )))
+                .into_http()),
+            }
+        })
+    }
+}
