@@ -25,6 +25,40 @@ pub enum ApiError {
     /// Not found, where the whole message explains why (`ExplainRow`).
     #[error("{0}")]
     NotFoundExplained(String),
+    /// Every `WatchRun` slot is taken (`grpc.max_run_watchers`).
+    #[error(
+        "{limit} WatchRun streams are open, the most this server serves at once \
+         (grpc.max_run_watchers); retry later"
+    )]
+    TooManyWatchers { limit: usize },
+    /// The server ended a stream; the client should open it again.
+    #[error("{0}")]
+    StreamEnded(StreamEnd),
+}
+
+/// Why the server ended a stream that the client may open again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamEnd {
+    /// The server is shutting down.
+    ShuttingDown,
+    /// The stream reached its maximum age (`grpc.max_run_watch_age`).
+    MaxAge(std::time::Duration),
+}
+
+impl std::fmt::Display for StreamEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StreamEnd::ShuttingDown => {
+                f.write_str("the server is shutting down; watch the run again to resume")
+            }
+            StreamEnd::MaxAge(age) => write!(
+                f,
+                "the stream reached its maximum age of {} (grpc.max_run_watch_age); \
+                 watch the run again to resume",
+                humantime::format_duration(*age)
+            ),
+        }
+    }
 }
 
 impl ApiError {
@@ -84,6 +118,9 @@ impl ApiError {
             ApiError::Unauthenticated(_) => "TOKEN_MISSING_OR_INVALID",
             ApiError::PermissionDenied(_) => "SCOPE_MISSING",
             ApiError::Unimplemented(_) => "METHOD_NOT_SERVED",
+            ApiError::TooManyWatchers { .. } => "TOO_MANY_WATCHERS",
+            ApiError::StreamEnded(StreamEnd::ShuttingDown) => "SERVER_SHUTTING_DOWN",
+            ApiError::StreamEnded(StreamEnd::MaxAge(_)) => "STREAM_MAX_AGE",
         }
     }
 }
@@ -138,6 +175,8 @@ impl From<ApiError> for Status {
             ApiError::PermissionDenied(message) => (Code::PermissionDenied, bounded(&message)),
             ApiError::Unimplemented(message) => (Code::Unimplemented, bounded(&message)),
             ApiError::NotFoundExplained(message) => (Code::NotFound, bounded(&message)),
+            ApiError::TooManyWatchers { .. } => (Code::ResourceExhausted, error.to_string()),
+            ApiError::StreamEnded(end) => (Code::Unavailable, end.to_string()),
         };
         Status::with_error_details_and_metadata(code, message, details, metadata)
     }
