@@ -49,6 +49,7 @@ async fn metrics_show_a_run_while_it_runs() -> anyhow::Result<()> {
         .env("LMS_WORKER__CONCURRENCY", "1")
         .env("LMS_WORKER__POLL_INTERVAL", "50ms")
         .env("LMS_METRICS__LISTEN", address.to_string())
+        .env("LMS_METRICS__REFRESH_INTERVAL", "100ms")
         .env("LMS_LOG__FILTER", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
