@@ -143,3 +143,64 @@ async fn watchers_share_one_listen_connection() -> anyhow::Result<()> {
     drop(streams);
     app.close().await
 }
+
+/// Waits (bounded) until `count` backends listen; how many do.
+async fn wait_for_listening(app: &TestApp, count: i64) -> anyhow::Result<i64> {
+    let started = Instant::now();
+    loop {
+        let listening = listening_backends(app).await?;
+        if listening == count || started.elapsed() > Duration::from_secs(10) {
+            return Ok(listening);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_listen_connection_is_given_back_when_nobody_watches() -> anyhow::Result<()> {
+    let app = spawn_app_with("watchidle", Data::Seeded, false, |_| {}).await?;
+    let mut client = MigrationServiceClient::new(app.authed(Some(ADMIN)).await?);
+    let name = start_running_run(&mut client).await?;
+    let stream = watch(&mut client, &name).await?;
+    assert_eq!(wait_for_listening(&app, 1).await?, 1);
+    drop(stream);
+    assert_eq!(wait_for_listening(&app, 0).await?, 0);
+    app.close().await
+}
+
+/// The pid of the backend whose last statement was LISTEN, if one.
+async fn listening_pid(app: &TestApp) -> anyhow::Result<Option<i32>> {
+    Ok(sqlx::query_scalar(
+        "SELECT pid FROM pg_stat_activity \
+         WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+    )
+    .fetch_optional(&app.lms)
+    .await?)
+}
+
+#[tokio::test]
+async fn a_killed_listen_connection_is_made_again() -> anyhow::Result<()> {
+    let app = spawn_app_with("watchrelisten", Data::Seeded, false, |_| {}).await?;
+    let mut client = MigrationServiceClient::new(app.authed(Some(ADMIN)).await?);
+    let name = start_running_run(&mut client).await?;
+    let _stream = watch(&mut client, &name).await?;
+    assert_eq!(wait_for_listening(&app, 1).await?, 1);
+    let killed = listening_pid(&app)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("nothing listens"))?;
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(killed)
+        .execute(&app.lms)
+        .await?;
+    let started = Instant::now();
+    let mut listener = Some(killed);
+    while listener == Some(killed) || listener.is_none() {
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(10),
+            "nothing listens again"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        listener = listening_pid(&app).await?;
+    }
+    app.close().await
+}
