@@ -125,6 +125,8 @@ impl RunWatchHub {
         let first = match first {
             Some(FeedState::Progress(progress)) => progress,
             Some(FeedState::Failed(status)) => return Err(status),
+            // A follower publishes before it stops: only the runtime going
+            // away closes a feed without a state.
             None => return Err(ApiError::StreamEnded(StreamEnd::ShuttingDown).into()),
         };
         let watcher = Watcher {
