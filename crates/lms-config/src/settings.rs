@@ -40,6 +40,11 @@ pub struct Settings {
 pub struct MetricsSettings {
     pub enabled: bool,
     pub listen: SocketAddr,
+    /// How often the gauges read from elsewhere (pool occupancy, run
+    /// progress, queue depth) are refreshed; a scrape only renders what the
+    /// last refresh recorded and never queries a database.
+    #[serde(with = "humantime_serde")]
+    pub refresh_interval: Duration,
 }
 
 /// The scopes a token can carry.
@@ -196,6 +201,13 @@ pub struct GrpcSettings {
     /// Largest request header list, in bytes (HTTP/2
     /// SETTINGS_MAX_HEADER_LIST_SIZE).
     pub max_header_list_bytes: u32,
+    /// `WatchRun` streams the server serves at once, over every connection;
+    /// one more is refused with RESOURCE_EXHAUSTED.
+    pub max_run_watchers: usize,
+    /// A `WatchRun` stream older than this ends with UNAVAILABLE (reason
+    /// `STREAM_MAX_AGE`); the client watches again and gets a new snapshot.
+    #[serde(with = "humantime_serde")]
+    pub max_run_watch_age: Duration,
     /// PEM certificate chain; with `tls_key`, the server speaks TLS.
     pub tls_cert: Option<std::path::PathBuf>,
     /// PEM private key of `tls_cert`.
@@ -323,6 +335,8 @@ impl Default for Settings {
                 max_concurrent_streams: 256,
                 max_connection_age: Duration::from_secs(30 * 60),
                 max_header_list_bytes: 16 * 1024,
+                max_run_watchers: 1_000,
+                max_run_watch_age: Duration::from_secs(60 * 60),
                 tls_cert: None,
                 tls_key: None,
             },
@@ -350,6 +364,7 @@ impl Default for Settings {
             metrics: MetricsSettings {
                 enabled: true,
                 listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+                refresh_interval: Duration::from_secs(5),
             },
             failover: FailoverSettings {
                 probe_interval: Duration::from_secs(60),
@@ -507,6 +522,16 @@ impl Settings {
             "must be at least 1024",
         );
         check(
+            grpc.max_run_watchers >= 1,
+            "grpc.max_run_watchers",
+            "must be at least 1",
+        );
+        check(
+            grpc.max_run_watch_age >= Duration::from_secs(1),
+            "grpc.max_run_watch_age",
+            "must be at least 1s",
+        );
+        check(
             grpc.tls_cert.is_some() == grpc.tls_key.is_some(),
             if grpc.tls_cert.is_some() {
                 "grpc.tls_key"
@@ -514,6 +539,11 @@ impl Settings {
                 "grpc.tls_cert"
             },
             "grpc.tls_cert and grpc.tls_key go together: set both for TLS, or neither",
+        );
+        check(
+            self.metrics.refresh_interval >= Duration::from_millis(100),
+            "metrics.refresh_interval",
+            "must be at least 100ms",
         );
         for (index, token) in self.auth.tokens.iter().enumerate() {
             let key = |field: &str| format!("auth.tokens[{index}].{field}");

@@ -206,3 +206,37 @@ fn two_entries_for_one_token_are_refused() {
         Ok(())
     });
 }
+
+#[test]
+fn run_watchers_are_bounded_by_default() {
+    Jail::expect_with(|_jail| {
+        let settings = load().map_err(|error| error.to_string())?;
+        assert_eq!(settings.grpc.max_run_watchers, 1_000);
+        assert_eq!(settings.grpc.max_run_watch_age.as_secs(), 3_600);
+        assert_eq!(settings.metrics.refresh_interval.as_secs(), 5);
+        Ok(())
+    });
+}
+
+#[test]
+fn zero_run_watchers_is_an_error_naming_the_key() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LMS_GRPC__MAX_RUN_WATCHERS", "0");
+        let message = load().expect_err("no watchers must fail").to_string();
+        assert!(message.contains("grpc.max_run_watchers"), "{message}");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_metrics_refresh_interval_under_100ms_is_an_error() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LMS_METRICS__REFRESH_INTERVAL", "10ms");
+        let message = load().expect_err("10ms must fail").to_string();
+        assert!(message.contains("metrics.refresh_interval"), "{message}");
+        jail.set_env("LMS_METRICS__REFRESH_INTERVAL", "250ms");
+        let settings = load().map_err(|error| error.to_string())?;
+        assert_eq!(settings.metrics.refresh_interval.as_millis(), 250);
+        Ok(())
+    });
+}

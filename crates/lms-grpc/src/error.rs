@@ -32,6 +32,40 @@ pub enum ApiError {
     /// The request ran past `grpc.request_timeout` and was cancelled.
     #[error("{0}")]
     DeadlineExceeded(String),
+    /// Every `WatchRun` slot is taken (`grpc.max_run_watchers`).
+    #[error(
+        "{limit} WatchRun streams are open, the most this server serves at once \
+         (grpc.max_run_watchers); retry later"
+    )]
+    TooManyWatchers { limit: usize },
+    /// The server ended a stream; the client should open it again.
+    #[error("{0}")]
+    StreamEnded(StreamEnd),
+}
+
+/// Why the server ended a stream that the client may open again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamEnd {
+    /// The server is shutting down.
+    ShuttingDown,
+    /// The stream reached its maximum age (`grpc.max_run_watch_age`).
+    MaxAge(std::time::Duration),
+}
+
+impl std::fmt::Display for StreamEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StreamEnd::ShuttingDown => {
+                f.write_str("the server is shutting down; watch the run again to resume")
+            }
+            StreamEnd::MaxAge(age) => write!(
+                f,
+                "the stream reached its maximum age of {} (grpc.max_run_watch_age); \
+                 watch the run again to resume",
+                humantime::format_duration(*age)
+            ),
+        }
+    }
 }
 
 impl ApiError {
@@ -93,6 +127,9 @@ impl ApiError {
             ApiError::Unimplemented(_) => "METHOD_NOT_SERVED",
             ApiError::Overloaded(_) => "SERVER_OVERLOADED",
             ApiError::DeadlineExceeded(_) => "REQUEST_TIMEOUT",
+            ApiError::TooManyWatchers { .. } => "TOO_MANY_WATCHERS",
+            ApiError::StreamEnded(StreamEnd::ShuttingDown) => "SERVER_SHUTTING_DOWN",
+            ApiError::StreamEnded(StreamEnd::MaxAge(_)) => "STREAM_MAX_AGE",
         }
     }
 }
@@ -149,6 +186,8 @@ impl From<ApiError> for Status {
             ApiError::NotFoundExplained(message) => (Code::NotFound, bounded(&message)),
             ApiError::Overloaded(message) => (Code::Unavailable, bounded(&message)),
             ApiError::DeadlineExceeded(message) => (Code::DeadlineExceeded, bounded(&message)),
+            ApiError::TooManyWatchers { .. } => (Code::ResourceExhausted, error.to_string()),
+            ApiError::StreamEnded(end) => (Code::Unavailable, end.to_string()),
         };
         Status::with_error_details_and_metadata(code, message, details, metadata)
     }

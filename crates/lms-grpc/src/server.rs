@@ -28,6 +28,7 @@ use crate::pb::lms::v1::student_service_server::StudentServiceServer;
 use crate::pb::lms::v1::user_service_server::UserServiceServer;
 use crate::request_limits::RequestLimitsLayer;
 use crate::request_metrics::RequestMetricsLayer;
+use crate::run_watch::{RunWatchHub, RunWatchLimits};
 use crate::services::DomainApi;
 use crate::services::migration::MigrationApi;
 
@@ -116,6 +117,13 @@ impl GrpcApp {
                 default_chunk_size: settings.migration.chunk_size,
                 legacy_timezone: settings.legacy.timezone.clone(),
                 stopping: stopping_seen,
+                watchers: RunWatchHub::new(
+                    sources.primary_pool().clone(),
+                    RunWatchLimits {
+                        max_watchers: settings.grpc.max_run_watchers,
+                        max_age: settings.grpc.max_run_watch_age,
+                    },
+                ),
             },
         })
     }

@@ -12,6 +12,7 @@ use lms_grpc::pb::lms::v1 as pb;
 use lms_grpc::pb::lms::v1::student_service_client::StudentServiceClient;
 use support::{ADMIN, Data, READER, spawn_app};
 use tonic::Code;
+use tonic_types::StatusExt;
 
 #[tokio::test]
 async fn shutdown_finishes_requests_in_flight_and_ends_streams() -> anyhow::Result<()> {
@@ -60,7 +61,12 @@ async fn shutdown_finishes_requests_in_flight_and_ends_streams() -> anyhow::Resu
 
     app.begin_shutdown();
     let ended = tokio::time::timeout(Duration::from_secs(10), stream.message()).await?;
-    assert_eq!(ended.map(|_| ()).unwrap_err().code(), Code::Unavailable);
+    let ended = ended.map(|_| ()).unwrap_err();
+    assert_eq!(ended.code(), Code::Unavailable);
+    assert_eq!(
+        ended.get_details_error_info().map(|info| info.reason),
+        Some("SERVER_SHUTTING_DOWN".to_owned())
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         !app.server_stopped(),

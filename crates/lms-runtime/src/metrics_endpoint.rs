@@ -1,20 +1,19 @@
 //! The Prometheus endpoint each long-running binary serves: `GET /metrics`
 //! (text exposition) and `GET /healthz` (liveness), on `metrics.listen`.
+//! A scrape only renders what is recorded: gauges read from elsewhere (pool
+//! occupancy, run progress) are refreshed on a timer
+//! ([`spawn_gauge_refresh`], every `metrics.refresh_interval`), so scrapes,
+//! however many, never query a database.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-
-/// Refreshes gauges that are read on demand (pool occupancy, run progress)
-/// right before each scrape.
-pub type BeforeScrape =
-    Arc<dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 /// Installs the process-wide metrics recorder. Call once, early; a second
 /// call (tests running two binaries' code in one process) reuses nothing
@@ -35,7 +34,6 @@ pub fn install_recorder() -> anyhow::Result<PrometheusHandle> {
 pub async fn serve_metrics(
     listen: SocketAddr,
     handle: PrometheusHandle,
-    before_scrape: Option<BeforeScrape>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let listener = tokio::net::TcpListener::bind(listen)
@@ -46,13 +44,7 @@ pub async fn serve_metrics(
             "/metrics",
             get(move || {
                 let handle = handle.clone();
-                let before_scrape = before_scrape.clone();
-                async move {
-                    if let Some(refresh) = before_scrape {
-                        refresh().await;
-                    }
-                    handle.render()
-                }
+                async move { handle.render() }
             }),
         )
         .route("/healthz", get(|| async { (StatusCode::OK, "ok\n") }));
@@ -66,4 +58,32 @@ pub async fn serve_metrics(
             tracing::warn!(%error, "the metrics endpoint stopped");
         }
     }))
+}
+
+/// Runs `refresh` at once and then every `interval` until `shutdown`
+/// resolves. A refresh that outlasts the interval delays the next one
+/// rather than overlapping it.
+pub fn spawn_gauge_refresh<Refresh, Refreshed>(
+    interval: Duration,
+    mut refresh: Refresh,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> tokio::task::JoinHandle<()>
+where
+    Refresh: FnMut() -> Refreshed + Send + 'static,
+    Refreshed: Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let refreshing = async move {
+            loop {
+                ticks.tick().await;
+                refresh().await;
+            }
+        };
+        tokio::select! {
+            () = refreshing => {}
+            () = shutdown => {}
+        }
+    })
 }

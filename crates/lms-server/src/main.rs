@@ -3,8 +3,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use std::sync::Arc;
-
 use anyhow::Context;
 use clap::Parser;
 use lms_config::{ConfigSource, Settings};
@@ -41,7 +39,7 @@ async fn main() -> ExitCode {
     }
 }
 
-/// How long a scrape waits for the run gauges.
+/// How long one refresh waits for the run gauges.
 const RUN_METRICS_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 async fn run(settings: Settings) -> anyhow::Result<()> {
@@ -56,35 +54,34 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     let app = lms_grpc::GrpcApp::connect(&settings).await?;
     if let Some(recorder) = recorder {
         let sources = app.data_sources().clone();
-        let before_scrape: lms_runtime::BeforeScrape = Arc::new(move || {
-            let sources = sources.clone();
-            Box::pin(async move {
-                sources.record_pool_metrics();
-                // The run gauges come from the primary. While it is down
-                // they keep their last values, and a slow primary cannot
-                // make the scrape miss the failover gauges.
-                if !sources.primary_is_up() {
-                    return;
+        // Scrapes only render: the gauges read from the databases are
+        // refreshed here, on a timer.
+        lms_runtime::spawn_gauge_refresh(
+            settings.metrics.refresh_interval,
+            move || {
+                let sources = sources.clone();
+                async move {
+                    sources.record_pool_metrics();
+                    // The run gauges come from the primary. While it is down
+                    // they keep their last values.
+                    if !sources.primary_is_up() {
+                        return;
+                    }
+                    match tokio::time::timeout(
+                        RUN_METRICS_LIMIT,
+                        record_run_metrics(sources.primary_pool()),
+                    )
+                    .await
+                    {
+                        Ok(Ok(())) => {}
+                        Ok(Err(error)) => tracing::debug!(%error, "run metrics not refreshed"),
+                        Err(_) => tracing::debug!("run metrics not refreshed in time"),
+                    }
                 }
-                match tokio::time::timeout(
-                    RUN_METRICS_LIMIT,
-                    record_run_metrics(sources.primary_pool()),
-                )
-                .await
-                {
-                    Ok(Ok(())) => {}
-                    Ok(Err(error)) => tracing::debug!(%error, "run metrics not refreshed"),
-                    Err(_) => tracing::debug!("run metrics not refreshed in time"),
-                }
-            })
-        });
-        lms_runtime::serve_metrics(
-            settings.metrics.listen,
-            recorder,
-            Some(before_scrape),
+            },
             shutdown_signal(),
-        )
-        .await?;
+        );
+        lms_runtime::serve_metrics(settings.metrics.listen, recorder, shutdown_signal()).await?;
     }
     tracing::info!(address = %listener.local_addr()?, "serving gRPC");
     app.serve(listener, async {

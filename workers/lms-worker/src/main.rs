@@ -6,8 +6,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use std::sync::Arc;
-
 use anyhow::Context;
 use clap::Parser;
 use lms_config::{ConfigSource, Settings};
@@ -72,23 +70,23 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("Redis at {} does not answer", settings.redis.url))?;
     if let Some(recorder) = recorder {
         let (lms, legacy) = (engine.lms.clone(), engine.legacy.clone());
-        let before_scrape: lms_runtime::BeforeScrape = Arc::new(move || {
-            let (lms, legacy) = (lms.clone(), legacy.clone());
-            Box::pin(async move {
-                record_pool("primary", &lms);
-                record_pool("legacy", &legacy);
-                if let Err(error) = record_run_metrics(&lms).await {
-                    tracing::debug!(%error, "run metrics not refreshed");
+        // Scrapes only render: the gauges read from the databases are
+        // refreshed here, on a timer.
+        lms_runtime::spawn_gauge_refresh(
+            settings.metrics.refresh_interval,
+            move || {
+                let (lms, legacy) = (lms.clone(), legacy.clone());
+                async move {
+                    record_pool("primary", &lms);
+                    record_pool("legacy", &legacy);
+                    if let Err(error) = record_run_metrics(&lms).await {
+                        tracing::debug!(%error, "run metrics not refreshed");
+                    }
                 }
-            })
-        });
-        lms_runtime::serve_metrics(
-            settings.metrics.listen,
-            recorder,
-            Some(before_scrape),
+            },
             shutdown_signal(),
-        )
-        .await?;
+        );
+        lms_runtime::serve_metrics(settings.metrics.listen, recorder, shutdown_signal()).await?;
     }
     tracing::info!(worker = %name, concurrency = settings.worker.concurrency, queue = queue.name(), "worker started");
     run_worker(

@@ -12,6 +12,25 @@ use lms_legacy::{Scale, SeedOptions, seed_legacy_database};
 use lms_testkit::{Scrape, TestDatabase, TestRedis, free_local_address, test_settings};
 use tokio::process::Command;
 
+/// The first scrape whose gauges show the run ended with every chunk done:
+/// the gauges are refreshed on a timer (`metrics.refresh_interval`), not by
+/// the scrape, so the first scrapes after the run may be behind it.
+async fn scrape_after_refresh(
+    address: std::net::SocketAddr,
+    deadline: Instant,
+) -> anyhow::Result<Scrape> {
+    loop {
+        let scrape = Scrape::fetch(address).await?;
+        let done = scrape.sum("lms_migration_chunks_done", &[]);
+        let total = scrape.sum("lms_migration_chunks_total", &[]);
+        if scrape.sum("lms_migration_run_active", &[]) == 0.0 && total > 0.0 && done == total {
+            return Ok(scrape);
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the gauges were not refreshed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn metrics_show_a_run_while_it_runs() -> anyhow::Result<()> {
     let lms_db = TestDatabase::create("metricslms").await?;
@@ -49,6 +68,7 @@ async fn metrics_show_a_run_while_it_runs() -> anyhow::Result<()> {
         .env("LMS_WORKER__CONCURRENCY", "1")
         .env("LMS_WORKER__POLL_INTERVAL", "50ms")
         .env("LMS_METRICS__LISTEN", address.to_string())
+        .env("LMS_METRICS__REFRESH_INTERVAL", "100ms")
         .env("LMS_LOG__FILTER", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -97,7 +117,7 @@ async fn metrics_show_a_run_while_it_runs() -> anyhow::Result<()> {
                 .await?;
         if status != RunStatus::Running {
             assert_eq!(status, RunStatus::Succeeded);
-            break Scrape::fetch(address).await?;
+            break scrape_after_refresh(address, deadline).await?;
         }
         anyhow::ensure!(Instant::now() < deadline, "the run did not finish");
         tokio::time::sleep(Duration::from_millis(100)).await;

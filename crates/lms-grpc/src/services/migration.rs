@@ -1,10 +1,6 @@
 //! `lms.migration.v1.MigrationService`: runs, their progress and reports,
 //! and the ledger, over the migration engine.
 
-use std::pin::Pin;
-use std::time::Duration;
-
-use futures::Stream;
 use lms_domain::{DomainError, LegacyEntity, RejectReason, WarningCode};
 use lms_engine::bulk::LoadPath;
 use lms_engine::control::{self, OutcomeFilter};
@@ -16,8 +12,7 @@ use lms_engine::{
     StepState, explain, run_progress, start_run,
 };
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response};
 use uuid::Uuid;
 
 use super::OrStatus;
@@ -26,6 +21,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::pb::lms::migration::v1 as pb;
 use crate::pb::lms::migration::v1::migration_service_server::MigrationService;
 use crate::request::{next_token, next_uuid_token, no_nul, page, page_by_uuid};
+use crate::run_watch::{RunEvents, RunWatchHub};
 
 /// The migration service's state.
 #[derive(Debug, Clone)]
@@ -40,6 +36,8 @@ pub struct MigrationApi {
     pub legacy_timezone: String,
     /// Becomes true when the server begins to shut down.
     pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// `WatchRun`'s one listener, its followers and its watcher slots.
+    pub watchers: RunWatchHub,
 }
 
 fn run_id(field: &str, name: &str) -> Result<Uuid, ApiError> {
@@ -302,8 +300,6 @@ fn chunk_size(value: i32, default: u32) -> Result<u32, ApiError> {
     }
 }
 
-type RunStream = Pin<Box<dyn Stream<Item = Result<pb::RunEvent, Status>> + Send>>;
-
 #[tonic::async_trait]
 impl MigrationService for MigrationApi {
     async fn start_run(&self, request: Request<pb::StartRunRequest>) -> ApiResult<pb::Run> {
@@ -360,25 +356,18 @@ impl MigrationService for MigrationApi {
         }))
     }
 
-    type WatchRunStream = RunStream;
+    type WatchRunStream = RunEvents;
 
+    /// The run's snapshot, then its state after every change, until the run
+    /// ends, the server stops or the stream reaches its maximum age (see
+    /// `run_watch`).
     async fn watch_run(
         &self,
         request: Request<pb::WatchRunRequest>,
     ) -> ApiResult<Self::WatchRunStream> {
         let id = run_id("name", &request.get_ref().name).or_status()?;
-        let first = run_progress(&self.lms, id).await.or_status()?;
-        let (sender, receiver) = tokio::sync::mpsc::channel::<Result<pb::RunEvent, Status>>(16);
-        let lms = self.lms.clone();
-        let stopping = self.stopping.clone();
-        tokio::spawn(async move {
-            if let Err(error) = follow(lms, id, first, stopping, &sender).await {
-                let _ = sender.send(Err(Status::from(ApiError::from(error)))).await;
-            }
-        });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(receiver),
-        )))
+        let events = self.watchers.watch(id, self.stopping.clone()).await?;
+        Ok(Response::new(events))
     }
 
     async fn cancel_run(&self, request: Request<pb::CancelRunRequest>) -> ApiResult<pb::Run> {
@@ -543,66 +532,4 @@ fn outcome_filter(request: &pb::ListRowOutcomesRequest) -> Result<OutcomeFilter,
         warning,
         conflict: request.conflict,
     })
-}
-
-/// Sends the run's snapshot, then its state after every change, until the
-/// run ends or the client goes away.
-async fn follow(
-    lms: PgPool,
-    run: Uuid,
-    first: RunProgress,
-    mut stopping: tokio::sync::watch::Receiver<bool>,
-    sender: &tokio::sync::mpsc::Sender<Result<pb::RunEvent, Status>>,
-) -> Result<(), EngineError> {
-    let mut last = first.clone();
-    let finished = first.is_finished();
-    if sender
-        .send(Ok(pb::RunEvent {
-            run: Some(first.into()),
-            snapshot: true,
-        }))
-        .await
-        .is_err()
-        || finished
-    {
-        return Ok(());
-    }
-    let mut listener = PgListener::connect_with(&lms)
-        .await
-        .map_err(EngineError::Lms)?;
-    listener
-        .listen(lms_engine::progress::PROGRESS_CHANNEL)
-        .await
-        .map_err(EngineError::Lms)?;
-    loop {
-        tokio::select! {
-            () = sender.closed() => return Ok(()),
-            _ = async { stopping.wait_for(|stopping| *stopping).await.is_ok() } => {
-                let _ = sender
-                    .send(Err(Status::from(ApiError::from(DomainError::Unavailable(
-                        "the server is shutting down; watch the run again to resume".to_owned(),
-                    )))))
-                    .await;
-                return Ok(());
-            }
-            _ = listener.recv() => {}
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
-        let now = run_progress(&lms, run).await?;
-        if now != last {
-            last = now.clone();
-            let done = now.is_finished();
-            if sender
-                .send(Ok(pb::RunEvent {
-                    run: Some(now.into()),
-                    snapshot: false,
-                }))
-                .await
-                .is_err()
-                || done
-            {
-                return Ok(());
-            }
-        }
-    }
 }
