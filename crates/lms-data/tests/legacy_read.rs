@@ -183,7 +183,7 @@ async fn degraded_reads_equal_the_lms_answers() -> anyhow::Result<()> {
     migrate(&settings, "legacy-read-first").await?;
 
     let legacy = lms_pg::connect(legacy_db.url(), &PoolConfig::small("legacy-read-test")).await?;
-    let reader = LegacyReader::new(legacy.clone(), LEGACY_ZONE.to_owned());
+    let reader = LegacyReader::new(legacy.clone(), LEGACY_ZONE.to_owned(), 10_000);
     assert!(!reader.ids_loaded());
     assert!(reader.refresh_ids(db.pool()).await?, "the first load");
     assert!(reader.ids_loaded());
