@@ -17,6 +17,7 @@ pub mod names;
 pub mod pb;
 pub mod request;
 pub mod request_metrics;
+pub mod response_budget;
 pub mod services;
 
 mod server;

@@ -26,6 +26,7 @@ use crate::pb::lms::v1::staff_service_server::StaffServiceServer;
 use crate::pb::lms::v1::student_service_server::StudentServiceServer;
 use crate::pb::lms::v1::user_service_server::UserServiceServer;
 use crate::request_metrics::RequestMetricsLayer;
+use crate::response_budget::ResponseBudget;
 use crate::services::DomainApi;
 use crate::services::migration::MigrationApi;
 
@@ -105,6 +106,7 @@ impl GrpcApp {
             auth: Authenticator::from_settings(&settings.auth)?,
             domain: DomainApi {
                 repo: Repository::with_sources(sources.clone()),
+                budget: ResponseBudget::new(settings.grpc.max_message_bytes),
             },
             // Migration runs never fail over: they use the primary or wait.
             migration: MigrationApi {
@@ -113,6 +115,7 @@ impl GrpcApp {
                 queue,
                 default_chunk_size: settings.migration.chunk_size,
                 legacy_timezone: settings.legacy.timezone.clone(),
+                budget: ResponseBudget::new(settings.grpc.max_message_bytes),
                 stopping: stopping_seen,
             },
         })
