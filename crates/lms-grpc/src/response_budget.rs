@@ -31,6 +31,12 @@ impl ResponseBudget {
         ResponseBudget { max_message_bytes }
     }
 
+    /// The server's largest message: what a read may stop loading rows at
+    /// (`PageRequest::with_max_bytes`).
+    pub fn max_message_bytes(&self) -> usize {
+        self.max_message_bytes
+    }
+
     /// How many of `items`, from the first, one response can carry: each
     /// item costs its encoded length (prost's `encoded_len`) plus its field
     /// key and length prefix. Fails when `items` is not empty and not even

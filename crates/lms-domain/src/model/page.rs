@@ -37,6 +37,7 @@ impl Cursor {
 pub struct PageRequest {
     size: u32,
     cursor: Option<Cursor>,
+    max_bytes: Option<usize>,
 }
 
 impl PageRequest {
@@ -52,7 +53,25 @@ impl PageRequest {
             0 => DEFAULT_PAGE_SIZE,
             size => size.min(MAX_PAGE_SIZE),
         };
-        PageRequest { size, cursor }
+        PageRequest {
+            size,
+            cursor,
+            max_bytes: None,
+        }
+    }
+
+    /// Lets a read whose rows carry large texts (course materials) stop
+    /// loading rows once their text passes `max_bytes`, keeping at least
+    /// one: the page then comes back shorter, with a cursor. The server
+    /// sets it to its message limit, since a response cannot carry more.
+    pub fn with_max_bytes(mut self, max_bytes: usize) -> PageRequest {
+        self.max_bytes = Some(max_bytes);
+        self
+    }
+
+    /// See [`PageRequest::with_max_bytes`].
+    pub fn max_bytes(&self) -> Option<usize> {
+        self.max_bytes
     }
 
     pub fn first(size: u32) -> PageRequest {

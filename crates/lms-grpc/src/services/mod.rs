@@ -55,10 +55,10 @@ where
     E: Into<ApiError>,
     P: From<T> + prost::Message,
 {
-    let found = fetch(page(page_size, page_token, binding).or_status()?)
-        .await
+    let request = page(page_size, page_token, binding)
         .or_status()?
-        .map(P::from);
+        .with_max_bytes(budget.max_message_bytes());
+    let found = fetch(request).await.or_status()?.map(P::from);
     let fitting = budget.fitting(&found.items).or_status()?;
     let sent = found.cut(fitting);
     Ok((sent.items, next_token(sent.next_after, binding)))
