@@ -103,6 +103,19 @@ mod tests {
     }
 
     #[test]
+    fn a_cut_list_continues_after_its_last_kept_item() -> Result<(), ApiError> {
+        let budget = ResponseBudget::new(RESERVED_BYTES + 2 * 1_000);
+        let mut items: Vec<_> = (0..4).map(|_| material(900)).collect();
+        assert_eq!(
+            budget.keep_fitting(&mut items, &[10, 20, 30, 40])?,
+            Some(20)
+        );
+        assert_eq!(items.len(), 2);
+        assert_eq!(budget.keep_fitting(&mut items, &[10, 20])?, None);
+        Ok(())
+    }
+
+    #[test]
     fn a_first_item_larger_than_a_response_is_an_error() {
         let budget = ResponseBudget::new(RESERVED_BYTES + 1_000);
         let refused = budget.fitting(&[material(2_000)]);
