@@ -116,6 +116,10 @@ pub struct LegacySettings {
     pub connect_timeout: Duration,
     #[serde(with = "humantime_serde")]
     pub acquire_timeout: Duration,
+    /// The most legacy rows one degraded-mode list call examines. A filter
+    /// that matches few of them gives a short page (even an empty one) with
+    /// a token that resumes after the last row examined (AIP-158).
+    pub max_rows_per_list: usize,
 }
 
 impl LegacySettings {
@@ -318,6 +322,7 @@ impl Default for Settings {
                 max_connections: 20,
                 connect_timeout: Duration::from_secs(5),
                 acquire_timeout: Duration::from_secs(10),
+                max_rows_per_list: 10_000,
             },
             redis: RedisSettings {
                 url: RedisUrl::parse("redis://127.0.0.1:6379")
@@ -424,6 +429,11 @@ impl Settings {
                 && self.legacy.min_connections <= self.legacy.max_connections,
             "legacy.max_connections",
             "must be at least 1 and at least legacy.min_connections",
+        );
+        check(
+            self.legacy.max_rows_per_list >= 1,
+            "legacy.max_rows_per_list",
+            "must be at least 1",
         );
         check(
             self.failover.probe_interval >= Duration::from_millis(100),

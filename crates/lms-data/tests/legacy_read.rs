@@ -183,7 +183,7 @@ async fn degraded_reads_equal_the_lms_answers() -> anyhow::Result<()> {
     migrate(&settings, "legacy-read-first").await?;
 
     let legacy = lms_pg::connect(legacy_db.url(), &PoolConfig::small("legacy-read-test")).await?;
-    let reader = LegacyReader::new(legacy.clone(), LEGACY_ZONE.to_owned());
+    let reader = LegacyReader::new(legacy.clone(), LEGACY_ZONE.to_owned(), 10_000);
     assert!(!reader.ids_loaded());
     assert!(reader.refresh_ids(db.pool()).await?, "the first load");
     assert!(reader.ids_loaded());
@@ -201,8 +201,10 @@ async fn degraded_reads_equal_the_lms_answers() -> anyhow::Result<()> {
 
     every_row_reads_the_same(&world, &mut timings).await?;
     lists_hold_the_same_items(&world, &mut timings).await?;
+    bounded_lists_come_in_short_pages(&world).await?;
     rows_without_a_target_are_not_found(&world).await?;
     a_second_run_reloads_the_map(&world, &settings).await?;
+    legacy_nan_reads_as_the_migration_writes_it(&world).await?;
 
     for (what, spent, count) in &timings.0 {
         let each = spent.as_secs_f64() * 1000.0 / (*count).max(1) as f64;
@@ -659,7 +661,7 @@ async fn without_an_id_map_every_read_is_unavailable() -> anyhow::Result<()> {
     // no legacy id to ask for.
     let pool = sqlx::postgres::PgPoolOptions::new()
         .connect_lazy("postgres://nobody@127.0.0.1:1/nothing")?;
-    let reader = LegacyReader::new(pool, "UTC".to_owned());
+    let reader = LegacyReader::new(pool, "UTC".to_owned(), 10_000);
     assert!(!reader.ids_loaded());
     let page = PageRequest::first(10);
     let unavailable = |result: Result<(), DomainError>| match result {
@@ -721,5 +723,153 @@ async fn without_an_id_map_every_read_is_unavailable() -> anyhow::Result<()> {
             .map(drop),
     );
     unavailable(reader.lookup_submission(1).await.map(drop));
+    Ok(())
+}
+
+/// Every page of a list, 50 at a time, each holding at most `max_items`:
+/// the items, and how many pages came back short but with a cursor.
+async fn drain_bounded<T>(
+    max_items: usize,
+    mut read: impl AsyncFnMut(PageRequest) -> Result<Page<T>, DomainError>,
+) -> anyhow::Result<(Vec<T>, usize)> {
+    const SIZE: u32 = 50;
+    let mut items = Vec::new();
+    let mut short_pages = 0;
+    let mut request = PageRequest::first(SIZE);
+    for _ in 0..100_000 {
+        let page = read(request).await?;
+        anyhow::ensure!(
+            page.items.len() <= max_items,
+            "a page held {} items, more than the rows it may examine",
+            page.items.len()
+        );
+        let Some(cursor) = page.next_after else {
+            items.extend(page.items);
+            return Ok((items, short_pages));
+        };
+        if page.items.len() < SIZE as usize {
+            short_pages += 1;
+        }
+        items.extend(page.items);
+        request = PageRequest::resume(SIZE, Some(cursor));
+    }
+    anyhow::bail!("the pages do not end")
+}
+
+/// A reader that examines at most 3 legacy rows per list call: filters
+/// that match few rows among many come back in short pages (some empty)
+/// whose cursors together return every matching row exactly once.
+async fn bounded_lists_come_in_short_pages(w: &World) -> anyhow::Result<()> {
+    const BOUND: usize = 3;
+    let reader = LegacyReader::new(w.legacy.clone(), LEGACY_ZONE.to_owned(), BOUND);
+    reader.refresh_ids(&w.lms).await?;
+    let repo = &w.repo;
+
+    // The students of one group (the smallest with more than BOUND).
+    let group: i64 = sqlx::query_scalar(
+        "SELECT group_id FROM students WHERE group_id IS NOT NULL \
+         GROUP BY group_id HAVING count(*) > 3 ORDER BY count(*), group_id LIMIT 1",
+    )
+    .fetch_one(&w.lms)
+    .await?;
+    let of_group = StudentFilter {
+        group_id: Some(GroupId(group)),
+        ..StudentFilter::default()
+    };
+    let (degraded, short) =
+        drain_bounded(BOUND, async |p| reader.list_students(&of_group, p).await).await?;
+    let lms = drain(1000, async |p| repo.list_students(&of_group, p).await).await?;
+    anyhow::ensure!(
+        lms.len() > BOUND,
+        "students: {} match, too few to test",
+        lms.len()
+    );
+    assert!(short > 0, "students: no page stopped at the bound");
+    same_items("bounded students", degraded, lms, |s| s.id.0);
+
+    let dropped = EnrollmentFilter {
+        status: Some(EnrollmentStatus::Dropped),
+        ..EnrollmentFilter::default()
+    };
+    let (degraded, short) =
+        drain_bounded(BOUND, async |p| reader.list_enrollments(&dropped, p).await).await?;
+    let lms = drain(1000, async |p| repo.list_enrollments(&dropped, p).await).await?;
+    anyhow::ensure!(
+        lms.len() > BOUND,
+        "enrollments: {} match, too few to test",
+        lms.len()
+    );
+    assert!(short > 0, "enrollments: no page stopped at the bound");
+    same_items("bounded enrollments", degraded, lms, |e| e.id.0);
+
+    // The id map's courses count against the bound as legacy rows do.
+    let all = CourseFilter::default();
+    let (degraded, short) =
+        drain_bounded(BOUND, async |p| reader.list_courses(&all, p).await).await?;
+    let lms = drain(1000, async |p| repo.list_courses(&all, p).await).await?;
+    anyhow::ensure!(
+        lms.len() > BOUND,
+        "courses: {} match, too few to test",
+        lms.len()
+    );
+    assert!(short > 0, "courses: no page stopped at the bound");
+    same_items("bounded courses", degraded, lms, |c| c.id.0);
+
+    // Provisioned accounts (no legacy rows) follow the legacy students only
+    // once the scan has reached the table's end, never after a stop.
+    let students = UserFilter {
+        role: Some(Role::Student),
+    };
+    let (degraded, short) =
+        drain_bounded(50, async |p| reader.list_users(&students, p).await).await?;
+    let lms = drain(1000, async |p| repo.list_users(&students, p).await).await?;
+    anyhow::ensure!(
+        lms.len() > BOUND,
+        "users: {} match, too few to test",
+        lms.len()
+    );
+    assert!(short > 0, "users: no page stopped at the bound");
+    same_items("bounded users", degraded, lms, |u| u.id.0);
+    Ok(())
+}
+
+/// A legacy `NaN` (written by SQL; `numeric(6,2)` takes it, and refuses the
+/// infinities) reads as the migration writes it, never as an error: a
+/// `NaN` maximum is 100, against which the score is judged; a `NaN` score
+/// is unset. Runs last: it changes legacy rows.
+async fn legacy_nan_reads_as_the_migration_writes_it(w: &World) -> anyhow::Result<()> {
+    let (id, legacy_id) = *migrated(&w.lms, "exam_results")
+        .await?
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("no migrated exam result"))?;
+    let exam: i32 = sqlx::query_scalar("SELECT exam_id FROM exam_results WHERE id = $1")
+        .bind(legacy_id)
+        .fetch_one(&w.legacy)
+        .await?;
+    sqlx::query("UPDATE exams SET max_score = 'NaN' WHERE id = $1")
+        .bind(exam)
+        .execute(&w.legacy)
+        .await?;
+    sqlx::query("UPDATE exam_results SET score = 99.5 WHERE id = $1")
+        .bind(legacy_id)
+        .execute(&w.legacy)
+        .await?;
+    let read = w.reader.get_submission(SubmissionId(id)).await?;
+    assert_eq!(
+        read.score.map(|score| score.to_string()).as_deref(),
+        Some("99.50")
+    );
+    sqlx::query("UPDATE exam_results SET score = 'NaN' WHERE id = $1")
+        .bind(legacy_id)
+        .execute(&w.legacy)
+        .await?;
+    let read = w.reader.get_submission(SubmissionId(id)).await?;
+    assert_eq!(read.score, None);
+    let filter = SubmissionFilter {
+        assessment_id: Some(read.assessment_id),
+        ..SubmissionFilter::default()
+    };
+    let listed = drain(50, async |p| w.reader.list_submissions(&filter, p).await).await?;
+    assert!(listed.contains(&read), "the NaN row is listed too");
     Ok(())
 }

@@ -709,3 +709,51 @@ async fn materials_belong_to_their_course() -> anyhow::Result<()> {
     assert!(rest.items.iter().all(|m| m.course_id == course));
     env.finish().await
 }
+
+/// Pages of materials read under a byte bound: only the rows whose text
+/// fits are loaded (at least one), and the cursors give every row once.
+async fn material_titles_by_pages(
+    env: &Env,
+    course: CourseId,
+    max_bytes: usize,
+) -> anyhow::Result<Vec<Vec<String>>> {
+    let mut pages = Vec::new();
+    let mut request = PageRequest::first(100).with_max_bytes(max_bytes);
+    for _ in 0..20 {
+        let page = env.repo.list_materials(course, request).await?;
+        pages.push(page.items.into_iter().map(|m| m.title).collect());
+        match page.next_after {
+            Some(cursor) => {
+                request = PageRequest::resume(100, Some(cursor)).with_max_bytes(max_bytes)
+            }
+            None => return Ok(pages),
+        }
+    }
+    anyhow::bail!("the pages do not end")
+}
+
+#[tokio::test]
+async fn materials_load_only_what_a_response_can_carry() -> anyhow::Result<()> {
+    let env = Env::new("repomaterialbytes").await?;
+    let f = seed(&env).await?;
+    env.exec(&format!(
+        "DELETE FROM course_materials WHERE course_id = {}",
+        f.course1
+    ))
+    .await?;
+    env.exec(&format!(
+        "INSERT INTO course_materials (course_id, title, kind, body) \
+         SELECT {}, 'M' || g, 'text', repeat('b', 1000) FROM generate_series(1, 5) g",
+        f.course1
+    ))
+    .await?;
+    let course = CourseId(f.course1);
+    // About 1,002 bytes each: two fit in 2,500.
+    assert_eq!(
+        material_titles_by_pages(&env, course, 2_500).await?,
+        vec![vec!["M1", "M2"], vec!["M3", "M4"], vec!["M5"]]
+    );
+    // One row larger than the bound still comes, alone.
+    assert_eq!(material_titles_by_pages(&env, course, 500).await?.len(), 5);
+    env.finish().await
+}

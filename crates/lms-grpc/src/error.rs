@@ -25,6 +25,19 @@ pub enum ApiError {
     /// Not found, where the whole message explains why (`ExplainRow`).
     #[error("{0}")]
     NotFoundExplained(String),
+    /// The next item of a list is larger than one response may be
+    /// (`response_budget`).
+    #[error(
+        "the next item of this list takes {item_bytes} bytes, more than one response may carry \
+         (grpc.max_message_bytes is {max_message_bytes} bytes, of which \
+         {reserved} are kept for the page token): it cannot be listed until the \
+         server's operator raises grpc.max_message_bytes",
+        reserved = crate::response_budget::RESERVED_BYTES
+    )]
+    ResponseItemTooLarge {
+        item_bytes: usize,
+        max_message_bytes: usize,
+    },
     /// The server has as many requests in flight as `grpc.concurrency_limit`
     /// allows; this one was refused at once.
     #[error("{0}")]
@@ -130,6 +143,26 @@ impl ApiError {
             ApiError::TooManyWatchers { .. } => "TOO_MANY_WATCHERS",
             ApiError::StreamEnded(StreamEnd::ShuttingDown) => "SERVER_SHUTTING_DOWN",
             ApiError::StreamEnded(StreamEnd::MaxAge(_)) => "STREAM_MAX_AGE",
+            ApiError::ResponseItemTooLarge { .. } => "RESPONSE_ITEM_TOO_LARGE",
+        }
+    }
+}
+
+impl ApiError {
+    /// The `ErrorInfo.metadata`: the numbers a client may act on.
+    fn metadata(&self) -> HashMap<String, String> {
+        match self {
+            ApiError::ResponseItemTooLarge {
+                item_bytes,
+                max_message_bytes,
+            } => HashMap::from([
+                ("item_bytes".to_owned(), item_bytes.to_string()),
+                (
+                    "max_message_bytes".to_owned(),
+                    max_message_bytes.to_string(),
+                ),
+            ]),
+            _ => HashMap::new(),
         }
     }
 }
@@ -143,7 +176,7 @@ impl ApiError {
 impl From<ApiError> for Status {
     fn from(error: ApiError) -> Status {
         let mut details = ErrorDetails::new();
-        details.set_error_info(error.reason(), ERROR_DOMAIN, HashMap::new());
+        details.set_error_info(error.reason(), ERROR_DOMAIN, error.metadata());
         let mut metadata = MetadataMap::new();
         let (code, message) = match error {
             ApiError::Domain(DomainError::NotFound { resource, key }) => (
@@ -188,6 +221,11 @@ impl From<ApiError> for Status {
             ApiError::DeadlineExceeded(message) => (Code::DeadlineExceeded, bounded(&message)),
             ApiError::TooManyWatchers { .. } => (Code::ResourceExhausted, error.to_string()),
             ApiError::StreamEnded(end) => (Code::Unavailable, end.to_string()),
+            // Retrying cannot help (RESOURCE_EXHAUSTED would invite it): the
+            // server's configuration must change first.
+            too_large @ ApiError::ResponseItemTooLarge { .. } => {
+                (Code::FailedPrecondition, bounded(&too_large.to_string()))
+            }
         };
         Status::with_error_details_and_metadata(code, message, details, metadata)
     }

@@ -19,6 +19,7 @@ pub mod pb;
 pub mod request;
 pub mod request_limits;
 pub mod request_metrics;
+pub mod response_budget;
 pub mod run_watch;
 pub mod services;
 

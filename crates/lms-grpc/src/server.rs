@@ -28,6 +28,7 @@ use crate::pb::lms::v1::student_service_server::StudentServiceServer;
 use crate::pb::lms::v1::user_service_server::UserServiceServer;
 use crate::request_limits::RequestLimitsLayer;
 use crate::request_metrics::RequestMetricsLayer;
+use crate::response_budget::ResponseBudget;
 use crate::run_watch::{RunWatchHub, RunWatchLimits};
 use crate::services::DomainApi;
 use crate::services::migration::MigrationApi;
@@ -108,6 +109,7 @@ impl GrpcApp {
             auth: Authenticator::from_settings(&settings.auth)?,
             domain: DomainApi {
                 repo: Repository::with_sources(sources.clone()),
+                budget: ResponseBudget::new(settings.grpc.max_message_bytes),
             },
             // Migration runs never fail over: they use the primary or wait.
             migration: MigrationApi {
@@ -116,6 +118,7 @@ impl GrpcApp {
                 queue,
                 default_chunk_size: settings.migration.chunk_size,
                 legacy_timezone: settings.legacy.timezone.clone(),
+                budget: ResponseBudget::new(settings.grpc.max_message_bytes),
                 stopping: stopping_seen,
                 watchers: RunWatchHub::new(
                     sources.primary_pool().clone(),

@@ -449,3 +449,87 @@ async fn without_a_standby_reads_come_from_the_legacy_database() -> anyhow::Resu
     server.stop().await?;
     fixture.close().await
 }
+
+/// Every page of `ListStudents` with `filter`: the students, and how many
+/// pages came back short of `page_size` with a token.
+async fn list_every_student(
+    client: &mut StudentServiceClient<support::Authed>,
+    filter: &str,
+    page_size: i32,
+    most_per_page: usize,
+) -> anyhow::Result<(Vec<pb::Student>, usize)> {
+    let mut students = Vec::new();
+    let mut short_pages = 0;
+    let mut page_token = String::new();
+    for _ in 0..10_000 {
+        let page = client
+            .list_students(pb::ListStudentsRequest {
+                page_size,
+                page_token,
+                filter: filter.to_owned(),
+            })
+            .await?
+            .into_inner();
+        anyhow::ensure!(
+            page.students.len() <= most_per_page,
+            "a page held {} students",
+            page.students.len()
+        );
+        let ended = page.next_page_token.is_empty();
+        if !ended && page.students.len() < page_size as usize {
+            short_pages += 1;
+        }
+        students.extend(page.students);
+        if ended {
+            return Ok((students, short_pages));
+        }
+        page_token = page.next_page_token;
+    }
+    anyhow::bail!("the pages do not end")
+}
+
+#[tokio::test]
+async fn degraded_lists_stop_at_their_row_bound_and_resume() -> anyhow::Result<()> {
+    const BOUND: usize = 5;
+    let mut fixture = fixture("fobound", false).await?;
+    fixture.settings.legacy.max_rows_per_list = BOUND;
+    let server = RunningServer::start(fixture.settings.clone()).await?;
+    let mut reader = StudentServiceClient::new(server.authed(READER).await?);
+    // The students of one group: a few among many.
+    let lms = lms_pg::connect(
+        &fixture.settings.database.url,
+        &lms_pg::PoolConfig::small("failover-test"),
+    )
+    .await?;
+    let group: i64 = sqlx::query_scalar(
+        "SELECT group_id FROM students WHERE group_id IS NOT NULL \
+         GROUP BY group_id HAVING count(*) > $1 ORDER BY count(*), group_id LIMIT 1",
+    )
+    .bind(BOUND as i64)
+    .fetch_one(&lms)
+    .await?;
+    lms.close().await;
+    let filter = format!("group = \"groups/{group}\"");
+    let (mut from_primary, _) = list_every_student(&mut reader, &filter, 1000, 1000).await?;
+    assert!(
+        from_primary.len() > BOUND,
+        "{} students",
+        from_primary.len()
+    );
+
+    fixture.primary.stop().await?;
+    let (name, _) = &fixture.students[0];
+    wait_for_source(&mut reader, name, "legacy", Duration::from_secs(10)).await?;
+    // Pages of 50 asked for; each call examines at most 5 legacy rows, so
+    // no page holds more than 5, and the short ones carry a token.
+    let (mut degraded, short_pages) = list_every_student(&mut reader, &filter, 50, BOUND).await?;
+    assert!(short_pages > 0, "no page stopped at the bound");
+    degraded.sort_by(|a, b| a.name.cmp(&b.name));
+    from_primary.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(
+        degraded, from_primary,
+        "every student of the group, each once"
+    );
+    server.stop().await?;
+    fixture.close().await
+}

@@ -10,8 +10,13 @@ pub struct Model {
     pub legacy_id: Option<i64>,
     pub assessment_id: i64,
     pub student_id: i64,
-    #[sea_orm(column_type = "Decimal(Some((6, 2)))")]
-    pub score: Option<Decimal>,
+    /// Read as text, as `assessments.max_score` is (`repo::numbers`).
+    #[sea_orm(
+        column_type = "Decimal(Some((6, 2)))",
+        select_as = "text",
+        save_as = "numeric"
+    )]
+    pub score: Option<String>,
     pub submitted_at: Option<DateTimeUtc>,
     pub status: String,
     #[sea_orm(column_type = "JsonBinary")]

@@ -14,8 +14,15 @@ pub struct Model {
     pub title: String,
     pub kind: Option<String>,
     pub held_on: Option<Date>,
-    #[sea_orm(column_type = "Decimal(Some((6, 2)))")]
-    pub max_score: Decimal,
+    /// Read as text: a `numeric` can hold `NaN`, which no Rust decimal
+    /// can, and the repository decides what such a value reads as
+    /// (`repo::numbers`).
+    #[sea_orm(
+        column_type = "Decimal(Some((6, 2)))",
+        select_as = "text",
+        save_as = "numeric"
+    )]
+    pub max_score: String,
     pub source_deleted_at: Option<DateTimeUtc>,
 }
 

@@ -11,8 +11,14 @@ pub struct Model {
     pub organization_id: Option<i64>,
     pub name: String,
     pub code: Option<String>,
-    #[sea_orm(column_type = "Decimal(Some((4, 1)))")]
-    pub credits: Option<Decimal>,
+    /// Not served by the API, but read with every course: as text, so that
+    /// a `NaN` here cannot fail a course read (`repo::numbers`).
+    #[sea_orm(
+        column_type = "Decimal(Some((4, 1)))",
+        select_as = "text",
+        save_as = "numeric"
+    )]
+    pub credits: Option<String>,
     pub source_deleted_at: Option<DateTimeUtc>,
 }
 

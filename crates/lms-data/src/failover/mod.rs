@@ -148,6 +148,7 @@ impl DataSources {
                 backend: Backend::Legacy(LegacyReader::new(
                     pool.clone(),
                     settings.legacy.timezone.clone(),
+                    settings.legacy.max_rows_per_list,
                 )),
                 pool,
                 up: watch::Sender::new(false),

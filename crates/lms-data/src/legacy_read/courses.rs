@@ -9,7 +9,7 @@ use lms_domain::model::*;
 
 use super::LegacyReader;
 use super::ids::{CourseEntry, IdMap};
-use super::rows::{DatabaseResult, name_or_placeholder};
+use super::rows::{DatabaseResult, Scanned, name_or_placeholder};
 
 const COURSE: &str = "course";
 
@@ -24,7 +24,8 @@ impl LegacyReader {
     }
 
     /// In LMS id order: a course has no legacy id. The cursor, in the legacy
-    /// space like every degraded list's, is the LMS course id.
+    /// space like every degraded list's, is the LMS course id. At most
+    /// `max_rows_per_list` of the id map's courses are examined per call.
     pub async fn list_courses(
         &self,
         filter: &CourseFilter,
@@ -32,11 +33,9 @@ impl LegacyReader {
     ) -> Result<Page<Course>, DomainError> {
         let ids = self.ids()?;
         let wanted = page.size() as usize + 1;
-        let mut candidates = ids
-            .courses
-            .after(page.after())
-            .iter()
-            .filter(|entry| matches(filter, entry));
+        let after = ids.courses.after(page.after());
+        let examined = &after[..after.len().min(self.max_rows_per_list())];
+        let mut candidates = examined.iter().filter(|entry| matches(filter, entry));
         let mut items = Vec::with_capacity(wanted);
         loop {
             // A course whose subject has left the legacy table is skipped,
@@ -50,12 +49,15 @@ impl LegacyReader {
                 break;
             }
         }
-        Ok(Page::from_overfetch_in(
-            CursorSpace::Legacy,
+        let stopped_after = match examined.last() {
+            Some(last) if items.len() < wanted && examined.len() < after.len() => Some(last.id),
+            _ => None,
+        };
+        Ok(Scanned {
             items,
-            page,
-            |course| course.id.0,
-        ))
+            stopped_after,
+        }
+        .into_page(page, |course| course.id.0))
     }
 
     /// The courses of `entries` whose subject is served, in `entries` order.

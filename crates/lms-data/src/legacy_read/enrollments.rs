@@ -114,19 +114,15 @@ impl LegacyReader {
             scan.academic_year = Some(entry.academic_year.clone());
             scan.semester = Some(entry.semester);
         }
-        let items = collect(
+        let scanned = collect(
             page,
+            self.max_rows_per_list(),
             |after, limit| self.scan_journal(&scan, after, limit),
             |row: &JournalRow| row.id,
             |row| enrollment(&ids, &row).filter(|enrollment| matches(filter, enrollment)),
         )
         .await?;
-        Ok(Page::from_overfetch_in(
-            CursorSpace::Legacy,
-            items,
-            page,
-            |e| e.legacy.map_or(0, |l| l.legacy_id),
-        ))
+        Ok(scanned.into_page(page, |e| e.legacy.map_or(0, |l| l.legacy_id)))
     }
 
     pub async fn lookup_enrollment(&self, legacy_id: i64) -> Result<Enrollment, DomainError> {
@@ -167,8 +163,9 @@ impl LegacyReader {
             only,
             ..JournalScan::default()
         };
-        let items = collect(
+        let scanned = collect(
             page,
+            self.max_rows_per_list(),
             |after, limit| self.scan_journal(&scan, after, limit),
             |row: &JournalRow| row.id,
             |row| {
@@ -180,12 +177,7 @@ impl LegacyReader {
             },
         )
         .await?;
-        Ok(Page::from_overfetch_in(
-            CursorSpace::Legacy,
-            items,
-            page,
-            |g| g.legacy.map_or(0, |l| l.legacy_id),
-        ))
+        Ok(scanned.into_page(page, |g| g.legacy.map_or(0, |l| l.legacy_id)))
     }
 
     pub async fn lookup_grade(&self, legacy_id: i64) -> Result<Grade, DomainError> {

@@ -23,7 +23,11 @@
 //!   [`CursorSpace::Legacy`](lms_domain::model::CursorSpace::Legacy). Filters
 //!   carry LMS ids and are translated to legacy ids; SQL narrows the scan as
 //!   far as it can without the contract's Unicode trim and lower, and the
-//!   exact filter runs on the converted items.
+//!   exact filter runs on the converted items. One call examines at most
+//!   `max_rows_per_list` rows (legacy rows, or the id map's courses): when a
+//!   filter matches few of them, the page comes back short, even empty,
+//!   with a cursor after the last row examined (AIP-158: only a page
+//!   without a next cursor is the last).
 //!
 //! Deliberate differences from the LMS answers (the legacy database cannot
 //! know better):
@@ -78,6 +82,9 @@ struct Inner {
     legacy: PgPool,
     /// The zone of the legacy `timestamp` columns (`legacy.timezone`).
     timezone: String,
+    /// The most legacy rows one list call examines
+    /// (`legacy.max_rows_per_list`).
+    max_rows_per_list: usize,
     /// The latest id map; replaced whole, so a read sees one consistent map.
     ids: RwLock<Option<Arc<IdMap>>>,
 }
@@ -86,6 +93,7 @@ impl fmt::Debug for Inner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LegacyReader")
             .field("timezone", &self.timezone)
+            .field("max_rows_per_list", &self.max_rows_per_list)
             .field("ids", &self.current_ids())
             .finish_non_exhaustive()
     }
@@ -105,12 +113,15 @@ impl Inner {
 impl LegacyReader {
     /// `timezone` is the legacy `timestamp` columns' zone (a PostgreSQL zone
     /// name, `legacy.timezone`); they are converted to UTC in it, as the
-    /// engine does.
-    pub fn new(legacy: PgPool, timezone: String) -> LegacyReader {
+    /// engine does. `max_rows_per_list` (`legacy.max_rows_per_list`) bounds
+    /// the rows one list call examines: a list that reaches it before its
+    /// page is full returns a short page with a token that resumes there.
+    pub fn new(legacy: PgPool, timezone: String, max_rows_per_list: usize) -> LegacyReader {
         LegacyReader {
             inner: Arc::new(Inner {
                 legacy,
                 timezone,
+                max_rows_per_list: max_rows_per_list.max(1),
                 ids: RwLock::new(None),
             }),
         }
@@ -160,5 +171,9 @@ impl LegacyReader {
 
     fn timezone(&self) -> &str {
         &self.inner.timezone
+    }
+
+    fn max_rows_per_list(&self) -> usize {
+        self.inner.max_rows_per_list
     }
 }

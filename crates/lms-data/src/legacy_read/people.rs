@@ -79,8 +79,9 @@ impl LegacyReader {
         page: PageRequest,
     ) -> Result<Page<Organization>, DomainError> {
         let ids = self.ids()?;
-        let items = collect(
+        let scanned = collect(
             page,
+            self.max_rows_per_list(),
             |after, limit| async move {
                 sqlx::query_as(select_organizations!("id > $2 ORDER BY id LIMIT $3"))
                     .bind(self.timezone())
@@ -94,12 +95,7 @@ impl LegacyReader {
             |row| organization(&ids, &row),
         )
         .await?;
-        Ok(Page::from_overfetch_in(
-            CursorSpace::Legacy,
-            items,
-            page,
-            |o| o.legacy.map_or(0, |l| l.legacy_id),
-        ))
+        Ok(scanned.into_page(page, |o| o.legacy.map_or(0, |l| l.legacy_id)))
     }
 
     pub async fn lookup_organization(&self, legacy_id: i64) -> Result<Organization, DomainError> {
@@ -137,8 +133,9 @@ impl LegacyReader {
 
     pub async fn list_persons(&self, page: PageRequest) -> Result<Page<Person>, DomainError> {
         let ids = self.ids()?;
-        let items = collect(
+        let scanned = collect(
             page,
+            self.max_rows_per_list(),
             |after, limit| async move {
                 sqlx::query_as(select_persons!("id > $1 ORDER BY id LIMIT $2"))
                     .bind(after)
@@ -151,12 +148,7 @@ impl LegacyReader {
             |row| person(&ids, &row),
         )
         .await?;
-        Ok(Page::from_overfetch_in(
-            CursorSpace::Legacy,
-            items,
-            page,
-            |p| p.legacy.map_or(0, |l| l.legacy_id),
-        ))
+        Ok(scanned.into_page(page, |p| p.legacy.map_or(0, |l| l.legacy_id)))
     }
 
     pub async fn lookup_person(&self, legacy_id: i64) -> Result<Person, DomainError> {

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use lms_domain::DomainError;
-use lms_domain::model::{Legacy, Page, PageRequest};
+use lms_domain::model::{Cursor, CursorSpace, Legacy, Page, PageRequest};
 use lms_domain::text::{clean_opt, required_name};
 use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgTypeInfo, PgValueFormat, PgValueRef};
@@ -122,10 +122,7 @@ pub(super) fn legacy_filter(
 
 /// The page of a filter that matches nothing.
 pub(super) fn empty_page<T>() -> Page<T> {
-    Page {
-        items: Vec::new(),
-        next_after: None,
-    }
+    Page::empty()
 }
 
 /// Where a scan starts: after the page's cursor (a legacy id).
@@ -136,9 +133,34 @@ pub(super) fn scan_start(page: PageRequest) -> i64 {
 /// The largest number of legacy rows one statement of a scan reads.
 const MAX_BATCH: usize = 5_000;
 
+/// What a bounded scan found.
+pub(super) struct Scanned<T> {
+    pub items: Vec<T>,
+    /// The last legacy id examined, when the scan reached its bound on rows
+    /// before the page was full and before the table ended.
+    pub stopped_after: Option<i64>,
+}
+
+impl<T> Scanned<T> {
+    /// The page of a list read in legacy id order: the items, and the page
+    /// after the last item, or after the last row examined when the scan
+    /// stopped at its bound (a short page, AIP-158).
+    pub fn into_page(self, page: PageRequest, id_of: impl Fn(&T) -> i64) -> Page<T> {
+        Page::from_overfetch_in(CursorSpace::Legacy, self.items, page, id_of).resuming_after(
+            self.stopped_after.map(|after| Cursor {
+                space: CursorSpace::Legacy,
+                after,
+            }),
+        )
+    }
+}
+
 /// Reads legacy rows in id order after the page's cursor and keeps the ones
 /// `keep` converts (served rows that pass the filter), until there is one
-/// more than the page holds or the table ends.
+/// more than the page holds, the table ends, or `max_rows` rows have been
+/// examined (`legacy.max_rows_per_list`): a filter that matches few rows
+/// among many then yields a short page whose cursor is the last row
+/// examined, instead of reading the whole table in one call.
 ///
 /// SQL cannot tell which rows are served (that is the id map) nor apply the
 /// contract's Unicode trim and lower exactly, so rows are read in batches a
@@ -149,32 +171,49 @@ const MAX_BATCH: usize = 5_000;
 /// that the list futures stay `Send` for the router.
 pub(super) async fn collect<R, T, F>(
     page: PageRequest,
+    max_rows: usize,
     mut fetch: impl FnMut(i64, i64) -> F,
     row_id: impl Fn(&R) -> i64,
     mut keep: impl FnMut(R) -> Option<T>,
-) -> Result<Vec<T>, DomainError>
+) -> Result<Scanned<T>, DomainError>
 where
     F: Future<Output = Result<Vec<R>, DomainError>>,
 {
     let wanted = page.size() as usize + 1;
+    let max_rows = max_rows.max(1);
     let mut after = scan_start(page);
     let mut items = Vec::with_capacity(wanted);
+    let mut examined = 0;
     let mut batch = wanted + wanted / 4 + 8;
     loop {
-        let limit = i64::try_from(batch).unwrap_or(i64::MAX);
+        let this_batch = batch.min(max_rows - examined);
+        let limit = i64::try_from(this_batch).unwrap_or(i64::MAX);
         let rows = fetch(after, limit).await?;
-        let exhausted = rows.len() < batch;
+        let exhausted = rows.len() < this_batch;
+        examined += rows.len();
         for row in rows {
             after = row_id(&row);
             if let Some(item) = keep(row) {
                 items.push(item);
                 if items.len() == wanted {
-                    return Ok(items);
+                    return Ok(Scanned {
+                        items,
+                        stopped_after: None,
+                    });
                 }
             }
         }
         if exhausted {
-            return Ok(items);
+            return Ok(Scanned {
+                items,
+                stopped_after: None,
+            });
+        }
+        if examined >= max_rows {
+            return Ok(Scanned {
+                items,
+                stopped_after: Some(after),
+            });
         }
         batch = (batch * 2).min(MAX_BATCH);
     }

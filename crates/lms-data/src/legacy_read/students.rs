@@ -73,8 +73,9 @@ impl LegacyReader {
             StudentStatus::as_str,
         );
         let status = &status;
-        let items = collect(
+        let scanned = collect(
             page,
+            self.max_rows_per_list(),
             |after, limit| async move {
                 sqlx::query_as(select_students!(
                     "id > $1 AND ($3::bigint IS NULL OR organization_id = $3) \
@@ -97,12 +98,7 @@ impl LegacyReader {
             |row| student(&ids, &row).filter(|student| matches(filter, student)),
         )
         .await?;
-        Ok(Page::from_overfetch_in(
-            CursorSpace::Legacy,
-            items,
-            page,
-            student_cursor,
-        ))
+        Ok(scanned.into_page(page, student_cursor))
     }
 
     pub async fn lookup_student(&self, legacy_id: i64) -> Result<Student, DomainError> {

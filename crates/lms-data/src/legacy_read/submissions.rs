@@ -71,8 +71,9 @@ impl LegacyReader {
             None => None,
         };
         let students = &students;
-        let mut items = collect(
+        let mut scanned = collect(
             page,
+            self.max_rows_per_list(),
             |after, limit| async move {
                 sqlx::query_as(select_results!(
                     "r.id > $2 AND ($4::bigint IS NULL OR r.exam_id = $4) \
@@ -102,13 +103,8 @@ impl LegacyReader {
             },
         )
         .await?;
-        self.normalise_answers(&mut items).await?;
-        Ok(Page::from_overfetch_in(
-            CursorSpace::Legacy,
-            items,
-            page,
-            |s| s.legacy.map_or(0, |l| l.legacy_id),
-        ))
+        self.normalise_answers(&mut scanned.items).await?;
+        Ok(scanned.into_page(page, |s| s.legacy.map_or(0, |l| l.legacy_id)))
     }
 
     pub async fn lookup_submission(&self, legacy_id: i64) -> Result<Submission, DomainError> {

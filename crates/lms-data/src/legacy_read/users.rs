@@ -9,7 +9,9 @@ use super::LegacyReader;
 use super::ids::Accounts;
 use super::ids::IdMap;
 use super::people::legacy_key;
-use super::rows::{DatabaseResult, UtcTime, VocabularyFilter, collect, served, vocabulary_sql};
+use super::rows::{
+    DatabaseResult, Scanned, UtcTime, VocabularyFilter, collect, served, vocabulary_sql,
+};
 
 const USER: &str = "user";
 
@@ -62,11 +64,12 @@ impl LegacyReader {
         let ids = self.ids()?;
         let wanted = page.size() as usize + 1;
         let after = page.after().unwrap_or(i64::MIN);
-        let mut items = if after < PROVISIONED_CURSOR_BASE {
+        let mut scanned = if after < PROVISIONED_CURSOR_BASE {
             let accounts = &ids.accounts;
             let role = &VocabularyFilter::new(filter.role, Role::Other, &Role::ALL, Role::as_str);
             collect(
                 page,
+                self.max_rows_per_list(),
                 |after, limit| async move {
                     sqlx::query_as(select_users!(
                         "id > $2 AND ",
@@ -88,25 +91,27 @@ impl LegacyReader {
             )
             .await?
         } else {
-            Vec::new()
+            Scanned {
+                items: Vec::new(),
+                stopped_after: None,
+            }
         };
-        if items.len() < wanted {
+        // The provisioned accounts (from the id map, not legacy rows) follow
+        // once the legacy users are done; a scan that stopped at its bound
+        // continues with them on a later page.
+        if scanned.stopped_after.is_none() && scanned.items.len() < wanted {
             let first_provisioned = after.saturating_sub(PROVISIONED_CURSOR_BASE);
-            items.extend(
+            let room = wanted - scanned.items.len();
+            scanned.items.extend(
                 ids.provisioned
                     .users
                     .iter()
                     .filter(|user| user.id.0 > first_provisioned && matches(filter, user))
-                    .take(wanted - items.len())
+                    .take(room)
                     .cloned(),
             );
         }
-        Ok(Page::from_overfetch_in(
-            CursorSpace::Legacy,
-            items,
-            page,
-            user_cursor,
-        ))
+        Ok(scanned.into_page(page, user_cursor))
     }
 
     pub async fn lookup_user(&self, legacy_id: i64) -> Result<User, DomainError> {

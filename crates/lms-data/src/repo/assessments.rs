@@ -5,7 +5,7 @@ use lms_domain::model::*;
 use lms_domain::status::SubmissionStatus;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use super::{LmsStore, legacy, legacy_i32, legacy_key, parse_text, read_one, read_page};
+use super::{LmsStore, legacy, legacy_i32, legacy_key, numbers, parse_text, read_one, read_page};
 use crate::entities::{assessment_submissions, assessments};
 
 const ASSESSMENT: &str = "assessment";
@@ -84,7 +84,7 @@ fn assessment(row: assessments::Model) -> Assessment {
         title: row.title,
         kind: row.kind,
         held_on: row.held_on,
-        max_score: row.max_score,
+        max_score: numbers::max_score(row.id, &row.max_score),
         legacy: legacy(row.legacy_id.map(i64::from), row.source_deleted_at),
     }
 }
@@ -95,7 +95,7 @@ fn submission(row: assessment_submissions::Model) -> Result<Submission, DomainEr
         id: SubmissionId(row.id),
         assessment_id: AssessmentId(row.assessment_id),
         student_id: StudentId(row.student_id),
-        score: row.score,
+        score: numbers::score(row.id, row.score.as_deref()),
         submitted_at: row.submitted_at,
         status: parse_text("submission status", &row.status, SubmissionStatus::parse)?,
         answers_json: row.answers.map(|answers| answers.to_string()),

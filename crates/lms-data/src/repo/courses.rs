@@ -3,7 +3,9 @@
 use lms_domain::DomainError;
 use lms_domain::model::*;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect,
+};
 
 use super::errors::{Target, db_error};
 use super::{LmsStore, first_or_not_found, keyset, parse_text, read_one, read_page};
@@ -62,6 +64,10 @@ impl LmsStore {
         material(read_one(&self.db, MATERIAL, id, select).await?)
     }
 
+    /// With [`PageRequest::max_bytes`], the rows' text sizes are read
+    /// first, and only the rows whose text fits are loaded (at least one):
+    /// a page of large bodies never assembles more than a response can
+    /// carry.
     pub async fn list_materials(
         &self,
         course: CourseId,
@@ -71,7 +77,39 @@ impl LmsStore {
         let select = course_materials::Entity::find()
             .filter(course_materials::Column::CourseId.eq(course.0));
         let id = course_materials::Column::Id;
-        read_page(&self.db, MATERIAL, select, id, page, material, |m| m.id.0).await
+        let Some(max_bytes) = page.max_bytes() else {
+            return read_page(&self.db, MATERIAL, select, id, page, material, |m| m.id.0).await;
+        };
+        let sizes: Vec<(i64, i64)> = keyset(select.clone(), id, page)
+            .select_only()
+            .column(id)
+            .column_as(Expr::cust(MATERIAL_TEXT_BYTES), "text_bytes")
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(|error| db_error(Target::any(MATERIAL), &error))?;
+        let fitting = rows_within(&sizes, max_bytes);
+        let Some(&(last, _)) = fitting.last() else {
+            return Ok(Page::empty());
+        };
+        let cut = fitting.len() < sizes.len();
+        let read = read_page(
+            &self.db,
+            MATERIAL,
+            select.filter(id.lte(last)),
+            id,
+            page,
+            material,
+            |m| m.id.0,
+        )
+        .await?;
+        // Cut by size, the page holds at most `size` rows: the next one
+        // starts after the last that fitted.
+        Ok(if cut {
+            read.resuming_after(Some(Cursor::lms(last)))
+        } else {
+            read
+        })
     }
 
     /// The course is checked first so that a missing one is a NotFound
@@ -170,6 +208,27 @@ impl LmsStore {
         let select = courses::Entity::find_by_id(course.0);
         read_one(&self.db, COURSE, course, select).await.map(|_| ())
     }
+}
+
+/// The bytes of a material's text, as PostgreSQL knows them without
+/// reading the text (`octet_length` of a TOASTed value reads its header).
+const MATERIAL_TEXT_BYTES: &str = "(octet_length(title) + coalesce(octet_length(url), 0) \
+     + coalesce(octet_length(body), 0))::bigint";
+
+/// The first of `sizes` (`(id, bytes)` in id order) whose bytes together
+/// stay within `max_bytes`; at least the first, so that a row larger than
+/// the bound still reaches the caller, which decides what to say about it.
+fn rows_within(sizes: &[(i64, i64)], max_bytes: usize) -> &[(i64, i64)] {
+    let max_bytes = i64::try_from(max_bytes).unwrap_or(i64::MAX);
+    let mut total: i64 = 0;
+    let fitting = sizes
+        .iter()
+        .take_while(|(_, bytes)| {
+            total = total.saturating_add(*bytes);
+            total <= max_bytes
+        })
+        .count();
+    &sizes[..fitting.max(1).min(sizes.len())]
 }
 
 /// A course with its subject. The subject is a required foreign key, so a

@@ -10,6 +10,7 @@ mod courses;
 mod directory;
 mod enrollments;
 mod errors;
+mod numbers;
 mod routed;
 mod students;
 

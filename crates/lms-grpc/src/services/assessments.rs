@@ -38,6 +38,7 @@ impl AssessmentService for DomainApi {
             group_id: optional_term(&terms, "group", "groups")?.map(GroupId),
         };
         let (assessments, next_page_token) = list_page(
+            self.budget,
             &format!("ListAssessments|{filter:?}"),
             request.page_size,
             &request.page_token,
@@ -86,6 +87,7 @@ impl AssessmentService for DomainApi {
             student_id: optional_term(&terms, "student", "students")?.map(StudentId),
         };
         let (submissions, next_page_token) = list_page(
+            self.budget,
             &format!("ListSubmissions|{filter:?}"),
             request.page_size,
             &request.page_token,

@@ -124,6 +124,7 @@ impl CourseService for DomainApi {
             academic_year: terms.get("academic_year").cloned(),
         };
         let (courses, next_page_token) = list_page(
+            self.budget,
             &format!("ListCourses|{filter:?}"),
             request.page_size,
             &request.page_token,
@@ -157,6 +158,7 @@ impl CourseService for DomainApi {
         let request = request.into_inner();
         let course = CourseId(parse_id("parent", "courses", &request.parent).or_status()?);
         let (course_materials, next_page_token) = list_page(
+            self.budget,
             &format!("ListCourseMaterials|{course}"),
             request.page_size,
             &request.page_token,

@@ -35,6 +35,7 @@ impl OrganizationService for DomainApi {
         let request = request.into_inner();
         filter(&request.filter, &[]).or_status()?;
         let (organizations, next_page_token) = list_page(
+            self.budget,
             "ListOrganizations",
             request.page_size,
             &request.page_token,
@@ -79,6 +80,7 @@ impl PersonService for DomainApi {
         let request = request.into_inner();
         filter(&request.filter, &[]).or_status()?;
         let (persons, next_page_token) = list_page(
+            self.budget,
             "ListPersons",
             request.page_size,
             &request.page_token,
@@ -125,6 +127,7 @@ impl UserService for DomainApi {
                 .or_status()?,
         };
         let (users, next_page_token) = list_page(
+            self.budget,
             &format!("ListUsers|{filter:?}"),
             request.page_size,
             &request.page_token,
@@ -169,6 +172,7 @@ impl StaffService for DomainApi {
                 .map(OrganizationId),
         };
         let (staff_members, next_page_token) = list_page(
+            self.budget,
             &format!("ListStaffMembers|{filter:?}"),
             request.page_size,
             &request.page_token,

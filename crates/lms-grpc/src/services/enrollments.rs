@@ -159,6 +159,7 @@ impl EnrollmentService for DomainApi {
                 .or_status()?,
         };
         let (enrollments, next_page_token) = list_page(
+            self.budget,
             &format!("ListEnrollments|{filter:?}"),
             request.page_size,
             &request.page_token,
@@ -250,6 +251,7 @@ impl EnrollmentService for DomainApi {
             enrollment_id: optional_term(&terms, "enrollment", "enrollments")?.map(EnrollmentId),
         };
         let (grades, next_page_token) = list_page(
+            self.budget,
             &format!("ListGrades|{filter:?}"),
             request.page_size,
             &request.page_token,

@@ -21,6 +21,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::pb::lms::migration::v1 as pb;
 use crate::pb::lms::migration::v1::migration_service_server::MigrationService;
 use crate::request::{next_token, next_uuid_token, no_nul, page, page_by_uuid};
+use crate::response_budget::ResponseBudget;
 use crate::run_watch::{RunEvents, RunWatchHub};
 
 /// The migration service's state.
@@ -34,6 +35,8 @@ pub struct MigrationApi {
     /// The zone legacy timestamps are read in (`legacy.timezone`), for
     /// verification.
     pub legacy_timezone: String,
+    /// How large a List response may be.
+    pub budget: ResponseBudget,
     /// Becomes true when the server begins to shut down.
     pub stopping: tokio::sync::watch::Receiver<bool>,
     /// `WatchRun`'s one listener, its followers and its watcher slots.
@@ -350,8 +353,15 @@ impl MigrationService for MigrationApi {
         let (runs, next) = control::list_runs(&self.lms, size, before)
             .await
             .or_status()?;
+        let cursors: Vec<Uuid> = runs.iter().map(|run| run.run_id).collect();
+        let mut runs: Vec<pb::Run> = runs.into_iter().map(Into::into).collect();
+        let next = self
+            .budget
+            .keep_fitting(&mut runs, &cursors)
+            .or_status()?
+            .or(next);
         Ok(Response::new(pb::ListRunsResponse {
-            runs: runs.into_iter().map(Into::into).collect(),
+            runs,
             next_page_token: next_uuid_token(next, "ListRuns"),
         }))
     }
@@ -409,8 +419,15 @@ impl MigrationService for MigrationApi {
             control::list_outcomes(&self.lms, table, &filter, page.size(), page.after())
                 .await
                 .or_status()?;
+        let cursors: Vec<i64> = rows.iter().map(|row| row.legacy_id).collect();
+        let mut row_outcomes: Vec<pb::RowOutcome> = rows.into_iter().map(outcome).collect();
+        let next = self
+            .budget
+            .keep_fitting(&mut row_outcomes, &cursors)
+            .or_status()?
+            .or(next);
         Ok(Response::new(pb::ListRowOutcomesResponse {
-            row_outcomes: rows.into_iter().map(outcome).collect(),
+            row_outcomes,
             next_page_token: next_token(next.map(lms_domain::model::Cursor::lms), &binding),
         }))
     }

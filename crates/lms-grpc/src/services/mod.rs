@@ -17,11 +17,14 @@ use lms_domain::model::{Page, PageRequest};
 
 use crate::error::ApiError;
 use crate::request::{next_token, page};
+use crate::response_budget::ResponseBudget;
 
-/// The domain API's shared state: the repository over the LMS database.
+/// The domain API's shared state: the repository over the LMS database,
+/// and how large a List response may be.
 #[derive(Debug, Clone)]
 pub struct DomainApi {
     pub repo: Repository,
+    pub budget: ResponseBudget,
 }
 
 /// `?` on domain results inside handlers.
@@ -38,8 +41,10 @@ impl<T, E: Into<ApiError>> OrStatus<T> for Result<T, E> {
 /// One page of a List method: the page the request asks for (its token
 /// bound to `binding`, the method and its filter, so that a token cannot be
 /// replayed under another filter), fetched by `fetch`, converted to proto
-/// messages, with the token of the next page.
+/// messages, cut to what one response can carry (`budget`), with the token
+/// of the next page.
 pub async fn list_page<T, P, E, Fut>(
+    budget: ResponseBudget,
     binding: &str,
     page_size: i32,
     page_token: &str,
@@ -48,15 +53,15 @@ pub async fn list_page<T, P, E, Fut>(
 where
     Fut: Future<Output = Result<Page<T>, E>>,
     E: Into<ApiError>,
-    P: From<T>,
+    P: From<T> + prost::Message,
 {
-    let found = fetch(page(page_size, page_token, binding).or_status()?)
-        .await
-        .or_status()?;
-    Ok((
-        found.items.into_iter().map(P::from).collect(),
-        next_token(found.next_after, binding),
-    ))
+    let request = page(page_size, page_token, binding)
+        .or_status()?
+        .with_max_bytes(budget.max_message_bytes());
+    let found = fetch(request).await.or_status()?.map(P::from);
+    let fitting = budget.fitting(&found.items).or_status()?;
+    let sent = found.cut(fitting);
+    Ok((sent.items, next_token(sent.next_after, binding)))
 }
 
 /// Checks a legacy id given to a Lookup method (or ExplainRow): any value

@@ -135,6 +135,7 @@ impl StudentService for DomainApi {
                 .or_status()?,
         };
         let (students, next_page_token) = list_page(
+            self.budget,
             &format!("ListStudents|{filter:?}"),
             request.page_size,
             &request.page_token,
