@@ -3,7 +3,9 @@
 use lms_domain::DomainError;
 use lms_domain::model::*;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+};
 
 use super::errors::{Target, db_error};
 use super::{LmsStore, first_or_not_found, keyset, parse_text, read_one, read_page};
@@ -12,7 +14,7 @@ use crate::entities::{course_materials, courses, subjects};
 const COURSE: &str = "course";
 const MATERIAL: &str = "course material";
 
-impl LmsStore {
+impl<C: ConnectionTrait> LmsStore<C> {
     pub async fn get_course(&self, id: CourseId) -> Result<Course, DomainError> {
         let row = courses::Entity::find_by_id(id.0)
             .find_also_related(subjects::Entity)
