@@ -25,6 +25,9 @@ pub enum ApiError {
     /// Not found, where the whole message explains why (`ExplainRow`).
     #[error("{0}")]
     NotFoundExplained(String),
+    /// An AIP-155 request id sent again with another request.
+    #[error("request_id was used with another request")]
+    RequestIdReused,
 }
 
 impl ApiError {
@@ -84,6 +87,7 @@ impl ApiError {
             ApiError::Unauthenticated(_) => "TOKEN_MISSING_OR_INVALID",
             ApiError::PermissionDenied(_) => "SCOPE_MISSING",
             ApiError::Unimplemented(_) => "METHOD_NOT_SERVED",
+            ApiError::RequestIdReused => "REQUEST_ID_REUSED",
         }
     }
 }
@@ -138,6 +142,11 @@ impl From<ApiError> for Status {
             ApiError::PermissionDenied(message) => (Code::PermissionDenied, bounded(&message)),
             ApiError::Unimplemented(message) => (Code::Unimplemented, bounded(&message)),
             ApiError::NotFoundExplained(message) => (Code::NotFound, bounded(&message)),
+            ApiError::RequestIdReused => {
+                let description = "was used before with another request; a retry must repeat the request unchanged, and a new request needs a new id";
+                details.add_bad_request_violation("request_id", description);
+                (Code::InvalidArgument, format!("request_id: {description}"))
+            }
         };
         Status::with_error_details_and_metadata(code, message, details, metadata)
     }
