@@ -128,9 +128,10 @@ impl Repository {
     /// began one, rolled back and recorded nothing).
     pub async fn record_failed_call(&self, call: &Call, code: CallCode) -> Result<(), DomainError> {
         let event = call.event(code);
-        self.write(|store| Box::pin(async move { insert_event(&store.db, &event).await }))
+        let recorded = &event;
+        self.write(|store| Box::pin(async move { insert_event(&store.db, recorded).await }))
             .await?;
-        log(&call.event(code));
+        log(&event);
         Ok(())
     }
 }
