@@ -56,6 +56,7 @@ sql_migration!(m0007, "m20261202_000007_three_way_delta");
 sql_migration!(m0008, "m20261202_000008_owned_values");
 sql_migration!(m0009, "m20261202_000009_bulk_load");
 sql_migration!(m0010, "m20261202_000010_incremental_runs");
+sql_migration!(m0011, "m20261202_000011_audit_and_idempotency");
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -75,6 +76,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008::Migration),
             Box::new(m0009::Migration),
             Box::new(m0010::Migration),
+            Box::new(m0011::Migration),
         ]
     }
 

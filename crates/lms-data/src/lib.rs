@@ -4,6 +4,7 @@
 //! (the only crate that does) the SeaORM entities. Bulk paths elsewhere use
 //! the same pool through [`Database::pool`] with plain SQL.
 
+pub mod audit;
 mod database;
 pub mod entities;
 pub mod failover;

@@ -10,6 +10,7 @@
 
 pub mod account;
 pub mod answers;
+pub mod audit;
 pub mod course;
 pub mod entity;
 pub mod error;

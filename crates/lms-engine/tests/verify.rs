@@ -165,6 +165,76 @@ async fn an_api_edit_kept_as_a_conflict_is_explained() -> anyhow::Result<()> {
     fixture.close().await
 }
 
+/// Sets enrollment 100 (legacy id) to dropped, through the repository:
+/// as the API does (with `call`, recorded in the audit trail) or not.
+async fn drop_enrollment_100(
+    fixture: &Fixture,
+    call: Option<&lms_domain::audit::Call>,
+) -> anyhow::Result<()> {
+    let db = Database::connect(fixture.lms_db.url(), &lms_pg::PoolConfig::small("test")).await?;
+    let enrollment: i64 =
+        sqlx::query_scalar("SELECT id FROM course_enrollments WHERE legacy_id = 100")
+            .fetch_one(fixture.lms())
+            .await?;
+    let repo = Repository::new(&db);
+    let patch = EnrollmentPatch {
+        status: Some(EnrollmentStatus::Dropped),
+        ..EnrollmentPatch::default()
+    };
+    let id = EnrollmentId(enrollment);
+    match call {
+        Some(call) => repo.audited(call).update_enrollment(id, patch).await?,
+        None => repo.update_enrollment(id, patch).await?,
+    };
+    db.pool().close().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_audited_api_edit_is_explained() -> anyhow::Result<()> {
+    let fixture = migrated_school("verifyaudited").await?;
+    let call = lms_domain::audit::Call {
+        actor: "registrar".into(),
+        method: "/lms.v1.EnrollmentService/UpdateEnrollment".into(),
+        resource: Some(format!(
+            "enrollments/{}",
+            sqlx::query_scalar::<_, i64>("SELECT id FROM course_enrollments WHERE legacy_id = 100")
+                .fetch_one(fixture.lms())
+                .await?
+        )),
+        key: None,
+    };
+    drop_enrollment_100(&fixture, Some(&call)).await?;
+
+    let report = verified(&fixture, 2).await?;
+
+    assert_eq!(
+        listed(&report, LegacyEntity::Journal),
+        [(
+            100,
+            DifferenceKind::Changed,
+            Some(Explanation::WrittenThroughApi)
+        )]
+    );
+    assert_eq!(report.unexplained(), 0);
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn an_edit_the_audit_trail_does_not_know_is_unexplained() -> anyhow::Result<()> {
+    let fixture = migrated_school("verifyunaudited").await?;
+    drop_enrollment_100(&fixture, None).await?;
+
+    let report = verified(&fixture, 2).await?;
+
+    assert_eq!(
+        listed(&report, LegacyEntity::Journal),
+        [(100, DifferenceKind::Changed, None)]
+    );
+    assert_eq!(report.unexplained(), 1);
+    fixture.close().await
+}
+
 #[tokio::test]
 async fn a_deletion_the_lms_noted_is_explained() -> anyhow::Result<()> {
     let fixture = migrated_school("verifydeleted").await?;

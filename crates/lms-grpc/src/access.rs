@@ -166,15 +166,26 @@ pub const METHODS: &[(&str, Access)] = {
             "/lms.migration.v1.MigrationService/VerifyRun",
             Needs(MigrationAdmin),
         ),
+        // The audit trail names every writer: an admin's method.
+        (
+            "/lms.migration.v1.MigrationService/ListAuditEvents",
+            Needs(MigrationAdmin),
+        ),
     ]
 };
 
 /// The access a gRPC path (`/package.Service/Method`) needs.
 pub fn access(path: &str) -> Access {
+    listed(path).map_or(Access::Unlisted, |(_, access)| access)
+}
+
+/// The table's entry for a gRPC path: the path as the table spells it
+/// (static, for callers to keep) and its access.
+pub fn listed(path: &str) -> Option<(&'static str, Access)> {
     METHODS
         .iter()
         .find(|(method, _)| *method == path)
-        .map_or(Access::Unlisted, |(_, access)| *access)
+        .map(|(method, access)| (*method, *access))
 }
 
 #[cfg(test)]

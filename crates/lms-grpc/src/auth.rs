@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tonic::Status;
 
-use crate::access::{Access, Scope, access};
+use crate::access::{Access, Scope, listed};
 use crate::error::ApiError;
 
 #[derive(Debug)]
@@ -27,10 +27,12 @@ struct Token {
     scopes: Vec<Scope>,
 }
 
-/// The caller, for handlers and logs.
+/// The caller, for handlers, logs and the audit trail.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub token_name: String,
+    /// The gRPC path called, as the access table spells it.
+    pub method: &'static str,
 }
 
 /// Checks tokens against the configured digests.
@@ -112,10 +114,10 @@ impl Authenticator {
         path: &str,
         authorization: Option<&str>,
     ) -> Result<Option<Caller>, ApiError> {
-        let scope = match access(path) {
-            Access::Open => return Ok(None),
-            Access::Needs(scope) => scope,
-            Access::Unlisted => {
+        let (method, scope) = match listed(path) {
+            Some((_, Access::Open)) => return Ok(None),
+            Some((method, Access::Needs(scope))) => (method, scope),
+            Some((_, Access::Unlisted)) | None => {
                 return Err(ApiError::Unimplemented(format!(
                     "the server has no method {path}"
                 )));
@@ -156,6 +158,7 @@ impl Authenticator {
         }
         Ok(Some(Caller {
             token_name: token.name.clone(),
+            method,
         }))
     }
 }

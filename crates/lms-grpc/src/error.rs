@@ -25,6 +25,9 @@ pub enum ApiError {
     /// Not found, where the whole message explains why (`ExplainRow`).
     #[error("{0}")]
     NotFoundExplained(String),
+    /// An AIP-155 request id sent again with another request.
+    #[error("request_id was used with another request")]
+    RequestIdReused,
     /// The next item of a list is larger than one response may be
     /// (`response_budget`).
     #[error(
@@ -138,6 +141,7 @@ impl ApiError {
             ApiError::Unauthenticated(_) => "TOKEN_MISSING_OR_INVALID",
             ApiError::PermissionDenied(_) => "SCOPE_MISSING",
             ApiError::Unimplemented(_) => "METHOD_NOT_SERVED",
+            ApiError::RequestIdReused => "REQUEST_ID_REUSED",
             ApiError::Overloaded(_) => "SERVER_OVERLOADED",
             ApiError::DeadlineExceeded(_) => "REQUEST_TIMEOUT",
             ApiError::TooManyWatchers { .. } => "TOO_MANY_WATCHERS",
@@ -225,6 +229,11 @@ impl From<ApiError> for Status {
             // server's configuration must change first.
             too_large @ ApiError::ResponseItemTooLarge { .. } => {
                 (Code::FailedPrecondition, bounded(&too_large.to_string()))
+            }
+            ApiError::RequestIdReused => {
+                let description = "was used before with another request; a retry must repeat the request unchanged, and a new request needs a new id";
+                details.add_bad_request_violation("request_id", description);
+                (Code::InvalidArgument, format!("request_id: {description}"))
             }
         };
         Status::with_error_details_and_metadata(code, message, details, metadata)

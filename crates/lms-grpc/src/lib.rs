@@ -7,6 +7,7 @@
 //! place (`error`).
 
 pub mod access;
+pub mod audit;
 pub mod auth;
 pub mod client;
 pub mod codec;

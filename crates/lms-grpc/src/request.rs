@@ -227,6 +227,23 @@ pub fn no_nul(field: &str, value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The longest AIP-155 request id.
+pub const MAX_REQUEST_ID: usize = 200;
+
+/// An AIP-155 request id (`StartRun`, `RetryRejected`, the creates):
+/// blank is none; at most [`MAX_REQUEST_ID`] characters, no NUL.
+pub fn request_id(value: &str) -> Result<Option<String>, ApiError> {
+    no_nul("request_id", value)?;
+    match value.trim() {
+        "" => Ok(None),
+        id if id.chars().count() > MAX_REQUEST_ID => Err(ApiError::invalid(
+            "request_id",
+            format!("is longer than {MAX_REQUEST_ID} characters"),
+        )),
+        id => Ok(Some(id.to_owned())),
+    }
+}
+
 /// Optional text: empty is absent; too long or holding a NUL is invalid.
 pub fn optional_text(field: &str, value: &str, max: usize) -> Result<Option<String>, ApiError> {
     no_nul(field, value)?;

@@ -197,6 +197,7 @@ impl GrpcApp {
             builder = builder.tls_config(ServerTlsConfig::new().identity(identity))?;
         }
         let domain = self.domain;
+        let primary = self.migration.lms.clone();
         let mut router = builder
             .layer(ErrorInfoLayer)
             .layer(RequestMetricsLayer)
@@ -262,6 +263,10 @@ impl GrpcApp {
         let mut probes_stop = serving_ended.subscribe();
         tokio::spawn(self.sources.clone().run_probes(async move {
             let _ = probes_stop.wait_for(|ended| *ended).await;
+        }));
+        let mut purge_stop = serving_ended.subscribe();
+        tokio::spawn(crate::audit::purge_request_keys(primary, async move {
+            let _ = purge_stop.wait_for(|ended| *ended).await;
         }));
         let shutdown = async move {
             shutdown.await;

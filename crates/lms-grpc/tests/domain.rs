@@ -124,6 +124,7 @@ async fn reads_pages_and_lookups_over_migrated_data() -> anyhow::Result<()> {
                         course: format!("courses/{course}"),
                         ..Default::default()
                     }),
+                    ..Default::default()
                 })
                 .await?
                 .into_inner();
@@ -216,6 +217,7 @@ async fn writes_and_their_errors() -> anyhow::Result<()> {
                 record_book_number: "ЗК-2026-1".into(),
                 ..Default::default()
             }),
+            ..Default::default()
         })
         .await?
         .into_inner();
@@ -249,6 +251,7 @@ async fn writes_and_their_errors() -> anyhow::Result<()> {
                 admission_year: 1066,
                 ..Default::default()
             }),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -296,6 +299,7 @@ async fn writes_and_their_errors() -> anyhow::Result<()> {
                 course: format!("courses/{}", existing.get::<i64, _>(1)),
                 ..Default::default()
             }),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -313,6 +317,7 @@ async fn writes_and_their_errors() -> anyhow::Result<()> {
                 raw_mark: "Зачет".into(),
                 ..Default::default()
             }),
+            ..Default::default()
         })
         .await?
         .into_inner();
@@ -359,6 +364,7 @@ async fn writes_and_their_errors() -> anyhow::Result<()> {
                 url: "https://lms.example/syllabus".into(),
                 ..Default::default()
             }),
+            ..Default::default()
         })
         .await?
         .into_inner();
@@ -371,6 +377,7 @@ async fn writes_and_their_errors() -> anyhow::Result<()> {
                 kind: pb::MaterialKind::Link.into(),
                 ..Default::default()
             }),
+            ..Default::default()
         })
         .await
         .unwrap_err();

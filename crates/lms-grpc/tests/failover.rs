@@ -271,6 +271,7 @@ async fn create_material(
                 body: "notes".into(),
                 ..Default::default()
             }),
+            ..Default::default()
         })
         .await
         .map(|response| response.into_inner().name)

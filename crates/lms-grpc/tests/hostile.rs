@@ -494,6 +494,7 @@ async fn a_request_over_the_message_size_limit_carries_an_error_info() -> anyhow
                 body: "x".repeat(8 * 1024),
                 ..Default::default()
             }),
+            request_id: String::new(),
         })
         .await
         .err()
@@ -611,6 +612,7 @@ mod run_watchers {
                         record_book_number: format!("ЗК-WATCH-{writes}"),
                         ..Default::default()
                     }),
+                    request_id: String::new(),
                 })
                 .await?;
             slowest_write = slowest_write.max(started.elapsed());

@@ -241,6 +241,12 @@ fn cases() -> Vec<Case> {
             "lms.migration.v1.MigrationService/VerifyRun",
             r#"{"chunk_size": 100}"#,
         ),
+        case(
+            "lms.migration.v1.MigrationService/ListAuditEvents",
+            r#"{"page_size": 10, "page_token": "", "method": "/lms.v1.StudentService/CreateStudent",
+                "resource": "students/1", "actor": "root", "start_time": "2026-01-01T00:00:00Z",
+                "end_time": "2027-01-01T00:00:00Z"}"#,
+        ),
     ]);
     cases
 }

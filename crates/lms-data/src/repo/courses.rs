@@ -4,7 +4,8 @@ use lms_domain::DomainError;
 use lms_domain::model::*;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QuerySelect,
 };
 
 use super::errors::{Target, db_error};
@@ -14,7 +15,7 @@ use crate::entities::{course_materials, courses, subjects};
 const COURSE: &str = "course";
 const MATERIAL: &str = "course material";
 
-impl LmsStore {
+impl<C: ConnectionTrait> LmsStore<C> {
     pub async fn get_course(&self, id: CourseId) -> Result<Course, DomainError> {
         let row = courses::Entity::find_by_id(id.0)
             .find_also_related(subjects::Entity)

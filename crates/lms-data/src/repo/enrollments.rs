@@ -5,7 +5,9 @@ use lms_domain::DomainError;
 use lms_domain::mark::{GradeScale, parse_mark};
 use lms_domain::model::*;
 use lms_domain::status::EnrollmentStatus;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+};
 
 use super::errors::{Target, db_error};
 use super::{LmsStore, first_or_not_found, legacy, legacy_key, parse_text, read_one, read_page};
@@ -14,7 +16,7 @@ use crate::entities::{course_enrollments, grades};
 const ENROLLMENT: &str = "enrollment";
 const GRADE: &str = "grade";
 
-impl LmsStore {
+impl<C: ConnectionTrait> LmsStore<C> {
     pub async fn get_enrollment(&self, id: EnrollmentId) -> Result<Enrollment, DomainError> {
         let select = course_enrollments::Entity::find_by_id(id.0);
         enrollment(read_one(&self.db, ENROLLMENT, id, select).await?)

@@ -14,7 +14,7 @@ use sqlx::postgres::PgDatabaseError;
 /// The row a failed statement was about: its resource name, and its id
 /// when the statement targeted one row (updates and deletes).
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Target {
+pub(crate) struct Target {
     pub resource: &'static str,
     pub id: Option<i64>,
 }
@@ -33,7 +33,7 @@ impl Target {
 }
 
 /// Maps a SeaORM error on `target` to the domain error a caller can act on.
-pub(super) fn db_error(target: Target, error: &DbErr) -> DomainError {
+pub(crate) fn db_error(target: Target, error: &DbErr) -> DomainError {
     let sqlx_error = match error {
         // No connection could be taken from the pool (timed out or closed).
         DbErr::ConnectionAcquire(_) => {

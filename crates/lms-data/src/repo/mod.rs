@@ -6,10 +6,11 @@
 //! size + 1`, the extra row only telling whether another page follows.
 
 mod assessments;
+mod audited;
 mod courses;
 mod directory;
 mod enrollments;
-mod errors;
+pub(crate) mod errors;
 mod numbers;
 mod routed;
 mod students;
@@ -18,12 +19,15 @@ use chrono::{DateTime, Utc};
 use lms_domain::DomainError;
 use lms_domain::model::{Legacy, Page, PageRequest};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select,
 };
 
 use crate::Database;
 use crate::failover::DataSources;
 use errors::{Target, db_error};
+
+pub use audited::{AuditedWrites, Recorded};
 
 /// Reads and writes the LMS domain, routed by [`DataSources`]: reads to the
 /// first endpoint that answers (primary, standbys, then the legacy
@@ -51,10 +55,11 @@ impl Repository {
 }
 
 /// The domain's reads and writes on one LMS database (primary or standby),
-/// through SeaORM. Cloning is cheap: it shares the pool.
+/// through SeaORM. Cloning is cheap: it shares the pool. Over a
+/// transaction (`C` = `DatabaseTransaction`) the same writes run inside it.
 #[derive(Debug, Clone)]
-pub(crate) struct LmsStore {
-    db: DatabaseConnection,
+pub(crate) struct LmsStore<C = DatabaseConnection> {
+    db: C,
 }
 
 impl LmsStore {
@@ -67,7 +72,7 @@ impl LmsStore {
 
 /// Reads one page of `select` in id order and converts it.
 async fn read_page<E, T>(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     resource: &'static str,
     select: Select<E>,
     id: E::Column,
@@ -104,7 +109,7 @@ where
 
 /// Reads at most one row, NotFound when there is none.
 async fn read_one<E>(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     resource: &'static str,
     key: impl ToString,
     select: Select<E>,

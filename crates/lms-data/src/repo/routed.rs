@@ -93,7 +93,7 @@ impl Repository {
     }
 
     /// Runs a write on the primary; never anywhere else.
-    async fn write<'a, T>(
+    pub(super) async fn write<'a, T>(
         &self,
         write: impl FnOnce(LmsStore) -> Reading<'a, T>,
     ) -> Result<T, DomainError> {

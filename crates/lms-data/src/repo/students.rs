@@ -3,7 +3,9 @@
 use lms_domain::DomainError;
 use lms_domain::model::*;
 use lms_domain::status::StudentStatus;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+};
 
 use super::errors::{Target, db_error};
 use super::{
@@ -13,7 +15,7 @@ use crate::entities::students;
 
 const STUDENT: &str = "student";
 
-impl LmsStore {
+impl<C: ConnectionTrait> LmsStore<C> {
     pub async fn get_student(&self, id: StudentId) -> Result<Student, DomainError> {
         let select = students::Entity::find_by_id(id.0);
         student(read_one(&self.db, STUDENT, id, select).await?)

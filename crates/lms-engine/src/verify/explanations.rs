@@ -1,10 +1,10 @@
 //! Whether a difference is explained. Verification never takes the
 //! engine's ledger as evidence that a row is right, but a difference the
 //! engine recorded on purpose is not an error: an open conflict (the LMS
-//! kept its values under the run's policy), or a row deleted in the LMS.
-//! There is no audit trail of API writes yet, so an API edit of a row whose
-//! legacy row is unchanged is recorded nowhere and counts as unexplained
-//! (docs/contract.md).
+//! kept its values under the run's policy), a row deleted in the LMS, or a
+//! row written through the API since the migration last recorded it (the
+//! audit trail, `api.audit_events`). A change made past the API is recorded
+//! nowhere and counts as unexplained (docs/contract.md).
 
 use std::collections::HashMap;
 
@@ -27,6 +27,10 @@ pub enum Explanation {
     /// The engine rejected the row because a row it references was deleted
     /// in the LMS.
     ReferenceDeletedInLms,
+    /// The audit trail has a committed API write of the row (or, for an
+    /// enrollment, of one of its grades) since the migration last recorded
+    /// it.
+    WrittenThroughApi,
 }
 
 impl Explanation {
@@ -40,6 +44,7 @@ impl Explanation {
             Explanation::ReferenceDeletedInLms => {
                 "a row it references was deleted in the LMS".to_owned()
             }
+            Explanation::WrittenThroughApi => "written through the API".to_owned(),
         }
     }
 }
@@ -57,6 +62,7 @@ pub async fn explanations(
         .bind(entity.as_str())
         .bind(legacy_ids)
         .bind(entity.target_table())
+        .bind(api_collection(entity))
         .fetch_all(lms)
         .await
         .lms()?;
@@ -75,6 +81,12 @@ pub async fn explanations(
             .unwrap_or(false)
         {
             Some(Explanation::ReferenceDeletedInLms)
+        } else if row
+            .try_get::<Option<bool>, _>("written_through_api")
+            .lms()?
+            .unwrap_or(false)
+        {
+            Some(Explanation::WrittenThroughApi)
         } else {
             None
         };
@@ -83,4 +95,22 @@ pub async fn explanations(
         }
     }
     Ok(found)
+}
+
+/// The API's collection of the LMS rows `entity` becomes, for the tables
+/// the API writes (its resource names, AIP-122: "students/12"); None for
+/// the tables it only reads.
+fn api_collection(entity: LegacyEntity) -> Option<&'static str> {
+    match entity {
+        LegacyEntity::Students => Some("students"),
+        LegacyEntity::Journal => Some("enrollments"),
+        LegacyEntity::Organizations
+        | LegacyEntity::Persons
+        | LegacyEntity::Users
+        | LegacyEntity::Groups
+        | LegacyEntity::Subjects
+        | LegacyEntity::Teachers
+        | LegacyEntity::Exams
+        | LegacyEntity::ExamResults => None,
+    }
 }

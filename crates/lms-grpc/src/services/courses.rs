@@ -1,5 +1,6 @@
 //! Course offerings (read-only) and their materials (read and write).
 
+use lms_domain::audit::Call;
 use lms_domain::model::{
     CourseFilter, CourseId, GroupId, MaterialId, MaterialKind, MaterialPatch, NewMaterial,
     SubjectId,
@@ -9,6 +10,7 @@ use tonic::{Request, Response};
 use super::directory::optional_term;
 use super::parse::material_kind_field;
 use super::{DomainApi, OrStatus, list_page};
+use crate::audit::{call_of, created, finish_write, recorded, request_key, well_formed};
 use crate::error::{ApiError, ApiResult};
 use crate::names::{parse_id, parse_material};
 use crate::pb::lms::v1 as pb;
@@ -175,52 +177,92 @@ impl CourseService for DomainApi {
         &self,
         request: Request<pb::CreateCourseMaterialRequest>,
     ) -> ApiResult<pb::CourseMaterial> {
-        let request = request.into_inner();
-        let course = CourseId(parse_id("parent", "courses", &request.parent).or_status()?);
-        let material = request
-            .course_material
-            .ok_or_else(|| ApiError::invalid("course_material", "is required"))
-            .or_status()?;
-        let new = new_material(&material).or_status()?;
-        Ok(Response::new(
-            self.repo
-                .create_material(course, new)
-                .await
-                .or_status()?
-                .into(),
-        ))
+        let call = call_of(&request)?;
+        let result = self.create_material_as(&call, request.into_inner()).await;
+        finish_write(&self.repo, &call, result).await
     }
 
     async fn update_course_material(
         &self,
         request: Request<pb::UpdateCourseMaterialRequest>,
     ) -> ApiResult<pb::CourseMaterial> {
-        let request = request.into_inner();
-        let material = request
+        let mut call = call_of(&request)?;
+        call.resource = request
+            .get_ref()
             .course_material
-            .ok_or_else(|| ApiError::invalid("course_material", "is required"))
-            .or_status()?;
-        let (course, id) = parse_material("course_material.name", &material.name).or_status()?;
-        let paths = update_mask(request.update_mask.as_ref(), &UPDATABLE).or_status()?;
-        let patch = material_patch(&material, &paths).or_status()?;
-        Ok(Response::new(
-            self.repo
-                .update_material(CourseId(course), MaterialId(id), patch)
-                .await
-                .or_status()?
-                .into(),
-        ))
+            .as_ref()
+            .and_then(|material| well_formed(&material.name, |name| parse_material("", name)));
+        let result = self.update_material_as(&call, request.into_inner()).await;
+        finish_write(&self.repo, &call, result).await
     }
 
     async fn delete_course_material(
         &self,
         request: Request<pb::DeleteCourseMaterialRequest>,
     ) -> ApiResult<()> {
-        let (course, id) = parse_material("name", &request.get_ref().name).or_status()?;
-        self.repo
-            .delete_material(CourseId(course), MaterialId(id))
-            .await
-            .or_status()?;
-        Ok(Response::new(()))
+        let mut call = call_of(&request)?;
+        let name = &request.get_ref().name;
+        call.resource = well_formed(name, |name| parse_material("", name));
+        let result = async {
+            let (course, id) = parse_material("name", name)?;
+            Ok(self
+                .repo
+                .audited(&call)
+                .delete_material(CourseId(course), MaterialId(id))
+                .await?)
+        }
+        .await;
+        finish_write(&self.repo, &call, result).await
+    }
+}
+
+/// The writes' work between the audit bookkeeping of the handlers above.
+impl DomainApi {
+    async fn create_material_as(
+        &self,
+        call: &Call,
+        request: pb::CreateCourseMaterialRequest,
+    ) -> Result<pb::CourseMaterial, ApiError> {
+        let key = request_key(&request, &request.request_id, |body| {
+            body.request_id.clear()
+        })?;
+        let course = CourseId(parse_id("parent", "courses", &request.parent)?);
+        let material = request
+            .course_material
+            .as_ref()
+            .ok_or_else(|| ApiError::invalid("course_material", "is required"))?;
+        let new = new_material(material)?;
+        let call = Call {
+            key,
+            ..call.clone()
+        };
+        let outcome = self
+            .repo
+            .audited(&call)
+            .create_material(course, new, |material| {
+                let response = pb::CourseMaterial::from(material.clone());
+                recorded(&response.name, &response)
+            })
+            .await?;
+        created(outcome)
+    }
+
+    async fn update_material_as(
+        &self,
+        call: &Call,
+        request: pb::UpdateCourseMaterialRequest,
+    ) -> Result<pb::CourseMaterial, ApiError> {
+        let material = request
+            .course_material
+            .ok_or_else(|| ApiError::invalid("course_material", "is required"))?;
+        let (course, id) = parse_material("course_material.name", &material.name)?;
+        let paths = update_mask(request.update_mask.as_ref(), &UPDATABLE)?;
+        let patch = material_patch(&material, &paths)?;
+        Ok(self
+            .repo
+            .audited(call)
+            .update_material(CourseId(course), MaterialId(id), patch)
+            .await?
+            .into())
     }
 }

@@ -1,6 +1,7 @@
 //! Enrollments and their grades: reads and writes.
 
 use lms_domain::LegacyEntity;
+use lms_domain::audit::Call;
 use lms_domain::model::{
     CourseId, EnrollmentFilter, EnrollmentId, EnrollmentPatch, GradeFilter, GradeId, GradeKind,
     GradePatch, NewEnrollment, NewGrade, StaffMemberId, StudentId,
@@ -11,6 +12,7 @@ use tonic::{Request, Response};
 use super::directory::optional_term;
 use super::parse::{enrollment_status_field, enrollment_status_filter, grade_kind_field};
 use super::{DomainApi, OrStatus, legacy_id, list_page};
+use crate::audit::{call_of, created, finish_write, recorded, request_key, well_formed};
 use crate::error::{ApiError, ApiResult};
 use crate::names::{parse_id, parse_optional_id};
 use crate::pb::lms::v1 as pb;
@@ -190,48 +192,40 @@ impl EnrollmentService for DomainApi {
         &self,
         request: Request<pb::CreateEnrollmentRequest>,
     ) -> ApiResult<pb::Enrollment> {
-        let enrollment = request
-            .get_ref()
-            .enrollment
-            .as_ref()
-            .ok_or_else(|| ApiError::invalid("enrollment", "is required"))
-            .or_status()?;
-        let new = new_enrollment(enrollment).or_status()?;
-        Ok(Response::new(
-            self.repo.create_enrollment(new).await.or_status()?.into(),
-        ))
+        let call = call_of(&request)?;
+        let result = self.create_enrollment_as(&call, request.into_inner()).await;
+        finish_write(&self.repo, &call, result).await
     }
 
     async fn update_enrollment(
         &self,
         request: Request<pb::UpdateEnrollmentRequest>,
     ) -> ApiResult<pb::Enrollment> {
-        let request = request.into_inner();
-        let enrollment = request
+        let mut call = call_of(&request)?;
+        call.resource = request
+            .get_ref()
             .enrollment
-            .ok_or_else(|| ApiError::invalid("enrollment", "is required"))
-            .or_status()?;
-        let id =
-            EnrollmentId(parse_id("enrollment.name", "enrollments", &enrollment.name).or_status()?);
-        let paths = update_mask(request.update_mask.as_ref(), &ENROLLMENT_UPDATABLE).or_status()?;
-        let patch = enrollment_patch(&enrollment, &paths).or_status()?;
-        Ok(Response::new(
-            self.repo
-                .update_enrollment(id, patch)
-                .await
-                .or_status()?
-                .into(),
-        ))
+            .as_ref()
+            .and_then(|enrollment| {
+                well_formed(&enrollment.name, |name| parse_id("", "enrollments", name))
+            });
+        let result = self.update_enrollment_as(&call, request.into_inner()).await;
+        finish_write(&self.repo, &call, result).await
     }
 
     async fn delete_enrollment(
         &self,
         request: Request<pb::DeleteEnrollmentRequest>,
     ) -> ApiResult<()> {
-        let id =
-            EnrollmentId(parse_id("name", "enrollments", &request.get_ref().name).or_status()?);
-        self.repo.delete_enrollment(id).await.or_status()?;
-        Ok(Response::new(()))
+        let mut call = call_of(&request)?;
+        let name = &request.get_ref().name;
+        call.resource = well_formed(name, |name| parse_id("", "enrollments", name));
+        let result = async {
+            let id = EnrollmentId(parse_id("name", "enrollments", name)?);
+            Ok(self.repo.audited(&call).delete_enrollment(id).await?)
+        }
+        .await;
+        finish_write(&self.repo, &call, result).await
     }
 
     async fn get_grade(&self, request: Request<pb::GetGradeRequest>) -> ApiResult<pb::Grade> {
@@ -272,36 +266,133 @@ impl EnrollmentService for DomainApi {
     }
 
     async fn create_grade(&self, request: Request<pb::CreateGradeRequest>) -> ApiResult<pb::Grade> {
-        let grade = request
-            .get_ref()
-            .grade
-            .as_ref()
-            .ok_or_else(|| ApiError::invalid("grade", "is required"))
-            .or_status()?;
-        let new = new_grade(grade).or_status()?;
-        Ok(Response::new(
-            self.repo.create_grade(new).await.or_status()?.into(),
-        ))
+        let call = call_of(&request)?;
+        let result = self.create_grade_as(&call, request.into_inner()).await;
+        finish_write(&self.repo, &call, result).await
     }
 
     async fn update_grade(&self, request: Request<pb::UpdateGradeRequest>) -> ApiResult<pb::Grade> {
-        let request = request.into_inner();
-        let grade = request
+        let mut call = call_of(&request)?;
+        call.resource = request
+            .get_ref()
             .grade
-            .ok_or_else(|| ApiError::invalid("grade", "is required"))
-            .or_status()?;
-        let id = GradeId(parse_id("grade.name", "grades", &grade.name).or_status()?);
-        let paths = update_mask(request.update_mask.as_ref(), &GRADE_UPDATABLE).or_status()?;
-        let patch = grade_patch(&grade, &paths).or_status()?;
-        Ok(Response::new(
-            self.repo.update_grade(id, patch).await.or_status()?.into(),
-        ))
+            .as_ref()
+            .and_then(|grade| well_formed(&grade.name, |name| parse_id("", "grades", name)));
+        let result = self.update_grade_as(&call, request.into_inner()).await;
+        finish_write(&self.repo, &call, result).await
     }
 
     async fn delete_grade(&self, request: Request<pb::DeleteGradeRequest>) -> ApiResult<()> {
-        let id = GradeId(parse_id("name", "grades", &request.get_ref().name).or_status()?);
-        self.repo.delete_grade(id).await.or_status()?;
-        Ok(Response::new(()))
+        let mut call = call_of(&request)?;
+        let name = &request.get_ref().name;
+        call.resource = well_formed(name, |name| parse_id("", "grades", name));
+        let result = async {
+            let id = GradeId(parse_id("name", "grades", name)?);
+            Ok(self.repo.audited(&call).delete_grade(id).await?)
+        }
+        .await;
+        finish_write(&self.repo, &call, result).await
+    }
+}
+
+/// The writes' work between the audit bookkeeping of the handlers above.
+impl DomainApi {
+    async fn create_enrollment_as(
+        &self,
+        call: &Call,
+        request: pb::CreateEnrollmentRequest,
+    ) -> Result<pb::Enrollment, ApiError> {
+        let key = request_key(&request, &request.request_id, |body| {
+            body.request_id.clear()
+        })?;
+        let enrollment = request
+            .enrollment
+            .as_ref()
+            .ok_or_else(|| ApiError::invalid("enrollment", "is required"))?;
+        let new = new_enrollment(enrollment)?;
+        let call = Call {
+            key,
+            ..call.clone()
+        };
+        let outcome = self
+            .repo
+            .audited(&call)
+            .create_enrollment(new, |enrollment| {
+                let response = pb::Enrollment::from(enrollment.clone());
+                recorded(&response.name, &response)
+            })
+            .await?;
+        created(outcome)
+    }
+
+    async fn update_enrollment_as(
+        &self,
+        call: &Call,
+        request: pb::UpdateEnrollmentRequest,
+    ) -> Result<pb::Enrollment, ApiError> {
+        let enrollment = request
+            .enrollment
+            .ok_or_else(|| ApiError::invalid("enrollment", "is required"))?;
+        let id = EnrollmentId(parse_id(
+            "enrollment.name",
+            "enrollments",
+            &enrollment.name,
+        )?);
+        let paths = update_mask(request.update_mask.as_ref(), &ENROLLMENT_UPDATABLE)?;
+        let patch = enrollment_patch(&enrollment, &paths)?;
+        Ok(self
+            .repo
+            .audited(call)
+            .update_enrollment(id, patch)
+            .await?
+            .into())
+    }
+
+    async fn create_grade_as(
+        &self,
+        call: &Call,
+        request: pb::CreateGradeRequest,
+    ) -> Result<pb::Grade, ApiError> {
+        let key = request_key(&request, &request.request_id, |body| {
+            body.request_id.clear()
+        })?;
+        let grade = request
+            .grade
+            .as_ref()
+            .ok_or_else(|| ApiError::invalid("grade", "is required"))?;
+        let new = new_grade(grade)?;
+        let call = Call {
+            key,
+            ..call.clone()
+        };
+        let outcome = self
+            .repo
+            .audited(&call)
+            .create_grade(new, |grade| {
+                let response = pb::Grade::from(grade.clone());
+                recorded(&response.name, &response)
+            })
+            .await?;
+        created(outcome)
+    }
+
+    async fn update_grade_as(
+        &self,
+        call: &Call,
+        request: pb::UpdateGradeRequest,
+    ) -> Result<pb::Grade, ApiError> {
+        let grade = request
+            .grade
+            .ok_or_else(|| ApiError::invalid("grade", "is required"))?;
+        let id = GradeId(parse_id("grade.name", "grades", &grade.name)?);
+        let paths = update_mask(request.update_mask.as_ref(), &GRADE_UPDATABLE)?;
+        let patch = grade_patch(&grade, &paths)?;
+        Ok(self
+            .repo
+            .audited(call)
+            .update_grade(id, patch)
+            .await?
+            .into())
     }
 }
 

@@ -1,6 +1,8 @@
 //! `lms.migration.v1.MigrationService`: runs, their progress and reports,
 //! and the ledger, over the migration engine.
 
+use chrono::{DateTime, Utc};
+use lms_domain::audit::AuditFilter;
 use lms_domain::{DomainError, LegacyEntity, RejectReason, WarningCode};
 use lms_engine::bulk::LoadPath;
 use lms_engine::control::{self, OutcomeFilter};
@@ -15,12 +17,15 @@ use sqlx::PgPool;
 use tonic::{Request, Response};
 use uuid::Uuid;
 
-use super::OrStatus;
+use super::{OrStatus, list_page};
+use crate::audit::{call_of, finish_control, well_formed};
 use crate::convert::timestamp;
 use crate::error::{ApiError, ApiResult};
 use crate::pb::lms::migration::v1 as pb;
 use crate::pb::lms::migration::v1::migration_service_server::MigrationService;
-use crate::request::{next_token, next_uuid_token, no_nul, page, page_by_uuid};
+use crate::request::{
+    MAX_SHORT_TEXT, next_token, next_uuid_token, optional_text, page, page_by_uuid, request_id,
+};
 use crate::response_budget::ResponseBudget;
 use crate::run_watch::{RunEvents, RunWatchHub};
 
@@ -70,18 +75,6 @@ fn entity(field: &str, name: &str) -> Result<LegacyEntity, ApiError> {
     }
     name.parse::<LegacyEntity>()
         .map_err(|error| ApiError::invalid(field, error.to_string()))
-}
-
-fn request_id(value: &str) -> Result<Option<String>, ApiError> {
-    no_nul("request_id", value)?;
-    match value.trim() {
-        "" => Ok(None),
-        id if id.chars().count() > 200 => Err(ApiError::invalid(
-            "request_id",
-            "is longer than 200 characters",
-        )),
-        id => Ok(Some(id.to_owned())),
-    }
 }
 
 impl From<RunStatus> for pb::RunStatus {
@@ -306,34 +299,9 @@ fn chunk_size(value: i32, default: u32) -> Result<u32, ApiError> {
 #[tonic::async_trait]
 impl MigrationService for MigrationApi {
     async fn start_run(&self, request: Request<pb::StartRunRequest>) -> ApiResult<pb::Run> {
-        let request = request.into_inner();
-        let options = RunOptions {
-            entities: entities("entities", &request.entities).or_status()?,
-            chunk_size: chunk_size(request.chunk_size, self.default_chunk_size).or_status()?,
-            request_id: request_id(&request.request_id).or_status()?,
-            kind: if request.dry_run {
-                RunKind::DryRun
-            } else {
-                RunKind::Full
-            },
-            on_conflict: conflict_policy(request.on_conflict).or_status()?,
-        };
-        let planned = start_run(&self.lms, &self.legacy, &self.queue, &options)
-            .await
-            .map_err(|error| match error {
-                // The client chose the size: its field is at fault.
-                EngineError::TooManyChunks { .. } if request.chunk_size != 0 => {
-                    ApiError::invalid("chunk_size", error.to_string())
-                }
-                error => ApiError::from(error),
-            })
-            .or_status()?;
-        Ok(Response::new(
-            run_progress(&self.lms, planned.run_id)
-                .await
-                .or_status()?
-                .into(),
-        ))
+        let call = call_of(&request)?;
+        let result = self.start_run_as(request.into_inner()).await;
+        finish_control(&self.lms, &call, result, |run| run.name.clone()).await
     }
 
     async fn get_run(&self, request: Request<pb::GetRunRequest>) -> ApiResult<pb::Run> {
@@ -381,10 +349,15 @@ impl MigrationService for MigrationApi {
     }
 
     async fn cancel_run(&self, request: Request<pb::CancelRunRequest>) -> ApiResult<pb::Run> {
-        let id = run_id("name", &request.get_ref().name).or_status()?;
-        Ok(Response::new(
-            control::cancel_run(&self.lms, id).await.or_status()?.into(),
-        ))
+        let mut call = call_of(&request)?;
+        let name = &request.get_ref().name;
+        call.resource = well_formed(name, |name| run_id("", name));
+        let result = async {
+            let id = run_id("name", name)?;
+            Ok(control::cancel_run(&self.lms, id).await?.into())
+        }
+        .await;
+        finish_control(&self.lms, &call, result, |run: &pb::Run| run.name.clone()).await
     }
 
     async fn get_coverage_report(
@@ -491,25 +464,100 @@ impl MigrationService for MigrationApi {
         &self,
         request: Request<pb::RetryRejectedRequest>,
     ) -> ApiResult<pb::Run> {
+        let call = call_of(&request)?;
+        let result = self.retry_rejected_as(request.into_inner()).await;
+        finish_control(&self.lms, &call, result, |run| run.name.clone()).await
+    }
+
+    async fn list_audit_events(
+        &self,
+        request: Request<pb::ListAuditEventsRequest>,
+    ) -> ApiResult<pb::ListAuditEventsResponse> {
         let request = request.into_inner();
-        let only = entities("entities", &request.entities).or_status()?;
+        let filter = audit_filter(&request).or_status()?;
+        let (audit_events, next_page_token) = list_page(
+            self.budget,
+            &format!("ListAuditEvents|{filter:?}"),
+            request.page_size,
+            &request.page_token,
+            |page| lms_data::audit::list(&self.lms, &filter, page),
+        )
+        .await?;
+        Ok(Response::new(pb::ListAuditEventsResponse {
+            audit_events,
+            next_page_token,
+        }))
+    }
+}
+
+/// The control calls' work, between the audit bookkeeping of the handlers.
+impl MigrationApi {
+    async fn start_run_as(&self, request: pb::StartRunRequest) -> Result<pb::Run, ApiError> {
+        let options = RunOptions {
+            entities: entities("entities", &request.entities)?,
+            chunk_size: chunk_size(request.chunk_size, self.default_chunk_size)?,
+            request_id: request_id(&request.request_id)?,
+            kind: if request.dry_run {
+                RunKind::DryRun
+            } else {
+                RunKind::Full
+            },
+            on_conflict: conflict_policy(request.on_conflict)?,
+        };
+        let planned = start_run(&self.lms, &self.legacy, &self.queue, &options)
+            .await
+            .map_err(|error| match error {
+                // The client chose the size: its field is at fault.
+                EngineError::TooManyChunks { .. } if request.chunk_size != 0 => {
+                    ApiError::invalid("chunk_size", error.to_string())
+                }
+                error => ApiError::from(error),
+            })?;
+        Ok(run_progress(&self.lms, planned.run_id).await?.into())
+    }
+
+    async fn retry_rejected_as(
+        &self,
+        request: pb::RetryRejectedRequest,
+    ) -> Result<pb::Run, ApiError> {
+        let only = entities("entities", &request.entities)?;
         let planned = control::retry_rejected(
             &self.lms,
             &self.legacy,
             &self.queue,
             &only,
             self.default_chunk_size,
-            request_id(&request.request_id).or_status()?,
+            request_id(&request.request_id)?,
         )
-        .await
-        .or_status()?;
-        Ok(Response::new(
-            run_progress(&self.lms, planned.run_id)
-                .await
-                .or_status()?
-                .into(),
-        ))
+        .await?;
+        Ok(run_progress(&self.lms, planned.run_id).await?.into())
     }
+}
+
+/// The filters of ListAuditEvents; every text bounded, times in range.
+fn audit_filter(request: &pb::ListAuditEventsRequest) -> Result<AuditFilter, ApiError> {
+    Ok(AuditFilter {
+        actor: optional_text("actor", &request.actor, MAX_SHORT_TEXT)?,
+        method: optional_text("method", &request.method, MAX_SHORT_TEXT)?,
+        resource: optional_text("resource", &request.resource, MAX_SHORT_TEXT)?,
+        since: instant("start_time", request.start_time.as_ref())?,
+        until: instant("end_time", request.end_time.as_ref())?,
+    })
+}
+
+/// A timestamp a filter compares with; one chrono cannot hold is invalid.
+fn instant(
+    field: &str,
+    value: Option<&prost_types::Timestamp>,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    value
+        .map(|time| {
+            u32::try_from(time.nanos)
+                .ok()
+                .and_then(|nanos| DateTime::from_timestamp(time.seconds, nanos))
+                .ok_or_else(|| ApiError::invalid(field, "is not a time the server can compare"))
+        })
+        .transpose()
 }
 
 fn outcome_filter(request: &pb::ListRowOutcomesRequest) -> Result<OutcomeFilter, ApiError> {

@@ -1,6 +1,7 @@
 //! Students: reads and writes.
 
 use lms_domain::LegacyEntity;
+use lms_domain::audit::Call;
 use lms_domain::model::{
     GroupId, NewStudent, OrganizationId, PersonId, StudentFilter, StudentId, StudentPatch, UserId,
 };
@@ -10,6 +11,7 @@ use tonic::{Request, Response};
 use super::directory::optional_term;
 use super::parse::{optional_year, student_status_field, student_status_filter};
 use super::{DomainApi, OrStatus, legacy_id, list_page};
+use crate::audit::{call_of, created, finish_write, recorded, request_key, well_formed};
 use crate::error::{ApiError, ApiResult};
 use crate::names::{parse_id, parse_optional_id};
 use crate::pb::lms::v1 as pb;
@@ -162,42 +164,82 @@ impl StudentService for DomainApi {
         &self,
         request: Request<pb::CreateStudentRequest>,
     ) -> ApiResult<pb::Student> {
-        let student = request
-            .get_ref()
-            .student
-            .as_ref()
-            .ok_or_else(|| ApiError::invalid("student", "is required"))
-            .or_status()?;
-        let new = NewStudent::try_from(student).or_status()?;
-        Ok(Response::new(
-            self.repo.create_student(new).await.or_status()?.into(),
-        ))
+        let call = call_of(&request)?;
+        let result = self.create_student_as(&call, request.into_inner()).await;
+        finish_write(&self.repo, &call, result).await
     }
 
     async fn update_student(
         &self,
         request: Request<pb::UpdateStudentRequest>,
     ) -> ApiResult<pb::Student> {
-        let request = request.into_inner();
-        let student = request
-            .student
-            .ok_or_else(|| ApiError::invalid("student", "is required"))
-            .or_status()?;
-        let id = StudentId(parse_id("student.name", "students", &student.name).or_status()?);
-        let paths = update_mask(request.update_mask.as_ref(), &UPDATABLE).or_status()?;
-        let patch = patch(&student, &paths).or_status()?;
-        Ok(Response::new(
-            self.repo
-                .update_student(id, patch)
-                .await
-                .or_status()?
-                .into(),
-        ))
+        let mut call = call_of(&request)?;
+        call.resource =
+            request.get_ref().student.as_ref().and_then(|student| {
+                well_formed(&student.name, |name| parse_id("", "students", name))
+            });
+        let result = self.update_student_as(&call, request.into_inner()).await;
+        finish_write(&self.repo, &call, result).await
     }
 
     async fn delete_student(&self, request: Request<pb::DeleteStudentRequest>) -> ApiResult<()> {
-        let id = StudentId(parse_id("name", "students", &request.get_ref().name).or_status()?);
-        self.repo.delete_student(id).await.or_status()?;
-        Ok(Response::new(()))
+        let mut call = call_of(&request)?;
+        let name = &request.get_ref().name;
+        call.resource = well_formed(name, |name| parse_id("", "students", name));
+        let result = async {
+            let id = StudentId(parse_id("name", "students", name)?);
+            Ok(self.repo.audited(&call).delete_student(id).await?)
+        }
+        .await;
+        finish_write(&self.repo, &call, result).await
+    }
+}
+
+impl DomainApi {
+    async fn create_student_as(
+        &self,
+        call: &Call,
+        request: pb::CreateStudentRequest,
+    ) -> Result<pb::Student, ApiError> {
+        let key = request_key(&request, &request.request_id, |body| {
+            body.request_id.clear()
+        })?;
+        let student = request
+            .student
+            .as_ref()
+            .ok_or_else(|| ApiError::invalid("student", "is required"))?;
+        let new = NewStudent::try_from(student)?;
+        let call = Call {
+            key,
+            ..call.clone()
+        };
+        let outcome = self
+            .repo
+            .audited(&call)
+            .create_student(new, |student| {
+                let response = pb::Student::from(student.clone());
+                recorded(&response.name, &response)
+            })
+            .await?;
+        created(outcome)
+    }
+
+    async fn update_student_as(
+        &self,
+        call: &Call,
+        request: pb::UpdateStudentRequest,
+    ) -> Result<pb::Student, ApiError> {
+        let student = request
+            .student
+            .ok_or_else(|| ApiError::invalid("student", "is required"))?;
+        let id = StudentId(parse_id("student.name", "students", &student.name)?);
+        let paths = update_mask(request.update_mask.as_ref(), &UPDATABLE)?;
+        let patch = patch(&student, &paths)?;
+        Ok(self
+            .repo
+            .audited(call)
+            .update_student(id, patch)
+            .await?
+            .into())
     }
 }

@@ -34,6 +34,7 @@ fn explanation(explanation: Option<Explanation>) -> (String, String) {
         Some(Explanation::ReferenceDeletedInLms) => {
             ("reference_deleted_in_lms".to_owned(), String::new())
         }
+        Some(Explanation::WrittenThroughApi) => ("written_through_api".to_owned(), String::new()),
     }
 }
 
