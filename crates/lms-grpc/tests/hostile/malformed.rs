@@ -7,18 +7,16 @@
 //! is built from, so a new RPC or field is covered (or fails this test until
 //! it has a case) without anyone remembering to add it.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::str::FromStr;
 
+use crate::support::{Data, ROOT, TestApp, spawn_app};
 use lms_grpc::client::RawCodec;
 use prost::Message;
 use prost_reflect::{
     DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, MethodDescriptor,
     Value,
 };
-use support::{Data, ROOT, TestApp, spawn_app};
 use tonic::Code;
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
