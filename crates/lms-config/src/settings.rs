@@ -47,6 +47,9 @@ pub struct MetricsSettings {
     pub refresh_interval: Duration,
 }
 
+/// The most requests (or streams) a server may hold at once, as a limit.
+const MAX_IN_FLIGHT: usize = 1_000_000;
+
 /// The scopes a token can carry.
 pub const KNOWN_SCOPES: [&str; 3] = ["lms.read", "lms.write", "migration.admin"];
 
@@ -532,9 +535,19 @@ impl Settings {
             "must be at least 1024",
         );
         check(
-            grpc.max_run_watchers >= 1,
+            (1..=MAX_IN_FLIGHT).contains(&grpc.max_run_watchers),
             "grpc.max_run_watchers",
-            "must be at least 1",
+            "must be between 1 and 1000000",
+        );
+        check(
+            (1..=MAX_IN_FLIGHT).contains(&grpc.concurrency_limit),
+            "grpc.concurrency_limit",
+            "must be between 1 and 1000000",
+        );
+        check(
+            grpc.max_message_bytes >= 4 * 1024,
+            "grpc.max_message_bytes",
+            "must be at least 4096 (a List response keeps 128 bytes for its page token)",
         );
         check(
             grpc.max_run_watch_age >= Duration::from_secs(1),

@@ -229,6 +229,26 @@ fn zero_run_watchers_is_an_error_naming_the_key() {
 }
 
 #[test]
+fn a_concurrency_limit_a_semaphore_cannot_hold_is_an_error_naming_the_key() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LMS_GRPC__CONCURRENCY_LIMIT", "18446744073709551615");
+        let message = load().expect_err("a huge limit must fail").to_string();
+        assert!(message.contains("grpc.concurrency_limit"), "{message}");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_slow_request_probe_under_10ms_is_an_error() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LMS_FAILOVER__SLOW_REQUEST_PROBE", "1ms");
+        let message = load().expect_err("1ms must fail").to_string();
+        assert!(message.contains("failover.slow_request_probe"), "{message}");
+        Ok(())
+    });
+}
+
+#[test]
 fn a_metrics_refresh_interval_under_100ms_is_an_error() {
     Jail::expect_with(|jail| {
         jail.set_env("LMS_METRICS__REFRESH_INTERVAL", "10ms");

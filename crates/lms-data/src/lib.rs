@@ -9,7 +9,7 @@ mod database;
 pub mod entities;
 pub mod failover;
 pub mod legacy_read;
-mod outage;
+pub mod outage;
 pub mod repo;
 pub mod schema;
 

@@ -12,7 +12,7 @@ use lms_domain::DomainError;
 
 /// Which database a failure is about, as a client may be told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Database {
+pub enum Database {
     Lms,
     Legacy,
 }
@@ -105,7 +105,7 @@ impl Outage {
 }
 
 /// A transient driver error on `database`, in the domain's words.
-pub(crate) fn unavailable(database: Database, error: &sqlx::Error) -> DomainError {
+pub fn unavailable(database: Database, error: &sqlx::Error) -> DomainError {
     Outage::of(error).error(database, error)
 }
 

@@ -206,3 +206,60 @@ async fn a_restored_primary_is_taken_back_by_the_next_probe() -> anyhow::Result<
     ));
     env.finish(sources).await
 }
+
+#[tokio::test]
+async fn a_primary_out_of_connection_slots_still_counts_as_up() -> anyhow::Result<()> {
+    let env = Env::new("busyprimary").await?;
+    // A role allowed one connection: the pool's takes it, and the probe's
+    // own connection is refused with 53300, as a full server refuses.
+    let unique = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_nanos();
+    let role = format!("busy_{}_{unique}", std::process::id());
+    let server = lms_testkit::server_url()?;
+    let admin = lms_pg::connect(&server, &PoolConfig::small("failover-test")).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE ROLE {role} LOGIN CONNECTION LIMIT 1"
+    )))
+    .execute(&admin)
+    .await?;
+    let outcome = probe_as_busy_role(&env, &role).await;
+    // The database goes first (it holds the role's grants), then the role.
+    env.test_db.drop_now().await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP ROLE {role}")))
+        .execute(&admin)
+        .await?;
+    admin.close().await;
+    outcome
+}
+
+async fn probe_as_busy_role(env: &Env, role: &str) -> anyhow::Result<()> {
+    let owner = lms_pg::connect(env.test_db.url(), &PoolConfig::small("failover-test")).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "GRANT USAGE ON SCHEMA public TO {role}; \
+         GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"
+    )))
+    .execute(&owner)
+    .await?;
+    owner.close().await;
+    let mut settings = env.settings();
+    settings.database.url = PostgresUrl::parse(&format!(
+        "postgres://{role}@{}/{}",
+        env.test_db.url().host_port(),
+        env.test_db.url().database_name()
+    ))
+    .map_err(anyhow::Error::msg)?;
+    settings.database.max_connections = 1;
+    let sources = DataSources::connect(&settings, "failover-test").await?;
+    let repo = Repository::with_sources(sources.clone());
+    repo.list_organizations(PageRequest::first(10)).await?;
+    let probes_before = primary_probes(&sources);
+
+    sources.probe_all().await;
+    let probed = primary_probes(&sources) - probes_before;
+    let up = sources.primary_is_up();
+    sources.primary_pool().close().await;
+    assert_eq!(probed, 1);
+    assert!(up, "a busy primary was marked down");
+    Ok(())
+}

@@ -218,6 +218,19 @@ mod tests {
     }
 
     #[test]
+    fn only_health_and_reflection_are_open() {
+        for (path, access) in METHODS {
+            if *access == Access::Open {
+                assert!(
+                    path.starts_with("/grpc.health.v1.Health/")
+                        || path.starts_with("/grpc.reflection."),
+                    "{path} is open to callers without a token"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn every_served_method_is_in_the_table() {
         let listed: BTreeSet<String> = METHODS.iter().map(|(path, _)| (*path).to_owned()).collect();
         let served = served_methods();

@@ -1,5 +1,6 @@
 //! Every error a handler can return, and the one mapping to `tonic::Status`.
 
+use lms_data::outage;
 use lms_domain::{DomainError, FieldViolation};
 use lms_engine::EngineError;
 use std::collections::HashMap;
@@ -28,12 +29,12 @@ pub enum ApiError {
     /// An AIP-155 request id sent again with another request.
     #[error("request_id was used with another request")]
     RequestIdReused,
-    /// The next item of a list is larger than one response may be
-    /// (`response_budget`).
+    /// An item (the next of a list, or the one a Get asks for) is larger
+    /// than one response may be (`response_budget`).
     #[error(
-        "the next item of this list takes {item_bytes} bytes, more than one response may carry \
-         (grpc.max_message_bytes is {max_message_bytes} bytes, of which \
-         {reserved} are kept for the page token): it cannot be listed until the \
+        "this item takes {item_bytes} bytes, more than one response may carry \
+         (grpc.max_message_bytes is {max_message_bytes} bytes, of which a list keeps \
+         {reserved} for its page token): it cannot be served until the \
          server's operator raises grpc.max_message_bytes",
         reserved = crate::response_budget::RESERVED_BYTES
     )]
@@ -107,10 +108,19 @@ impl From<EngineError> for ApiError {
             | EngineError::Plan(_)
             | EngineError::StagingLostAndLegacyChanged { .. }
             | EngineError::TermsDiffer { .. } => DomainError::FailedPrecondition(error.to_string()),
-            EngineError::Lms(_) | EngineError::Legacy(_) | EngineError::Queue(_)
-                if error.class() == lms_pg::FailureClass::Transient =>
-            {
-                DomainError::Unavailable(error.to_string())
+            // In the server's words, as the domain API says it: the
+            // driver's text (hosts, ports) goes to the log only.
+            EngineError::Lms(cause) if error.class() == lms_pg::FailureClass::Transient => {
+                outage::unavailable(outage::Database::Lms, cause)
+            }
+            EngineError::Legacy(cause) if error.class() == lms_pg::FailureClass::Transient => {
+                outage::unavailable(outage::Database::Legacy, cause)
+            }
+            EngineError::Queue(cause) if error.class() == lms_pg::FailureClass::Transient => {
+                tracing::debug!(%cause, "job queue request failed");
+                DomainError::Unavailable(
+                    "the job queue (Redis) is not answering; retry shortly".to_owned(),
+                )
             }
             EngineError::Lms(_)
             | EngineError::Legacy(_)
@@ -270,3 +280,34 @@ fn summary(violations: &[FieldViolation]) -> String {
 
 /// Handlers return this.
 pub type ApiResult<T> = Result<tonic::Response<T>, Status>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_engine_connection_failure_reaches_the_client_without_the_drivers_text() {
+        let cause = sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "connect to 10.1.2.3:5432 failed: Connection refused",
+        ));
+        let status = Status::from(ApiError::from(EngineError::Legacy(cause)));
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(
+            status.message(),
+            "the legacy database is not answering; retry shortly"
+        );
+    }
+
+    #[test]
+    fn a_queue_failure_reaches_the_client_without_redis_text() {
+        let cause = EngineError::Queue("Connection refused (os error 111) at 10.1.2.3:6379".into());
+        let status = Status::from(ApiError::from(cause));
+        assert_eq!(status.code(), Code::Unavailable);
+        assert!(
+            !status.message().contains("10.1.2.3"),
+            "{}",
+            status.message()
+        );
+    }
+}

@@ -60,6 +60,19 @@ impl ResponseBudget {
         Ok(items.len())
     }
 
+    /// `message` itself, when it is a whole response (a Get) that fits in
+    /// one message; else the same error as a list item too large.
+    pub fn whole<P: prost::Message>(&self, message: P) -> Result<P, ApiError> {
+        let length = message.encoded_len();
+        if length > self.max_message_bytes {
+            return Err(ApiError::ResponseItemTooLarge {
+                item_bytes: length,
+                max_message_bytes: self.max_message_bytes,
+            });
+        }
+        Ok(message)
+    }
+
     /// Keeps the `items` one response can carry ([`ResponseBudget::fitting`]);
     /// when some are cut, returns the cursor of the last one kept, where the
     /// next page starts (`cursors` holds each item's, in order). Lists of

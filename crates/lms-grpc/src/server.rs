@@ -131,23 +131,11 @@ impl GrpcApp {
         })
     }
 
-    /// Logs what makes this server easy to misuse: no token configured, or
-    /// plaintext on an address other machines can reach.
+    /// Logs what makes this server easy to misuse ([`exposures`]).
     fn warn_about_exposure(&self, listener: &TcpListener, tls: bool) {
-        if !self.auth.has_tokens() {
-            tracing::warn!(
-                "no API token is configured (auth.tokens): every method but health and \
-                 reflection is refused"
-            );
-        }
-        let exposed = listener
-            .local_addr()
-            .is_ok_and(|address| !address.ip().is_loopback());
-        if exposed && !tls {
-            tracing::warn!(
-                "serving plaintext gRPC on a non-loopback address: bearer tokens cross the \
-                 network in the clear; set grpc.tls_cert and grpc.tls_key"
-            );
+        let address = listener.local_addr().ok();
+        for exposure in exposures(self.auth.has_tokens(), address, tls) {
+            tracing::warn!("{}", exposure.warning());
         }
     }
 
@@ -281,6 +269,44 @@ impl GrpcApp {
     }
 }
 
+/// What makes a server easy to misuse, warned about at start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exposure {
+    /// No token is configured: every guarded method is refused.
+    NoTokens,
+    /// Plaintext on an address other machines can reach.
+    PlaintextOnNetwork,
+}
+
+impl Exposure {
+    fn warning(self) -> &'static str {
+        match self {
+            Exposure::NoTokens => {
+                "no API token is configured (auth.tokens): every method but health and \
+                 reflection is refused"
+            }
+            Exposure::PlaintextOnNetwork => {
+                "serving plaintext gRPC on a non-loopback address: bearer tokens cross the \
+                 network in the clear; set grpc.tls_cert and grpc.tls_key"
+            }
+        }
+    }
+}
+
+/// The exposures of a server with or without tokens, listening on
+/// `address`, with or without TLS.
+fn exposures(has_tokens: bool, address: Option<std::net::SocketAddr>, tls: bool) -> Vec<Exposure> {
+    let mut found = Vec::new();
+    if !has_tokens {
+        found.push(Exposure::NoTokens);
+    }
+    let on_network = address.is_some_and(|address| !address.ip().is_loopback());
+    if on_network && !tls {
+        found.push(Exposure::PlaintextOnNetwork);
+    }
+    found
+}
+
 /// Every service the server hosts, as health checks name them.
 pub const SERVICE_NAMES: [&str; 9] = [
     "lms.v1.OrganizationService",
@@ -303,3 +329,30 @@ macro_rules! limit {
     };
 }
 use limit;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plaintext_on_a_network_address_is_an_exposure() {
+        let address = "0.0.0.0:50051".parse().ok();
+        assert_eq!(
+            exposures(true, address, false),
+            vec![Exposure::PlaintextOnNetwork]
+        );
+        assert_eq!(exposures(true, address, true), Vec::new());
+    }
+
+    #[test]
+    fn plaintext_on_loopback_is_not() {
+        let address = "127.0.0.1:50051".parse().ok();
+        assert_eq!(exposures(true, address, false), Vec::new());
+    }
+
+    #[test]
+    fn no_tokens_is_an_exposure_wherever_it_listens() {
+        let address = "127.0.0.1:50051".parse().ok();
+        assert_eq!(exposures(false, address, true), vec![Exposure::NoTokens]);
+    }
+}

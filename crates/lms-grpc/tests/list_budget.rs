@@ -1,7 +1,7 @@
 //! List responses within the server's message-size limit: materials whose
 //! bodies together pass `grpc.max_message_bytes` come back over several
 //! short pages, every one once; a material larger than a response is a
-//! clear error, never an oversized message.
+//! clear error, never an oversized message, listed or got alone.
 
 mod support;
 
@@ -108,5 +108,29 @@ async fn a_material_larger_than_a_response_is_a_clear_error() -> anyhow::Result<
         "{}",
         status.message()
     );
+    app.close().await
+}
+
+#[tokio::test]
+async fn getting_a_material_larger_than_a_response_is_the_same_clear_error() -> anyhow::Result<()> {
+    let app = spawn_app_with("gettoolarge", Data::Empty, false, |settings| {
+        settings.grpc.max_message_bytes = 16 * 1024;
+    })
+    .await?;
+    let course = course_with_materials(&app, 1, 20_000).await?;
+    let material: i64 = sqlx::query_scalar("SELECT id FROM course_materials")
+        .fetch_one(&app.lms)
+        .await?;
+    let mut client = CourseServiceClient::new(app.authed(Some(READER)).await?);
+    let status = client
+        .get_course_material(pb::GetCourseMaterialRequest {
+            name: format!("{course}/materials/{material}"),
+        })
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("an oversized material was served"))?;
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    let reason = status.get_details_error_info().map(|info| info.reason);
+    assert_eq!(reason.as_deref(), Some("RESPONSE_ITEM_TOO_LARGE"));
     app.close().await
 }

@@ -153,6 +153,12 @@ fn broken_kubernetes_manifests_are_caught() -> Result<()> {
             "unreachable",
         ),
         (
+            mutate_manifest("ConfigMap", "lms-config", |object| {
+                object["data"]["LMS_GRPC__REFLECTION"] = "true".into();
+            })?,
+            "serves gRPC reflection",
+        ),
+        (
             mutate_manifest("Secret", "lms-secrets", |object| {
                 object["stringData"]["lms.toml"] =
                     "[[auth.tokens]]\nname = \"ops\"\nsha = \"00\"\nscopes = []\n".into();

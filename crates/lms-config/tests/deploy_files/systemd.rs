@@ -265,6 +265,12 @@ pub(crate) fn check_units(
             check_tokens(&settings, &origin, problems);
             match binary.as_str() {
                 "lms-server" => {
+                    problems.require(!settings.grpc.reflection, || {
+                        format!(
+                            "{origin}: serves gRPC reflection; production sets \
+                             LMS_GRPC__REFLECTION=false"
+                        )
+                    });
                     server_ports.insert(settings.grpc.listen.port());
                     server_ports.insert(settings.metrics.listen.port());
                     problems.require(stop_timeout > settings.grpc.request_timeout, || {

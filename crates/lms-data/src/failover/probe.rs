@@ -30,7 +30,18 @@ pub(crate) async fn probe(
 ) -> Result<(), ProbeError> {
     let options = pool.connect_options();
     let asked = tokio::time::timeout(timeout, async {
-        let mut connection = options.connect().await?;
+        let mut connection = match options.connect().await {
+            Ok(connection) => connection,
+            // A server that refuses a connection for lack of slots (53300)
+            // answers: it is busy, not gone, and the pool's own connections
+            // still work. Marking it down would abandon every request on it.
+            // (Whether it is in recovery stays unknown; the next probe with
+            // a free slot tells, and a write meeting a standby says 25006.)
+            Err(sqlx::Error::Database(refused)) if refused.code().as_deref() == Some("53300") => {
+                return Ok(false);
+            }
+            Err(error) => return Err(error),
+        };
         let asked = sqlx::query_scalar::<_, bool>("SELECT pg_is_in_recovery()")
             .fetch_one(&mut connection)
             .await;

@@ -71,8 +71,11 @@ impl AssessmentService for DomainApi {
     ) -> ApiResult<pb::Submission> {
         let id =
             SubmissionId(parse_id("name", "submissions", &request.get_ref().name).or_status()?);
+        let submission = self.repo.get_submission(id).await.or_status()?;
         Ok(Response::new(
-            self.repo.get_submission(id).await.or_status()?.into(),
+            self.budget
+                .whole(pb::Submission::from(submission))
+                .or_status()?,
         ))
     }
 

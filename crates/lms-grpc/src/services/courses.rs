@@ -144,12 +144,15 @@ impl CourseService for DomainApi {
         request: Request<pb::GetCourseMaterialRequest>,
     ) -> ApiResult<pb::CourseMaterial> {
         let (course, id) = parse_material("name", &request.get_ref().name).or_status()?;
+        let material = self
+            .repo
+            .get_material(CourseId(course), MaterialId(id))
+            .await
+            .or_status()?;
         Ok(Response::new(
-            self.repo
-                .get_material(CourseId(course), MaterialId(id))
-                .await
-                .or_status()?
-                .into(),
+            self.budget
+                .whole(pb::CourseMaterial::from(material))
+                .or_status()?,
         ))
     }
 

@@ -10,25 +10,34 @@ use tonic_health::pb::health_client::HealthClient;
 
 use crate::support::{Data, READER, TestApp, WRITER, spawn_app_with};
 
-/// The server's pools carry `grpc.statement_timeout`: a statement past it
-/// is cancelled by PostgreSQL (57014), not left running.
+/// The server's pools carry `grpc.statement_timeout`: a read stuck past
+/// it is cancelled by PostgreSQL (57014) and answered UNAVAILABLE, in the
+/// server's words, before the request timeout.
 #[tokio::test]
-async fn the_servers_pools_cancel_a_statement_past_the_timeout() -> anyhow::Result<()> {
+async fn a_read_past_the_statement_timeout_is_unavailable_and_says_so() -> anyhow::Result<()> {
     let app = spawn_app_with("hostilestmt", Data::Empty, false, |settings| {
         settings.grpc.statement_timeout = std::time::Duration::from_millis(200);
+        settings.grpc.request_timeout = std::time::Duration::from_secs(10);
     })
     .await?;
-    let sources = lms_data::failover::DataSources::connect(&app.settings, "hostile-test").await?;
-    let outcome = sqlx::query("SELECT pg_sleep(2)")
-        .execute(sources.primary_pool())
-        .await;
-    let code = outcome.err().and_then(|error| {
-        error
-            .as_database_error()
-            .and_then(|db| db.code())
-            .map(|code| code.into_owned())
-    });
-    assert_eq!(code.as_deref(), Some("57014"));
+    let lock = lock_students(&app).await?;
+    let mut students = StudentServiceClient::new(app.authed(Some(READER)).await?);
+    let status = students
+        .get_student(get_student_one())
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("a read of a locked table answered"))?;
+    lock.rollback().await?;
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert_eq!(
+        error_info(&status).map(|(reason, _)| reason).as_deref(),
+        Some("DATABASE_UNAVAILABLE")
+    );
+    assert!(
+        status.message().contains("grpc.statement_timeout"),
+        "{}",
+        status.message()
+    );
     app.close().await
 }
 
@@ -42,6 +51,28 @@ async fn lock_students(
         .execute(&mut *lock)
         .await?;
     Ok(lock)
+}
+
+/// Waits (at most 10 s) until `count` sessions wait for a lock, i.e. that
+/// many requests are held inside the server.
+async fn wait_for_lock_waiters(app: &TestApp, count: i64) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&app.lms)
+        .await?;
+        if waiting >= count {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{waiting} requests wait for the lock, not {count}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 fn error_info(status: &tonic::Status) -> Option<(String, String)> {
@@ -99,7 +130,7 @@ async fn past_the_concurrency_limit_a_request_is_refused_at_once_and_health_answ
         let mut students = students.clone();
         waiting.spawn(async move { students.get_student(get_student_one()).await.map(drop) });
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_for_lock_waiters(&app, 2).await?;
 
     let started = Instant::now();
     let status = students
@@ -141,7 +172,7 @@ async fn a_request_over_the_message_size_limit_carries_an_error_info() -> anyhow
     use lms_grpc::pb::lms::v1::{CourseMaterial, CreateCourseMaterialRequest};
 
     let app = spawn_app_with("hostileoversize", Data::Empty, false, |settings| {
-        settings.grpc.max_message_bytes = 1024;
+        settings.grpc.max_message_bytes = 4 * 1024;
     })
     .await?;
     let mut courses = CourseServiceClient::new(app.authed(Some(WRITER)).await?);

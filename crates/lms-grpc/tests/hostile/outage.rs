@@ -7,10 +7,11 @@ use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::support::{Data, READER, WRITER, spawn_app};
+use crate::support::{Data, READER, TestApp, WRITER, spawn_app};
 
 /// SQLSTATE 25006: the primary's address now leads to a read-only server.
-/// A write is UNAVAILABLE (retry elsewhere, later), never INTERNAL.
+/// A write is UNAVAILABLE (retry elsewhere, later), never INTERNAL, and
+/// makes the server probe the primary.
 #[tokio::test]
 async fn a_write_to_a_read_only_primary_is_unavailable() -> anyhow::Result<()> {
     let app = spawn_app("hostilereadonly", Data::Empty, false).await?;
@@ -30,6 +31,7 @@ async fn a_write_to_a_read_only_primary_is_unavailable() -> anyhow::Result<()> {
     )
     .execute(&app.lms)
     .await?;
+    let probes_before = primary_probes(&app);
     let mut students = StudentServiceClient::new(app.authed(Some(WRITER)).await?);
     let mut said_read_only = false;
     for _ in 0..20 {
@@ -47,7 +49,19 @@ async fn a_write_to_a_read_only_primary_is_unavailable() -> anyhow::Result<()> {
         }
     }
     assert!(said_read_only, "no answer said the primary is read-only");
+    assert!(
+        primary_probes(&app) > probes_before,
+        "the read-only answer did not make the server probe the primary"
+    );
     app.close().await
+}
+
+/// Probes of the server's primary since it started.
+fn primary_probes(app: &TestApp) -> u64 {
+    app.sources
+        .status()
+        .first()
+        .map_or(0, |primary| primary.probes)
 }
 
 /// 2,000 reads, 64 at a time, against a server whose only database is

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use lms_config::{Settings, TokenSettings};
+use lms_data::failover::DataSources;
 use lms_data::{Database, schema};
 use lms_engine::inline::run_inline;
 use lms_engine::setup::{connect_engine, connect_queue, worker_config};
@@ -43,6 +44,8 @@ pub enum Data {
 pub struct TestApp {
     pub address: SocketAddr,
     pub settings: Settings,
+    /// The server's failover pool, to observe its endpoints and probes.
+    pub sources: DataSources,
     pub lms: PgPool,
     pub legacy: PgPool,
     lms_db: TestDatabase,
@@ -132,6 +135,7 @@ pub async fn spawn_app_with(
         engine.legacy.close().await;
     }
     let app = GrpcApp::connect(&settings).await?;
+    let sources = app.data_sources().clone();
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
@@ -160,6 +164,7 @@ pub async fn spawn_app_with(
     Ok(TestApp {
         address,
         settings,
+        sources,
         lms: db.pool().clone(),
         legacy,
         lms_db,

@@ -361,6 +361,12 @@ pub(crate) fn check_manifests(
                 .unwrap_or(1);
             match binary.as_str() {
                 "lms-server" => {
+                    problems.require(!settings.grpc.reflection, || {
+                        format!(
+                            "{origin}: serves gRPC reflection; production sets \
+                             LMS_GRPC__REFLECTION=false"
+                        )
+                    });
                     problems.require(declared_ports.contains(&grpc_port), || {
                         format!("{origin}: does not declare the gRPC port {grpc_port}")
                     });
