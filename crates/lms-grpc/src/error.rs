@@ -105,6 +105,7 @@ impl From<EngineError> for ApiError {
             EngineError::TooManyChunks { .. } => DomainError::FailedPrecondition(error.to_string()),
             EngineError::RunActive(_)
             | EngineError::Plan(_)
+            | EngineError::UndoRefused(_)
             | EngineError::StagingLostAndLegacyChanged { .. }
             | EngineError::TermsDiffer { .. } => DomainError::FailedPrecondition(error.to_string()),
             EngineError::Lms(_) | EngineError::Legacy(_) | EngineError::Queue(_)
