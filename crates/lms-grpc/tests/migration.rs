@@ -723,3 +723,18 @@ async fn undo_run_is_refused_naming_a_row_edited_through_the_api() -> anyhow::Re
     );
     app.close().await
 }
+
+#[tokio::test]
+async fn undo_run_of_an_unknown_run_is_not_found() -> anyhow::Result<()> {
+    let app = spawn_app("grpcundounknown", Data::Empty, false).await?;
+    let mut client = MigrationServiceClient::new(app.authed(Some(ADMIN)).await?);
+    let status = client
+        .undo_run(pb::UndoRunRequest {
+            name: "runs/01930000-0000-7000-8000-000000000000".into(),
+        })
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("an unknown run was undone"))?;
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    app.close().await
+}
