@@ -267,6 +267,15 @@ async fn execute(ctx: &EngineContext, info: &ChunkInfo) -> Result<Option<Advance
     .execute(&mut *tx)
     .await
     .lms()?;
+    if logs_changes(info) {
+        // Every row this chunk writes is recorded for undo, in this
+        // transaction (migration.run_changes, by row triggers).
+        sqlx::query("SELECT set_config('lms.change_log_run', $1, true)")
+            .bind(info.run_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .lms()?;
+    }
     let run_terms: Option<String> =
         sqlx::query_scalar("SELECT proposed_under FROM migration.runs WHERE id = $1")
             .bind(info.run_id)
@@ -312,6 +321,13 @@ async fn execute(ctx: &EngineContext, info: &ChunkInfo) -> Result<Option<Advance
         bulk::release_ended_run(&ctx.lms, info.run_id).await;
     }
     Ok(Some(advance))
+}
+
+/// Whether a chunk's writes go to the run's change log: a real run's
+/// delta chunks do; a bulk load (a first load, which is never undone), a
+/// dry run and staging (which writes no LMS row) do not.
+fn logs_changes(info: &ChunkInfo) -> bool {
+    info.kind != RunKind::DryRun && info.load_path == LoadPath::Delta && info.phase != Phase::Stage
 }
 
 async fn do_work(

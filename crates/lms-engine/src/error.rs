@@ -35,6 +35,9 @@ pub enum EngineError {
     RunActive(uuid::Uuid),
     #[error("internal inconsistency: {0}")]
     Invariant(String),
+    /// An undo that cannot be done, and why (the rows in the way, named).
+    #[error("{0}")]
+    UndoRefused(String),
     #[error(
         "the staging of {entity} (ids {range}) was lost after the table was resolved (a PostgreSQL \
          crash empties unlogged staging), and legacy has changed there since: this run cannot \
@@ -60,6 +63,7 @@ impl EngineError {
             | EngineError::TooManyChunks { .. }
             | EngineError::UnknownRun(_)
             | EngineError::RunActive(_)
+            | EngineError::UndoRefused(_)
             | EngineError::Invariant(_)
             | EngineError::StagingLostAndLegacyChanged { .. }
             | EngineError::TermsDiffer { .. } => FailureClass::Permanent,

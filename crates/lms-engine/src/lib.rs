@@ -29,6 +29,7 @@ pub mod setup;
 mod sql_template;
 pub mod stage;
 pub mod state;
+pub mod undo;
 pub mod verify;
 pub mod worker;
 

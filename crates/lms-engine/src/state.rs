@@ -115,6 +115,8 @@ stored_text_enum! {
         Succeeded => "succeeded",
         Failed => "failed",
         Cancelled => "cancelled",
+        /// Succeeded, then undone: the rows it changed are as before it.
+        Undone => "undone",
     }
 }
 
@@ -124,7 +126,7 @@ impl RunStatus {
     pub const fn is_finished(self) -> bool {
         matches!(
             self,
-            RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled
+            RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled | RunStatus::Undone
         )
     }
 
@@ -206,7 +208,8 @@ mod tests {
             [
                 RunStatus::Succeeded,
                 RunStatus::Failed,
-                RunStatus::Cancelled
+                RunStatus::Cancelled,
+                RunStatus::Undone
             ]
         );
     }

@@ -106,6 +106,7 @@ impl From<EngineError> for ApiError {
             EngineError::TooManyChunks { .. } => DomainError::FailedPrecondition(error.to_string()),
             EngineError::RunActive(_)
             | EngineError::Plan(_)
+            | EngineError::UndoRefused(_)
             | EngineError::StagingLostAndLegacyChanged { .. }
             | EngineError::TermsDiffer { .. } => DomainError::FailedPrecondition(error.to_string()),
             // In the server's words, as the domain API says it: the

@@ -629,3 +629,112 @@ async fn a_rerun_after_edits_through_the_api_rewrites_nothing() -> anyhow::Resul
     assert_eq!(status, "dropped", "the API's edit stands");
     app.close().await
 }
+
+/// A legacy student's status changed, and a delta run over it to its end;
+/// the student's LMS id, legacy id and the run.
+async fn delta_changing_a_student(
+    app: &TestApp,
+    client: &mut Client,
+    request_id: &str,
+) -> anyhow::Result<(i64, i64, pb::Run)> {
+    let (id, legacy_id): (i64, i64) = sqlx::query_as(
+        "SELECT id, legacy_id::bigint FROM students WHERE legacy_id IS NOT NULL AND status = 'active' \
+         ORDER BY legacy_id LIMIT 1",
+    )
+    .fetch_one(&app.lms)
+    .await?;
+    sqlx::query("UPDATE students SET status = 'graduated' WHERE id = $1")
+        .bind(i32::try_from(legacy_id)?)
+        .execute(&app.legacy)
+        .await?;
+    let run = client.start_run(start(request_id)).await?.into_inner();
+    let last = watch_to_end(client, &run.name)
+        .await?
+        .pop()
+        .unwrap_or_default();
+    assert_eq!(last.status(), pb::RunStatus::Succeeded, "{last:?}");
+    let status: String = sqlx::query_scalar("SELECT status FROM students WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.lms)
+        .await?;
+    assert_eq!(status, "graduated", "the delta changed the student");
+    Ok((id, legacy_id, run))
+}
+
+#[tokio::test]
+async fn undo_run_restores_the_rows_and_is_audited() -> anyhow::Result<()> {
+    let app = spawn_app("grpcundo", Data::Migrated, true).await?;
+    let mut client = MigrationServiceClient::new(app.authed(Some(ADMIN)).await?);
+    let (id, _, run) = delta_changing_a_student(&app, &mut client, "undo-me").await?;
+    let undone = client
+        .undo_run(pb::UndoRunRequest {
+            name: run.name.clone(),
+        })
+        .await?
+        .into_inner();
+    assert_eq!(undone.status(), pb::RunStatus::Undone);
+    let status: String = sqlx::query_scalar("SELECT status FROM students WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.lms)
+        .await?;
+    assert_eq!(status, "active", "the student as before the run");
+    let audited: (String, Option<String>, i16) = sqlx::query_as(
+        "SELECT actor, resource, code FROM api.audit_events \
+         WHERE method = '/lms.migration.v1.MigrationService/UndoRun'",
+    )
+    .fetch_one(&app.lms)
+    .await?;
+    assert_eq!(audited, ("admin".to_owned(), Some(run.name), 0));
+    app.close().await
+}
+
+#[tokio::test]
+async fn undo_run_is_refused_naming_a_row_edited_through_the_api() -> anyhow::Result<()> {
+    use lms_grpc::pb::lms::v1 as lms;
+    use lms_grpc::pb::lms::v1::student_service_client::StudentServiceClient;
+    let app = spawn_app("grpcundoedit", Data::Migrated, true).await?;
+    let mut client = MigrationServiceClient::new(app.authed(Some(ADMIN)).await?);
+    let (id, legacy_id, run) = delta_changing_a_student(&app, &mut client, "undo-edited").await?;
+    let mut students = StudentServiceClient::new(app.authed(Some(support::WRITER)).await?);
+    students
+        .update_student(lms::UpdateStudentRequest {
+            student: Some(lms::Student {
+                name: format!("students/{id}"),
+                status: lms::StudentStatus::AcademicLeave.into(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["status".into()],
+            }),
+        })
+        .await?;
+    let refused = client
+        .undo_run(pb::UndoRunRequest { name: run.name })
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("undo went ahead over an API edit"))?;
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert!(
+        refused.message().contains(&format!(
+            "students id {id} (legacy id {legacy_id}) was changed"
+        )),
+        "{}",
+        refused.message()
+    );
+    app.close().await
+}
+
+#[tokio::test]
+async fn undo_run_of_an_unknown_run_is_not_found() -> anyhow::Result<()> {
+    let app = spawn_app("grpcundounknown", Data::Empty, false).await?;
+    let mut client = MigrationServiceClient::new(app.authed(Some(ADMIN)).await?);
+    let status = client
+        .undo_run(pb::UndoRunRequest {
+            name: "runs/01930000-0000-7000-8000-000000000000".into(),
+        })
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("an unknown run was undone"))?;
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    app.close().await
+}

@@ -152,6 +152,10 @@ pub enum MigrateCommand {
     Explain(ExplainArgs),
     /// Cancel the active run: queued chunks are dropped, running ones finish.
     Cancel(RunSelector),
+    /// Undo a succeeded delta run: every LMS and ledger row it changed goes
+    /// back to what it was before it. Refused for a first load, while a run
+    /// is active, and where rows it wrote changed since (they are named).
+    Undo(UndoArgs),
     /// Run the tables with rejected rows again (and those referencing them),
     /// after the legacy data was fixed.
     RetryRejected(RetryArgs),
@@ -225,6 +229,13 @@ pub struct RunSelector {
     /// The run (default: the latest).
     #[arg(long = "run", value_name = "ID")]
     pub run: Option<Uuid>,
+}
+
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    /// The run to undo.
+    #[arg(value_name = "RUN")]
+    pub run: Uuid,
 }
 
 #[derive(Debug, Args)]

@@ -85,6 +85,7 @@ impl From<RunStatus> for pb::RunStatus {
             RunStatus::Succeeded => pb::RunStatus::Succeeded,
             RunStatus::Failed => pb::RunStatus::Failed,
             RunStatus::Cancelled => pb::RunStatus::Cancelled,
+            RunStatus::Undone => pb::RunStatus::Undone,
         }
     }
 }
@@ -355,6 +356,18 @@ impl MigrationService for MigrationApi {
         let result = async {
             let id = run_id("name", name)?;
             Ok(control::cancel_run(&self.lms, id).await?.into())
+        }
+        .await;
+        finish_control(&self.lms, &call, result, |run: &pb::Run| run.name.clone()).await
+    }
+
+    async fn undo_run(&self, request: Request<pb::UndoRunRequest>) -> ApiResult<pb::Run> {
+        let mut call = call_of(&request)?;
+        let name = &request.get_ref().name;
+        call.resource = well_formed(name, |name| run_id("", name));
+        let result = async {
+            let id = run_id("name", name)?;
+            Ok(lms_engine::undo::undo_run(&self.lms, id).await?.into())
         }
         .await;
         finish_control(&self.lms, &call, result, |run: &pb::Run| run.name.clone()).await

@@ -16,7 +16,7 @@ use super::progress_display::ProgressDisplay;
 use super::report_table;
 use crate::cli::{
     ExplainArgs, MigrateCommand, ReportArgs, ReportFormat, RetryArgs, RunArgs, RunSelector,
-    VerifyArgs, VerifyFormat,
+    UndoArgs, VerifyArgs, VerifyFormat,
 };
 
 pub async fn run(command: MigrateCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
@@ -26,6 +26,7 @@ pub async fn run(command: MigrateCommand, settings: &Settings) -> anyhow::Result
         MigrateCommand::Report(args) => print_report(args, settings).await,
         MigrateCommand::Explain(args) => explain_row(args, settings).await,
         MigrateCommand::Cancel(selector) => cancel(selector, settings).await,
+        MigrateCommand::Undo(args) => undo(args, settings).await,
         MigrateCommand::RetryRejected(args) => retry(args, settings).await,
         MigrateCommand::Verify(args) => verify(args, settings).await,
     }
@@ -221,6 +222,17 @@ async fn cancel(selector: RunSelector, settings: &Settings) -> anyhow::Result<Ex
              Follow it with `lmsctl migrate status --run {run_id}`."
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn undo(args: UndoArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let lms = lms_pool(settings).await?;
+    let progress = lms_engine::undo::undo_run(&lms, args.run).await?;
+    println!(
+        "Run {} is {}: the LMS rows and ledger rows it changed are as they were before it. \
+         The next run compares every staged row with the ledger once.",
+        args.run, progress.status
+    );
     Ok(ExitCode::SUCCESS)
 }
 

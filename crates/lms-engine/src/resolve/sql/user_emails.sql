@@ -17,6 +17,9 @@ decided AS (
     FROM migration.stage_users s LEFT JOIN keepers k ON k.email_key = s.email_key)
 UPDATE migration.stage_users s
 SET final_email = CASE WHEN d.duplicate THEN NULL ELSE s.email END,
-    warnings = CASE WHEN d.duplicate THEN array_append(s.warnings, 'email_duplicate') ELSE s.warnings END
+    -- Resolved again over the same mirror row (a table out of step), the
+    -- warning is not added twice.
+    warnings = CASE WHEN d.duplicate AND NOT 'email_duplicate' = ANY (s.warnings)
+                    THEN array_append(s.warnings, 'email_duplicate') ELSE s.warnings END
 FROM decided d
 WHERE d.legacy_id = s.legacy_id;
