@@ -203,7 +203,9 @@ pub struct GrpcSettings {
     #[serde(with = "humantime_serde")]
     pub max_connection_age: Duration,
     /// Largest request header list, in bytes (HTTP/2
-    /// SETTINGS_MAX_HEADER_LIST_SIZE).
+    /// SETTINGS_MAX_HEADER_LIST_SIZE). A larger one is answered HTTP 431
+    /// before any handler runs; one over four times this closes the
+    /// connection (GOAWAY, ENHANCE_YOUR_CALM).
     pub max_header_list_bytes: u32,
     /// `WatchRun` streams the server serves at once, over every connection;
     /// one more is refused with RESOURCE_EXHAUSTED.
