@@ -255,7 +255,7 @@ async fn health_and_a_write_answer_at_once(
 /// Over `grpc.max_header_list_bytes` (but within four times it), h2
 /// answers the stream itself with HTTP 431 and resets it: the request
 /// never reaches tonic, so no handler runs, and the client sees no
-/// grpc-status (tonic maps a bare 431 to UNKNOWN). The connection stays.
+/// grpc-status (tonic maps a bare 431 to UNKNOWN). Only the stream is reset.
 #[tokio::test]
 async fn a_header_list_over_the_limit_is_answered_431_before_any_handler() -> anyhow::Result<()> {
     let app = spawn_app_with("hostileheaders", Data::Empty, false, |settings| {
