@@ -206,7 +206,9 @@ pub struct GrpcSettings {
     #[serde(with = "humantime_serde")]
     pub max_connection_age: Duration,
     /// Largest request header list, in bytes (HTTP/2
-    /// SETTINGS_MAX_HEADER_LIST_SIZE).
+    /// SETTINGS_MAX_HEADER_LIST_SIZE). A larger one is answered HTTP 431
+    /// before any handler runs; one over four times this closes the
+    /// connection (GOAWAY, ENHANCE_YOUR_CALM).
     pub max_header_list_bytes: u32,
     /// `WatchRun` streams the server serves at once, over every connection;
     /// one more is refused with RESOURCE_EXHAUSTED.
@@ -268,6 +270,12 @@ pub struct WorkerSettings {
 pub struct MigrationSettings {
     /// Legacy rows per chunk (a range of legacy ids).
     pub chunk_size: u32,
+    /// The most ranged chunks one run may plan, over all its tables. Each
+    /// is a row per ranged phase, a job on the queue and a transaction, so
+    /// a chunk size of 1 over a real legacy database would plan millions;
+    /// a run that would plan more is refused, naming the smallest chunk
+    /// size that fits.
+    pub max_chunks: usize,
     /// Attempts of one chunk before it fails the run.
     pub max_attempts: u32,
     /// Delay before the first retry; it doubles with every attempt.
@@ -287,6 +295,11 @@ pub struct MigrationSettings {
     /// being retried, so that it never waits behind a stuck session forever.
     #[serde(with = "humantime_serde")]
     pub lock_timeout: Duration,
+}
+
+impl MigrationSettings {
+    /// The default of [`MigrationSettings::max_chunks`].
+    pub const DEFAULT_MAX_CHUNKS: usize = 50_000;
 }
 
 /// Logging.
@@ -358,6 +371,7 @@ impl Default for Settings {
             },
             migration: MigrationSettings {
                 chunk_size: 25_000,
+                max_chunks: MigrationSettings::DEFAULT_MAX_CHUNKS,
                 max_attempts: 5,
                 retry_base_delay: Duration::from_millis(200),
                 retry_max_delay: Duration::from_secs(10),
@@ -495,6 +509,11 @@ impl Settings {
         check(
             migration.chunk_size >= 1,
             "migration.chunk_size",
+            "must be at least 1",
+        );
+        check(
+            migration.max_chunks >= 1,
+            "migration.max_chunks",
             "must be at least 1",
         );
         check(

@@ -260,3 +260,25 @@ fn a_metrics_refresh_interval_under_100ms_is_an_error() {
         Ok(())
     });
 }
+
+#[test]
+fn a_run_plans_at_most_50000_chunks_by_default() {
+    Jail::expect_with(|_jail| {
+        let settings = load().map_err(|error| error.to_string())?;
+        assert_eq!(settings.migration.max_chunks, 50_000);
+        Ok(())
+    });
+}
+
+#[test]
+fn the_chunk_cap_is_a_setting_and_zero_is_an_error_naming_the_key() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LMS_MIGRATION__MAX_CHUNKS", "0");
+        let message = load().expect_err("a cap of 0 must fail").to_string();
+        assert!(message.contains("migration.max_chunks"), "{message}");
+        jail.set_env("LMS_MIGRATION__MAX_CHUNKS", "1");
+        let settings = load().map_err(|error| error.to_string())?;
+        assert_eq!(settings.migration.max_chunks, 1);
+        Ok(())
+    });
+}

@@ -35,6 +35,7 @@ async fn migrate(settings: &Settings, name: &str) -> anyhow::Result<()> {
     let options = RunOptions {
         entities: Vec::new(),
         chunk_size: 1_000,
+        max_chunks: settings.migration.max_chunks,
         request_id: None,
         kind: RunKind::Full,
         on_conflict: lms_engine::ConflictPolicy::KeepLms,

@@ -210,13 +210,15 @@ pub fn dependents(entity: LegacyEntity) -> Vec<LegacyEntity> {
 
 /// Starts a run over the tables with rejected rows (limited to `only` when
 /// given) and every table that references them. Unchanged rows are checked
-/// and not written, so in effect only the rows fixed in legacy move.
+/// and not written, so in effect only the rows fixed in legacy move. The
+/// run is planned in chunks of `chunk_size`, at most `max_chunks` of them.
 pub async fn retry_rejected(
     lms: &PgPool,
     legacy: &PgPool,
     queue: &ChunkQueue,
     only: &[LegacyEntity],
     chunk_size: u32,
+    max_chunks: usize,
     request_id: Option<String>,
 ) -> Result<PlannedRun, EngineError> {
     let rows = sqlx::query(
@@ -247,6 +249,7 @@ pub async fn retry_rejected(
     let options = RunOptions {
         entities,
         chunk_size,
+        max_chunks,
         request_id,
         kind: RunKind::RetryRejected,
         on_conflict: ConflictPolicy::KeepLms,

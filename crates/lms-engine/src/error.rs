@@ -21,13 +21,16 @@ pub enum EngineError {
     Plan(String),
     #[error(
         "a chunk size of {chunk_size} would plan {planned} chunks, more than the {limit} a run \
-         may have; use a chunk size of at least {smallest}"
+         may have (migration.max_chunks); {}",
+        fitting_chunk_size_advice(*smallest)
     )]
     TooManyChunks {
         chunk_size: u32,
         planned: usize,
         limit: usize,
-        smallest: u64,
+        /// The smallest chunk size that fits; none when even one chunk per
+        /// table is more than the limit.
+        smallest: Option<u64>,
     },
     #[error("run {0} does not exist")]
     UnknownRun(uuid::Uuid),
@@ -50,6 +53,16 @@ pub enum EngineError {
          like the others"
     )]
     TermsDiffer { run: String, worker: String },
+}
+
+/// What to do about [`EngineError::TooManyChunks`].
+fn fitting_chunk_size_advice(smallest: Option<u64>) -> String {
+    match smallest {
+        Some(size) => format!("use a chunk size of at least {size}"),
+        None => "no chunk size fits, since every table needs a chunk of its own: raise \
+                 migration.max_chunks or migrate fewer tables at once"
+            .to_owned(),
+    }
 }
 
 impl EngineError {

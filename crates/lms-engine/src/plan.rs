@@ -9,6 +9,7 @@
 
 use std::fmt;
 
+use lms_config::MigrationSettings;
 use lms_domain::LegacyEntity;
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
@@ -82,17 +83,35 @@ stored_text_enum! {
 }
 
 /// What a run covers.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunOptions {
     /// The legacy tables to migrate; empty means all of them.
     pub entities: Vec<LegacyEntity>,
     /// Legacy rows per chunk.
     pub chunk_size: u32,
+    /// The most ranged chunks the run may plan over all its tables
+    /// (`migration.max_chunks`); more is [`EngineError::TooManyChunks`].
+    pub max_chunks: usize,
     /// A client's idempotency key: planning twice with one key gives one run.
     pub request_id: Option<String>,
     pub kind: RunKind,
     /// Which side wins where legacy and the LMS both changed a row.
     pub on_conflict: ConflictPolicy,
+}
+
+/// No tables chosen (all of them), no chunk size (which planning refuses),
+/// and the default chunk cap.
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            entities: Vec::new(),
+            chunk_size: 0,
+            max_chunks: MigrationSettings::DEFAULT_MAX_CHUNKS,
+            request_id: None,
+            kind: RunKind::default(),
+            on_conflict: ConflictPolicy::default(),
+        }
+    }
 }
 
 /// A planned run and the chunks to put on the queue now.
@@ -147,6 +166,11 @@ pub async fn plan_run(
             "chunk size must be at least 1".to_owned(),
         ));
     }
+    if options.max_chunks == 0 {
+        return Err(EngineError::Plan(
+            "a run must be allowed at least 1 chunk (migration.max_chunks)".to_owned(),
+        ));
+    }
     if let Some(existing) = run_with_request_id(lms, options).await? {
         return Ok(existing);
     }
@@ -157,15 +181,16 @@ pub async fn plan_run(
     if let Some(active) = active_run(lms).await? {
         return Err(EngineError::RunActive(active));
     }
+    let limit = options.max_chunks;
     let mut ranges = Vec::with_capacity(entities.len());
-    let mut planned = 0;
+    let mut planned: usize = 0;
     for entity in &entities {
         // Bounded: past the limit, no more buckets are fetched.
-        let budget = MAX_RANGED_CHUNKS.saturating_sub(planned) + 1;
+        let budget = limit.saturating_sub(planned).saturating_add(1);
         let table = chunk_ranges(legacy, *entity, options.chunk_size, budget).await?;
-        planned += table.len();
-        if planned > MAX_RANGED_CHUNKS {
-            return Err(too_many_chunks(legacy, &entities, options.chunk_size).await?);
+        planned = planned.saturating_add(table.len());
+        if planned > limit {
+            return Err(too_many_chunks(legacy, &entities, options.chunk_size, limit).await?);
         }
         ranges.push(table);
     }
@@ -287,18 +312,14 @@ async fn check_dependencies(lms: &PgPool, entities: &[LegacyEntity]) -> Result<(
     Ok(())
 }
 
-/// The most ranged chunks one run may plan, over all its tables: each is a
-/// row in `migration.chunks` per ranged phase, a job on the queue and a
-/// transaction, so a chunk size of 1 over a real legacy database would
-/// plan millions.
-pub const MAX_RANGED_CHUNKS: usize = 50_000;
-
-/// The refusal of a plan past [`MAX_RANGED_CHUNKS`], with the smallest chunk
-/// size that fits (from the tables' row counts, read only now).
+/// The refusal of a plan past `limit` ranged chunks (`migration.max_chunks`),
+/// with the smallest chunk size that fits (from the tables' row counts,
+/// read only now).
 async fn too_many_chunks(
     legacy: &PgPool,
     entities: &[LegacyEntity],
     chunk_size: u32,
+    limit: usize,
 ) -> Result<EngineError, EngineError> {
     let mut rows = Vec::with_capacity(entities.len());
     for entity in entities {
@@ -316,8 +337,8 @@ async fn too_many_chunks(
     Ok(EngineError::TooManyChunks {
         chunk_size,
         planned: chunks_for(&rows, u64::from(chunk_size)),
-        limit: MAX_RANGED_CHUNKS,
-        smallest: smallest_fitting_chunk_size(&rows),
+        limit,
+        smallest: smallest_fitting_chunk_size(&rows, limit),
     })
 }
 
@@ -329,18 +350,23 @@ fn chunks_for(rows: &[u64], size: u64) -> usize {
         .fold(0, usize::saturating_add)
 }
 
-/// The smallest chunk size whose plan stays within [`MAX_RANGED_CHUNKS`].
-fn smallest_fitting_chunk_size(rows: &[u64]) -> u64 {
+/// The smallest chunk size whose plan stays within `limit` chunks; none
+/// when even one chunk per table is more than that.
+fn smallest_fitting_chunk_size(rows: &[u64], limit: usize) -> Option<u64> {
     let (mut low, mut high) = (1, rows.iter().copied().max().unwrap_or(1).max(1));
+    // The largest table in one chunk: every table has a single chunk.
+    if chunks_for(rows, high) > limit {
+        return None;
+    }
     while low < high {
         let middle = low + (high - low) / 2;
-        if chunks_for(rows, middle) <= MAX_RANGED_CHUNKS {
+        if chunks_for(rows, middle) <= limit {
             high = middle;
         } else {
             low = middle + 1;
         }
     }
-    low
+    Some(low)
 }
 
 /// Splits a legacy table into ranges of about `chunk_size` rows each, by its
@@ -518,12 +544,29 @@ async fn insert_dependencies(
 mod tests {
     use super::*;
 
+    const LIMIT: usize = MigrationSettings::DEFAULT_MAX_CHUNKS;
+
     #[test]
     fn the_suggested_chunk_size_is_the_smallest_that_fits() {
         let rows = [600_000, 510_269, 12, 0, 7_777];
-        let size = smallest_fitting_chunk_size(&rows);
-        assert!(chunks_for(&rows, size) <= MAX_RANGED_CHUNKS);
-        assert!(chunks_for(&rows, size - 1) > MAX_RANGED_CHUNKS);
+        let size = smallest_fitting_chunk_size(&rows, LIMIT).expect("a size fits");
+        assert!(chunks_for(&rows, size) <= LIMIT);
+        assert!(chunks_for(&rows, size - 1) > LIMIT);
+    }
+
+    #[test]
+    fn the_suggested_size_follows_the_configured_limit() {
+        let rows = [1_000, 250, 0];
+        let size = smallest_fitting_chunk_size(&rows, 10).expect("a size fits");
+        assert!(chunks_for(&rows, size) <= 10);
+        assert!(chunks_for(&rows, size - 1) > 10);
+        assert_eq!(size, 143);
+    }
+
+    #[test]
+    fn no_size_fits_a_limit_below_one_chunk_per_table() {
+        assert_eq!(smallest_fitting_chunk_size(&[10, 20, 30], 2), None);
+        assert_eq!(smallest_fitting_chunk_size(&[10, 20, 30], 3), Some(30));
     }
 
     #[test]

@@ -101,8 +101,9 @@ impl From<EngineError> for ApiError {
     fn from(error: EngineError) -> Self {
         let domain = match &error {
             EngineError::UnknownRun(run) => DomainError::not_found("run", format!("runs/{run}")),
-            // The chunk size may be the server's default (migration.chunk_size):
-            // StartRun blames its own field where the client gave one.
+            // The chunk size may be the server's default (migration.chunk_size),
+            // or no size fits the cap (migration.max_chunks): StartRun blames
+            // its own field where the client gave one and a larger one fits.
             EngineError::TooManyChunks { .. } => DomainError::FailedPrecondition(error.to_string()),
             EngineError::RunActive(_)
             | EngineError::Plan(_)

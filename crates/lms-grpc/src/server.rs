@@ -117,6 +117,7 @@ impl GrpcApp {
                 legacy,
                 queue,
                 default_chunk_size: settings.migration.chunk_size,
+                max_chunks: settings.migration.max_chunks,
                 legacy_timezone: settings.legacy.timezone.clone(),
                 budget: ResponseBudget::new(settings.grpc.max_message_bytes),
                 stopping: stopping_seen,

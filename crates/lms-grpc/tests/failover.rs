@@ -90,6 +90,7 @@ async fn fixture(purpose: &str, with_standby: bool) -> anyhow::Result<Fixture> {
         &RunOptions {
             entities: Vec::new(),
             chunk_size: 5_000,
+            max_chunks: settings.migration.max_chunks,
             request_id: None,
             kind: RunKind::Full,
             on_conflict: lms_engine::ConflictPolicy::KeepLms,

@@ -1,6 +1,7 @@
 //! `lms.migration.v1.MigrationService` through a real tonic client, with a
 //! worker running the chunks: start, idempotency, watch, report, ledger
-//! queries, explain, dry runs, cancellation and retrying rejected rows.
+//! queries, explain, dry runs, cancellation and retrying rejected rows;
+//! and the cap on a run's chunks (`migration.max_chunks`).
 
 mod support;
 
@@ -10,7 +11,7 @@ use std::time::Duration;
 use lms_grpc::pb::lms::migration::v1 as pb;
 use lms_grpc::pb::lms::migration::v1::migration_service_client::MigrationServiceClient;
 use sqlx::Row;
-use support::{ADMIN, Authed, Data, TestApp, spawn_app};
+use support::{ADMIN, Authed, Data, TestApp, spawn_app, spawn_app_with};
 use tonic::Code;
 use uuid::Uuid;
 
@@ -736,5 +737,149 @@ async fn undo_run_of_an_unknown_run_is_not_found() -> anyhow::Result<()> {
         .err()
         .ok_or_else(|| anyhow::anyhow!("an unknown run was undone"))?;
     assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    app.close().await
+}
+
+/// A chunk cap far below what a chunk size of 1 plans over the seeded
+/// legacy database (thousands of rows), and above its ten tables.
+const SMALL_CHUNK_CAP: usize = 100;
+
+fn start_with_chunk_size(chunk_size: i32) -> pb::StartRunRequest {
+    pb::StartRunRequest {
+        chunk_size,
+        ..start("")
+    }
+}
+
+/// The chunk size a refusal names as the smallest that fits.
+fn smallest_named(text: &str) -> Option<i32> {
+    text.rsplit_once("use a chunk size of at least ")?
+        .1
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The descriptions of the field violations on `field`.
+fn violations_of(status: &tonic::Status, field: &str) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_details_bad_request()
+        .map(|bad| {
+            bad.field_violations
+                .into_iter()
+                .filter(|violation| violation.field == field)
+                .map(|violation| violation.description)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A client's chunk size that would plan more than `migration.max_chunks`
+/// is its own field's fault: INVALID_ARGUMENT on `chunk_size`, naming the
+/// smallest size that fits; one less is refused too, and that size is
+/// accepted.
+#[tokio::test]
+async fn a_chunk_size_past_the_chunk_cap_is_invalid_and_names_the_smallest_that_fits()
+-> anyhow::Result<()> {
+    let app = spawn_app_with("grpcchunkcap", Data::Seeded, false, |settings| {
+        settings.migration.max_chunks = SMALL_CHUNK_CAP;
+    })
+    .await?;
+    let mut client = MigrationServiceClient::new(app.authed(Some(ADMIN)).await?);
+
+    let status = client
+        .start_run(start_with_chunk_size(1))
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("a chunk size of 1 was planned past the cap"))?;
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let described = violations_of(&status, "chunk_size");
+    assert_eq!(described.len(), 1, "{status:?}");
+    assert!(
+        described[0].contains(&format!("more than the {SMALL_CHUNK_CAP} a run may have")),
+        "{described:?}"
+    );
+    let smallest = smallest_named(&described[0])
+        .ok_or_else(|| anyhow::anyhow!("no chunk size named in {described:?}"))?;
+    assert!(smallest > 1, "{smallest}");
+
+    let one_less = client
+        .start_run(start_with_chunk_size(smallest - 1))
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("a size below the one named was planned"))?;
+    assert_eq!(one_less.code(), Code::InvalidArgument, "{one_less:?}");
+    assert_eq!(
+        violations_of(&one_less, "chunk_size")
+            .first()
+            .and_then(|text| smallest_named(text)),
+        Some(smallest)
+    );
+
+    let run = client
+        .start_run(start_with_chunk_size(smallest))
+        .await?
+        .into_inner();
+    assert_eq!(run.chunk_size, smallest, "{run:?}");
+    assert_eq!(run.status(), pb::RunStatus::Running, "{run:?}");
+    app.close().await
+}
+
+/// With the server's own chunk size (`migration.chunk_size`) past the cap
+/// the client is not at fault: FAILED_PRECONDITION, no field violation.
+#[tokio::test]
+async fn the_servers_default_chunk_size_past_the_chunk_cap_is_a_failed_precondition()
+-> anyhow::Result<()> {
+    let app = spawn_app_with("grpcchunkcapdefault", Data::Seeded, false, |settings| {
+        settings.migration.max_chunks = SMALL_CHUNK_CAP;
+        settings.migration.chunk_size = 1;
+    })
+    .await?;
+    let mut client = MigrationServiceClient::new(app.authed(Some(ADMIN)).await?);
+    let status = client
+        .start_run(start_with_chunk_size(0))
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("the default size of 1 was planned past the cap"))?;
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert!(
+        violations_of(&status, "chunk_size").is_empty(),
+        "{status:?}"
+    );
+    assert!(
+        status.message().contains("(migration.max_chunks)"),
+        "{status:?}"
+    );
+    assert!(
+        smallest_named(status.message()).is_some_and(|size| size > 1),
+        "{status:?}"
+    );
+    app.close().await
+}
+
+/// A cap below one chunk per table fits no chunk size: FAILED_PRECONDITION
+/// even where the client chose the size, since no other size would do.
+#[tokio::test]
+async fn a_chunk_cap_below_one_chunk_per_table_is_a_failed_precondition() -> anyhow::Result<()> {
+    let app = spawn_app_with("grpcchunkcaptiny", Data::Seeded, false, |settings| {
+        settings.migration.max_chunks = 5;
+    })
+    .await?;
+    let mut client = MigrationServiceClient::new(app.authed(Some(ADMIN)).await?);
+    let status = client
+        .start_run(start_with_chunk_size(1_000_000))
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("ten tables were planned in five chunks"))?;
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert!(
+        violations_of(&status, "chunk_size").is_empty(),
+        "{status:?}"
+    );
+    assert!(
+        status.message().contains("no chunk size fits"),
+        "{status:?}"
+    );
     app.close().await
 }

@@ -6,8 +6,13 @@
 //! silence, so a client notices nothing until its own timeouts fire. The
 //! bytes held while cut are passed on when the link is restored, as TCP's
 //! retransmissions would deliver them.
+//!
+//! It also counts the connections it accepted and those still open, so a
+//! test can see a server close a connection, or a client open a new one.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lms_config::PostgresUrl;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -21,7 +26,32 @@ use tokio::task::JoinHandle;
 pub struct SilentLink {
     address: SocketAddr,
     passing: watch::Sender<bool>,
+    counts: Arc<Counts>,
     acceptor: JoinHandle<()>,
+}
+
+/// The link's connections: accepted ever, and open now.
+#[derive(Debug, Default)]
+struct Counts {
+    accepted: AtomicUsize,
+    open: AtomicUsize,
+}
+
+/// One open connection; counted open until it is dropped.
+struct OpenConnection(Arc<Counts>);
+
+impl OpenConnection {
+    fn new(counts: Arc<Counts>) -> OpenConnection {
+        counts.accepted.fetch_add(1, Ordering::SeqCst);
+        counts.open.fetch_add(1, Ordering::SeqCst);
+        OpenConnection(counts)
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl SilentLink {
@@ -30,10 +60,12 @@ impl SilentLink {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
         let passing = watch::Sender::new(true);
-        let acceptor = tokio::spawn(accept(listener, target, passing.clone()));
+        let counts = Arc::new(Counts::default());
+        let acceptor = tokio::spawn(accept(listener, target, passing.clone(), counts.clone()));
         Ok(SilentLink {
             address,
             passing,
+            counts,
             acceptor,
         })
     }
@@ -56,6 +88,21 @@ impl SilentLink {
         self.address.port()
     }
 
+    /// The address clients connect to, in front of the target.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Connections accepted since the link opened, closed ones included.
+    pub fn connections_accepted(&self) -> usize {
+        self.counts.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Connections open now: accepted, and closed by neither side.
+    pub fn connections_open(&self) -> usize {
+        self.counts.open.load(Ordering::SeqCst)
+    }
+
     /// Stops passing bytes, both on open connections and on new ones.
     pub fn cut(&self) {
         self.passing.send_replace(false);
@@ -73,11 +120,19 @@ impl Drop for SilentLink {
     }
 }
 
-async fn accept(listener: TcpListener, target: SocketAddr, passing: watch::Sender<bool>) {
+async fn accept(
+    listener: TcpListener,
+    target: SocketAddr,
+    passing: watch::Sender<bool>,
+    counts: Arc<Counts>,
+) {
     let mut connections = tokio::task::JoinSet::new();
     while let Ok((client, _)) = listener.accept().await {
         let passing = passing.subscribe();
+        let open = OpenConnection::new(counts.clone());
         connections.spawn(async move {
+            // Counted open until either side closes (this task ends).
+            let _open = open;
             // The server is reached at once, whatever the link's state: it
             // is the network between them that is cut, not the server.
             let Ok(server) = TcpStream::connect(target).await else {

@@ -93,6 +93,7 @@ impl Fixture {
         self.migrate_with(RunOptions {
             entities: Vec::new(),
             chunk_size,
+            max_chunks: self.settings.migration.max_chunks,
             request_id: None,
             kind: lms_engine::RunKind::Full,
             on_conflict: ConflictPolicy::KeepLms,

@@ -37,6 +37,8 @@ pub struct MigrationApi {
     pub queue: ChunkQueue,
     /// The chunk size of runs started without one.
     pub default_chunk_size: u32,
+    /// The most ranged chunks a run may plan (`migration.max_chunks`).
+    pub max_chunks: usize,
     /// The zone legacy timestamps are read in (`legacy.timezone`), for
     /// verification.
     pub legacy_timezone: String,
@@ -509,6 +511,7 @@ impl MigrationApi {
         let options = RunOptions {
             entities: entities("entities", &request.entities)?,
             chunk_size: chunk_size(request.chunk_size, self.default_chunk_size)?,
+            max_chunks: self.max_chunks,
             request_id: request_id(&request.request_id)?,
             kind: if request.dry_run {
                 RunKind::DryRun
@@ -520,10 +523,11 @@ impl MigrationApi {
         let planned = start_run(&self.lms, &self.legacy, &self.queue, &options)
             .await
             .map_err(|error| match error {
-                // The client chose the size: its field is at fault.
-                EngineError::TooManyChunks { .. } if request.chunk_size != 0 => {
-                    ApiError::invalid("chunk_size", error.to_string())
-                }
+                // The client chose the size and a larger one fits: its
+                // field is at fault.
+                EngineError::TooManyChunks {
+                    smallest: Some(_), ..
+                } if request.chunk_size != 0 => ApiError::invalid("chunk_size", error.to_string()),
                 error => ApiError::from(error),
             })?;
         Ok(run_progress(&self.lms, planned.run_id).await?.into())
@@ -540,6 +544,7 @@ impl MigrationApi {
             &self.queue,
             &only,
             self.default_chunk_size,
+            self.max_chunks,
             request_id(&request.request_id)?,
         )
         .await?;

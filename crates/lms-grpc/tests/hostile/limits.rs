@@ -1,6 +1,8 @@
 //! The server's own limits: PostgreSQL's statement timeout on its pools,
 //! the request timeout, the in-flight limit and the message size, each
-//! answered with its code and an ErrorInfo.
+//! answered with its code and an ErrorInfo; and the HTTP/2 limits that
+//! act before tonic does: the header-list size (no handler runs) and the
+//! connection age (the server closes the connection).
 
 use lms_grpc::pb::lms::v1::student_service_client::StudentServiceClient;
 use tonic::Code;
@@ -197,5 +199,207 @@ async fn a_request_over_the_message_size_limit_carries_an_error_info() -> anyhow
             lms_grpc::error::ERROR_DOMAIN.to_owned()
         ))
     );
+    app.close().await
+}
+
+/// A person and a user account for a student, written straight into the
+/// LMS database: what `CreateStudent` needs to write a row.
+async fn person_and_user(app: &TestApp) -> anyhow::Result<(i64, i64)> {
+    use sqlx::Row;
+    let person: i64 = sqlx::query("INSERT INTO persons (last_name) VALUES ('Header') RETURNING id")
+        .fetch_one(&app.lms)
+        .await?
+        .try_get(0)?;
+    let user: i64 = sqlx::query(
+        "INSERT INTO users (person_id, login, role) VALUES ($1, 'header', 'student') RETURNING id",
+    )
+    .bind(person)
+    .fetch_one(&app.lms)
+    .await?
+    .try_get(0)?;
+    Ok((person, user))
+}
+
+fn create_student(person: i64, user: i64) -> lms_grpc::pb::lms::v1::CreateStudentRequest {
+    lms_grpc::pb::lms::v1::CreateStudentRequest {
+        student: Some(lms_grpc::pb::lms::v1::Student {
+            person: format!("persons/{person}"),
+            user: format!("users/{user}"),
+            admission_year: 2026,
+            record_book_number: "ЗК-HEADER".to_owned(),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    }
+}
+
+/// `request` with one metadata header of `bytes` bytes.
+fn with_padding<T>(request: T, bytes: usize) -> anyhow::Result<tonic::Request<T>> {
+    let mut request = tonic::Request::new(request);
+    request
+        .metadata_mut()
+        .insert("x-padding", "p".repeat(bytes).parse()?);
+    Ok(request)
+}
+
+/// Rows in `students` and in the audit trail: what a CreateStudent that
+/// reached its handler leaves, whether it succeeded or failed.
+async fn students_and_audit_rows(app: &TestApp) -> anyhow::Result<(i64, i64)> {
+    use sqlx::Row;
+    let row = sqlx::query(
+        "SELECT (SELECT count(*) FROM students), (SELECT count(*) FROM api.audit_events)",
+    )
+    .fetch_one(&app.lms)
+    .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}
+
+/// Health and a write answer on `channel`, each within a second.
+async fn health_and_a_write_answer_at_once(
+    channel: &crate::support::Authed,
+    person: i64,
+    user: i64,
+) -> anyhow::Result<()> {
+    use std::time::{Duration, Instant};
+    let started = Instant::now();
+    let mut health = HealthClient::new(channel.clone());
+    let answer = tokio::time::timeout(
+        Duration::from_secs(1),
+        health.check(HealthCheckRequest {
+            service: String::new(),
+        }),
+    )
+    .await??;
+    assert_eq!(answer.into_inner().status, ServingStatus::Serving as i32);
+    assert!(started.elapsed() < Duration::from_secs(1));
+    let started = Instant::now();
+    let mut students = StudentServiceClient::new(channel.clone());
+    tokio::time::timeout(
+        Duration::from_secs(1),
+        students.create_student(create_student(person, user)),
+    )
+    .await??;
+    assert!(started.elapsed() < Duration::from_secs(1));
+    Ok(())
+}
+
+/// Over `grpc.max_header_list_bytes` (but within four times it), h2
+/// answers the stream itself with HTTP 431 and resets it: the request
+/// never reaches tonic, so no handler runs, and the client sees no
+/// grpc-status (tonic maps a bare 431 to UNKNOWN). Only the stream is reset.
+#[tokio::test]
+async fn a_header_list_over_the_limit_is_answered_431_before_any_handler() -> anyhow::Result<()> {
+    let app = spawn_app_with("hostileheaders", Data::Empty, false, |settings| {
+        settings.grpc.max_header_list_bytes = 1024;
+    })
+    .await?;
+    let (person, user) = person_and_user(&app).await?;
+    let channel = app.authed(Some(WRITER)).await?;
+    let mut students = StudentServiceClient::new(channel.clone());
+    let status = students
+        .create_student(with_padding(create_student(person, user), 2 * 1024)?)
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("a request over the header limit was served"))?;
+    assert_eq!(status.code(), Code::Unknown, "{status:?}");
+    assert_eq!(
+        status.message(),
+        "grpc-status header missing, mapped from HTTP status code 431"
+    );
+    assert_eq!(students_and_audit_rows(&app).await?, (0, 0));
+
+    health_and_a_write_answer_at_once(&channel, person, user).await?;
+    assert_eq!(students_and_audit_rows(&app).await?, (1, 1));
+    app.close().await
+}
+
+/// Past four times `grpc.max_header_list_bytes` h2 stops decoding and
+/// closes the whole connection (GOAWAY, ENHANCE_YOUR_CALM), which tonic
+/// reports as RESOURCE_EXHAUSTED; no handler runs. The client's channel
+/// connects again and is served at once.
+#[tokio::test]
+async fn a_header_list_four_times_the_limit_closes_the_connection_before_any_handler()
+-> anyhow::Result<()> {
+    let app = spawn_app_with("hostileheadersabuse", Data::Empty, false, |settings| {
+        settings.grpc.max_header_list_bytes = 1024;
+    })
+    .await?;
+    let (person, user) = person_and_user(&app).await?;
+    let channel = app.authed(Some(WRITER)).await?;
+    let mut students = StudentServiceClient::new(channel.clone());
+    let status = students
+        .create_student(with_padding(create_student(person, user), 4 * 1024)?)
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("a request far over the header limit was served"))?;
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    let h2 =
+        h2_error(&status).ok_or_else(|| anyhow::anyhow!("no HTTP/2 error behind {status:?}"))?;
+    assert!(h2.is_go_away() && h2.is_remote(), "{h2:?}");
+    assert_eq!(h2.reason(), Some(h2::Reason::ENHANCE_YOUR_CALM));
+    assert_eq!(students_and_audit_rows(&app).await?, (0, 0));
+
+    health_and_a_write_answer_at_once(&channel, person, user).await?;
+    assert_eq!(students_and_audit_rows(&app).await?, (1, 1));
+    app.close().await
+}
+
+/// The HTTP/2 error somewhere behind a status the client made.
+fn h2_error(status: &tonic::Status) -> Option<&h2::Error> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(status);
+    while let Some(error) = cause {
+        if let Some(h2) = error.downcast_ref::<h2::Error>() {
+            return Some(h2);
+        }
+        cause = error.source();
+    }
+    None
+}
+
+/// A connection older than `grpc.max_connection_age` is closed by the
+/// server once idle (GOAWAY, then the socket), without the client doing
+/// anything; the client's next call on the same channel connects again.
+#[tokio::test]
+async fn the_server_closes_a_connection_past_its_maximum_age() -> anyhow::Result<()> {
+    use std::time::{Duration, Instant};
+
+    let age = Duration::from_secs(1);
+    let app = spawn_app_with("hostileconnage", Data::Empty, false, |settings| {
+        settings.grpc.max_connection_age = age;
+    })
+    .await?;
+    let link = lms_testkit::SilentLink::to(app.address).await?;
+    let connected = Instant::now();
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", link.address()))?
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await?;
+    let mut health = HealthClient::new(channel);
+    let check = || HealthCheckRequest {
+        service: String::new(),
+    };
+    health.check(check()).await?;
+    assert_eq!(link.connections_accepted(), 1);
+    assert_eq!(link.connections_open(), 1);
+
+    // Bounded: the age, and a grace for the GOAWAY and the close.
+    let deadline = connected + age + Duration::from_secs(5);
+    while link.connections_open() > 0 {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the connection was still open {:?} after it was made",
+            connected.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        connected.elapsed() >= age,
+        "closed after {:?}, before its age",
+        connected.elapsed()
+    );
+
+    let answer = health.check(check()).await?;
+    assert_eq!(answer.into_inner().status, ServingStatus::Serving as i32);
+    assert_eq!(link.connections_accepted(), 2);
     app.close().await
 }

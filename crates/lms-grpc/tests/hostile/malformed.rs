@@ -219,6 +219,10 @@ fn cases() -> Vec<Case> {
             r#"{"name": "runs/01930000-0000-7000-8000-000000000000"}"#,
         ),
         case(
+            "lms.migration.v1.MigrationService/UndoRun",
+            r#"{"name": "runs/01930000-0000-7000-8000-000000000000"}"#,
+        ),
+        case(
             "lms.migration.v1.MigrationService/GetCoverageReport",
             r#"{"name": "runs/01930000-0000-7000-8000-000000000000"}"#,
         ),

@@ -121,6 +121,7 @@ pub async fn spawn_app_with(
         let options = RunOptions {
             entities: Vec::new(),
             chunk_size: 2_000,
+            max_chunks: settings.migration.max_chunks,
             request_id: None,
             kind: RunKind::Full,
             on_conflict: lms_engine::ConflictPolicy::KeepLms,

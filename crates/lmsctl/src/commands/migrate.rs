@@ -54,6 +54,7 @@ async fn start(args: RunArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let options = RunOptions {
         entities: args.entities.clone(),
         chunk_size: args.chunk_size.unwrap_or(settings.migration.chunk_size),
+        max_chunks: settings.migration.max_chunks,
         request_id: args.request_id.clone(),
         kind: if args.dry_run {
             lms_engine::RunKind::DryRun
@@ -249,6 +250,7 @@ async fn retry(args: RetryArgs, settings: &Settings) -> anyhow::Result<ExitCode>
         &queue,
         &args.entities,
         settings.migration.chunk_size,
+        settings.migration.max_chunks,
         args.request_id.clone(),
     )
     .await?;
