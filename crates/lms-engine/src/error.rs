@@ -47,6 +47,11 @@ pub enum EngineError {
          like the others"
     )]
     TermsDiffer { run: String, worker: String },
+    #[error("run {run_id} is {status}, not held: only a held run can be approved")]
+    NotHeld {
+        run_id: uuid::Uuid,
+        status: crate::state::RunStatus,
+    },
 }
 
 impl EngineError {
@@ -62,7 +67,8 @@ impl EngineError {
             | EngineError::RunActive(_)
             | EngineError::Invariant(_)
             | EngineError::StagingLostAndLegacyChanged { .. }
-            | EngineError::TermsDiffer { .. } => FailureClass::Permanent,
+            | EngineError::TermsDiffer { .. }
+            | EngineError::NotHeld { .. } => FailureClass::Permanent,
         }
     }
 }

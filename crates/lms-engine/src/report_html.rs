@@ -25,6 +25,7 @@ use crate::verify::VerifyReport;
 
 mod tables;
 mod timing;
+mod hold;
 mod verification;
 
 /// Rejected rows shown per table and reason.
@@ -82,6 +83,9 @@ pub fn render(page: &ReportPage) -> String {
             }
             body {
                 (header(page))
+                @if let Some(preview) = &report.hold {
+                    (hold::section(preview, report.status))
+                }
                 (tables::coverage(report))
                 (tables::changes(report))
                 (tables::conflicts(report))

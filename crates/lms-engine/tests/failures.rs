@@ -34,6 +34,7 @@ fn only(entity: LegacyEntity) -> RunOptions {
         kind: lms_engine::RunKind::Full,
         on_conflict: lms_engine::ConflictPolicy::KeepLms,
     }
+    hold: None,
 }
 
 /// Holds an exclusive lock on a table in another session until dropped.

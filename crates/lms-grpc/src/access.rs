@@ -146,6 +146,10 @@ pub const METHODS: &[(&str, Access)] = {
             Needs(MigrationAdmin),
         ),
         (
+            "/lms.migration.v1.MigrationService/ApproveRun",
+            Needs(MigrationAdmin),
+        ),
+        (
             "/lms.migration.v1.MigrationService/GetCoverageReport",
             Needs(MigrationAdmin),
         ),

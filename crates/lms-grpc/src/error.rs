@@ -106,7 +106,8 @@ impl From<EngineError> for ApiError {
             EngineError::RunActive(_)
             | EngineError::Plan(_)
             | EngineError::StagingLostAndLegacyChanged { .. }
-            | EngineError::TermsDiffer { .. } => DomainError::FailedPrecondition(error.to_string()),
+            | EngineError::TermsDiffer { .. }
+            | EngineError::NotHeld { .. } => DomainError::FailedPrecondition(error.to_string()),
             EngineError::Lms(_) | EngineError::Legacy(_) | EngineError::Queue(_)
                 if error.class() == lms_pg::FailureClass::Transient =>
             {

@@ -66,6 +66,7 @@ fn page() -> ReportPage {
             error: Some(DIRTY.to_owned()),
             started_at: started,
             finished_at: Some(finished),
+            hold: None,
             entities: vec![students],
         },
         kind: RunKind::Full,
