@@ -61,6 +61,7 @@ fn start(request_id: &str) -> pb::StartRunRequest {
         request_id: request_id.to_owned(),
         on_conflict: pb::ConflictPolicy::Unspecified.into(),
     }
+    ..Default::default()
 }
 
 fn run_uuid(run: &pb::Run) -> anyhow::Result<Uuid> {
