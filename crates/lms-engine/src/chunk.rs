@@ -350,8 +350,8 @@ async fn do_work(
         } else {
             info.phase
         };
-        restaged = bulk::ensure_staged(tx, &ctx.legacy, info.run_id, info.entity, range, reader)
-            .await?;
+        restaged =
+            bulk::ensure_staged(tx, &ctx.legacy, info.run_id, info.entity, range, reader).await?;
         if restaged > 0 && info.entity == LegacyEntity::Users && info.phase != Phase::Resolve {
             // Users' resolve writes the settled logins into staging.
             resolve::resolve_logins(tx).await?;

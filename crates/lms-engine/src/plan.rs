@@ -264,11 +264,12 @@ pub async fn plan_run(
 
 /// The active run, if any.
 pub async fn active_run(lms: &PgPool) -> Result<Option<Uuid>, EngineError> {
-    let row =
-        sqlx::query("SELECT id FROM migration.runs WHERE status IN ('running', 'held', 'cancelling')")
-            .fetch_optional(lms)
-            .await
-            .lms()?;
+    let row = sqlx::query(
+        "SELECT id FROM migration.runs WHERE status IN ('running', 'held', 'cancelling')",
+    )
+    .fetch_optional(lms)
+    .await
+    .lms()?;
     row.map(|row| row.try_get(0)).transpose().lms()
 }
 

@@ -23,9 +23,9 @@ use crate::report::{
 use crate::state::RunStatus;
 use crate::verify::VerifyReport;
 
+mod hold;
 mod tables;
 mod timing;
-mod hold;
 mod verification;
 
 /// Rejected rows shown per table and reason.

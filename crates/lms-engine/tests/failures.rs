@@ -33,8 +33,8 @@ fn only(entity: LegacyEntity) -> RunOptions {
         request_id: None,
         kind: lms_engine::RunKind::Full,
         on_conflict: lms_engine::ConflictPolicy::KeepLms,
+        hold: None,
     }
-    hold: None,
 }
 
 /// Holds an exclusive lock on a table in another session until dropped.

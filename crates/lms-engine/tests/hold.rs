@@ -59,7 +59,7 @@ async fn approve_and_finish(fixture: &Fixture, run_id: Uuid) -> anyhow::Result<C
     fixture.report(run_id).await
 }
 
-fn table<'a>(report: &'a CoverageReport, entity: LegacyEntity) -> &'a TablePreview {
+fn table(report: &CoverageReport, entity: LegacyEntity) -> &TablePreview {
     report
         .hold
         .as_ref()
@@ -82,7 +82,12 @@ async fn a_delta_past_the_threshold_is_held_with_its_preview_and_writes_nothing(
     assert_eq!(report.status, RunStatus::Held, "{:?}", report.error);
     let journal = table(&report, LegacyEntity::Journal);
     assert_eq!(
-        (journal.legacy_rows, journal.creates, journal.updates, journal.deletes),
+        (
+            journal.legacy_rows,
+            journal.creates,
+            journal.updates,
+            journal.deletes
+        ),
         (4, 1, 2, 1)
     );
     assert_eq!(journal.threshold, 1);
@@ -91,7 +96,11 @@ async fn a_delta_past_the_threshold_is_held_with_its_preview_and_writes_nothing(
     for other in others.filter(|table| table.entity != LegacyEntity::Journal) {
         assert_eq!(other.changes(), 0, "{other:?}");
     }
-    assert_eq!(write_marks(fixture.lms()).await?, marks, "no row was written");
+    assert_eq!(
+        write_marks(fixture.lms()).await?,
+        marks,
+        "no row was written"
+    );
     assert_eq!(fingerprint(fixture.lms()).await?, rows);
     fixture.close().await
 }
@@ -108,8 +117,18 @@ async fn approving_a_held_run_ends_as_an_unheld_run_over_the_same_legacy() -> an
     let approved = approve_and_finish(&held, run_id).await?;
     let (_, expected) = run(&unheld_twin, &unheld()).await?;
 
-    assert_eq!(approved.status, RunStatus::Succeeded, "{:?}", approved.error);
-    assert_eq!(expected.status, RunStatus::Succeeded, "{:?}", expected.error);
+    assert_eq!(
+        approved.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        approved.error
+    );
+    assert_eq!(
+        expected.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        expected.error
+    );
     assert_eq!(
         fingerprint(held.lms()).await?,
         fingerprint(unheld_twin.lms()).await?
@@ -129,7 +148,12 @@ async fn a_legacy_change_after_the_hold_is_left_to_the_next_run() -> anyhow::Res
 
     let approved = approve_and_finish(&fixture, run_id).await?;
 
-    assert_eq!(approved.status, RunStatus::Succeeded, "{:?}", approved.error);
+    assert_eq!(
+        approved.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        approved.error
+    );
     let status = lms_value(fixture.lms(), "course_enrollments", "status", 100).await?;
     assert_eq!(status.as_deref(), Some("completed"), "the previewed value");
     let (_, next) = run(&fixture, &unheld()).await?;
@@ -149,11 +173,19 @@ async fn cancelling_a_held_run_leaves_the_lms_untouched_and_frees_the_way() -> a
     let cancelled = lms_engine::control::cancel_run(fixture.lms(), run_id).await?;
 
     assert_eq!(cancelled.status, RunStatus::Cancelled);
-    assert_eq!(write_marks(fixture.lms()).await?, marks, "no row was written");
+    assert_eq!(
+        write_marks(fixture.lms()).await?,
+        marks,
+        "no row was written"
+    );
     let (_, next) = run(&fixture, &unheld()).await?;
     assert_eq!(next.status, RunStatus::Succeeded, "{:?}", next.error);
     let status = lms_value(fixture.lms(), "course_enrollments", "status", 101).await?;
-    assert_eq!(status.as_deref(), Some("completed"), "the next run applies it");
+    assert_eq!(
+        status.as_deref(),
+        Some("completed"),
+        "the next run applies it"
+    );
     fixture.close().await
 }
 
@@ -213,7 +245,13 @@ async fn approving_a_run_that_is_not_held_is_refused() -> anyhow::Result<()> {
     let refused = approve(fixture.lms(), run_id).await;
 
     assert!(
-        matches!(refused, Err(EngineError::NotHeld { status: RunStatus::Succeeded, .. })),
+        matches!(
+            refused,
+            Err(EngineError::NotHeld {
+                status: RunStatus::Succeeded,
+                ..
+            })
+        ),
         "{refused:?}"
     );
     fixture.close().await
@@ -242,6 +280,10 @@ async fn an_approval_never_stages_legacy_again_where_the_mirror_was_lost() -> an
         approved.error
     );
     let status = lms_value(fixture.lms(), "course_enrollments", "status", 100).await?;
-    assert_ne!(status.as_deref(), Some("dropped"), "not what the preview counted");
+    assert_ne!(
+        status.as_deref(),
+        Some("dropped"),
+        "not what the preview counted"
+    );
     fixture.close().await
 }

@@ -15,8 +15,7 @@ use tonic::Code;
 type Client = MigrationServiceClient<Authed>;
 
 /// One legacy person renamed: one update in one table.
-const ONE_CHANGE: &str =
-    "UPDATE persons SET last_name = last_name || '-renamed' WHERE id = (SELECT min(id) FROM persons)";
+const ONE_CHANGE: &str = "UPDATE persons SET last_name = last_name || '-renamed' WHERE id = (SELECT min(id) FROM persons)";
 
 /// A delta run held past any change at all.
 fn held_past_any_change() -> pb::StartRunRequest {
@@ -65,10 +64,7 @@ fn persons(run: &pb::Run) -> Option<&pb::TablePreview> {
 #[tokio::test]
 async fn a_held_run_shows_its_preview_on_watch_run() -> anyhow::Result<()> {
     let (app, mut client) = migrated_with_a_change("grpcholdwatch").await?;
-    let run = client
-        .start_run(held_past_any_change())
-        .await?
-        .into_inner();
+    let run = client.start_run(held_past_any_change()).await?.into_inner();
 
     let mut stream = client
         .watch_run(pb::WatchRunRequest {
@@ -98,11 +94,11 @@ async fn a_held_run_shows_its_preview_on_watch_run() -> anyhow::Result<()> {
 #[tokio::test]
 async fn start_run_is_refused_while_a_run_is_held() -> anyhow::Result<()> {
     let (app, mut client) = migrated_with_a_change("grpcholdblocks").await?;
-    let run = client
-        .start_run(held_past_any_change())
-        .await?
-        .into_inner();
-    assert_eq!(settled(&mut client, &run.name).await?.status(), pb::RunStatus::Held);
+    let run = client.start_run(held_past_any_change()).await?.into_inner();
+    assert_eq!(
+        settled(&mut client, &run.name).await?.status(),
+        pb::RunStatus::Held
+    );
 
     let refused = client
         .start_run(pb::StartRunRequest {
@@ -115,7 +111,9 @@ async fn start_run_is_refused_while_a_run_is_held() -> anyhow::Result<()> {
 
     assert_eq!(refused.code(), Code::FailedPrecondition);
     assert!(
-        refused.message().contains(run.name.trim_start_matches("runs/")),
+        refused
+            .message()
+            .contains(run.name.trim_start_matches("runs/")),
         "{}",
         refused.message()
     );
@@ -125,11 +123,11 @@ async fn start_run_is_refused_while_a_run_is_held() -> anyhow::Result<()> {
 #[tokio::test]
 async fn approve_run_applies_the_held_run_and_is_audited() -> anyhow::Result<()> {
     let (app, mut client) = migrated_with_a_change("grpcholdapprove").await?;
-    let run = client
-        .start_run(held_past_any_change())
-        .await?
-        .into_inner();
-    assert_eq!(settled(&mut client, &run.name).await?.status(), pb::RunStatus::Held);
+    let run = client.start_run(held_past_any_change()).await?.into_inner();
+    assert_eq!(
+        settled(&mut client, &run.name).await?.status(),
+        pb::RunStatus::Held
+    );
 
     let approved = client
         .approve_run(pb::ApproveRunRequest {
@@ -141,11 +139,10 @@ async fn approve_run_applies_the_held_run_and_is_audited() -> anyhow::Result<()>
     assert_eq!(approved.status(), pb::RunStatus::Running);
     let ended = settled(&mut client, &run.name).await?;
     assert_eq!(ended.status(), pb::RunStatus::Succeeded, "{}", ended.error);
-    let renamed: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM persons WHERE last_name LIKE '%-renamed'",
-    )
-    .fetch_one(&app.lms)
-    .await?;
+    let renamed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM persons WHERE last_name LIKE '%-renamed'")
+            .fetch_one(&app.lms)
+            .await?;
     assert_eq!(renamed, 1);
     let audit = client
         .list_audit_events(pb::ListAuditEventsRequest {
@@ -211,6 +208,9 @@ async fn a_per_run_threshold_overrides_the_servers() -> anyhow::Result<()> {
     let ended = settled(&mut client, &run.name).await?;
     assert_eq!(ended.status(), pb::RunStatus::Succeeded, "{}", ended.error);
     let table = persons(&ended).ok_or_else(|| anyhow::anyhow!("no preview: {ended:?}"))?;
-    assert_eq!((table.updates, table.threshold, table.exceeds), (1, 1, false));
+    assert_eq!(
+        (table.updates, table.threshold, table.exceeds),
+        (1, 1, false)
+    );
     app.close().await
 }

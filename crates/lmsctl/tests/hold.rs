@@ -14,8 +14,7 @@ use tokio::task::JoinHandle;
 const HELD: i32 = 4;
 
 /// One legacy person renamed: one update in one table.
-const ONE_CHANGE: &str =
-    "UPDATE persons SET last_name = last_name || '-renamed' WHERE id = (SELECT min(id) FROM persons)";
+const ONE_CHANGE: &str = "UPDATE persons SET last_name = last_name || '-renamed' WHERE id = (SELECT min(id) FROM persons)";
 
 /// A small legacy database, migrated once, then changed in one row.
 async fn migrated_with_a_change(purpose: &str, seed: &str) -> anyhow::Result<Cli> {
@@ -34,7 +33,9 @@ async fn migrated_with_a_change(purpose: &str, seed: &str) -> anyhow::Result<Cli
 }
 
 /// A worker in this process, serving the queue the CLI pushes to.
-async fn worker(cli: &Cli) -> anyhow::Result<(oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>)> {
+async fn worker(
+    cli: &Cli,
+) -> anyhow::Result<(oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>)> {
     let settings = cli.settings()?;
     let engine = connect_engine(&settings, "hold-test-worker".to_owned(), 2).await?;
     let queue = connect_queue(&settings).await?;
@@ -76,7 +77,12 @@ async fn run_wait_exits_4_on_a_held_run_and_prints_its_preview() -> anyhow::Resu
     let held = cli.run(&args).await?;
 
     let stdout = text(&held.stdout);
-    assert_eq!(held.status.code(), Some(HELD), "{stdout}{}", text(&held.stderr));
+    assert_eq!(
+        held.status.code(),
+        Some(HELD),
+        "{stdout}{}",
+        text(&held.stderr)
+    );
     assert!(stdout.contains("Hold preview"), "{stdout}");
     let persons = stdout
         .lines()
@@ -85,7 +91,11 @@ async fn run_wait_exits_4_on_a_held_run_and_prints_its_preview() -> anyhow::Resu
     assert!(persons.contains("1 updates"), "{stdout}");
     assert!(persons.contains("HOLDS THE RUN"), "{stdout}");
     let status = cli.run_ok(&["migrate", "status"]).await?;
-    assert!(text(&status.stdout).contains("is held"), "{}", text(&status.stdout));
+    assert!(
+        text(&status.stdout).contains("is held"),
+        "{}",
+        text(&status.stdout)
+    );
     let _ = stop.send(());
     handle.await??;
     cli.close().await

@@ -17,8 +17,8 @@ use super::output::Layout;
 use super::progress_display::ProgressDisplay;
 use super::report_table;
 use crate::cli::{
-    ApproveArgs, ExplainArgs, MigrateCommand, ReportArgs, ReportFormat, RetryArgs, RunArgs, RunSelector,
-    VerifyArgs, VerifyFormat,
+    ApproveArgs, ExplainArgs, MigrateCommand, ReportArgs, ReportFormat, RetryArgs, RunArgs,
+    RunSelector, VerifyArgs, VerifyFormat,
 };
 
 pub async fn run(command: MigrateCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
@@ -122,7 +122,8 @@ fn hold_of(args: &RunArgs, settings: &Settings) -> anyhow::Result<Option<HoldThr
     }
     Ok(Some(HoldThreshold::new(
         args.hold_percent.unwrap_or(settings.migration.hold_percent),
-        args.hold_min_rows.unwrap_or(settings.migration.hold_min_rows),
+        args.hold_min_rows
+            .unwrap_or(settings.migration.hold_min_rows),
     )?))
 }
 
@@ -204,7 +205,9 @@ async fn status(selector: RunSelector, settings: &Settings) -> anyhow::Result<Ex
         print!("{}", lms_engine::hold::to_text(preview));
     }
     if progress.status == RunStatus::Held {
-        println!("Run {run_id} is held: approve it with `lmsctl migrate approve {run_id}`, or cancel it.");
+        println!(
+            "Run {run_id} is held: approve it with `lmsctl migrate approve {run_id}`, or cancel it."
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
