@@ -244,6 +244,10 @@ pub struct ApproveArgs {
     /// Wait for the run to end, showing progress, as `migrate run --wait`.
     #[arg(long)]
     pub wait: bool,
+    /// Run the approved chunks in this process instead of on the workers
+    /// (no Redis); waits for the run to end.
+    #[arg(long)]
+    pub inline: bool,
 }
 
 #[derive(Debug, Args)]

@@ -155,6 +155,34 @@ async fn the_configured_threshold_holds_a_run() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn approve_inline_runs_the_approved_chunks_without_workers() -> anyhow::Result<()> {
+    let cli = migrated_with_a_change("cliholdinline", "15").await?;
+    let mut args = vec!["migrate", "run", "--inline"];
+    args.extend(PAST_ANY_CHANGE);
+    let held = cli.run(&args).await?;
+    assert_eq!(held.status.code(), Some(HELD), "{}", text(&held.stdout));
+    let run_id = started_run(&text(&held.stdout))?;
+
+    let approved = cli
+        .run(&["migrate", "approve", &run_id, "--inline"])
+        .await?;
+
+    assert_eq!(
+        approved.status.code(),
+        Some(0),
+        "{}{}",
+        text(&approved.stdout),
+        text(&approved.stderr)
+    );
+    assert!(
+        text(&approved.stdout).contains("succeeded"),
+        "{}",
+        text(&approved.stdout)
+    );
+    cli.close().await
+}
+
+#[tokio::test]
 async fn a_per_run_threshold_overrides_the_configured_one() -> anyhow::Result<()> {
     let cli = migrated_with_a_change("cliholdoverride", "14").await?;
 

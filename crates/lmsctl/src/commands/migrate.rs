@@ -250,6 +250,9 @@ async fn explain_row(args: ExplainArgs, settings: &Settings) -> anyhow::Result<E
 }
 
 async fn approve(args: ApproveArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+    if args.inline {
+        return approve_inline(args.run, settings).await;
+    }
     let lms = lms_pool(settings).await?;
     let queue = connect_queue(settings)
         .await
@@ -263,6 +266,22 @@ async fn approve(args: ApproveArgs, settings: &Settings) -> anyhow::Result<ExitC
     let finished = follow_run(&lms, args.run, |progress| display.update(progress)).await?;
     display.finish(&finished);
     verdict(&lms, args.run).await
+}
+
+/// Approves a held run and runs its chunks in this process.
+async fn approve_inline(run_id: Uuid, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let engine = connect_engine(settings, "lmsctl".to_owned(), settings.worker.concurrency)
+        .await
+        .context("connecting to the databases")?;
+    lms_engine::hold::approve(&engine.lms, run_id).await?;
+    println!("Run {run_id} is approved; running its chunks in this process.");
+    let runner = run_inline(&engine, run_id, settings.worker.concurrency);
+    let mut display = ProgressDisplay::new();
+    let watcher = follow_run(&engine.lms, run_id, |progress| display.update(progress));
+    let (ran, watched) = tokio::join!(runner, watcher);
+    ran?;
+    display.finish(&watched?);
+    verdict(&engine.lms, run_id).await
 }
 
 async fn cancel(selector: RunSelector, settings: &Settings) -> anyhow::Result<ExitCode> {
