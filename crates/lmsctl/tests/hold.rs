@@ -96,6 +96,21 @@ async fn run_wait_exits_4_on_a_held_run_and_prints_its_preview() -> anyhow::Resu
         "{}",
         text(&status.stdout)
     );
+    let json = cli
+        .run_ok(&["migrate", "report", "--format", "json"])
+        .await?;
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout)?;
+    assert_eq!(report["status"], "held");
+    let tables = report["hold"]["tables"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let persons = tables.iter().find(|table| table["entity"] == "persons");
+    assert_eq!(
+        persons.map(|table| table["updates"].clone()),
+        Some(1.into()),
+        "{report}"
+    );
     let _ = stop.send(());
     handle.await??;
     cli.close().await
