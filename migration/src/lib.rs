@@ -58,6 +58,7 @@ sql_migration!(m0009, "m20261202_000009_bulk_load");
 sql_migration!(m0010, "m20261202_000010_incremental_runs");
 sql_migration!(m0011, "m20261202_000011_audit_and_idempotency");
 sql_migration!(m0012, "m20261202_000012_run_undo");
+sql_migration!(m0013, "m20261202_000013_run_hold");
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -79,6 +80,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010::Migration),
             Box::new(m0011::Migration),
             Box::new(m0012::Migration),
+            Box::new(m0013::Migration),
         ]
     }
 

@@ -295,6 +295,13 @@ pub struct MigrationSettings {
     /// being retried, so that it never waits behind a stuck session forever.
     #[serde(with = "humantime_serde")]
     pub lock_timeout: Duration,
+    /// Whether a delta run first previews its changes and stops `held`
+    /// when a table's exceed the threshold below (never a first load).
+    pub hold: bool,
+    /// The hold's threshold: more than max(`hold_percent` % of a table's
+    /// legacy rows, `hold_min_rows`) changes in one table hold the run.
+    pub hold_percent: u32,
+    pub hold_min_rows: u64,
 }
 
 impl MigrationSettings {
@@ -378,6 +385,9 @@ impl Default for Settings {
                 requeue_after: Duration::from_secs(60),
                 sweep_interval: Duration::from_secs(5),
                 lock_timeout: Duration::from_secs(30),
+                hold: true,
+                hold_percent: 10,
+                hold_min_rows: 50,
             },
             log: LogSettings {
                 filter: "info".to_owned(),
@@ -515,6 +525,11 @@ impl Settings {
             migration.max_chunks >= 1,
             "migration.max_chunks",
             "must be at least 1",
+        );
+        check(
+            migration.hold_percent <= 100,
+            "migration.hold_percent",
+            "must be between 0 and 100",
         );
         check(
             migration.max_attempts >= 1,

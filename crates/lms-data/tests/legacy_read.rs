@@ -39,6 +39,7 @@ async fn migrate(settings: &Settings, name: &str) -> anyhow::Result<()> {
         request_id: None,
         kind: RunKind::Full,
         on_conflict: lms_engine::ConflictPolicy::KeepLms,
+        hold: None,
     };
     let planned = plan_run(&engine.lms, &engine.legacy, &options).await?;
     let status = run_inline(&engine, planned.run_id, 2).await?;

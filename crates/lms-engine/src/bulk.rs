@@ -394,7 +394,9 @@ async fn try_release(lms: &PgPool, run_id: Uuid) -> Result<Option<Repairs>, Engi
 /// may have changed meanwhile: the resolve sees the rows as staged again.
 /// After it, the rows staged again must be the rows the resolve saw (the
 /// stage chunk's fingerprint says so); otherwise the run cannot finish on
-/// its resolutions, and fails, for a new run to pick the change up.
+/// its resolutions, and fails, for a new run to pick the change up. A run
+/// whose hold gate counted a preview passes a later phase for its resolve
+/// too: the preview fixed the snapshot.
 pub async fn ensure_staged(
     tx: &mut PgConnection,
     legacy: &PgPool,

@@ -77,6 +77,9 @@ pub struct ChunkInfo {
     pub on_conflict: ConflictPolicy,
     /// How the table's apply writes its rows in this run.
     pub load_path: LoadPath,
+    /// The run's hold gate counted a preview over the staged snapshot:
+    /// from then on the snapshot is fixed (`bulk::ensure_staged`).
+    pub previewed: bool,
 }
 
 enum Claim {
@@ -145,6 +148,7 @@ async fn claim(ctx: &EngineContext, chunk_id: i64) -> Result<Claim, EngineError>
     let mut tx = ctx.lms.begin().await.lms()?;
     let row = sqlx::query(
         "SELECT c.state, r.status, c.run_id, c.step_id, s.entity, s.phase, c.first_legacy_id, c.last_legacy_id, r.kind, r.on_conflict, \
+                r.hold_preview IS NOT NULL AS previewed, \
                 (SELECT a.load_path FROM migration.run_steps a \
                  WHERE a.run_id = c.run_id AND a.entity = s.entity AND a.phase = 'apply') AS load_path \
          FROM migration.chunks c \
@@ -213,6 +217,7 @@ async fn claim(ctx: &EngineContext, chunk_id: i64) -> Result<Claim, EngineError>
             .try_get::<Option<LoadPath>, _>("load_path")
             .lms()?
             .unwrap_or(LoadPath::Delta),
+        previewed: row.try_get("previewed").lms()?,
     };
     let attempts: i32 = sqlx::query(
         "UPDATE migration.chunks SET attempts = attempts + 1, started_at = now(), worker = $2 \
@@ -354,9 +359,15 @@ async fn do_work(
             (Phase::Apply, _) => info.range,
             _ => IdRange::ALL,
         };
+        // Once a hold gate previewed the snapshot, the resolve too must see
+        // the rows the preview counted, as the steps after it do.
+        let reader = if info.previewed && info.phase == Phase::Resolve {
+            Phase::Apply
+        } else {
+            info.phase
+        };
         restaged =
-            bulk::ensure_staged(tx, &ctx.legacy, info.run_id, info.entity, range, info.phase)
-                .await?;
+            bulk::ensure_staged(tx, &ctx.legacy, info.run_id, info.entity, range, reader).await?;
         if restaged > 0 && info.entity == LegacyEntity::Users && info.phase != Phase::Resolve {
             // Users' resolve writes the settled logins into staging.
             resolve::resolve_logins(tx).await?;

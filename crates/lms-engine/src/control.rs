@@ -253,6 +253,7 @@ pub async fn retry_rejected(
         request_id,
         kind: RunKind::RetryRejected,
         on_conflict: ConflictPolicy::KeepLms,
+        hold: None,
     };
     crate::start_run(lms, legacy, queue, &options).await
 }

@@ -332,7 +332,7 @@ async fn active_run(lms: &PgPool) -> Result<Option<String>, sqlx::Error> {
                 count(c.id) FILTER (WHERE c.state = 'queued' AND c.started_at IS NOT NULL), \
                 coalesce(array_agg(DISTINCT c.worker) FILTER (WHERE c.state = 'queued' AND c.worker IS NOT NULL), '{}') \
          FROM migration.runs r LEFT JOIN migration.chunks c ON c.run_id = r.id \
-         WHERE r.status IN ('running', 'cancelling') GROUP BY r.id ORDER BY r.id DESC LIMIT 1",
+         WHERE r.status IN ('running', 'held', 'cancelling') GROUP BY r.id ORDER BY r.id DESC LIMIT 1",
     )
     .fetch_optional(lms)
     .await?;

@@ -53,6 +53,11 @@ pub enum EngineError {
          like the others"
     )]
     TermsDiffer { run: String, worker: String },
+    #[error("run {run_id} is {status}, not held: only a held run can be approved")]
+    NotHeld {
+        run_id: uuid::Uuid,
+        status: crate::state::RunStatus,
+    },
 }
 
 /// What to do about [`EngineError::TooManyChunks`].
@@ -79,7 +84,8 @@ impl EngineError {
             | EngineError::UndoRefused(_)
             | EngineError::Invariant(_)
             | EngineError::StagingLostAndLegacyChanged { .. }
-            | EngineError::TermsDiffer { .. } => FailureClass::Permanent,
+            | EngineError::TermsDiffer { .. }
+            | EngineError::NotHeld { .. } => FailureClass::Permanent,
         }
     }
 }

@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::bulk::{self, LoadPath};
 use crate::conflict::ConflictPolicy;
 use crate::error::{DatabaseContext, EngineError};
+use crate::hold::HoldThreshold;
 use crate::state::{ChunkState, StepState, stored_text_enum};
 
 /// An inclusive range of legacy ids; `None` is unbounded. The chunks of a
@@ -97,10 +98,13 @@ pub struct RunOptions {
     pub kind: RunKind,
     /// Which side wins where legacy and the LMS both changed a row.
     pub on_conflict: ConflictPolicy,
+    /// The hold on mass changes; `None`: no hold. It applies only to a run
+    /// that writes (not a dry run) with a table on the delta path.
+    pub hold: Option<HoldThreshold>,
 }
 
 /// No tables chosen (all of them), no chunk size (which planning refuses),
-/// and the default chunk cap.
+/// the default chunk cap, and no hold.
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
@@ -110,6 +114,7 @@ impl Default for RunOptions {
             request_id: None,
             kind: RunKind::default(),
             on_conflict: ConflictPolicy::default(),
+            hold: None,
         }
     }
 }
@@ -267,6 +272,13 @@ pub async fn plan_run(
     for entity in &entities {
         insert_dependencies(&mut tx, run_id, *entity, &entities, options.kind).await?;
     }
+    let any_delta = choices
+        .iter()
+        .flatten()
+        .any(|choice| choice.path == LoadPath::Delta);
+    if let Some(threshold) = options.hold.filter(|_| any_delta) {
+        gate_resolve_steps(&mut tx, run_id, threshold).await?;
+    }
     tx.commit().await.lms()?;
     tracing::info!(%run_id, entities = ?names, chunks = queued.len(), "planned a migration run");
     Ok(PlannedRun {
@@ -278,11 +290,12 @@ pub async fn plan_run(
 
 /// The active run, if any.
 pub async fn active_run(lms: &PgPool) -> Result<Option<Uuid>, EngineError> {
-    let row =
-        sqlx::query("SELECT id FROM migration.runs WHERE status IN ('running', 'cancelling')")
-            .fetch_optional(lms)
-            .await
-            .lms()?;
+    let row = sqlx::query(
+        "SELECT id FROM migration.runs WHERE status IN ('running', 'held', 'cancelling')",
+    )
+    .fetch_optional(lms)
+    .await
+    .lms()?;
     row.map(|row| row.try_get(0)).transpose().lms()
 }
 
@@ -476,6 +489,32 @@ async fn insert_steps(
             }
         }
     }
+    Ok(())
+}
+
+/// Puts the run's resolve steps behind its hold gate (`hold`): each waits
+/// for one dependency more, which the gate's decision or an approval
+/// releases.
+async fn gate_resolve_steps(
+    tx: &mut Transaction<'_, Postgres>,
+    run_id: Uuid,
+    threshold: HoldThreshold,
+) -> Result<(), EngineError> {
+    sqlx::query("UPDATE migration.runs SET hold_percent = $2, hold_min_rows = $3 WHERE id = $1")
+        .bind(run_id)
+        .bind(i32::try_from(threshold.percent).unwrap_or(100))
+        .bind(i64::try_from(threshold.min_rows).unwrap_or(i64::MAX))
+        .execute(&mut **tx)
+        .await
+        .lms()?;
+    sqlx::query(
+        "UPDATE migration.run_steps SET pending_dependencies = pending_dependencies + 1 \
+         WHERE run_id = $1 AND phase = 'resolve'",
+    )
+    .bind(run_id)
+    .execute(&mut **tx)
+    .await
+    .lms()?;
     Ok(())
 }
 

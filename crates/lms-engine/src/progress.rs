@@ -135,6 +135,10 @@ async fn complete_step(
         .collect::<Result<_, _>>()
         .lms()?;
     }
+    // The run's last stage step lets a gated run's hold gate decide.
+    advance
+        .queued
+        .extend(crate::hold::decide_when_staged(tx, run_id).await?);
     let remaining: i64 = sqlx::query(
         "SELECT count(*) FROM migration.run_steps WHERE run_id = $1 AND state <> 'done'",
     )

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::bulk::LoadPath;
 use crate::conflict::{ConflictPolicy, UnknownPolicy};
 use crate::error::{DatabaseContext, EngineError};
+use crate::hold::HoldPreview;
 use crate::plan::{Phase, RunKind};
 use crate::progress::PROGRESS_CHANNEL;
 use crate::state::{RunStatus, StepState};
@@ -33,6 +34,9 @@ pub struct RunProgress {
     pub finished_at: Option<DateTime<Utc>>,
     /// The chunk that failed the run, if one did.
     pub failed_chunk: Option<i64>,
+    /// The hold gate's preview, once a gated run counted it (a held run's
+    /// is what an approval applies).
+    pub hold: Option<HoldPreview>,
     pub entities: Vec<EntityProgress>,
 }
 
@@ -65,6 +69,11 @@ impl RunProgress {
         self.status.is_finished()
     }
 
+    /// Whether the run waits for an operator: ended, or held.
+    pub fn is_settled(&self) -> bool {
+        self.is_finished() || self.status == RunStatus::Held
+    }
+
     /// Chunks done and in all, over every table and phase.
     pub fn chunks(&self) -> (i64, i64) {
         self.entities.iter().flat_map(|entity| &entity.phases).fold(
@@ -82,7 +91,7 @@ impl RunProgress {
 /// Reads a run's progress.
 pub async fn run_progress(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, EngineError> {
     let run = sqlx::query(
-        "SELECT status, error, created_at, finished_at, failed_chunk_id, entities, kind, request_id, chunk_size, on_conflict \
+        "SELECT status, error, created_at, finished_at, failed_chunk_id, entities, kind, request_id, chunk_size, on_conflict, hold_preview \
          FROM migration.runs WHERE id = $1",
     )
     .bind(run_id)
@@ -153,11 +162,18 @@ pub async fn run_progress(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, Eng
         started_at: run.try_get("created_at").lms()?,
         finished_at: run.try_get("finished_at").lms()?,
         failed_chunk: run.try_get("failed_chunk_id").lms()?,
+        hold: run
+            .try_get::<Option<serde_json::Value>, _>("hold_preview")
+            .lms()?
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|error| EngineError::Invariant(format!("a stored hold preview: {error}")))?,
         entities,
     })
 }
 
-/// Follows a run until it ends, calling `on_update` with each new state.
+/// Follows a run until it ends or is held, calling `on_update` with each
+/// new state.
 /// Wakes on the progress notifications chunks send at commit, and at least
 /// every second in case a notification is missed.
 pub async fn follow_run(
@@ -173,7 +189,7 @@ pub async fn follow_run(
         if last.as_ref() != Some(&progress) {
             on_update(&progress);
         }
-        if progress.is_finished() {
+        if progress.is_settled() {
             return Ok(progress);
         }
         last = Some(progress);

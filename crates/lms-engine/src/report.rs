@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::coverage::{self, EntityCoverage};
 use crate::error::{DatabaseContext, EngineError};
+use crate::hold::HoldPreview;
 use crate::plan::Phase;
 use crate::state::RunStatus;
 
@@ -37,6 +38,10 @@ pub struct CoverageReport {
     pub error: Option<String>,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The hold gate's preview, when the run has one (a held run's is what
+    /// an approval applies).
+    #[serde(default)]
+    pub hold: Option<HoldPreview>,
     pub entities: Vec<EntityReport>,
 }
 
@@ -182,6 +187,7 @@ pub async fn build(lms: &PgPool, run_id: Uuid) -> Result<CoverageReport, EngineE
         error: run.try_get("error").lms()?,
         started_at: run.try_get("created_at").lms()?,
         finished_at: run.try_get("finished_at").lms()?,
+        hold: crate::hold::stored_preview(lms, run_id).await?,
         entities,
     })
 }

@@ -23,6 +23,7 @@ use crate::report::{
 use crate::state::RunStatus;
 use crate::verify::VerifyReport;
 
+mod hold;
 mod tables;
 mod timing;
 mod verification;
@@ -82,6 +83,9 @@ pub fn render(page: &ReportPage) -> String {
             }
             body {
                 (header(page))
+                @if let Some(preview) = &report.hold {
+                    (hold::section(preview, report.status))
+                }
                 (tables::coverage(report))
                 (tables::changes(report))
                 (tables::conflicts(report))

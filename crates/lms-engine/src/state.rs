@@ -110,6 +110,10 @@ stored_text_enum! {
     pub enum RunStatus as "run status" {
         /// Its chunks are being worked.
         Running => "running",
+        /// Stopped by its hold gate before writing anything: its preview
+        /// exceeds a table's threshold, and it waits to be approved or
+        /// cancelled. Active: it blocks every other run.
+        Held => "held",
         /// Cancelled by an operator; the chunks in progress are finishing.
         Cancelling => "cancelling",
         Succeeded => "succeeded",

@@ -29,6 +29,7 @@ const OPTIONS: RunOptions = RunOptions {
     request_id: None,
     kind: lms_engine::RunKind::Full,
     on_conflict: lms_engine::ConflictPolicy::KeepLms,
+    hold: None,
 };
 
 /// Every foreign key and index of the LMS schema, and whether it is valid.

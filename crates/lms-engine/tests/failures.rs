@@ -34,6 +34,7 @@ fn only(entity: LegacyEntity) -> RunOptions {
         request_id: None,
         kind: lms_engine::RunKind::Full,
         on_conflict: lms_engine::ConflictPolicy::KeepLms,
+        hold: None,
     }
 }
 

@@ -150,6 +150,10 @@ pub const METHODS: &[(&str, Access)] = {
             Needs(MigrationAdmin),
         ),
         (
+            "/lms.migration.v1.MigrationService/ApproveRun",
+            Needs(MigrationAdmin),
+        ),
+        (
             "/lms.migration.v1.MigrationService/GetCoverageReport",
             Needs(MigrationAdmin),
         ),

@@ -109,7 +109,8 @@ impl From<EngineError> for ApiError {
             | EngineError::Plan(_)
             | EngineError::UndoRefused(_)
             | EngineError::StagingLostAndLegacyChanged { .. }
-            | EngineError::TermsDiffer { .. } => DomainError::FailedPrecondition(error.to_string()),
+            | EngineError::TermsDiffer { .. }
+            | EngineError::NotHeld { .. } => DomainError::FailedPrecondition(error.to_string()),
             // In the server's words, as the domain API says it: the
             // driver's text (hosts, ports) goes to the log only.
             EngineError::Lms(cause) if error.class() == lms_pg::FailureClass::Transient => {

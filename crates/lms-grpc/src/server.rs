@@ -118,6 +118,11 @@ impl GrpcApp {
                 queue,
                 default_chunk_size: settings.migration.chunk_size,
                 max_chunks: settings.migration.max_chunks,
+                default_hold: lms_engine::HoldThreshold {
+                    percent: settings.migration.hold_percent,
+                    min_rows: settings.migration.hold_min_rows,
+                },
+                hold_by_default: settings.migration.hold,
                 legacy_timezone: settings.legacy.timezone.clone(),
                 budget: ResponseBudget::new(settings.grpc.max_message_bytes),
                 stopping: stopping_seen,

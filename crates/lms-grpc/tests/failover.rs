@@ -94,6 +94,7 @@ async fn fixture(purpose: &str, with_standby: bool) -> anyhow::Result<Fixture> {
             request_id: None,
             kind: RunKind::Full,
             on_conflict: lms_engine::ConflictPolicy::KeepLms,
+            hold: None,
         },
     )
     .await?;

@@ -61,6 +61,7 @@ fn start(request_id: &str) -> pb::StartRunRequest {
         dry_run: false,
         request_id: request_id.to_owned(),
         on_conflict: pb::ConflictPolicy::Unspecified.into(),
+        ..Default::default()
     }
 }
 

@@ -151,11 +151,15 @@ pub enum MigrateCommand {
     /// Explain what became of one legacy row.
     Explain(ExplainArgs),
     /// Cancel the active run: queued chunks are dropped, running ones finish.
+    /// A held run is discarded: the LMS stays untouched.
     Cancel(RunSelector),
     /// Undo a succeeded delta run: every LMS and ledger row it changed goes
     /// back to what it was before it. Refused for a first load, while a run
     /// is active, and where rows it wrote changed since (they are named).
     Undo(UndoArgs),
+    /// Approve a held run: it applies exactly the changes its preview
+    /// counted (legacy rows changed since are left to the next run).
+    Approve(ApproveArgs),
     /// Run the tables with rejected rows again (and those referencing them),
     /// after the legacy data was fixed.
     RetryRejected(RetryArgs),
@@ -203,7 +207,8 @@ pub struct RunArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub chunk_size: Option<u32>,
     /// Wait for the run to end, showing progress; exit 0 only if it succeeded
-    /// with every legacy row accounted for.
+    /// with every legacy row accounted for, 4 when it is held (the preview
+    /// is printed; `lmsctl migrate approve` lets it apply).
     #[arg(long)]
     pub wait: bool,
     /// An idempotency key: starting twice with one key gives one run.
@@ -222,6 +227,31 @@ pub struct RunArgs {
     /// take-legacy writes legacy's values over them.
     #[arg(long, value_name = "POLICY", default_value = "keep-lms")]
     pub on_conflict: ConflictPolicy,
+    /// Hold a delta run whose preview changes more than this percent of a
+    /// table's legacy rows (default: migration.hold_percent, 10).
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(0..=100), conflicts_with = "no_hold")]
+    pub hold_percent: Option<u32>,
+    /// The hold's floor: a table holds the run only past this many changes
+    /// (default: migration.hold_min_rows, 50).
+    #[arg(long, value_name = "ROWS", conflicts_with = "no_hold")]
+    pub hold_min_rows: Option<u64>,
+    /// No hold: apply whatever the preview would count.
+    #[arg(long)]
+    pub no_hold: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The held run.
+    #[arg(value_name = "RUN")]
+    pub run: Uuid,
+    /// Wait for the run to end, showing progress, as `migrate run --wait`.
+    #[arg(long)]
+    pub wait: bool,
+    /// Run the approved chunks in this process instead of on the workers
+    /// (no Redis); waits for the run to end.
+    #[arg(long)]
+    pub inline: bool,
 }
 
 #[derive(Debug, Args)]

@@ -99,6 +99,7 @@ async fn metrics_show_a_run_while_it_runs() -> anyhow::Result<()> {
             request_id: None,
             kind: RunKind::Full,
             on_conflict: lms_engine::ConflictPolicy::KeepLms,
+            hold: None,
         },
     )
     .await?;

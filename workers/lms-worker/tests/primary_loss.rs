@@ -97,6 +97,7 @@ async fn a_run_waits_for_its_primary_and_finishes_there() -> anyhow::Result<()> 
             request_id: None,
             kind: RunKind::Full,
             on_conflict: lms_engine::ConflictPolicy::KeepLms,
+            hold: None,
         },
     )
     .await?;

@@ -72,6 +72,7 @@ fn options(chunk_size: u32) -> RunOptions {
         request_id: None,
         kind: lms_engine::RunKind::Full,
         on_conflict: lms_engine::ConflictPolicy::KeepLms,
+        hold: None,
     }
 }
 

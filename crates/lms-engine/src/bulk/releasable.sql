@@ -4,5 +4,5 @@
 SELECT EXISTS (SELECT 1 FROM migration.bulk_loads WHERE run_id = $1)
    AND EXISTS (SELECT 1 FROM migration.runs WHERE id = $1 AND status IN ('failed', 'cancelled'))
    AND NOT EXISTS (SELECT 1 FROM migration.chunks WHERE run_id = $1 AND state = 'queued')
-   AND NOT EXISTS (SELECT 1 FROM migration.runs WHERE status IN ('running', 'cancelling'))
+   AND NOT EXISTS (SELECT 1 FROM migration.runs WHERE status IN ('running', 'held', 'cancelling'))
    AS releasable

@@ -61,6 +61,9 @@ pub fn to_markdown(report: &CoverageReport) -> String {
     if let Some(error) = &report.error {
         let _ = writeln!(out, "> {error}\n");
     }
+    if let Some(preview) = &report.hold {
+        let _ = writeln!(out, "```text\n{}```\n", crate::hold::to_text(preview));
+    }
     let _ = writeln!(out, "| legacy table | rows | what this run saw |");
     let _ = writeln!(out, "|---|---:|---|");
     for entity in &report.entities {

@@ -66,6 +66,7 @@ fn page() -> ReportPage {
             error: Some(DIRTY.to_owned()),
             started_at: started,
             finished_at: Some(finished),
+            hold: None,
             entities: vec![students],
         },
         kind: RunKind::Full,
@@ -179,4 +180,31 @@ fn durations_read_naturally() {
     assert_eq!(readable_duration(12.34), "12.3 s");
     assert_eq!(readable_duration(245.0), "4 min 05 s");
     assert_eq!(readable_duration(3_725.0), "1 h 02 min");
+}
+
+#[test]
+fn a_held_run_gets_its_preview_section_with_hooks() {
+    let mut held = page();
+    held.report.status = RunStatus::Held;
+    held.report.hold = Some(crate::hold::HoldPreview {
+        threshold: crate::hold::HoldThreshold::default(),
+        tables: vec![crate::hold::TablePreview {
+            entity: LegacyEntity::Journal,
+            load_path: crate::bulk::LoadPath::Delta,
+            legacy_rows: 1_000,
+            creates: 3,
+            updates: 120,
+            deletes: 0,
+            threshold: 100,
+        }],
+    });
+
+    let html = render(&held);
+
+    assert!(html.contains("Hold preview"), "{html}");
+    assert!(html.contains("Held: nothing is written"), "{html}");
+    assert!(
+        html.contains(r#"data-entity="journal" data-field="hold.updates" data-value="120">120<"#),
+        "{html}"
+    );
 }

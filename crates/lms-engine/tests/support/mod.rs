@@ -97,6 +97,7 @@ impl Fixture {
             request_id: None,
             kind: lms_engine::RunKind::Full,
             on_conflict: ConflictPolicy::KeepLms,
+            hold: None,
         })
         .await
     }

@@ -10,8 +10,8 @@ use lms_engine::report::ConflictEntry;
 use lms_engine::report::{self, CoverageReport, EntityReport};
 use lms_engine::verify::{self, VerifyOptions};
 use lms_engine::{
-    ChunkQueue, ConflictPolicy, EngineError, Phase, RunKind, RunOptions, RunProgress, RunStatus,
-    StepState, explain, run_progress, start_run,
+    ChunkQueue, ConflictPolicy, EngineError, HoldPreview, HoldThreshold, Phase, RunKind,
+    RunOptions, RunProgress, RunStatus, StepState, explain, hold, run_progress, start_run,
 };
 use sqlx::PgPool;
 use tonic::{Request, Response};
@@ -39,6 +39,12 @@ pub struct MigrationApi {
     pub default_chunk_size: u32,
     /// The most ranged chunks a run may plan (`migration.max_chunks`).
     pub max_chunks: usize,
+    /// The hold threshold of runs started without one
+    /// (`migration.hold_percent`, `hold_min_rows`).
+    pub default_hold: HoldThreshold,
+    /// Whether runs started without `no_hold` are held past it
+    /// (`migration.hold`).
+    pub hold_by_default: bool,
     /// The zone legacy timestamps are read in (`legacy.timezone`), for
     /// verification.
     pub legacy_timezone: String,
@@ -83,6 +89,7 @@ impl From<RunStatus> for pb::RunStatus {
     fn from(status: RunStatus) -> Self {
         match status {
             RunStatus::Running => pb::RunStatus::Running,
+            RunStatus::Held => pb::RunStatus::Held,
             RunStatus::Cancelling => pb::RunStatus::Cancelling,
             RunStatus::Succeeded => pb::RunStatus::Succeeded,
             RunStatus::Failed => pb::RunStatus::Failed,
@@ -175,6 +182,30 @@ impl From<RunProgress> for pb::Run {
                 .map(|chunk| format!("runs/{}/chunks/{chunk}", run.run_id))
                 .unwrap_or_default(),
             on_conflict: pb::ConflictPolicy::from(run.on_conflict).into(),
+            hold: run.hold.map(pb::HoldPreview::from),
+        }
+    }
+}
+
+impl From<HoldPreview> for pb::HoldPreview {
+    fn from(preview: HoldPreview) -> Self {
+        pb::HoldPreview {
+            percent: preview.threshold.percent,
+            min_rows: preview.threshold.min_rows,
+            tables: preview
+                .tables
+                .into_iter()
+                .map(|table| pb::TablePreview {
+                    entity: table.entity.as_str().to_owned(),
+                    legacy_rows: table.legacy_rows,
+                    creates: table.creates,
+                    updates: table.updates,
+                    deletes: table.deletes,
+                    threshold: table.threshold,
+                    exceeds: table.exceeds(),
+                    load_path: pb::LoadPath::from(Some(table.load_path)).into(),
+                })
+                .collect(),
         }
     }
 }
@@ -257,6 +288,7 @@ impl From<CoverageReport> for pb::CoverageReport {
             status: pb::RunStatus::from(report.status).into(),
             error: report.error.unwrap_or_default(),
             entities: report.entities.into_iter().map(coverage).collect(),
+            hold: report.hold.map(pb::HoldPreview::from),
         }
     }
 }
@@ -372,6 +404,14 @@ impl MigrationService for MigrationApi {
             Ok(lms_engine::undo::undo_run(&self.lms, id).await?.into())
         }
         .await;
+        finish_control(&self.lms, &call, result, |run: &pb::Run| run.name.clone()).await
+    }
+
+    async fn approve_run(&self, request: Request<pb::ApproveRunRequest>) -> ApiResult<pb::Run> {
+        let mut call = call_of(&request)?;
+        let name = &request.get_ref().name;
+        call.resource = well_formed(name, |name| run_id("", name));
+        let result = self.approve_run_as(name).await;
         finish_control(&self.lms, &call, result, |run: &pb::Run| run.name.clone()).await
     }
 
@@ -519,6 +559,7 @@ impl MigrationApi {
                 RunKind::Full
             },
             on_conflict: conflict_policy(request.on_conflict)?,
+            hold: self.hold_of(&request)?,
         };
         let planned = start_run(&self.lms, &self.legacy, &self.queue, &options)
             .await
@@ -531,6 +572,35 @@ impl MigrationApi {
                 error => ApiError::from(error),
             })?;
         Ok(run_progress(&self.lms, planned.run_id).await?.into())
+    }
+
+    /// The run's hold: none with `no_hold` (or `migration.hold = false`
+    /// and no threshold asked for), else the request's threshold over the
+    /// server's.
+    fn hold_of(&self, request: &pb::StartRunRequest) -> Result<Option<HoldThreshold>, ApiError> {
+        let asked = request.hold_percent.is_some() || request.hold_min_rows.is_some();
+        if request.no_hold {
+            if asked {
+                return Err(ApiError::invalid(
+                    "no_hold",
+                    "cannot be set together with hold_percent or hold_min_rows",
+                ));
+            }
+            return Ok(None);
+        }
+        if !asked && !self.hold_by_default {
+            return Ok(None);
+        }
+        let percent = request.hold_percent.unwrap_or(self.default_hold.percent);
+        let min_rows = request.hold_min_rows.unwrap_or(self.default_hold.min_rows);
+        HoldThreshold::new(percent, min_rows)
+            .map(Some)
+            .map_err(|error| ApiError::invalid("hold_percent", error.to_string()))
+    }
+
+    async fn approve_run_as(&self, name: &str) -> Result<pb::Run, ApiError> {
+        let id = run_id("name", name)?;
+        Ok(hold::approve_run(&self.lms, &self.queue, id).await?.into())
     }
 
     async fn retry_rejected_as(

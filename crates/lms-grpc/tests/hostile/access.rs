@@ -50,6 +50,7 @@ async fn every_guarded_method_refuses_a_call_without_a_token() -> anyhow::Result
             );
         }
     }
+    crate::assert_responsive(&app).await?;
     app.close().await
 }
 
@@ -66,6 +67,7 @@ async fn every_guarded_method_refuses_a_token_without_its_scope() -> anyhow::Res
             );
         }
     }
+    crate::assert_responsive(&app).await?;
     app.close().await
 }
 
@@ -80,6 +82,7 @@ async fn a_method_the_server_does_not_have_is_unimplemented_for_every_token() ->
             "{token:?}"
         );
     }
+    crate::assert_responsive(&app).await?;
     app.close().await
 }
 

@@ -16,3 +16,23 @@ mod limits;
 mod malformed;
 mod outage;
 mod streams;
+
+/// The server stays responsive: a health check answers SERVING within 1 s.
+async fn assert_responsive(app: &support::TestApp) -> anyhow::Result<()> {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+
+    let mut health = HealthClient::new(app.channel().await?);
+    let request = HealthCheckRequest {
+        service: String::new(),
+    };
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(1), health.check(request))
+        .await
+        .map_err(|_| anyhow::anyhow!("the health check did not answer within 1 s"))??;
+    anyhow::ensure!(
+        answer.into_inner().status == ServingStatus::Serving as i32,
+        "the server is not SERVING"
+    );
+    Ok(())
+}

@@ -512,6 +512,7 @@ async fn every_rpc_refuses_malformed_input_with_invalid_argument() -> anyhow::Re
     let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM migration.runs WHERE dry_run = false")
         .fetch_one(&app.lms)
         .await?;
+    crate::assert_responsive(&app).await?;
     app.close().await?;
     assert!(
         failures.is_empty(),
@@ -564,6 +565,7 @@ async fn sweep_string_fields(
             }
         }
     }
+    crate::assert_responsive(&app).await?;
     app.close().await?;
     Ok((sent, failures))
 }

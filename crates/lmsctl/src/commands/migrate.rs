@@ -7,7 +7,9 @@ use lms_config::Settings;
 use lms_engine::inline::run_inline;
 use lms_engine::report_html::{self, ReportPage};
 use lms_engine::setup::{connect_engine, connect_queue};
-use lms_engine::{RunOptions, RunStatus, explain, follow_run, report, run_progress, start_run};
+use lms_engine::{
+    HoldThreshold, RunOptions, RunStatus, explain, follow_run, report, run_progress, start_run,
+};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -15,8 +17,8 @@ use super::output::Layout;
 use super::progress_display::ProgressDisplay;
 use super::report_table;
 use crate::cli::{
-    ExplainArgs, MigrateCommand, ReportArgs, ReportFormat, RetryArgs, RunArgs, RunSelector,
-    UndoArgs, VerifyArgs, VerifyFormat,
+    ApproveArgs, ExplainArgs, MigrateCommand, ReportArgs, ReportFormat, RetryArgs, RunArgs,
+    RunSelector, UndoArgs, VerifyArgs, VerifyFormat,
 };
 
 pub async fn run(command: MigrateCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
@@ -27,6 +29,7 @@ pub async fn run(command: MigrateCommand, settings: &Settings) -> anyhow::Result
         MigrateCommand::Explain(args) => explain_row(args, settings).await,
         MigrateCommand::Cancel(selector) => cancel(selector, settings).await,
         MigrateCommand::Undo(args) => undo(args, settings).await,
+        MigrateCommand::Approve(args) => approve(args, settings).await,
         MigrateCommand::RetryRejected(args) => retry(args, settings).await,
         MigrateCommand::Verify(args) => verify(args, settings).await,
     }
@@ -47,6 +50,9 @@ async fn verify(args: VerifyArgs, settings: &Settings) -> anyhow::Result<ExitCod
     })
 }
 
+/// `migrate run --wait` (and `approve --wait`) when the run stops held.
+pub const HELD_EXIT_CODE: u8 = 4;
+
 async fn start(args: RunArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let engine = connect_engine(settings, "lmsctl".to_owned(), settings.worker.concurrency)
         .await
@@ -62,6 +68,7 @@ async fn start(args: RunArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
             lms_engine::RunKind::Full
         },
         on_conflict: args.on_conflict,
+        hold: hold_of(&args, settings)?,
     };
     let planned = if args.inline {
         lms_engine::plan_run(&engine.lms, &engine.legacy, &options).await?
@@ -108,9 +115,34 @@ async fn start(args: RunArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     verdict(&engine.lms, planned.run_id).await
 }
 
-/// Exit 0 only when the run succeeded and no legacy row is unexplained.
+/// The run's hold: none with `--no-hold` (or `migration.hold = false` and
+/// no threshold given), else the arguments' threshold over the settings'.
+fn hold_of(args: &RunArgs, settings: &Settings) -> anyhow::Result<Option<HoldThreshold>> {
+    let asked = args.hold_percent.is_some() || args.hold_min_rows.is_some();
+    if args.no_hold || (!asked && !settings.migration.hold) {
+        return Ok(None);
+    }
+    Ok(Some(HoldThreshold::new(
+        args.hold_percent.unwrap_or(settings.migration.hold_percent),
+        args.hold_min_rows
+            .unwrap_or(settings.migration.hold_min_rows),
+    )?))
+}
+
+/// Exit 0 only when the run succeeded and no legacy row is unexplained;
+/// [`HELD_EXIT_CODE`] when it is held (its preview printed).
 async fn verdict(lms: &PgPool, run_id: Uuid) -> anyhow::Result<ExitCode> {
     let report = report::build(lms, run_id).await?;
+    if report.status == RunStatus::Held {
+        if let Some(preview) = &report.hold {
+            print!("{}", lms_engine::hold::to_text(preview));
+        }
+        println!(
+            "Run {run_id} is held: nothing was written. Approve it with `lmsctl migrate approve {run_id}`, \
+             or discard it with `lmsctl migrate cancel --run {run_id}`."
+        );
+        return Ok(ExitCode::from(HELD_EXIT_CODE));
+    }
     print!("{}", report_table::render(&report, Layout::stdout()));
     if report.status == RunStatus::Succeeded && report.unexplained() == 0 {
         Ok(ExitCode::SUCCESS)
@@ -171,6 +203,14 @@ async fn status(selector: RunSelector, settings: &Settings) -> anyhow::Result<Ex
     let progress = run_progress(&lms, run_id).await?;
     let mut display = ProgressDisplay::plain();
     display.update(&progress);
+    if let Some(preview) = &progress.hold {
+        print!("{}", lms_engine::hold::to_text(preview));
+    }
+    if progress.status == RunStatus::Held {
+        println!(
+            "Run {run_id} is held: approve it with `lmsctl migrate approve {run_id}`, or cancel it."
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -209,6 +249,41 @@ async fn explain_row(args: ExplainArgs, settings: &Settings) -> anyhow::Result<E
     } else {
         ExitCode::FAILURE
     })
+}
+
+async fn approve(args: ApproveArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+    if args.inline {
+        return approve_inline(args.run, settings).await;
+    }
+    let lms = lms_pool(settings).await?;
+    let queue = connect_queue(settings)
+        .await
+        .with_context(|| format!("connecting to Redis at {}", settings.redis.url))?;
+    let progress = lms_engine::hold::approve_run(&lms, &queue, args.run).await?;
+    println!("Run {} is approved and {}.", args.run, progress.status);
+    if !args.wait {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut display = ProgressDisplay::new();
+    let finished = follow_run(&lms, args.run, |progress| display.update(progress)).await?;
+    display.finish(&finished);
+    verdict(&lms, args.run).await
+}
+
+/// Approves a held run and runs its chunks in this process.
+async fn approve_inline(run_id: Uuid, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let engine = connect_engine(settings, "lmsctl".to_owned(), settings.worker.concurrency)
+        .await
+        .context("connecting to the databases")?;
+    lms_engine::hold::approve(&engine.lms, run_id).await?;
+    println!("Run {run_id} is approved; running its chunks in this process.");
+    let runner = run_inline(&engine, run_id, settings.worker.concurrency);
+    let mut display = ProgressDisplay::new();
+    let watcher = follow_run(&engine.lms, run_id, |progress| display.update(progress));
+    let (ran, watched) = tokio::join!(runner, watcher);
+    ran?;
+    display.finish(&watched?);
+    verdict(&engine.lms, run_id).await
 }
 
 async fn cancel(selector: RunSelector, settings: &Settings) -> anyhow::Result<ExitCode> {

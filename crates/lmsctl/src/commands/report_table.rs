@@ -106,6 +106,9 @@ pub fn render(report: &CoverageReport, layout: Layout) -> String {
     if let Some(error) = &report.error {
         out.push_str(&format!("Error: {error}\n"));
     }
+    if let Some(preview) = &report.hold {
+        out.push_str(&lms_engine::hold::to_text(preview));
+    }
     out.push_str(&table.to_string());
     out.push('\n');
     out.push_str(&lms_engine::report::conflicts_text(report));

@@ -1,0 +1,341 @@
+//! The hold on mass changes. A delta run whose hold applies stages every
+//! table first; the transaction of its last stage chunk then counts, per
+//! table, what the staged snapshot would create, update and mark deleted
+//! (the preview) and compares it with the run's threshold. Under it, the
+//! gate opens: the resolve steps become ready. Over it in any table, the
+//! run stops `held`, having written nothing to the LMS, until an operator
+//! approves it (the gate opens on the same snapshot) or cancels it.
+//!
+//! Every resolve step of a gated run is planned with one pending
+//! dependency more than its edges: the gate. The decision, the preview and
+//! the held state commit with the chunk that took them, so a crash anywhere
+//! resumes to the same result.
+
+mod text;
+
+pub use text::to_text;
+
+use lms_domain::LegacyEntity;
+use lms_domain::entity::UnknownEntity;
+use serde::{Deserialize, Serialize};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row};
+use uuid::Uuid;
+
+use crate::bulk::LoadPath;
+use crate::error::{DatabaseContext, EngineError};
+use crate::progress::PROGRESS_CHANNEL;
+use crate::progress_view::{RunProgress, run_progress};
+use crate::queue::ChunkQueue;
+use crate::sql_template::render;
+use crate::stage::stage_table;
+use crate::state::RunStatus;
+
+/// Past how many changes a table holds its run: more than
+/// max(`percent` % of its legacy rows, `min_rows`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldThreshold {
+    /// Percent of the table's legacy rows, 0 to 100.
+    pub percent: u32,
+    /// The floor, in rows.
+    pub min_rows: u64,
+}
+
+impl Default for HoldThreshold {
+    /// max(10 % of the table's legacy rows, 50 rows).
+    fn default() -> Self {
+        HoldThreshold {
+            percent: 10,
+            min_rows: 50,
+        }
+    }
+}
+
+impl HoldThreshold {
+    /// A threshold, or why not.
+    pub fn new(percent: u32, min_rows: u64) -> Result<HoldThreshold, EngineError> {
+        if percent > 100 {
+            return Err(EngineError::Plan(format!(
+                "a hold threshold of {percent}% is more than 100%"
+            )));
+        }
+        Ok(HoldThreshold { percent, min_rows })
+    }
+
+    /// The most changes a table of `legacy_rows` rows may take unheld.
+    pub fn rows_for(&self, legacy_rows: i64) -> i64 {
+        let share = legacy_rows
+            .max(0)
+            .saturating_mul(i64::from(self.percent))
+            .div_euclid(100);
+        share.max(i64::try_from(self.min_rows).unwrap_or(i64::MAX))
+    }
+}
+
+/// One table's preview: what the run would change, against its threshold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TablePreview {
+    pub entity: LegacyEntity,
+    /// How the table's apply writes (a bulk load is never held).
+    pub load_path: LoadPath,
+    /// Rows of the staged snapshot of the legacy table.
+    pub legacy_rows: i64,
+    pub creates: i64,
+    pub updates: i64,
+    pub deletes: i64,
+    /// The most changes the table may take unheld.
+    pub threshold: i64,
+}
+
+impl TablePreview {
+    /// Rows the run would create, update or mark deleted.
+    pub fn changes(&self) -> i64 {
+        self.creates
+            .saturating_add(self.updates)
+            .saturating_add(self.deletes)
+    }
+
+    /// Whether this table holds the run.
+    pub fn exceeds(&self) -> bool {
+        self.load_path == LoadPath::Delta && self.changes() > self.threshold
+    }
+}
+
+/// A gated run's preview, table by table in the run's order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldPreview {
+    pub threshold: HoldThreshold,
+    pub tables: Vec<TablePreview>,
+}
+
+impl HoldPreview {
+    /// Whether any table exceeds its threshold.
+    pub fn holds(&self) -> bool {
+        self.tables.iter().any(TablePreview::exceeds)
+    }
+}
+
+const PREVIEW: &str = include_str!("hold/preview.sql");
+const RELEASE: &str = include_str!("hold/release.sql");
+
+/// Called in the transaction that completes a stage step, with the run's
+/// row locked: once the run's every stage step is done, a gated run takes
+/// its decision. Returns the chunks the gate queued (none when the gate
+/// is not due, or holds the run).
+pub(crate) async fn decide_when_staged(
+    tx: &mut PgConnection,
+    run_id: Uuid,
+) -> Result<Vec<i64>, EngineError> {
+    let row = sqlx::query(
+        "SELECT hold_percent, hold_min_rows, hold_preview IS NOT NULL AS decided, entities \
+         FROM migration.runs WHERE id = $1",
+    )
+    .bind(run_id)
+    .fetch_one(&mut *tx)
+    .await
+    .lms()?;
+    let percent: Option<i32> = row.try_get("hold_percent").lms()?;
+    let min_rows: Option<i64> = row.try_get("hold_min_rows").lms()?;
+    let decided: bool = row.try_get("decided").lms()?;
+    let (Some(percent), Some(min_rows)) = (percent, min_rows) else {
+        return Ok(Vec::new());
+    };
+    if decided {
+        return Ok(Vec::new());
+    }
+    let unstaged: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM migration.run_steps \
+         WHERE run_id = $1 AND phase = 'stage' AND state <> 'done'",
+    )
+    .bind(run_id)
+    .fetch_one(&mut *tx)
+    .await
+    .lms()?;
+    if unstaged > 0 {
+        return Ok(Vec::new());
+    }
+    let threshold = HoldThreshold {
+        percent: u32::try_from(percent).unwrap_or(0),
+        min_rows: u64::try_from(min_rows).unwrap_or(0),
+    };
+    let names: Vec<String> = row.try_get("entities").lms()?;
+    let preview = compute(tx, run_id, &names, threshold).await?;
+    let stored = serde_json::to_value(&preview)
+        .map_err(|error| EngineError::Invariant(error.to_string()))?;
+    if preview.holds() {
+        sqlx::query(
+            "UPDATE migration.runs SET hold_preview = $2, status = $3, held_at = clock_timestamp() \
+             WHERE id = $1",
+        )
+        .bind(run_id)
+        .bind(&stored)
+        .bind(RunStatus::Held)
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+        tracing::warn!(%run_id, "the run's preview exceeds its hold threshold: held for approval");
+        return Ok(Vec::new());
+    }
+    sqlx::query("UPDATE migration.runs SET hold_preview = $2 WHERE id = $1")
+        .bind(run_id)
+        .bind(&stored)
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    open_gate(tx, run_id).await
+}
+
+/// Counts every table's preview from its staged snapshot and the ledger.
+async fn compute(
+    tx: &mut PgConnection,
+    run_id: Uuid,
+    names: &[String],
+    threshold: HoldThreshold,
+) -> Result<HoldPreview, EngineError> {
+    let mut tables = Vec::with_capacity(names.len());
+    for name in names {
+        let entity: LegacyEntity = name
+            .parse()
+            .map_err(|error: UnknownEntity| EngineError::Invariant(error.to_string()))?;
+        let load_path: Option<LoadPath> = sqlx::query_scalar(
+            "SELECT load_path FROM migration.run_steps \
+             WHERE run_id = $1 AND entity = $2 AND phase = 'apply'",
+        )
+        .bind(run_id)
+        .bind(entity.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .lms()?;
+        let statement = render(PREVIEW, &[("stage", &stage_table(entity))])?;
+        let counts = sqlx::query(AssertSqlSafe(statement))
+            .bind(entity.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .lms()?;
+        let legacy_rows: i64 = counts.try_get("legacy_rows").lms()?;
+        tables.push(TablePreview {
+            entity,
+            load_path: load_path.unwrap_or(LoadPath::Delta),
+            legacy_rows,
+            creates: counts.try_get("creates").lms()?,
+            updates: counts.try_get("updates").lms()?,
+            deletes: counts.try_get("deletes").lms()?,
+            threshold: threshold.rows_for(legacy_rows),
+        });
+    }
+    Ok(HoldPreview { threshold, tables })
+}
+
+/// Makes the resolve steps ready that only the gate kept waiting; returns
+/// their queued chunks.
+async fn open_gate(tx: &mut PgConnection, run_id: Uuid) -> Result<Vec<i64>, EngineError> {
+    sqlx::query(RELEASE)
+        .bind(run_id)
+        .fetch_all(&mut *tx)
+        .await
+        .lms()?
+        .iter()
+        .map(|row| row.try_get::<i64, _>("id"))
+        .collect::<Result<_, _>>()
+        .lms()
+}
+
+/// A held run's stored preview, if the run has one.
+pub async fn stored_preview(
+    lms: &PgPool,
+    run_id: Uuid,
+) -> Result<Option<HoldPreview>, EngineError> {
+    let stored: Option<serde_json::Value> =
+        sqlx::query_scalar("SELECT hold_preview FROM migration.runs WHERE id = $1")
+            .bind(run_id)
+            .fetch_optional(lms)
+            .await
+            .lms()?
+            .flatten();
+    stored
+        .map(|value| {
+            serde_json::from_value(value)
+                .map_err(|error| EngineError::Invariant(format!("a stored hold preview: {error}")))
+        })
+        .transpose()
+}
+
+/// Approves a held run: its gate opens on the snapshot the preview counted
+/// (nothing is staged again), in one transaction; the chunks it queued go
+/// on the queue after commit (or to the sweeper, if that push fails).
+pub async fn approve_run(
+    lms: &PgPool,
+    queue: &ChunkQueue,
+    run_id: Uuid,
+) -> Result<RunProgress, EngineError> {
+    let queued = approve(lms, run_id).await?;
+    if let Err(error) = queue.push(run_id, &queued).await {
+        tracing::warn!(%error, %run_id, "the run is approved but its chunks could not be queued yet");
+    }
+    run_progress(lms, run_id).await
+}
+
+/// The approval's transaction; returns the chunks it queued.
+pub async fn approve(lms: &PgPool, run_id: Uuid) -> Result<Vec<i64>, EngineError> {
+    let mut tx = lms.begin().await.lms()?;
+    let status: Option<RunStatus> =
+        sqlx::query_scalar("SELECT status FROM migration.runs WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(run_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .lms()?;
+    match status {
+        None => return Err(EngineError::UnknownRun(run_id)),
+        Some(RunStatus::Held) => {}
+        Some(status) => return Err(EngineError::NotHeld { run_id, status }),
+    }
+    sqlx::query(
+        "UPDATE migration.runs SET status = $2, approved_at = clock_timestamp() WHERE id = $1",
+    )
+    .bind(run_id)
+    .bind(RunStatus::Running)
+    .execute(&mut *tx)
+    .await
+    .lms()?;
+    let queued = open_gate(&mut tx, run_id).await?;
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(PROGRESS_CHANNEL)
+        .bind(run_id.to_string())
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    tx.commit().await.lms()?;
+    tracing::info!(%run_id, chunks = queued.len(), "held run approved");
+    Ok(queued)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_threshold_is_a_tenth_or_fifty_rows() {
+        let threshold = HoldThreshold::default();
+        assert_eq!(threshold.rows_for(100), 50);
+        assert_eq!(threshold.rows_for(10_000), 1_000);
+        assert_eq!(threshold.rows_for(0), 50);
+    }
+
+    #[test]
+    fn a_bulk_table_never_holds() {
+        let table = TablePreview {
+            entity: LegacyEntity::Persons,
+            load_path: LoadPath::Bulk,
+            legacy_rows: 10,
+            creates: 10,
+            updates: 0,
+            deletes: 0,
+            threshold: 0,
+        };
+        assert!(!table.exceeds());
+    }
+
+    #[test]
+    fn more_than_a_hundred_percent_is_refused() {
+        assert!(HoldThreshold::new(101, 0).is_err());
+    }
+}

@@ -1,0 +1,289 @@
+//! The hold on mass changes: a delta run whose preview changes more than
+//! the threshold in a table stops `held` before writing anything; approval
+//! applies exactly what the preview counted, cancellation leaves the LMS
+//! as it was.
+
+mod support;
+
+use lms_domain::LegacyEntity;
+use lms_engine::hold::approve;
+use lms_engine::inline::run_inline;
+use lms_engine::{
+    CoverageReport, EngineError, HoldThreshold, RunOptions, RunStatus, TablePreview, plan_run,
+};
+use support::Fixture;
+use support::fingerprint::{fingerprint, write_marks};
+use support::school::{lms_value, migrated_school};
+use uuid::Uuid;
+
+/// Holds past one changed row in a table (the school's tables are tiny).
+const ONE_ROW: HoldThreshold = HoldThreshold {
+    percent: 10,
+    min_rows: 1,
+};
+
+/// Journal: two rows updated, one deleted, one new.
+const FOUR_JOURNAL_CHANGES: &str = "\
+    UPDATE journal SET status = 'completed' WHERE id IN (100, 101); \
+    DELETE FROM journal WHERE id = 103; \
+    INSERT INTO journal (id, student_id, subject_id, group_id, teacher_id, academic_year, semester, status, mark_final) \
+    VALUES (104, 11, 2, 1, 20, '2024-2025', 2, 'active', '3');";
+
+fn held_at(threshold: HoldThreshold) -> RunOptions {
+    RunOptions {
+        chunk_size: 2,
+        hold: Some(threshold),
+        ..RunOptions::default()
+    }
+}
+
+fn unheld() -> RunOptions {
+    RunOptions {
+        chunk_size: 2,
+        ..RunOptions::default()
+    }
+}
+
+/// Plans a run and runs its chunks until it ends or is held; returns its id
+/// and report.
+async fn run(fixture: &Fixture, options: &RunOptions) -> anyhow::Result<(Uuid, CoverageReport)> {
+    let planned = plan_run(fixture.lms(), fixture.legacy(), options).await?;
+    run_inline(&fixture.engine, planned.run_id, 2).await?;
+    Ok((planned.run_id, fixture.report(planned.run_id).await?))
+}
+
+/// Approves a held run and runs it to its end.
+async fn approve_and_finish(fixture: &Fixture, run_id: Uuid) -> anyhow::Result<CoverageReport> {
+    approve(fixture.lms(), run_id).await?;
+    run_inline(&fixture.engine, run_id, 2).await?;
+    fixture.report(run_id).await
+}
+
+fn table(report: &CoverageReport, entity: LegacyEntity) -> &TablePreview {
+    report
+        .hold
+        .as_ref()
+        .and_then(|preview| preview.tables.iter().find(|table| table.entity == entity))
+        .unwrap_or_else(|| panic!("{entity} missing from the hold preview"))
+}
+
+#[tokio::test]
+async fn a_delta_past_the_threshold_is_held_with_its_preview_and_writes_nothing()
+-> anyhow::Result<()> {
+    let fixture = migrated_school("holdpreview").await?;
+    fixture.legacy_sql(FOUR_JOURNAL_CHANGES).await?;
+    let (marks, rows) = (
+        write_marks(fixture.lms()).await?,
+        fingerprint(fixture.lms()).await?,
+    );
+
+    let (_, report) = run(&fixture, &held_at(ONE_ROW)).await?;
+
+    assert_eq!(report.status, RunStatus::Held, "{:?}", report.error);
+    let journal = table(&report, LegacyEntity::Journal);
+    assert_eq!(
+        (
+            journal.legacy_rows,
+            journal.creates,
+            journal.updates,
+            journal.deletes
+        ),
+        (4, 1, 2, 1)
+    );
+    assert_eq!(journal.threshold, 1);
+    assert!(journal.exceeds());
+    let others = report.hold.iter().flat_map(|preview| &preview.tables);
+    for other in others.filter(|table| table.entity != LegacyEntity::Journal) {
+        assert_eq!(other.changes(), 0, "{other:?}");
+    }
+    assert_eq!(
+        write_marks(fixture.lms()).await?,
+        marks,
+        "no row was written"
+    );
+    assert_eq!(fingerprint(fixture.lms()).await?, rows);
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn approving_a_held_run_ends_as_an_unheld_run_over_the_same_legacy() -> anyhow::Result<()> {
+    let held = migrated_school("holdapprove").await?;
+    let unheld_twin = migrated_school("holdapprovetwin").await?;
+    held.legacy_sql(FOUR_JOURNAL_CHANGES).await?;
+    unheld_twin.legacy_sql(FOUR_JOURNAL_CHANGES).await?;
+    let (run_id, report) = run(&held, &held_at(ONE_ROW)).await?;
+    assert_eq!(report.status, RunStatus::Held);
+
+    let approved = approve_and_finish(&held, run_id).await?;
+    let (_, expected) = run(&unheld_twin, &unheld()).await?;
+
+    assert_eq!(
+        approved.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        approved.error
+    );
+    assert_eq!(
+        expected.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        expected.error
+    );
+    assert_eq!(
+        fingerprint(held.lms()).await?,
+        fingerprint(unheld_twin.lms()).await?
+    );
+    unheld_twin.close().await?;
+    held.close().await
+}
+
+#[tokio::test]
+async fn a_legacy_change_after_the_hold_is_left_to_the_next_run() -> anyhow::Result<()> {
+    let fixture = migrated_school("holdlater").await?;
+    fixture.legacy_sql(FOUR_JOURNAL_CHANGES).await?;
+    let (run_id, _) = run(&fixture, &held_at(ONE_ROW)).await?;
+    fixture
+        .legacy_sql("UPDATE journal SET status = 'dropped' WHERE id = 100")
+        .await?;
+
+    let approved = approve_and_finish(&fixture, run_id).await?;
+
+    assert_eq!(
+        approved.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        approved.error
+    );
+    let status = lms_value(fixture.lms(), "course_enrollments", "status", 100).await?;
+    assert_eq!(status.as_deref(), Some("completed"), "the previewed value");
+    let (_, next) = run(&fixture, &unheld()).await?;
+    assert_eq!(next.status, RunStatus::Succeeded, "{:?}", next.error);
+    let status = lms_value(fixture.lms(), "course_enrollments", "status", 100).await?;
+    assert_eq!(status.as_deref(), Some("dropped"), "the next run's value");
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn cancelling_a_held_run_leaves_the_lms_untouched_and_frees_the_way() -> anyhow::Result<()> {
+    let fixture = migrated_school("holdcancel").await?;
+    fixture.legacy_sql(FOUR_JOURNAL_CHANGES).await?;
+    let marks = write_marks(fixture.lms()).await?;
+    let (run_id, _) = run(&fixture, &held_at(ONE_ROW)).await?;
+
+    let cancelled = lms_engine::control::cancel_run(fixture.lms(), run_id).await?;
+
+    assert_eq!(cancelled.status, RunStatus::Cancelled);
+    assert_eq!(
+        write_marks(fixture.lms()).await?,
+        marks,
+        "no row was written"
+    );
+    let (_, next) = run(&fixture, &unheld()).await?;
+    assert_eq!(next.status, RunStatus::Succeeded, "{:?}", next.error);
+    let status = lms_value(fixture.lms(), "course_enrollments", "status", 101).await?;
+    assert_eq!(
+        status.as_deref(),
+        Some("completed"),
+        "the next run applies it"
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_held_run_blocks_another_run() -> anyhow::Result<()> {
+    let fixture = migrated_school("holdblocks").await?;
+    fixture.legacy_sql(FOUR_JOURNAL_CHANGES).await?;
+    let (run_id, _) = run(&fixture, &held_at(ONE_ROW)).await?;
+
+    let another = plan_run(fixture.lms(), fixture.legacy(), &unheld()).await;
+
+    assert!(
+        matches!(another, Err(EngineError::RunActive(active)) if active == run_id),
+        "{another:?}"
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_first_load_is_never_held() -> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("holdfirst").await?;
+    fixture.legacy_sql(support::school::SCHOOL).await?;
+    let everything = HoldThreshold {
+        percent: 0,
+        min_rows: 0,
+    };
+
+    let (_, report) = run(&fixture, &held_at(everything)).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    assert_eq!(report.hold, None, "a first load has no gate");
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_delta_within_the_default_threshold_is_not_held() -> anyhow::Result<()> {
+    let fixture = migrated_school("holdsmall").await?;
+    fixture.legacy_sql(FOUR_JOURNAL_CHANGES).await?;
+
+    let (_, report) = run(&fixture, &held_at(HoldThreshold::default())).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    let journal = table(&report, LegacyEntity::Journal);
+    assert_eq!((journal.changes(), journal.threshold), (4, 50));
+    assert!(!journal.exceeds());
+    let status = lms_value(fixture.lms(), "course_enrollments", "status", 101).await?;
+    assert_eq!(status.as_deref(), Some("completed"));
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn approving_a_run_that_is_not_held_is_refused() -> anyhow::Result<()> {
+    let fixture = migrated_school("holdnotheld").await?;
+    let (run_id, report) = run(&fixture, &unheld()).await?;
+    assert_eq!(report.status, RunStatus::Succeeded);
+
+    let refused = approve(fixture.lms(), run_id).await;
+
+    assert!(
+        matches!(
+            refused,
+            Err(EngineError::NotHeld {
+                status: RunStatus::Succeeded,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn an_approval_never_stages_legacy_again_where_the_mirror_was_lost() -> anyhow::Result<()> {
+    let fixture = migrated_school("holdmirror").await?;
+    fixture.legacy_sql(FOUR_JOURNAL_CHANGES).await?;
+    let (run_id, _) = run(&fixture, &held_at(ONE_ROW)).await?;
+    fixture
+        .legacy_sql("UPDATE journal SET status = 'dropped' WHERE id = 100")
+        .await?;
+    // A PostgreSQL crash while the run is held empties the unlogged mirror.
+    fixture.lms_sql("TRUNCATE migration.stage_journal").await?;
+
+    let approved = approve_and_finish(&fixture, run_id).await?;
+
+    assert_eq!(approved.status, RunStatus::Failed);
+    assert!(
+        approved
+            .error
+            .as_deref()
+            .is_some_and(|error| error.contains("staging of journal")),
+        "{:?}",
+        approved.error
+    );
+    let status = lms_value(fixture.lms(), "course_enrollments", "status", 100).await?;
+    assert_ne!(
+        status.as_deref(),
+        Some("dropped"),
+        "not what the preview counted"
+    );
+    fixture.close().await
+}
