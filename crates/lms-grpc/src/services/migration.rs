@@ -593,6 +593,12 @@ impl MigrationApi {
         }
         let percent = request.hold_percent.unwrap_or(self.default_hold.percent);
         let min_rows = request.hold_min_rows.unwrap_or(self.default_hold.min_rows);
+        if i64::try_from(min_rows).is_err() {
+            return Err(ApiError::invalid(
+                "hold_min_rows",
+                format!("must be at most {} (a row count)", i64::MAX),
+            ));
+        }
         HoldThreshold::new(percent, min_rows)
             .map(Some)
             .map_err(|error| ApiError::invalid("hold_percent", error.to_string()))

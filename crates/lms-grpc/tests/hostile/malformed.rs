@@ -223,6 +223,10 @@ fn cases() -> Vec<Case> {
             r#"{"name": "runs/01930000-0000-7000-8000-000000000000"}"#,
         ),
         case(
+            "lms.migration.v1.MigrationService/ApproveRun",
+            r#"{"name": "runs/01930000-0000-7000-8000-000000000000"}"#,
+        ),
+        case(
             "lms.migration.v1.MigrationService/GetCoverageReport",
             r#"{"name": "runs/01930000-0000-7000-8000-000000000000"}"#,
         ),
@@ -344,6 +348,8 @@ fn malformed_value(field: &FieldDescriptor) -> Option<Value> {
         Kind::String => oversized(),
         Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => Value::I32(i32::MIN),
         Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => Value::I64(i64::MIN),
+        Kind::Uint32 | Kind::Fixed32 => Value::U32(u32::MAX),
+        Kind::Uint64 | Kind::Fixed64 => Value::U64(u64::MAX),
         Kind::Enum(_) => Value::EnumNumber(9_999),
         Kind::Message(inner) if inner.full_name() == "google.protobuf.FieldMask" => {
             let mut mask = DynamicMessage::new(inner);
