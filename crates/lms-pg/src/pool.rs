@@ -65,6 +65,10 @@ pub async fn connect(url: &PostgresUrl, config: &PoolConfig) -> Result<PgPool, s
         .min_connections(config.min_connections)
         .max_connections(config.max_connections)
         .acquire_timeout(config.acquire_timeout)
+        // Bulk work (the engine, verify) runs more tasks than connections
+        // on purpose: a wait for a busy pool, bounded by acquire_timeout,
+        // is expected there and not worth a warning to the operator.
+        .acquire_slow_level(log::LevelFilter::Debug)
         .connect_lazy_with(options);
     match tokio::time::timeout(config.connect_timeout, pool.acquire()).await {
         Ok(Ok(_connection)) => Ok(pool),
