@@ -6,7 +6,7 @@ LMSCTL := $(RELEASE)/lmsctl
 SCALE ?= seed
 WORKERS ?= 2
 
-.PHONY: demo test services tools build lint fmt clean bench-migrate bench-verify bench-grpc
+.PHONY: demo test services tools build lint fmt clean bench-migrate bench-verify bench-grpc cutover-rehearsal
 
 ## demo: start (or install) PostgreSQL and Redis, create the databases, seed the
 ## legacy EDU stand-in at production scale, apply the LMS schema, migrate it
@@ -33,6 +33,12 @@ bench-verify: services
 ## (CONCURRENCY=32, CONNECTIONS=1, DURATION=10s).
 bench-grpc: services
 	CONCURRENCY=$(or $(CONCURRENCY),32) CONNECTIONS=$(or $(CONNECTIONS),1) DURATION=$(or $(DURATION),10s) ./scripts/bench-grpc.sh
+
+## cutover-rehearsal: the cutover-night runbook on a database pair of its own
+## (lms_rehearsal_*): first load, a delta, a mass change held, approve,
+## verify, undo, the re-run (SCALE=seed|small). README's "Cutover night".
+cutover-rehearsal: services build
+	SCALE=$(SCALE) ./scripts/cutover-rehearsal.sh
 
 ## services: make sure PostgreSQL and Redis answer on 127.0.0.1.
 services:
