@@ -10,67 +10,25 @@
 //! stream that fails later fails in a handler of ours, through `ApiError`.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::error::ERROR_DOMAIN;
 
-/// See the module.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ErrorInfoLayer;
+/// A response of the server's, as every layer of ours sees it.
+type GrpcResponse = http::Response<tonic::body::Body>;
 
-impl<S> tower::Layer<S> for ErrorInfoLayer {
-    type Service = ErrorInfoFill<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        ErrorInfoFill { inner }
-    }
-}
-
-/// See [`ErrorInfoLayer`].
-#[derive(Debug, Clone)]
-pub struct ErrorInfoFill<S> {
-    inner: S,
-}
-
-type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
-
-impl<S, B> tower::Service<http::Request<B>> for ErrorInfoFill<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: Send + 'static,
-{
-    type Response = http::Response<tonic::body::Body>;
-    type Error = S::Error;
-    type Future = BoxFuture<Self::Response, Self::Error>;
-
-    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(context)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let clone = self.inner.clone();
-        let mut ready = std::mem::replace(&mut self.inner, clone);
-        let answer = ready.call(request);
-        Box::pin(async move { answer.await.map(with_error_info) })
-    }
+/// The layer: tower's own response mapping, with [`with_error_info`].
+pub fn error_info_layer() -> tower::util::MapResponseLayer<fn(GrpcResponse) -> GrpcResponse> {
+    tower::util::MapResponseLayer::new(with_error_info as fn(GrpcResponse) -> GrpcResponse)
 }
 
 const DETAILS_HEADER: &str = "grpc-status-details-bin";
 
 /// The response, with an `ErrorInfo` added if it is a trailers-only error
 /// without details.
-fn with_error_info(
-    response: http::Response<tonic::body::Body>,
-) -> http::Response<tonic::body::Body> {
+fn with_error_info(response: GrpcResponse) -> GrpcResponse {
     let headers = response.headers();
     if headers.contains_key(DETAILS_HEADER) {
         return response;

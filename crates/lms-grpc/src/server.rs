@@ -15,7 +15,7 @@ use tonic::transport::{Identity, Server, ServerTlsConfig};
 
 use crate::auth::{AuthLayer, Authenticator, BadToken};
 use crate::data_source::{DataSourceLayer, report_data_health};
-use crate::error_info_fill::ErrorInfoLayer;
+use crate::error_info_fill::error_info_layer;
 use crate::pb;
 use crate::pb::lms::migration::v1::migration_service_server::MigrationServiceServer;
 use crate::pb::lms::v1::assessment_service_server::AssessmentServiceServer;
@@ -193,7 +193,7 @@ impl GrpcApp {
         let domain = self.domain;
         let primary = self.migration.lms.clone();
         let mut router = builder
-            .layer(ErrorInfoLayer)
+            .layer(error_info_layer())
             .layer(RequestMetricsLayer)
             .layer(RequestLimitsLayer::new(
                 self.settings.concurrency_limit,
