@@ -115,6 +115,7 @@ impl HoldPreview {
 }
 
 const PREVIEW: &str = include_str!("hold/preview.sql");
+const PREVIEW_CHANGES: &str = include_str!("hold/preview_changes.sql");
 const RELEASE: &str = include_str!("hold/release.sql");
 
 /// Called in the transaction that completes a stage step, with the run's
@@ -205,7 +206,18 @@ async fn compute(
         .fetch_one(&mut *tx)
         .await
         .lms()?;
-        let statement = render(PREVIEW, &[("stage", &stage_table(entity))])?;
+        // In step, the recorded changes are all there is to count (the
+        // rule resolve's scope trusts too); otherwise every staged row is
+        // compared with the ledger.
+        let in_step: bool = sqlx::query_scalar(
+            "SELECT coalesce((SELECT in_step FROM migration.stage_state WHERE entity = $1), false)",
+        )
+        .bind(entity.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .lms()?;
+        let counting = if in_step { PREVIEW_CHANGES } else { PREVIEW };
+        let statement = render(counting, &[("stage", &stage_table(entity))])?;
         let counts = sqlx::query(AssertSqlSafe(statement))
             .bind(entity.as_str())
             .fetch_one(&mut *tx)

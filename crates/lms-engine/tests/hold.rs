@@ -9,7 +9,8 @@ use lms_domain::LegacyEntity;
 use lms_engine::hold::approve;
 use lms_engine::inline::run_inline;
 use lms_engine::{
-    CoverageReport, EngineError, HoldThreshold, RunOptions, RunStatus, TablePreview, plan_run,
+    CoverageReport, EngineError, HoldThreshold, RunKind, RunOptions, RunStatus, TablePreview,
+    plan_run,
 };
 use support::Fixture;
 use support::fingerprint::{fingerprint, write_marks};
@@ -102,6 +103,37 @@ async fn a_delta_past_the_threshold_is_held_with_its_preview_and_writes_nothing(
         "no row was written"
     );
     assert_eq!(fingerprint(fixture.lms()).await?, rows);
+    fixture.close().await
+}
+
+/// The journal's preview counts, as the first test expects them.
+fn journal_counts(report: &CoverageReport) -> (i64, i64, i64, i64) {
+    let journal = table(report, LegacyEntity::Journal);
+    (
+        journal.legacy_rows,
+        journal.creates,
+        journal.updates,
+        journal.deletes,
+    )
+}
+
+#[tokio::test]
+async fn a_preview_counts_the_same_when_the_record_of_changes_is_not_trusted() -> anyhow::Result<()>
+{
+    // In step, the preview counts the recorded changes; after a dry run it
+    // compares every staged row with the ledger. Both see the same changes.
+    let fixture = migrated_school("holdoutofstep").await?;
+    fixture.legacy_sql(FOUR_JOURNAL_CHANGES).await?;
+    let dry_run = RunOptions {
+        kind: RunKind::DryRun,
+        ..unheld()
+    };
+    run(&fixture, &dry_run).await?;
+
+    let (_, report) = run(&fixture, &held_at(ONE_ROW)).await?;
+
+    assert_eq!(report.status, RunStatus::Held, "{:?}", report.error);
+    assert_eq!(journal_counts(&report), (4, 1, 2, 1));
     fixture.close().await
 }
 
