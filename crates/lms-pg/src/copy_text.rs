@@ -121,9 +121,13 @@ pub enum DecodeError {
 
 /// Splits one line (without its newline) into decoded fields; `None` is NULL.
 pub fn decode_line(line: &[u8]) -> Result<Vec<Option<String>>, DecodeError> {
-    line.split(|&byte| byte == b'\t')
-        .map(decode_field)
-        .collect()
+    // Sized once: growing by pushes reallocates a wide row three or four
+    // times, and verify decodes a million rows.
+    let mut fields = Vec::with_capacity(line.iter().filter(|&&byte| byte == b'\t').count() + 1);
+    for raw in line.split(|&byte| byte == b'\t') {
+        fields.push(decode_field(raw)?);
+    }
+    Ok(fields)
 }
 
 /// [`decode_line`] that also checks the number of fields.

@@ -65,14 +65,42 @@ async fn read_all(
 }
 
 fn decode_row(line: &[u8]) -> Result<IdRow, EngineError> {
-    let mut fields = decode_line(line)
-        .map_err(|error| EngineError::Invariant(format!("undecodable COPY row: {error}")))?;
-    if fields.is_empty() {
-        return Err(EngineError::Invariant("an empty COPY row".to_owned()));
-    }
-    let id = fields
-        .remove(0)
+    let (id, rest) = match line.iter().position(|&byte| byte == b'\t') {
+        Some(tab) => (&line[..tab], Some(&line[tab + 1..])),
+        None => (line, None),
+    };
+    let id = std::str::from_utf8(id)
+        .ok()
         .and_then(|text| text.parse::<i64>().ok())
         .ok_or_else(|| EngineError::Invariant("a COPY row without an integer id".to_owned()))?;
+    let fields = match rest {
+        Some(rest) => decode_line(rest)
+            .map_err(|error| EngineError::Invariant(format!("undecodable COPY row: {error}")))?,
+        None => Vec::new(),
+    };
     Ok((id, fields))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_row;
+
+    #[test]
+    fn the_first_column_is_the_id_and_the_rest_are_fields() {
+        let (id, fields) = decode_row(b"42\tname\t\\N").expect("a row");
+        assert_eq!(id, 42);
+        assert_eq!(fields, vec![Some("name".to_owned()), None]);
+    }
+
+    #[test]
+    fn a_row_of_one_column_has_no_fields() {
+        assert_eq!(decode_row(b"-7").expect("a row"), (-7, Vec::new()));
+    }
+
+    #[test]
+    fn a_null_or_textual_id_is_an_error() {
+        assert!(decode_row(b"\\N\tx").is_err());
+        assert!(decode_row(b"x\ty").is_err());
+        assert!(decode_row(b"").is_err());
+    }
 }

@@ -166,7 +166,7 @@ impl Oracle {
 
         // Students: orphans rejected; (person, organization) duplicates merged
         // into the lowest id; survivors without a user get one provisioned.
-        let mut student_survivor: HashMap<i64, i64> = HashMap::new();
+        let mut student_survivor: HashMap<i64, i64> = HashMap::with_capacity(students.len());
         let mut by_key: BTreeMap<(i64, Option<i64>), i64> = BTreeMap::new();
         for (id, row) in students {
             let Some(person) = int(&row[1]).filter(|person| person_ids.contains(person)) else {
@@ -217,7 +217,7 @@ impl Oracle {
 
         // Journal.
         let mut enrollment_keys: HashMap<(i64, i64, Option<i64>, String, i64), i64> =
-            HashMap::new();
+            HashMap::with_capacity(journal.len());
         let mut offerings: HashSet<(i64, Option<i64>, String, i64)> = HashSet::new();
         for (id, row) in journal {
             let student = int(&row[0]).and_then(|student| student_survivor.get(&student).copied());
