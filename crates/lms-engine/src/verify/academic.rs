@@ -111,33 +111,32 @@ impl AcademicSheet {
     }
 }
 
-type TermKey = (Option<String>, String, String);
+/// Organization, academic year, semester: borrowed from the rows tallied
+/// (a million rows make no keys of their own).
+type TermKey<'a> = (Option<&'a str>, &'a str, &'a str);
 
-struct Tallies {
-    terms: BTreeMap<TermKey, Sums>,
-    submissions: BTreeMap<Option<String>, u64>,
+struct Tallies<'a> {
+    terms: BTreeMap<TermKey<'a>, Sums>,
+    submissions: BTreeMap<Option<&'a str>, u64>,
 }
 
 fn field(row: &CanonicalRow, index: usize) -> Option<&str> {
     row.get(index).and_then(Option::as_deref)
 }
 
-fn tally(side: &Side) -> Tallies {
-    let empty = BTreeMap::new();
-    let table = |entity| side.get(&entity).unwrap_or(&empty);
-    let students = table(LegacyEntity::Students);
-    let organization_of = |student: Option<&str>| -> Option<String> {
+fn tally(side: &Side) -> Tallies<'_> {
+    let rows = |entity| side.get(&entity).into_iter().flat_map(BTreeMap::values);
+    let students = side.get(&LegacyEntity::Students);
+    let organization_of = |student: Option<&str>| -> Option<&str> {
         let id: i64 = student?.parse().ok()?;
-        field(students.get(&id)?, STUDENT_ORGANIZATION).map(str::to_owned)
+        field(students?.get(&id)?, STUDENT_ORGANIZATION)
     };
     let mut terms: BTreeMap<TermKey, Sums> = BTreeMap::new();
-    for row in table(LegacyEntity::Journal).values() {
+    for row in rows(LegacyEntity::Journal) {
         let key = (
             organization_of(field(row, ENROLLMENT_STUDENT)),
-            field(row, ENROLLMENT_YEAR).unwrap_or_default().to_owned(),
-            field(row, ENROLLMENT_SEMESTER)
-                .unwrap_or_default()
-                .to_owned(),
+            field(row, ENROLLMENT_YEAR).unwrap_or_default(),
+            field(row, ENROLLMENT_SEMESTER).unwrap_or_default(),
         );
         let sums = terms.entry(key).or_default();
         sums.enrollments += 1;
@@ -161,8 +160,8 @@ fn tally(side: &Side) -> Tallies {
             _ => {}
         }
     }
-    let mut submissions: BTreeMap<Option<String>, u64> = BTreeMap::new();
-    for row in table(LegacyEntity::ExamResults).values() {
+    let mut submissions: BTreeMap<Option<&str>, u64> = BTreeMap::new();
+    for row in rows(LegacyEntity::ExamResults) {
         *submissions
             .entry(organization_of(field(row, SUBMISSION_STUDENT)))
             .or_default() += 1;
@@ -179,9 +178,8 @@ pub fn reconcile(expected: &Side, present: &Side) -> AcademicSheet {
         .flatten()
         .filter_map(|(id, row)| Some((id.to_string(), field(row, ORGANIZATION_NAME)?.to_owned())))
         .collect();
-    let name =
-        |organization: &Option<String>| organization.as_ref().and_then(|id| names.get(id)).cloned();
-    let term_keys: BTreeSet<&TermKey> = legacy.terms.keys().chain(lms.terms.keys()).collect();
+    let name = |organization: Option<&str>| organization.and_then(|id| names.get(id)).cloned();
+    let term_keys: BTreeSet<&TermKey<'_>> = legacy.terms.keys().chain(lms.terms.keys()).collect();
     let terms = term_keys
         .into_iter()
         .map(|key| {
@@ -190,28 +188,29 @@ pub fn reconcile(expected: &Side, present: &Side) -> AcademicSheet {
                 lms.terms.get(key).copied().unwrap_or_default(),
             );
             TermLine {
-                organization: key.0.clone(),
-                organization_name: name(&key.0),
-                academic_year: key.1.clone(),
-                semester: key.2.clone(),
+                organization: key.0.map(str::to_owned),
+                organization_name: name(key.0),
+                academic_year: key.1.to_owned(),
+                semester: key.2.to_owned(),
                 legacy: want.tally(),
                 lms: have.tally(),
                 matches: want == have,
             }
         })
         .collect();
-    let organizations: BTreeSet<&Option<String>> = legacy
+    let organizations: BTreeSet<Option<&str>> = legacy
         .submissions
         .keys()
         .chain(lms.submissions.keys())
+        .copied()
         .collect();
     let submissions = organizations
         .into_iter()
         .map(|organization| {
-            let want = legacy.submissions.get(organization).copied().unwrap_or(0);
-            let have = lms.submissions.get(organization).copied().unwrap_or(0);
+            let want = legacy.submissions.get(&organization).copied().unwrap_or(0);
+            let have = lms.submissions.get(&organization).copied().unwrap_or(0);
             SubmissionLine {
-                organization: organization.clone(),
+                organization: organization.map(str::to_owned),
                 organization_name: name(organization),
                 legacy: want,
                 lms: have,
