@@ -143,7 +143,8 @@ pub fn decode_fields(line: &[u8], expected: usize) -> Result<Vec<Option<String>>
     }
 }
 
-fn decode_field(raw: &[u8]) -> Result<Option<String>, DecodeError> {
+/// One field of a text-format COPY line: `\N` is NULL, escapes undone.
+pub fn decode_field(raw: &[u8]) -> Result<Option<String>, DecodeError> {
     if raw == b"\\N" {
         return Ok(None);
     }

@@ -168,7 +168,7 @@ mod tests {
     fn rows(entries: &[(i64, &str)]) -> BTreeMap<i64, CanonicalRow> {
         entries
             .iter()
-            .map(|(id, value)| (*id, vec![Some((*value).to_owned())]))
+            .map(|(id, value)| (*id, vec![Some((*value).into())]))
             .collect()
     }
 

@@ -2,9 +2,10 @@
 //! format, decoded into rows of optional text, the first column an id.
 
 use futures::StreamExt as _;
-use lms_pg::copy_text::{LineSplitter, decode_line};
+use lms_pg::copy_text::{LineSplitter, decode_field};
 use sqlx::PgPool;
 
+use super::canonical::FieldText;
 use crate::error::EngineError;
 
 /// Which database a read is from (for its errors).
@@ -24,7 +25,7 @@ impl Side {
 }
 
 /// One row: its id (the first column) and the other columns as text.
-pub type IdRow = (i64, Vec<Option<String>>);
+pub type IdRow = (i64, Vec<Option<FieldText>>);
 
 /// Runs `select` through COPY and decodes every row. The first column must
 /// be a non-NULL integer id.
@@ -73,12 +74,30 @@ fn decode_row(line: &[u8]) -> Result<IdRow, EngineError> {
         .ok()
         .and_then(|text| text.parse::<i64>().ok())
         .ok_or_else(|| EngineError::Invariant("a COPY row without an integer id".to_owned()))?;
-    let fields = match rest {
-        Some(rest) => decode_line(rest)
-            .map_err(|error| EngineError::Invariant(format!("undecodable COPY row: {error}")))?,
-        None => Vec::new(),
+    let Some(rest) = rest else {
+        return Ok((id, Vec::new()));
     };
+    let mut fields = Vec::with_capacity(rest.iter().filter(|&&byte| byte == b'\t').count() + 1);
+    for raw in rest.split(|&byte| byte == b'\t') {
+        fields.push(field_text(raw)?);
+    }
     Ok((id, fields))
+}
+
+/// One field, decoded straight into its inline form when it has no escapes
+/// (almost all of them).
+fn field_text(raw: &[u8]) -> Result<Option<FieldText>, EngineError> {
+    let undecodable = |error: &dyn std::fmt::Display| {
+        EngineError::Invariant(format!("undecodable COPY row: {error}"))
+    };
+    if raw.contains(&b'\\') {
+        return decode_field(raw)
+            .map(|text| text.map(FieldText::from))
+            .map_err(|error| undecodable(&error));
+    }
+    std::str::from_utf8(raw)
+        .map(|text| Some(FieldText::new(text)))
+        .map_err(|error| undecodable(&error))
 }
 
 #[cfg(test)]
@@ -89,7 +108,13 @@ mod tests {
     fn the_first_column_is_the_id_and_the_rest_are_fields() {
         let (id, fields) = decode_row(b"42\tname\t\\N").expect("a row");
         assert_eq!(id, 42);
-        assert_eq!(fields, vec![Some("name".to_owned()), None]);
+        assert_eq!(fields, vec![Some("name".into()), None]);
+    }
+
+    #[test]
+    fn escapes_are_undone() {
+        let (_, fields) = decode_row(b"1\ta\\tb\t\\\\N").expect("a row");
+        assert_eq!(fields, vec![Some("a\tb".into()), Some("\\N".into())]);
     }
 
     #[test]

@@ -16,19 +16,29 @@ use lms_domain::status::{EnrollmentStatus, StudentStatus, SubmissionStatus};
 use lms_domain::text::{clean_opt, lower, required_name};
 use lms_domain::{LegacyEntity, Outcome};
 
-use super::canonical::{CanonicalRow, boolean, decimal, json};
+use compact_str::{ToCompactString as _, format_compact};
+
+use super::canonical::{CanonicalRow, FieldText, boolean, decimal, json};
 use super::legacy_tables::{LegacyTables, Rows};
 use super::oracle::Oracle;
+
+/// A canonical row from optional values of any text type (the contract's
+/// functions give `String`s; a legacy value copied as it is, its own).
+macro_rules! row {
+    ($($value:expr),* $(,)?) => {
+        vec![$(($value).map(FieldText::from)),*]
+    };
+}
 
 /// Per legacy table, the canonical rows the LMS should hold, by legacy id.
 pub type ExpectedRows = BTreeMap<LegacyEntity, BTreeMap<i64, CanonicalRow>>;
 
-fn int(value: &Option<String>) -> Option<i64> {
+fn int(value: &Option<FieldText>) -> Option<i64> {
     value.as_deref().and_then(|text| text.parse().ok())
 }
 
-fn trim(value: &Option<String>) -> Option<String> {
-    clean_opt(value.as_deref()).map(str::to_owned)
+fn trim(value: &Option<FieldText>) -> Option<FieldText> {
+    clean_opt(value.as_deref()).map(FieldText::new)
 }
 
 fn ids(rows: &Rows) -> HashSet<i64> {
@@ -36,16 +46,21 @@ fn ids(rows: &Rows) -> HashSet<i64> {
 }
 
 /// A reference kept when it points at one of `targets`, else NULL.
-fn reference(value: &Option<String>, targets: &HashSet<i64>) -> Option<String> {
+fn reference(value: &Option<FieldText>, targets: &HashSet<i64>) -> Option<FieldText> {
     int(value)
         .filter(|id| targets.contains(id))
-        .map(|id| id.to_string())
+        .map(|id| id.to_compact_string())
 }
 
 /// An account reference: the legacy user, or the account provisioned for
 /// the row when its user points nowhere.
-fn account(value: &Option<String>, users: &HashSet<i64>, table: &str, id: i64) -> Option<String> {
-    reference(value, users).or_else(|| Some(format!("provisioned:{table}:{id}")))
+fn account(
+    value: &Option<FieldText>,
+    users: &HashSet<i64>,
+    table: &str,
+    id: i64,
+) -> Option<FieldText> {
+    reference(value, users).or_else(|| Some(format_compact!("provisioned:{table}:{id}")))
 }
 
 /// The legacy rows the oracle says migrate, of one table.
@@ -79,28 +94,29 @@ pub fn expected_rows(tables: &LegacyTables, oracle: &Oracle) -> ExpectedRows {
     let subjects = ids(&tables.subjects);
     let teachers = migrating.ids(LegacyEntity::Teachers, &tables.teachers);
     let exams = migrating.ids(LegacyEntity::Exams, &tables.exams);
-    let survivor = |value: &Option<String>| {
+    let survivor = |value: &Option<FieldText>| {
         int(value)
             .and_then(|student| oracle.student_survivor.get(&student))
-            .map(|id| id.to_string())
+            .map(|id| id.to_compact_string())
     };
     let mut expected = ExpectedRows::new();
-    let mut add = |entity: LegacyEntity,
-                   rows: &Rows,
-                   canonical: &dyn Fn(i64, &[Option<String>]) -> CanonicalRow| {
-        let table = rows
-            .iter()
-            .filter(|(id, _)| migrating.migrates(entity, *id))
-            .map(|(id, row)| (*id, canonical(*id, row)))
-            .collect();
-        expected.insert(entity, table);
-    };
+    let mut add =
+        |entity: LegacyEntity,
+         rows: &Rows,
+         canonical: &dyn Fn(i64, &[Option<FieldText>]) -> CanonicalRow| {
+            let table = rows
+                .iter()
+                .filter(|(id, _)| migrating.migrates(entity, *id))
+                .map(|(id, row)| (*id, canonical(*id, row)))
+                .collect();
+            expected.insert(entity, table);
+        };
 
     add(
         LegacyEntity::Organizations,
         &tables.organizations,
         &|id, r| {
-            vec![
+            row![
                 reference(&r[0], &organizations),
                 Some(required_name(r[1].as_deref(), "Organization", id).value),
                 trim(&r[2]),
@@ -112,15 +128,15 @@ pub fn expected_rows(tables: &LegacyTables, oracle: &Oracle) -> ExpectedRows {
         },
     );
     add(LegacyEntity::Persons, &tables.persons, &|_, r| {
-        vec![
+        row![
             trim(&r[1]),
             trim(&r[2]),
             trim(&r[3]),
             trim(&r[4]),
             parse_birth_date(r[0].as_deref())
                 .value
-                .map(|date| date.format("%Y-%m-%d").to_string()),
-            Gender::parse_legacy(r[5].as_deref()).map(|gender| gender.as_str().to_owned()),
+                .map(|date| date.format("%Y-%m-%d").to_compact_string()),
+            Gender::parse_legacy(r[5].as_deref()).map(|gender| gender.as_str().to_compact_string()),
             trim(&r[6]),
             r[7].clone(),
         ]
@@ -130,7 +146,7 @@ pub fn expected_rows(tables: &LegacyTables, oracle: &Oracle) -> ExpectedRows {
             Credential::Bcrypt(hash) => (Some(hash), false),
             Credential::ResetRequired => (None, true),
         };
-        vec![
+        row![
             reference(&r[3], &persons),
             oracle.final_logins.get(&id).cloned(),
             oracle.final_emails.get(&id).cloned().flatten(),
@@ -140,7 +156,7 @@ pub fn expected_rows(tables: &LegacyTables, oracle: &Oracle) -> ExpectedRows {
                 Role::from_legacy(r[4].as_deref().unwrap_or_default())
                     .value
                     .as_str()
-                    .to_owned(),
+                    .to_compact_string(),
             ),
             Some(boolean(r[5].as_deref() != Some("f"))),
             r[6].clone(),
@@ -148,16 +164,16 @@ pub fn expected_rows(tables: &LegacyTables, oracle: &Oracle) -> ExpectedRows {
         ]
     });
     add(LegacyEntity::Groups, &tables.groups, &|id, r| {
-        vec![
+        row![
             reference(&r[1], &organizations),
             Some(required_name(r[0].as_deref(), "Group", id).value),
-            int(&r[2]).map(|year| year.to_string()),
+            int(&r[2]).map(|year| year.to_compact_string()),
             reference(&r[3], &teachers),
             trim(&r[4]),
         ]
     });
     add(LegacyEntity::Subjects, &tables.subjects, &|id, r| {
-        vec![
+        row![
             reference(&r[2], &organizations),
             Some(required_name(r[0].as_deref(), "Subject", id).value),
             trim(&r[3]),
@@ -168,23 +184,23 @@ pub fn expected_rows(tables: &LegacyTables, oracle: &Oracle) -> ExpectedRows {
         ]
     });
     add(LegacyEntity::Students, &tables.students, &|id, r| {
-        vec![
+        row![
             reference(&r[1], &persons),
             account(&r[0], &users, "students", id),
             reference(&r[2], &organizations),
             reference(&r[4], &groups),
-            int(&r[5]).map(|year| year.to_string()),
+            int(&r[5]).map(|year| year.to_compact_string()),
             Some(
                 StudentStatus::from_legacy(r[3].as_deref())
                     .value
                     .as_str()
-                    .to_owned(),
+                    .to_compact_string(),
             ),
             trim(&r[6]),
         ]
     });
     add(LegacyEntity::Teachers, &tables.teachers, &|id, r| {
-        vec![
+        row![
             reference(&r[1], &persons),
             account(&r[0], &users, "teachers", id),
             reference(&r[2], &organizations),
@@ -197,30 +213,30 @@ pub fn expected_rows(tables: &LegacyTables, oracle: &Oracle) -> ExpectedRows {
         let term = CourseTerm::from_legacy(r[3].as_deref(), int(&r[4])).ok();
         let grade = parse_mark(r[6].as_deref()).map(|grade| grade.value);
         let normalized = grade.as_ref().and_then(|grade| grade.normalized.as_ref());
-        vec![
+        row![
             survivor(&r[0]),
             reference(&r[1], &subjects),
             reference(&r[2], &groups),
             term.as_ref().map(|term| term.academic_year.clone()),
-            term.as_ref().map(|term| term.semester.to_string()),
+            term.as_ref().map(|term| term.semester.to_compact_string()),
             reference(&r[7], &teachers),
             Some(
                 EnrollmentStatus::from_legacy(r[5].as_deref())
                     .value
                     .as_str()
-                    .to_owned(),
+                    .to_compact_string(),
             ),
             trim(&r[8]),
             grade.as_ref().map(|grade| grade.raw.clone()),
-            normalized.map(|mark| mark.scale.as_str().to_owned()),
+            normalized.map(|mark| mark.scale.as_str().to_compact_string()),
             normalized.map(|mark| mark.value.clone()),
             normalized
                 .and_then(|mark| mark.points)
-                .map(|points| points.to_string()),
+                .map(|points| points.to_compact_string()),
         ]
     });
     add(LegacyEntity::Exams, &tables.exams, &|id, r| {
-        vec![
+        row![
             reference(&r[0], &subjects),
             reference(&r[3], &groups),
             reference(&r[4], &teachers),
@@ -230,7 +246,7 @@ pub fn expected_rows(tables: &LegacyTables, oracle: &Oracle) -> ExpectedRows {
             Some(decimal(number::max_score(r[2].as_deref()).value, 2)),
         ]
     });
-    let exam_maxima: HashMap<i64, Option<String>> = tables
+    let exam_maxima: HashMap<i64, Option<FieldText>> = tables
         .exams
         .iter()
         .filter(|(id, _)| exams.contains(id))
@@ -248,7 +264,7 @@ pub fn expected_rows(tables: &LegacyTables, oracle: &Oracle) -> ExpectedRows {
             Some(Answers::Raw(text)) => (None, Some(text)),
             None => (None, None),
         };
-        vec![
+        row![
             reference(&r[0], &exams),
             survivor(&r[1]),
             number::score(r[2].as_deref(), max)
@@ -259,7 +275,7 @@ pub fn expected_rows(tables: &LegacyTables, oracle: &Oracle) -> ExpectedRows {
                 SubmissionStatus::from_legacy(r[4].as_deref())
                     .value
                     .as_str()
-                    .to_owned(),
+                    .to_compact_string(),
             ),
             answers,
             answers_raw,

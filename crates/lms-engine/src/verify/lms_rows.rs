@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use lms_domain::LegacyEntity;
 use sqlx::PgPool;
 
-use super::canonical::{CanonicalRow, json};
+use super::canonical::{CanonicalRow, FieldText, json};
 use super::copy_rows::{Side, copy_rows};
 use super::legacy_tables::INSTANT_FORMAT;
 use crate::error::EngineError;
@@ -43,7 +43,7 @@ pub async fn lms_rows(
             if entity == LegacyEntity::ExamResults
                 && let Some(answers) = row.get_mut(ANSWERS_FIELD)
             {
-                *answers = answers.as_deref().and_then(json);
+                *answers = answers.as_deref().and_then(json).map(FieldText::from);
             }
             (id, row)
         })

@@ -23,6 +23,7 @@ use lms_domain::text::clean_opt;
 use lms_domain::{LegacyEntity, Outcome, RejectReason};
 use sqlx::PgPool;
 
+use super::canonical::FieldText;
 use super::legacy_tables::LegacyTables;
 use crate::error::EngineError;
 
@@ -77,16 +78,16 @@ pub struct Oracle {
     pub final_emails: HashMap<i64, Option<String>>,
 }
 
-type Fields = Vec<Option<String>>;
+type Fields = Vec<Option<FieldText>>;
 
 /// One exam result of a student: when it was submitted, and its id.
 type Attempt = (Option<NaiveDateTime>, i64);
 
-fn int(value: &Option<String>) -> Option<i64> {
+fn int(value: &Option<FieldText>) -> Option<i64> {
     value.as_deref().and_then(|text| text.parse().ok())
 }
 
-fn blank(value: &Option<String>) -> bool {
+fn blank(value: &Option<FieldText>) -> bool {
     clean_opt(value.as_deref()).is_none()
 }
 
@@ -270,7 +271,7 @@ impl Oracle {
 
         // Exams and results.
         // The exams' raw maxima; the rule reads them.
-        let mut exam_max: HashMap<i64, Option<String>> = HashMap::new();
+        let mut exam_max: HashMap<i64, Option<FieldText>> = HashMap::new();
         for (id, row) in exams {
             if !int(&row[0]).is_some_and(|subject| subject_ids.contains(&subject)) {
                 oracle.rows.insert(
