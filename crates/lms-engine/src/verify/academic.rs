@@ -11,7 +11,7 @@ use lms_domain::LegacyEntity;
 use lms_domain::mark::GradeScale;
 use serde::{Deserialize, Serialize};
 
-use super::canonical::CanonicalRow;
+use super::canonical::{CanonicalRow, FieldText};
 
 /// Canonical rows by legacy table and legacy id.
 pub type Side = BTreeMap<LegacyEntity, BTreeMap<i64, CanonicalRow>>;
@@ -60,6 +60,15 @@ fn ratio(part: u64, whole: u64, scale: f64, decimals: f64) -> Option<f64> {
 }
 
 impl Sums {
+    fn add(&mut self, other: Sums) {
+        self.enrollments += other.enrollments;
+        self.final_grades += other.final_grades;
+        self.five_point_marks += other.five_point_marks;
+        self.five_point_total += other.five_point_total;
+        self.pass_fail_marks += other.pass_fail_marks;
+        self.passes += other.passes;
+    }
+
     fn tally(self) -> TermTally {
         TermTally {
             enrollments: self.enrollments,
@@ -111,34 +120,31 @@ impl AcademicSheet {
     }
 }
 
-/// Organization, academic year, semester: borrowed from the rows tallied
-/// (a million rows make no keys of their own).
-type TermKey<'a> = (Option<&'a str>, &'a str, &'a str);
+/// Organization, academic year, semester (short text, kept inline).
+type TermKey = (Option<FieldText>, FieldText, FieldText);
 
-struct Tallies<'a> {
-    terms: BTreeMap<TermKey<'a>, Sums>,
-    submissions: BTreeMap<Option<&'a str>, u64>,
+/// One side's figures, added to row by row: from rows kept (the legacy
+/// side's expected rows) or as the LMS's rows stream past.
+#[derive(Debug, Default)]
+pub struct Tally {
+    terms: BTreeMap<TermKey, Sums>,
+    submissions: BTreeMap<Option<FieldText>, u64>,
 }
 
-fn field(row: &CanonicalRow, index: usize) -> Option<&str> {
+fn field(row: &[Option<FieldText>], index: usize) -> Option<&str> {
     row.get(index).and_then(Option::as_deref)
 }
 
-fn tally(side: &Side) -> Tallies<'_> {
-    let rows = |entity| side.get(&entity).into_iter().flat_map(BTreeMap::values);
-    let students = side.get(&LegacyEntity::Students);
-    let organization_of = |student: Option<&str>| -> Option<&str> {
-        let id: i64 = student?.parse().ok()?;
-        field(students?.get(&id)?, STUDENT_ORGANIZATION)
-    };
-    let mut terms: BTreeMap<TermKey, Sums> = BTreeMap::new();
-    for row in rows(LegacyEntity::Journal) {
+impl Tally {
+    /// Adds one enrollment row (canonical journal fields) of a student of
+    /// `organization`.
+    pub fn enrollment(&mut self, organization: Option<&str>, row: &[Option<FieldText>]) {
         let key = (
-            organization_of(field(row, ENROLLMENT_STUDENT)),
-            field(row, ENROLLMENT_YEAR).unwrap_or_default(),
-            field(row, ENROLLMENT_SEMESTER).unwrap_or_default(),
+            organization.map(FieldText::new),
+            FieldText::new(field(row, ENROLLMENT_YEAR).unwrap_or_default()),
+            FieldText::new(field(row, ENROLLMENT_SEMESTER).unwrap_or_default()),
         );
-        let sums = terms.entry(key).or_default();
+        let sums = self.terms.entry(key).or_default();
         sums.enrollments += 1;
         if field(row, GRADE_RAW).is_some() {
             sums.final_grades += 1;
@@ -160,18 +166,65 @@ fn tally(side: &Side) -> Tallies<'_> {
             _ => {}
         }
     }
-    let mut submissions: BTreeMap<Option<&str>, u64> = BTreeMap::new();
-    for row in rows(LegacyEntity::ExamResults) {
-        *submissions
-            .entry(organization_of(field(row, SUBMISSION_STUDENT)))
+
+    /// Adds one submission of a student of `organization`.
+    pub fn submission(&mut self, organization: Option<&str>) {
+        *self
+            .submissions
+            .entry(organization.map(FieldText::new))
             .or_default() += 1;
     }
-    Tallies { terms, submissions }
+
+    /// Both tallies in one.
+    pub fn merge(mut self, other: Tally) -> Tally {
+        for (key, sums) in other.terms {
+            self.terms.entry(key).or_default().add(sums);
+        }
+        for (organization, count) in other.submissions {
+            *self.submissions.entry(organization).or_default() += count;
+        }
+        self
+    }
 }
 
-/// The sheet for the expected rows (legacy) beside the LMS's.
-pub fn reconcile(expected: &Side, present: &Side) -> AcademicSheet {
-    let (legacy, lms) = (tally(expected), tally(present));
+/// The organization (a canonical student row's) of the student a row
+/// references (`student`: the student's legacy id as text).
+pub fn organization_of<'a>(
+    students: &'a BTreeMap<i64, CanonicalRow>,
+    student: Option<&str>,
+) -> Option<&'a str> {
+    let id: i64 = student?.parse().ok()?;
+    field(students.get(&id)?, STUDENT_ORGANIZATION)
+}
+
+/// The enrollment row's student, as [`organization_of`] reads it.
+pub fn enrollment_student(row: &[Option<FieldText>]) -> Option<&str> {
+    field(row, ENROLLMENT_STUDENT)
+}
+
+/// The submission row's student, as [`organization_of`] reads it.
+pub fn submission_student(row: &[Option<FieldText>]) -> Option<&str> {
+    field(row, SUBMISSION_STUDENT)
+}
+
+/// The tally of a side whose rows are kept.
+pub fn tally(side: &Side) -> Tally {
+    let empty = BTreeMap::new();
+    let students = side.get(&LegacyEntity::Students).unwrap_or(&empty);
+    let rows = |entity| side.get(&entity).into_iter().flat_map(BTreeMap::values);
+    let mut tally = Tally::default();
+    for row in rows(LegacyEntity::Journal) {
+        tally.enrollment(organization_of(students, enrollment_student(row)), row);
+    }
+    for row in rows(LegacyEntity::ExamResults) {
+        tally.submission(organization_of(students, submission_student(row)));
+    }
+    tally
+}
+
+/// The sheet for the expected rows (legacy) beside the LMS's tally.
+pub fn reconcile(expected: &Side, lms: &Tally) -> AcademicSheet {
+    let legacy = tally(expected);
     let names: BTreeMap<String, String> = expected
         .get(&LegacyEntity::Organizations)
         .into_iter()
@@ -179,7 +232,7 @@ pub fn reconcile(expected: &Side, present: &Side) -> AcademicSheet {
         .filter_map(|(id, row)| Some((id.to_string(), field(row, ORGANIZATION_NAME)?.to_owned())))
         .collect();
     let name = |organization: Option<&str>| organization.and_then(|id| names.get(id)).cloned();
-    let term_keys: BTreeSet<&TermKey<'_>> = legacy.terms.keys().chain(lms.terms.keys()).collect();
+    let term_keys: BTreeSet<&TermKey> = legacy.terms.keys().chain(lms.terms.keys()).collect();
     let terms = term_keys
         .into_iter()
         .map(|key| {
@@ -188,30 +241,29 @@ pub fn reconcile(expected: &Side, present: &Side) -> AcademicSheet {
                 lms.terms.get(key).copied().unwrap_or_default(),
             );
             TermLine {
-                organization: key.0.map(str::to_owned),
-                organization_name: name(key.0),
-                academic_year: key.1.to_owned(),
-                semester: key.2.to_owned(),
+                organization: key.0.as_deref().map(str::to_owned),
+                organization_name: name(key.0.as_deref()),
+                academic_year: key.1.to_string(),
+                semester: key.2.to_string(),
                 legacy: want.tally(),
                 lms: have.tally(),
                 matches: want == have,
             }
         })
         .collect();
-    let organizations: BTreeSet<Option<&str>> = legacy
+    let organizations: BTreeSet<&Option<FieldText>> = legacy
         .submissions
         .keys()
         .chain(lms.submissions.keys())
-        .copied()
         .collect();
     let submissions = organizations
         .into_iter()
         .map(|organization| {
-            let want = legacy.submissions.get(&organization).copied().unwrap_or(0);
-            let have = lms.submissions.get(&organization).copied().unwrap_or(0);
+            let want = legacy.submissions.get(organization).copied().unwrap_or(0);
+            let have = lms.submissions.get(organization).copied().unwrap_or(0);
             SubmissionLine {
-                organization: organization.map(str::to_owned),
-                organization_name: name(organization),
+                organization: organization.as_deref().map(str::to_owned),
+                organization_name: name(organization.as_deref()),
                 legacy: want,
                 lms: have,
                 matches: want == have,

@@ -1,6 +1,7 @@
-//! One legacy table, both sides in canonical form: a checksum per chunk of
-//! legacy ids on each side, compared chunk by chunk; a chunk whose
-//! checksums differ is narrowed down to the ids that differ, and how.
+//! One legacy table, both sides in canonical form (the LMS's as each row's
+//! hash): a checksum per chunk of legacy ids on each side, compared chunk
+//! by chunk; a chunk whose checksums differ is narrowed down to the ids
+//! that differ, and how.
 
 use std::collections::BTreeMap;
 
@@ -35,8 +36,9 @@ impl DifferenceKind {
 pub struct RowDifference<'a> {
     pub legacy_id: i64,
     pub kind: DifferenceKind,
+    /// The expected row (`None`: the LMS row is unexpected). The LMS row's
+    /// values are read again for the differences a report shows.
     pub expected: Option<&'a CanonicalRow>,
-    pub present: Option<&'a CanonicalRow>,
 }
 
 /// The comparison of one table.
@@ -60,32 +62,34 @@ fn chunk_of(legacy_id: i64, chunk_size: i64) -> i64 {
     legacy_id.div_euclid(chunk_size)
 }
 
-fn checksums(rows: &BTreeMap<i64, CanonicalRow>, chunk_size: i64) -> BTreeMap<i64, (u64, u64)> {
+fn checksums(rows: impl Iterator<Item = (i64, u64)>, chunk_size: i64) -> BTreeMap<i64, (u64, u64)> {
     let mut sums: BTreeMap<i64, ChunkSum> = BTreeMap::new();
-    for (id, row) in rows {
+    for (id, hash) in rows {
         let sum = sums
-            .entry(chunk_of(*id, chunk_size))
+            .entry(chunk_of(id, chunk_size))
             .or_insert_with(|| ChunkSum {
                 rows: 0,
                 hasher: Xxh3::new(),
             });
         sum.rows += 1;
         sum.hasher.update(&id.to_le_bytes());
-        sum.hasher.update(&row_hash(row).to_le_bytes());
+        sum.hasher.update(&hash.to_le_bytes());
     }
     sums.into_iter()
         .map(|(chunk, sum)| (chunk, (sum.rows, sum.hasher.digest())))
         .collect()
 }
 
-/// Compares `expected` with `present` in chunks of `chunk_size` legacy ids.
+/// Compares `expected` with the LMS's row hashes, `present`, in chunks of
+/// `chunk_size` legacy ids.
 pub fn compare<'a>(
     expected: &'a BTreeMap<i64, CanonicalRow>,
-    present: &'a BTreeMap<i64, CanonicalRow>,
+    present: &BTreeMap<i64, u64>,
     chunk_size: u32,
 ) -> Comparison<'a> {
     let size = i64::from(chunk_size.max(1));
-    let (wanted, found) = (checksums(expected, size), checksums(present, size));
+    let wanted = checksums(expected.iter().map(|(id, row)| (*id, row_hash(row))), size);
+    let found = checksums(present.iter().map(|(id, hash)| (*id, *hash)), size);
     let mut chunks: Vec<i64> = wanted.keys().chain(found.keys()).copied().collect();
     chunks.sort_unstable();
     chunks.dedup();
@@ -110,9 +114,9 @@ pub fn compare<'a>(
 }
 
 /// Walks one chunk's rows of both sides in id order.
-fn narrow<'a>(
+fn narrow<'a, 'b>(
     expected: impl Iterator<Item = (&'a i64, &'a CanonicalRow)>,
-    present: impl Iterator<Item = (&'a i64, &'a CanonicalRow)>,
+    present: impl Iterator<Item = (&'b i64, &'b u64)>,
     out: &mut Vec<RowDifference<'a>>,
 ) {
     let mut expected = expected.peekable();
@@ -126,24 +130,25 @@ fn narrow<'a>(
             (None, None) => break,
             (Some(want_id), Some(have_id)) if want_id == have_id => {
                 let want = expected.next().map(|(_, row)| row);
-                let have = present.next().map(|(_, row)| row);
-                (want != have).then_some(RowDifference {
+                let have = present.next().map(|(_, hash)| *hash);
+                (want.map(|row| row_hash(row)) != have).then_some(RowDifference {
                     legacy_id: want_id,
                     kind: DifferenceKind::Changed,
                     expected: want,
-                    present: have,
                 })
             }
             (Some(want_id), Some(have_id)) if want_id < have_id => {
                 missing(want_id, expected.next())
             }
             (Some(want_id), None) => missing(want_id, expected.next()),
-            (_, Some(have_id)) => Some(RowDifference {
-                legacy_id: have_id,
-                kind: DifferenceKind::Unexpected,
-                expected: None,
-                present: present.next().map(|(_, row)| row),
-            }),
+            (_, Some(have_id)) => {
+                present.next();
+                Some(RowDifference {
+                    legacy_id: have_id,
+                    kind: DifferenceKind::Unexpected,
+                    expected: None,
+                })
+            }
         };
         out.extend(difference);
     }
@@ -157,7 +162,6 @@ fn missing<'a>(
         legacy_id,
         kind: DifferenceKind::Missing,
         expected: row.map(|(_, row)| row),
-        present: None,
     })
 }
 
@@ -172,10 +176,14 @@ mod tests {
             .collect()
     }
 
+    fn hashes(rows: &BTreeMap<i64, CanonicalRow>) -> BTreeMap<i64, u64> {
+        rows.iter().map(|(id, row)| (*id, row_hash(row))).collect()
+    }
+
     #[test]
     fn equal_sides_have_no_differing_chunk() {
         let side = rows(&[(1, "a"), (5, "b"), (12, "c")]);
-        let comparison = compare(&side, &side, 4);
+        let comparison = compare(&side, &hashes(&side), 4);
         assert_eq!((comparison.chunks, comparison.differing_chunks), (3, 0));
         assert!(comparison.differences.is_empty());
     }
@@ -184,7 +192,7 @@ mod tests {
     fn a_differing_chunk_is_narrowed_to_its_rows() {
         let expected = rows(&[(1, "a"), (2, "b"), (3, "c"), (9, "d"), (-7, "e")]);
         let present = rows(&[(1, "a"), (2, "x"), (4, "s"), (9, "d"), (-7, "e")]);
-        let comparison = compare(&expected, &present, 4);
+        let comparison = compare(&expected, &hashes(&present), 4);
         assert_eq!(comparison.differing_chunks, 2, "ids 0..3 and 4..7");
         let found: Vec<(i64, DifferenceKind)> = comparison
             .differences

@@ -30,39 +30,54 @@ pub type IdRow = (i64, Vec<Option<FieldText>>);
 /// Runs `select` through COPY and decodes every row. The first column must
 /// be a non-NULL integer id.
 pub async fn copy_rows(pool: &PgPool, side: Side, select: &str) -> Result<Vec<IdRow>, EngineError> {
+    let mut rows = Vec::new();
+    for_each_row(pool, side, select, |row| {
+        rows.push(row);
+        Ok(())
+    })
+    .await?;
+    Ok(rows)
+}
+
+/// Runs `select` through COPY and hands every row, decoded, to `each` as
+/// it arrives (nothing is kept here). The first column must be a non-NULL
+/// integer id.
+pub async fn for_each_row(
+    pool: &PgPool,
+    side: Side,
+    select: &str,
+    each: impl FnMut(IdRow) -> Result<(), EngineError>,
+) -> Result<(), EngineError> {
     let mut connection = pool.acquire().await.map_err(|error| side.error(error))?;
-    let rows = read_all(&mut connection, side, select).await;
-    if rows.is_err() {
+    let read = read_all(&mut connection, side, select, each).await;
+    if read.is_err() {
         // A COPY left half read must never go back to the pool.
         connection.close_on_drop();
     }
-    rows
+    read
 }
 
 async fn read_all(
     connection: &mut sqlx::PgConnection,
     side: Side,
     select: &str,
-) -> Result<Vec<IdRow>, EngineError> {
+    mut each: impl FnMut(IdRow) -> Result<(), EngineError>,
+) -> Result<(), EngineError> {
     let mut stream = connection
         .copy_out_raw(&format!("COPY ({select}) TO STDOUT"))
         .await
         .map_err(|error| side.error(error))?;
     let mut splitter = LineSplitter::default();
-    let mut rows = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|error| side.error(error))?;
-        splitter.feed(&chunk, |line| {
-            rows.push(decode_row(line)?);
-            Ok::<(), EngineError>(())
-        })?;
+        splitter.feed(&chunk, |line| each(decode_row(line)?))?;
     }
     if splitter.has_partial_line() {
         return Err(EngineError::Invariant(format!(
             "a COPY for verification ended mid-row: {select}"
         )));
     }
-    Ok(rows)
+    Ok(())
 }
 
 fn decode_row(line: &[u8]) -> Result<IdRow, EngineError> {

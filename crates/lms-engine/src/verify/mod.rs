@@ -7,8 +7,10 @@
 //! SQL (`oracle`, `expected`: the one sanctioned exception to "one rule,
 //! one place"); staging and the ledger's outcomes are never taken as
 //! evidence. Per legacy table both sides are brought to one canonical form
-//! (`canonical`), checksummed per chunk of legacy ids and narrowed to the
-//! rows that differ (`compare`); a difference the engine recorded on
+//! (`canonical`; of the LMS's rows only their hashes are kept, and the
+//! values of the differing rows a report lists are read again),
+//! checksummed per chunk of legacy ids and narrowed to the rows that
+//! differ (`compare`); a difference the engine recorded on
 //! purpose (an open conflict, a deletion in the LMS) is explained
 //! (`explanations`), any other is not. `academic` is the registrar's
 //! sheet, `table` the text rendering.
@@ -120,8 +122,6 @@ impl VerifyReport {
     }
 }
 
-type Tables = BTreeMap<LegacyEntity, BTreeMap<i64, CanonicalRow>>;
-
 /// Reconciles the LMS in `lms` against the legacy database in `legacy`.
 pub async fn verify(
     lms: &PgPool,
@@ -132,7 +132,10 @@ pub async fn verify(
     let checked_at = Utc::now();
     // The LMS is read while legacy is read and the contract applied to it
     // (the LMS's joins are the slower read; the contract is CPU only).
-    let lms_reads = tokio::spawn(read_lms(lms.clone()));
+    let lms_reads = {
+        let lms = lms.clone();
+        tokio::spawn(async move { lms_rows::lms_side(&lms).await })
+    };
     let computed = async {
         let tables = LegacyTables::load(legacy, &options.legacy_timezone).await?;
         tracing::debug!(
@@ -172,66 +175,30 @@ pub async fn verify(
         seconds = started.elapsed().as_secs_f64(),
         "verify: the LMS read"
     );
-    let empty = BTreeMap::new();
+    let (empty_rows, empty_hashes) = (BTreeMap::new(), BTreeMap::new());
     let mut entities = Vec::new();
     for entity in LegacyEntity::ALL {
-        let wanted = expected.get(&entity).unwrap_or(&empty);
-        let found = present.get(&entity).unwrap_or(&empty);
-        let comparison = compare::compare(wanted, found, options.chunk_size);
-        let ids: Vec<i64> = comparison
-            .differences
-            .iter()
-            .map(|difference| difference.legacy_id)
-            .collect();
-        let explained_by = explanations::explanations(lms, entity, &ids).await?;
-        let mut differences: Vec<Difference> = comparison
-            .differences
-            .iter()
-            .map(|difference| Difference {
-                legacy_id: difference.legacy_id,
-                kind: difference.kind,
-                explanation: explained_by.get(&difference.legacy_id).copied(),
-                fields: differing_fields(entity, difference.expected, difference.present),
-            })
-            .collect();
-        let explained = differences
-            .iter()
-            .filter(|difference| difference.explanation.is_some())
-            .count() as u64;
-        let failing_expected = differences
-            .iter()
-            .filter(|difference| difference.kind != DifferenceKind::Unexpected)
-            .count() as u64;
-        differences
-            .sort_by_key(|difference| (difference.explanation.is_some(), difference.legacy_id));
-        differences.truncate(SAMPLE_LIMIT);
-        entities.push(EntityVerification {
-            entity,
-            target_table: entity.target_table().to_owned(),
-            legacy_rows: legacy_rows.get(&entity).copied().unwrap_or(0),
-            expected_rows: wanted.len() as u64,
-            present_rows: found.len() as u64,
-            matching_rows: (wanted.len() as u64).saturating_sub(failing_expected),
-            chunks: comparison.chunks,
-            differing_chunks: comparison.differing_chunks,
-            explained,
-            unexplained: comparison.differences.len() as u64 - explained,
-            samples: differences,
-        });
+        entities.push(
+            verify_entity(
+                lms,
+                entity,
+                expected.get(&entity).unwrap_or(&empty_rows),
+                present.hashes.get(&entity).unwrap_or(&empty_hashes),
+                legacy_rows.get(&entity).copied().unwrap_or(0),
+                options.chunk_size,
+            )
+            .await?,
+        );
     }
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
         "verify: tables compared"
     );
-    let academic = academic::reconcile(&expected, &present);
+    let academic = academic::reconcile(&expected, &present.academic);
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
         "verify: the academic sheet tallied"
     );
-    // Both sides' rows (a million at seed scale) take a fifth of a second
-    // to free, and nothing waits for them: they are freed off the caller's
-    // path (and with the process, when it exits first). Were no thread to
-    // be had, they are freed here.
     free_off_path((expected, present));
     Ok(VerifyReport {
         checked_at,
@@ -251,16 +218,76 @@ fn free_off_path<T: Send + 'static>(value: T) {
         .spawn(move || drop(value));
 }
 
-/// Every legacy table's LMS rows, all tables at once.
-async fn read_lms(lms: PgPool) -> Result<Tables, EngineError> {
-    let reads = LegacyEntity::ALL.into_iter().map(|entity| {
-        let lms = &lms;
-        async move { Ok::<_, EngineError>((entity, lms_rows::lms_rows(lms, entity).await?)) }
+/// One legacy table's verification: its expected rows against the LMS's
+/// row hashes, the differences explained where the ledger or the audit
+/// trail accounts for them, and the values of the ones listed read again.
+async fn verify_entity(
+    lms: &PgPool,
+    entity: LegacyEntity,
+    wanted: &BTreeMap<i64, CanonicalRow>,
+    found: &BTreeMap<i64, u64>,
+    legacy_rows: u64,
+    chunk_size: u32,
+) -> Result<EntityVerification, EngineError> {
+    let comparison = compare::compare(wanted, found, chunk_size);
+    let ids: Vec<i64> = comparison
+        .differences
+        .iter()
+        .map(|difference| difference.legacy_id)
+        .collect();
+    let explained_by = explanations::explanations(lms, entity, &ids).await?;
+    let explained = comparison
+        .differences
+        .iter()
+        .filter(|difference| explained_by.contains_key(&difference.legacy_id))
+        .count() as u64;
+    let failing_expected = comparison
+        .differences
+        .iter()
+        .filter(|difference| difference.kind != DifferenceKind::Unexpected)
+        .count() as u64;
+    let mut listed: Vec<_> = comparison.differences.iter().collect();
+    listed.sort_by_key(|difference| {
+        (
+            explained_by.contains_key(&difference.legacy_id),
+            difference.legacy_id,
+        )
     });
-    Ok(futures::future::try_join_all(reads)
-        .await?
+    listed.truncate(SAMPLE_LIMIT);
+    // The LMS's values of the rows listed, read again after the comparison
+    // (a row written since shows its newer values).
+    let listed_ids: Vec<i64> = listed
+        .iter()
+        .filter(|difference| difference.kind != DifferenceKind::Missing)
+        .map(|difference| difference.legacy_id)
+        .collect();
+    let present = lms_rows::lms_rows_by_id(lms, entity, &listed_ids).await?;
+    let samples = listed
         .into_iter()
-        .collect())
+        .map(|difference| Difference {
+            legacy_id: difference.legacy_id,
+            kind: difference.kind,
+            explanation: explained_by.get(&difference.legacy_id).copied(),
+            fields: differing_fields(
+                entity,
+                difference.expected,
+                present.get(&difference.legacy_id),
+            ),
+        })
+        .collect();
+    Ok(EntityVerification {
+        entity,
+        target_table: entity.target_table().to_owned(),
+        legacy_rows,
+        expected_rows: wanted.len() as u64,
+        present_rows: found.len() as u64,
+        matching_rows: (wanted.len() as u64).saturating_sub(failing_expected),
+        chunks: comparison.chunks,
+        differing_chunks: comparison.differing_chunks,
+        explained,
+        unexplained: comparison.differences.len() as u64 - explained,
+        samples,
+    })
 }
 
 fn legacy_row_counts(tables: &LegacyTables) -> BTreeMap<LegacyEntity, u64> {
