@@ -50,15 +50,23 @@ pub async fn connect_engine(
         .saturating_add(2);
     let mut lms_pool = PoolConfig::from_settings(&settings.database, "lms-engine");
     lms_pool.max_connections = lms_pool.max_connections.max(connections);
-    let lms = lms_pg::connect(&settings.database.url, &lms_pool)
-        .await
-        .map_err(EngineError::Lms)?;
     let mut legacy_pool = PoolConfig::small("lms-engine-legacy");
     legacy_pool.max_connections = connections;
     legacy_pool.connect_timeout = settings.database.connect_timeout;
-    let legacy = lms_pg::connect(&settings.legacy.url, &legacy_pool)
-        .await
-        .map_err(EngineError::Legacy)?;
+    // Both at once: a connection's TLS handshake takes tens of milliseconds
+    // (sqlx 0.9.0 leaves Nagle's algorithm on; README, "How long it takes").
+    let (lms, legacy) = tokio::try_join!(
+        async {
+            lms_pg::connect(&settings.database.url, &lms_pool)
+                .await
+                .map_err(EngineError::Lms)
+        },
+        async {
+            lms_pg::connect(&settings.legacy.url, &legacy_pool)
+                .await
+                .map_err(EngineError::Legacy)
+        },
+    )?;
     Ok(EngineContext {
         lms,
         legacy,

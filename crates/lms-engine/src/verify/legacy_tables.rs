@@ -95,10 +95,20 @@ impl LegacyTables {
                 utc("submitted_at")
             ),
         ];
-        let reads = selects
-            .iter()
-            .map(|select| copy_rows(legacy, Side::Legacy, select));
-        let mut tables = futures::future::try_join_all(reads).await?.into_iter();
+        // The largest tables ask for a connection first (the pool has fewer
+        // connections than there are tables): journal, exam results, users,
+        // persons, students.
+        const LARGEST_FIRST: [usize; 10] = [7, 9, 2, 1, 5, 8, 6, 4, 3, 0];
+        let reads =
+            LARGEST_FIRST.map(|index| {
+                let select = &selects[index];
+                async move {
+                    Ok::<_, EngineError>((index, copy_rows(legacy, Side::Legacy, select).await?))
+                }
+            });
+        let mut read = futures::future::try_join_all(reads).await?;
+        read.sort_unstable_by_key(|(index, _)| *index);
+        let mut tables = read.into_iter().map(|(_, rows)| rows);
         let mut next = || {
             let mut rows = tables.next().unwrap_or_default();
             rows.sort_unstable_by_key(|(id, _)| *id);
