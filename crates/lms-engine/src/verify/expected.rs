@@ -84,6 +84,44 @@ impl Migrating<'_> {
     }
 }
 
+/// What the contract makes of one legacy row (its id and columns).
+type Canonical<'a> = dyn Fn(i64, &[Option<FieldText>]) -> CanonicalRow + Sync + 'a;
+
+/// Past how many rows a table's canonical rows are built on two threads.
+const PARALLEL_ROWS: usize = 50_000;
+
+/// One table's canonical rows, of the legacy rows that migrate. A large
+/// table (the journal) is built in two halves on two threads: its rows are
+/// independent of each other once the oracle has decided.
+fn canonical_rows(
+    entity: LegacyEntity,
+    rows: &Rows,
+    migrating: &Migrating<'_>,
+    canonical: &Canonical<'_>,
+) -> BTreeMap<i64, CanonicalRow> {
+    let build = |part: &[(i64, Vec<Option<FieldText>>)]| -> Vec<(i64, CanonicalRow)> {
+        part.iter()
+            .filter(|(id, _)| migrating.migrates(entity, *id))
+            .map(|(id, row)| (*id, canonical(*id, row)))
+            .collect()
+    };
+    if rows.len() < PARALLEL_ROWS {
+        return build(rows).into_iter().collect();
+    }
+    let (first, second) = rows.split_at(rows.len() / 2);
+    let (mut built, rest) = std::thread::scope(|scope| {
+        let second = scope.spawn(|| build(second));
+        let first = build(first);
+        // A panic on the other half (a bug) is the caller's, as on this one.
+        let second = second
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (first, second)
+    });
+    built.extend(rest);
+    built.into_iter().collect()
+}
+
 /// Every table's expected canonical rows.
 pub fn expected_rows(tables: &LegacyTables, oracle: &Oracle) -> ExpectedRows {
     let migrating = Migrating { oracle };
@@ -100,17 +138,9 @@ pub fn expected_rows(tables: &LegacyTables, oracle: &Oracle) -> ExpectedRows {
             .map(|id| id.to_compact_string())
     };
     let mut expected = ExpectedRows::new();
-    let mut add =
-        |entity: LegacyEntity,
-         rows: &Rows,
-         canonical: &dyn Fn(i64, &[Option<FieldText>]) -> CanonicalRow| {
-            let table = rows
-                .iter()
-                .filter(|(id, _)| migrating.migrates(entity, *id))
-                .map(|(id, row)| (*id, canonical(*id, row)))
-                .collect();
-            expected.insert(entity, table);
-        };
+    let mut add = |entity: LegacyEntity, rows: &Rows, canonical: &Canonical<'_>| {
+        expected.insert(entity, canonical_rows(entity, rows, &migrating, canonical));
+    };
 
     add(
         LegacyEntity::Organizations,
@@ -282,4 +312,73 @@ pub fn expected_rows(tables: &LegacyTables, oracle: &Oracle) -> ExpectedRows {
         ]
     });
     expected
+}
+
+#[cfg(test)]
+mod tests {
+    use compact_str::ToCompactString as _;
+    use lms_domain::{LegacyEntity, Outcome};
+
+    use super::{FieldText, Migrating, PARALLEL_ROWS, Rows, canonical_rows};
+    use crate::verify::oracle::{Expected, Oracle};
+
+    /// An oracle under which the even ids of `rows` migrate.
+    fn evens_migrate(rows: &Rows) -> Oracle {
+        let mut oracle = Oracle::default();
+        for (id, _) in rows {
+            let outcome = if id % 2 == 0 {
+                Outcome::Migrated
+            } else {
+                Outcome::Rejected
+            };
+            oracle.rows.insert(
+                (LegacyEntity::Journal, *id),
+                Expected {
+                    outcome,
+                    reason: None,
+                    survivor: None,
+                    warnings: Vec::new(),
+                },
+            );
+        }
+        oracle
+    }
+
+    fn canonical_of(rows: usize) -> Vec<(i64, Vec<Option<FieldText>>)> {
+        let rows: Rows = (0..i64::try_from(rows).unwrap_or(i64::MAX))
+            .map(|id| (id, vec![Some(FieldText::from(format!("row {id}")))]))
+            .collect();
+        let oracle = evens_migrate(&rows);
+        let migrating = Migrating { oracle: &oracle };
+        let doubled =
+            |id: i64, row: &[Option<FieldText>]| vec![row[0].clone(), Some(id.to_compact_string())];
+        canonical_rows(LegacyEntity::Journal, &rows, &migrating, &doubled)
+            .into_iter()
+            .collect()
+    }
+
+    #[test]
+    fn a_large_table_built_on_two_threads_has_every_migrating_row_once_in_order() {
+        let rows = PARALLEL_ROWS * 2 + 1;
+        let built = canonical_of(rows);
+        assert_eq!(built.len(), rows.div_ceil(2));
+        for (index, (id, row)) in built.iter().enumerate() {
+            let want = i64::try_from(index * 2).unwrap_or(i64::MAX);
+            assert_eq!(*id, want);
+            assert_eq!(
+                row,
+                &vec![
+                    Some(FieldText::from(format!("row {want}"))),
+                    Some(want.to_compact_string())
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn a_small_table_is_built_the_same_way() {
+        let built = canonical_of(5);
+        let ids: Vec<i64> = built.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, [0, 2, 4]);
+    }
 }
