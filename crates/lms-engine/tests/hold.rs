@@ -138,6 +138,21 @@ async fn a_preview_counts_the_same_when_the_record_of_changes_is_not_trusted() -
 }
 
 #[tokio::test]
+async fn a_preview_counts_legacy_deletions_after_the_mirror_was_lost() -> anyhow::Result<()> {
+    // A crash empties the unlogged mirror: the range is staged whole again,
+    // and what legacy deleted meanwhile is found through the ledger.
+    let fixture = migrated_school("holdlostmirror").await?;
+    fixture.legacy_sql(FOUR_JOURNAL_CHANGES).await?;
+    fixture.lms_sql("TRUNCATE migration.stage_journal").await?;
+
+    let (_, report) = run(&fixture, &held_at(ONE_ROW)).await?;
+
+    assert_eq!(report.status, RunStatus::Held, "{:?}", report.error);
+    assert_eq!(journal_counts(&report), (4, 1, 2, 1));
+    fixture.close().await
+}
+
+#[tokio::test]
 async fn approving_a_held_run_ends_as_an_unheld_run_over_the_same_legacy() -> anyhow::Result<()> {
     let held = migrated_school("holdapprove").await?;
     let unheld_twin = migrated_school("holdapprovetwin").await?;

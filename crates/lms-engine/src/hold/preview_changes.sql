@@ -3,7 +3,7 @@
 -- counts as preview.sql, read from those rows alone (a row not recorded
 -- there has the source hash its live ledger row has).
 SELECT (SELECT count(*) FROM {{stage}})::bigint AS legacy_rows,
-       count(*) FILTER (WHERE c.kind = 'written'
+       count(*) FILTER (WHERE c.kind = 'written' AND s.legacy_id IS NOT NULL
                           AND (l.legacy_id IS NULL OR l.source_deleted_at IS NOT NULL))::bigint AS creates,
        count(*) FILTER (WHERE c.kind = 'written' AND l.legacy_id IS NOT NULL
                           AND l.source_deleted_at IS NULL

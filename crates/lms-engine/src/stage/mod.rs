@@ -24,12 +24,15 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::{DatabaseContext, EngineError};
 use crate::plan::IdRange;
+use crate::sql_template::render;
 use fields::LegacyFields;
 use lms_domain::LegacyEntity;
 use specs::StageSpec;
 
 /// Staged rows are handed to PostgreSQL in buffers of about this size.
 const SEND_BYTES: usize = 256 * 1024;
+
+const RECORD_GONE_FROM_LEDGER: &str = include_str!("sql/record_gone_from_ledger.sql");
 
 /// The staging table of a legacy table.
 pub fn stage_table(entity: LegacyEntity) -> String {
@@ -206,6 +209,13 @@ async fn stage_from(
             if merge.written > 0 && recording == Recording::Changes {
                 record_changes(lms, entity, &table, range, "written").await?;
             }
+            if recording == Recording::Changes {
+                // A mirror range that was lost (unlogged staging after a
+                // crash) cannot say what legacy deleted meanwhile: the
+                // ledger can, so that the record of changes stays whole
+                // (the hold's preview counts deletions from it).
+                record_gone_from_ledger(lms, entity, &table, range).await?;
+            }
         }
         false if merge.written > 0 || !gone.is_empty() => {
             sqlx::raw_sql(AssertSqlSafe(format!(
@@ -343,6 +353,26 @@ async fn record_changes(
     .execute(&mut *lms)
     .await
     .lms()?;
+    Ok(())
+}
+
+/// Records as gone every live ledger row of `range` that the freshly
+/// staged range does not hold.
+async fn record_gone_from_ledger(
+    lms: &mut PgConnection,
+    entity: LegacyEntity,
+    table: &str,
+    range: IdRange,
+) -> Result<(), EngineError> {
+    let statement = render(
+        RECORD_GONE_FROM_LEDGER,
+        &[("stage", table), ("range", &range.predicate("l.legacy_id"))],
+    )?;
+    sqlx::query(AssertSqlSafe(statement))
+        .bind(entity.as_str())
+        .execute(&mut *lms)
+        .await
+        .lms()?;
     Ok(())
 }
 
