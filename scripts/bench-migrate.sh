@@ -197,3 +197,9 @@ echo "full migration, last round, per phase (wall s from first chunk start to la
 echo "$phase_report" | awk '{ printf "  %-10s %8s s wall %8s s busy %5s chunks\n", $1, $2, $3, $4 }'
 echo "busiest table phases (busy s):"
 echo "$busiest_report" | awk '{ printf "  %-26s %8s s\n", $1 " " $2, $3 }'
+
+# Leave nothing behind on a shared server: the databases and the queue's keys.
+psql_admin -c "DROP DATABASE IF EXISTS $LMS_DB WITH (FORCE)" -c "DROP DATABASE IF EXISTS $LEGACY_DB WITH (FORCE)"
+if command -v redis-cli >/dev/null; then
+    redis-cli -u "${LMS_REDIS__URL:-redis://127.0.0.1:6379}" --scan --pattern "$LMS_REDIS__NAMESPACE*" | xargs -r redis-cli -u "${LMS_REDIS__URL:-redis://127.0.0.1:6379}" del >/dev/null
+fi
