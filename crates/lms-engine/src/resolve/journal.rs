@@ -1,9 +1,15 @@
 //! The journal: references, duplicates, and the course offerings.
 
+use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgConnection};
 
+use super::RulesOver;
 use crate::error::{DatabaseContext, EngineError};
+use crate::sql_template::render;
 
+const MAPS: &str = include_str!("sql/journal_maps.sql");
+const CHANGED: &str = include_str!("sql/journal_changed.sql");
+const SCOPE: &str = include_str!("sql/journal_scope.sql");
 const KEYS: &str = include_str!("sql/journal_keys.sql");
 const OUTCOMES: &str = include_str!("sql/journal_outcomes.sql");
 const COURSES: &str = include_str!("sql/journal_courses.sql");
@@ -13,23 +19,73 @@ const COURSES: &str = include_str!("sql/journal_courses.sql");
 /// attach to the survivor; rows with the same (surviving student, course
 /// key) are one enrollment, the lowest id surviving. A group that points
 /// nowhere counts as NULL in the course key (docs/contract.md).
+///
+/// Over every staged row, the caller has forgotten the journal's
+/// resolutions; over the touched rows, this forgets theirs and returns how
+/// many rows it resolved again.
 pub async fn resolve(
     tx: &mut PgConnection,
     ledger: &str,
     dry_run: bool,
-) -> Result<(), EngineError> {
-    sqlx::raw_sql(AssertSqlSafe(crate::sql_template::render(
-        KEYS,
-        &[("ledger", ledger)],
-    )?))
-    .execute(&mut *tx)
-    .await
-    .lms()?;
+    rules_over: RulesOver,
+) -> Result<Option<i64>, EngineError> {
+    sqlx::raw_sql(AssertSqlSafe(render(MAPS, &[("ledger", ledger)])?))
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    let (rows, touched) = match rules_over {
+        RulesOver::EveryRow => ("", None),
+        RulesOver::TouchedJournalRows { references_seen } => (
+            "WHERE j.legacy_id IN (SELECT legacy_id FROM journal_scope)",
+            Some(forget_touched(tx, references_seen).await?),
+        ),
+    };
+    sqlx::raw_sql(AssertSqlSafe(render(KEYS, &[("rows", rows)])?))
+        .execute(&mut *tx)
+        .await
+        .lms()?;
     sqlx::raw_sql(OUTCOMES).execute(&mut *tx).await.lms()?;
     if !dry_run {
         create_courses(tx).await?;
     }
-    Ok(())
+    Ok(touched)
+}
+
+/// Gathers the rows a delta run resolves again (`journal_scope`) and
+/// forgets their resolutions; returns how many there are.
+async fn forget_touched(
+    tx: &mut PgConnection,
+    references_seen: Option<DateTime<Utc>>,
+) -> Result<i64, EngineError> {
+    sqlx::raw_sql(
+        "CREATE TEMP TABLE journal_changed (legacy_id bigint PRIMARY KEY) ON COMMIT DROP",
+    )
+    .execute(&mut *tx)
+    .await
+    .lms()?;
+    sqlx::query(CHANGED)
+        .bind(references_seen)
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    sqlx::raw_sql(SCOPE).execute(&mut *tx).await.lms()?;
+    let forgotten = sqlx::query(
+        "DELETE FROM migration.resolutions \
+         WHERE entity = 'journal' AND legacy_id IN (SELECT legacy_id FROM journal_scope)",
+    )
+    .execute(&mut *tx)
+    .await
+    .lms()?
+    .rows_affected();
+    tracing::debug!(
+        forgotten,
+        "journal resolutions forgotten for the touched rows"
+    );
+    let touched: i64 = sqlx::query_scalar("SELECT count(*) FROM journal_scope")
+        .fetch_one(&mut *tx)
+        .await
+        .lms()?;
+    Ok(touched)
 }
 
 /// One LMS course per distinct offering key, created on demand.

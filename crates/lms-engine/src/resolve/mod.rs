@@ -17,6 +17,7 @@ mod users;
 
 pub use users::resolve as resolve_logins;
 
+use chrono::{DateTime, Utc};
 use lms_domain::LegacyEntity;
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, PgConnection, Row};
@@ -27,6 +28,52 @@ use crate::bulk::LoadPath;
 use crate::error::{DatabaseContext, EngineError};
 use crate::plan::RunKind;
 use crate::stage::stage_table;
+
+/// Which staged rows a table's resolve step runs the contract's rules over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RulesOver {
+    /// Every staged row: the table's resolutions are computed afresh.
+    EveryRow,
+    /// A delta run over the journal, whose mirror, resolutions and ledger
+    /// were in step but for the recorded changes: only the rows that
+    /// changed, or point at a reference whose ledger changed after
+    /// `references_seen`, and every row of the key groups they were in or
+    /// may be in now. The other key groups keep their members, so their
+    /// resolutions stand (docs/contract.md, "Re-runs").
+    TouchedJournalRows {
+        references_seen: Option<DateTime<Utc>>,
+    },
+}
+
+impl RulesOver {
+    /// The rows a delta run resolves: only the journal, the one table large
+    /// enough for it to matter, resolves only what was touched, and only
+    /// when its record of changes can be trusted and the rules' terms
+    /// stand.
+    fn for_run(entity: LegacyEntity, facts: Option<&scope::Facts>) -> RulesOver {
+        match facts {
+            Some(facts)
+                if entity == LegacyEntity::Journal && facts.in_step && !facts.terms_changed =>
+            {
+                RulesOver::TouchedJournalRows {
+                    references_seen: facts.references_seen,
+                }
+            }
+            _ => RulesOver::EveryRow,
+        }
+    }
+
+    /// The SQL condition on `{alias}.legacy_id` that keeps the rows this
+    /// resolve looks at (`journal_scope` is gathered by the journal's rules).
+    fn rows(self, alias: &str) -> String {
+        match self {
+            RulesOver::EveryRow => String::new(),
+            RulesOver::TouchedJournalRows { .. } => {
+                format!("AND {alias}.legacy_id IN (SELECT legacy_id FROM journal_scope)")
+            }
+        }
+    }
+}
 
 /// Resolves one table; returns the step's statistics.
 pub async fn resolve_entity(
@@ -48,24 +95,31 @@ pub async fn resolve_entity(
         scope::clear(tx, entity).await?;
         return Ok(json!({ "skipped": true, "facts": facts }));
     }
-    sqlx::query("DELETE FROM migration.resolutions WHERE entity = $1")
-        .bind(entity.as_str())
-        .execute(&mut *tx)
-        .await
-        .lms()?;
-    // The staging table was just emptied and filled: without fresh
-    // statistics the planner picks nested loops over half a million rows.
-    sqlx::query(AssertSqlSafe(format!("ANALYZE {}", stage_table(entity))))
-        .execute(&mut *tx)
-        .await
-        .lms()?;
+    let rules_over = RulesOver::for_run(entity, facts.as_ref());
+    if rules_over == RulesOver::EveryRow {
+        sqlx::query("DELETE FROM migration.resolutions WHERE entity = $1")
+            .bind(entity.as_str())
+            .execute(&mut *tx)
+            .await
+            .lms()?;
+        // The staging table may have been emptied and filled: without fresh
+        // statistics the planner picks nested loops over half a million
+        // rows. (A delta touches too few rows to move them.)
+        sqlx::query(AssertSqlSafe(format!("ANALYZE {}", stage_table(entity))))
+            .execute(&mut *tx)
+            .await
+            .lms()?;
+    }
     let ledger = outcomes::reference_outcomes(tx, run_id, entity, dry_run).await?;
+    let mut resolved_again = None;
     match entity {
         LegacyEntity::Users => users::resolve(tx).await?,
         LegacyEntity::Students => references::resolve_students(tx, ledger).await?,
         LegacyEntity::Teachers => references::resolve_teachers(tx, ledger).await?,
         LegacyEntity::Exams => references::resolve_exams(tx, ledger).await?,
-        LegacyEntity::Journal => journal::resolve(tx, ledger, dry_run).await?,
+        LegacyEntity::Journal => {
+            resolved_again = journal::resolve(tx, ledger, dry_run, rules_over).await?;
+        }
         LegacyEntity::ExamResults => results::resolve(tx, ledger).await?,
         LegacyEntity::Organizations
         | LegacyEntity::Persons
@@ -85,10 +139,10 @@ pub async fn resolve_entity(
     let source_deleted = if dry_run {
         0
     } else {
-        retire_deleted(tx, run_id, entity).await?
+        retire_deleted(tx, run_id, entity, rules_over).await?
     };
     if !dry_run {
-        retire_superseded(tx, entity).await?;
+        retire_superseded(tx, entity, rules_over).await?;
         // Before any chunk writes: rows whose natural key moves are applied
         // here, together, so that no chunk meets a key still held. (A bulk
         // load writes into empty tables: nothing moves.)
@@ -96,15 +150,17 @@ pub async fn resolve_entity(
             apply_key_moves(tx, apply).await?;
         }
     }
-    sqlx::raw_sql("ANALYZE migration.resolutions")
-        .execute(&mut *tx)
-        .await
-        .lms()?;
-    if entity == LegacyEntity::Journal {
-        sqlx::raw_sql("ANALYZE courses")
+    if rules_over == RulesOver::EveryRow {
+        sqlx::raw_sql("ANALYZE migration.resolutions")
             .execute(&mut *tx)
             .await
             .lms()?;
+        if entity == LegacyEntity::Journal {
+            sqlx::raw_sql("ANALYZE courses")
+                .execute(&mut *tx)
+                .await
+                .lms()?;
+        }
     }
     let counts = sqlx::query(
         "SELECT count(*) FILTER (WHERE outcome = 'merged'), count(*) FILTER (WHERE outcome = 'rejected') \
@@ -119,16 +175,19 @@ pub async fn resolve_entity(
         "merged": counts.try_get::<i64, _>(0).lms()?,
         "rejected": counts.try_get::<i64, _>(1).lms()?,
         "scope": scoped,
+        "resolved_again": resolved_again,
         "facts": facts,
     }))
 }
 
 /// Rows gone from the legacy table: their ledger rows are marked
-/// `source_deleted` and their target rows flagged, never deleted.
+/// `source_deleted` and their target rows flagged, never deleted. (Over
+/// touched rows only: those include every row recorded as gone.)
 async fn retire_deleted(
     tx: &mut PgConnection,
     run_id: Uuid,
     entity: LegacyEntity,
+    rules_over: RulesOver,
 ) -> Result<i64, EngineError> {
     let target = entity.target_table();
     let also_grades = if entity == LegacyEntity::Journal {
@@ -141,7 +200,7 @@ async fn retire_deleted(
         "WITH gone AS ( \
              UPDATE migration.ledger l SET source_deleted_at = now(), run_id = $2, recorded_at = now() \
              WHERE l.entity = $1 AND l.source_deleted_at IS NULL \
-               AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE s.legacy_id = l.legacy_id) \
+               AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE s.legacy_id = l.legacy_id) {rows} \
              RETURNING l.legacy_id), \
          flagged AS ( \
              UPDATE {target} t SET source_deleted_at = now() FROM gone \
@@ -149,6 +208,7 @@ async fn retire_deleted(
          {also_grades} \
          SELECT count(*) FROM gone",
         stage = stage_table(entity),
+        rows = rules_over.rows("l"),
     );
     let count: i64 = sqlx::query(AssertSqlSafe(statement))
         .bind(entity.as_str())
@@ -162,8 +222,14 @@ async fn retire_deleted(
 }
 
 /// Rows that are now merged or rejected but had a target row of their own
-/// (from an earlier run): that target row is flagged too.
-async fn retire_superseded(tx: &mut PgConnection, entity: LegacyEntity) -> Result<(), EngineError> {
+/// (from an earlier run): that target row is flagged too. (Over touched
+/// rows only: the others' resolutions are as the last run left them.)
+async fn retire_superseded(
+    tx: &mut PgConnection,
+    entity: LegacyEntity,
+    rules_over: RulesOver,
+) -> Result<(), EngineError> {
+    let rows = rules_over.rows("r");
     let target = entity.target_table();
     let also_grades = if entity == LegacyEntity::Journal {
         ", grades AS (UPDATE grades g SET source_deleted_at = now() FROM flagged f \
@@ -174,7 +240,7 @@ async fn retire_superseded(tx: &mut PgConnection, entity: LegacyEntity) -> Resul
     let statement = format!(
         "WITH flagged AS ( \
              UPDATE {target} t SET source_deleted_at = now() FROM migration.resolutions r \
-             WHERE r.entity = $1 AND t.legacy_id = r.legacy_id AND t.source_deleted_at IS NULL RETURNING t.id) \
+             WHERE r.entity = $1 AND t.legacy_id = r.legacy_id AND t.source_deleted_at IS NULL {rows} RETURNING t.id) \
          {also_grades} \
          SELECT count(*) FROM flagged"
     );

@@ -1,0 +1,309 @@
+//! A delta run resolves only the journal rows it touched (the changed rows
+//! and every row of the key groups they were in or are in now), and the
+//! resolutions it leaves are those of resolving every row: checked by
+//! making the next run resolve every row and write nothing.
+
+// Rows read back from SQL are tuples; naming each shape would add nothing.
+#![allow(clippy::type_complexity)]
+
+mod support;
+
+use lms_engine::ConflictPolicy::KeepLms;
+use lms_engine::{CoverageReport, RunStatus};
+use proptest::prelude::*;
+use support::school::migrated_school;
+use support::{Fixture, entity};
+
+/// Legacy SQL adding student 12 with `person`: sharing student 10's
+/// person (1) or student 11's (2), it is merged into that student, and its
+/// journal rows attach to the survivor (and may merge with its own).
+fn student_12(person: i64) -> String {
+    format!(
+        "INSERT INTO students (id, user_id, person_id, organization_id, group_id, status) \
+         VALUES (12, NULL, {person}, 1, 1, 'active')"
+    )
+}
+
+/// The journal's resolutions and ledger outcomes, and its live enrollments'
+/// students and courses.
+async fn journal_state(
+    fixture: &Fixture,
+) -> anyhow::Result<(
+    Vec<(i64, String, Option<String>, Option<i64>, Option<String>)>,
+    Vec<(i64, String, Option<i64>)>,
+    Vec<(i64, i64, i64)>,
+)> {
+    let resolutions = sqlx::query_as(
+        "SELECT legacy_id, outcome, reason, survivor_legacy_id, detail FROM migration.resolutions \
+         WHERE entity = 'journal' ORDER BY legacy_id",
+    )
+    .fetch_all(fixture.lms())
+    .await?;
+    let ledger = sqlx::query_as(
+        "SELECT legacy_id, outcome, survivor_legacy_id FROM migration.ledger \
+         WHERE entity = 'journal' AND source_deleted_at IS NULL ORDER BY legacy_id",
+    )
+    .fetch_all(fixture.lms())
+    .await?;
+    let enrollments = sqlx::query_as(
+        "SELECT legacy_id, student_id, course_id FROM course_enrollments \
+         WHERE legacy_id IS NOT NULL AND source_deleted_at IS NULL ORDER BY legacy_id",
+    )
+    .fetch_all(fixture.lms())
+    .await?;
+    Ok((resolutions, ledger, enrollments))
+}
+
+/// How many journal rows the run's resolve step resolved again (`None`:
+/// it resolved every row, or skipped the table).
+async fn resolved_again(fixture: &Fixture, report: &CoverageReport) -> anyhow::Result<Option<i64>> {
+    let stats: serde_json::Value = sqlx::query_scalar(
+        "SELECT c.stats FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
+         WHERE c.run_id = $1 AND s.entity = 'journal' AND s.phase = 'resolve'",
+    )
+    .bind(report.run_id)
+    .fetch_one(fixture.lms())
+    .await?;
+    Ok(stats
+        .get("resolved_again")
+        .and_then(serde_json::Value::as_i64))
+}
+
+/// Runs once more with the journal's record of changes distrusted, so that
+/// its resolve runs over every row; returns that run's report.
+async fn rerun_resolving_every_row(
+    fixture: &Fixture,
+    chunk_size: u32,
+    parallelism: usize,
+) -> anyhow::Result<CoverageReport> {
+    fixture
+        .lms_sql("UPDATE migration.stage_state SET in_step = false WHERE entity = 'journal'")
+        .await?;
+    let report = fixture.rerun(chunk_size, KeepLms, parallelism).await?;
+    anyhow::ensure!(
+        report.status == RunStatus::Succeeded,
+        "run over every row: {:?}",
+        report.error
+    );
+    Ok(report)
+}
+
+/// Asserts that resolving every row changes nothing the touched run left.
+async fn assert_same_as_every_row(fixture: &Fixture) -> anyhow::Result<()> {
+    let touched = journal_state(fixture).await?;
+    let every = rerun_resolving_every_row(fixture, 2, 2).await?;
+    anyhow::ensure!(
+        touched == journal_state(fixture).await?,
+        "resolving every row gave other resolutions than the touched rows"
+    );
+    let changes = entity(&every, "journal").changes;
+    anyhow::ensure!(
+        (changes.created, changes.updated, changes.source_deleted) == (0, 0, 0),
+        "resolving every row still changed {changes:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_delta_resolves_only_the_key_groups_its_changes_touch() -> anyhow::Result<()> {
+    let fixture = migrated_school("touched-groups").await?;
+    // Student 10's two Math rows stand apart; a third, in Physics, is
+    // nowhere near the change below.
+    fixture
+        .legacy_sql("UPDATE journal SET mark_final = '3' WHERE id = 100")
+        .await?;
+    let report = fixture.rerun(2, KeepLms, 2).await?;
+    assert_eq!(report.status, RunStatus::Succeeded);
+    // Rows 100 and 101 share student 10 and Math: both are resolved again;
+    // 102 and 103 (student 11) are not.
+    assert_eq!(resolved_again(&fixture, &report).await?, Some(2));
+    assert_same_as_every_row(&fixture).await?;
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_survivor_that_moves_away_hands_its_group_to_the_next_lowest_id() -> anyhow::Result<()> {
+    let fixture = migrated_school("survivor-moves").await?;
+    fixture
+        .legacy_sql(
+            "INSERT INTO journal (id, student_id, subject_id, group_id, academic_year, semester, status) \
+             VALUES (104, 10, 1, 1, '2024-2025', 1, 'active'), (105, 10, 1, 1, '2024-2025', 1, 'active')",
+        )
+        .await?;
+    assert_eq!(
+        fixture.rerun(2, KeepLms, 2).await?.status,
+        RunStatus::Succeeded
+    );
+    // Row 100 survives 104 and 105; moved to Physics, it leaves them
+    // behind, unchanged in legacy: 104 must survive and take 105.
+    fixture
+        .legacy_sql("UPDATE journal SET subject_id = 2 WHERE id = 100")
+        .await?;
+    let report = fixture.rerun(2, KeepLms, 2).await?;
+    assert_eq!(report.status, RunStatus::Succeeded);
+    let survivor: Option<i64> = sqlx::query_scalar(
+        "SELECT survivor_legacy_id FROM migration.ledger WHERE entity = 'journal' AND legacy_id = 105",
+    )
+    .fetch_one(fixture.lms())
+    .await?;
+    assert_eq!(survivor, Some(104));
+    assert_same_as_every_row(&fixture).await?;
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_student_merged_in_legacy_regroups_journal_rows_unchanged_in_legacy() -> anyhow::Result<()>
+{
+    let fixture = migrated_school("student-merges").await?;
+    // Student 12 (person 3, so far its own student) has a row with the key
+    // of student 10's row 100, at a higher id.
+    fixture
+        .legacy_sql(&format!(
+            "{}; INSERT INTO journal (id, student_id, subject_id, group_id, academic_year, semester, status) \
+             VALUES (106, 12, 1, 1, '2024-2025', 1, 'active')",
+            student_12(3)
+        ))
+        .await?;
+    assert_eq!(
+        fixture.rerun(2, KeepLms, 2).await?.status,
+        RunStatus::Succeeded
+    );
+    // Now student 12 becomes student 10's duplicate; its journal row is
+    // unchanged in legacy but merges into row 100.
+    fixture
+        .legacy_sql("UPDATE students SET person_id = 1 WHERE id = 12")
+        .await?;
+    let report = fixture.rerun(2, KeepLms, 2).await?;
+    assert_eq!(report.status, RunStatus::Succeeded);
+    let survivor: Option<i64> = sqlx::query_scalar(
+        "SELECT survivor_legacy_id FROM migration.ledger WHERE entity = 'journal' AND legacy_id = 106",
+    )
+    .fetch_one(fixture.lms())
+    .await?;
+    assert_eq!(survivor, Some(100));
+    assert_same_as_every_row(&fixture).await?;
+    fixture.close().await
+}
+
+/// One legacy journal row of the generated cases.
+#[derive(Debug, Clone)]
+struct JournalRow {
+    /// 10, 11, 12 (merged into 10 or 11), or 99 (no such student).
+    student: i64,
+    /// 1, 2, or 9 (no such subject).
+    subject: i64,
+    group: Option<i64>,
+    year: u8,
+    semester: i16,
+}
+
+fn journal_row() -> impl Strategy<Value = JournalRow> {
+    (
+        prop::sample::select(vec![10_i64, 11, 12, 99]),
+        prop::sample::select(vec![1_i64, 2, 9]),
+        // Few distinct keys, so that rows often share one.
+        prop_oneof![4 => Just(Some(1_i64)), 1 => Just(None)],
+        prop_oneof![4 => Just(0_u8), 1 => Just(1)],
+        1_i16..=2,
+    )
+        .prop_map(|(student, subject, group, year, semester)| JournalRow {
+            student,
+            subject,
+            group,
+            year,
+            semester,
+        })
+}
+
+/// What the second legacy state does with a row of the first.
+#[derive(Debug, Clone)]
+enum Edit {
+    Keep,
+    Replace(JournalRow),
+    Delete,
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        3 => Just(Edit::Keep),
+        2 => journal_row().prop_map(Edit::Replace),
+        1 => Just(Edit::Delete),
+    ]
+}
+
+/// Legacy SQL that makes the journal's generated rows (ids from 200) these.
+fn journal_sql(rows: &[(i64, JournalRow)]) -> String {
+    let values: Vec<String> = rows
+        .iter()
+        .map(|(id, row)| {
+            format!(
+                "({id}, {}, {}, {}, '202{}-202{}', {}, 'active', '{}')",
+                row.student,
+                row.subject,
+                row.group
+                    .map_or("NULL".to_owned(), |group| group.to_string()),
+                row.year,
+                row.year + 1,
+                row.semester,
+                2 + id % 4
+            )
+        })
+        .collect();
+    let insert = if values.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "INSERT INTO journal (id, student_id, subject_id, group_id, academic_year, semester, status, mark_final) \
+             VALUES {};",
+            values.join(", ")
+        )
+    };
+    format!("DELETE FROM journal WHERE id >= 200; {insert}")
+}
+
+proptest! {
+    // PROPTEST_CASES runs more cases than the 6 a `make test` affords.
+    #![proptest_config(ProptestConfig { cases: support::proptest_cases(6), ..ProptestConfig::default() })]
+
+    /// Any edit of the journal's rows and of which student 12 is merged
+    /// into leaves the resolutions that resolving every row would, at any
+    /// chunk size and number of parallel chunks.
+    #[test]
+    fn touched_rows_resolve_as_every_row_would(
+        before in prop::collection::vec(journal_row(), 12),
+        edits in prop::collection::vec(edit(), 12),
+        added in prop::collection::vec(journal_row(), 0..3),
+        person_of_12 in prop::sample::select(vec![(1_i64, 2_i64), (2, 1), (1, 1)]),
+        shape in prop::sample::select(vec![(1_u32, 2_usize), (3, 2), (1_000, 1)]),
+    ) {
+        let first: Vec<(i64, JournalRow)> = (200..).zip(before).collect();
+        let mut second: Vec<(i64, JournalRow)> = first
+            .iter()
+            .zip(&edits)
+            .filter_map(|((id, row), edit)| match edit {
+                Edit::Keep => Some((*id, row.clone())),
+                Edit::Replace(row) => Some((*id, row.clone())),
+                Edit::Delete => None,
+            })
+            .collect();
+        second.extend((300..).zip(added));
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        runtime.block_on(async {
+            let fixture = migrated_school("touched-any").await?;
+            fixture.legacy_sql(&format!(
+                "{}; {}",
+                student_12(person_of_12.0), journal_sql(&first)
+            )).await?;
+            let report = fixture.rerun(shape.0, KeepLms, shape.1).await?;
+            anyhow::ensure!(report.status == RunStatus::Succeeded, "{:?}", report.error);
+            fixture.legacy_sql(&format!(
+                "UPDATE students SET person_id = {} WHERE id = 12; {}",
+                person_of_12.1, journal_sql(&second)
+            )).await?;
+            let report = fixture.rerun(shape.0, KeepLms, shape.1).await?;
+            anyhow::ensure!(report.status == RunStatus::Succeeded, "{:?}", report.error);
+            assert_same_as_every_row(&fixture).await?;
+            fixture.close().await
+        }).map_err(|error| TestCaseError::fail(format!("{error:#}")))?;
+    }
+}
