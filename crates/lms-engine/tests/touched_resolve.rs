@@ -9,10 +9,11 @@
 mod support;
 
 use lms_engine::ConflictPolicy::KeepLms;
-use lms_engine::{CoverageReport, RunStatus};
+use lms_engine::{CoverageReport, RunOptions, RunStatus, plan_run};
+use lms_legacy::Scale;
 use proptest::prelude::*;
 use support::school::migrated_school;
-use support::{Fixture, entity};
+use support::{Fixture, entity, run_until};
 
 /// Legacy SQL adding student 12 with `person`: sharing student 10's
 /// person (1) or student 11's (2), it is merged into that student, and its
@@ -152,6 +153,49 @@ async fn a_survivor_that_moves_away_hands_its_group_to_the_next_lowest_id() -> a
 }
 
 #[tokio::test]
+async fn a_run_abandoned_after_its_resolve_leaves_its_scope_to_the_next_run() -> anyhow::Result<()>
+{
+    let fixture = migrated_school("abandoned-scope").await?;
+    fixture
+        .legacy_sql(
+            "INSERT INTO journal (id, student_id, subject_id, group_id, academic_year, semester, status) \
+             VALUES (104, 10, 1, 1, '2024-2025', 1, 'active'), (105, 10, 1, 1, '2024-2025', 1, 'active')",
+        )
+        .await?;
+    assert_eq!(
+        fixture.rerun(2, KeepLms, 2).await?.status,
+        RunStatus::Succeeded
+    );
+    // Row 100 leaves its group for Physics. A run resolves that (104 now
+    // survives, 105 merges into it) and is cancelled before its apply.
+    fixture
+        .legacy_sql("UPDATE journal SET subject_id = 2 WHERE id = 100")
+        .await?;
+    let options = RunOptions {
+        chunk_size: 2,
+        ..RunOptions::default()
+    };
+    let abandoned = plan_run(fixture.lms(), fixture.legacy(), &options).await?;
+    run_until(&fixture.engine, abandoned.run_id, |entity, phase| {
+        entity == "journal" && phase == "apply"
+    })
+    .await?;
+    lms_engine::control::cancel_run(fixture.lms(), abandoned.run_id).await?;
+    // The next run touches only row 100: 104 and 105 are outside its key
+    // groups, but their ledger still says what it said before.
+    let report = fixture.rerun(2, KeepLms, 2).await?;
+    assert_eq!(report.status, RunStatus::Succeeded);
+    let survivor: Option<i64> = sqlx::query_scalar(
+        "SELECT survivor_legacy_id FROM migration.ledger WHERE entity = 'journal' AND legacy_id = 105",
+    )
+    .fetch_one(fixture.lms())
+    .await?;
+    assert_eq!(survivor, Some(104));
+    assert_same_as_every_row(&fixture).await?;
+    fixture.close().await
+}
+
+#[tokio::test]
 async fn a_student_merged_in_legacy_regroups_journal_rows_unchanged_in_legacy() -> anyhow::Result<()>
 {
     let fixture = migrated_school("student-merges").await?;
@@ -182,6 +226,26 @@ async fn a_student_merged_in_legacy_regroups_journal_rows_unchanged_in_legacy() 
     .await?;
     assert_eq!(survivor, Some(100));
     assert_same_as_every_row(&fixture).await?;
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_delta_over_more_than_a_tenth_of_the_journal_resolves_every_row() -> anyhow::Result<()> {
+    let fixture = Fixture::seeded("mass-change", Scale::Small, 31).await?;
+    assert_eq!(fixture.migrate(500).await?.status, RunStatus::Succeeded);
+    let journal: i64 = sqlx::query_scalar("SELECT count(*) FROM journal")
+        .fetch_one(fixture.legacy())
+        .await?;
+    let changed = lms_engine::resolve::MASS_CHANGE_BASE + journal / 10 + 1;
+    fixture
+        .legacy_sql(&format!(
+            "UPDATE journal SET academic_year = '1999-2000' \
+             WHERE id IN (SELECT id FROM journal ORDER BY id LIMIT {changed})"
+        ))
+        .await?;
+    let report = fixture.migrate(500).await?;
+    assert_eq!(report.status, RunStatus::Succeeded);
+    assert_eq!(resolved_again(&fixture, &report).await?, None);
     fixture.close().await
 }
 

@@ -29,6 +29,10 @@ use crate::error::{DatabaseContext, EngineError};
 use crate::plan::RunKind;
 use crate::stage::stage_table;
 
+/// A journal delta that staged more changed rows than this and a tenth of
+/// the journal is resolved over every row.
+pub const MASS_CHANGE_BASE: i64 = 1_000;
+
 /// Which staged rows a table's resolve step runs the contract's rules over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RulesOver {
@@ -48,29 +52,62 @@ pub enum RulesOver {
 impl RulesOver {
     /// The rows a delta run resolves: only the journal, the one table large
     /// enough for it to matter, resolves only what was touched, and only
-    /// when its record of changes can be trusted and the rules' terms
-    /// stand.
-    fn for_run(entity: LegacyEntity, facts: Option<&scope::Facts>) -> RulesOver {
-        match facts {
-            Some(facts)
-                if entity == LegacyEntity::Journal && facts.in_step && !facts.terms_changed =>
-            {
-                RulesOver::TouchedJournalRows {
-                    references_seen: facts.references_seen,
-                }
-            }
-            _ => RulesOver::EveryRow,
+    /// when its record of changes can be trusted, the rules' terms stand,
+    /// and at most a tenth of it (and [`MASS_CHANGE_BASE`] rows) was staged
+    /// as changed: more touches most key groups anyway, and resolving every
+    /// row takes the staged rows' statistics again.
+    async fn for_run(
+        tx: &mut PgConnection,
+        entity: LegacyEntity,
+        facts: Option<&scope::Facts>,
+    ) -> Result<RulesOver, EngineError> {
+        let Some(facts) = facts else {
+            return Ok(RulesOver::EveryRow);
+        };
+        if entity != LegacyEntity::Journal || !facts.in_step || facts.terms_changed {
+            return Ok(RulesOver::EveryRow);
         }
+        // Against the planner's count of staged rows, as autovacuum decides
+        // to ANALYZE: a base, plus a tenth of the table.
+        let mass_change: bool = sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM migration.stage_changes WHERE entity = 'journal') \
+                    > $1 + (SELECT reltuples FROM pg_class WHERE oid = 'migration.stage_journal'::regclass) / 10",
+        )
+        .bind(MASS_CHANGE_BASE)
+        .fetch_one(&mut *tx)
+        .await
+        .lms()?;
+        Ok(if mass_change {
+            RulesOver::EveryRow
+        } else {
+            RulesOver::TouchedJournalRows {
+                references_seen: facts.references_seen,
+            }
+        })
     }
 
     /// The SQL condition on `{alias}.legacy_id` that keeps the rows this
     /// resolve looks at (`journal_scope` is gathered by the journal's rules).
-    fn rows(self, alias: &str) -> String {
+    pub(crate) fn rows(self, alias: &str) -> String {
         match self {
             RulesOver::EveryRow => String::new(),
             RulesOver::TouchedJournalRows { .. } => {
                 format!("AND {alias}.legacy_id IN (SELECT legacy_id FROM journal_scope)")
             }
+        }
+    }
+
+    /// The SQL condition on `{alias}.legacy_id` that keeps the rows that may
+    /// have left legacy: over touched rows, those staging recorded as gone
+    /// (the record is trusted, and rows gone before it were retired when
+    /// they went).
+    fn maybe_gone(self, alias: &str) -> String {
+        match self {
+            RulesOver::EveryRow => String::new(),
+            RulesOver::TouchedJournalRows { .. } => format!(
+                "AND {alias}.legacy_id IN (SELECT c.legacy_id FROM migration.stage_changes c \
+                 WHERE c.entity = 'journal' AND c.kind = 'gone')"
+            ),
         }
     }
 }
@@ -95,7 +132,7 @@ pub async fn resolve_entity(
         scope::clear(tx, entity).await?;
         return Ok(json!({ "skipped": true, "facts": facts }));
     }
-    let rules_over = RulesOver::for_run(entity, facts.as_ref());
+    let rules_over = RulesOver::for_run(tx, entity, facts.as_ref()).await?;
     if rules_over == RulesOver::EveryRow {
         sqlx::query("DELETE FROM migration.resolutions WHERE entity = $1")
             .bind(entity.as_str())
@@ -129,7 +166,7 @@ pub async fn resolve_entity(
     // The rows the apply must look at, decided before anything is retired
     // or moved below (both look at that scope).
     let scoped = match &facts {
-        Some(facts) => Some(scope::record(tx, apply, facts).await?),
+        Some(facts) => Some(scope::record(tx, apply, facts, rules_over).await?),
         None => None,
     };
     if dry_run {
@@ -181,8 +218,7 @@ pub async fn resolve_entity(
 }
 
 /// Rows gone from the legacy table: their ledger rows are marked
-/// `source_deleted` and their target rows flagged, never deleted. (Over
-/// touched rows only: those include every row recorded as gone.)
+/// `source_deleted` and their target rows flagged, never deleted.
 async fn retire_deleted(
     tx: &mut PgConnection,
     run_id: Uuid,
@@ -208,7 +244,7 @@ async fn retire_deleted(
          {also_grades} \
          SELECT count(*) FROM gone",
         stage = stage_table(entity),
-        rows = rules_over.rows("l"),
+        rows = rules_over.maybe_gone("l"),
     );
     let count: i64 = sqlx::query(AssertSqlSafe(statement))
         .bind(entity.as_str())
@@ -237,10 +273,14 @@ async fn retire_superseded(
     } else {
         ""
     };
+    // The resolutions first, on their own: a few thousand rows that the
+    // target's unique index finds, not a join the planner may hash whole.
     let statement = format!(
-        "WITH flagged AS ( \
-             UPDATE {target} t SET source_deleted_at = now() FROM migration.resolutions r \
-             WHERE r.entity = $1 AND t.legacy_id = r.legacy_id AND t.source_deleted_at IS NULL {rows} RETURNING t.id) \
+        "WITH superseded AS MATERIALIZED ( \
+             SELECT r.legacy_id FROM migration.resolutions r WHERE r.entity = $1 {rows}), \
+         flagged AS ( \
+             UPDATE {target} t SET source_deleted_at = now() FROM superseded r \
+             WHERE t.legacy_id = r.legacy_id AND t.source_deleted_at IS NULL RETURNING t.id) \
          {also_grades} \
          SELECT count(*) FROM flagged"
     );

@@ -12,6 +12,7 @@ use lms_domain::LegacyEntity;
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 
+use super::RulesOver;
 use crate::apply::ApplyContext;
 use crate::bulk::loaded_tables;
 use crate::error::{DatabaseContext, EngineError};
@@ -146,11 +147,17 @@ pub async fn facts(tx: &mut PgConnection, ctx: &ApplyContext<'_>) -> Result<Fact
     })
 }
 
-/// Records the rows the apply must look at; returns how many.
+/// Records the rows the apply must look at; returns how many it added.
+///
+/// After a resolve over every row, the scope is recorded afresh. After one
+/// over the touched rows, it is added to what is recorded: rows a run that
+/// did not finish put in scope are still there, and may still differ from
+/// the ledger (the scope is forgotten when the table catches up).
 pub async fn record(
     tx: &mut PgConnection,
     ctx: &ApplyContext<'_>,
     facts: &Facts,
+    rules_over: RulesOver,
 ) -> Result<u64, EngineError> {
     let stage = stage_table(ctx.entity);
     let mut dependents = String::new();
@@ -164,10 +171,28 @@ pub async fn record(
             ],
         )?);
     }
-    let statement = render(SCOPE, &[("stage", &stage), ("dependents", &dependents)])?;
+    let touched = rules_over != RulesOver::EveryRow;
+    let not_yet_recorded = if touched {
+        "AND NOT EXISTS (SELECT 1 FROM migration.apply_scope p \
+         WHERE p.entity = $1 AND p.legacy_id = candidate.legacy_id)"
+    } else {
+        ""
+    };
+    let statement = render(
+        SCOPE,
+        &[
+            ("stage", &stage),
+            ("dependents", &dependents),
+            ("resolved_r", &rules_over.rows("r")),
+            ("resolved_l", &rules_over.rows("l")),
+            ("not_yet_recorded", not_yet_recorded),
+        ],
+    )?;
     // Never caught up: every referenced row counts as changed.
     let references_seen = facts.references_seen;
-    clear(tx, ctx.entity).await?;
+    if !touched {
+        clear(tx, ctx.entity).await?;
+    }
     // The deletions this run sees are its own to consume (see caught_up).
     sqlx::query(
         "UPDATE migration.lms_deletions SET claimed_by = $1 \
@@ -203,9 +228,9 @@ pub async fn clear(tx: &mut PgConnection, entity: LegacyEntity) -> Result<(), En
 }
 
 /// Brings the table's record in step once its run applied everything
-/// (its finalize): staged changes and the deletions its resolve step
-/// claimed are consumed, and the referenced tables' ledger is seen as it
-/// is now.
+/// (its finalize): staged changes, the apply scope and the deletions its
+/// resolve step claimed are consumed, and the referenced tables' ledger is
+/// seen as it is now.
 pub async fn caught_up(tx: &mut PgConnection, ctx: &ApplyContext<'_>) -> Result<(), EngineError> {
     let (run_id, entity) = (ctx.run_id, ctx.entity);
     sqlx::query("DELETE FROM migration.stage_changes WHERE entity = $1")
@@ -213,6 +238,7 @@ pub async fn caught_up(tx: &mut PgConnection, ctx: &ApplyContext<'_>) -> Result<
         .execute(&mut *tx)
         .await
         .lms()?;
+    clear(tx, entity).await?;
     sqlx::query(
         "DELETE FROM migration.lms_deletions WHERE target_table = ANY($1) AND claimed_by = $2",
     )

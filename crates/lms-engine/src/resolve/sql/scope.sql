@@ -4,6 +4,12 @@
 -- table last caught up with it, $4: the run's conflict policy, $5: the LMS
 -- tables the legacy table fills, $6: whether the ledger's proposals were
 -- computed under other terms (rules version, legacy time zone).
+--
+-- When the journal resolved only its touched rows, only those can have a
+-- resolution that changed in this run (the holes resolved_r and
+-- resolved_l keep them); a resolution changed by a run that did not finish
+-- is in the scope that run recorded, which is kept until the table catches
+-- up (the hole not_yet_recorded adds only rows not in it yet).
 INSERT INTO migration.apply_scope (entity, legacy_id)
 SELECT $1, candidate.legacy_id
 FROM (
@@ -24,12 +30,12 @@ FROM (
     -- Rows whose resolution changed: now merged or rejected, or otherwise.
     SELECT r.legacy_id FROM migration.resolutions r
     LEFT JOIN migration.ledger l ON l.entity = $1 AND l.legacy_id = r.legacy_id
-    WHERE r.entity = $1
+    WHERE r.entity = $1 {{resolved_r}}
       AND (l.legacy_id IS NULL
            OR (l.outcome, l.reason, l.survivor_legacy_id) IS DISTINCT FROM (r.outcome, r.reason, r.survivor_legacy_id))
     UNION
     SELECT l.legacy_id FROM migration.ledger l
-    WHERE l.entity = $1 AND l.outcome <> 'migrated' AND l.source_deleted_at IS NULL
+    WHERE l.entity = $1 {{resolved_l}} AND l.outcome <> 'migrated' AND l.source_deleted_at IS NULL
       AND NOT EXISTS (SELECT 1 FROM migration.resolutions r WHERE r.entity = $1 AND r.legacy_id = l.legacy_id)
     UNION
     -- Rows whose LMS row was deleted in the LMS since. The ledger's targets
@@ -44,4 +50,4 @@ FROM (
     WHERE l.entity = $1 AND l.conflict IS NOT NULL AND (l.conflict = 'key_taken' OR $4 = 'take_legacy')
     {{dependents}}
 ) candidate
-WHERE EXISTS (SELECT 1 FROM {{stage}} s WHERE s.legacy_id = candidate.legacy_id);
+WHERE EXISTS (SELECT 1 FROM {{stage}} s WHERE s.legacy_id = candidate.legacy_id) {{not_yet_recorded}};
