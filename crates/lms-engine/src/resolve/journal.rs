@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgConnection};
 
 use super::RulesOver;
+use crate::conflict::ConflictPolicy;
 use crate::error::{DatabaseContext, EngineError};
 use crate::sql_template::render;
 
@@ -17,12 +18,12 @@ const COURSES: &str = include_str!("sql/journal_courses.sql");
 /// The contract: a row whose student points nowhere or at a rejected student,
 /// or whose subject points nowhere, is rejected; a merged student's rows
 /// attach to the survivor; rows with the same (surviving student, course
-/// key) are one enrollment, the lowest id surviving. A group that points
+/// key) are one enrollment, the lowest id survives. A group that points
 /// nowhere counts as NULL in the course key (docs/contract.md).
 ///
 /// Over every staged row, the caller has forgotten the journal's
-/// resolutions; over the touched rows, this forgets theirs and returns how
-/// many rows it resolved again.
+/// resolutions; over the touched rows (gathered by [`gather_changed`]),
+/// this forgets theirs and returns how many rows it resolved again.
 pub async fn resolve(
     tx: &mut PgConnection,
     ledger: &str,
@@ -33,17 +34,17 @@ pub async fn resolve(
         .execute(&mut *tx)
         .await
         .lms()?;
-    let (rows, touched) = match rules_over {
-        RulesOver::EveryRow => ("", None),
-        RulesOver::TouchedJournalRows { references_seen } => (
-            "WHERE j.legacy_id IN (SELECT legacy_id FROM journal_scope)",
-            Some(forget_touched(tx, references_seen).await?),
-        ),
+    let touched = match rules_over {
+        RulesOver::EveryRow => None,
+        RulesOver::TouchedJournalRows => Some(forget_touched(tx).await?),
     };
-    sqlx::raw_sql(AssertSqlSafe(render(KEYS, &[("rows", rows)])?))
-        .execute(&mut *tx)
-        .await
-        .lms()?;
+    sqlx::raw_sql(AssertSqlSafe(render(
+        KEYS,
+        &[("rows", &rules_over.rows("j"))],
+    )?))
+    .execute(&mut *tx)
+    .await
+    .lms()?;
     sqlx::raw_sql(OUTCOMES).execute(&mut *tx).await.lms()?;
     if !dry_run {
         create_courses(tx).await?;
@@ -51,11 +52,12 @@ pub async fn resolve(
     Ok(touched)
 }
 
-/// Gathers the rows a delta run resolves again (`journal_scope`) and
-/// forgets their resolutions; returns how many there are.
-async fn forget_touched(
+/// Gathers, for a delta run, the journal rows whose key or standing may
+/// have changed (`journal_changed`); returns how many there are.
+pub async fn gather_changed(
     tx: &mut PgConnection,
     references_seen: Option<DateTime<Utc>>,
+    on_conflict: ConflictPolicy,
 ) -> Result<i64, EngineError> {
     sqlx::raw_sql(
         "CREATE TEMP TABLE journal_changed (legacy_id bigint PRIMARY KEY) ON COMMIT DROP",
@@ -63,11 +65,20 @@ async fn forget_touched(
     .execute(&mut *tx)
     .await
     .lms()?;
-    sqlx::query(CHANGED)
+    let changed = sqlx::query(CHANGED)
         .bind(references_seen)
+        .bind(on_conflict.as_str())
         .execute(&mut *tx)
         .await
-        .lms()?;
+        .lms()?
+        .rows_affected();
+    Ok(i64::try_from(changed).unwrap_or(i64::MAX))
+}
+
+/// Gathers the rows a delta run resolves again (`journal_scope`, from
+/// `journal_changed`) and forgets their resolutions; returns how many
+/// there are.
+async fn forget_touched(tx: &mut PgConnection) -> Result<i64, EngineError> {
     sqlx::raw_sql(SCOPE).execute(&mut *tx).await.lms()?;
     let forgotten = sqlx::query(
         "DELETE FROM migration.resolutions \

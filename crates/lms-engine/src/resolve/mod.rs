@@ -17,7 +17,6 @@ mod users;
 
 pub use users::resolve as resolve_logins;
 
-use chrono::{DateTime, Utc};
 use lms_domain::LegacyEntity;
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, PgConnection, Row};
@@ -40,39 +39,41 @@ pub enum RulesOver {
     EveryRow,
     /// A delta run over the journal, whose mirror, resolutions and ledger
     /// were in step but for the recorded changes: only the rows that
-    /// changed, or point at a reference whose ledger changed after
-    /// `references_seen`, and every row of the key groups they were in or
-    /// may be in now. The other key groups keep their members, so their
-    /// resolutions stand (docs/contract.md, "Re-runs").
-    TouchedJournalRows {
-        references_seen: Option<DateTime<Utc>>,
-    },
+    /// changed, or point at a reference whose ledger changed since the
+    /// journal last caught up (`journal_changed`), and every row of the key
+    /// groups they were in or may be in now. The other key groups keep
+    /// their members, so their resolutions stand (docs/contract.md, "A
+    /// journal delta resolves what it touched").
+    TouchedJournalRows,
 }
 
 impl RulesOver {
     /// The rows a delta run resolves: only the journal, the one table large
     /// enough for it to matter, resolves only what was touched, and only
     /// when its record of changes can be trusted, the rules' terms stand,
-    /// and at most a tenth of it (and [`MASS_CHANGE_BASE`] rows) was staged
-    /// as changed: more touches most key groups anyway, and resolving every
-    /// row takes the staged rows' statistics again.
+    /// and at most a tenth of it (and [`MASS_CHANGE_BASE`] rows) changed,
+    /// in legacy or through what it references: more touches most key
+    /// groups anyway, and resolving every row takes the staged rows'
+    /// statistics again. A touched resolve finds its changed rows gathered
+    /// here, in `journal_changed`.
     async fn for_run(
         tx: &mut PgConnection,
-        entity: LegacyEntity,
+        apply: &ApplyContext<'_>,
         facts: Option<&scope::Facts>,
     ) -> Result<RulesOver, EngineError> {
         let Some(facts) = facts else {
             return Ok(RulesOver::EveryRow);
         };
-        if entity != LegacyEntity::Journal || !facts.in_step || facts.terms_changed {
+        if apply.entity != LegacyEntity::Journal || !facts.in_step || facts.terms_changed {
             return Ok(RulesOver::EveryRow);
         }
+        let changed = journal::gather_changed(tx, facts.references_seen, apply.on_conflict).await?;
         // Against the planner's count of staged rows, as autovacuum decides
         // to ANALYZE: a base, plus a tenth of the table.
         let mass_change: bool = sqlx::query_scalar(
-            "SELECT (SELECT count(*) FROM migration.stage_changes WHERE entity = 'journal') \
-                    > $1 + (SELECT reltuples FROM pg_class WHERE oid = 'migration.stage_journal'::regclass) / 10",
+            "SELECT $1 > $2 + (SELECT reltuples FROM pg_class WHERE oid = 'migration.stage_journal'::regclass) / 10",
         )
+        .bind(changed)
         .bind(MASS_CHANGE_BASE)
         .fetch_one(&mut *tx)
         .await
@@ -80,9 +81,7 @@ impl RulesOver {
         Ok(if mass_change {
             RulesOver::EveryRow
         } else {
-            RulesOver::TouchedJournalRows {
-                references_seen: facts.references_seen,
-            }
+            RulesOver::TouchedJournalRows
         })
     }
 
@@ -91,7 +90,7 @@ impl RulesOver {
     pub(crate) fn rows(self, alias: &str) -> String {
         match self {
             RulesOver::EveryRow => String::new(),
-            RulesOver::TouchedJournalRows { .. } => {
+            RulesOver::TouchedJournalRows => {
                 format!("AND {alias}.legacy_id IN (SELECT legacy_id FROM journal_scope)")
             }
         }
@@ -104,7 +103,8 @@ impl RulesOver {
     fn maybe_gone(self, alias: &str) -> String {
         match self {
             RulesOver::EveryRow => String::new(),
-            RulesOver::TouchedJournalRows { .. } => format!(
+            // Only the journal resolves its touched rows.
+            RulesOver::TouchedJournalRows => format!(
                 "AND {alias}.legacy_id IN (SELECT c.legacy_id FROM migration.stage_changes c \
                  WHERE c.entity = 'journal' AND c.kind = 'gone')"
             ),
@@ -132,7 +132,7 @@ pub async fn resolve_entity(
         scope::clear(tx, entity).await?;
         return Ok(json!({ "skipped": true, "facts": facts }));
     }
-    let rules_over = RulesOver::for_run(tx, entity, facts.as_ref()).await?;
+    let rules_over = RulesOver::for_run(tx, apply, facts.as_ref()).await?;
     if rules_over == RulesOver::EveryRow {
         sqlx::query("DELETE FROM migration.resolutions WHERE entity = $1")
             .bind(entity.as_str())

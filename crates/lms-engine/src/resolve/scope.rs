@@ -4,8 +4,9 @@
 //! referenced rows whose ledger changed since, LMS rows deleted in the
 //! LMS, conflicts to try again. If nothing can have, the table is skipped:
 //! its resolutions stand, its apply looks at no row. Otherwise it is
-//! resolved whole, and its apply looks only at the rows that may have
-//! changed (`migration.apply_scope`).
+//! resolved (the journal only over its touched rows, `RulesOver`), and its
+//! apply looks only at the rows that may have changed
+//! (`migration.apply_scope`).
 
 use chrono::{DateTime, Utc};
 use lms_domain::LegacyEntity;
@@ -217,7 +218,8 @@ pub async fn record(
     Ok(inserted)
 }
 
-/// Forgets the table's scope (a skipped table's apply looks at no row).
+/// Forgets the table's scope (a skipped table's apply looks at no row; a
+/// table caught up has no row left to apply).
 pub async fn clear(tx: &mut PgConnection, entity: LegacyEntity) -> Result<(), EngineError> {
     sqlx::query("DELETE FROM migration.apply_scope WHERE entity = $1")
         .bind(entity.as_str())

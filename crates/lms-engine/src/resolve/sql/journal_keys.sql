@@ -1,5 +1,5 @@
--- Each journal row's key as LMS ids ({{rows}}: every staged row, or only
--- those a delta run resolves again).
+-- Each journal row's key as LMS ids: of every staged row, or only of those
+-- a delta run resolves again (the hole rows).
 CREATE TEMP TABLE journal_keys ON COMMIT DROP AS
 SELECT j.legacy_id, j.student_legacy_id, j.subject_legacy_id, j.invalid_detail,
        st.outcome AS student_outcome, st.target_id AS student_target,
@@ -9,4 +9,4 @@ FROM migration.stage_journal j
 LEFT JOIN journal_students st ON st.legacy_id = j.student_legacy_id
 LEFT JOIN journal_subjects sb ON sb.legacy_id = j.subject_legacy_id
 LEFT JOIN journal_groups g ON g.legacy_id = j.group_legacy_id
-{{rows}};
+WHERE true {{rows}};
