@@ -105,6 +105,31 @@ async fn assert_same_as_every_row(fixture: &Fixture) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The school, migrated, with rows 104 and 105 added with row 100's key
+/// (100 survives, both merge into it) and migrated again.
+async fn school_with_a_group_of_three(purpose: &str) -> anyhow::Result<Fixture> {
+    let fixture = migrated_school(purpose).await?;
+    fixture
+        .legacy_sql(
+            "INSERT INTO journal (id, student_id, subject_id, group_id, academic_year, semester, status) \
+             VALUES (104, 10, 1, 1, '2024-2025', 1, 'active'), (105, 10, 1, 1, '2024-2025', 1, 'active')",
+        )
+        .await?;
+    let report = fixture.rerun(2, KeepLms, 2).await?;
+    anyhow::ensure!(report.status == RunStatus::Succeeded, "{:?}", report.error);
+    Ok(fixture)
+}
+
+/// The journal row a legacy journal row's ledger says it merged into.
+async fn survivor_of(fixture: &Fixture, legacy_id: i64) -> anyhow::Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT survivor_legacy_id FROM migration.ledger WHERE entity = 'journal' AND legacy_id = $1",
+    )
+    .bind(legacy_id)
+    .fetch_one(fixture.lms())
+    .await?)
+}
+
 #[tokio::test]
 async fn a_delta_resolves_only_the_key_groups_its_changes_touch() -> anyhow::Result<()> {
     let fixture = migrated_school("touched-groups").await?;
@@ -124,17 +149,7 @@ async fn a_delta_resolves_only_the_key_groups_its_changes_touch() -> anyhow::Res
 
 #[tokio::test]
 async fn a_survivor_that_moves_away_hands_its_group_to_the_next_lowest_id() -> anyhow::Result<()> {
-    let fixture = migrated_school("survivor-moves").await?;
-    fixture
-        .legacy_sql(
-            "INSERT INTO journal (id, student_id, subject_id, group_id, academic_year, semester, status) \
-             VALUES (104, 10, 1, 1, '2024-2025', 1, 'active'), (105, 10, 1, 1, '2024-2025', 1, 'active')",
-        )
-        .await?;
-    assert_eq!(
-        fixture.rerun(2, KeepLms, 2).await?.status,
-        RunStatus::Succeeded
-    );
+    let fixture = school_with_a_group_of_three("survivor-moves").await?;
     // Row 100 survives 104 and 105; moved to Physics, it leaves them
     // behind, unchanged in legacy: 104 must survive and take 105.
     fixture
@@ -142,12 +157,7 @@ async fn a_survivor_that_moves_away_hands_its_group_to_the_next_lowest_id() -> a
         .await?;
     let report = fixture.rerun(2, KeepLms, 2).await?;
     assert_eq!(report.status, RunStatus::Succeeded);
-    let survivor: Option<i64> = sqlx::query_scalar(
-        "SELECT survivor_legacy_id FROM migration.ledger WHERE entity = 'journal' AND legacy_id = 105",
-    )
-    .fetch_one(fixture.lms())
-    .await?;
-    assert_eq!(survivor, Some(104));
+    assert_eq!(survivor_of(&fixture, 105).await?, Some(104));
     assert_same_as_every_row(&fixture).await?;
     fixture.close().await
 }
@@ -155,17 +165,7 @@ async fn a_survivor_that_moves_away_hands_its_group_to_the_next_lowest_id() -> a
 #[tokio::test]
 async fn a_run_abandoned_after_its_resolve_leaves_its_scope_to_the_next_run() -> anyhow::Result<()>
 {
-    let fixture = migrated_school("abandoned-scope").await?;
-    fixture
-        .legacy_sql(
-            "INSERT INTO journal (id, student_id, subject_id, group_id, academic_year, semester, status) \
-             VALUES (104, 10, 1, 1, '2024-2025', 1, 'active'), (105, 10, 1, 1, '2024-2025', 1, 'active')",
-        )
-        .await?;
-    assert_eq!(
-        fixture.rerun(2, KeepLms, 2).await?.status,
-        RunStatus::Succeeded
-    );
+    let fixture = school_with_a_group_of_three("abandoned-scope").await?;
     // Row 100 leaves its group for Physics. A run resolves that (104 now
     // survives, 105 merges into it) and is cancelled before its apply.
     fixture
@@ -185,12 +185,7 @@ async fn a_run_abandoned_after_its_resolve_leaves_its_scope_to_the_next_run() ->
     // groups, but their ledger still says what it said before.
     let report = fixture.rerun(2, KeepLms, 2).await?;
     assert_eq!(report.status, RunStatus::Succeeded);
-    let survivor: Option<i64> = sqlx::query_scalar(
-        "SELECT survivor_legacy_id FROM migration.ledger WHERE entity = 'journal' AND legacy_id = 105",
-    )
-    .fetch_one(fixture.lms())
-    .await?;
-    assert_eq!(survivor, Some(104));
+    assert_eq!(survivor_of(&fixture, 105).await?, Some(104));
     assert_same_as_every_row(&fixture).await?;
     fixture.close().await
 }
@@ -219,12 +214,7 @@ async fn a_student_merged_in_legacy_regroups_journal_rows_unchanged_in_legacy() 
         .await?;
     let report = fixture.rerun(2, KeepLms, 2).await?;
     assert_eq!(report.status, RunStatus::Succeeded);
-    let survivor: Option<i64> = sqlx::query_scalar(
-        "SELECT survivor_legacy_id FROM migration.ledger WHERE entity = 'journal' AND legacy_id = 106",
-    )
-    .fetch_one(fixture.lms())
-    .await?;
-    assert_eq!(survivor, Some(100));
+    assert_eq!(survivor_of(&fixture, 106).await?, Some(100));
     assert_same_as_every_row(&fixture).await?;
     fixture.close().await
 }
