@@ -316,7 +316,11 @@ async fn decide(tx: &mut PgConnection, ctx: &ApplyContext<'_>) -> Result<(), Eng
         .execute(&mut *tx)
         .await
         .lms()?;
-    Ok(())
+    // The plan was analyzed before any row had an action: every statement
+    // after this one picks its rows by action, and over a one-row estimate
+    // the guarded update's anti-join against the rows it applied nests
+    // loops (thousands of rows squared, seconds per chunk).
+    execute(tx, "ANALYZE apply_plan".to_owned()).await
 }
 
 /// Updates the rows decided `apply`, inserts the new ones, and (journal)
