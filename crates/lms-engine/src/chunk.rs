@@ -419,6 +419,6 @@ async fn phase_work(
         Phase::Finalize if info.kind == RunKind::DryRun => {
             finalize::preview_entity(tx, &ctx.legacy, info.run_id, info.entity).await
         }
-        Phase::Finalize => finalize::finalize_entity(tx, &ctx.legacy, apply).await,
+        Phase::Finalize => finalize::finalize_entity(tx, &ctx.lms, &ctx.legacy, apply).await,
     }
 }

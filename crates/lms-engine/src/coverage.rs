@@ -44,36 +44,29 @@ pub async fn count(
     entity: LegacyEntity,
 ) -> Result<EntityCoverage, EngineError> {
     let mut coverage = EntityCoverage::default();
+    // One pass over the ledger: rows grouped by outcome, reason and their
+    // list of warnings (a handful of distinct lists), added up here.
     let rows = sqlx::query(
-        "SELECT outcome, coalesce(reason, ''), count(*) FROM migration.ledger \
-         WHERE entity = $1 AND source_deleted_at IS NULL GROUP BY 1, 2",
+        "SELECT outcome, coalesce(reason, '') AS reason, warnings, count(*) AS rows \
+         FROM migration.ledger WHERE entity = $1 AND source_deleted_at IS NULL GROUP BY 1, 2, 3",
     )
     .bind(entity.as_str())
     .fetch_all(&mut *tx)
     .await
     .lms()?;
     for row in rows {
-        let outcome: String = row.try_get(0).lms()?;
-        let reason: String = row.try_get(1).lms()?;
-        let count: i64 = row.try_get(2).lms()?;
+        let outcome: String = row.try_get("outcome").lms()?;
+        let reason: String = row.try_get("reason").lms()?;
+        let warnings: Vec<String> = row.try_get("warnings").lms()?;
+        let count: i64 = row.try_get("rows").lms()?;
         match outcome.as_str() {
             "migrated" => coverage.migrated += count,
             "merged" => coverage.merged += count,
             _ => *coverage.rejected.entry(reason).or_default() += count,
         }
-    }
-    let rows = sqlx::query(
-        "SELECT w, count(*) FROM migration.ledger, unnest(warnings) AS w \
-         WHERE entity = $1 AND source_deleted_at IS NULL GROUP BY 1",
-    )
-    .bind(entity.as_str())
-    .fetch_all(&mut *tx)
-    .await
-    .lms()?;
-    for row in rows {
-        coverage
-            .warnings
-            .insert(row.try_get(0).lms()?, row.try_get(1).lms()?);
+        for warning in warnings {
+            *coverage.warnings.entry(warning).or_default() += count;
+        }
     }
     let target = format!(
         "SELECT count(*) FROM {} WHERE legacy_id IS NOT NULL AND source_deleted_at IS NULL",

@@ -14,10 +14,15 @@ use crate::bulk::{self, LoadPath};
 use crate::coverage::{self, EntityCoverage};
 use crate::error::{DatabaseContext, EngineError};
 use crate::resolve::scope;
+use crate::sql_template::render;
+
+const FOLLOW_SURVIVORS: &str = include_str!("finalize/follow_survivors.sql");
 
 /// Finalizes one table; returns its coverage as the step's statistics.
+/// (`lms` lends a second connection, for the check against legacy.)
 pub async fn finalize_entity(
     tx: &mut PgConnection,
+    lms: &PgPool,
     legacy: &PgPool,
     apply: &ApplyContext<'_>,
 ) -> Result<Value, EngineError> {
@@ -49,24 +54,28 @@ pub async fn finalize_entity(
         let restored = bulk::finish(tx, entity).await?;
         tracing::info!(%entity, restored, "bulk load finished: indexes and foreign keys restored");
     }
-    sqlx::query(
-        "UPDATE migration.ledger m SET target_id = s.target_id, recorded_at = now() \
-         FROM migration.ledger s \
-         WHERE m.entity = $1 AND m.outcome = 'merged' AND m.source_deleted_at IS NULL \
-           AND s.entity = $1 AND s.legacy_id = m.survivor_legacy_id \
-           AND m.target_id IS DISTINCT FROM s.target_id",
-    )
-    .bind(entity.as_str())
-    .execute(&mut *tx)
-    .await
-    .lms()?;
+    follow_survivors(tx, apply).await?;
 
+    // The ledger's live ids are committed by now (this transaction only
+    // moves merged rows' targets), so another connection reads the same
+    // ids, and the check runs beside the counts.
     let recorded = format!(
         "SELECT legacy_id FROM migration.ledger WHERE entity = '{}' AND source_deleted_at IS NULL ORDER BY legacy_id",
         entity.as_str()
     );
-    let check = verify_against_legacy(tx, legacy, entity, &recorded).await?;
-    let mut coverage: EntityCoverage = coverage::count(tx, entity).await?;
+    let (check, counted) = tokio::join!(
+        async {
+            let mut ledger = lms.acquire().await.lms()?;
+            let verified = verify_against_legacy(&mut ledger, legacy, entity, &recorded).await;
+            if verified.is_err() {
+                // Its COPY may be left unread: never reuse that connection.
+                ledger.close_on_drop();
+            }
+            verified
+        },
+        coverage::count(tx, entity)
+    );
+    let (check, mut coverage): (Verification, EntityCoverage) = (check?, counted?);
     coverage.legacy_rows = check.legacy_rows;
     coverage.unexplained = check.unexplained;
     coverage.vanished = check.vanished;
@@ -86,6 +95,38 @@ pub async fn finalize_entity(
     }
     scope::caught_up(tx, apply).await?;
     Ok(stats)
+}
+
+/// Merged rows take their survivor's target. While the table is in step,
+/// only a merged row or a survivor that a run applied since the table last
+/// caught up can be out of step, and the apply scope holds those; otherwise
+/// (a bulk load, or the first run after a dry run, an undo or a lost
+/// mirror) every merged row is looked at.
+async fn follow_survivors(
+    tx: &mut PgConnection,
+    apply: &ApplyContext<'_>,
+) -> Result<(), EngineError> {
+    let entity = apply.entity;
+    let in_step: bool = sqlx::query_scalar(
+        "SELECT coalesce((SELECT in_step FROM migration.stage_state WHERE entity = $1), false)",
+    )
+    .bind(entity.as_str())
+    .fetch_one(&mut *tx)
+    .await
+    .lms()?;
+    let scoped = if apply.load_path == LoadPath::Delta && in_step {
+        "AND (m.legacy_id IN (SELECT p.legacy_id FROM migration.apply_scope p WHERE p.entity = $1) \
+              OR m.survivor_legacy_id IN (SELECT p.legacy_id FROM migration.apply_scope p WHERE p.entity = $1))"
+    } else {
+        ""
+    };
+    let statement = render(FOLLOW_SURVIVORS, &[("scoped", scoped)])?;
+    sqlx::query(AssertSqlSafe(statement))
+        .bind(entity.as_str())
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    Ok(())
 }
 
 /// Whether this run created, updated or retired more than a tenth of the

@@ -150,10 +150,12 @@ pub async fn facts(tx: &mut PgConnection, ctx: &ApplyContext<'_>) -> Result<Fact
 
 /// Records the rows the apply must look at; returns how many it added.
 ///
-/// After a resolve over every row, the scope is recorded afresh. After one
-/// over the touched rows, it is added to what is recorded: rows a run that
-/// did not finish put in scope are still there, and may still differ from
-/// the ledger (the scope is forgotten when the table catches up).
+/// The scope is only ever added to, until the table catches up: rows a run
+/// that did not finish put in scope are still there, and may still differ
+/// from the ledger. So while the table stays in step, the scope holds every
+/// row any run applied since it last caught up (the finalize's merged
+/// targets rely on it); a row in it that has not changed since is applied
+/// as unchanged.
 pub async fn record(
     tx: &mut PgConnection,
     ctx: &ApplyContext<'_>,
@@ -172,13 +174,6 @@ pub async fn record(
             ],
         )?);
     }
-    let touched = rules_over != RulesOver::EveryRow;
-    let not_yet_recorded = if touched {
-        "AND NOT EXISTS (SELECT 1 FROM migration.apply_scope p \
-         WHERE p.entity = $1 AND p.legacy_id = candidate.legacy_id)"
-    } else {
-        ""
-    };
     let statement = render(
         SCOPE,
         &[
@@ -186,14 +181,10 @@ pub async fn record(
             ("dependents", &dependents),
             ("resolved_r", &rules_over.rows("r")),
             ("resolved_l", &rules_over.rows("l")),
-            ("not_yet_recorded", not_yet_recorded),
         ],
     )?;
     // Never caught up: every referenced row counts as changed.
     let references_seen = facts.references_seen;
-    if !touched {
-        clear(tx, ctx.entity).await?;
-    }
     // The deletions this run sees are its own to consume (see caught_up).
     sqlx::query(
         "UPDATE migration.lms_deletions SET claimed_by = $1 \

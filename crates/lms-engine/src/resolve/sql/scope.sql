@@ -9,7 +9,7 @@
 -- resolution that changed in this run (the holes resolved_r and
 -- resolved_l keep them); a resolution changed by a run that did not finish
 -- is in the scope that run recorded, which is kept until the table catches
--- up (the hole not_yet_recorded adds only rows not in it yet).
+-- up: only rows not in it yet are added.
 INSERT INTO migration.apply_scope (entity, legacy_id)
 SELECT $1, candidate.legacy_id
 FROM (
@@ -50,4 +50,5 @@ FROM (
     WHERE l.entity = $1 AND l.conflict IS NOT NULL AND (l.conflict = 'key_taken' OR $4 = 'take_legacy')
     {{dependents}}
 ) candidate
-WHERE EXISTS (SELECT 1 FROM {{stage}} s WHERE s.legacy_id = candidate.legacy_id) {{not_yet_recorded}};
+WHERE EXISTS (SELECT 1 FROM {{stage}} s WHERE s.legacy_id = candidate.legacy_id)
+  AND NOT EXISTS (SELECT 1 FROM migration.apply_scope p WHERE p.entity = $1 AND p.legacy_id = candidate.legacy_id);

@@ -1,0 +1,1 @@
+DROP INDEX migration.ledger_not_migrated_idx;
