@@ -11,6 +11,8 @@
 //! Staging is UNLOGGED (a mirror of legacy, `stage`): a PostgreSQL crash
 //! empties it, so every step that reads it first checks it holds what its
 //! stage chunks staged, staging again what a crash lost ([`ensure_staged`]).
+//! The check is one lookup while the run's row in the unlogged
+//! `migration.staging_witness` is there: a crash empties it with staging.
 //!
 //! Whatever a crash or a failed run leaves (dropped definitions, markers,
 //! NOT VALID keys, invalid indexes), the next plan repairs first
@@ -405,6 +407,9 @@ pub async fn ensure_staged(
     range: IdRange,
     reader: Phase,
 ) -> Result<u64, EngineError> {
+    if staging_witnessed(tx, run_id).await? {
+        return Ok(0);
+    }
     let stage = stage_table(entity);
     let chunks = sqlx::query(STAGED_CHUNKS)
         .bind(run_id)
@@ -460,6 +465,28 @@ pub async fn ensure_staged(
 }
 
 const STAGED_CHUNKS: &str = include_str!("bulk/staged_chunks.sql");
+
+/// Records, in unlogged `migration.staging_witness`, that the run's staging
+/// is whole: a crash empties the witness with staging.
+pub async fn witness_staging(tx: &mut PgConnection, run_id: Uuid) -> Result<(), EngineError> {
+    sqlx::query("INSERT INTO migration.staging_witness (run_id) VALUES ($1)")
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    Ok(())
+}
+
+/// Whether no crash emptied the unlogged tables since the run was planned.
+/// (A run planned before the witness existed has no row: its staging is
+/// counted.)
+async fn staging_witnessed(tx: &mut PgConnection, run_id: Uuid) -> Result<bool, EngineError> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM migration.staging_witness WHERE run_id = $1)")
+        .bind(run_id)
+        .fetch_one(&mut *tx)
+        .await
+        .lms()
+}
 
 async fn staged_rows(
     tx: &mut PgConnection,

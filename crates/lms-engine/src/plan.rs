@@ -238,6 +238,7 @@ pub async fn plan_run(
     // No other run is active: whatever an unfinished one left of a bulk
     // load (or a crash left of an index or a key) is mended first.
     bulk::repair(&mut tx).await?;
+    bulk::witness_staging(&mut tx, run_id).await?;
     // Staging and resolutions stay from run to run (stage merges legacy
     // into the mirror; a bulk load empties them first).
     let mut choices = Vec::with_capacity(entities.len());

@@ -317,7 +317,7 @@ async fn staging_a_crash_lost_is_staged_again_with_the_same_result() -> anyhow::
     })
     .await?;
     // A PostgreSQL crash empties unlogged tables: staging among them.
-    fixture.lms_sql("TRUNCATE migration.stage_journal").await?;
+    fixture.crash_empties_unlogged_tables().await?;
 
     run_until(&fixture.engine, planned.run_id, |_, _| false).await?;
 
@@ -366,14 +366,7 @@ async fn staging_lost_before_users_are_applied_settles_logins_over_every_user() 
     })
     .await?;
     // A crash empties every unlogged table, staging among them.
-    fixture
-        .lms_sql(
-            "DO $$ DECLARE t text; BEGIN \
-             FOR t IN SELECT relname FROM pg_class WHERE relnamespace = 'migration'::regnamespace \
-                      AND relkind = 'r' AND relpersistence = 'u' \
-             LOOP EXECUTE format('TRUNCATE migration.%I', t); END LOOP; END $$",
-        )
-        .await?;
+    fixture.crash_empties_unlogged_tables().await?;
     // The second user's chunk runs first (as a second worker may).
     let last_users_apply: i64 = sqlx::query_scalar(
         "SELECT max(c.id) FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
@@ -414,7 +407,7 @@ async fn staging_lost_before_resolve_over_changed_legacy_is_resolved_as_it_is_no
                 WHERE id = (SELECT min(id) FROM journal)";
     fixture.legacy_sql(edit).await?;
     clean.legacy_sql(edit).await?;
-    fixture.lms_sql("TRUNCATE migration.stage_journal").await?;
+    fixture.crash_empties_unlogged_tables().await?;
 
     run_until(&fixture.engine, planned.run_id, |_, _| false).await?;
 
@@ -447,7 +440,7 @@ async fn staging_lost_after_resolve_over_changed_legacy_fails_the_run_for_the_ne
                 WHERE id = (SELECT min(id) FROM journal)";
     fixture.legacy_sql(edit).await?;
     clean.legacy_sql(edit).await?;
-    fixture.lms_sql("TRUNCATE migration.stage_journal").await?;
+    fixture.crash_empties_unlogged_tables().await?;
 
     let failed = run_chunk(&fixture.engine, apply).await?;
 

@@ -143,7 +143,7 @@ async fn a_preview_counts_legacy_deletions_after_the_mirror_was_lost() -> anyhow
     // and what legacy deleted meanwhile is found through the ledger.
     let fixture = migrated_school("holdlostmirror").await?;
     fixture.legacy_sql(FOUR_JOURNAL_CHANGES).await?;
-    fixture.lms_sql("TRUNCATE migration.stage_journal").await?;
+    fixture.crash_empties_unlogged_tables().await?;
 
     let (_, report) = run(&fixture, &held_at(ONE_ROW)).await?;
 
@@ -313,7 +313,7 @@ async fn an_approval_never_stages_legacy_again_where_the_mirror_was_lost() -> an
         .legacy_sql("UPDATE journal SET status = 'dropped' WHERE id = 100")
         .await?;
     // A PostgreSQL crash while the run is held empties the unlogged mirror.
-    fixture.lms_sql("TRUNCATE migration.stage_journal").await?;
+    fixture.crash_empties_unlogged_tables().await?;
 
     let approved = approve_and_finish(&fixture, run_id).await?;
 

@@ -152,6 +152,19 @@ impl Fixture {
         Ok(())
     }
 
+    /// Empties every unlogged table of the migration schema, as
+    /// PostgreSQL's crash recovery does: staging, and the witness that
+    /// staging is whole, among them.
+    pub async fn crash_empties_unlogged_tables(&self) -> anyhow::Result<()> {
+        self.lms_sql(
+            "DO $$ DECLARE t text; BEGIN \
+             FOR t IN SELECT relname FROM pg_class WHERE relnamespace = 'migration'::regnamespace \
+                      AND relkind = 'r' AND relpersistence = 'u' \
+             LOOP EXECUTE format('TRUNCATE migration.%I CASCADE', t); END LOOP; END $$",
+        )
+        .await
+    }
+
     /// Runs SQL against the legacy database (tests own it).
     pub async fn legacy_sql(&self, sql: &str) -> anyhow::Result<()> {
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
