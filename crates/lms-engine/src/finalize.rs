@@ -2,8 +2,6 @@
 //! applied. Links within the table, merged rows' targets, a check of the
 //! ledger against the legacy table itself, the coverage numbers, ANALYZE.
 
-use futures::StreamExt;
-use futures::stream::BoxStream;
 use lms_domain::LegacyEntity;
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row};
@@ -13,6 +11,7 @@ use crate::apply::ApplyContext;
 use crate::bulk::{self, LoadPath};
 use crate::coverage::{self, EntityCoverage};
 use crate::error::{DatabaseContext, EngineError};
+use crate::id_stream::IdStream;
 use crate::resolve::scope;
 use crate::sql_template::render;
 
@@ -319,57 +318,4 @@ async fn compare_ids(
         }
     }
     Ok(check)
-}
-
-/// Integers, one per line, from a COPY stream.
-struct IdStream<'c> {
-    stream: BoxStream<'c, Result<bytes::Bytes, sqlx::Error>>,
-    buffer: Vec<u8>,
-    position: usize,
-    from_legacy: bool,
-}
-
-impl<'c> IdStream<'c> {
-    fn new(stream: BoxStream<'c, Result<bytes::Bytes, sqlx::Error>>, from_legacy: bool) -> Self {
-        IdStream {
-            stream,
-            buffer: Vec::new(),
-            position: 0,
-            from_legacy,
-        }
-    }
-
-    async fn next(&mut self) -> Result<Option<i64>, EngineError> {
-        loop {
-            if let Some(end) = self.buffer[self.position..]
-                .iter()
-                .position(|byte| *byte == b'\n')
-            {
-                let line = &self.buffer[self.position..self.position + end];
-                self.position += end + 1;
-                let id = std::str::from_utf8(line)
-                    .ok()
-                    .and_then(|text| text.parse::<i64>().ok())
-                    .ok_or_else(|| {
-                        EngineError::Invariant(format!("not an id in a COPY stream: {line:?}"))
-                    })?;
-                return Ok(Some(id));
-            }
-            match self.stream.next().await {
-                None => return Ok(None),
-                Some(Err(error)) => {
-                    return Err(if self.from_legacy {
-                        EngineError::Legacy(error)
-                    } else {
-                        EngineError::Lms(error)
-                    });
-                }
-                Some(Ok(chunk)) => {
-                    self.buffer.drain(..self.position);
-                    self.position = 0;
-                    self.buffer.extend_from_slice(&chunk);
-                }
-            }
-        }
-    }
 }

@@ -17,6 +17,7 @@ pub mod error;
 pub mod explain;
 pub mod finalize;
 pub mod hold;
+mod id_stream;
 pub mod inline;
 pub mod plan;
 pub mod progress;

@@ -12,13 +12,14 @@ use std::fmt;
 use lms_config::MigrationSettings;
 use lms_domain::LegacyEntity;
 use serde::{Deserialize, Serialize};
-use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use crate::bulk::{self, LoadPath};
 use crate::conflict::ConflictPolicy;
 use crate::error::{DatabaseContext, EngineError};
 use crate::hold::HoldThreshold;
+use crate::id_stream::IdStream;
 use crate::state::{ChunkState, StepState, stored_text_enum};
 
 /// An inclusive range of legacy ids; `None` is unbounded. The chunks of a
@@ -187,17 +188,18 @@ pub async fn plan_run(
         return Err(EngineError::RunActive(active));
     }
     let limit = options.max_chunks;
-    let mut ranges = Vec::with_capacity(entities.len());
-    let mut planned: usize = 0;
-    for entity in &entities {
-        // Bounded: past the limit, no more buckets are fetched.
-        let budget = limit.saturating_sub(planned).saturating_add(1);
-        let table = chunk_ranges(legacy, *entity, options.chunk_size, budget).await?;
-        planned = planned.saturating_add(table.len());
-        if planned > limit {
-            return Err(too_many_chunks(legacy, &entities, options.chunk_size, limit).await?);
-        }
-        ranges.push(table);
+    // Every table at once (the journal's ids take longest to read), each
+    // bounded: past the limit, no more ranges are read.
+    let budget = limit.saturating_add(1);
+    let ranges: Vec<Vec<IdRange>> = futures::future::try_join_all(
+        entities
+            .iter()
+            .map(|entity| chunk_ranges(legacy, *entity, options.chunk_size, budget)),
+    )
+    .await?;
+    let planned = ranges.iter().map(Vec::len).fold(0, usize::saturating_add);
+    if planned > limit {
+        return Err(too_many_chunks(legacy, &entities, options.chunk_size, limit).await?);
     }
 
     let run_id = Uuid::now_v7();
@@ -386,28 +388,29 @@ fn smallest_fitting_chunk_size(rows: &[u64], limit: usize) -> Option<u64> {
 /// Splits a legacy table into ranges of about `chunk_size` rows each, by its
 /// ids as they are now; the first and last ranges are open-ended. At most
 /// `limit` ranges are read.
+///
+/// The ids stream out in order (`COPY`, in constant memory) and every
+/// `chunk_size`-th closes a range: numbering the rows in SQL and grouping
+/// them cost three times the scan.
 pub async fn chunk_ranges(
     legacy: &PgPool,
     entity: LegacyEntity,
     chunk_size: u32,
     limit: usize,
 ) -> Result<Vec<IdRange>, EngineError> {
-    let query = format!(
-        "SELECT max(id)::bigint FROM (SELECT id, (row_number() OVER (ORDER BY id) - 1) / $1 AS bucket FROM {}) ids \
-         GROUP BY bucket ORDER BY bucket LIMIT $2",
-        entity.as_str()
-    );
-    let rows = sqlx::query(AssertSqlSafe(query))
-        .bind(i64::from(chunk_size))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(legacy)
-        .await
-        .legacy()?;
-    let uppers: Vec<i64> = rows
-        .iter()
-        .map(|row| row.try_get::<i64, _>(0))
-        .collect::<Result<_, _>>()
-        .legacy()?;
+    let mut connection = legacy.acquire().await.legacy()?;
+    let uppers = range_uppers(&mut connection, entity, chunk_size, limit).await;
+    if !matches!(
+        uppers,
+        Ok(RangeUppers {
+            read_whole: true,
+            ..
+        })
+    ) {
+        // The COPY may be left unread: never reuse that connection.
+        connection.close_on_drop();
+    }
+    let uppers = uppers?.uppers;
     if uppers.is_empty() {
         return Ok(vec![IdRange::ALL]);
     }
@@ -425,6 +428,51 @@ pub async fn chunk_ranges(
         first = upper.checked_add(1);
     }
     Ok(ranges)
+}
+
+/// The last id of each run of `chunk_size` ids, in order, and of the rest.
+struct RangeUppers {
+    uppers: Vec<i64>,
+    /// The stream was read to its end (not cut short at the limit).
+    read_whole: bool,
+}
+
+async fn range_uppers(
+    connection: &mut PgConnection,
+    entity: LegacyEntity,
+    chunk_size: u32,
+    limit: usize,
+) -> Result<RangeUppers, EngineError> {
+    let query = format!(
+        "COPY (SELECT id FROM {} ORDER BY id) TO STDOUT",
+        entity.as_str()
+    );
+    let mut ids = IdStream::new(connection.copy_out_raw(&query).await.legacy()?, true);
+    let mut uppers = Vec::new();
+    let (mut in_range, mut last) = (0_u32, None);
+    while let Some(id) = ids.next().await? {
+        in_range += 1;
+        last = Some(id);
+        if in_range == chunk_size {
+            uppers.push(id);
+            in_range = 0;
+            if uppers.len() >= limit {
+                return Ok(RangeUppers {
+                    uppers,
+                    read_whole: false,
+                });
+            }
+        }
+    }
+    if in_range > 0
+        && let Some(last) = last
+    {
+        uppers.push(last);
+    }
+    Ok(RangeUppers {
+        uppers,
+        read_whole: true,
+    })
 }
 
 async fn insert_steps(

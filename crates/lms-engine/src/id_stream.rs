@@ -1,0 +1,63 @@
+//! Ids streamed out of PostgreSQL by `COPY ... TO STDOUT`, one per line,
+//! read in constant memory however large the table.
+
+use futures::StreamExt;
+use futures::stream::BoxStream;
+
+use crate::error::EngineError;
+
+/// Integers, one per line, from a COPY stream.
+pub(crate) struct IdStream<'c> {
+    stream: BoxStream<'c, Result<bytes::Bytes, sqlx::Error>>,
+    buffer: Vec<u8>,
+    position: usize,
+    from_legacy: bool,
+}
+
+impl<'c> IdStream<'c> {
+    pub(crate) fn new(
+        stream: BoxStream<'c, Result<bytes::Bytes, sqlx::Error>>,
+        from_legacy: bool,
+    ) -> Self {
+        IdStream {
+            stream,
+            buffer: Vec::new(),
+            position: 0,
+            from_legacy,
+        }
+    }
+
+    pub(crate) async fn next(&mut self) -> Result<Option<i64>, EngineError> {
+        loop {
+            if let Some(end) = self.buffer[self.position..]
+                .iter()
+                .position(|byte| *byte == b'\n')
+            {
+                let line = &self.buffer[self.position..self.position + end];
+                self.position += end + 1;
+                let id = std::str::from_utf8(line)
+                    .ok()
+                    .and_then(|text| text.parse::<i64>().ok())
+                    .ok_or_else(|| {
+                        EngineError::Invariant(format!("not an id in a COPY stream: {line:?}"))
+                    })?;
+                return Ok(Some(id));
+            }
+            match self.stream.next().await {
+                None => return Ok(None),
+                Some(Err(error)) => {
+                    return Err(if self.from_legacy {
+                        EngineError::Legacy(error)
+                    } else {
+                        EngineError::Lms(error)
+                    });
+                }
+                Some(Ok(chunk)) => {
+                    self.buffer.drain(..self.position);
+                    self.position = 0;
+                    self.buffer.extend_from_slice(&chunk);
+                }
+            }
+        }
+    }
+}
