@@ -477,6 +477,31 @@ pub async fn witness_staging(tx: &mut PgConnection, run_id: Uuid) -> Result<(), 
     Ok(())
 }
 
+/// The rows staging holds over `range` (a range of the run's chunks), as
+/// its stage chunks recorded them. Once [`ensure_staged`] passed for the
+/// range, staging holds exactly these: a step reads the number here rather
+/// than counting a mirror whose pages are rarely all-visible.
+pub async fn recorded_stage_rows(
+    tx: &mut PgConnection,
+    run_id: Uuid,
+    entity: LegacyEntity,
+    range: IdRange,
+) -> Result<i64, EngineError> {
+    let chunks = sqlx::query(STAGED_CHUNKS)
+        .bind(run_id)
+        .bind(entity.as_str())
+        .bind(range.first)
+        .bind(range.last)
+        .fetch_all(&mut *tx)
+        .await
+        .lms()?;
+    let mut rows: i64 = 0;
+    for chunk in &chunks {
+        rows = rows.saturating_add(chunk.try_get::<i64, _>("rows").lms()?);
+    }
+    Ok(rows)
+}
+
 /// Whether no crash emptied the unlogged tables since the run was planned.
 /// (A run planned before the witness existed has no row: its staging is
 /// counted.)

@@ -163,10 +163,11 @@ async fn outside_scope(
     ctx: &ApplyContext<'_>,
     range: &IdRange,
 ) -> Result<OutsideScope, EngineError> {
+    // The chunk's range is its stage chunk's, which recorded its rows.
+    let rows = crate::bulk::recorded_stage_rows(tx, ctx.run_id, ctx.entity, *range).await?;
     let statement = render(
         OUTSIDE_SCOPE,
         &[
-            ("stage", &crate::stage::stage_table(ctx.entity)),
             ("stage_range", &range.predicate("s.legacy_id")),
             ("ledger_range", &range.predicate("l.legacy_id")),
         ],
@@ -177,7 +178,7 @@ async fn outside_scope(
         .await
         .lms()?;
     Ok(OutsideScope {
-        rows: row.try_get("rows").lms()?,
+        rows,
         scoped: row.try_get("scoped").lms()?,
         conflicts: row.try_get("conflicts").lms()?,
     })
