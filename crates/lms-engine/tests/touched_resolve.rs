@@ -190,6 +190,52 @@ async fn a_run_abandoned_after_its_resolve_leaves_its_scope_to_the_next_run() ->
     fixture.close().await
 }
 
+/// The LMS target a journal row's ledger row records.
+async fn ledger_target(fixture: &Fixture, legacy_id: i64) -> anyhow::Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT target_id FROM migration.ledger WHERE entity = 'journal' AND legacy_id = $1",
+    )
+    .bind(legacy_id)
+    .fetch_one(fixture.lms())
+    .await?)
+}
+
+#[tokio::test]
+async fn merged_rows_follow_a_survivor_that_a_cancelled_run_applied() -> anyhow::Result<()> {
+    let fixture = school_with_a_group_of_three("follow-survivor").await?;
+    let merged_into = ledger_target(&fixture, 100).await?;
+    // The LMS deletes the survivor's enrollment. A run applies that to row
+    // 100's ledger row and is cancelled before the journal's finalize,
+    // which would have moved 104 and 105 with it.
+    fixture
+        .lms_sql("DELETE FROM course_enrollments WHERE legacy_id = 100")
+        .await?;
+    let options = RunOptions {
+        chunk_size: 2,
+        ..RunOptions::default()
+    };
+    let cancelled = plan_run(fixture.lms(), fixture.legacy(), &options).await?;
+    run_until(&fixture.engine, cancelled.run_id, |entity, phase| {
+        entity == "journal" && phase == "finalize"
+    })
+    .await?;
+    lms_engine::control::cancel_run(fixture.lms(), cancelled.run_id).await?;
+    let survivor = ledger_target(&fixture, 100).await?;
+    assert_ne!(
+        survivor, merged_into,
+        "the cancelled run applied the survivor"
+    );
+
+    // The next run changes nothing in rows 100, 104 or 105: only the scope
+    // the cancelled run left says the merged rows must follow.
+    let report = fixture.rerun(2, KeepLms, 2).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    assert_eq!(ledger_target(&fixture, 104).await?, survivor);
+    assert_eq!(ledger_target(&fixture, 105).await?, survivor);
+    fixture.close().await
+}
+
 #[tokio::test]
 async fn a_student_merged_in_legacy_regroups_journal_rows_unchanged_in_legacy() -> anyhow::Result<()>
 {
