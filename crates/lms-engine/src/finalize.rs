@@ -11,7 +11,7 @@ use crate::apply::ApplyContext;
 use crate::bulk::{self, LoadPath};
 use crate::coverage::{self, EntityCoverage};
 use crate::error::{DatabaseContext, EngineError};
-use crate::id_stream::IdStream;
+use crate::id_stream::{IdSource, IdStream};
 use crate::resolve::scope;
 use crate::sql_template::render;
 
@@ -99,21 +99,14 @@ pub async fn finalize_entity(
 /// Merged rows take their survivor's target. While the table is in step,
 /// only a merged row or a survivor that a run applied since the table last
 /// caught up can be out of step, and the apply scope holds those; otherwise
-/// (a bulk load, or the first run after a dry run, an undo or a lost
-/// mirror) every merged row is looked at.
+/// (a bulk load, or the first run after a dry run or an undo) every merged
+/// row is looked at.
 async fn follow_survivors(
     tx: &mut PgConnection,
     apply: &ApplyContext<'_>,
 ) -> Result<(), EngineError> {
     let entity = apply.entity;
-    let in_step: bool = sqlx::query_scalar(
-        "SELECT coalesce((SELECT in_step FROM migration.stage_state WHERE entity = $1), false)",
-    )
-    .bind(entity.as_str())
-    .fetch_one(&mut *tx)
-    .await
-    .lms()?;
-    let scoped = if apply.load_path == LoadPath::Delta && in_step {
+    let scoped = if apply.load_path == LoadPath::Delta && scope::in_step(tx, entity).await? {
         "AND (m.legacy_id IN (SELECT p.legacy_id FROM migration.apply_scope p WHERE p.entity = $1) \
               OR m.survivor_legacy_id IN (SELECT p.legacy_id FROM migration.apply_scope p WHERE p.entity = $1))"
     } else {
@@ -264,13 +257,13 @@ struct Verification {
 /// with no record (and the reverse). Memory stays constant whatever the
 /// table's size.
 async fn verify_against_legacy(
-    tx: &mut PgConnection,
+    lms: &mut PgConnection,
     legacy: &PgPool,
     entity: LegacyEntity,
     recorded: &str,
 ) -> Result<Verification, EngineError> {
     let mut source = legacy.acquire().await.legacy()?;
-    let verified = compare_ids(tx, &mut source, entity, recorded).await;
+    let verified = compare_ids(lms, &mut source, entity, recorded).await;
     if verified.is_err() {
         // The legacy COPY may be left unread: never reuse that connection.
         source.close_on_drop();
@@ -279,7 +272,7 @@ async fn verify_against_legacy(
 }
 
 async fn compare_ids(
-    tx: &mut PgConnection,
+    lms: &mut PgConnection,
     source: &mut PgConnection,
     entity: LegacyEntity,
     recorded: &str,
@@ -288,9 +281,12 @@ async fn compare_ids(
         "COPY (SELECT id FROM {} ORDER BY id) TO STDOUT",
         entity.as_str()
     );
-    let mut legacy_ids = IdStream::new(source.copy_out_raw(&legacy_query).await.legacy()?, true);
+    let mut legacy_ids = IdStream::new(
+        source.copy_out_raw(&legacy_query).await.legacy()?,
+        IdSource::Legacy,
+    );
     let ledger_query = format!("COPY ({recorded}) TO STDOUT");
-    let mut ledger_ids = IdStream::new(tx.copy_out_raw(&ledger_query).await.lms()?, false);
+    let mut ledger_ids = IdStream::new(lms.copy_out_raw(&ledger_query).await.lms()?, IdSource::Lms);
     let mut check = Verification::default();
     let (mut next_legacy, mut next_ledger) = (legacy_ids.next().await?, ledger_ids.next().await?);
     loop {

@@ -209,14 +209,11 @@ async fn compute(
         // In step, the recorded changes are all there is to count (the
         // rule resolve's scope trusts too); otherwise every staged row is
         // compared with the ledger.
-        let in_step: bool = sqlx::query_scalar(
-            "SELECT coalesce((SELECT in_step FROM migration.stage_state WHERE entity = $1), false)",
-        )
-        .bind(entity.as_str())
-        .fetch_one(&mut *tx)
-        .await
-        .lms()?;
-        let counting = if in_step { PREVIEW_CHANGES } else { PREVIEW };
+        let counting = if crate::resolve::scope::in_step(tx, entity).await? {
+            PREVIEW_CHANGES
+        } else {
+            PREVIEW
+        };
         let statement = render(counting, &[("stage", &stage_table(entity))])?;
         let counts = sqlx::query(AssertSqlSafe(statement))
             .bind(entity.as_str())

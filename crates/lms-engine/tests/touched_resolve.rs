@@ -237,6 +237,29 @@ async fn merged_rows_follow_a_survivor_that_a_cancelled_run_applied() -> anyhow:
 }
 
 #[tokio::test]
+async fn a_scope_an_unfinished_run_left_is_caught_up_though_nothing_else_changed()
+-> anyhow::Result<()> {
+    let fixture = school_with_a_group_of_three("scope-left").await?;
+    let survivor = ledger_target(&fixture, 100).await?;
+    // As a run leaves the journal that applied survivor 100 for a change its
+    // apply consumed (a conflict it settled) and stopped before the
+    // journal's finalize: 100 in the scope, 104 and 105 not following yet.
+    fixture
+        .lms_sql(
+            "UPDATE migration.ledger SET target_id = NULL WHERE entity = 'journal' AND legacy_id IN (104, 105); \
+             INSERT INTO migration.apply_scope (entity, legacy_id) VALUES ('journal', 100)",
+        )
+        .await?;
+
+    let report = fixture.rerun(2, KeepLms, 2).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    assert_eq!(ledger_target(&fixture, 104).await?, survivor);
+    assert_eq!(ledger_target(&fixture, 105).await?, survivor);
+    fixture.close().await
+}
+
+#[tokio::test]
 async fn a_student_merged_in_legacy_regroups_journal_rows_unchanged_in_legacy() -> anyhow::Result<()>
 {
     let fixture = migrated_school("student-merges").await?;

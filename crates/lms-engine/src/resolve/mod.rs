@@ -127,9 +127,9 @@ pub async fn resolve_entity(
         None
     };
     if let Some(facts) = facts.as_ref().filter(|facts| facts.nothing_changed()) {
-        // Nothing can have changed: the resolutions stand, the apply looks
-        // at no row, and the run moves on.
-        scope::clear(tx, entity).await?;
+        // Nothing can have changed, and no unfinished run left rows in the
+        // scope: the resolutions stand, the apply looks at no row, and the
+        // run moves on.
         return Ok(json!({ "skipped": true, "facts": facts }));
     }
     let rules_over = RulesOver::for_run(tx, apply, facts.as_ref()).await?;

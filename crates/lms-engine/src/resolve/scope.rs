@@ -51,6 +51,11 @@ pub struct Facts {
     pub lms_deletions: bool,
     /// Open conflicts the run must look at again.
     pub conflicts_to_retry: bool,
+    /// Rows a run that did not finish put in the apply scope: what it
+    /// applied is not caught up yet (merged rows may still have to follow
+    /// a survivor it applied), whatever consumed the change it came for (a
+    /// conflict it settled).
+    pub scope_left: bool,
     /// The ledger's proposals were computed under other terms (another
     /// rules version or legacy time zone): every row is looked at again.
     pub terms_changed: bool,
@@ -64,6 +69,7 @@ impl Facts {
             && !self.references_changed
             && !self.lms_deletions
             && !self.conflicts_to_retry
+            && !self.scope_left
             && !self.terms_changed
     }
 }
@@ -144,6 +150,7 @@ pub async fn facts(tx: &mut PgConnection, ctx: &ApplyContext<'_>) -> Result<Fact
         references_changed: row.try_get("references_changed").lms()? && !referenced.is_empty(),
         lms_deletions: row.try_get("lms_deletions").lms()?,
         conflicts_to_retry: row.try_get("conflicts_to_retry").lms()?,
+        scope_left: row.try_get("scope_left").lms()?,
         terms_changed: proposed_under.as_deref() != Some(terms(ctx.legacy_timezone).as_str()),
     })
 }
@@ -209,9 +216,8 @@ pub async fn record(
     Ok(inserted)
 }
 
-/// Forgets the table's scope (a skipped table's apply looks at no row; a
-/// table caught up has no row left to apply).
-pub async fn clear(tx: &mut PgConnection, entity: LegacyEntity) -> Result<(), EngineError> {
+/// Forgets the table's scope: a table caught up has no row left to apply.
+async fn clear(tx: &mut PgConnection, entity: LegacyEntity) -> Result<(), EngineError> {
     sqlx::query("DELETE FROM migration.apply_scope WHERE entity = $1")
         .bind(entity.as_str())
         .execute(&mut *tx)
@@ -252,6 +258,18 @@ pub async fn caught_up(tx: &mut PgConnection, ctx: &ApplyContext<'_>) -> Result<
     .await
     .lms()?;
     Ok(())
+}
+
+/// Whether the table's mirror, resolutions and ledger are in step but for
+/// the recorded changes (`migration.stage_state`).
+pub async fn in_step(tx: &mut PgConnection, entity: LegacyEntity) -> Result<bool, EngineError> {
+    sqlx::query_scalar(
+        "SELECT coalesce((SELECT in_step FROM migration.stage_state WHERE entity = $1), false)",
+    )
+    .bind(entity.as_str())
+    .fetch_one(&mut *tx)
+    .await
+    .lms()
 }
 
 /// After a dry run resolved `entity` (over its predictions), the next real

@@ -1,11 +1,13 @@
 -- What can have changed for one legacy table ($1) since its ledger was last
 -- brought in step: rows staged since; the ledger of the tables it references
 -- ($2) changed after $3; its LMS rows deleted in the LMS (tables $4); open
--- conflicts to try again under the run's policy ($5).
+-- conflicts to try again under the run's policy ($5); rows a run that did
+-- not finish put in the apply scope.
 SELECT EXISTS (SELECT 1 FROM migration.stage_changes WHERE entity = $1) AS staged_changes,
        EXISTS (SELECT 1 FROM migration.ledger
                WHERE entity = ANY($2) AND ($3::timestamptz IS NULL OR recorded_at > $3)) AS references_changed,
        EXISTS (SELECT 1 FROM migration.lms_deletions WHERE target_table = ANY($4)) AS lms_deletions,
        EXISTS (SELECT 1 FROM migration.ledger
                WHERE entity = $1 AND conflict IS NOT NULL
-                 AND (conflict = 'key_taken' OR $5 = 'take_legacy')) AS conflicts_to_retry
+                 AND (conflict = 'key_taken' OR $5 = 'take_legacy')) AS conflicts_to_retry,
+       EXISTS (SELECT 1 FROM migration.apply_scope WHERE entity = $1) AS scope_left

@@ -18,7 +18,7 @@ FROM (
     WHERE $2 AND c.entity = $1 AND c.kind = 'written'
     UNION
     -- The same, found by comparing every row when that record is not to be
-    -- trusted (after a dry run, or a mirror lost and staged whole again).
+    -- trusted (after a dry run or an undo).
     SELECT s.legacy_id FROM {{stage}} s
     LEFT JOIN migration.ledger l ON l.entity = $1 AND l.legacy_id = s.legacy_id
     WHERE NOT $2
