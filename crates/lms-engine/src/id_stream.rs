@@ -6,24 +6,31 @@ use futures::stream::BoxStream;
 
 use crate::error::EngineError;
 
+/// Which database a stream comes from, for its errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IdSource {
+    Legacy,
+    Lms,
+}
+
 /// Integers, one per line, from a COPY stream.
 pub(crate) struct IdStream<'c> {
     stream: BoxStream<'c, Result<bytes::Bytes, sqlx::Error>>,
     buffer: Vec<u8>,
     position: usize,
-    from_legacy: bool,
+    source: IdSource,
 }
 
 impl<'c> IdStream<'c> {
     pub(crate) fn new(
         stream: BoxStream<'c, Result<bytes::Bytes, sqlx::Error>>,
-        from_legacy: bool,
+        source: IdSource,
     ) -> Self {
         IdStream {
             stream,
             buffer: Vec::new(),
             position: 0,
-            from_legacy,
+            source,
         }
     }
 
@@ -46,10 +53,9 @@ impl<'c> IdStream<'c> {
             match self.stream.next().await {
                 None => return Ok(None),
                 Some(Err(error)) => {
-                    return Err(if self.from_legacy {
-                        EngineError::Legacy(error)
-                    } else {
-                        EngineError::Lms(error)
+                    return Err(match self.source {
+                        IdSource::Legacy => EngineError::Legacy(error),
+                        IdSource::Lms => EngineError::Lms(error),
                     });
                 }
                 Some(Ok(chunk)) => {

@@ -19,7 +19,7 @@ use crate::bulk::{self, LoadPath};
 use crate::conflict::ConflictPolicy;
 use crate::error::{DatabaseContext, EngineError};
 use crate::hold::HoldThreshold;
-use crate::id_stream::IdStream;
+use crate::id_stream::{IdSource, IdStream};
 use crate::state::{ChunkState, StepState, stored_text_enum};
 
 /// An inclusive range of legacy ids; `None` is unbounded. The chunks of a
@@ -191,12 +191,16 @@ pub async fn plan_run(
     // Every table at once (the journal's ids take longest to read), each
     // bounded: past the limit, no more ranges are read.
     let budget = limit.saturating_add(1);
-    let ranges: Vec<Vec<IdRange>> = futures::future::try_join_all(
+    // Every read ends on its own (an error in one must not cut another's
+    // COPY short and hand its connection back mid-stream).
+    let ranges: Vec<Vec<IdRange>> = futures::future::join_all(
         entities
             .iter()
             .map(|entity| chunk_ranges(legacy, *entity, options.chunk_size, budget)),
     )
-    .await?;
+    .await
+    .into_iter()
+    .collect::<Result<_, _>>()?;
     let planned = ranges.iter().map(Vec::len).fold(0, usize::saturating_add);
     if planned > limit {
         return Err(too_many_chunks(legacy, &entities, options.chunk_size, limit).await?);
@@ -447,7 +451,10 @@ async fn range_uppers(
         "COPY (SELECT id FROM {} ORDER BY id) TO STDOUT",
         entity.as_str()
     );
-    let mut ids = IdStream::new(connection.copy_out_raw(&query).await.legacy()?, true);
+    let mut ids = IdStream::new(
+        connection.copy_out_raw(&query).await.legacy()?,
+        IdSource::Legacy,
+    );
     let mut uppers = Vec::new();
     let (mut in_range, mut last) = (0_u32, None);
     while let Some(id) = ids.next().await? {
