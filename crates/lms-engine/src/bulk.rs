@@ -20,6 +20,7 @@
 
 use lms_domain::LegacyEntity;
 use serde::Serialize;
+use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row};
 use uuid::Uuid;
 
@@ -411,14 +412,7 @@ pub async fn ensure_staged(
         return Ok(0);
     }
     let stage = stage_table(entity);
-    let chunks = sqlx::query(STAGED_CHUNKS)
-        .bind(run_id)
-        .bind(entity.as_str())
-        .bind(range.first)
-        .bind(range.last)
-        .fetch_all(&mut *tx)
-        .await
-        .lms()?;
+    let chunks = staged_chunks(tx, run_id, entity, range).await?;
     let mut expected_total = 0;
     for chunk in &chunks {
         expected_total += chunk.try_get::<i64, _>("rows").lms()?;
@@ -464,7 +458,23 @@ pub async fn ensure_staged(
     Ok(restaged)
 }
 
-const STAGED_CHUNKS: &str = include_str!("bulk/staged_chunks.sql");
+/// The run's done stage chunks of `entity` within `range`
+/// (`bulk/staged_chunks.sql`).
+async fn staged_chunks(
+    tx: &mut PgConnection,
+    run_id: Uuid,
+    entity: LegacyEntity,
+    range: IdRange,
+) -> Result<Vec<PgRow>, EngineError> {
+    sqlx::query(include_str!("bulk/staged_chunks.sql"))
+        .bind(run_id)
+        .bind(entity.as_str())
+        .bind(range.first)
+        .bind(range.last)
+        .fetch_all(&mut *tx)
+        .await
+        .lms()
+}
 
 /// Records, in unlogged `migration.staging_witness`, that the run's staging
 /// is whole: a crash empties the witness with staging.
@@ -487,14 +497,7 @@ pub async fn recorded_stage_rows(
     entity: LegacyEntity,
     range: IdRange,
 ) -> Result<i64, EngineError> {
-    let chunks = sqlx::query(STAGED_CHUNKS)
-        .bind(run_id)
-        .bind(entity.as_str())
-        .bind(range.first)
-        .bind(range.last)
-        .fetch_all(&mut *tx)
-        .await
-        .lms()?;
+    let chunks = staged_chunks(tx, run_id, entity, range).await?;
     let mut rows: i64 = 0;
     for chunk in &chunks {
         rows = rows.saturating_add(chunk.try_get::<i64, _>("rows").lms()?);
