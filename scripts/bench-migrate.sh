@@ -202,4 +202,6 @@ echo "$busiest_report" | awk '{ printf "  %-26s %8s s\n", $1 " " $2, $3 }'
 psql_admin -c "DROP DATABASE IF EXISTS $LMS_DB WITH (FORCE)" -c "DROP DATABASE IF EXISTS $LEGACY_DB WITH (FORCE)"
 if command -v redis-cli >/dev/null; then
     redis-cli -u "${LMS_REDIS__URL:-redis://127.0.0.1:6379}" --scan --pattern "$LMS_REDIS__NAMESPACE*" | xargs -r redis-cli -u "${LMS_REDIS__URL:-redis://127.0.0.1:6379}" del >/dev/null
+    # apalis lists every queue's worker set in one shared sorted set.
+    redis-cli -u "${LMS_REDIS__URL:-redis://127.0.0.1:6379}" zrem core:apalis:queues:list "$LMS_REDIS__NAMESPACE:migration-chunks:workers" >/dev/null
 fi
