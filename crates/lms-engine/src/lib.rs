@@ -20,6 +20,7 @@ pub mod hold;
 mod id_stream;
 pub mod inline;
 pub mod plan;
+mod poll_tick;
 pub mod progress;
 pub mod progress_view;
 pub mod queue;

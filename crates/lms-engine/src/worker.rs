@@ -13,6 +13,7 @@ use sqlx::Row;
 
 use crate::chunk::{ChunkOutcome, EngineContext, run_chunk};
 use crate::error::{DatabaseContext, EngineError};
+use crate::poll_tick::PollEvery;
 use crate::queue::{ChunkJob, ChunkQueue};
 
 /// How one worker process runs jobs.
@@ -73,7 +74,7 @@ pub async fn run_worker(
                 format!("{}-r{restarts}", factory_config.name)
             };
             WorkerBuilder::new(name)
-                .backend(storage.clone().poll_with_interval(factory_config.poll_interval))
+                .backend(storage.clone().poll_with_strategy(PollEvery::new(factory_config.poll_interval)))
                 .concurrency(factory_config.concurrency)
                 .enable_tracing()
                 .catch_panic()
