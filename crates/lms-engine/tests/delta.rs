@@ -6,12 +6,13 @@
 
 mod support;
 
-use lms_engine::RunStatus;
 use lms_engine::verify::oracle::Oracle;
+use lms_engine::{RunOptions, RunStatus, plan_run};
 use lms_legacy::Scale;
 use sqlx::Row;
 use support::fingerprint::{fingerprint, write_marks};
-use support::{Fixture, entity, ledger};
+use support::{Fixture, entity, ledger, run_until};
+use uuid::Uuid;
 
 #[tokio::test]
 async fn a_rerun_over_unchanged_legacy_data_writes_nothing() -> anyhow::Result<()> {
@@ -224,5 +225,108 @@ async fn a_rerun_applies_exactly_what_changed_in_legacy() -> anyhow::Result<()> 
             table.entity
         );
     }
+    fixture.close().await
+}
+
+/// Every fortieth journal row gets the other final mark: a delta spread
+/// over every range of 400 rows, about ten rows in each.
+const SPREAD_JOURNAL_EDIT: &str = "UPDATE journal SET mark_final = CASE WHEN mark_final = '5' THEN '4' ELSE '5' END \
+     WHERE id % 40 = 0";
+
+/// The run's chunks of the journal's `phase` step.
+async fn journal_chunks(fixture: &Fixture, run_id: Uuid, phase: &str) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
+         WHERE c.run_id = $1 AND s.entity = 'journal' AND s.phase = $2",
+    )
+    .bind(run_id)
+    .bind(phase)
+    .fetch_one(fixture.lms())
+    .await?)
+}
+
+/// A first load of `seed`'s legacy database, then the spread edit in
+/// legacy; and beside it, the same edited legacy migrated once.
+async fn migrated_then_spread_edit(purpose: &str, seed: u64) -> anyhow::Result<(Fixture, Fixture)> {
+    let fixture = Fixture::seeded(purpose, Scale::Small, seed).await?;
+    let clean = Fixture::seeded(&format!("{purpose}clean"), Scale::Small, seed).await?;
+    assert_eq!(fixture.migrate(400).await?.status, RunStatus::Succeeded);
+    fixture.legacy_sql(SPREAD_JOURNAL_EDIT).await?;
+    clean.legacy_sql(SPREAD_JOURNAL_EDIT).await?;
+    assert_eq!(clean.migrate(400).await?.status, RunStatus::Succeeded);
+    Ok((fixture, clean))
+}
+
+#[tokio::test]
+async fn a_delta_applies_its_scope_in_fewer_chunks_than_it_staged() -> anyhow::Result<()> {
+    let (fixture, clean) = migrated_then_spread_edit("joinedapply", 24).await?;
+
+    // Ranges of 40 rows, about one changed row in each: inline, with one
+    // worker, a chunk gathers up to the chunk size in scoped rows.
+    let report = fixture.migrate(40).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    let staged = journal_chunks(&fixture, report.run_id, "stage").await?;
+    let applied = journal_chunks(&fixture, report.run_id, "apply").await?;
+    assert!(
+        1 < applied && applied < staged,
+        "{applied} apply chunks for {staged} stage chunks"
+    );
+    let journal = entity(&report, "journal");
+    let c = journal.changes;
+    assert!(c.updated > 0, "{c:?}");
+    assert_eq!(
+        c.created + c.updated + c.unchanged + c.conflicts,
+        journal.legacy_rows
+    );
+    assert_eq!(
+        fingerprint(fixture.lms()).await?,
+        fingerprint(clean.lms()).await?
+    );
+    clean.close().await?;
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_joined_apply_chunk_stages_again_what_a_crash_lost_in_its_ranges() -> anyhow::Result<()> {
+    let (fixture, clean) = migrated_then_spread_edit("joinedcrash", 25).await?;
+    // Joined chunks of several ranges of 40 rows each.
+    let options = RunOptions {
+        chunk_size: 40,
+        ..RunOptions::default()
+    };
+    let planned = plan_run(fixture.lms(), fixture.legacy(), &options).await?;
+    run_until(&fixture.engine, planned.run_id, |entity, phase| {
+        entity == "journal" && phase == "apply"
+    })
+    .await?;
+    // A PostgreSQL crash empties unlogged tables: staging among them.
+    fixture.crash_empties_unlogged_tables().await?;
+
+    run_until(&fixture.engine, planned.run_id, |_, _| false).await?;
+
+    let report = fixture.report(planned.run_id).await?;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    let restaged: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum((c.stats->>'restaged')::bigint), 0)::bigint \
+         FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
+         WHERE c.run_id = $1 AND s.entity = 'journal' AND s.phase = 'apply'",
+    )
+    .bind(planned.run_id)
+    .fetch_one(fixture.lms())
+    .await?;
+    let staged: i64 = sqlx::query_scalar("SELECT count(*) FROM migration.stage_journal")
+        .fetch_one(fixture.lms())
+        .await?;
+    assert_eq!(
+        restaged, staged,
+        "the journal's apply staged every lost range again"
+    );
+    assert_eq!(entity(&report, "journal").unexplained, 0);
+    assert_eq!(
+        fingerprint(fixture.lms()).await?,
+        fingerprint(clean.lms()).await?
+    );
+    clean.close().await?;
     fixture.close().await
 }

@@ -17,10 +17,12 @@ mod bulk_load;
 mod key_moves;
 mod owned;
 mod provision;
+mod regroup;
 pub mod specs;
 
 pub use bulk_load::apply_bulk;
 pub use key_moves::apply_key_moves;
+pub use regroup::{Regrouped, regroup_apply_chunks};
 
 use lms_domain::LegacyEntity;
 use serde::{Deserialize, Serialize};

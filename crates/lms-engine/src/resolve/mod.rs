@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 use uuid::Uuid;
 
-use crate::apply::{ApplyContext, apply_key_moves};
+use crate::apply::{ApplyContext, apply_key_moves, regroup_apply_chunks};
 use crate::bulk::LoadPath;
 use crate::error::{DatabaseContext, EngineError};
 use crate::plan::RunKind;
@@ -128,9 +128,10 @@ pub async fn resolve_entity(
     };
     if let Some(facts) = facts.as_ref().filter(|facts| facts.nothing_changed()) {
         // Nothing can have changed, and no unfinished run left rows in the
-        // scope: the resolutions stand, the apply looks at no row, and the
-        // run moves on.
-        return Ok(json!({ "skipped": true, "facts": facts }));
+        // scope: the resolutions stand, the apply looks at no row (in one
+        // chunk), and the run moves on.
+        let apply_chunks = regroup_apply_chunks(tx, run_id, entity).await?;
+        return Ok(json!({ "skipped": true, "facts": facts, "apply_chunks": apply_chunks }));
     }
     let rules_over = RulesOver::for_run(tx, apply, facts.as_ref()).await?;
     if rules_over == RulesOver::EveryRow {
@@ -199,6 +200,12 @@ pub async fn resolve_entity(
                 .lms()?;
         }
     }
+    // The scope is known: a delta's apply runs in as few chunks as it allows.
+    let apply_chunks = if delta {
+        regroup_apply_chunks(tx, run_id, entity).await?
+    } else {
+        None
+    };
     let counts = sqlx::query(
         "SELECT count(*) FILTER (WHERE outcome = 'merged'), count(*) FILTER (WHERE outcome = 'rejected') \
          FROM migration.resolutions WHERE entity = $1",
@@ -214,6 +221,7 @@ pub async fn resolve_entity(
         "scope": scoped,
         "resolved_again": resolved_again,
         "facts": facts,
+        "apply_chunks": apply_chunks,
     }))
 }
 
