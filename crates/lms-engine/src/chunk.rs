@@ -325,6 +325,9 @@ async fn execute(ctx: &EngineContext, info: &ChunkInfo) -> Result<Option<Advance
         progress::complete_chunk(&mut tx, info.run_id, info.id, info.step_id, &stats).await?;
     tx.commit().await.lms()?;
     tracing::debug!(chunk = info.id, entity = %info.entity, phase = info.phase.as_str(), range = %info.range, %stats, "chunk done");
+    if info.phase == Phase::Finalize && info.kind != RunKind::DryRun {
+        crate::vacuum::after_finalize(&ctx.lms, info.entity).await;
+    }
     if advance.finished == Some(RunStatus::Cancelled) {
         // The last running chunk of a cancelled run closed it.
         bulk::release_ended_run(&ctx.lms, info.run_id).await;

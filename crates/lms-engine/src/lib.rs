@@ -33,6 +33,7 @@ mod sql_template;
 pub mod stage;
 pub mod state;
 pub mod undo;
+pub mod vacuum;
 pub mod verify;
 pub mod worker;
 

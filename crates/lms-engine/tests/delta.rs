@@ -330,3 +330,21 @@ async fn a_joined_apply_chunk_stages_again_what_a_crash_lost_in_its_ranges() -> 
     clean.close().await?;
     fixture.close().await
 }
+
+#[tokio::test]
+async fn a_finished_table_is_left_vacuumed_for_the_next_run() -> anyhow::Result<()> {
+    let fixture = Fixture::seeded("vacuumed", Scale::Small, 26).await?;
+
+    assert_eq!(fixture.migrate(400).await?.status, RunStatus::Succeeded);
+
+    for relation in lms_engine::vacuum::written_relations(lms_domain::LegacyEntity::Journal) {
+        let (pages, all_visible): (i32, i32) =
+            sqlx::query_as("SELECT relpages, relallvisible FROM pg_class WHERE oid = $1::regclass")
+                .bind(&relation)
+                .fetch_one(fixture.lms())
+                .await?;
+        assert!(pages > 0, "{relation} has pages");
+        assert_eq!(all_visible, pages, "{relation}: every page all-visible");
+    }
+    fixture.close().await
+}
