@@ -258,7 +258,8 @@ async fn record_error(lms: &PgPool, chunk_id: i64, error: &EngineError) {
     }
 }
 
-/// One attempt: the phase's work and the run's advance in one transaction.
+/// One attempt: the phase's work and the run's advance in one transaction
+/// (and, after a bulk load's finalize commits, a VACUUM of what it wrote).
 /// `None` when another worker holds the chunk.
 async fn execute(ctx: &EngineContext, info: &ChunkInfo) -> Result<Option<Advance>, EngineError> {
     let mut tx = ctx.lms.begin().await.lms()?;
@@ -325,8 +326,12 @@ async fn execute(ctx: &EngineContext, info: &ChunkInfo) -> Result<Option<Advance
         progress::complete_chunk(&mut tx, info.run_id, info.id, info.step_id, &stats).await?;
     tx.commit().await.lms()?;
     tracing::debug!(chunk = info.id, entity = %info.entity, phase = info.phase.as_str(), range = %info.range, %stats, "chunk done");
-    if info.phase == Phase::Finalize && info.kind != RunKind::DryRun {
-        crate::vacuum::after_finalize(&ctx.lms, info.entity).await;
+    if info.phase == Phase::Finalize
+        && info.load_path == LoadPath::Bulk
+        && info.kind != RunKind::DryRun
+    {
+        // After the commit, outside any transaction: see `vacuum`.
+        crate::vacuum::after_bulk_load(&ctx.lms, info.entity).await;
     }
     if advance.finished == Some(RunStatus::Cancelled) {
         // The last running chunk of a cancelled run closed it.

@@ -215,7 +215,7 @@ async fn record_stats(
 
 /// The LMS tables a legacy table's migration writes besides the ones it
 /// loads (`bulk::loaded_tables`): provisioned accounts, derived courses.
-fn also_written(entity: LegacyEntity) -> &'static [&'static str] {
+pub(crate) fn also_written(entity: LegacyEntity) -> &'static [&'static str] {
     match entity {
         LegacyEntity::Students | LegacyEntity::Teachers => &["users"],
         LegacyEntity::Journal => &["courses"],

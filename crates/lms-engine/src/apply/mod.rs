@@ -165,7 +165,7 @@ async fn outside_scope(
     ctx: &ApplyContext<'_>,
     range: &IdRange,
 ) -> Result<OutsideScope, EngineError> {
-    // The chunk's range is its stage chunk's, which recorded its rows.
+    // The chunk's range is whole stage ranges, whose chunks recorded their rows.
     let rows = crate::bulk::recorded_stage_rows(tx, ctx.run_id, ctx.entity, *range).await?;
     let statement = render(
         OUTSIDE_SCOPE,

@@ -7,9 +7,12 @@
 //! statistics and plans: about 200 ms of a worker's time) outweighs them:
 //! 5,102 changed journal rows spread over 21 chunks of about 250. The
 //! resolve step, in its own transaction, joins consecutive ranges into one
-//! chunk per worker that staged the run, of about equal scoped rows (more
-//! where a chunk would hold more than the run's chunk size), so that every
-//! worker pays the fixed cost once and they finish together.
+//! chunk per worker process that staged the run, of about equal scoped rows
+//! (more chunks where a share would exceed the run's chunk size), so that
+//! every worker pays the fixed cost once and they finish together. Ranges
+//! are never split: a chunk holds its share and at most one range more.
+//! Worker processes stand for the cores: a chunk's work is PostgreSQL's,
+//! and a process's concurrency slots share its machine.
 //!
 //! A joined chunk's range is the union of whole stage ranges: its staged
 //! rows are its stage chunks' (`bulk::recorded_stage_rows`), and a crash's
@@ -69,9 +72,14 @@ pub async fn regroup_apply_chunks(
     };
     let step_id: i64 = step.try_get("id").lms()?;
     let chunk_size: i32 = step.try_get("chunk_size").lms()?;
+    // Locked, so that a cancel either changed them first (and the step is
+    // left as it is) or finds them locked and leaves them to the claim, as
+    // it does chunks a finishing step readies. The step's row is written
+    // before the run's row is locked (`progress::complete_step`); no other
+    // transaction locks an apply step before its resolve step is done.
     let rows = sqlx::query(
         "SELECT id, first_legacy_id, last_legacy_id, state FROM migration.chunks \
-         WHERE step_id = $1 ORDER BY first_legacy_id NULLS FIRST",
+         WHERE step_id = $1 ORDER BY first_legacy_id NULLS FIRST FOR UPDATE",
     )
     .bind(step_id)
     .fetch_all(&mut *tx)
@@ -96,7 +104,7 @@ pub async fn regroup_apply_chunks(
     let workers = staging_workers(tx, run_id).await?;
     let groups = join_ranges(
         &scoped,
-        chunks_for(total, workers, i64::from(chunk_size), chunks.len()),
+        apply_chunk_count(total, workers, i64::from(chunk_size), chunks.len()),
     );
     let regrouped = Regrouped {
         planned: chunks.len(),
@@ -140,9 +148,9 @@ pub async fn regroup_apply_chunks(
 
 /// How many chunks a scope of `scoped` rows is applied in: one per worker
 /// that staged the run (each chunk's fixed cost is paid once per worker,
-/// in parallel), or more where a chunk would hold more scoped rows than the
+/// in parallel), or more where a share would hold more scoped rows than the
 /// run's chunk size; one for a scope of no row; never more than `ranges`.
-fn chunks_for(scoped: i64, workers: i64, chunk_size: i64, ranges: usize) -> usize {
+fn apply_chunk_count(scoped: i64, workers: i64, chunk_size: i64, ranges: usize) -> usize {
     let by_size = scoped.div_euclid(chunk_size.max(1)) + i64::from(scoped % chunk_size.max(1) != 0);
     let wanted = workers.max(1).min(scoped).max(by_size).max(1);
     usize::try_from(wanted)
@@ -255,26 +263,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_scope_spread_thin_joins_into_one_chunk_a_worker() {
+    fn a_scope_spread_thin_is_one_chunk_a_worker() {
+        assert_eq!(apply_chunk_count(5_250, 2, 25_000, 21), 2);
+    }
+
+    #[test]
+    fn ranges_join_into_equal_shares() {
         assert_eq!(join_ranges(&[250; 21], 2), vec![0..11, 11..21]);
-        assert_eq!(chunks_for(5_250, 2, 25_000, 21), 2);
     }
 
     #[test]
     fn an_empty_scope_is_one_chunk() {
-        assert_eq!(chunks_for(0, 2, 25_000, 5), 1);
+        assert_eq!(apply_chunk_count(0, 2, 25_000, 5), 1);
+    }
+
+    #[test]
+    fn one_share_takes_every_range() {
         assert_eq!(join_ranges(&[0; 5], 1), vec![0..5]);
     }
 
     #[test]
-    fn a_chunk_holds_at_most_the_chunk_size_in_scoped_rows() {
-        assert_eq!(chunks_for(51_027, 2, 25_000, 205), 3);
-        assert_eq!(chunks_for(51_027, 2, 400, 20), 20);
+    fn a_share_holds_at_most_the_chunk_size_in_scoped_rows() {
+        assert_eq!(apply_chunk_count(51_027, 2, 25_000, 205), 3);
+        assert_eq!(apply_chunk_count(51_027, 2, 400, 20), 20);
     }
 
     #[test]
     fn a_scope_smaller_than_the_workers_is_not_split_further() {
-        assert_eq!(chunks_for(1, 4, 25_000, 21), 1);
+        assert_eq!(apply_chunk_count(1, 4, 25_000, 21), 1);
     }
 
     #[test]
@@ -356,7 +372,7 @@ mod tests {
             chunk_size in 0_i64..100_000,
             ranges in 0_usize..500,
         ) {
-            let chunks = chunks_for(scoped, workers, chunk_size, ranges);
+            let chunks = apply_chunk_count(scoped, workers, chunk_size, ranges);
             prop_assert!(chunks >= 1 && chunks <= ranges.max(1));
         }
     }
