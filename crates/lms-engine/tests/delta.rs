@@ -257,6 +257,17 @@ async fn migrated_then_spread_edit(purpose: &str, seed: u64) -> anyhow::Result<(
     Ok((fixture, clean))
 }
 
+/// The delta ended where one migration of the edited legacy does; both
+/// fixtures are closed.
+async fn ends_as_the_clean_migration(fixture: Fixture, clean: Fixture) -> anyhow::Result<()> {
+    assert_eq!(
+        fingerprint(fixture.lms()).await?,
+        fingerprint(clean.lms()).await?
+    );
+    clean.close().await?;
+    fixture.close().await
+}
+
 #[tokio::test]
 async fn a_delta_applies_its_scope_in_fewer_chunks_than_it_staged() -> anyhow::Result<()> {
     let (fixture, clean) = migrated_then_spread_edit("joinedapply", 24).await?;
@@ -279,12 +290,7 @@ async fn a_delta_applies_its_scope_in_fewer_chunks_than_it_staged() -> anyhow::R
         c.created + c.updated + c.unchanged + c.conflicts,
         journal.legacy_rows
     );
-    assert_eq!(
-        fingerprint(fixture.lms()).await?,
-        fingerprint(clean.lms()).await?
-    );
-    clean.close().await?;
-    fixture.close().await
+    ends_as_the_clean_migration(fixture, clean).await
 }
 
 #[tokio::test]
@@ -325,12 +331,7 @@ async fn a_joined_apply_chunk_stages_again_what_a_crash_lost_in_its_ranges() -> 
         "the journal's apply staged every lost range again"
     );
     assert_eq!(entity(&report, "journal").unexplained, 0);
-    assert_eq!(
-        fingerprint(fixture.lms()).await?,
-        fingerprint(clean.lms()).await?
-    );
-    clean.close().await?;
-    fixture.close().await
+    ends_as_the_clean_migration(fixture, clean).await
 }
 
 #[tokio::test]
