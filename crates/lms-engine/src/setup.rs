@@ -53,8 +53,7 @@ pub async fn connect_engine(
     let mut legacy_pool = PoolConfig::small("lms-engine-legacy");
     legacy_pool.max_connections = connections;
     legacy_pool.connect_timeout = settings.database.connect_timeout;
-    // Both at once: a connection's TLS handshake takes tens of milliseconds
-    // (sqlx 0.9.0 leaves Nagle's algorithm on; README, "How long it takes").
+    // Both at once: each connection costs a handshake or two.
     let (lms, legacy) = tokio::try_join!(
         async {
             lms_pg::connect(&settings.database.url, &lms_pool)
