@@ -209,17 +209,14 @@ async fn compute(
         // In step, the recorded changes are all there is to count (the
         // rule resolve's scope trusts too); otherwise every staged row is
         // compared with the ledger.
-        let counting = if crate::resolve::scope::in_step(tx, entity).await? {
-            PREVIEW_CHANGES
-        } else {
-            PREVIEW
-        };
+        let in_step = crate::resolve::scope::in_step(tx, entity).await?;
+        let counting = if in_step { PREVIEW_CHANGES } else { PREVIEW };
         let statement = render(counting, &[("stage", &stage_table(entity))])?;
-        let counts = sqlx::query(AssertSqlSafe(statement))
-            .bind(entity.as_str())
-            .fetch_one(&mut *tx)
-            .await
-            .lms()?;
+        let mut query = sqlx::query(AssertSqlSafe(statement)).bind(entity.as_str());
+        if in_step {
+            query = query.bind(run_id);
+        }
+        let counts = query.fetch_one(&mut *tx).await.lms()?;
         let legacy_rows: i64 = counts.try_get("legacy_rows").lms()?;
         tables.push(TablePreview {
             entity,
