@@ -31,7 +31,7 @@ pub fn terms(legacy_timezone: &str) -> String {
     format!("rules {RULES_VERSION}; legacy timezone {legacy_timezone}")
 }
 
-const SCOPE: &str = include_str!("sql/scope.sql");
+const SCOPE_CANDIDATES: &str = include_str!("sql/scope_candidates.sql");
 const FACTS: &str = include_str!("sql/facts.sql");
 const DEPENDENT: &str = include_str!("sql/dependent.sql");
 
@@ -181,8 +181,8 @@ pub async fn record(
             ],
         )?);
     }
-    let statement = render(
-        SCOPE,
+    let candidates = render(
+        SCOPE_CANDIDATES,
         &[
             ("stage", &stage),
             ("dependents", &dependents),
@@ -202,7 +202,17 @@ pub async fn record(
     .execute(&mut *tx)
     .await
     .lms()?;
-    let inserted = sqlx::query(AssertSqlSafe(statement))
+    // The candidates are gathered and counted first: estimated in one
+    // statement, the planner took a delta's 5,102 candidates for 288,800
+    // and hashed the whole staging table to check them (330 ms of 350 ms).
+    sqlx::raw_sql(
+        "DROP TABLE IF EXISTS pg_temp.scope_candidates; \
+         CREATE TEMP TABLE scope_candidates (legacy_id bigint NOT NULL) ON COMMIT DROP",
+    )
+    .execute(&mut *tx)
+    .await
+    .lms()?;
+    sqlx::query(AssertSqlSafe(candidates))
         .bind(ctx.entity.as_str())
         .bind(facts.in_step)
         .bind(references_seen)
@@ -211,8 +221,23 @@ pub async fn record(
         .bind(facts.terms_changed)
         .execute(&mut *tx)
         .await
-        .lms()?
-        .rows_affected();
+        .lms()?;
+    sqlx::raw_sql("ANALYZE pg_temp.scope_candidates")
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    let inserted = sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO migration.apply_scope (entity, legacy_id) \
+         SELECT $1, c.legacy_id FROM pg_temp.scope_candidates c \
+         WHERE EXISTS (SELECT 1 FROM {stage} s WHERE s.legacy_id = c.legacy_id) \
+           AND NOT EXISTS (SELECT 1 FROM migration.apply_scope p \
+                           WHERE p.entity = $1 AND p.legacy_id = c.legacy_id)"
+    )))
+    .bind(ctx.entity.as_str())
+    .execute(&mut *tx)
+    .await
+    .lms()?
+    .rows_affected();
     Ok(inserted)
 }
 

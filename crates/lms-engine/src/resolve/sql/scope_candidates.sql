@@ -1,6 +1,8 @@
--- The rows this run's apply must look at; the rest it leaves alone, and
--- counts as unchanged. $1: the legacy table, $2: whether the record of
--- staged changes can be trusted, $3: the referenced tables' ledger as the
+-- The candidates for the rows this run's apply must look at (scope.rs
+-- keeps those still staged and not yet in scope); the rest it leaves
+-- alone, and counts as unchanged. $1: the legacy table, $2: whether the
+-- record of staged changes can be trusted, $3: the referenced tables'
+-- ledger as the
 -- table last caught up with it, $4: the run's conflict policy, $5: the LMS
 -- tables the legacy table fills, $6: whether the ledger's proposals were
 -- computed under other terms (rules version, legacy time zone).
@@ -10,8 +12,8 @@
 -- resolved_l keep them); a resolution changed by a run that did not finish
 -- is in the scope that run recorded, which is kept until the table catches
 -- up: only rows not in it yet are added.
-INSERT INTO migration.apply_scope (entity, legacy_id)
-SELECT $1, candidate.legacy_id
+INSERT INTO pg_temp.scope_candidates (legacy_id)
+SELECT candidate.legacy_id
 FROM (
     -- Rows staged new or changed since the ledger last caught up.
     SELECT c.legacy_id FROM migration.stage_changes c
@@ -49,6 +51,4 @@ FROM (
     SELECT l.legacy_id FROM migration.ledger l
     WHERE l.entity = $1 AND l.conflict IS NOT NULL AND (l.conflict = 'key_taken' OR $4 = 'take_legacy')
     {{dependents}}
-) candidate
-WHERE EXISTS (SELECT 1 FROM {{stage}} s WHERE s.legacy_id = candidate.legacy_id)
-  AND NOT EXISTS (SELECT 1 FROM migration.apply_scope p WHERE p.entity = $1 AND p.legacy_id = candidate.legacy_id);
+) candidate;
