@@ -21,6 +21,7 @@ mod id_stream;
 pub mod inline;
 pub mod plan;
 mod poll_tick;
+mod previous_ranges;
 pub mod progress;
 pub mod progress_view;
 pub mod queue;

@@ -20,6 +20,7 @@ use crate::conflict::ConflictPolicy;
 use crate::error::{DatabaseContext, EngineError};
 use crate::hold::HoldThreshold;
 use crate::id_stream::{IdSource, IdStream};
+use crate::previous_ranges;
 use crate::state::{ChunkState, StepState, stored_text_enum};
 
 /// An inclusive range of legacy ids; `None` is unbounded. The chunks of a
@@ -196,7 +197,7 @@ pub async fn plan_run(
     let ranges: Vec<Vec<IdRange>> = futures::future::join_all(
         entities
             .iter()
-            .map(|entity| chunk_ranges(legacy, *entity, options.chunk_size, budget)),
+            .map(|entity| ranges_for(lms, legacy, *entity, options.chunk_size, budget)),
     )
     .await
     .into_iter()
@@ -389,6 +390,33 @@ fn smallest_fitting_chunk_size(rows: &[u64], limit: usize) -> Option<u64> {
     Some(low)
 }
 
+/// A table's ranges for a new run: the last run's where they still fit
+/// (`previous_ranges`), with a tail grown too long cut again; else cut
+/// afresh from every id.
+async fn ranges_for(
+    lms: &PgPool,
+    legacy: &PgPool,
+    entity: LegacyEntity,
+    chunk_size: u32,
+    limit: usize,
+) -> Result<Vec<IdRange>, EngineError> {
+    let staged = previous_ranges::last_staged(lms, entity, chunk_size).await?;
+    let Some(mut kept) = previous_ranges::reusable(&staged, chunk_size) else {
+        return chunk_ranges(legacy, entity, chunk_size, limit).await;
+    };
+    let Some(tail) = kept.pop() else {
+        return chunk_ranges(legacy, entity, chunk_size, limit).await;
+    };
+    let tail_limit = previous_ranges::tail_limit(chunk_size);
+    if previous_ranges::tail_rows(legacy, entity, tail, tail_limit).await? <= tail_limit {
+        kept.push(tail);
+    } else {
+        let budget = limit.saturating_sub(kept.len()).max(1);
+        kept.extend(chunk_ranges_from(legacy, entity, tail.first, chunk_size, budget).await?);
+    }
+    Ok(kept)
+}
+
 /// Splits a legacy table into ranges of about `chunk_size` rows each, by its
 /// ids as they are now; the first and last ranges are open-ended. At most
 /// `limit` ranges are read.
@@ -402,8 +430,20 @@ pub async fn chunk_ranges(
     chunk_size: u32,
     limit: usize,
 ) -> Result<Vec<IdRange>, EngineError> {
+    chunk_ranges_from(legacy, entity, None, chunk_size, limit).await
+}
+
+/// As [`chunk_ranges`], over the ids from `from` on (`None`: every id); the
+/// first range starts at `from`.
+async fn chunk_ranges_from(
+    legacy: &PgPool,
+    entity: LegacyEntity,
+    from: Option<i64>,
+    chunk_size: u32,
+    limit: usize,
+) -> Result<Vec<IdRange>, EngineError> {
     let mut connection = legacy.acquire().await.legacy()?;
-    let uppers = range_uppers(&mut connection, entity, chunk_size, limit).await;
+    let uppers = range_uppers(&mut connection, entity, from, chunk_size, limit).await;
     if !matches!(
         uppers,
         Ok(RangeUppers {
@@ -416,10 +456,13 @@ pub async fn chunk_ranges(
     }
     let uppers = uppers?.uppers;
     if uppers.is_empty() {
-        return Ok(vec![IdRange::ALL]);
+        return Ok(vec![IdRange {
+            first: from,
+            last: None,
+        }]);
     }
     let mut ranges = Vec::with_capacity(uppers.len());
-    let mut first = None;
+    let mut first = from;
     for (index, upper) in uppers.iter().enumerate() {
         let last = if index + 1 == uppers.len() {
             None
@@ -444,12 +487,18 @@ struct RangeUppers {
 async fn range_uppers(
     connection: &mut PgConnection,
     entity: LegacyEntity,
+    from: Option<i64>,
     chunk_size: u32,
     limit: usize,
 ) -> Result<RangeUppers, EngineError> {
+    let from = IdRange {
+        first: from,
+        last: None,
+    };
     let query = format!(
-        "COPY (SELECT id FROM {} ORDER BY id) TO STDOUT",
-        entity.as_str()
+        "COPY (SELECT id FROM {} WHERE {} ORDER BY id) TO STDOUT",
+        entity.as_str(),
+        from.predicate("id")
     );
     let mut ids = IdStream::new(
         connection.copy_out_raw(&query).await.legacy()?,
