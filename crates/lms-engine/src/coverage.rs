@@ -43,7 +43,6 @@ pub async fn count(
     tx: &mut PgConnection,
     entity: LegacyEntity,
 ) -> Result<EntityCoverage, EngineError> {
-    let mut coverage = EntityCoverage::default();
     // One pass over the ledger: rows grouped by outcome, reason and their
     // list of warnings (a handful of distinct lists), added up here.
     let rows = sqlx::query(
@@ -54,20 +53,46 @@ pub async fn count(
     .fetch_all(&mut *tx)
     .await
     .lms()?;
+    let mut coverage = count_targets(tx, entity).await?;
     for row in rows {
-        let outcome: String = row.try_get("outcome").lms()?;
-        let reason: String = row.try_get("reason").lms()?;
-        let warnings: Vec<String> = row.try_get("warnings").lms()?;
-        let count: i64 = row.try_get("rows").lms()?;
-        match outcome.as_str() {
-            "migrated" => coverage.migrated += count,
-            "merged" => coverage.merged += count,
-            _ => *coverage.rejected.entry(reason).or_default() += count,
+        coverage.add_ledger_rows(
+            &row.try_get::<String, _>("outcome").lms()?,
+            row.try_get("reason").lms()?,
+            row.try_get("warnings").lms()?,
+            row.try_get("rows").lms()?,
+        );
+    }
+    Ok(coverage)
+}
+
+impl EntityCoverage {
+    /// Adds `rows` live ledger rows with one outcome, reason (empty: none)
+    /// and list of warnings.
+    pub(crate) fn add_ledger_rows(
+        &mut self,
+        outcome: &str,
+        reason: String,
+        warnings: Vec<String>,
+        rows: i64,
+    ) {
+        match outcome {
+            "migrated" => self.migrated += rows,
+            "merged" => self.merged += rows,
+            _ => *self.rejected.entry(reason).or_default() += rows,
         }
         for warning in warnings {
-            *coverage.warnings.entry(warning).or_default() += count;
+            *self.warnings.entry(warning).or_default() += rows;
         }
     }
+}
+
+/// The coverage's counts of LMS rows: the live target rows that came from
+/// `entity`, and the rows derived from it.
+pub(crate) async fn count_targets(
+    tx: &mut PgConnection,
+    entity: LegacyEntity,
+) -> Result<EntityCoverage, EngineError> {
+    let mut coverage = EntityCoverage::default();
     let target = format!(
         "SELECT count(*) FROM {} WHERE legacy_id IS NOT NULL AND source_deleted_at IS NULL",
         entity.target_table()

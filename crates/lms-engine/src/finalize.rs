@@ -2,6 +2,8 @@
 //! applied. Links within the table, merged rows' targets, a check of the
 //! ledger against the legacy table itself, the coverage numbers, ANALYZE.
 
+use std::collections::HashMap;
+
 use lms_domain::LegacyEntity;
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row};
@@ -55,26 +57,32 @@ pub async fn finalize_entity(
     }
     follow_survivors(tx, apply).await?;
 
-    // The ledger's live ids are committed by now (this transaction only
+    // The ledger's live rows are committed by now (this transaction only
     // moves merged rows' targets), so another connection reads the same
-    // ids, and the check runs beside the counts.
+    // rows: one pass checks their ids against legacy and tallies their
+    // outcomes, beside the counts of LMS rows here.
     let recorded = format!(
-        "SELECT legacy_id FROM migration.ledger WHERE entity = '{}' AND source_deleted_at IS NULL ORDER BY legacy_id",
+        "SELECT legacy_id, outcome, coalesce(reason, ''), warnings \
+         FROM migration.ledger WHERE entity = '{}' AND source_deleted_at IS NULL ORDER BY legacy_id",
         entity.as_str()
     );
+    let mut tally = LedgerTally::default();
     let (check, counted) = tokio::join!(
         async {
             let mut ledger = lms.acquire().await.lms()?;
-            let verified = verify_against_legacy(&mut ledger, legacy, entity, &recorded).await;
+            let verified =
+                verify_against_legacy(&mut ledger, legacy, entity, &recorded, Some(&mut tally))
+                    .await;
             if verified.is_err() {
                 // Its COPY may be left unread: never reuse that connection.
                 ledger.close_on_drop();
             }
             verified
         },
-        coverage::count(tx, entity)
+        coverage::count_targets(tx, entity)
     );
     let (check, mut coverage): (Verification, EntityCoverage) = (check?, counted?);
+    tally.add_to(tx, &mut coverage).await?;
     coverage.legacy_rows = check.legacy_rows;
     coverage.unexplained = check.unexplained;
     coverage.vanished = check.vanished;
@@ -183,7 +191,7 @@ pub async fn preview_entity(
 ) -> Result<Value, EngineError> {
     let stage = crate::stage::stage_table(entity);
     let recorded = format!("SELECT legacy_id FROM {stage} ORDER BY legacy_id");
-    let check = verify_against_legacy(tx, legacy, entity, &recorded).await?;
+    let check = verify_against_legacy(tx, legacy, entity, &recorded, None).await?;
     let mut coverage = coverage::count_preview(tx, entity).await?;
     coverage.legacy_rows = check.legacy_rows;
     coverage.unexplained = check.unexplained;
@@ -261,9 +269,10 @@ async fn verify_against_legacy(
     legacy: &PgPool,
     entity: LegacyEntity,
     recorded: &str,
+    tally: Option<&mut LedgerTally>,
 ) -> Result<Verification, EngineError> {
     let mut source = legacy.acquire().await.legacy()?;
-    let verified = compare_ids(lms, &mut source, entity, recorded).await;
+    let verified = compare_ids(lms, &mut source, entity, recorded, tally).await;
     if verified.is_err() {
         // The legacy COPY may be left unread: never reuse that connection.
         source.close_on_drop();
@@ -276,6 +285,7 @@ async fn compare_ids(
     source: &mut PgConnection,
     entity: LegacyEntity,
     recorded: &str,
+    mut tally: Option<&mut LedgerTally>,
 ) -> Result<Verification, EngineError> {
     let legacy_query = format!(
         "COPY (SELECT id FROM {} ORDER BY id) TO STDOUT",
@@ -288,14 +298,27 @@ async fn compare_ids(
     let ledger_query = format!("COPY ({recorded}) TO STDOUT");
     let mut ledger_ids = IdStream::new(lms.copy_out_raw(&ledger_query).await.lms()?, IdSource::Lms);
     let mut check = Verification::default();
-    let (mut next_legacy, mut next_ledger) = (legacy_ids.next().await?, ledger_ids.next().await?);
+    // Each recorded row is tallied as it is read (its line after the id).
+    let mut next_recorded = async |ids: &mut IdStream<'_>| -> Result<Option<i64>, EngineError> {
+        let Some((id, rest)) = ids.next_entry().await? else {
+            return Ok(None);
+        };
+        if let Some(tally) = tally.as_deref_mut() {
+            tally.add(ids.rest(rest));
+        }
+        Ok(Some(id))
+    };
+    let (mut next_legacy, mut next_ledger) = (
+        legacy_ids.next().await?,
+        next_recorded(&mut ledger_ids).await?,
+    );
     loop {
         match (next_legacy, next_ledger) {
             (None, None) => break,
             (Some(id), Some(recorded)) if id == recorded => {
                 check.legacy_rows += 1;
                 next_legacy = legacy_ids.next().await?;
-                next_ledger = ledger_ids.next().await?;
+                next_ledger = next_recorded(&mut ledger_ids).await?;
             }
             (Some(id), Some(recorded)) if id < recorded => {
                 check.legacy_rows += 1;
@@ -309,9 +332,180 @@ async fn compare_ids(
             }
             (_, Some(_)) => {
                 check.vanished += 1;
-                next_ledger = ledger_ids.next().await?;
+                next_ledger = next_recorded(&mut ledger_ids).await?;
             }
         }
     }
     Ok(check)
+}
+
+/// Live ledger rows counted by their outcome, reason and list of warnings
+/// as the finalize's COPY printed them (`outcome`, tab, reason, tab, the
+/// list as an array literal): a handful of distinct keys.
+#[derive(Debug, Default)]
+struct LedgerTally(HashMap<Vec<u8>, i64>);
+
+impl LedgerTally {
+    fn add(&mut self, key: &[u8]) {
+        match self.0.get_mut(key) {
+            Some(rows) => *rows += 1,
+            None => {
+                self.0.insert(key.to_vec(), 1);
+            }
+        }
+    }
+
+    /// Adds the tallied rows to `coverage`, their lists of warnings decoded
+    /// by PostgreSQL (one query for every distinct list).
+    async fn add_to(
+        self,
+        tx: &mut PgConnection,
+        coverage: &mut EntityCoverage,
+    ) -> Result<(), EngineError> {
+        let mut groups = Vec::with_capacity(self.0.len());
+        for (key, rows) in self.0 {
+            let fields: Vec<String> = key
+                .split(|byte| *byte == b'\t')
+                .map(|field| String::from_utf8(copy_text_unescaped(field)))
+                .collect::<Result<_, _>>()
+                .map_err(|error| {
+                    EngineError::Invariant(format!("a ledger row as COPY printed it: {error}"))
+                })?;
+            let Ok([outcome, reason, warnings]) = <[String; 3]>::try_from(fields) else {
+                return Err(EngineError::Invariant(format!(
+                    "a ledger row as COPY printed it: {:?}",
+                    String::from_utf8_lossy(&key)
+                )));
+            };
+            groups.push((outcome, reason, warnings, rows));
+        }
+        let lists: Vec<&str> = groups.iter().map(|group| group.2.as_str()).collect();
+        let mut decoded: HashMap<String, Vec<String>> = HashMap::new();
+        for row in sqlx::query(
+            "SELECT l.literal, w.code FROM unnest($1::text[]) AS l(literal) \
+             LEFT JOIN LATERAL unnest(l.literal::text[]) AS w(code) ON true",
+        )
+        .bind(&lists)
+        .fetch_all(&mut *tx)
+        .await
+        .lms()?
+        {
+            let list = decoded.entry(row.try_get("literal").lms()?).or_default();
+            if let Some(code) = row.try_get::<Option<String>, _>("code").lms()? {
+                list.push(code);
+            }
+        }
+        for (outcome, reason, list, rows) in groups {
+            let warnings = decoded.get(&list).cloned().unwrap_or_default();
+            coverage.add_ledger_rows(&outcome, reason, warnings, rows);
+        }
+        Ok(())
+    }
+}
+
+/// A field of COPY's text format as it was before COPY escaped it (its
+/// output escapes only backslash and these control characters).
+fn copy_text_unescaped(field: &[u8]) -> Vec<u8> {
+    let mut text = Vec::with_capacity(field.len());
+    let mut bytes = field.iter();
+    while let Some(byte) = bytes.next() {
+        if *byte != b'\\' {
+            text.push(*byte);
+            continue;
+        }
+        let Some(escaped) = bytes.next() else {
+            text.push(b'\\');
+            break;
+        };
+        text.push(match escaped {
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'v' => 0x0b,
+            other => *other,
+        });
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_text_is_unescaped_as_copy_escaped_it() {
+        assert_eq!(copy_text_unescaped(b"{a,b}"), b"{a,b}");
+        // An array literal with a quoted backslash and a tab, as COPY
+        // prints it.
+        assert_eq!(
+            copy_text_unescaped(br#"{"a\\\\b","c\td"}"#),
+            b"{\"a\\\\b\",\"c\td\"}"
+        );
+        // A lone backslash at the end stays.
+        assert_eq!(copy_text_unescaped(b"x\\ny\\"), b"x\ny\\");
+        assert_eq!(copy_text_unescaped(b"\\b\\f\\v\\r"), [8, 12, 11, 13]);
+    }
+
+    /// Ledger-shaped rows, warnings with every character COPY or an array
+    /// literal escapes among them.
+    const ROWS: &str = r#"
+        CREATE TABLE ledger_rows (legacy_id bigint, outcome text, reason text, warnings text[]);
+        INSERT INTO ledger_rows VALUES
+            (1, 'migrated', NULL, '{}'),
+            (2, 'migrated', NULL, '{unparseable_mark}'),
+            (3, 'migrated', NULL, ARRAY['a,b', 'c"d', E'e\\f', E'g\th', E'i\nj', ' k ', '{l}', '']),
+            (4, 'merged', NULL, '{unparseable_mark,dangling_reference}'),
+            (5, 'rejected', 'invalid_value', '{}'),
+            (6, 'rejected', 'orphan_reference', ARRAY['a,b', 'a,b']),
+            (7, 'migrated', NULL, '{unparseable_mark}');
+    "#;
+
+    #[tokio::test]
+    async fn a_tally_of_copied_rows_counts_as_grouping_them_does() -> anyhow::Result<()> {
+        let database = lms_testkit::TestDatabase::create("ledgertally").await?;
+        let pool = PgPool::connect(database.url().expose()).await?;
+        sqlx::raw_sql(ROWS).execute(&pool).await?;
+        let mut grouped = EntityCoverage::default();
+        for row in sqlx::query(
+            "SELECT outcome, coalesce(reason, '') AS reason, warnings, count(*) AS rows \
+             FROM ledger_rows GROUP BY 1, 2, 3",
+        )
+        .fetch_all(&pool)
+        .await?
+        {
+            grouped.add_ledger_rows(
+                &row.try_get::<String, _>("outcome")?,
+                row.try_get("reason")?,
+                row.try_get("warnings")?,
+                row.try_get("rows")?,
+            );
+        }
+
+        let mut connection = pool.acquire().await?;
+        let mut tally = LedgerTally::default();
+        {
+            let mut copied = IdStream::new(
+                connection
+                    .copy_out_raw(
+                        "COPY (SELECT legacy_id, outcome, coalesce(reason, ''), warnings \
+                         FROM ledger_rows ORDER BY legacy_id) TO STDOUT",
+                    )
+                    .await?,
+                IdSource::Lms,
+            );
+            while let Some((_, rest)) = copied.next_entry().await? {
+                tally.add(copied.rest(rest));
+            }
+        }
+        let mut tallied = EntityCoverage::default();
+        tally.add_to(&mut connection, &mut tallied).await?;
+
+        assert_eq!(tallied, grouped);
+        assert_eq!(tallied.warnings.get("a,b"), Some(&3));
+        drop(connection);
+        pool.close().await;
+        database.drop_now().await
+    }
 }

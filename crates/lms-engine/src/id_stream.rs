@@ -35,20 +35,31 @@ impl<'c> IdStream<'c> {
     }
 
     pub(crate) async fn next(&mut self) -> Result<Option<i64>, EngineError> {
+        Ok(self.next_entry().await?.map(|(id, _)| id))
+    }
+
+    /// The next line's leading id and where the rest of the line (after a
+    /// tab; empty if there is none) lies, for [`IdStream::rest`].
+    pub(crate) async fn next_entry(
+        &mut self,
+    ) -> Result<Option<(i64, std::ops::Range<usize>)>, EngineError> {
         loop {
             if let Some(end) = self.buffer[self.position..]
                 .iter()
                 .position(|byte| *byte == b'\n')
             {
-                let line = &self.buffer[self.position..self.position + end];
-                self.position += end + 1;
-                let id = std::str::from_utf8(line)
+                let (start, end) = (self.position, self.position + end);
+                self.position = end + 1;
+                let line = &self.buffer[start..end];
+                let id_end = line.iter().position(|byte| *byte == b'\t');
+                let id = std::str::from_utf8(&line[..id_end.unwrap_or(line.len())])
                     .ok()
                     .and_then(|text| text.parse::<i64>().ok())
                     .ok_or_else(|| {
                         EngineError::Invariant(format!("not an id in a COPY stream: {line:?}"))
                     })?;
-                return Ok(Some(id));
+                let rest = id_end.map_or(end..end, |tab| start + tab + 1..end);
+                return Ok(Some((id, rest)));
             }
             match self.stream.next().await {
                 None => return Ok(None),
@@ -65,5 +76,10 @@ impl<'c> IdStream<'c> {
                 }
             }
         }
+    }
+
+    /// The rest of the line [`IdStream::next_entry`] last returned.
+    pub(crate) fn rest(&self, range: std::ops::Range<usize>) -> &[u8] {
+        self.buffer.get(range).unwrap_or_default()
     }
 }
