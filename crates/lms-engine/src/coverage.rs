@@ -37,8 +37,9 @@ impl EntityCoverage {
     }
 }
 
-/// Counts the ledger and target rows of `entity` (inside the finalize
-/// transaction, so it sees that transaction's writes).
+/// Counts the ledger and target rows of `entity` as `conn` sees them (a
+/// live run's report; a finalize reads the ledger once for its check and
+/// these counts together, `finalize::LedgerTally`).
 pub async fn count(
     tx: &mut PgConnection,
     entity: LegacyEntity,

@@ -379,7 +379,11 @@ impl LedgerTally {
             };
             groups.push((outcome, reason, warnings, rows));
         }
-        let lists: Vec<&str> = groups.iter().map(|group| group.2.as_str()).collect();
+        // Each distinct list once: groups of other outcomes or reasons share
+        // lists, and a list sent twice would be decoded twice over.
+        let mut lists: Vec<&str> = groups.iter().map(|group| group.2.as_str()).collect();
+        lists.sort_unstable();
+        lists.dedup();
         let mut decoded: HashMap<String, Vec<String>> = HashMap::new();
         for row in sqlx::query(
             "SELECT l.literal, w.code FROM unnest($1::text[]) AS l(literal) \
@@ -459,7 +463,9 @@ mod tests {
             (4, 'merged', NULL, '{unparseable_mark,dangling_reference}'),
             (5, 'rejected', 'invalid_value', '{}'),
             (6, 'rejected', 'orphan_reference', ARRAY['a,b', 'a,b']),
-            (7, 'migrated', NULL, '{unparseable_mark}');
+            (7, 'migrated', NULL, '{unparseable_mark}'),
+            (8, 'merged', NULL, '{unparseable_mark}'),
+            (9, 'rejected', 'invalid_value', ARRAY['a,b', 'a,b']);
     "#;
 
     #[tokio::test]
@@ -503,7 +509,8 @@ mod tests {
         tally.add_to(&mut connection, &mut tallied).await?;
 
         assert_eq!(tallied, grouped);
-        assert_eq!(tallied.warnings.get("a,b"), Some(&3));
+        assert_eq!(tallied.warnings.get("a,b"), Some(&5));
+        assert_eq!(tallied.warnings.get("unparseable_mark"), Some(&4));
         drop(connection);
         pool.close().await;
         database.drop_now().await
