@@ -32,6 +32,7 @@ pub fn terms(legacy_timezone: &str) -> String {
 }
 
 const SCOPE_CANDIDATES: &str = include_str!("sql/scope_candidates.sql");
+const SCOPE_ADD: &str = include_str!("sql/scope_add.sql");
 const FACTS: &str = include_str!("sql/facts.sql");
 const DEPENDENT: &str = include_str!("sql/dependent.sql");
 
@@ -226,18 +227,12 @@ pub async fn record(
         .execute(&mut *tx)
         .await
         .lms()?;
-    let inserted = sqlx::query(AssertSqlSafe(format!(
-        "INSERT INTO migration.apply_scope (entity, legacy_id) \
-         SELECT $1, c.legacy_id FROM pg_temp.scope_candidates c \
-         WHERE EXISTS (SELECT 1 FROM {stage} s WHERE s.legacy_id = c.legacy_id) \
-           AND NOT EXISTS (SELECT 1 FROM migration.apply_scope p \
-                           WHERE p.entity = $1 AND p.legacy_id = c.legacy_id)"
-    )))
-    .bind(ctx.entity.as_str())
-    .execute(&mut *tx)
-    .await
-    .lms()?
-    .rows_affected();
+    let inserted = sqlx::query(AssertSqlSafe(render(SCOPE_ADD, &[("stage", &stage)])?))
+        .bind(ctx.entity.as_str())
+        .execute(&mut *tx)
+        .await
+        .lms()?
+        .rows_affected();
     Ok(inserted)
 }
 

@@ -2,10 +2,10 @@
 -- keeps those still staged and not yet in scope); the rest it leaves
 -- alone, and counts as unchanged. $1: the legacy table, $2: whether the
 -- record of staged changes can be trusted, $3: the referenced tables'
--- ledger as the
--- table last caught up with it, $4: the run's conflict policy, $5: the LMS
--- tables the legacy table fills, $6: whether the ledger's proposals were
--- computed under other terms (rules version, legacy time zone).
+-- ledger as the table last caught up with it, $4: the run's conflict
+-- policy, $5: the LMS tables the legacy table fills, $6: whether the
+-- ledger's proposals were computed under other terms (rules version,
+-- legacy time zone).
 --
 -- When the journal resolved only its touched rows, only those can have a
 -- resolution that changed in this run (the holes resolved_r and
