@@ -21,8 +21,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row};
 use uuid::Uuid;
 
-use crate::bulk::LoadPath;
+use crate::bulk::{self, LoadPath};
 use crate::error::{DatabaseContext, EngineError};
+use crate::plan::IdRange;
 use crate::progress::PROGRESS_CHANNEL;
 use crate::progress_view::{RunProgress, run_progress};
 use crate::queue::ChunkQueue;
@@ -212,12 +213,18 @@ async fn compute(
         let in_step = crate::resolve::scope::in_step(tx, entity).await?;
         let counting = if in_step { PREVIEW_CHANGES } else { PREVIEW };
         let statement = render(counting, &[("stage", &stage_table(entity))])?;
-        let mut query = sqlx::query(AssertSqlSafe(statement)).bind(entity.as_str());
-        if in_step {
-            query = query.bind(run_id);
-        }
-        let counts = query.fetch_one(&mut *tx).await.lms()?;
-        let legacy_rows: i64 = counts.try_get("legacy_rows").lms()?;
+        let counts = sqlx::query(AssertSqlSafe(statement))
+            .bind(entity.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .lms()?;
+        // In step, the legacy rows are what this run's stage chunks read
+        // (together they cover every id): the mirror's count without its scan.
+        let legacy_rows: i64 = if in_step {
+            bulk::recorded_stage_rows(tx, run_id, entity, IdRange::ALL).await?
+        } else {
+            counts.try_get("legacy_rows").lms()?
+        };
         tables.push(TablePreview {
             entity,
             load_path: load_path.unwrap_or(LoadPath::Delta),

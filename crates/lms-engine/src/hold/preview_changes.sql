@@ -1,15 +1,10 @@
--- One legacy table's preview ($1: the table, $2: the run) when its mirror
--- and ledger are in step but for the rows recorded in
--- migration.stage_changes: the same counts as preview.sql, read from those
+-- One legacy table's preview ($1: the table) when its mirror and ledger are
+-- in step but for the rows recorded in migration.stage_changes: the same
+-- counts as preview.sql but the legacy rows (hold.rs adds up what this
+-- run's stage chunks read instead of counting the mirror), read from those
 -- rows alone (a row not recorded there has the source hash its live ledger
--- row has). The legacy rows are the ones this run's stage chunks read,
--- which together cover every id: the mirror's count without its scan.
-SELECT (SELECT coalesce(sum((c.stats->>'rows')::bigint), 0)
-        FROM migration.chunks c
-        JOIN migration.run_steps st ON st.id = c.step_id
-        WHERE c.run_id = $2 AND st.entity = $1 AND st.phase = 'stage'
-          AND c.state = 'done')::bigint AS legacy_rows,
-       count(*) FILTER (WHERE c.kind = 'written' AND s.legacy_id IS NOT NULL
+-- row has).
+SELECT count(*) FILTER (WHERE c.kind = 'written' AND s.legacy_id IS NOT NULL
                           AND (l.legacy_id IS NULL OR l.source_deleted_at IS NOT NULL))::bigint AS creates,
        count(*) FILTER (WHERE c.kind = 'written' AND l.legacy_id IS NOT NULL
                           AND l.source_deleted_at IS NULL
