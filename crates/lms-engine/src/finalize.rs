@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use lms_domain::LegacyEntity;
+use lms_pg::copy_text::decode_fields;
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row};
 use uuid::Uuid;
@@ -364,16 +365,19 @@ impl LedgerTally {
     ) -> Result<(), EngineError> {
         let mut groups = Vec::with_capacity(self.0.len());
         for (key, rows) in self.0 {
-            let fields: Vec<String> = key
-                .split(|byte| *byte == b'\t')
-                .map(|field| String::from_utf8(copy_text_unescaped(field)))
-                .collect::<Result<_, _>>()
-                .map_err(|error| {
-                    EngineError::Invariant(format!("a ledger row as COPY printed it: {error}"))
+            let fields = decode_fields(&key, 3).map_err(|error| {
+                EngineError::Invariant(format!(
+                    "a ledger row as COPY printed it ({error}): {:?}",
+                    String::from_utf8_lossy(&key)
+                ))
+            })?;
+            let [outcome, reason, warnings] =
+                <[Option<String>; 3]>::try_from(fields).map_err(|fields| {
+                    EngineError::Invariant(format!("{} fields of a ledger row", fields.len()))
                 })?;
-            let Ok([outcome, reason, warnings]) = <[String; 3]>::try_from(fields) else {
+            let (Some(outcome), Some(reason), Some(warnings)) = (outcome, reason, warnings) else {
                 return Err(EngineError::Invariant(format!(
-                    "a ledger row as COPY printed it: {:?}",
+                    "a ledger row as COPY printed it has a NULL: {:?}",
                     String::from_utf8_lossy(&key)
                 )));
             };
@@ -407,50 +411,9 @@ impl LedgerTally {
     }
 }
 
-/// A field of COPY's text format as it was before COPY escaped it (its
-/// output escapes only backslash and these control characters).
-fn copy_text_unescaped(field: &[u8]) -> Vec<u8> {
-    let mut text = Vec::with_capacity(field.len());
-    let mut bytes = field.iter();
-    while let Some(byte) = bytes.next() {
-        if *byte != b'\\' {
-            text.push(*byte);
-            continue;
-        }
-        let Some(escaped) = bytes.next() else {
-            text.push(b'\\');
-            break;
-        };
-        text.push(match escaped {
-            b'b' => 0x08,
-            b'f' => 0x0c,
-            b'n' => b'\n',
-            b'r' => b'\r',
-            b't' => b'\t',
-            b'v' => 0x0b,
-            other => *other,
-        });
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn copy_text_is_unescaped_as_copy_escaped_it() {
-        assert_eq!(copy_text_unescaped(b"{a,b}"), b"{a,b}");
-        // An array literal with a quoted backslash and a tab, as COPY
-        // prints it.
-        assert_eq!(
-            copy_text_unescaped(br#"{"a\\\\b","c\td"}"#),
-            b"{\"a\\\\b\",\"c\td\"}"
-        );
-        // A lone backslash at the end stays.
-        assert_eq!(copy_text_unescaped(b"x\\ny\\"), b"x\ny\\");
-        assert_eq!(copy_text_unescaped(b"\\b\\f\\v\\r"), [8, 12, 11, 13]);
-    }
 
     /// Ledger-shaped rows, warnings with every character COPY or an array
     /// literal escapes among them.
