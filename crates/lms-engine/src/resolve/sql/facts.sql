@@ -4,8 +4,15 @@
 -- conflicts to try again under the run's policy ($5); rows a run that did
 -- not finish put in the apply scope.
 SELECT EXISTS (SELECT 1 FROM migration.stage_changes WHERE entity = $1) AS staged_changes,
-       EXISTS (SELECT 1 FROM migration.ledger
-               WHERE entity = ANY($2) AND ($3::timestamptz IS NULL OR recorded_at > $3)) AS references_changed,
+       -- One referenced table at a time, so that only its ledger partition
+       -- is read (a partition is pruned by a parameter compared with =, not
+       -- by = ANY of an array parameter: that read every partition, the
+       -- journal's half a million rows among them).
+       EXISTS (SELECT 1 FROM unnest($2::text[]) AS referenced (entity),
+               LATERAL (SELECT 1 FROM migration.ledger l
+                        WHERE l.entity = referenced.entity
+                          AND ($3::timestamptz IS NULL OR l.recorded_at > $3)
+                        LIMIT 1) AS changed) AS references_changed,
        EXISTS (SELECT 1 FROM migration.lms_deletions WHERE target_table = ANY($4)) AS lms_deletions,
        EXISTS (SELECT 1 FROM migration.ledger
                WHERE entity = $1 AND conflict IS NOT NULL
