@@ -10,8 +10,9 @@ use crate::sql_template::render;
 
 const MAPS: &str = include_str!("sql/journal_maps.sql");
 const CHANGED: &str = include_str!("sql/journal_changed.sql");
-const SCOPE: &str = include_str!("sql/journal_scope.sql");
+const TOUCHED: &str = include_str!("sql/journal_touched.sql");
 const KEYS: &str = include_str!("sql/journal_keys.sql");
+const SCOPE: &str = include_str!("sql/journal_scope.sql");
 const OUTCOMES: &str = include_str!("sql/journal_outcomes.sql");
 const COURSES: &str = include_str!("sql/journal_courses.sql");
 
@@ -35,16 +36,12 @@ pub async fn resolve(
         .await
         .lms()?;
     let touched = match rules_over {
-        RulesOver::EveryRow => None,
-        RulesOver::TouchedJournalRows => Some(forget_touched(tx).await?),
+        RulesOver::EveryRow => {
+            keys(tx, "").await?;
+            None
+        }
+        RulesOver::TouchedJournalRows => Some(keys_of_touched(tx).await?),
     };
-    sqlx::raw_sql(AssertSqlSafe(render(
-        KEYS,
-        &[("rows", &rules_over.rows("j"))],
-    )?))
-    .execute(&mut *tx)
-    .await
-    .lms()?;
     sqlx::raw_sql(OUTCOMES).execute(&mut *tx).await.lms()?;
     if !dry_run {
         create_courses(tx).await?;
@@ -75,10 +72,18 @@ pub async fn gather_changed(
     Ok(i64::try_from(changed).unwrap_or(i64::MAX))
 }
 
-/// Gathers the rows a delta run resolves again (`journal_scope`, from
-/// `journal_changed`) and forgets their resolutions; returns how many
-/// there are.
-async fn forget_touched(tx: &mut PgConnection) -> Result<i64, EngineError> {
+/// The keys of the rows a delta run resolves again, found in one pass over
+/// the staged rows (`journal_touched`, `journal_keys`, `journal_scope`);
+/// forgets their resolutions and returns how many there are.
+async fn keys_of_touched(tx: &mut PgConnection) -> Result<i64, EngineError> {
+    sqlx::raw_sql(TOUCHED).execute(&mut *tx).await.lms()?;
+    keys(
+        tx,
+        "AND (j.legacy_id IN (SELECT legacy_id FROM journal_touched) \
+              OR (j.student_legacy_id, j.subject_legacy_id) IN \
+                 (SELECT student_legacy_id, subject_legacy_id FROM journal_changed_pairs))",
+    )
+    .await?;
     sqlx::raw_sql(SCOPE).execute(&mut *tx).await.lms()?;
     let forgotten = sqlx::query(
         "DELETE FROM migration.resolutions \
@@ -97,6 +102,16 @@ async fn forget_touched(tx: &mut PgConnection) -> Result<i64, EngineError> {
         .await
         .lms()?;
     Ok(touched)
+}
+
+/// `journal_keys`: the key of every staged row `rows` keeps (an SQL
+/// condition on the staged row `j`).
+async fn keys(tx: &mut PgConnection, rows: &str) -> Result<(), EngineError> {
+    sqlx::raw_sql(AssertSqlSafe(render(KEYS, &[("rows", rows)])?))
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    Ok(())
 }
 
 /// One LMS course per distinct offering key, created on demand.
