@@ -6,7 +6,7 @@
 
 mod support;
 
-use lms_engine::RunStatus;
+use lms_engine::{CoverageReport, RunStatus};
 use std::collections::BTreeMap;
 
 use lms_engine::verify::oracle::Oracle;
@@ -134,6 +134,26 @@ async fn chunk_size_does_not_change_any_outcome() -> anyhow::Result<()> {
         fingerprint(small_chunks.lms()).await?,
         fingerprint(one_chunk.lms()).await?
     );
+    // And so does every coverage figure.
+    let coverage = |report: &CoverageReport| -> Vec<_> {
+        report
+            .entities
+            .iter()
+            .map(|table| {
+                (
+                    table.entity.clone(),
+                    table.legacy_rows,
+                    table.migrated,
+                    table.merged,
+                    table.rejected.clone(),
+                    table.warnings.clone(),
+                    table.unexplained,
+                    table.target_rows,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(coverage(&a), coverage(&b));
     small_chunks.close().await?;
     one_chunk.close().await
 }
