@@ -12,6 +12,7 @@ const MAPS: &str = include_str!("sql/journal_maps.sql");
 const CHANGED: &str = include_str!("sql/journal_changed.sql");
 const TOUCHED: &str = include_str!("sql/journal_touched.sql");
 const KEYS: &str = include_str!("sql/journal_keys.sql");
+const TOUCHED_ROWS: &str = include_str!("sql/journal_touched_rows.sql");
 const SCOPE: &str = include_str!("sql/journal_scope.sql");
 const OUTCOMES: &str = include_str!("sql/journal_outcomes.sql");
 const COURSES: &str = include_str!("sql/journal_courses.sql");
@@ -40,7 +41,7 @@ pub async fn resolve(
             keys(tx, "").await?;
             None
         }
-        RulesOver::TouchedJournalRows => Some(keys_of_touched(tx).await?),
+        RulesOver::TouchedJournalRows => Some(forget_touched(tx).await?),
     };
     sqlx::raw_sql(OUTCOMES).execute(&mut *tx).await.lms()?;
     if !dry_run {
@@ -72,18 +73,13 @@ pub async fn gather_changed(
     Ok(i64::try_from(changed).unwrap_or(i64::MAX))
 }
 
-/// The keys of the rows a delta run resolves again, found in one pass over
-/// the staged rows (`journal_touched`, `journal_keys`, `journal_scope`);
-/// forgets their resolutions and returns how many there are.
-async fn keys_of_touched(tx: &mut PgConnection) -> Result<i64, EngineError> {
+/// Gathers the rows a delta run resolves again (`journal_touched`, then
+/// `journal_keys` over them in one pass over the staged rows, and
+/// `journal_scope`), forgets their resolutions and returns how many there
+/// are.
+async fn forget_touched(tx: &mut PgConnection) -> Result<i64, EngineError> {
     sqlx::raw_sql(TOUCHED).execute(&mut *tx).await.lms()?;
-    keys(
-        tx,
-        "AND (j.legacy_id IN (SELECT legacy_id FROM journal_touched) \
-              OR (j.student_legacy_id, j.subject_legacy_id) IN \
-                 (SELECT student_legacy_id, subject_legacy_id FROM journal_changed_pairs))",
-    )
-    .await?;
+    keys(tx, TOUCHED_ROWS).await?;
     sqlx::raw_sql(SCOPE).execute(&mut *tx).await.lms()?;
     let forgotten = sqlx::query(
         "DELETE FROM migration.resolutions \
@@ -104,10 +100,10 @@ async fn keys_of_touched(tx: &mut PgConnection) -> Result<i64, EngineError> {
     Ok(touched)
 }
 
-/// `journal_keys`: the key of every staged row `rows` keeps (an SQL
-/// condition on the staged row `j`).
-async fn keys(tx: &mut PgConnection, rows: &str) -> Result<(), EngineError> {
-    sqlx::raw_sql(AssertSqlSafe(render(KEYS, &[("rows", rows)])?))
+/// `journal_keys`: the key of every staged row, or of those `and_rows`
+/// keeps (empty, or `AND` and a condition on the staged row `j`).
+async fn keys(tx: &mut PgConnection, and_rows: &str) -> Result<(), EngineError> {
+    sqlx::raw_sql(AssertSqlSafe(render(KEYS, &[("rows", and_rows)])?))
         .execute(&mut *tx)
         .await
         .lms()?;

@@ -5,9 +5,10 @@
 -- not finish put in the apply scope.
 SELECT EXISTS (SELECT 1 FROM migration.stage_changes WHERE entity = $1) AS staged_changes,
        -- One referenced table at a time, so that only its ledger partition
-       -- is read (a partition is pruned by a parameter compared with =, not
-       -- by = ANY of an array parameter: that read every partition, the
-       -- journal's half a million rows among them).
+       -- is read. A partition is pruned at run time by a parameter compared
+       -- with =, not by = ANY of an array parameter: once the statement's
+       -- plan was generic, that read every partition, the journal's half a
+       -- million rows among them.
        EXISTS (SELECT 1 FROM unnest($2::text[]) AS referenced (entity),
                LATERAL (SELECT 1 FROM migration.ledger l
                         WHERE l.entity = referenced.entity

@@ -1,6 +1,5 @@
 -- Each journal row's key as LMS ids: of every staged row, or of those a
--- delta run resolves again ({{rows}}: the rows journal_touched.sql named,
--- and the rows with one of its pairs).
+-- delta run resolves again (journal_touched_rows.sql).
 CREATE TEMP TABLE journal_keys ON COMMIT DROP AS
 SELECT j.legacy_id, j.student_legacy_id, j.subject_legacy_id, j.invalid_detail,
        st.outcome AS student_outcome, st.target_id AS student_target,
