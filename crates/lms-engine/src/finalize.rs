@@ -38,38 +38,21 @@ pub async fn finalize_entity(
     // of the ledger partition's rows; after a small delta, the statistics
     // still hold and ANALYZE would only cost time.
     let analyze = apply.load_path == LoadPath::Bulk || wrote_a_tenth(tx, run_id, entity).await?;
-    if analyze {
-        sqlx::query(AssertSqlSafe(format!(
-            "ANALYZE migration.ledger_{}",
-            entity.as_str()
-        )))
-        .execute(&mut *tx)
-        .await
-        .lms()?;
-    }
-    if entity == LegacyEntity::Organizations {
-        link_parent_organizations(tx).await?;
-    }
-    // A bulk load ends here: indexes rebuilt, foreign keys validated by
-    // PostgreSQL, writers let in again.
-    if apply.load_path == LoadPath::Bulk {
-        let restored = bulk::finish(tx, entity).await?;
-        tracing::info!(%entity, restored, "bulk load finished: indexes and foreign keys restored");
-    }
-    follow_survivors(tx, apply).await?;
 
-    // The ledger's live rows are committed by now (this transaction only
-    // moves merged rows' targets), so another connection reads the same
-    // rows: one pass checks their ids against legacy and tallies their
-    // outcomes, beside the counts of LMS rows here.
+    // The ledger's live rows were committed by the apply chunks, and
+    // nothing this transaction does changes what the check reads of them
+    // (their ids, outcomes, reasons and warnings; it moves merged rows'
+    // targets), so another connection checks their ids against legacy and
+    // tallies their outcomes in one pass, while this one completes the
+    // table and counts its LMS rows.
     let recorded = format!(
         "SELECT legacy_id, outcome, coalesce(reason, ''), warnings \
          FROM migration.ledger WHERE entity = '{}' AND source_deleted_at IS NULL ORDER BY legacy_id",
         entity.as_str()
     );
-    let mut tally = LedgerTally::default();
-    let (check, counted) = tokio::join!(
+    let (checked, counted) = tokio::join!(
         async {
+            let mut tally = LedgerTally::default();
             let mut ledger = lms.acquire().await.lms()?;
             let verified =
                 verify_against_legacy(&mut ledger, legacy, entity, &recorded, Some(&mut tally))
@@ -78,11 +61,12 @@ pub async fn finalize_entity(
                 // Its COPY may be left unread: never reuse that connection.
                 ledger.close_on_drop();
             }
-            verified
+            Ok::<_, EngineError>((verified?, tally))
         },
-        coverage::count_targets(tx, entity)
+        complete_and_count(tx, apply, analyze)
     );
-    let (check, mut coverage): (Verification, EntityCoverage) = (check?, counted?);
+    let ((check, tally), mut coverage): ((Verification, LedgerTally), EntityCoverage) =
+        (checked?, counted?);
     tally.add_to(tx, &mut coverage).await?;
     coverage.legacy_rows = check.legacy_rows;
     coverage.unexplained = check.unexplained;
@@ -103,6 +87,36 @@ pub async fn finalize_entity(
     }
     scope::caught_up(tx, apply).await?;
     Ok(stats)
+}
+
+/// The table's last writes, then the count of its LMS rows: the ledger
+/// analyzed (`analyze`), organizations linked to their parents, a bulk
+/// load's indexes rebuilt and foreign keys validated by PostgreSQL (writers
+/// let in again), merged rows' targets moved to their survivors'.
+async fn complete_and_count(
+    tx: &mut PgConnection,
+    apply: &ApplyContext<'_>,
+    analyze: bool,
+) -> Result<EntityCoverage, EngineError> {
+    let entity = apply.entity;
+    if analyze {
+        sqlx::query(AssertSqlSafe(format!(
+            "ANALYZE migration.ledger_{}",
+            entity.as_str()
+        )))
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    }
+    if entity == LegacyEntity::Organizations {
+        link_parent_organizations(tx).await?;
+    }
+    if apply.load_path == LoadPath::Bulk {
+        let restored = bulk::finish(tx, entity).await?;
+        tracing::info!(%entity, restored, "bulk load finished: indexes and foreign keys restored");
+    }
+    follow_survivors(tx, apply).await?;
+    coverage::count_targets(tx, entity).await
 }
 
 /// Merged rows take their survivor's target. While the table is in step,
