@@ -237,13 +237,21 @@ pub async fn record(
     // the scope was filled (the table is emptied as each run catches up),
     // the planner took a delta's 5,102 rows for 34 and looked every
     // reference up row by row (74-194 ms to load the rows to apply, 48-58 ms
-    // after this). Skipped when another table's resolve holds the lock
-    // until it commits: this table's plans then keep the older statistics,
-    // and no resolve waits on another's.
-    sqlx::raw_sql("ANALYZE (SKIP_LOCKED) migration.apply_scope")
-        .execute(&mut *tx)
-        .await
-        .lms()?;
+    // after this). One resolve at a time analyzes it, holding its lock
+    // until it commits: another table's resolve meanwhile skips it (its
+    // plans keep the older statistics) rather than wait, and says nothing;
+    // PostgreSQL warns only when something else (a VACUUM) holds the lock.
+    let analyzing: bool =
+        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext('migration.apply_scope'))")
+            .fetch_one(&mut *tx)
+            .await
+            .lms()?;
+    if analyzing {
+        sqlx::raw_sql("ANALYZE (SKIP_LOCKED) migration.apply_scope")
+            .execute(&mut *tx)
+            .await
+            .lms()?;
+    }
     Ok(inserted)
 }
 
