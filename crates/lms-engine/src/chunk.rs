@@ -6,6 +6,8 @@
 //! locked for the whole transaction, a chunk that is done is never redone,
 //! and a chunk another worker holds is left to it.
 
+mod unchanged_table;
+
 use std::time::Duration;
 
 use lms_domain::LegacyEntity;
@@ -322,8 +324,11 @@ async fn execute(ctx: &EngineContext, info: &ChunkInfo) -> Result<Option<Advance
         Some(_) => {}
     }
     let stats = do_work(ctx, &mut tx, info).await?;
-    let advance =
+    let mut advance =
         progress::complete_chunk(&mut tx, info.run_id, info.id, info.step_id, &stats).await?;
+    if unchanged_table::skipped_resolve(info, &stats) {
+        advance = unchanged_table::complete_in_step(ctx, &mut tx, info, advance).await?;
+    }
     tx.commit().await.lms()?;
     tracing::debug!(chunk = info.id, entity = %info.entity, phase = info.phase.as_str(), range = %info.range, %stats, "chunk done");
     if info.phase == Phase::Finalize

@@ -52,6 +52,35 @@ async fn a_rerun_over_unchanged_legacy_data_writes_nothing() -> anyhow::Result<(
 }
 
 #[tokio::test]
+async fn an_unchanged_table_is_applied_and_finalized_in_its_resolve_transaction()
+-> anyhow::Result<()> {
+    let fixture = Fixture::seeded("unchangedstep", Scale::Small, 22).await?;
+    assert_eq!(fixture.migrate(500).await?.status, RunStatus::Succeeded);
+    let second = fixture.migrate(500).await?;
+    assert_eq!(second.status, RunStatus::Succeeded, "{:?}", second.error);
+
+    // Per table, the transactions that last wrote its resolve, apply and
+    // finalize chunks: one, the resolve's, for each table it skipped.
+    let rows = sqlx::query(
+        "SELECT s.entity, count(DISTINCT c.xmin::text) AS transactions, \
+                bool_and(c.state = 'done' AND c.attempts = 1) AS done_once \
+         FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
+         WHERE c.run_id = $1 AND s.phase <> 'stage' GROUP BY s.entity ORDER BY s.entity",
+    )
+    .bind(second.run_id)
+    .fetch_all(fixture.lms())
+    .await?;
+    assert_eq!(rows.len(), second.entities.len());
+    for row in rows {
+        let table: String = row.try_get("entity")?;
+        let transactions: i64 = row.try_get("transactions")?;
+        let done_once: bool = row.try_get("done_once")?;
+        assert_eq!((transactions, done_once), (1, true), "{table}");
+    }
+    fixture.close().await
+}
+
+#[tokio::test]
 async fn a_rerun_applies_exactly_what_changed_in_legacy() -> anyhow::Result<()> {
     let fixture = Fixture::seeded("delta", Scale::Small, 22).await?;
     assert_eq!(fixture.migrate(400).await?.status, RunStatus::Succeeded);
