@@ -62,6 +62,7 @@ sql_migration!(m0013, "m20261202_000013_run_hold");
 sql_migration!(m0014, "m20261203_000014_ledger_not_migrated");
 sql_migration!(m0015, "m20261203_000015_staging_witness");
 sql_migration!(m0016, "m20261203_000016_change_log_key");
+sql_migration!(m0017, "m20261204_000017_change_log_append");
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -87,6 +88,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0014::Migration),
             Box::new(m0015::Migration),
             Box::new(m0016::Migration),
+            Box::new(m0017::Migration),
         ]
     }
 

@@ -281,7 +281,7 @@ async fn execute(ctx: &EngineContext, info: &ChunkInfo) -> Result<Option<Advance
     .lms()?;
     if logs_changes(info) {
         // Every row this chunk writes is recorded for undo, in this
-        // transaction (migration.run_changes, by row triggers).
+        // transaction (migration.run_change_events, by row triggers).
         sqlx::query("SELECT set_config('lms.change_log_run', $1, true)")
             .bind(info.run_id.to_string())
             .execute(&mut *tx)

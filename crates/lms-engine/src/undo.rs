@@ -2,10 +2,12 @@
 //! deletion the run wrote goes back to what it was before the run, under
 //! its own key, in one transaction.
 //!
-//! A delta run's chunks record what they write in `migration.run_changes`
-//! (row triggers, in the chunk's transaction, while the chunk sets
-//! `lms.change_log_run`; see `chunk::logs_changes`): per row, the image
-//! before the run's first write and after its last. Undo checks that every
+//! A delta run's chunks record what they write (row triggers, in the
+//! chunk's transaction, while the chunk sets `lms.change_log_run`; see
+//! `chunk::logs_changes`): each write appends an event to
+//! `migration.run_change_events`, and the view `migration.run_changes`
+//! gives per row the image before the run's first write and after its
+//! last. Undo checks that every
 //! such row is still as the run left it ([`checks`]) and then puts the
 //! before-images back ([`restore`]).
 //!

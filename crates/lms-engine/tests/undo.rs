@@ -12,7 +12,7 @@ use lms_engine::{
     ConflictPolicy, EngineContext, EngineError, RetryPolicy, RunOptions, RunStatus, plan_run,
 };
 use lms_legacy::Scale;
-use sqlx::{AssertSqlSafe, PgPool};
+use sqlx::{AssertSqlSafe, PgPool, Row};
 use support::Fixture;
 use support::fingerprint::fingerprint;
 use support::school::migrated_school;
@@ -202,6 +202,34 @@ async fn undo_is_refused_naming_a_row_a_later_run_changed() -> anyhow::Result<()
     );
     assert!(
         message.contains("migration.ledger entity users, legacy_id 1 (legacy id 1) was changed"),
+        "{message}"
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn undo_is_refused_naming_a_new_row_that_references_a_row_the_run_created()
+-> anyhow::Result<()> {
+    let fixture = migrated_school("undoreferenced").await?;
+    fixture.legacy_sql(SCHOOL_DELTA).await?;
+    let run = delta(&fixture, 2).await?;
+    // An API write after the run: the student the run created (legacy 12)
+    // enrolled in a course it is not in yet.
+    let row = sqlx::query(
+        "INSERT INTO course_enrollments (student_id, course_id) \
+         SELECT s.id, c.id FROM students s CROSS JOIN courses c \
+         WHERE s.legacy_id = 12 \
+           AND NOT EXISTS (SELECT 1 FROM course_enrollments e WHERE e.student_id = s.id AND e.course_id = c.id) \
+         ORDER BY c.id LIMIT 1 RETURNING id, student_id",
+    )
+    .fetch_one(fixture.lms())
+    .await?;
+    let (enrollment, student): (i64, i64) = (row.try_get("id")?, row.try_get("student_id")?);
+    let message = refusal(&fixture, run).await?;
+    assert!(
+        message.contains(&format!(
+            "course_enrollments id {enrollment} references students id {student}, which the run created"
+        )),
         "{message}"
     );
     fixture.close().await

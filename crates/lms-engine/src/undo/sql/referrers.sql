@@ -9,7 +9,9 @@ FROM {{referencing}} x
 JOIN migration.run_changes p
   ON p.run_id = $1 AND p.table_name = '{{referenced}}' AND p.before IS NULL AND p.after IS NOT NULL
  AND (p.row_key ->> 'id')::bigint = x.{{column}}
-WHERE NOT EXISTS (SELECT 1 FROM migration.run_changes s
+-- (Whether the run wrote a row is read from its log's events: the view
+-- migration.run_changes would consolidate every row of the table first.)
+WHERE NOT EXISTS (SELECT 1 FROM migration.run_change_events s
                   WHERE s.run_id = $1 AND s.table_name = '{{referencing_name}}'
                     AND s.row_key = jsonb_build_object('id', x.id))
 ORDER BY x.id
