@@ -22,7 +22,7 @@ use crate::error::{DatabaseContext, EngineError};
 use crate::plan::{IdRange, Phase, RunKind};
 use crate::progress::{self, Advance};
 use crate::state::{ChunkState, RunStatus};
-use crate::{apply, finalize, resolve, stage};
+use crate::{apply, finalize, hold, resolve, stage};
 
 /// What a chunk's work needs: both databases and the retry policy.
 #[derive(Debug, Clone)]
@@ -82,6 +82,9 @@ pub struct ChunkInfo {
     /// The run's hold gate counted a preview over the staged snapshot:
     /// from then on the snapshot is fixed (`bulk::ensure_staged`).
     pub previewed: bool,
+    /// The run's hold gate is still to decide: its stage chunks count
+    /// their shares of the preview (`hold::count_share`).
+    pub gate_pending: bool,
 }
 
 enum Claim {
@@ -151,6 +154,7 @@ async fn claim(ctx: &EngineContext, chunk_id: i64) -> Result<Claim, EngineError>
     let row = sqlx::query(
         "SELECT c.state, r.status, c.run_id, c.step_id, s.entity, s.phase, c.first_legacy_id, c.last_legacy_id, r.kind, r.on_conflict, \
                 r.hold_preview IS NOT NULL AS previewed, \
+                (r.hold_percent IS NOT NULL AND r.hold_preview IS NULL) AS gate_pending, \
                 (SELECT a.load_path FROM migration.run_steps a \
                  WHERE a.run_id = c.run_id AND a.entity = s.entity AND a.phase = 'apply') AS load_path \
          FROM migration.chunks c \
@@ -220,6 +224,7 @@ async fn claim(ctx: &EngineContext, chunk_id: i64) -> Result<Claim, EngineError>
             .lms()?
             .unwrap_or(LoadPath::Delta),
         previewed: row.try_get("previewed").lms()?,
+        gate_pending: row.try_get("gate_pending").lms()?,
     };
     let attempts: i32 = sqlx::query(
         "UPDATE migration.chunks SET attempts = attempts + 1, started_at = now(), worker = $2 \
@@ -416,8 +421,16 @@ async fn phase_work(
             let staged =
                 stage::stage_range_recording(&ctx.legacy, tx, info.entity, info.range, recording)
                     .await?;
-            Ok(serde_json::to_value(staged)
-                .map_err(|error| EngineError::Invariant(error.to_string()))?)
+            let mut stats = serde_json::to_value(staged)
+                .map_err(|error| EngineError::Invariant(error.to_string()))?;
+            if info.gate_pending
+                && !bulk
+                && let Some(share) = hold::count_share(tx, info.entity, info.range).await?
+                && let Some(object) = stats.as_object_mut()
+            {
+                object.insert("preview".to_owned(), json!(share));
+            }
+            Ok(stats)
         }
         Phase::Resolve => resolve::resolve_entity(tx, apply, info.kind).await,
         Phase::Apply => {

@@ -1,7 +1,9 @@
 //! The hold on mass changes. A delta run whose hold applies stages every
-//! table first; the transaction of its last stage chunk then counts, per
+//! table first; the transaction of its last stage chunk then has, per
 //! table, what the staged snapshot would create, update and mark deleted
-//! (the preview) and compares it with the run's threshold. Under it, the
+//! (the preview: added up from what each stage chunk counted over its own
+//! range, `stage_shares`, or counted there over the whole table) and
+//! compares it with the run's threshold. Under it, the
 //! gate opens: the resolve steps become ready. Over it in any table, the
 //! run stops `held`, having written nothing to the LMS, until an operator
 //! approves it (the gate opens on the same snapshot) or cancels it.
@@ -11,8 +13,11 @@
 //! the held state commit with the chunk that took them, so a crash anywhere
 //! resumes to the same result.
 
+mod stage_shares;
 mod text;
 
+use stage_shares::PreviewShare;
+pub(crate) use stage_shares::count_share;
 pub use text::to_text;
 
 use lms_domain::LegacyEntity;
@@ -211,27 +216,39 @@ async fn compute(
         // rule resolve's scope trusts too); otherwise every staged row is
         // compared with the ledger.
         let in_step = crate::resolve::scope::in_step(tx, entity).await?;
-        let counting = if in_step { PREVIEW_CHANGES } else { PREVIEW };
-        let statement = render(counting, &[("stage", &stage_table(entity))])?;
-        let counts = sqlx::query(AssertSqlSafe(statement))
-            .bind(entity.as_str())
-            .fetch_one(&mut *tx)
-            .await
-            .lms()?;
-        // In step, the legacy rows are what this run's stage chunks read
-        // (together they cover every id): the mirror's count without its scan.
-        let legacy_rows: i64 = if in_step {
-            bulk::recorded_stage_rows(tx, run_id, entity, IdRange::ALL).await?
+        let (legacy_rows, counts) = if in_step {
+            // The stage chunks' shares when they all counted one, else the
+            // recorded changes over every id. The legacy rows are what this
+            // run's stage chunks read (together they cover every id): the
+            // mirror's count without its scan.
+            let counts = match stage_shares::summed(tx, run_id, entity).await? {
+                Some(summed) => summed,
+                None => stage_shares::count(tx, entity, IdRange::ALL).await?,
+            };
+            let rows = bulk::recorded_stage_rows(tx, run_id, entity, IdRange::ALL).await?;
+            (rows, counts)
         } else {
-            counts.try_get("legacy_rows").lms()?
+            // Every staged row compared with the ledger.
+            let statement = render(PREVIEW, &[("stage", &stage_table(entity))])?;
+            let row = sqlx::query(AssertSqlSafe(statement))
+                .bind(entity.as_str())
+                .fetch_one(&mut *tx)
+                .await
+                .lms()?;
+            let counts = PreviewShare {
+                creates: row.try_get("creates").lms()?,
+                updates: row.try_get("updates").lms()?,
+                deletes: row.try_get("deletes").lms()?,
+            };
+            (row.try_get::<i64, _>("legacy_rows").lms()?, counts)
         };
         tables.push(TablePreview {
             entity,
             load_path: load_path.unwrap_or(LoadPath::Delta),
             legacy_rows,
-            creates: counts.try_get("creates").lms()?,
-            updates: counts.try_get("updates").lms()?,
-            deletes: counts.try_get("deletes").lms()?,
+            creates: counts.creates,
+            updates: counts.updates,
+            deletes: counts.deletes,
             threshold: threshold.rows_for(legacy_rows),
         });
     }

@@ -106,6 +106,31 @@ async fn a_delta_past_the_threshold_is_held_with_its_preview_and_writes_nothing(
     fixture.close().await
 }
 
+#[tokio::test]
+async fn each_stage_chunk_of_a_gated_run_counts_its_share_of_the_preview() -> anyhow::Result<()> {
+    let fixture = migrated_school("holdshares").await?;
+    fixture.legacy_sql(FOUR_JOURNAL_CHANGES).await?;
+
+    let (run_id, report) = run(&fixture, &held_at(ONE_ROW)).await?;
+
+    assert_eq!(report.status, RunStatus::Held, "{:?}", report.error);
+    let shares: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT (c.stats->'preview'->>'creates')::bigint, (c.stats->'preview'->>'updates')::bigint, \
+                (c.stats->'preview'->>'deletes')::bigint \
+         FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
+         WHERE c.run_id = $1 AND s.entity = 'journal' AND s.phase = 'stage' ORDER BY c.first_legacy_id NULLS FIRST",
+    )
+    .bind(run_id)
+    .fetch_all(fixture.lms())
+    .await?;
+    assert!(shares.len() > 1, "{shares:?}");
+    let summed = shares.iter().fold((0, 0, 0), |(c, u, d), share| {
+        (c + share.0, u + share.1, d + share.2)
+    });
+    assert_eq!(summed, (1, 2, 1), "{shares:?}");
+    fixture.close().await
+}
+
 /// The journal's preview counts, as the first test expects them.
 fn journal_counts(report: &CoverageReport) -> (i64, i64, i64, i64) {
     let journal = table(report, LegacyEntity::Journal);
