@@ -332,7 +332,7 @@ async fn execute(ctx: &EngineContext, info: &ChunkInfo) -> Result<Option<Advance
     let mut advance =
         progress::complete_chunk(&mut tx, info.run_id, info.id, info.step_id, &stats).await?;
     if unchanged_table::skipped_resolve(info, &stats) {
-        advance = unchanged_table::complete_in_step(ctx, &mut tx, info, advance).await?;
+        advance = unchanged_table::complete_with_resolve(ctx, &mut tx, info, advance).await?;
     }
     tx.commit().await.lms()?;
     tracing::debug!(chunk = info.id, entity = %info.entity, phase = info.phase.as_str(), range = %info.range, %stats, "chunk done");

@@ -194,6 +194,24 @@ async fn unchanged_coverage(
     Ok(Some(stats))
 }
 
+/// Whether a finished real run before `run_id` recorded the table's
+/// coverage: then a table found unchanged takes it over without reading
+/// anything (`unchanged_coverage`).
+pub(crate) async fn previous_coverage_recorded(
+    tx: &mut PgConnection,
+    run_id: Uuid,
+    entity: LegacyEntity,
+) -> Result<bool, EngineError> {
+    let previous: Option<Value> =
+        sqlx::query_scalar(include_str!("finalize/previous_coverage.sql"))
+            .bind(run_id)
+            .bind(entity.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .lms()?;
+    Ok(previous.is_some())
+}
+
 /// A dry run's last step for a table: what the rules would do, counted from
 /// the staged rows and the resolutions, and the staged rows checked against
 /// the legacy table. Warnings found only while writing (dangling

@@ -232,6 +232,15 @@ async fn undo_is_refused_naming_a_new_row_that_references_a_row_the_run_created(
         )),
         "{message}"
     );
+    // The run's own enrollment of that student (legacy journal row 104) is
+    // the run's to remove, not a new reference.
+    let own: i64 = sqlx::query_scalar("SELECT id FROM course_enrollments WHERE legacy_id = 104")
+        .fetch_one(fixture.lms())
+        .await?;
+    assert!(
+        !message.contains(&format!("course_enrollments id {own} ")),
+        "{message}"
+    );
     fixture.close().await
 }
 

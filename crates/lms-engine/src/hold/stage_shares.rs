@@ -75,19 +75,12 @@ pub(super) async fn summed(
     run_id: Uuid,
     entity: LegacyEntity,
 ) -> Result<Option<PreviewShare>, EngineError> {
-    let row = sqlx::query(
-        "SELECT count(*) AS chunks, count(c.stats->'preview') AS counted, \
-                coalesce(sum((c.stats->'preview'->>'creates')::bigint), 0)::bigint AS creates, \
-                coalesce(sum((c.stats->'preview'->>'updates')::bigint), 0)::bigint AS updates, \
-                coalesce(sum((c.stats->'preview'->>'deletes')::bigint), 0)::bigint AS deletes \
-         FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
-         WHERE c.run_id = $1 AND s.entity = $2 AND s.phase = 'stage'",
-    )
-    .bind(run_id)
-    .bind(entity.as_str())
-    .fetch_one(&mut *tx)
-    .await
-    .lms()?;
+    let row = sqlx::query(include_str!("stage_shares_summed.sql"))
+        .bind(run_id)
+        .bind(entity.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .lms()?;
     let chunks: i64 = row.try_get("chunks").lms()?;
     let counted: i64 = row.try_get("counted").lms()?;
     if chunks == 0 || counted != chunks {
