@@ -180,18 +180,26 @@ async fn unchanged_coverage(
     if skipped != Some(true) {
         return Ok(None);
     }
-    let previous: Option<Value> =
-        sqlx::query_scalar(include_str!("finalize/previous_coverage.sql"))
-            .bind(run_id)
-            .bind(entity.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .lms()?;
-    let Some(stats) = previous else {
+    let Some(stats) = previous_coverage(tx, run_id, entity).await? else {
         return Ok(None);
     };
     record_stats(tx, run_id, entity, &stats).await?;
     Ok(Some(stats))
+}
+
+/// The coverage the latest finished real run before `run_id` recorded for
+/// the table, if one did.
+async fn previous_coverage(
+    tx: &mut PgConnection,
+    run_id: Uuid,
+    entity: LegacyEntity,
+) -> Result<Option<Value>, EngineError> {
+    sqlx::query_scalar(include_str!("finalize/previous_coverage.sql"))
+        .bind(run_id)
+        .bind(entity.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .lms()
 }
 
 /// Whether a finished real run before `run_id` recorded the table's
@@ -202,14 +210,7 @@ pub(crate) async fn previous_coverage_recorded(
     run_id: Uuid,
     entity: LegacyEntity,
 ) -> Result<bool, EngineError> {
-    let previous: Option<Value> =
-        sqlx::query_scalar(include_str!("finalize/previous_coverage.sql"))
-            .bind(run_id)
-            .bind(entity.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .lms()?;
-    Ok(previous.is_some())
+    Ok(previous_coverage(tx, run_id, entity).await?.is_some())
 }
 
 /// A dry run's last step for a table: what the rules would do, counted from
