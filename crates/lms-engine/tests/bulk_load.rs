@@ -17,7 +17,7 @@ use lms_domain::model::{NewStudent, PersonId, StudentId, UserId};
 use lms_domain::status::StudentStatus;
 use lms_engine::{ChunkOutcome, EngineContext, RetryPolicy, RunOptions, plan_run, run_chunk};
 use lms_legacy::Scale;
-use sqlx::{Connection, PgPool};
+use sqlx::{AssertSqlSafe, Connection, PgPool};
 use support::fingerprint::fingerprint;
 use support::{Fixture, entity, run_until};
 use uuid::Uuid;
@@ -86,6 +86,55 @@ async fn empty_tables_are_loaded_in_bulk_and_end_with_every_key_validated() -> a
     .fetch_one(fixture.lms())
     .await?;
     assert_eq!(leftovers, 0);
+    fixture.close().await
+}
+
+/// The bulk path numbers each chunk's new rows from the table's identity
+/// sequence in legacy id order, and every migrated row's ledger entry (and, for the
+/// journal, its final grade) points at the LMS row written for it.
+#[tokio::test]
+async fn a_bulk_load_numbers_targets_in_legacy_order_and_links_each_to_its_row()
+-> anyhow::Result<()> {
+    let fixture = Fixture::seeded("bulkids", Scale::Small, 83).await?;
+
+    let report = fixture.migrate(400).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    for entity in LegacyEntity::ALL {
+        let table = entity.target_table();
+        let (migrated, linked, out_of_order): (i64, i64, i64) = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT (SELECT count(*) FROM migration.ledger WHERE entity = $1 AND outcome = 'migrated'), \
+                    (SELECT count(*) FROM migration.ledger l JOIN {table} t \
+                       ON t.id = l.target_id AND t.legacy_id = l.legacy_id \
+                     WHERE l.entity = $1 AND l.outcome = 'migrated'), \
+                    (SELECT count(*) FROM ( \
+                       SELECT t.id < lag(t.id) OVER (PARTITION BY c.id ORDER BY t.legacy_id) AS back \
+                       FROM migration.chunks c \
+                       JOIN migration.run_steps s ON s.id = c.step_id AND s.phase = 'apply' AND s.entity = $1 \
+                       JOIN {table} t ON t.legacy_id BETWEEN coalesce(c.first_legacy_id, -9223372036854775808) \
+                                                         AND coalesce(c.last_legacy_id, 9223372036854775807)) n \
+                     WHERE back)"
+        )))
+        .bind(entity.as_str())
+        .fetch_one(fixture.lms())
+        .await?;
+        assert!(migrated > 0, "{entity}: nothing migrated");
+        assert_eq!(
+            linked, migrated,
+            "{entity}: ledger rows not linked to their own row"
+        );
+        assert_eq!(
+            out_of_order, 0,
+            "{entity}: ids out of legacy order within a chunk"
+        );
+    }
+    let misgraded: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM grades g JOIN course_enrollments e ON e.id = g.enrollment_id \
+         WHERE g.legacy_id IS DISTINCT FROM e.legacy_id",
+    )
+    .fetch_one(fixture.lms())
+    .await?;
+    assert_eq!(misgraded, 0);
     fixture.close().await
 }
 

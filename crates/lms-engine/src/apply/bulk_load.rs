@@ -66,11 +66,21 @@ pub async fn apply_bulk(
     } else {
         String::new()
     };
+    let target = ctx.entity.target_table();
+    let sequence: Option<String> =
+        sqlx::query_scalar("SELECT quote_literal(pg_get_serial_sequence($1, 'id'))")
+            .bind(target)
+            .fetch_one(&mut *tx)
+            .await
+            .lms()?;
+    let sequence = sequence
+        .ok_or_else(|| EngineError::Invariant(format!("{target}.id is not an identity column")))?;
     let statement = render(
         BULK_INSERT,
         &[
             ("rows", &rows),
-            ("target", ctx.entity.target_table()),
+            ("sequence", &sequence),
+            ("target", target),
             ("columns", &columns.join(", ")),
             ("values", &values.join(", ")),
             ("grades", &grades),
