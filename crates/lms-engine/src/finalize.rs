@@ -17,6 +17,7 @@ use crate::error::{DatabaseContext, EngineError};
 use crate::id_stream::{IdSource, IdStream};
 use crate::resolve::scope;
 use crate::sql_template::render;
+use crate::statistics::{self, Locked};
 
 const FOLLOW_SURVIVORS: &str = include_str!("finalize/follow_survivors.sql");
 
@@ -100,13 +101,8 @@ async fn complete_and_count(
 ) -> Result<EntityCoverage, EngineError> {
     let entity = apply.entity;
     if analyze {
-        sqlx::query(AssertSqlSafe(format!(
-            "ANALYZE migration.ledger_{}",
-            entity.as_str()
-        )))
-        .execute(&mut *tx)
-        .await
-        .lms()?;
+        let partition = format!("migration.ledger_{}", entity.as_str());
+        statistics::analyze_bookkeeping(tx, &partition, Locked::Wait).await?;
     }
     if entity == LegacyEntity::Organizations {
         link_parent_organizations(tx).await?;

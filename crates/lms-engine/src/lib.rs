@@ -33,6 +33,7 @@ pub mod setup;
 mod sql_template;
 pub mod stage;
 pub mod state;
+pub mod statistics;
 pub mod undo;
 pub mod vacuum;
 pub mod verify;

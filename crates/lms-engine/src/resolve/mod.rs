@@ -27,6 +27,7 @@ use crate::bulk::LoadPath;
 use crate::error::{DatabaseContext, EngineError};
 use crate::plan::RunKind;
 use crate::stage::stage_table;
+use crate::statistics::{self, Locked};
 
 /// A journal delta that staged more changed rows than this and a tenth of
 /// the journal is resolved over every row.
@@ -143,10 +144,7 @@ pub async fn resolve_entity(
         // The staging table may have been emptied and filled: without fresh
         // statistics the planner picks nested loops over half a million
         // rows. (A delta touches too few rows to move them.)
-        sqlx::query(AssertSqlSafe(format!("ANALYZE {}", stage_table(entity))))
-            .execute(&mut *tx)
-            .await
-            .lms()?;
+        statistics::analyze_bookkeeping(tx, &stage_table(entity), Locked::Wait).await?;
     }
     let ledger = outcomes::reference_outcomes(tx, run_id, entity, dry_run).await?;
     let mut resolved_again = None;
@@ -189,10 +187,7 @@ pub async fn resolve_entity(
         }
     }
     if rules_over == RulesOver::EveryRow {
-        sqlx::raw_sql("ANALYZE migration.resolutions")
-            .execute(&mut *tx)
-            .await
-            .lms()?;
+        statistics::analyze_bookkeeping(tx, "migration.resolutions", Locked::Wait).await?;
         if entity == LegacyEntity::Journal {
             sqlx::raw_sql("ANALYZE courses")
                 .execute(&mut *tx)

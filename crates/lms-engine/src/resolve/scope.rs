@@ -19,6 +19,7 @@ use crate::bulk::loaded_tables;
 use crate::error::{DatabaseContext, EngineError};
 use crate::sql_template::render;
 use crate::stage::stage_table;
+use crate::statistics::{self, Locked};
 
 /// The version of the contract's rules in this engine. Bump it with any
 /// change that makes the contract propose other values for an unchanged
@@ -247,10 +248,7 @@ pub async fn record(
             .await
             .lms()?;
     if analyzing {
-        sqlx::raw_sql("ANALYZE (SKIP_LOCKED) migration.apply_scope")
-            .execute(&mut *tx)
-            .await
-            .lms()?;
+        statistics::analyze_bookkeeping(tx, "migration.apply_scope", Locked::Skip).await?;
     }
     Ok(inserted)
 }
