@@ -7,7 +7,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use apalis::prelude::TaskSink;
+use apalis::prelude::{Task, TaskBuilder, TaskId, TaskSink};
 use apalis_redis::{ConnectionManager, RedisStorage};
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
@@ -125,20 +125,35 @@ impl ChunkQueue {
         self.storage.clone()
     }
 
-    /// Puts chunks on the queue. One retry covers the first command after a
-    /// Redis restart, which fails while the connection is re-established.
+    /// Puts chunks on the queue, to be taken in the order given. One retry
+    /// covers the first command after a Redis restart, which fails while the
+    /// connection is re-established (a retry pushes the same task ids, which
+    /// apalis stores once).
+    ///
+    /// apalis keeps every pushed job in a sorted set scored by the second it
+    /// is due, and moves the due ones to the workers' list in the set's
+    /// order: by second, then by task id. Its own ids are random within a
+    /// millisecond, so one push's jobs left in any order (a first load
+    /// started with journal ranges before the tables every other table
+    /// waits for). Version 7 UUIDs from one process sort in the order they
+    /// were made, so each push's jobs leave in its order, after those of
+    /// earlier seconds.
     pub async fn push(&self, run_id: Uuid, chunk_ids: &[i64]) -> Result<(), EngineError> {
         if chunk_ids.is_empty() {
             return Ok(());
         }
-        let jobs: Vec<ChunkJob> = chunk_ids
+        let tasks: Vec<Task<ChunkJob>> = chunk_ids
             .iter()
-            .map(|&chunk_id| ChunkJob { run_id, chunk_id })
+            .map(|&chunk_id| {
+                TaskBuilder::new(ChunkJob { run_id, chunk_id })
+                    .task_id(TaskId::from_string(Uuid::now_v7().to_string()))
+                    .build()
+            })
             .collect();
         let mut storage = self.storage.clone();
         let mut last_error = None;
         for attempt in 0..3u32 {
-            match storage.push_bulk(jobs.clone()).await {
+            match storage.push_all(futures::stream::iter(tasks.clone())).await {
                 Ok(()) => return Ok(()),
                 Err(error) => {
                     last_error = Some(error.to_string());

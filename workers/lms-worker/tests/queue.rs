@@ -22,6 +22,15 @@ use uuid::Uuid;
 
 /// Starts an `lms-worker` process configured for the fixture.
 fn spawn_worker(fixture: &Fixture, redis_url: &str) -> anyhow::Result<Child> {
+    spawn_worker_running(fixture, redis_url, 2)
+}
+
+/// Starts an `lms-worker` process that runs `concurrency` jobs at once.
+fn spawn_worker_running(
+    fixture: &Fixture,
+    redis_url: &str,
+    concurrency: u16,
+) -> anyhow::Result<Child> {
     let settings = &fixture.settings;
     let child = Command::new(env!("CARGO_BIN_EXE_lms-worker"))
         .env_remove("LMS_CONFIG")
@@ -29,7 +38,7 @@ fn spawn_worker(fixture: &Fixture, redis_url: &str) -> anyhow::Result<Child> {
         .env("LMS_LEGACY__URL", settings.legacy.url.expose())
         .env("LMS_REDIS__URL", redis_url)
         .env("LMS_REDIS__NAMESPACE", &settings.redis.namespace)
-        .env("LMS_WORKER__CONCURRENCY", "2")
+        .env("LMS_WORKER__CONCURRENCY", concurrency.to_string())
         .env("LMS_WORKER__POLL_INTERVAL", "50ms")
         .env("LMS_WORKER__HEARTBEAT_INTERVAL", "1s")
         .env("LMS_WORKER__MISSED_HEARTBEATS", "2")
@@ -106,6 +115,37 @@ async fn two_worker_processes_share_a_run() -> anyhow::Result<()> {
     }
     queued.close().await?;
     reference.close().await
+}
+
+/// A worker takes a run's chunks in the order the plan queued them (its
+/// tables in dependency order, each table's ranges in order). apalis's own
+/// job ids are random within a millisecond, and jobs pushed together left
+/// the queue in any order.
+#[tokio::test]
+async fn a_worker_takes_chunks_in_the_order_they_were_queued() -> anyhow::Result<()> {
+    let fixture = Fixture::seeded("queueorder", Scale::Small, 37).await?;
+    let redis_url = fixture.settings.redis.url.expose().to_owned();
+    let queue = connect_queue(&fixture.settings).await?;
+    // Every stage chunk is queued by the plan, in one push, before a
+    // worker is up.
+    let planned = start_run(fixture.lms(), fixture.legacy(), &queue, &options(100)).await?;
+    let mut worker = spawn_worker_running(&fixture, &redis_url, 1)?;
+    let status = wait_for_run(fixture.lms(), planned.run_id, Duration::from_secs(180)).await?;
+    assert_eq!(status, RunStatus::Succeeded);
+    let started: Vec<i64> = sqlx::query_scalar(
+        "SELECT c.id FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
+         WHERE c.run_id = $1 AND s.phase = 'stage' ORDER BY c.started_at",
+    )
+    .bind(planned.run_id)
+    .fetch_all(fixture.lms())
+    .await?;
+    let mut queued = planned.queued_chunks.clone();
+    queued.sort_unstable();
+    assert!(started.len() >= 10, "{} stage chunks", started.len());
+    assert_eq!(started, planned.queued_chunks);
+    assert_eq!(started, queued, "the plan queues its chunks in id order");
+    worker.start_kill()?;
+    fixture.close().await
 }
 
 /// Waits until a journal apply chunk is half-way: claimed, and its
