@@ -6,6 +6,7 @@
 //! locked for the whole transaction, a chunk that is done is never redone,
 //! and a chunk another worker holds is left to it.
 
+mod ahead;
 mod unchanged_table;
 
 use std::time::Duration;
@@ -23,6 +24,8 @@ use crate::plan::{IdRange, Phase, RunKind};
 use crate::progress::{self, Advance};
 use crate::state::{ChunkState, RunStatus};
 use crate::{apply, finalize, hold, resolve, stage};
+
+pub use ahead::chunk_ahead_of;
 
 /// What a chunk's work needs: both databases and the retry policy.
 #[derive(Debug, Clone)]

@@ -11,7 +11,7 @@ use std::time::Duration;
 use apalis::prelude::*;
 use sqlx::Row;
 
-use crate::chunk::{ChunkOutcome, EngineContext, run_chunk};
+use crate::chunk::{ChunkOutcome, EngineContext, chunk_ahead_of, run_chunk};
 use crate::error::{DatabaseContext, EngineError};
 use crate::poll_tick::PollEvery;
 use crate::queue::{ChunkJob, ChunkQueue};
@@ -100,8 +100,17 @@ pub async fn run_worker(
 }
 
 async fn handle_chunk(job: ChunkJob, state: Data<Arc<WorkerState>>) -> Result<(), BoxDynError> {
-    let mut next = Some(job.chunk_id);
-    while let Some(chunk_id) = next.take() {
+    // A stage chunk lets a queued chunk of a later phase go first (see
+    // `chunk::ahead`), and runs when that one's chain of ready chunks ends.
+    let (mut next, mut delivered) = match chunk_ahead_of(&state.engine.lms, job.chunk_id).await {
+        Ok(Some(ahead)) => (Some(ahead), Some(job.chunk_id)),
+        Ok(None) => (Some(job.chunk_id), None),
+        Err(error) => {
+            tracing::debug!(chunk = job.chunk_id, %error, "could not look for a chunk to run ahead");
+            (Some(job.chunk_id), None)
+        }
+    };
+    while let Some(chunk_id) = next.take().or_else(|| delivered.take()) {
         // The chunk runs on a task of its own so that it finishes even when
         // apalis drops this future (a lost Redis connection restarts the
         // queue worker). A query cancelled halfway would return its pooled
