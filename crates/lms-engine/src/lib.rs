@@ -33,7 +33,7 @@ pub mod setup;
 mod sql_template;
 pub mod stage;
 pub mod state;
-pub mod statistics;
+mod statistics;
 pub mod undo;
 pub mod vacuum;
 pub mod verify;

@@ -6,12 +6,12 @@
 //! ledger partitions, the staging mirrors, the resolutions and the apply
 //! scope) is read by joins and lookups on ids, whose estimates a sample of
 //! 9,000 rows (statistics target 30) gets as right as PostgreSQL's default
-//! of 30,000. The smaller sample costs a quarter of the time, on the
+//! of 30,000. The smaller sample costs a quarter to a third of the time, on the
 //! critical path of every first load: on a seed-scale journal, 77 ms
 //! against 323 ms for its ledger partition, 68 ms against 213 ms for its
 //! staging mirror.
 //!
-//! The LMS's own tables keep the server's default target: the API's
+//! The LMS's own tables keep the session's default target: the API's
 //! queries plan over them.
 
 use sqlx::{AssertSqlSafe, PgConnection};
@@ -30,7 +30,7 @@ pub enum Locked {
 
 /// ANALYZE of one bookkeeping `relation` (a trusted name: a partition or
 /// mirror of a known table) at [`BOOKKEEPING_TARGET`]; the transaction's
-/// later ANALYZEs are at the server's default again.
+/// later ANALYZEs are at the session's default again.
 pub async fn analyze_bookkeeping(
     tx: &mut PgConnection,
     relation: &str,

@@ -106,7 +106,7 @@ async fn handle_chunk(job: ChunkJob, state: Data<Arc<WorkerState>>) -> Result<()
         Ok(Some(ahead)) => (Some(ahead), Some(job.chunk_id)),
         Ok(None) => (Some(job.chunk_id), None),
         Err(error) => {
-            tracing::debug!(chunk = job.chunk_id, %error, "could not look for a chunk to run ahead");
+            tracing::warn!(chunk = job.chunk_id, %error, "could not look for a chunk to run ahead");
             (Some(job.chunk_id), None)
         }
     };
@@ -143,6 +143,12 @@ async fn handle_chunk(job: ChunkJob, state: Data<Arc<WorkerState>>) -> Result<()
             Ok(ChunkOutcome::Failed(message)) => return Err(AbortError::new(message).into()),
             Err(error) => {
                 tracing::warn!(chunk = chunk_id, %error, "chunk could not be run; the sweeper will queue it again");
+                if let Some(stage) = delivered {
+                    // The delivered chunk has not run: it goes back on the queue.
+                    if let Err(error) = state.queue.push(job.run_id, &[stage]).await {
+                        tracing::warn!(chunk = stage, %error, "could not queue a chunk again; the sweeper will");
+                    }
+                }
                 return Err(AbortError::new(error).into());
             }
         }

@@ -95,3 +95,23 @@ async fn a_chunk_a_worker_is_running_does_not_go_ahead() -> anyhow::Result<()> {
     running.rollback().await?;
     fixture.close().await
 }
+
+#[tokio::test]
+async fn a_chunk_waiting_to_retry_does_not_go_ahead() -> anyhow::Result<()> {
+    let fixture = Fixture::seeded("aheadretry", Scale::Small, 94).await?;
+    let planned = plan_run(fixture.lms(), fixture.legacy(), &OPTIONS).await?;
+    let journal_stage = journal_stage_chunk(&fixture, planned.run_id).await?;
+    let resolve = run_until(&fixture.engine, planned.run_id, |entity, phase| {
+        (entity, phase) == ("organizations", "resolve")
+    })
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("organizations resolve never queued"))?;
+
+    // An attempt failed and its worker waits out the backoff before the next.
+    sqlx::query("UPDATE migration.chunks SET attempts = 1 WHERE id = $1")
+        .bind(resolve)
+        .execute(fixture.lms())
+        .await?;
+    assert_eq!(chunk_ahead_of(fixture.lms(), journal_stage).await?, None);
+    fixture.close().await
+}

@@ -139,11 +139,8 @@ async fn a_worker_takes_chunks_in_the_order_they_were_queued() -> anyhow::Result
     .bind(planned.run_id)
     .fetch_all(fixture.lms())
     .await?;
-    let mut queued = planned.queued_chunks.clone();
-    queued.sort_unstable();
     assert!(started.len() >= 10, "{} stage chunks", started.len());
     assert_eq!(started, planned.queued_chunks);
-    assert_eq!(started, queued, "the plan queues its chunks in id order");
     worker.start_kill()?;
     fixture.close().await
 }

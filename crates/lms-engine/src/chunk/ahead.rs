@@ -11,8 +11,9 @@
 //! delivery that made it ready; this is for the others.
 //!
 //! A chunk run ahead is still claimed as any chunk is, and its own job,
-//! when it comes, finds it done. The stage chunk runs after it in the same
-//! delivery.
+//! when it comes, finds it done. The stage chunk runs in the same delivery
+//! after it and the chain of ready chunks it leads to; if that delivery
+//! ends early on an error, the stage chunk goes back on the queue.
 
 use sqlx::PgPool;
 
@@ -24,7 +25,7 @@ const CHUNK_AHEAD_OF_STAGE: &str = include_str!("sql/chunk_ahead_of_stage.sql");
 
 /// The chunk to run before `delivered`: when `delivered` is a stage chunk,
 /// its run's lowest-numbered queued chunk of a later phase that no worker
-/// is running.
+/// has claimed.
 pub async fn chunk_ahead_of(lms: &PgPool, delivered: i64) -> Result<Option<i64>, EngineError> {
     sqlx::query_scalar(CHUNK_AHEAD_OF_STAGE)
         .bind(delivered)
