@@ -8,110 +8,118 @@ use lms_engine::{RunOptions, plan_run};
 use lms_legacy::Scale;
 use support::{Fixture, run_until};
 
-const OPTIONS: RunOptions = RunOptions {
-    entities: Vec::new(),
-    chunk_size: 400,
-    max_chunks: lms_config::MigrationSettings::DEFAULT_MAX_CHUNKS,
-    request_id: None,
-    kind: lms_engine::RunKind::Full,
-    on_conflict: lms_engine::ConflictPolicy::KeepLms,
-    hold: None,
-};
+/// A planned run whose organizations are staged, so that their resolve is
+/// queued while every other table's stage chunks still wait.
+struct Staged {
+    fixture: Fixture,
+    /// The first of the journal's stage chunks.
+    journal_stage: i64,
+    /// The organizations' resolve chunk, queued.
+    resolve: i64,
+    run_id: uuid::Uuid,
+}
 
-async fn journal_stage_chunk(fixture: &Fixture, run_id: uuid::Uuid) -> anyhow::Result<i64> {
+async fn organizations_staged(purpose: &str, seed: u64) -> anyhow::Result<Staged> {
+    let fixture = Fixture::seeded(purpose, Scale::Small, seed).await?;
+    let options = RunOptions {
+        chunk_size: 400,
+        ..RunOptions::default()
+    };
+    let planned = plan_run(fixture.lms(), fixture.legacy(), &options).await?;
+    let journal_stage = stage_chunk(&fixture, planned.run_id, "journal").await?;
+    let resolve = run_until(&fixture.engine, planned.run_id, |entity, phase| {
+        (entity, phase) == ("organizations", "resolve")
+    })
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("organizations resolve never queued"))?;
+    Ok(Staged {
+        fixture,
+        journal_stage,
+        resolve,
+        run_id: planned.run_id,
+    })
+}
+
+async fn stage_chunk(fixture: &Fixture, run_id: uuid::Uuid, entity: &str) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar(
         "SELECT c.id FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
-         WHERE c.run_id = $1 AND s.entity = 'journal' AND s.phase = 'stage' ORDER BY c.id LIMIT 1",
+         WHERE c.run_id = $1 AND s.entity = $2 AND s.phase = 'stage' ORDER BY c.id LIMIT 1",
     )
     .bind(run_id)
+    .bind(entity)
     .fetch_one(fixture.lms())
     .await?)
 }
 
 #[tokio::test]
-async fn a_stage_chunk_lets_a_ready_later_phase_go_first() -> anyhow::Result<()> {
-    let fixture = Fixture::seeded("ahead", Scale::Small, 91).await?;
-    let planned = plan_run(fixture.lms(), fixture.legacy(), &OPTIONS).await?;
-    let journal_stage = journal_stage_chunk(&fixture, planned.run_id).await?;
+async fn with_only_stage_chunks_queued_nothing_goes_ahead() -> anyhow::Result<()> {
+    let fixture = Fixture::seeded("aheadnone", Scale::Small, 90).await?;
+    let options = RunOptions {
+        chunk_size: 400,
+        ..RunOptions::default()
+    };
+    let planned = plan_run(fixture.lms(), fixture.legacy(), &options).await?;
+    let journal_stage = stage_chunk(&fixture, planned.run_id, "journal").await?;
 
-    // Only stage chunks are queued: nothing goes ahead.
     assert_eq!(chunk_ahead_of(fixture.lms(), journal_stage).await?, None);
-
-    // Organizations staged: their resolve is queued, and goes ahead.
-    let resolve = run_until(&fixture.engine, planned.run_id, |entity, phase| {
-        (entity, phase) == ("organizations", "resolve")
-    })
-    .await?;
-    assert!(resolve.is_some());
-    assert_eq!(chunk_ahead_of(fixture.lms(), journal_stage).await?, resolve);
     fixture.close().await
+}
+
+#[tokio::test]
+async fn a_stage_chunk_lets_a_ready_later_phase_go_first() -> anyhow::Result<()> {
+    let staged = organizations_staged("ahead", 91).await?;
+    let lms = staged.fixture.lms();
+
+    assert_eq!(
+        chunk_ahead_of(lms, staged.journal_stage).await?,
+        Some(staged.resolve)
+    );
+    let persons_stage = stage_chunk(&staged.fixture, staged.run_id, "persons").await?;
+    assert_eq!(
+        chunk_ahead_of(lms, persons_stage).await?,
+        Some(staged.resolve)
+    );
+    staged.fixture.close().await
 }
 
 #[tokio::test]
 async fn only_a_stage_chunk_lets_others_go_first() -> anyhow::Result<()> {
-    let fixture = Fixture::seeded("notahead", Scale::Small, 92).await?;
-    let planned = plan_run(fixture.lms(), fixture.legacy(), &OPTIONS).await?;
-    let resolve = run_until(&fixture.engine, planned.run_id, |entity, phase| {
-        (entity, phase) == ("organizations", "resolve")
-    })
-    .await?
-    .ok_or_else(|| anyhow::anyhow!("organizations resolve never queued"))?;
-    let persons_stage: i64 = sqlx::query_scalar(
-        "SELECT c.id FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
-         WHERE c.run_id = $1 AND s.entity = 'persons' AND s.phase = 'stage'",
-    )
-    .bind(planned.run_id)
-    .fetch_one(fixture.lms())
-    .await?;
+    let staged = organizations_staged("notahead", 92).await?;
 
     // A resolve chunk is delivered: it runs itself, whatever else is queued.
-    assert_eq!(chunk_ahead_of(fixture.lms(), resolve).await?, None);
-    // A stage chunk is delivered: the resolve goes first.
     assert_eq!(
-        chunk_ahead_of(fixture.lms(), persons_stage).await?,
-        Some(resolve)
+        chunk_ahead_of(staged.fixture.lms(), staged.resolve).await?,
+        None
     );
-    fixture.close().await
+    staged.fixture.close().await
 }
 
 #[tokio::test]
 async fn a_chunk_a_worker_is_running_does_not_go_ahead() -> anyhow::Result<()> {
-    let fixture = Fixture::seeded("aheadheld", Scale::Small, 93).await?;
-    let planned = plan_run(fixture.lms(), fixture.legacy(), &OPTIONS).await?;
-    let journal_stage = journal_stage_chunk(&fixture, planned.run_id).await?;
-    let resolve = run_until(&fixture.engine, planned.run_id, |entity, phase| {
-        (entity, phase) == ("organizations", "resolve")
-    })
-    .await?
-    .ok_or_else(|| anyhow::anyhow!("organizations resolve never queued"))?;
+    let staged = organizations_staged("aheadheld", 93).await?;
+    let lms = staged.fixture.lms();
 
     // A running chunk's row is locked by its transaction.
-    let mut running = fixture.lms().begin().await?;
+    let mut running = lms.begin().await?;
     sqlx::query("SELECT 1 FROM migration.chunks WHERE id = $1 FOR UPDATE")
-        .bind(resolve)
+        .bind(staged.resolve)
         .execute(&mut *running)
         .await?;
-    assert_eq!(chunk_ahead_of(fixture.lms(), journal_stage).await?, None);
+    assert_eq!(chunk_ahead_of(lms, staged.journal_stage).await?, None);
     running.rollback().await?;
-    fixture.close().await
+    staged.fixture.close().await
 }
 
 #[tokio::test]
 async fn a_chunk_waiting_to_retry_does_not_go_ahead() -> anyhow::Result<()> {
-    let fixture = Fixture::seeded("aheadretry", Scale::Small, 94).await?;
-    let planned = plan_run(fixture.lms(), fixture.legacy(), &OPTIONS).await?;
-    let journal_stage = journal_stage_chunk(&fixture, planned.run_id).await?;
-    let resolve = run_until(&fixture.engine, planned.run_id, |entity, phase| {
-        (entity, phase) == ("organizations", "resolve")
-    })
-    .await?
-    .ok_or_else(|| anyhow::anyhow!("organizations resolve never queued"))?;
+    let staged = organizations_staged("aheadretry", 94).await?;
+    let lms = staged.fixture.lms();
 
     // An attempt failed and its worker waits out the backoff before the next.
     sqlx::query("UPDATE migration.chunks SET attempts = 1 WHERE id = $1")
-        .bind(resolve)
-        .execute(fixture.lms())
+        .bind(staged.resolve)
+        .execute(lms)
         .await?;
-    assert_eq!(chunk_ahead_of(fixture.lms(), journal_stage).await?, None);
-    fixture.close().await
+    assert_eq!(chunk_ahead_of(lms, staged.journal_stage).await?, None);
+    staged.fixture.close().await
 }
