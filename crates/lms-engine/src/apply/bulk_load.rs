@@ -93,11 +93,11 @@ pub async fn apply_bulk(
     // Where the chunk's rows are a CTE of this statement (every table but
     // students and teachers, whose rows were gathered above), each of its
     // joins is a lookup by key (the ledger's ids, the resolutions, the
-    // courses' offering key), so each row is looked up by index. Left to its estimates, the planner hashed or sorted whole
-    // tables for every chunk instead: at 10x scale, for each 25,000-row
-    // journal chunk, all 212,000 journal resolutions, 62,000 students and
-    // 242,000 courses, a cost that grows with the table and so with the
-    // square of the load.
+    // courses' offering key), so each row is looked up by index. Left to
+    // its estimates, the planner hashed or sorted whole tables for every
+    // chunk instead: at 10x scale, for each 25,000-row journal chunk, all
+    // 212,000 journal resolutions, 62,000 students and 242,000 courses, a
+    // cost that grows with the table and so with the square of the load.
     sqlx::raw_sql(LOOKUPS_BY_INDEX)
         .execute(&mut *tx)
         .await
