@@ -6,10 +6,10 @@
 //! ledger partitions, the staging mirrors, the resolutions and the apply
 //! scope) is read by joins and lookups on ids, whose estimates a sample of
 //! 9,000 rows (statistics target 30) gets as right as PostgreSQL's default
-//! of 30,000. The smaller sample costs a quarter to a third of the time, on the
-//! critical path of every first load: on a seed-scale journal, 77 ms
-//! against 323 ms for its ledger partition, 68 ms against 213 ms for its
-//! staging mirror.
+//! of 30,000. The smaller sample costs a quarter to a third of the time,
+//! on the critical path of every first load: on a seed-scale journal, 77
+//! ms against 323 ms for its ledger partition, 68 ms against 213 ms for
+//! its staging mirror.
 //!
 //! The LMS's own tables keep the session's default target: the API's
 //! queries plan over them.
