@@ -19,15 +19,14 @@ SELECT 'journal', legacy_id, 'rejected', 'invalid_value', invalid_detail
 FROM journal_keys
 WHERE student_target IS NOT NULL AND subject_target IS NOT NULL AND invalid_detail IS NOT NULL;
 DELETE FROM journal_keys WHERE student_target IS NULL OR subject_target IS NULL OR invalid_detail IS NOT NULL;
-CREATE TEMP TABLE duplicate_keys ON COMMIT DROP AS
-SELECT student_target, subject_target, coalesce(group_target, 0) AS group_key, academic_year, semester,
-       min(legacy_id) AS survivor
-FROM journal_keys GROUP BY 1, 2, 3, 4, 5 HAVING count(*) > 1;
+-- One pass: each row beside the lowest id of its key. (A GROUP BY of the
+-- keys joined back to the rows hashed or sorted half a million rows twice:
+-- 0.9 s at seed scale, against 0.6 s.)
 INSERT INTO migration.resolutions (entity, legacy_id, outcome, survivor_legacy_id, detail)
-SELECT 'journal', k.legacy_id, 'merged', d.survivor,
-       format('same student, subject, group, year and semester as journal row %s', d.survivor)
-FROM journal_keys k JOIN duplicate_keys d
-  ON d.student_target = k.student_target AND d.subject_target = k.subject_target
- AND d.group_key = coalesce(k.group_target, 0) AND d.academic_year = k.academic_year
- AND d.semester = k.semester
-WHERE k.legacy_id <> d.survivor;
+SELECT 'journal', legacy_id, 'merged', survivor,
+       format('same student, subject, group, year and semester as journal row %s', survivor)
+FROM (SELECT legacy_id,
+             min(legacy_id) OVER (PARTITION BY student_target, subject_target, coalesce(group_target, 0),
+                                               academic_year, semester) AS survivor
+      FROM journal_keys) k
+WHERE legacy_id <> survivor;
