@@ -12,11 +12,18 @@
 #   make bench-migrate                 # seed scale, 2 workers
 #   make bench-migrate SCALE=10        # ten times the production volumes
 #   make bench-migrate WORKERS=4 RUNS=3
+#   make bench-migrate CONCURRENCY=2   # chunks each worker runs at once
+#
+# Each worker runs one chunk at a time by default: two workers then keep as
+# many chunks in flight as this machine has cores, which PostgreSQL shares
+# with them. Two chunks each (the workers' own default) made the seed-scale
+# first load about a tenth slower here (README, "Chunks in flight").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SCALE=${SCALE:-seed}
 WORKERS=${WORKERS:-2}
+CONCURRENCY=${CONCURRENCY:-1}
 RUNS=${RUNS:-1}
 SERVER=${BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
 LEGACY_DB=lms_bench_edu
@@ -135,12 +142,12 @@ for run in $(seq 1 "$RUNS"); do
         pgloaders+=("$(pgloader_run)")
     fi
 
-    echo "== round $run: migration with $WORKERS worker processes" >&2
+    echo "== round $run: migration with $WORKERS worker processes, $CONCURRENCY chunk(s) each" >&2
     psql_admin -c "DROP DATABASE IF EXISTS $LMS_DB WITH (FORCE)"
     "$BIN/lmsctl" db up >/dev/null
     pids=()
     for i in $(seq 1 "$WORKERS"); do
-        LMS_METRICS__LISTEN="127.0.0.1:$((9470 + i))" "$BIN/lms-worker" 2>>/tmp/lms-bench-workers.log &
+        LMS_METRICS__LISTEN="127.0.0.1:$((9470 + i))" "$BIN/lms-worker" --concurrency "$CONCURRENCY" 2>>/tmp/lms-bench-workers.log &
         pids+=($!)
     done
     cleanup() { kill "${pids[@]}" 2>/dev/null || true; }
@@ -174,7 +181,7 @@ full=$(echo "${fulls[*]}" | median)
 rerun=$(echo "${reruns[*]}" | median)
 delta=$(echo "${deltas[*]}" | median)
 echo
-echo "scale $SCALE: $rows legacy rows, $WORKERS workers, median of $RUNS round(s)"
+echo "scale $SCALE: $rows legacy rows, $WORKERS workers running $CONCURRENCY chunk(s) each, median of $RUNS round(s)"
 printf '%-52s %8s s\n' "floor (COPY through a pipe)" "$floor"
 if [ "$pgloader_present" = yes ]; then
     if [[ " ${pgloaders[*]} " == *" failed "* ]]; then
