@@ -22,7 +22,20 @@ use uuid::Uuid;
 
 /// Starts an `lms-worker` process configured for the fixture.
 fn spawn_worker(fixture: &Fixture, redis_url: &str) -> anyhow::Result<Child> {
-    spawn_worker_running(fixture, redis_url, 2)
+    spawn_worker_running(fixture, redis_url, 2, Recovery::Quick)
+}
+
+/// How soon a worker process takes back chunks that seem lost.
+#[derive(Debug, Clone, Copy)]
+enum Recovery {
+    /// Within seconds (a chunk queued 2 s ago and not started is queued
+    /// again; a worker silent for 2 s is dead): the tests that kill workers
+    /// and lose Redis.
+    Quick,
+    /// Not within a test: on a loaded machine, a chunk queued again or
+    /// taken back from a worker that only seemed dead would go to the back
+    /// of the queue, which a test of the queue's order must not see.
+    Patient,
 }
 
 /// Starts an `lms-worker` process that runs `concurrency` jobs at once.
@@ -30,7 +43,12 @@ fn spawn_worker_running(
     fixture: &Fixture,
     redis_url: &str,
     concurrency: u16,
+    recovery: Recovery,
 ) -> anyhow::Result<Child> {
+    let (requeue_after, missed_heartbeats) = match recovery {
+        Recovery::Quick => ("2s", "2"),
+        Recovery::Patient => ("1h", "100"),
+    };
     let settings = &fixture.settings;
     let child = Command::new(env!("CARGO_BIN_EXE_lms-worker"))
         .env_remove("LMS_CONFIG")
@@ -41,8 +59,8 @@ fn spawn_worker_running(
         .env("LMS_WORKER__CONCURRENCY", concurrency.to_string())
         .env("LMS_WORKER__POLL_INTERVAL", "50ms")
         .env("LMS_WORKER__HEARTBEAT_INTERVAL", "1s")
-        .env("LMS_WORKER__MISSED_HEARTBEATS", "2")
-        .env("LMS_MIGRATION__REQUEUE_AFTER", "2s")
+        .env("LMS_WORKER__MISSED_HEARTBEATS", missed_heartbeats)
+        .env("LMS_MIGRATION__REQUEUE_AFTER", requeue_after)
         .env("LMS_MIGRATION__SWEEP_INTERVAL", "500ms")
         .env("LMS_MIGRATION__RETRY_BASE_DELAY", "100ms")
         .env("LMS_METRICS__ENABLED", "false")
@@ -129,7 +147,7 @@ async fn a_worker_takes_chunks_in_the_order_they_were_queued() -> anyhow::Result
     // Every stage chunk is queued by the plan, in one push, before a
     // worker is up.
     let planned = start_run(fixture.lms(), fixture.legacy(), &queue, &options(100)).await?;
-    let mut worker = spawn_worker_running(&fixture, &redis_url, 1)?;
+    let mut worker = spawn_worker_running(&fixture, &redis_url, 1, Recovery::Patient)?;
     let status = wait_for_run(fixture.lms(), planned.run_id, Duration::from_secs(180)).await?;
     assert_eq!(status, RunStatus::Succeeded);
     let started: Vec<i64> = sqlx::query_scalar(
