@@ -5,7 +5,6 @@ RELEASE := target/release
 LMSCTL := $(RELEASE)/lmsctl
 SCALE ?= seed
 WORKERS ?= 2
-CONCURRENCY ?= 1
 
 .PHONY: demo test services tools build lint fmt clean bench-migrate bench-verify bench-grpc cutover-rehearsal
 
@@ -23,7 +22,7 @@ test: services tools lint
 ## COPY floor measured in the same run (SCALE=seed|small|N, WORKERS=2,
 ## CONCURRENCY=1 chunk per worker).
 bench-migrate: services
-	SCALE=$(SCALE) WORKERS=$(WORKERS) CONCURRENCY=$(CONCURRENCY) ./scripts/bench-migrate.sh
+	SCALE=$(SCALE) WORKERS=$(WORKERS) CONCURRENCY=$(or $(CONCURRENCY),1) ./scripts/bench-migrate.sh
 
 ## bench-verify: `lmsctl migrate verify` over a migrated seed-scale LMS, timed
 ## against the same COPY floor (SCALE=seed|small|N, RUNS=1).

@@ -24,6 +24,10 @@ cd "$(dirname "$0")/.."
 SCALE=${SCALE:-seed}
 WORKERS=${WORKERS:-2}
 CONCURRENCY=${CONCURRENCY:-1}
+if ! [[ $WORKERS =~ ^[1-9][0-9]*$ && $CONCURRENCY =~ ^[1-9][0-9]*$ ]]; then
+    echo "WORKERS and CONCURRENCY must be positive whole numbers (got WORKERS=$WORKERS, CONCURRENCY=$CONCURRENCY)" >&2
+    exit 2
+fi
 RUNS=${RUNS:-1}
 SERVER=${BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
 LEGACY_DB=lms_bench_edu
