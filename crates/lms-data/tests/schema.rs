@@ -212,3 +212,138 @@ async fn every_migration_rolls_back_cleanly_and_reapplies() -> anyhow::Result<()
     db.pool().close().await;
     test_db.drop_now().await
 }
+
+/// One owned-values value per legacy table, as a typed SQL literal, with
+/// the values a text form must quote or spell out: commas, quotes,
+/// parentheses, backslashes, empty strings beside NULLs, infinities, BC
+/// dates, NaN, the integers' limits, fractional seconds, nested `jsonb`.
+const BASELINES: [(&str, &str); 10] = [
+    (
+        "organizations",
+        r#"ROW('A, "B" (C)', '', 'college', '123456789012', true, '0044-03-15 12:00:00+03 BC')"#,
+    ),
+    (
+        "persons",
+        r"ROW('Ω\back', NULL, ' spaced ', '000000000000', 'infinity', 'female', '+7 (701)', '2024-02-29 23:59:59.999999+05')",
+    ),
+    (
+        "users",
+        "ROW(9223372036854775807, 'login', 'a@b', 'hash$2b$', false, 'student', true, '-infinity', NULL)",
+    ),
+    (
+        "teachers",
+        "ROW(1, NULL, 3, 'Head, dept', '2020-01-01', NULL)",
+    ),
+    ("groups", "ROW(1, 'G-1', 32767, NULL, '2024/2025')"),
+    ("subjects", "ROW(1, 'Math', 'M1', 'NaN')"),
+    ("students", "ROW(1, 2, 3, 4, -32768, 'active', '№ 1')"),
+    (
+        "journal",
+        "ROW(1, 2, 3, 'active', '5', 'final', 'отл', 'five_point', '5', 5)",
+    ),
+    (
+        "exams",
+        "ROW(1, 2, 3, 'Title', 'exam', '2025-06-01', 9999.99)",
+    ),
+    (
+        "exam_results",
+        r#"ROW(1, 2, 100.00, '2024-12-17 15:57:09.5+00', 'submitted', '{"q1": "c", "nested": {"a": [1, 2.50]}}', '{bad json')"#,
+    ),
+];
+
+/// Whether `entity`'s ledger row holds `literal`, its baseline read back
+/// with `read` (an expression of `written` and the type `{owned}`).
+async fn baseline_holds(
+    pool: &PgPool,
+    entity: &str,
+    literal: &str,
+    read: &str,
+) -> anyhow::Result<bool> {
+    let owned = format!("migration.owned_{entity}");
+    let read = read.replace("{owned}", &owned);
+    let query = format!(
+        "SELECT {read} IS NOT DISTINCT FROM {literal}::{owned} FROM migration.ledger WHERE entity = $1"
+    );
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(query))
+        .bind(entity)
+        .fetch_one(pool)
+        .await?)
+}
+
+/// Inserts one ledger row per legacy table with its baseline `written`,
+/// from `write` (an expression of the typed value `{value}`), and an undo
+/// image of each.
+async fn insert_baselines(pool: &PgPool, write: &str) -> anyhow::Result<()> {
+    for (entity, literal) in BASELINES {
+        let written = write.replace("{value}", &format!("{literal}::migration.owned_{entity}"));
+        let insert = format!(
+            "INSERT INTO migration.ledger (entity, legacy_id, outcome, source_hash, run_id, written) \
+             VALUES ($1, 1, 'migrated', 0, gen_random_uuid(), {written})"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(insert))
+            .bind(entity)
+            .execute(pool)
+            .await?;
+    }
+    sqlx::query(
+        "INSERT INTO migration.run_change_events (run_id, table_name, row_key, legacy_id, before, after) \
+         SELECT run_id, 'migration.ledger', jsonb_build_object('entity', entity, 'legacy_id', legacy_id), \
+                legacy_id, NULL, to_jsonb(l) FROM migration.ledger l",
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The undo images whose baseline is not the ledger row's own.
+async fn images_out_of_step(pool: &PgPool) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM migration.run_change_events c \
+         JOIN migration.ledger l ON l.entity = c.after ->> 'entity' AND l.legacy_id = c.legacy_id \
+         WHERE c.after -> 'written' IS DISTINCT FROM to_jsonb(l.written)",
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+#[tokio::test]
+async fn baselines_stored_as_jsonb_read_back_the_same_in_their_text_form() -> anyhow::Result<()> {
+    let (test_db, db) = migrated("schemabaselines").await?;
+    schema::downgrade(&db, 1).await?;
+    insert_baselines(db.pool(), "to_jsonb({value})").await?;
+    schema::upgrade(&db).await?;
+    for (entity, literal) in BASELINES {
+        assert!(
+            baseline_holds(db.pool(), entity, literal, "written::{owned}").await?,
+            "{entity}: {literal}"
+        );
+    }
+    assert_eq!(
+        images_out_of_step(db.pool()).await?,
+        0,
+        "undo images converted too"
+    );
+    db.pool().close().await;
+    test_db.drop_now().await
+}
+
+#[tokio::test]
+async fn the_downgrade_turns_text_baselines_back_into_jsonb() -> anyhow::Result<()> {
+    let (test_db, db) = migrated("schemabaselinesdown").await?;
+    insert_baselines(db.pool(), "({value})::text").await?;
+    schema::downgrade(&db, 1).await?;
+    for (entity, literal) in BASELINES {
+        let read = "jsonb_populate_record(NULL::{owned}, written)";
+        assert!(
+            baseline_holds(db.pool(), entity, literal, read).await?,
+            "{entity}: {literal}"
+        );
+    }
+    assert_eq!(
+        images_out_of_step(db.pool()).await?,
+        0,
+        "undo images converted too"
+    );
+    db.pool().close().await;
+    test_db.drop_now().await
+}

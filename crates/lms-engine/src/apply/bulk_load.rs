@@ -87,7 +87,7 @@ pub async fn apply_bulk(
             ("columns", &columns.join(", ")),
             ("values", &values.join(", ")),
             ("grades", &grades),
-            ("proposal", &owned.proposal()),
+            ("baseline", &owned.baseline(&owned.proposal())),
         ],
     )?;
     // Where the chunk's rows are a CTE of this statement (every table but

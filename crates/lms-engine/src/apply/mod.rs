@@ -250,8 +250,8 @@ async fn plan(
         PLAN,
         &[
             ("proposal", &owned.proposal()),
-            ("written", &owned.read_ledger("l.written")),
-            ("proposed", &owned.read_ledger("l.proposed")),
+            ("written", &owned.read_baseline("l.written")),
+            ("proposed", &owned.read_proposed("l.proposed")),
             ("grade_id", grades.plan_id),
             ("current", &owned.current("t", "g")),
             ("target", ctx.entity.target_table()),

@@ -3,9 +3,11 @@
 //! migration owns in an LMS row, in the target columns' types). The
 //! proposal is that type built from an apply row, the LMS row now the same
 //! type built from the target row (and, for the journal, its final grade),
-//! the baselines `jsonb_populate_record` of the ledger's documents. Typed
-//! values compare as the LMS stores them: numerics by value at the column's
-//! scale, timestamps as instants, `jsonb` as `jsonb`.
+//! the baselines read back from the ledger: `written` is the type's text
+//! form (cast back), `proposed` a `jsonb` object of it (read by
+//! `jsonb_populate_record`). Typed values compare as the LMS stores them:
+//! numerics by value at the column's scale, timestamps as instants, `jsonb`
+//! as `jsonb`.
 
 use lms_domain::LegacyEntity;
 use sqlx::{PgConnection, Row};
@@ -79,8 +81,21 @@ impl Owned {
         format!("ROW({})::{}", values.join(", "), self.type_name)
     }
 
-    /// A ledger document read back as the type.
-    pub fn read_ledger(&self, document: &str) -> String {
+    /// The ledger's `written` for the typed value `value`: its text form,
+    /// about a quarter of the room a `jsonb` object of it takes (migration
+    /// `m20261206_000019`).
+    pub fn baseline(&self, value: &str) -> String {
+        format!("({value})::text")
+    }
+
+    /// The ledger's `written` (`baseline`'s text) read back as the type.
+    pub fn read_baseline(&self, baseline: &str) -> String {
+        format!("({baseline})::{}", self.type_name)
+    }
+
+    /// The ledger's `proposed` (a `jsonb` object, for operators to read in
+    /// conflict reports) read back as the type.
+    pub fn read_proposed(&self, document: &str) -> String {
         format!(
             "jsonb_populate_record(NULL::{}, {document})",
             self.type_name

@@ -24,5 +24,5 @@ inserted AS (
 INSERT INTO migration.ledger
     (entity, legacy_id, outcome, reason, warnings, target_id, survivor_legacy_id, detail, source_hash, run_id, written)
 SELECT $2, a.legacy_id, a.outcome, a.reason, a.warnings, a.target_id, a.survivor_legacy_id, a.detail, a.source_hash, $1,
-       CASE WHEN a.outcome = 'migrated' THEN to_jsonb({{proposal}}) END
+       CASE WHEN a.outcome = 'migrated' THEN {{baseline}} END
 FROM numbered a;

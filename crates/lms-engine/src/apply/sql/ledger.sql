@@ -15,12 +15,13 @@ SELECT $2, p.legacy_id, a.outcome, a.reason,
        CASE WHEN p.action = 'deleted' THEN array_append(a.warnings, 'deleted_in_lms') ELSE a.warnings END,
        CASE WHEN a.outcome = 'migrated' AND p.action NOT IN ('deleted', 'blocked') THEN p.target_id END,
        a.survivor_legacy_id, a.detail, a.source_hash, $1,
-       to_jsonb(CASE
+       -- The baseline in its text form (Owned::baseline).
+       CAST(CASE
            WHEN p.action IN ('apply', 'insert', 'agree') THEN p.proposal
            WHEN p.action IN ('conflict', 'raced', 'deferred') AND p.adopting THEN p.current
            WHEN p.action = 'none' AND a.outcome = 'migrated' THEN coalesce(p.written, p.current)
            ELSE p.written
-       END),
+       END AS text),
        n.proposed, n.conflict,
        CASE WHEN n.conflict IS NOT NULL THEN n.conflict_target END,
        CASE WHEN n.conflict IS NOT NULL THEN n.conflict_lms END,
