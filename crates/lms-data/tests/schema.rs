@@ -262,7 +262,7 @@ async fn baseline_holds(
     let owned = format!("migration.owned_{entity}");
     let read = read.replace("{owned}", &owned);
     let query = format!(
-        "SELECT {read} IS NOT DISTINCT FROM {literal}::{owned} FROM migration.ledger WHERE entity = $1"
+        "SELECT {read} IS NOT DISTINCT FROM {literal}::{owned} FROM migration.ledger WHERE entity = $1 AND legacy_id = 1"
     );
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(query))
         .bind(entity)
@@ -271,8 +271,8 @@ async fn baseline_holds(
 }
 
 /// Inserts one ledger row per legacy table with its baseline `written`,
-/// from `write` (an expression of the typed value `{value}`), and an undo
-/// image of each.
+/// from `write` (an expression of the typed value `{value}`), a rejected
+/// row without one, and an undo image (before and after) of each.
 async fn insert_baselines(pool: &PgPool, write: &str) -> anyhow::Result<()> {
     for (entity, literal) in BASELINES {
         let written = write.replace("{value}", &format!("{literal}::migration.owned_{entity}"));
@@ -286,9 +286,15 @@ async fn insert_baselines(pool: &PgPool, write: &str) -> anyhow::Result<()> {
             .await?;
     }
     sqlx::query(
+        "INSERT INTO migration.ledger (entity, legacy_id, outcome, reason, source_hash, run_id) \
+         VALUES ('journal', 2, 'rejected', 'orphan_reference', 0, gen_random_uuid())",
+    )
+    .execute(pool)
+    .await?;
+    sqlx::query(
         "INSERT INTO migration.run_change_events (run_id, table_name, row_key, legacy_id, before, after) \
          SELECT run_id, 'migration.ledger', jsonb_build_object('entity', entity, 'legacy_id', legacy_id), \
-                legacy_id, NULL, to_jsonb(l) FROM migration.ledger l",
+                legacy_id, to_jsonb(l), to_jsonb(l) FROM migration.ledger l",
     )
     .execute(pool)
     .await?;
@@ -300,7 +306,8 @@ async fn images_out_of_step(pool: &PgPool) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar(
         "SELECT count(*) FROM migration.run_change_events c \
          JOIN migration.ledger l ON l.entity = c.after ->> 'entity' AND l.legacy_id = c.legacy_id \
-         WHERE c.after -> 'written' IS DISTINCT FROM to_jsonb(l.written)",
+         WHERE c.before -> 'written' IS DISTINCT FROM coalesce(to_jsonb(l.written), 'null') \
+            OR c.after -> 'written' IS DISTINCT FROM coalesce(to_jsonb(l.written), 'null')",
     )
     .fetch_one(pool)
     .await?)
@@ -343,6 +350,23 @@ async fn the_downgrade_turns_text_baselines_back_into_jsonb() -> anyhow::Result<
         images_out_of_step(db.pool()).await?,
         0,
         "undo images converted too"
+    );
+    db.pool().close().await;
+    test_db.drop_now().await
+}
+
+#[tokio::test]
+async fn a_baseline_that_is_not_a_records_text_is_refused() -> anyhow::Result<()> {
+    let (test_db, db) = migrated("schemabaselinecheck").await?;
+    let stored = sqlx::query(
+        "INSERT INTO migration.ledger (entity, legacy_id, outcome, source_hash, run_id, written) \
+         VALUES ('journal', 1, 'migrated', 0, gen_random_uuid(), '{\"status\": \"active\"}'::jsonb)",
+    )
+    .execute(db.pool())
+    .await;
+    assert!(
+        matches!(&stored, Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23514")),
+        "{stored:?}"
     );
     db.pool().close().await;
     test_db.drop_now().await

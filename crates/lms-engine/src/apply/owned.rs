@@ -83,7 +83,8 @@ impl Owned {
 
     /// The ledger's `written` for the typed value `value`: its text form,
     /// about a quarter of the room a `jsonb` object of it takes (migration
-    /// `m20261206_000019`).
+    /// `m20261206_000019`). The form is positional: a change to the type's
+    /// fields must rewrite the stored baselines with it.
     pub fn baseline(&self, value: &str) -> String {
         format!("({value})::text")
     }
