@@ -251,23 +251,33 @@ const BASELINES: [(&str, &str); 10] = [
     ),
 ];
 
-/// Whether `entity`'s ledger row holds `literal`, its baseline read back
-/// with `read` (an expression of `written` and the type `{owned}`).
-async fn baseline_holds(
-    pool: &PgPool,
-    entity: &str,
-    literal: &str,
-    read: &str,
-) -> anyhow::Result<bool> {
-    let owned = format!("migration.owned_{entity}");
-    let read = read.replace("{owned}", &owned);
-    let query = format!(
-        "SELECT {read} IS NOT DISTINCT FROM {literal}::{owned} FROM migration.ledger WHERE entity = $1 AND legacy_id = 1"
-    );
-    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(query))
-        .bind(entity)
-        .fetch_one(pool)
-        .await?)
+/// Asserts that every legacy table's ledger row holds its `BASELINES`
+/// literal, its baseline read back with `read` (an expression of `written`
+/// and the type `{owned}`), and that the undo images hold the ledger's own.
+async fn assert_baselines_hold(pool: &PgPool, read: &str) -> anyhow::Result<()> {
+    for (entity, literal) in BASELINES {
+        let owned = format!("migration.owned_{entity}");
+        let read = read.replace("{owned}", &owned);
+        let query = format!(
+            "SELECT {read} IS NOT DISTINCT FROM {literal}::{owned} \
+             FROM migration.ledger WHERE entity = $1 AND legacy_id = 1"
+        );
+        let holds: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(query))
+            .bind(entity)
+            .fetch_one(pool)
+            .await?;
+        assert!(holds, "{entity}: {literal}");
+    }
+    let images_out_of_step: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM migration.run_change_events c \
+         JOIN migration.ledger l ON l.entity = c.after ->> 'entity' AND l.legacy_id = c.legacy_id \
+         WHERE c.before -> 'written' IS DISTINCT FROM coalesce(to_jsonb(l.written), 'null') \
+            OR c.after -> 'written' IS DISTINCT FROM coalesce(to_jsonb(l.written), 'null')",
+    )
+    .fetch_one(pool)
+    .await?;
+    assert_eq!(images_out_of_step, 0, "undo images converted too");
+    Ok(())
 }
 
 /// Inserts one ledger row per legacy table with its baseline `written`,
@@ -301,35 +311,13 @@ async fn insert_baselines(pool: &PgPool, write: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The undo images whose baseline is not the ledger row's own.
-async fn images_out_of_step(pool: &PgPool) -> anyhow::Result<i64> {
-    Ok(sqlx::query_scalar(
-        "SELECT count(*) FROM migration.run_change_events c \
-         JOIN migration.ledger l ON l.entity = c.after ->> 'entity' AND l.legacy_id = c.legacy_id \
-         WHERE c.before -> 'written' IS DISTINCT FROM coalesce(to_jsonb(l.written), 'null') \
-            OR c.after -> 'written' IS DISTINCT FROM coalesce(to_jsonb(l.written), 'null')",
-    )
-    .fetch_one(pool)
-    .await?)
-}
-
 #[tokio::test]
 async fn baselines_stored_as_jsonb_read_back_the_same_in_their_text_form() -> anyhow::Result<()> {
     let (test_db, db) = migrated("schemabaselines").await?;
     schema::downgrade(&db, 1).await?;
     insert_baselines(db.pool(), "to_jsonb({value})").await?;
     schema::upgrade(&db).await?;
-    for (entity, literal) in BASELINES {
-        assert!(
-            baseline_holds(db.pool(), entity, literal, "written::{owned}").await?,
-            "{entity}: {literal}"
-        );
-    }
-    assert_eq!(
-        images_out_of_step(db.pool()).await?,
-        0,
-        "undo images converted too"
-    );
+    assert_baselines_hold(db.pool(), "written::{owned}").await?;
     db.pool().close().await;
     test_db.drop_now().await
 }
@@ -339,18 +327,7 @@ async fn the_downgrade_turns_text_baselines_back_into_jsonb() -> anyhow::Result<
     let (test_db, db) = migrated("schemabaselinesdown").await?;
     insert_baselines(db.pool(), "({value})::text").await?;
     schema::downgrade(&db, 1).await?;
-    for (entity, literal) in BASELINES {
-        let read = "jsonb_populate_record(NULL::{owned}, written)";
-        assert!(
-            baseline_holds(db.pool(), entity, literal, read).await?,
-            "{entity}: {literal}"
-        );
-    }
-    assert_eq!(
-        images_out_of_step(db.pool()).await?,
-        0,
-        "undo images converted too"
-    );
+    assert_baselines_hold(db.pool(), "jsonb_populate_record(NULL::{owned}, written)").await?;
     db.pool().close().await;
     test_db.drop_now().await
 }
