@@ -232,7 +232,7 @@ const BASELINES: [(&str, &str); 10] = [
     ),
     (
         "teachers",
-        "ROW(1, NULL, 3, 'Head, dept', '2020-01-01', NULL)",
+        "ROW(1, NULL, 3, 'Head, dept', '4713-01-01 BC', '5874897-12-31')",
     ),
     ("groups", "ROW(1, 'G-1', 32767, NULL, '2024/2025')"),
     ("subjects", "ROW(1, 'Math', 'M1', 'NaN')"),
