@@ -99,7 +99,12 @@ async fn a_chunk_a_worker_is_running_does_not_go_ahead() -> anyhow::Result<()> {
     let staged = organizations_staged("aheadheld", 93).await?;
     let lms = staged.fixture.lms();
 
-    // A running chunk's row is locked by its transaction.
+    // A worker's claim counted an attempt and committed; its chunk's own
+    // transaction holds the row.
+    sqlx::query("UPDATE migration.chunks SET attempts = 1 WHERE id = $1")
+        .bind(staged.resolve)
+        .execute(lms)
+        .await?;
     let mut running = lms.begin().await?;
     sqlx::query("SELECT 1 FROM migration.chunks WHERE id = $1 FOR UPDATE")
         .bind(staged.resolve)
@@ -107,6 +112,46 @@ async fn a_chunk_a_worker_is_running_does_not_go_ahead() -> anyhow::Result<()> {
         .await?;
     assert_eq!(chunk_ahead_of(lms, staged.journal_stage).await?, None);
     running.rollback().await?;
+    staged.fixture.close().await
+}
+
+#[tokio::test]
+async fn looking_ahead_neither_skips_nor_holds_a_locked_unclaimed_chunk() -> anyhow::Result<()> {
+    let staged = organizations_staged("aheadpeek", 95).await?;
+    let lms = staged.fixture.lms();
+
+    // Another transaction holds the unclaimed chunk's row (a claim not yet
+    // committed, or the sweeper queueing it again): the lookup still offers
+    // it, and the claim decides who runs it.
+    let mut holder = lms.begin().await?;
+    sqlx::query("SELECT 1 FROM migration.chunks WHERE id = $1 FOR UPDATE")
+        .bind(staged.resolve)
+        .execute(&mut *holder)
+        .await?;
+    assert_eq!(
+        chunk_ahead_of(lms, staged.journal_stage).await?,
+        Some(staged.resolve)
+    );
+    holder.rollback().await?;
+
+    // And the lookup leaves the row free: a worker's transaction about to
+    // run the chunk finds it unlocked.
+    let mut looking = lms.begin().await?;
+    let offered: Option<i64> =
+        sqlx::query_scalar(include_str!("../src/chunk/sql/chunk_ahead_of_stage.sql"))
+            .bind(staged.journal_stage)
+            .bind(lms_engine::plan::Phase::Stage)
+            .bind(lms_engine::state::ChunkState::Queued)
+            .fetch_optional(&mut *looking)
+            .await?;
+    assert_eq!(offered, Some(staged.resolve));
+    let free: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM migration.chunks WHERE id = $1 FOR UPDATE SKIP LOCKED")
+            .bind(staged.resolve)
+            .fetch_optional(lms)
+            .await?;
+    assert_eq!(free, Some(staged.resolve));
+    looking.rollback().await?;
     staged.fixture.close().await
 }
 
