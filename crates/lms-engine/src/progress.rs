@@ -219,7 +219,7 @@ async fn finish_run(tx: &mut PgConnection, run_id: Uuid) -> Result<RunStatus, En
         )
     };
     sqlx::query(
-        "UPDATE migration.runs SET status = $2, error = coalesce($3, error), finished_at = now() \
+        "UPDATE migration.runs SET status = $2, error = coalesce($3, error), finished_at = clock_timestamp() \
          WHERE id = $1 AND status IN ('running', 'cancelling')",
     )
     .bind(run_id)
@@ -241,14 +241,14 @@ pub async fn fail_chunk(
     error: &str,
 ) -> Result<(), EngineError> {
     let mut tx = lms.begin().await.lms()?;
-    sqlx::query("UPDATE migration.chunks SET state = 'failed', finished_at = now(), last_error = $2 WHERE id = $1")
+    sqlx::query("UPDATE migration.chunks SET state = 'failed', finished_at = clock_timestamp(), last_error = $2 WHERE id = $1")
         .bind(chunk_id)
         .bind(error)
         .execute(&mut *tx)
         .await
         .lms()?;
     sqlx::query(
-        "UPDATE migration.run_steps SET state = 'failed', finished_at = now() \
+        "UPDATE migration.run_steps SET state = 'failed', finished_at = clock_timestamp() \
          WHERE id = (SELECT step_id FROM migration.chunks WHERE id = $1)",
     )
     .bind(chunk_id)
@@ -256,7 +256,7 @@ pub async fn fail_chunk(
     .await
     .lms()?;
     sqlx::query(
-        "UPDATE migration.runs SET status = 'failed', finished_at = now(), failed_chunk_id = $2, error = $3 \
+        "UPDATE migration.runs SET status = 'failed', finished_at = clock_timestamp(), failed_chunk_id = $2, error = $3 \
          WHERE id = $1 AND status IN ('running', 'cancelling')",
     )
     .bind(run_id)

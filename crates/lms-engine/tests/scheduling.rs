@@ -1,5 +1,5 @@
 //! Which chunk a delivery runs: a stage chunk lets the run's queued chunks
-//! of later phases go first.
+//! of later phases go first. And when a run ends: with its last chunk.
 
 mod support;
 
@@ -167,4 +167,26 @@ async fn a_chunk_waiting_to_retry_does_not_go_ahead() -> anyhow::Result<()> {
         .await?;
     assert_eq!(chunk_ahead_of(lms, staged.journal_stage).await?, None);
     staged.fixture.close().await
+}
+
+#[tokio::test]
+async fn a_run_ends_when_its_last_chunk_does() -> anyhow::Result<()> {
+    let fixture = Fixture::seeded("runends", Scale::Small, 96).await?;
+    let report = fixture.migrate(400).await?;
+
+    // The last chunk finishes the run in its own transaction; the run's end
+    // is the moment that chunk's work ended, not the moment it began.
+    let last_chunk: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT max(finished_at) FROM migration.chunks WHERE run_id = $1")
+            .bind(report.run_id)
+            .fetch_one(fixture.lms())
+            .await?;
+    let finished = report
+        .finished_at
+        .ok_or_else(|| anyhow::anyhow!("the run has no end"))?;
+    assert!(
+        finished >= last_chunk,
+        "the run ended at {finished}, before its last chunk did at {last_chunk}"
+    );
+    fixture.close().await
 }
