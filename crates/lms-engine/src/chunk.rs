@@ -95,10 +95,40 @@ enum Claim {
     Skip(&'static str),
 }
 
+/// Why a failing delivery failed nothing: another worker ran the chunk
+/// meanwhile, or its run was cancelled.
+const NO_LONGER_QUEUED: &str = "no longer queued (done by another worker, or cancelled)";
+
+/// How a worker came to run a chunk, which decides whether it may claim it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The queue delivered it: a first delivery, or one queued again after
+    /// its worker was lost (its attempts already counted).
+    Queued,
+    /// The worker found it ready itself (it made it ready, or it runs it
+    /// ahead of a stage chunk): another worker may have found it too, so it
+    /// is claimed only if no worker has claimed it yet. (Else both claims
+    /// would count an attempt for one run.)
+    Found,
+}
+
 /// Runs one delivery of a chunk to its end (done, skipped or failed).
 pub async fn run_chunk(ctx: &EngineContext, chunk_id: i64) -> Result<ChunkOutcome, EngineError> {
+    run_delivered_chunk(ctx, chunk_id, Delivery::Queued).await
+}
+
+/// Runs one delivery of a chunk, claimed as `delivery` allows, to its end.
+pub async fn run_delivered_chunk(
+    ctx: &EngineContext,
+    chunk_id: i64,
+    delivery: Delivery,
+) -> Result<ChunkOutcome, EngineError> {
+    // A retry follows this worker's own claim.
+    let mut delivery = delivery;
     loop {
-        let (attempt, info) = match claim(ctx, chunk_id).await? {
+        let claimed = claim(ctx, chunk_id, delivery).await?;
+        delivery = Delivery::Queued;
+        let (attempt, info) = match claimed {
             Claim::Run { attempt, info } => (attempt, info),
             Claim::Skip(reason) => return Ok(ChunkOutcome::Skipped(reason)),
         };
@@ -112,7 +142,9 @@ pub async fn run_chunk(ctx: &EngineContext, chunk_id: i64) -> Result<ChunkOutcom
                 info.range,
                 attempt - 1
             );
-            progress::fail_chunk(&ctx.lms, info.run_id, chunk_id, &message).await?;
+            if !progress::fail_chunk(&ctx.lms, info.run_id, chunk_id, &message).await? {
+                return Ok(ChunkOutcome::Skipped(NO_LONGER_QUEUED));
+            }
             return Ok(ChunkOutcome::Failed(message));
         }
         let started = std::time::Instant::now();
@@ -143,7 +175,9 @@ pub async fn run_chunk(ctx: &EngineContext, chunk_id: i64) -> Result<ChunkOutcom
                     info.phase.as_str(),
                     info.range
                 );
-                progress::fail_chunk(&ctx.lms, info.run_id, chunk_id, &message).await?;
+                if !progress::fail_chunk(&ctx.lms, info.run_id, chunk_id, &message).await? {
+                    return Ok(ChunkOutcome::Skipped(NO_LONGER_QUEUED));
+                }
                 metrics::counter!("lms_chunk_failures_total", &labels).increment(1);
                 return Ok(ChunkOutcome::Failed(message));
             }
@@ -152,10 +186,14 @@ pub async fn run_chunk(ctx: &EngineContext, chunk_id: i64) -> Result<ChunkOutcom
 }
 
 /// Counts an attempt in its own transaction, so the count survives a crash.
-async fn claim(ctx: &EngineContext, chunk_id: i64) -> Result<Claim, EngineError> {
+async fn claim(
+    ctx: &EngineContext,
+    chunk_id: i64,
+    delivery: Delivery,
+) -> Result<Claim, EngineError> {
     let mut tx = ctx.lms.begin().await.lms()?;
     let row = sqlx::query(
-        "SELECT c.state, r.status, c.run_id, c.step_id, s.entity, s.phase, c.first_legacy_id, c.last_legacy_id, r.kind, r.on_conflict, \
+        "SELECT c.state, c.attempts, r.status, c.run_id, c.step_id, s.entity, s.phase, c.first_legacy_id, c.last_legacy_id, r.kind, r.on_conflict, \
                 r.hold_preview IS NOT NULL AS previewed, \
                 (r.hold_percent IS NOT NULL AND r.hold_preview IS NULL) AS gate_pending, \
                 (SELECT a.load_path FROM migration.run_steps a \
@@ -188,6 +226,9 @@ async fn claim(ctx: &EngineContext, chunk_id: i64) -> Result<Claim, EngineError>
     let run_status: RunStatus = row.try_get("status").lms()?;
     if state != ChunkState::Queued {
         return Ok(Claim::Skip("not queued (done, failed or cancelled)"));
+    }
+    if delivery == Delivery::Found && row.try_get::<i32, _>("attempts").lms()? > 0 {
+        return Ok(Claim::Skip("claimed by another worker"));
     }
     if run_status != RunStatus::Running {
         sqlx::query("UPDATE migration.chunks SET state = $2 WHERE id = $1")

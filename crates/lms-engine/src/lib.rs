@@ -39,7 +39,9 @@ pub mod vacuum;
 pub mod verify;
 pub mod worker;
 
-pub use chunk::{ChunkOutcome, EngineContext, RetryPolicy, run_chunk};
+pub use chunk::{
+    ChunkOutcome, Delivery, EngineContext, RetryPolicy, run_chunk, run_delivered_chunk,
+};
 pub use conflict::{ConflictKind, ConflictPolicy};
 pub use error::EngineError;
 pub use hold::{HoldPreview, HoldThreshold, TablePreview};

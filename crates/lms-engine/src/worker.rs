@@ -11,7 +11,7 @@ use std::time::Duration;
 use apalis::prelude::*;
 use sqlx::Row;
 
-use crate::chunk::{ChunkOutcome, EngineContext, chunk_ahead_of, run_chunk};
+use crate::chunk::{ChunkOutcome, Delivery, EngineContext, chunk_ahead_of, run_delivered_chunk};
 use crate::error::{DatabaseContext, EngineError};
 use crate::poll_tick::PollEvery;
 use crate::queue::{ChunkJob, ChunkQueue};
@@ -102,23 +102,29 @@ pub async fn run_worker(
 async fn handle_chunk(job: ChunkJob, state: Data<Arc<WorkerState>>) -> Result<(), BoxDynError> {
     // A stage chunk lets a queued chunk of a later phase go first (see
     // `chunk::ahead`), and runs when that one's chain of ready chunks ends.
+    // The delivered chunk is claimed as the queue's; a chunk this worker
+    // finds ready itself only if no other worker has claimed it.
+    let queued = Some((job.chunk_id, Delivery::Queued));
     let (mut next, mut delivered) = match chunk_ahead_of(&state.engine.lms, job.chunk_id).await {
-        Ok(Some(ahead)) => (Some(ahead), Some(job.chunk_id)),
-        Ok(None) => (Some(job.chunk_id), None),
+        Ok(Some(ahead)) => (Some((ahead, Delivery::Found)), queued),
+        Ok(None) => (queued, None),
         Err(error) => {
             tracing::warn!(chunk = job.chunk_id, %error, "could not look for a chunk to run ahead");
-            (Some(job.chunk_id), None)
+            (queued, None)
         }
     };
-    while let Some(chunk_id) = next.take().or_else(|| delivered.take()) {
+    while let Some((chunk_id, delivery)) = next.take().or_else(|| delivered.take()) {
         // The chunk runs on a task of its own so that it finishes even when
         // apalis drops this future (a lost Redis connection restarts the
         // queue worker). A query cancelled halfway would return its pooled
         // connection out of step with the server's protocol.
         let engine = state.engine.clone();
-        let outcome = tokio::spawn(async move { run_chunk(&engine, chunk_id).await })
-            .await
-            .map_err(|error| AbortError::new(format!("chunk {chunk_id} task failed: {error}")))?;
+        let outcome =
+            tokio::spawn(async move { run_delivered_chunk(&engine, chunk_id, delivery).await })
+                .await
+                .map_err(|error| {
+                    AbortError::new(format!("chunk {chunk_id} task failed: {error}"))
+                })?;
         match outcome {
             Ok(ChunkOutcome::Done(advance)) => {
                 // The first chunk this one made ready runs right here: on the
@@ -128,7 +134,7 @@ async fn handle_chunk(job: ChunkJob, state: Data<Arc<WorkerState>>) -> Result<()
                 // sweeper queues the kept chunk again.
                 let mut ready = advance.queued;
                 if !ready.is_empty() {
-                    next = Some(ready.remove(0));
+                    next = Some((ready.remove(0), Delivery::Found));
                 }
                 if let Err(error) = state.queue.push(job.run_id, &ready).await {
                     // The chunks are queued in PostgreSQL; the sweeper will push them.
@@ -143,7 +149,7 @@ async fn handle_chunk(job: ChunkJob, state: Data<Arc<WorkerState>>) -> Result<()
             Ok(ChunkOutcome::Failed(message)) => return Err(AbortError::new(message).into()),
             Err(error) => {
                 tracing::warn!(chunk = chunk_id, %error, "chunk could not be run; the sweeper will queue it again");
-                if let Some(stage) = delivered {
+                if let Some((stage, _)) = delivered {
                     // The delivered chunk has not run: it goes back on the queue.
                     if let Err(error) = state.queue.push(job.run_id, &[stage]).await {
                         tracing::warn!(chunk = stage, %error, "could not queue a chunk again; the sweeper will");
@@ -201,9 +207,11 @@ pub async fn requeue_lost_chunks(
             .or_default()
             .push(row.try_get(0).lms()?);
     }
-    for (run_id, chunks) in &by_run {
-        queue.push(*run_id, chunks).await?;
-    }
+    // Committed before the push: a worker that takes a job while the rows
+    // are still locked here skips it as held by another worker, and the
+    // chunk would wait for the next sweep. (Another sweeper finds them
+    // queued just now, and leaves them.) A push that fails leaves them to
+    // the next sweep after `requeue_after`.
     let ids: Vec<i64> = by_run.values().flatten().copied().collect();
     sqlx::query("UPDATE migration.chunks SET queued_at = now() WHERE id = ANY($1)")
         .bind(&ids)
@@ -211,5 +219,8 @@ pub async fn requeue_lost_chunks(
         .await
         .lms()?;
     tx.commit().await.lms()?;
+    for (run_id, chunks) in &by_run {
+        queue.push(*run_id, chunks).await?;
+    }
     Ok(ids.len())
 }
