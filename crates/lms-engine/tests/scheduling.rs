@@ -1,10 +1,12 @@
 //! Which chunk a delivery runs: a stage chunk lets the run's queued chunks
-//! of later phases go first. And when a run ends: with its last chunk.
+//! of later phases go first, and a chunk a worker finds ready is claimed
+//! only if no other worker has claimed it. And when a run ends: with its
+//! last chunk.
 
 mod support;
 
 use lms_engine::chunk::chunk_ahead_of;
-use lms_engine::{RunOptions, plan_run};
+use lms_engine::{ChunkOutcome, Delivery, RunOptions, plan_run, run_chunk, run_delivered_chunk};
 use lms_legacy::Scale;
 use support::{Fixture, run_until};
 
@@ -95,56 +97,47 @@ async fn only_a_stage_chunk_lets_others_go_first() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn a_chunk_a_worker_is_running_does_not_go_ahead() -> anyhow::Result<()> {
-    let staged = organizations_staged("aheadheld", 93).await?;
+async fn a_claimed_chunk_does_not_go_ahead() -> anyhow::Result<()> {
+    let staged = organizations_staged("aheadclaimed", 93).await?;
     let lms = staged.fixture.lms();
 
-    // A worker's claim counted an attempt and committed; its chunk's own
-    // transaction holds the row.
-    sqlx::query("UPDATE migration.chunks SET attempts = 1 WHERE id = $1")
-        .bind(staged.resolve)
-        .execute(lms)
-        .await?;
-    let mut running = lms.begin().await?;
-    sqlx::query("SELECT 1 FROM migration.chunks WHERE id = $1 FOR UPDATE")
-        .bind(staged.resolve)
-        .execute(&mut *running)
-        .await?;
+    // A worker's claim counted an attempt: the chunk is running, or its
+    // worker waits out a retry's backoff before the next attempt.
+    claimed_elsewhere(lms, staged.resolve).await?;
     assert_eq!(chunk_ahead_of(lms, staged.journal_stage).await?, None);
-    running.rollback().await?;
     staged.fixture.close().await
 }
 
 #[tokio::test]
-async fn looking_ahead_neither_skips_nor_holds_a_locked_unclaimed_chunk() -> anyhow::Result<()> {
-    let staged = organizations_staged("aheadpeek", 95).await?;
+async fn an_unclaimed_chunk_goes_ahead_even_while_its_row_is_locked() -> anyhow::Result<()> {
+    let staged = organizations_staged("aheadlocked", 94).await?;
     let lms = staged.fixture.lms();
 
-    // Another transaction holds the unclaimed chunk's row (a claim not yet
-    // committed, or the sweeper queueing it again): the lookup still offers
-    // it, and the claim decides who runs it.
+    // Another transaction holds the row (a claim not yet committed, or the
+    // sweeper): the lookup still offers the chunk; the claim decides who
+    // runs it.
     let mut holder = lms.begin().await?;
-    sqlx::query("SELECT 1 FROM migration.chunks WHERE id = $1 FOR UPDATE")
-        .bind(staged.resolve)
-        .execute(&mut *holder)
-        .await?;
+    lock_row(&mut holder, staged.resolve).await?;
     assert_eq!(
         chunk_ahead_of(lms, staged.journal_stage).await?,
         Some(staged.resolve)
     );
     holder.rollback().await?;
+    staged.fixture.close().await
+}
 
-    // And the lookup leaves the row free: a worker's transaction about to
-    // run the chunk finds it unlocked.
+#[tokio::test]
+async fn looking_ahead_leaves_the_chunk_it_offers_unlocked() -> anyhow::Result<()> {
+    let staged = organizations_staged("aheadfree", 95).await?;
+    let lms = staged.fixture.lms();
+
+    // In an open transaction, so that a lock the lookup took would still
+    // be held: the worker about to run the chunk must find its row free.
     let mut looking = lms.begin().await?;
-    let offered: Option<i64> =
-        sqlx::query_scalar(include_str!("../src/chunk/sql/chunk_ahead_of_stage.sql"))
-            .bind(staged.journal_stage)
-            .bind(lms_engine::plan::Phase::Stage)
-            .bind(lms_engine::state::ChunkState::Queued)
-            .fetch_optional(&mut *looking)
-            .await?;
-    assert_eq!(offered, Some(staged.resolve));
+    assert_eq!(
+        chunk_ahead_of(&mut *looking, staged.journal_stage).await?,
+        Some(staged.resolve)
+    );
     let free: Option<i64> =
         sqlx::query_scalar("SELECT id FROM migration.chunks WHERE id = $1 FOR UPDATE SKIP LOCKED")
             .bind(staged.resolve)
@@ -156,17 +149,61 @@ async fn looking_ahead_neither_skips_nor_holds_a_locked_unclaimed_chunk() -> any
 }
 
 #[tokio::test]
-async fn a_chunk_waiting_to_retry_does_not_go_ahead() -> anyhow::Result<()> {
-    let staged = organizations_staged("aheadretry", 94).await?;
+async fn a_chunk_found_ready_is_left_to_the_worker_that_claimed_it() -> anyhow::Result<()> {
+    let staged = organizations_staged("foundclaimed", 97).await?;
     let lms = staged.fixture.lms();
+    claimed_elsewhere(lms, staged.resolve).await?;
 
-    // An attempt failed and its worker waits out the backoff before the next.
+    let outcome =
+        run_delivered_chunk(&staged.fixture.engine, staged.resolve, Delivery::Found).await?;
+
+    assert!(matches!(outcome, ChunkOutcome::Skipped(_)), "{outcome:?}");
+    assert_eq!(
+        attempts(lms, staged.resolve).await?,
+        1,
+        "no attempt counted"
+    );
+    staged.fixture.close().await
+}
+
+#[tokio::test]
+async fn a_queued_delivery_runs_a_chunk_whose_worker_was_lost() -> anyhow::Result<()> {
+    let staged = organizations_staged("queuedlost", 98).await?;
+    let lms = staged.fixture.lms();
+    // Claimed by a worker that died before finishing; the sweeper queued
+    // the chunk again.
+    claimed_elsewhere(lms, staged.resolve).await?;
+
+    let outcome = run_chunk(&staged.fixture.engine, staged.resolve).await?;
+
+    assert!(matches!(outcome, ChunkOutcome::Done(_)), "{outcome:?}");
+    assert_eq!(attempts(lms, staged.resolve).await?, 2);
+    staged.fixture.close().await
+}
+
+async fn claimed_elsewhere(lms: &sqlx::PgPool, chunk: i64) -> anyhow::Result<()> {
     sqlx::query("UPDATE migration.chunks SET attempts = 1 WHERE id = $1")
-        .bind(staged.resolve)
+        .bind(chunk)
         .execute(lms)
         .await?;
-    assert_eq!(chunk_ahead_of(lms, staged.journal_stage).await?, None);
-    staged.fixture.close().await
+    Ok(())
+}
+
+async fn lock_row(tx: &mut sqlx::PgConnection, chunk: i64) -> anyhow::Result<()> {
+    sqlx::query("SELECT 1 FROM migration.chunks WHERE id = $1 FOR UPDATE")
+        .bind(chunk)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+async fn attempts(lms: &sqlx::PgPool, chunk: i64) -> anyhow::Result<i32> {
+    Ok(
+        sqlx::query_scalar("SELECT attempts FROM migration.chunks WHERE id = $1")
+            .bind(chunk)
+            .fetch_one(lms)
+            .await?,
+    )
 }
 
 #[tokio::test]

@@ -15,7 +15,7 @@
 //! after it and the chain of ready chunks it leads to; if that delivery
 //! ends early on an error, the stage chunk goes back on the queue.
 
-use sqlx::PgPool;
+use sqlx::PgExecutor;
 
 use crate::error::{DatabaseContext, EngineError};
 use crate::plan::Phase;
@@ -26,7 +26,10 @@ const CHUNK_AHEAD_OF_STAGE: &str = include_str!("sql/chunk_ahead_of_stage.sql");
 /// The chunk to run before `delivered`: when `delivered` is a stage chunk,
 /// its run's lowest-numbered queued chunk of a later phase that no worker
 /// has claimed.
-pub async fn chunk_ahead_of(lms: &PgPool, delivered: i64) -> Result<Option<i64>, EngineError> {
+pub async fn chunk_ahead_of<'e>(
+    lms: impl PgExecutor<'e>,
+    delivered: i64,
+) -> Result<Option<i64>, EngineError> {
     sqlx::query_scalar(CHUNK_AHEAD_OF_STAGE)
         .bind(delivered)
         .bind(Phase::Stage)

@@ -7,10 +7,10 @@
 -- order, phases in order.
 --
 -- It locks nothing. A claim and a chunk's own transaction skip a chunk
--- whose row is locked, as one another worker holds; a lookup that locked
--- the rows it passed over made a worker about to run one skip it, and the
--- chunk waited for the sweeper. Which of two deliveries runs a chunk is
--- the claim's to decide.
+-- whose row is locked, taking the holder for another worker; a lookup that
+-- locked the rows it passed over made a worker about to run one skip it,
+-- and the chunk waited for the sweeper. Which of two deliveries runs a
+-- chunk is the claim's to decide.
 SELECT c.id
 FROM migration.chunks delivered
 JOIN migration.run_steps delivered_step ON delivered_step.id = delivered.step_id
