@@ -233,20 +233,30 @@ async fn finish_run(tx: &mut PgConnection, run_id: Uuid) -> Result<RunStatus, En
 }
 
 /// Fails a chunk and its run (in its own transaction): the run stops, the
-/// chunk and its error stay visible, queued chunks are cancelled.
+/// chunk and its error stay visible, queued chunks are cancelled. Returns
+/// `false`, failing nothing, when the chunk is no longer queued: another
+/// worker ran it meanwhile (this waits for one still running it), or its
+/// run was cancelled.
 pub async fn fail_chunk(
     lms: &sqlx::PgPool,
     run_id: Uuid,
     chunk_id: i64,
     error: &str,
-) -> Result<(), EngineError> {
+) -> Result<bool, EngineError> {
     let mut tx = lms.begin().await.lms()?;
-    sqlx::query("UPDATE migration.chunks SET state = 'failed', finished_at = clock_timestamp(), last_error = $2 WHERE id = $1")
-        .bind(chunk_id)
-        .bind(error)
-        .execute(&mut *tx)
-        .await
-        .lms()?;
+    let failed = sqlx::query(
+        "UPDATE migration.chunks SET state = 'failed', finished_at = clock_timestamp(), last_error = $2 \
+         WHERE id = $1 AND state = 'queued'",
+    )
+    .bind(chunk_id)
+    .bind(error)
+    .execute(&mut *tx)
+    .await
+    .lms()?
+    .rows_affected();
+    if failed == 0 {
+        return Ok(false);
+    }
     sqlx::query(
         "UPDATE migration.run_steps SET state = 'failed', finished_at = clock_timestamp() \
          WHERE id = (SELECT step_id FROM migration.chunks WHERE id = $1)",
@@ -286,5 +296,5 @@ pub async fn fail_chunk(
     tx.commit().await.lms()?;
     tracing::error!(%run_id, chunk_id, error, "migration run failed");
     crate::bulk::release_ended_run(lms, run_id).await;
-    Ok(())
+    Ok(true)
 }

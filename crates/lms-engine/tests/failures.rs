@@ -290,3 +290,41 @@ async fn a_worker_configured_with_another_legacy_time_zone_refuses_the_runs_chun
     );
     fixture.close().await
 }
+
+#[tokio::test]
+async fn a_late_failure_fails_nothing_another_worker_finished() -> anyhow::Result<()> {
+    let fixture = Fixture::seeded("latefail", Scale::Small, 66).await?;
+    let planned = plan_run(
+        fixture.lms(),
+        fixture.legacy(),
+        &only(LegacyEntity::Persons),
+    )
+    .await?;
+    // The persons' stage is done (by another worker, as far as this
+    // delivery knows) when a delivery of it gives up on its own attempt.
+    support::run_until(&fixture.engine, planned.run_id, |entity, phase| {
+        (entity, phase) == ("persons", "resolve")
+    })
+    .await?;
+    let stage: i64 = sqlx::query_scalar(
+        "SELECT c.id FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
+         WHERE c.run_id = $1 AND s.entity = 'persons' AND s.phase = 'stage'",
+    )
+    .bind(planned.run_id)
+    .fetch_one(fixture.lms())
+    .await?;
+
+    let failed =
+        lms_engine::progress::fail_chunk(fixture.lms(), planned.run_id, stage, "gave up").await?;
+
+    assert!(!failed);
+    let (chunk, run): (String, String) = sqlx::query_as(
+        "SELECT c.state, r.status FROM migration.chunks c JOIN migration.runs r ON r.id = c.run_id \
+         WHERE c.id = $1",
+    )
+    .bind(stage)
+    .fetch_one(fixture.lms())
+    .await?;
+    assert_eq!((chunk.as_str(), run.as_str()), ("done", "running"));
+    fixture.close().await
+}
