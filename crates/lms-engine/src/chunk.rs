@@ -95,9 +95,21 @@ enum Claim {
     Skip(&'static str),
 }
 
-/// Why a failing delivery failed nothing: another worker ran the chunk
-/// meanwhile, or its run was cancelled.
-const NO_LONGER_QUEUED: &str = "no longer queued (done by another worker, or cancelled)";
+/// Why a failing delivery failed nothing: another delivery ran or failed
+/// the chunk meanwhile, or its run was cancelled.
+const NO_LONGER_QUEUED: &str =
+    "no longer queued (done or failed by another delivery, or cancelled)";
+
+/// How long a chunk's transaction waits for its claimed chunk's row.
+const CHUNK_ROW_WAIT: Duration = Duration::from_secs(2);
+
+/// Whether `error` is PostgreSQL's `lock_not_available` (a lock timeout).
+fn is_lock_not_available(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|error| error.code())
+        .is_some_and(|code| code == "55P03")
+}
 
 /// How a worker came to run a chunk, which decides whether it may claim it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,12 +133,11 @@ pub async fn run_chunk(ctx: &EngineContext, chunk_id: i64) -> Result<ChunkOutcom
 pub async fn run_delivered_chunk(
     ctx: &EngineContext,
     chunk_id: i64,
-    delivery: Delivery,
+    mut delivery: Delivery,
 ) -> Result<ChunkOutcome, EngineError> {
-    // A retry follows this worker's own claim.
-    let mut delivery = delivery;
     loop {
         let claimed = claim(ctx, chunk_id, delivery).await?;
+        // A retry follows this delivery's own claim.
         delivery = Delivery::Queued;
         let (attempt, info) = match claimed {
             Claim::Run { attempt, info } => (attempt, info),
@@ -143,6 +154,7 @@ pub async fn run_delivered_chunk(
                 attempt - 1
             );
             if !progress::fail_chunk(&ctx.lms, info.run_id, chunk_id, &message).await? {
+                tracing::warn!(chunk_id, %message, NO_LONGER_QUEUED);
                 return Ok(ChunkOutcome::Skipped(NO_LONGER_QUEUED));
             }
             return Ok(ChunkOutcome::Failed(message));
@@ -152,7 +164,7 @@ pub async fn run_delivered_chunk(
             ("entity", info.entity.as_str()),
             ("phase", info.phase.as_str()),
         ];
-        match execute(ctx, &info).await {
+        match execute(ctx, &info, attempt).await {
             Ok(Some(advance)) => {
                 metrics::histogram!("lms_chunk_duration_seconds", &labels)
                     .record(started.elapsed().as_secs_f64());
@@ -176,6 +188,7 @@ pub async fn run_delivered_chunk(
                     info.range
                 );
                 if !progress::fail_chunk(&ctx.lms, info.run_id, chunk_id, &message).await? {
+                    tracing::warn!(chunk_id, %message, NO_LONGER_QUEUED);
                     return Ok(ChunkOutcome::Skipped(NO_LONGER_QUEUED));
                 }
                 metrics::counter!("lms_chunk_failures_total", &labels).increment(1);
@@ -186,6 +199,11 @@ pub async fn run_delivered_chunk(
 }
 
 /// Counts an attempt in its own transaction, so the count survives a crash.
+/// Skips a chunk whose row another transaction holds (the holder runs it,
+/// settles it or queues it again), one no longer queued, and, for a chunk
+/// the worker found itself (`Delivery::Found`), one another delivery has
+/// claimed. A chunk of a cancelled run is cancelled here, and the run
+/// closed if it was its last.
 async fn claim(
     ctx: &EngineContext,
     chunk_id: i64,
@@ -237,7 +255,19 @@ async fn claim(
             .execute(&mut *tx)
             .await
             .lms()?;
+        let run_id: Uuid = row.try_get("run_id").lms()?;
+        // The chunk may have been the cancelling run's last (its worker
+        // failed after the cancel, and this is its retry or a duplicate):
+        // then nothing else would close the run.
+        let closed = if run_status == RunStatus::Cancelling {
+            progress::close_cancelled_run(&mut tx, run_id, chunk_id).await?
+        } else {
+            None
+        };
         tx.commit().await.lms()?;
+        if closed.is_some() {
+            bulk::release_ended_run(&ctx.lms, run_id).await;
+        }
         return Ok(Claim::Skip("its run is no longer running"));
     }
     let entity: String = row.try_get("entity").lms()?;
@@ -299,11 +329,13 @@ async fn claim(
 }
 
 async fn record_error(lms: &PgPool, chunk_id: i64, error: &EngineError) {
-    let result = sqlx::query("UPDATE migration.chunks SET last_error = $2 WHERE id = $1")
-        .bind(chunk_id)
-        .bind(error.to_string())
-        .execute(lms)
-        .await;
+    let result = sqlx::query(
+        "UPDATE migration.chunks SET last_error = $2 WHERE id = $1 AND state = 'queued'",
+    )
+    .bind(chunk_id)
+    .bind(error.to_string())
+    .execute(lms)
+    .await;
     if let Err(record_error) = result {
         tracing::warn!(chunk_id, %record_error, "could not record a chunk's error");
     }
@@ -312,7 +344,11 @@ async fn record_error(lms: &PgPool, chunk_id: i64, error: &EngineError) {
 /// One attempt: the phase's work and the run's advance in one transaction
 /// (and, after a bulk load's finalize commits, a VACUUM of what it wrote).
 /// `None` when another worker holds the chunk.
-async fn execute(ctx: &EngineContext, info: &ChunkInfo) -> Result<Option<Advance>, EngineError> {
+async fn execute(
+    ctx: &EngineContext,
+    info: &ChunkInfo,
+    attempt: u32,
+) -> Result<Option<Advance>, EngineError> {
     let mut tx = ctx.lms.begin().await.lms()?;
     // The migration's own writes pass the bulk-load guard
     // (migration.refuse_writes_during_bulk_load). JIT compilation costs a
@@ -352,26 +388,42 @@ async fn execute(ctx: &EngineContext, info: &ChunkInfo) -> Result<Option<Advance
             worker: worker_terms,
         });
     }
+    // The chunk's row: this delivery claimed the chunk, but a transaction
+    // that reads or settles chunks may hold the row for a moment (another
+    // delivery's claim, the sweeper, a cancel). Skipping it then would
+    // leave the chunk to nobody until the sweeper, so this waits a little;
+    // only a delivery that claimed the chunk after this one holds it
+    // longer, by running it, and then the chunk is that delivery's.
+    sqlx::query("SELECT set_config('lock_timeout', $1, true)")
+        .bind(format!("{}ms", CHUNK_ROW_WAIT.as_millis()))
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+    let row =
+        match sqlx::query("SELECT state, attempts FROM migration.chunks WHERE id = $1 FOR UPDATE")
+            .bind(info.id)
+            .fetch_optional(&mut *tx)
+            .await
+        {
+            Ok(row) => row,
+            Err(error) if is_lock_not_available(&error) => return Ok(None),
+            Err(error) => return Err(error).lms(),
+        };
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    if row.try_get::<ChunkState, _>("state").lms()? != ChunkState::Queued {
+        return Ok(Some(Advance::default()));
+    }
+    if i64::from(row.try_get::<i32, _>("attempts").lms()?) != i64::from(attempt) {
+        // Claimed again since: the later claim runs it.
+        return Ok(None);
+    }
     sqlx::query("SELECT set_config('lock_timeout', $1, true)")
         .bind(format!("{}ms", ctx.lock_timeout.as_millis().max(1)))
         .execute(&mut *tx)
         .await
         .lms()?;
-    let row =
-        sqlx::query("SELECT state FROM migration.chunks WHERE id = $1 FOR UPDATE SKIP LOCKED")
-            .bind(info.id)
-            .fetch_optional(&mut *tx)
-            .await
-            .lms()?;
-    match row
-        .map(|row| row.try_get::<ChunkState, _>("state"))
-        .transpose()
-        .lms()?
-    {
-        None => return Ok(None),
-        Some(state) if state != ChunkState::Queued => return Ok(Some(Advance::default())),
-        Some(_) => {}
-    }
     let stats = do_work(ctx, &mut tx, info).await?;
     let mut advance =
         progress::complete_chunk(&mut tx, info.run_id, info.id, info.step_id, &stats).await?;

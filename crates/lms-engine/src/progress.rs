@@ -155,7 +155,7 @@ async fn complete_step(
 }
 
 /// Closes a cancelling run once no other chunk of it is in progress.
-async fn close_cancelled_run(
+pub(crate) async fn close_cancelled_run(
     tx: &mut PgConnection,
     run_id: Uuid,
     chunk_id: i64,

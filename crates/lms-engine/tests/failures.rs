@@ -328,3 +328,40 @@ async fn a_late_failure_fails_nothing_another_worker_finished() -> anyhow::Resul
     assert_eq!((chunk.as_str(), run.as_str()), ("done", "running"));
     fixture.close().await
 }
+
+#[tokio::test]
+async fn a_cancelled_runs_last_chunk_delivered_again_closes_the_run() -> anyhow::Result<()> {
+    let fixture = Fixture::seeded("cancellast", Scale::Small, 67).await?;
+    let planned = plan_run(
+        fixture.lms(),
+        fixture.legacy(),
+        &only(LegacyEntity::Persons),
+    )
+    .await?;
+    let resolve = support::run_until(&fixture.engine, planned.run_id, |entity, phase| {
+        (entity, phase) == ("persons", "resolve")
+    })
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("persons resolve never queued"))?;
+    // A worker holds the resolve chunk when the run is cancelled, so the
+    // cancel leaves it to close the run; then its attempt fails and rolls
+    // back, and its retry (or a duplicate) is what delivers it next.
+    let mut running = fixture.lms().begin().await?;
+    sqlx::query("SELECT 1 FROM migration.chunks WHERE id = $1 FOR UPDATE")
+        .bind(resolve)
+        .execute(&mut *running)
+        .await?;
+    let cancelling = lms_engine::control::cancel_run(fixture.lms(), planned.run_id).await?;
+    assert_eq!(cancelling.status, RunStatus::Cancelling);
+    running.rollback().await?;
+
+    let outcome = run_chunk(&fixture.engine, resolve).await?;
+
+    assert!(matches!(outcome, ChunkOutcome::Skipped(_)), "{outcome:?}");
+    let status: RunStatus = sqlx::query_scalar("SELECT status FROM migration.runs WHERE id = $1")
+        .bind(planned.run_id)
+        .fetch_one(fixture.lms())
+        .await?;
+    assert_eq!(status, RunStatus::Cancelled);
+    fixture.close().await
+}

@@ -167,6 +167,18 @@ async fn a_chunk_found_ready_is_left_to_the_worker_that_claimed_it() -> anyhow::
 }
 
 #[tokio::test]
+async fn a_chunk_found_ready_and_unclaimed_runs() -> anyhow::Result<()> {
+    let staged = organizations_staged("foundfree", 99).await?;
+
+    let outcome =
+        run_delivered_chunk(&staged.fixture.engine, staged.resolve, Delivery::Found).await?;
+
+    assert!(matches!(outcome, ChunkOutcome::Done(_)), "{outcome:?}");
+    assert_eq!(attempts(staged.fixture.lms(), staged.resolve).await?, 1);
+    staged.fixture.close().await
+}
+
+#[tokio::test]
 async fn a_queued_delivery_runs_a_chunk_whose_worker_was_lost() -> anyhow::Result<()> {
     let staged = organizations_staged("queuedlost", 98).await?;
     let lms = staged.fixture.lms();
