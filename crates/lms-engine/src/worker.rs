@@ -4,6 +4,7 @@
 //! Any number of worker processes on any number of machines can share one
 //! run: they share only the queue and the LMS database.
 
+use chrono::{DateTime, Utc};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -187,7 +188,7 @@ pub async fn requeue_lost_chunks(
 ) -> Result<usize, EngineError> {
     let mut tx = engine.lms.begin().await.lms()?;
     let rows = sqlx::query(
-        "SELECT c.id, c.run_id FROM migration.chunks c JOIN migration.runs r ON r.id = c.run_id \
+        "SELECT c.id, c.run_id, c.queued_at FROM migration.chunks c JOIN migration.runs r ON r.id = c.run_id \
          WHERE r.status = 'running' AND c.state = 'queued' \
            AND c.queued_at < now() - make_interval(secs => $1) \
          ORDER BY c.id LIMIT 500 FOR UPDATE OF c SKIP LOCKED",
@@ -199,28 +200,47 @@ pub async fn requeue_lost_chunks(
     if rows.is_empty() {
         return Ok(0);
     }
-    let mut by_run: std::collections::BTreeMap<uuid::Uuid, Vec<i64>> =
+    let mut by_run: std::collections::BTreeMap<uuid::Uuid, Vec<(i64, DateTime<Utc>)>> =
         std::collections::BTreeMap::new();
     for row in &rows {
         by_run
-            .entry(row.try_get(1).lms()?)
+            .entry(row.try_get("run_id").lms()?)
             .or_default()
-            .push(row.try_get(0).lms()?);
+            .push((row.try_get("id").lms()?, row.try_get("queued_at").lms()?));
     }
     // Committed before the push: a worker that takes a job while the rows
     // are still locked here skips it as held by another worker, and the
     // chunk would wait for the next sweep. (Another sweeper finds them
-    // queued just now, and leaves them.) A push that fails leaves them to
-    // the next sweep after `requeue_after`.
-    let ids: Vec<i64> = by_run.values().flatten().copied().collect();
+    // queued just now, and leaves them.)
+    let ids: Vec<i64> = by_run.values().flatten().map(|(id, _)| *id).collect();
     sqlx::query("UPDATE migration.chunks SET queued_at = now() WHERE id = ANY($1)")
         .bind(&ids)
         .execute(&mut *tx)
         .await
         .lms()?;
     tx.commit().await.lms()?;
+    let mut pushed = 0;
     for (run_id, chunks) in &by_run {
-        queue.push(*run_id, chunks).await?;
+        let chunk_ids: Vec<i64> = chunks.iter().map(|(id, _)| *id).collect();
+        match queue.push(*run_id, &chunk_ids).await {
+            Ok(()) => pushed += chunk_ids.len(),
+            Err(error) => {
+                // They keep the time they were queued before, so the next
+                // sweep tries them again.
+                tracing::warn!(%run_id, %error, chunks = chunk_ids.len(), "could not queue lost chunks again");
+                let queued_at: Vec<DateTime<Utc>> = chunks.iter().map(|(_, at)| *at).collect();
+                sqlx::query(
+                    "UPDATE migration.chunks c SET queued_at = lost.queued_at \
+                     FROM unnest($1::bigint[], $2::timestamptz[]) AS lost(id, queued_at) \
+                     WHERE c.id = lost.id AND c.state = 'queued'",
+                )
+                .bind(&chunk_ids)
+                .bind(&queued_at)
+                .execute(&engine.lms)
+                .await
+                .lms()?;
+            }
+        }
     }
-    Ok(ids.len())
+    Ok(pushed)
 }
