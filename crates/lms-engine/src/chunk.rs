@@ -242,10 +242,14 @@ async fn claim(
     };
     let state: ChunkState = row.try_get("state").lms()?;
     let run_status: RunStatus = row.try_get("status").lms()?;
+    // A claim that gives way lets go of the row at once: the delivery that
+    // runs the chunk waits for it (`execute`).
     if state != ChunkState::Queued {
+        tx.rollback().await.lms()?;
         return Ok(Claim::Skip("not queued (done, failed or cancelled)"));
     }
     if delivery == Delivery::Found && row.try_get::<i32, _>("attempts").lms()? > 0 {
+        tx.rollback().await.lms()?;
         return Ok(Claim::Skip("claimed by another worker"));
     }
     if run_status != RunStatus::Running {
