@@ -294,28 +294,18 @@ async fn a_worker_configured_with_another_legacy_time_zone_refuses_the_runs_chun
 #[tokio::test]
 async fn a_late_failure_fails_nothing_another_worker_finished() -> anyhow::Result<()> {
     let fixture = Fixture::seeded("latefail", Scale::Small, 66).await?;
-    let planned = plan_run(
-        fixture.lms(),
-        fixture.legacy(),
-        &only(LegacyEntity::Persons),
-    )
-    .await?;
+    let (run_id, _) = persons_staged(&fixture).await?;
     // The persons' stage is done (by another worker, as far as this
     // delivery knows) when a delivery of it gives up on its own attempt.
-    support::run_until(&fixture.engine, planned.run_id, |entity, phase| {
-        (entity, phase) == ("persons", "resolve")
-    })
-    .await?;
     let stage: i64 = sqlx::query_scalar(
         "SELECT c.id FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
          WHERE c.run_id = $1 AND s.entity = 'persons' AND s.phase = 'stage'",
     )
-    .bind(planned.run_id)
+    .bind(run_id)
     .fetch_one(fixture.lms())
     .await?;
 
-    let failed =
-        lms_engine::progress::fail_chunk(fixture.lms(), planned.run_id, stage, "gave up").await?;
+    let failed = lms_engine::progress::fail_chunk(fixture.lms(), run_id, stage, "gave up").await?;
 
     assert!(!failed);
     let (chunk, run): (String, String) = sqlx::query_as(
@@ -332,6 +322,33 @@ async fn a_late_failure_fails_nothing_another_worker_finished() -> anyhow::Resul
 #[tokio::test]
 async fn a_cancelled_runs_last_chunk_delivered_again_closes_the_run() -> anyhow::Result<()> {
     let fixture = Fixture::seeded("cancellast", Scale::Small, 67).await?;
+    let (run_id, resolve) = persons_staged(&fixture).await?;
+    // A worker holds the resolve chunk when the run is cancelled, so the
+    // cancel leaves it to close the run; then its attempt fails and rolls
+    // back, and its retry (or a duplicate) is what delivers it next.
+    let mut running = fixture.lms().begin().await?;
+    sqlx::query("SELECT 1 FROM migration.chunks WHERE id = $1 FOR UPDATE")
+        .bind(resolve)
+        .execute(&mut *running)
+        .await?;
+    let cancelling = lms_engine::control::cancel_run(fixture.lms(), run_id).await?;
+    assert_eq!(cancelling.status, RunStatus::Cancelling);
+    running.rollback().await?;
+
+    let outcome = run_chunk(&fixture.engine, resolve).await?;
+
+    assert!(matches!(outcome, ChunkOutcome::Skipped(_)), "{outcome:?}");
+    let status: RunStatus = sqlx::query_scalar("SELECT status FROM migration.runs WHERE id = $1")
+        .bind(run_id)
+        .fetch_one(fixture.lms())
+        .await?;
+    assert_eq!(status, RunStatus::Cancelled);
+    fixture.close().await
+}
+
+/// A run of the persons alone, run until their resolve chunk is queued;
+/// returns the run and that chunk.
+async fn persons_staged(fixture: &Fixture) -> anyhow::Result<(uuid::Uuid, i64)> {
     let planned = plan_run(
         fixture.lms(),
         fixture.legacy(),
@@ -343,25 +360,5 @@ async fn a_cancelled_runs_last_chunk_delivered_again_closes_the_run() -> anyhow:
     })
     .await?
     .ok_or_else(|| anyhow::anyhow!("persons resolve never queued"))?;
-    // A worker holds the resolve chunk when the run is cancelled, so the
-    // cancel leaves it to close the run; then its attempt fails and rolls
-    // back, and its retry (or a duplicate) is what delivers it next.
-    let mut running = fixture.lms().begin().await?;
-    sqlx::query("SELECT 1 FROM migration.chunks WHERE id = $1 FOR UPDATE")
-        .bind(resolve)
-        .execute(&mut *running)
-        .await?;
-    let cancelling = lms_engine::control::cancel_run(fixture.lms(), planned.run_id).await?;
-    assert_eq!(cancelling.status, RunStatus::Cancelling);
-    running.rollback().await?;
-
-    let outcome = run_chunk(&fixture.engine, resolve).await?;
-
-    assert!(matches!(outcome, ChunkOutcome::Skipped(_)), "{outcome:?}");
-    let status: RunStatus = sqlx::query_scalar("SELECT status FROM migration.runs WHERE id = $1")
-        .bind(planned.run_id)
-        .fetch_one(fixture.lms())
-        .await?;
-    assert_eq!(status, RunStatus::Cancelled);
-    fixture.close().await
+    Ok((planned.run_id, resolve))
 }
