@@ -62,8 +62,9 @@ pub async fn start_run(
     options: &RunOptions,
 ) -> Result<PlannedRun, EngineError> {
     let planned = plan_run(lms, legacy, options).await?;
-    // If this push fails the chunks stay queued in PostgreSQL, and a
-    // worker's sweeper queues them after `requeue_after`.
+    // If this push fails the chunks stay queued in PostgreSQL, with no job
+    // on the queue, and a worker's sweeper queues them after
+    // `requeue_after`.
     if let Err(error) = queue.push(planned.run_id, &planned.queued_chunks).await {
         tracing::warn!(%error, "the run is planned but its first chunks could not be queued yet");
     }

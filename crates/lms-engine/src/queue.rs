@@ -5,6 +5,7 @@
 //! crash) is therefore only a delay: the sweeper puts queued chunks that
 //! nobody started back on the queue.
 
+use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use apalis::prelude::{Task, TaskBuilder, TaskId, TaskSink};
@@ -190,6 +191,58 @@ impl ChunkQueue {
             delayed: scheduled - due,
             running,
         })
+    }
+
+    /// The chunks that have a job on the queue: scheduled, waiting, or
+    /// fetched by a live worker. A payload that is not a [`ChunkJob`] is
+    /// logged and passed over (at worst, its chunk is queued twice, and the
+    /// second delivery is skipped).
+    ///
+    /// The sets are read one after another while workers move jobs on; each
+    /// move is one script, and they are read in the order jobs move forward
+    /// (scheduled, then waiting, then fetched), so a job moving forward
+    /// meanwhile is seen in one of them. A job that moves back (released by
+    /// a stopping worker, taken back from a dead one) or finishes meanwhile
+    /// can be missed: its chunk is then queued twice, or running or settled.
+    pub async fn chunks_with_jobs(&self) -> Result<HashSet<i64>, EngineError> {
+        let mut connection = self.connection.clone();
+        let mut task_ids: Vec<String> = connection
+            .zrange(self.config.scheduled_jobs_set(), 0, -1)
+            .await
+            .map_err(queue_error)?;
+        let waiting: Vec<String> = connection
+            .lrange(self.config.active_jobs_list(), 0, -1)
+            .await
+            .map_err(queue_error)?;
+        task_ids.extend(waiting);
+        for worker in self.alive_workers().await? {
+            let key = format!("{}:{worker}", self.config.inflight_jobs_set());
+            let fetched: Vec<String> = connection.smembers(key).await.map_err(queue_error)?;
+            task_ids.extend(fetched);
+        }
+        let mut chunks = HashSet::new();
+        if task_ids.is_empty() {
+            return Ok(chunks);
+        }
+        let payloads: Vec<Option<Vec<u8>>> = redis::cmd("HMGET")
+            .arg(self.config.job_data_hash())
+            .arg(&task_ids)
+            .query_async(&mut connection)
+            .await
+            .map_err(queue_error)?;
+        // A task id whose payload is gone was finished and purged.
+        for (task_id, payload) in task_ids.iter().zip(payloads) {
+            let Some(payload) = payload else { continue };
+            match serde_json::from_slice::<ChunkJob>(&payload) {
+                Ok(job) => {
+                    chunks.insert(job.chunk_id);
+                }
+                Err(error) => {
+                    tracing::warn!(task_id, %error, "a job on the chunk queue is not a chunk job");
+                }
+            }
+        }
+        Ok(chunks)
     }
 
     /// Names of workers that sent a heartbeat recently.

@@ -17,6 +17,11 @@ use crate::error::{DatabaseContext, EngineError};
 use crate::poll_tick::PollEvery;
 use crate::queue::{ChunkJob, ChunkQueue};
 
+const LOST_CHUNK_CANDIDATES: &str = include_str!("worker/lost_chunk_candidates.sql");
+const MARK_LOST_CHUNKS_QUEUED: &str = include_str!("worker/mark_lost_chunks_queued.sql");
+/// The most chunks one sweep queues again.
+const SWEEP_BATCH: usize = 500;
+
 /// How one worker process runs jobs.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -29,7 +34,8 @@ pub struct WorkerConfig {
     pub poll_interval: Duration,
     /// How often the sweeper looks for lost chunks.
     pub sweep_interval: Duration,
-    /// A queued chunk nobody has started for this long is queued again.
+    /// A queued chunk nobody has started for this long, and with no job on
+    /// the queue, is queued again.
     pub requeue_after: Duration,
 }
 
@@ -180,45 +186,64 @@ async fn sweep_forever(state: Arc<WorkerState>, config: WorkerConfig) {
 }
 
 /// Puts back on the queue the chunks of running runs that were queued long
-/// ago and that no worker holds: lost with a crashed worker or with Redis.
+/// ago, that no worker holds and that have no job on the queue: lost with a
+/// crashed worker, with Redis, or with a push that failed.
+///
+/// A chunk queued long ago may only be waiting its turn: a first load at
+/// ten times the seed scale queues some two hundred journal apply chunks at
+/// once, and the last of them start after `requeue_after` (a sweep that
+/// did not ask the queue queued 115 of them a second time). So the
+/// candidates are read without locks, those with a job on the queue are
+/// left to it, and only the rest are locked, marked queued now, committed
+/// and pushed. No row is held while Redis is asked: a delivery finding its
+/// chunk's row held skips the chunk, leaving it to the holder.
 pub async fn requeue_lost_chunks(
     engine: &EngineContext,
     queue: &ChunkQueue,
     requeue_after: Duration,
 ) -> Result<usize, EngineError> {
-    let mut tx = engine.lms.begin().await.lms()?;
-    let rows = sqlx::query(
-        "SELECT c.id, c.run_id, c.queued_at FROM migration.chunks c JOIN migration.runs r ON r.id = c.run_id \
-         WHERE r.status = 'running' AND c.state = 'queued' \
-           AND c.queued_at < now() - make_interval(secs => $1) \
-         ORDER BY c.id LIMIT 500 FOR UPDATE OF c SKIP LOCKED",
-    )
-    .bind(requeue_after.as_secs_f64())
-    .fetch_all(&mut *tx)
-    .await
-    .lms()?;
-    if rows.is_empty() {
+    let candidates: Vec<i64> = sqlx::query_scalar(LOST_CHUNK_CANDIDATES)
+        .bind(requeue_after.as_secs_f64())
+        .fetch_all(&engine.lms)
+        .await
+        .lms()?;
+    if candidates.is_empty() {
         return Ok(0);
     }
+    let with_jobs = queue.chunks_with_jobs().await?;
+    let lost: Vec<i64> = candidates
+        .into_iter()
+        .filter(|chunk| !with_jobs.contains(chunk))
+        .take(SWEEP_BATCH)
+        .collect();
+    if lost.is_empty() {
+        return Ok(0);
+    }
+    // Marked in one statement, committed before the push: a worker that
+    // took a job while the rows were still locked here would skip it as
+    // held by another worker. (Another sweeper finds them queued just now,
+    // and leaves them.)
+    let rows = sqlx::query(MARK_LOST_CHUNKS_QUEUED)
+        .bind(&lost)
+        .bind(requeue_after.as_secs_f64())
+        .fetch_all(&engine.lms)
+        .await
+        .lms()?;
     let mut by_run: std::collections::BTreeMap<uuid::Uuid, Vec<(i64, DateTime<Utc>)>> =
         std::collections::BTreeMap::new();
     for row in &rows {
         by_run
             .entry(row.try_get("run_id").lms()?)
             .or_default()
-            .push((row.try_get("id").lms()?, row.try_get("queued_at").lms()?));
+            .push((
+                row.try_get("id").lms()?,
+                row.try_get("queued_before").lms()?,
+            ));
     }
-    // Committed before the push: a worker that takes a job while the rows
-    // are still locked here skips it as held by another worker, and the
-    // chunk would wait for the next sweep. (Another sweeper finds them
-    // queued just now, and leaves them.)
-    let ids: Vec<i64> = by_run.values().flatten().map(|(id, _)| *id).collect();
-    sqlx::query("UPDATE migration.chunks SET queued_at = now() WHERE id = ANY($1)")
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await
-        .lms()?;
-    tx.commit().await.lms()?;
+    // Each run's chunks are pushed in the order they were planned.
+    for chunks in by_run.values_mut() {
+        chunks.sort_unstable();
+    }
     let mut pushed = 0;
     for (run_id, chunks) in &by_run {
         let chunk_ids: Vec<i64> = chunks.iter().map(|(id, _)| *id).collect();

@@ -1,12 +1,20 @@
 //! Which chunk a delivery runs: a stage chunk lets the run's queued chunks
 //! of later phases go first, and a chunk a worker finds ready is claimed
-//! only if no other worker has claimed it. And when a run ends: with its
-//! last chunk.
+//! only if no other worker has claimed it. When a run ends: with its last
+//! chunk. And which chunks the sweeper queues again: those lost with the
+//! queue, not those waiting in it.
 
 mod support;
 
+use std::time::Duration;
+
 use lms_engine::chunk::chunk_ahead_of;
-use lms_engine::{ChunkOutcome, Delivery, RunOptions, plan_run, run_chunk, run_delivered_chunk};
+use lms_engine::setup::connect_queue;
+use lms_engine::worker::requeue_lost_chunks;
+use lms_engine::{
+    ChunkOutcome, ChunkQueue, Delivery, RunOptions, plan_run, run_chunk, run_delivered_chunk,
+    start_run,
+};
 use lms_legacy::Scale;
 use support::{Fixture, run_until};
 
@@ -236,6 +244,80 @@ async fn a_run_ends_when_its_last_chunk_does() -> anyhow::Result<()> {
     assert!(
         finished >= last_chunk,
         "the run ended at {finished}, before its last chunk did at {last_chunk}"
+    );
+    fixture.close().await
+}
+
+/// A run started on the queue, every chunk it queued made to look queued
+/// an hour ago, with no worker to take them; returns them in order.
+async fn queued_an_hour_ago(
+    purpose: &str,
+    seed: u64,
+) -> anyhow::Result<(Fixture, ChunkQueue, uuid::Uuid, Vec<i64>)> {
+    let fixture = Fixture::seeded(purpose, Scale::Small, seed).await?;
+    let queue = connect_queue(&fixture.settings).await?;
+    let options = RunOptions {
+        chunk_size: 400,
+        ..RunOptions::default()
+    };
+    let planned = start_run(fixture.lms(), fixture.legacy(), &queue, &options).await?;
+    let queued: Vec<i64> = sqlx::query_scalar(
+        "UPDATE migration.chunks SET queued_at = now() - interval '1 hour' \
+         WHERE run_id = $1 AND state = 'queued' RETURNING id",
+    )
+    .bind(planned.run_id)
+    .fetch_all(fixture.lms())
+    .await?;
+    anyhow::ensure!(queued.len() > 1, "the run queued {} chunks", queued.len());
+    let mut queued = queued;
+    queued.sort_unstable();
+    Ok((fixture, queue, planned.run_id, queued))
+}
+
+#[tokio::test]
+async fn chunks_waiting_on_the_queue_are_not_queued_again() -> anyhow::Result<()> {
+    let (fixture, queue, _, queued) = queued_an_hour_ago("sweepwait", 99).await?;
+    let waiting = queue.depth().await?.waiting;
+    anyhow::ensure!(
+        waiting == i64::try_from(queued.len())?,
+        "{waiting} jobs waiting"
+    );
+
+    let requeued = requeue_lost_chunks(&fixture.engine, &queue, Duration::from_secs(60)).await?;
+
+    assert_eq!(requeued, 0);
+    assert_eq!(queue.depth().await?.waiting, waiting);
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn chunks_lost_with_the_queue_go_back_on_it() -> anyhow::Result<()> {
+    let (fixture, queue, _, queued) = queued_an_hour_ago("sweeplost", 100).await?;
+    queue.delete_everything().await?;
+
+    let requeued = requeue_lost_chunks(&fixture.engine, &queue, Duration::from_secs(60)).await?;
+
+    assert_eq!(requeued, queued.len());
+    assert_eq!(
+        queue.chunks_with_jobs().await?,
+        queued.iter().copied().collect()
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_chunk_lost_while_others_wait_goes_back_on_the_queue() -> anyhow::Result<()> {
+    let (fixture, queue, run_id, queued) = queued_an_hour_ago("sweepsome", 101).await?;
+    queue.delete_everything().await?;
+    let (lost, waiting) = queued.split_at(1);
+    queue.push(run_id, waiting).await?;
+
+    let requeued = requeue_lost_chunks(&fixture.engine, &queue, Duration::from_secs(60)).await?;
+
+    assert_eq!(requeued, lost.len());
+    assert_eq!(
+        queue.chunks_with_jobs().await?,
+        queued.iter().copied().collect()
     );
     fixture.close().await
 }
