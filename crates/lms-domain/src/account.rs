@@ -14,8 +14,19 @@ static BCRYPT: LazyLock<Regex> =
     LazyLock::new(|| static_regex(r"^\$2[abxy]\$\d{2}\$[./A-Za-z0-9]{53}$"));
 static MD5_HEX: LazyLock<Regex> = LazyLock::new(|| static_regex(r"^[0-9a-fA-F]{32}$"));
 
-/// Longest login the LMS accepts from its own API.
+/// Longest login [`Login::parse`] accepts.
 pub const LOGIN_MAX_CHARS: usize = 128;
+
+/// Longest legacy login the migration keeps. At four bytes a character,
+/// with a rename's suffix (`.<legacy id>`), it stays well within a B-tree
+/// entry (about 2,700 bytes; `users_login_key`): a longer value could fail
+/// the run.
+pub const LEGACY_LOGIN_MAX_CHARS: usize = 256;
+
+/// Longest email address the LMS keeps (RFC 5321's limit on a path, less
+/// its brackets), well within what PostgreSQL can index
+/// (`users_email_key`).
+pub const EMAIL_MAX_CHARS: usize = 254;
 
 /// Why a value given to the LMS API is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,9 +47,12 @@ pub struct Login(String);
 
 impl Login {
     /// A legacy login, trimmed. Legacy logins are kept as they were, inner
-    /// spaces included; `None` when blank.
+    /// spaces included; `None` when blank, or longer than
+    /// [`LEGACY_LOGIN_MAX_CHARS`] (docs/contract.md).
     pub fn from_legacy(raw: &str) -> Option<Login> {
-        clean(raw).map(|login| Login(login.to_owned()))
+        clean(raw)
+            .filter(|login| login.chars().count() <= LEGACY_LOGIN_MAX_CHARS)
+            .map(|login| Login(login.to_owned()))
     }
 
     /// A login given to the LMS API: trimmed, 1 to 128 characters, no inner
@@ -88,10 +102,11 @@ impl fmt::Display for Login {
 pub struct Email(String);
 
 impl Email {
-    /// Normalises and checks an address given to the LMS API.
+    /// Normalises and checks an address: `local@domain.tld`, at most
+    /// [`EMAIL_MAX_CHARS`] characters.
     pub fn parse(raw: &str) -> Result<Email, AccountValueError> {
         let normalised = lower(raw.trim());
-        if EMAIL_SHAPE.is_match(&normalised) {
+        if normalised.chars().count() <= EMAIL_MAX_CHARS && EMAIL_SHAPE.is_match(&normalised) {
             Ok(Email(normalised))
         } else {
             Err(AccountValueError::InvalidEmail(raw.to_owned()))
@@ -221,6 +236,16 @@ mod tests {
     }
 
     #[test]
+    fn a_legacy_login_too_long_to_index_is_not_kept() {
+        let longest = "ә".repeat(LEGACY_LOGIN_MAX_CHARS);
+        assert_eq!(
+            Login::from_legacy(&format!(" {longest} ")).map(|login| login.0),
+            Some(longest.clone())
+        );
+        assert_eq!(Login::from_legacy(&format!("{longest}x")), None);
+    }
+
+    #[test]
     fn api_logins_are_strict() {
         assert_eq!(Login::parse(" "), Err(AccountValueError::EmptyLogin));
         assert_eq!(Login::parse("a b"), Err(AccountValueError::LoginHasSpace));
@@ -246,6 +271,18 @@ mod tests {
             );
         }
         assert!(Email::parse("ӘЛИЯ@MAIL.KZ").is_ok_and(|e| e.as_str() == "әлия@mail.kz"));
+    }
+
+    #[test]
+    fn an_email_longer_than_rfc_5321_allows_is_invalid() {
+        let domain = "@mail.kz";
+        let local = |chars: usize| "ә".repeat(chars - domain.chars().count());
+        let longest = format!("{}{domain}", local(EMAIL_MAX_CHARS));
+        assert!(Email::parse(&longest).is_ok());
+        assert_eq!(
+            Email::from_legacy(Some(&format!("x{longest}"))),
+            Repaired::warned(None, WarningCode::EmailInvalid)
+        );
     }
 
     #[test]

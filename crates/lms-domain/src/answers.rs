@@ -95,7 +95,12 @@ fn number_fits_numeric(token: &str) -> bool {
     let Ok(exponent) = exponent.parse::<i64>() else {
         return false;
     };
-    if exponent.abs() > MAX_EXPONENT {
+    // `checked_abs`: the exponent may be i64::MIN, and serde_json accepts
+    // such a number (as zero).
+    if exponent
+        .checked_abs()
+        .is_none_or(|magnitude| magnitude > MAX_EXPONENT)
+    {
         return false;
     }
     let (integer, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
@@ -158,6 +163,9 @@ mod tests {
         assert!(!json("[1e-16384]"));
         assert!(!json("[0.0e-16383]"));
         assert!(!json("[0e-2000000000]"));
+        assert!(!json("[1e-9223372036854775808]"));
+        assert!(!json("[0e-9223372036854775808]"));
+        assert!(!json("[1e9223372036854775807]"));
         assert!(!json(&format!("[0.{}]", "1".repeat(16_384))));
         // Beyond f64: PostgreSQL stores it, the LMS could not read it back.
         assert!(!json("[1e400]"));

@@ -14,12 +14,19 @@ pub struct CourseTerm {
     pub semester: i16,
 }
 
+/// The longest academic year a course offering keeps. Legacy writes
+/// `2023-2024`; a longer value is not a year, and the longest could not be
+/// indexed (`courses_offering_key`), which would fail the run.
+pub const ACADEMIC_YEAR_MAX_CHARS: usize = 256;
+
 /// Why a journal row has no usable term: the row is rejected as
 /// `invalid_value` (docs/contract.md), and this is its detail.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidTerm {
     #[error("academic_year is blank")]
     BlankYear,
+    #[error("academic_year is {0} characters long, more than {ACADEMIC_YEAR_MAX_CHARS}")]
+    LongYear(usize),
     #[error("semester is NULL")]
     NoSemester,
     #[error("semester {0} is neither 1 nor 2")]
@@ -34,6 +41,10 @@ impl CourseTerm {
         semester: Option<i64>,
     ) -> Result<CourseTerm, InvalidTerm> {
         let academic_year = clean_opt(academic_year).ok_or(InvalidTerm::BlankYear)?;
+        let length = academic_year.chars().count();
+        if length > ACADEMIC_YEAR_MAX_CHARS {
+            return Err(InvalidTerm::LongYear(length));
+        }
         let semester = match semester {
             None => return Err(InvalidTerm::NoSemester),
             Some(1) => 1,
@@ -81,6 +92,16 @@ mod tests {
         assert_eq!(
             InvalidTerm::BadSemester(3).to_string(),
             "semester 3 is neither 1 nor 2"
+        );
+    }
+
+    #[test]
+    fn an_academic_year_longer_than_an_offering_keeps_is_invalid() {
+        let longest = "ә".repeat(ACADEMIC_YEAR_MAX_CHARS);
+        assert!(CourseTerm::from_legacy(Some(&longest), Some(1)).is_ok());
+        assert_eq!(
+            CourseTerm::from_legacy(Some(&format!("{longest}x")), Some(1)),
+            Err(InvalidTerm::LongYear(ACADEMIC_YEAR_MAX_CHARS + 1))
         );
     }
 }

@@ -214,6 +214,138 @@ async fn a_login_that_collides_again_after_renaming_is_renamed_again_however_oft
     fixture.close().await
 }
 
+/// 9,600 characters of hex that compress poorly: longer than any B-tree
+/// index entry PostgreSQL can hold.
+const TOO_LONG_TO_INDEX: &str =
+    "(SELECT string_agg(md5(i::text), '') FROM generate_series(1, 300) i)";
+
+#[tokio::test]
+async fn a_login_too_long_to_index_gets_a_placeholder() -> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("longlogin").await?;
+    fixture
+        .legacy_sql(&format!(
+            "INSERT INTO users (id, login, role) VALUES (1, {TOO_LONG_TO_INDEX}, 'student');"
+        ))
+        .await?;
+
+    let report = fixture.migrate(1).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    let login = lms_text(&fixture, "SELECT login FROM users WHERE legacy_id = 1").await?;
+    assert_eq!(login.as_deref(), Some("user.1"));
+    assert_eq!(
+        ledger(fixture.lms(), "users", 1).await?.warnings,
+        ["login_renamed"]
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn an_email_too_long_to_index_is_invalid() -> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("longemail").await?;
+    fixture
+        .legacy_sql(&format!(
+            "INSERT INTO users (id, login, email, role) \
+             VALUES (1, 'ivan', {TOO_LONG_TO_INDEX} || '@mail.kz', 'student');"
+        ))
+        .await?;
+
+    let report = fixture.migrate(1).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    let email = lms_text(&fixture, "SELECT email FROM users WHERE legacy_id = 1").await?;
+    assert_eq!(email, None);
+    assert_eq!(
+        ledger(fixture.lms(), "users", 1).await?.warnings,
+        ["email_invalid"]
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn an_academic_year_too_long_to_index_is_an_invalid_value() -> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("longyear").await?;
+    fixture.legacy_sql(SCHOOL).await?;
+    fixture
+        .legacy_sql(&format!(
+            "INSERT INTO journal (id, student_id, subject_id, academic_year, semester) \
+             VALUES (1, 1, 1, {TOO_LONG_TO_INDEX}, 1), (2, 1, 1, '2024-2025', 1);"
+        ))
+        .await?;
+
+    let report = fixture.migrate(2).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    let journal = entity(&report, "journal");
+    assert_eq!(
+        (journal.migrated, journal.rejected["invalid_value"]),
+        (1, 1)
+    );
+    assert_eq!(
+        ledger(fixture.lms(), "journal", 1).await?.detail.as_deref(),
+        Some("academic_year is 9600 characters long, more than 256")
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn verification_agrees_with_the_run_on_values_too_long_to_index() -> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("longverify").await?;
+    fixture.legacy_sql(SCHOOL).await?;
+    fixture
+        .legacy_sql(&format!(
+            "INSERT INTO users (id, login, email, role) \
+             VALUES (1, {TOO_LONG_TO_INDEX}, {TOO_LONG_TO_INDEX} || '@mail.kz', 'student'); \
+             INSERT INTO journal (id, student_id, subject_id, academic_year, semester) \
+             VALUES (1, 1, 1, {TOO_LONG_TO_INDEX}, 1), (2, 1, 1, '2024-2025', 1);"
+        ))
+        .await?;
+    let report = fixture.migrate(2).await?;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+
+    let verification = lms_engine::verify::verify(
+        fixture.lms(),
+        fixture.legacy(),
+        &lms_engine::verify::VerifyOptions {
+            chunk_size: 2,
+            legacy_timezone: "UTC".to_owned(),
+        },
+    )
+    .await?;
+
+    assert_eq!(
+        verification.unexplained(),
+        0,
+        "{}",
+        lms_engine::verify::table::to_table(&verification)
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn an_answers_exponent_at_the_end_of_its_type_is_kept_raw() -> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("exponent").await?;
+    fixture.legacy_sql(SCHOOL).await?;
+    fixture
+        .legacy_sql(
+            "INSERT INTO exams (id, subject_id, title) VALUES (1, 1, 'Exam'); \
+             INSERT INTO exam_results (id, exam_id, student_id, answers) \
+             VALUES (1, 1, 1, '[1e-9223372036854775808]');",
+        )
+        .await?;
+
+    let report = fixture.migrate(2).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    let raw = lms_text(
+        &fixture,
+        "SELECT answers_raw FROM assessment_submissions WHERE legacy_id = 1",
+    )
+    .await?;
+    assert_eq!(raw.as_deref(), Some("[1e-9223372036854775808]"));
+    fixture.close().await
+}
+
 #[tokio::test]
 async fn every_smallint_of_the_journal_semester_is_an_outcome() -> anyhow::Result<()> {
     let fixture = Fixture::empty_legacy("semesters").await?;

@@ -205,7 +205,7 @@ static USERS: StageSpec = StageSpec {
         let mut warnings = Warnings::default();
         let id = f.id(0)?;
         let login = Login::from_legacy(f.verbatim(1).unwrap_or_default()).unwrap_or_else(|| {
-            // A blank login cannot sign in; the account keeps a unique
+            // A blank or overlong login cannot sign in; the account keeps a unique
             // placeholder, counted as a rename.
             warnings.add(WarningCode::LoginRenamed);
             Login::provisioned("user", id)

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use chrono::NaiveDateTime;
 use lms_domain::account::{Credential, Email, Login, Role};
 use lms_domain::answers::parse_answers;
+use lms_domain::course::CourseTerm;
 use lms_domain::mark::parse_mark;
 use lms_domain::number::{self, CREDITS_COLUMN};
 use lms_domain::person::parse_birth_date;
@@ -230,15 +231,14 @@ impl Oracle {
                 );
                 continue;
             };
-            let year = clean_opt(row[3].as_deref()).map(str::to_owned);
-            let semester = int(&row[4]).filter(|semester| matches!(semester, 1 | 2));
-            let (Some(year), Some(semester)) = (year, semester) else {
+            let Ok(term) = CourseTerm::from_legacy(row[3].as_deref(), int(&row[4])) else {
                 oracle.rows.insert(
                     (LegacyEntity::Journal, *id),
                     Expected::rejected(RejectReason::InvalidValue),
                 );
                 continue;
             };
+            let (year, semester) = (term.academic_year, i64::from(term.semester));
             let group = int(&row[2]).filter(|group| group_ids.contains(group));
             offerings.insert((subject, group, year.clone(), semester));
             let survivor = *enrollment_keys
