@@ -286,8 +286,9 @@ pub struct MigrationSettings {
     /// The longest delay between two attempts.
     #[serde(with = "humantime_serde")]
     pub retry_max_delay: Duration,
-    /// A queued chunk that nobody has started after this long is queued
-    /// again (it was lost with a worker or a Redis restart).
+    /// A queued chunk that nobody has started after this long, and that has
+    /// no job on the queue, is queued again (it was lost with a worker, a
+    /// Redis restart or a failed push).
     #[serde(with = "humantime_serde")]
     pub requeue_after: Duration,
     /// How often each worker looks for such lost chunks.
@@ -468,20 +469,10 @@ impl Settings {
             "must be at least 1",
         );
         check(
-            self.failover.probe_interval >= Duration::from_millis(100),
-            "failover.probe_interval",
-            "must be at least 100ms",
-        );
-        check(
             self.failover.probe_timeout > Duration::ZERO
                 && self.failover.probe_timeout <= self.failover.probe_interval,
             "failover.probe_timeout",
             "must be positive and at most failover.probe_interval",
-        );
-        check(
-            self.failover.slow_request_probe >= Duration::from_millis(10),
-            "failover.slow_request_probe",
-            "must be at least 10ms",
         );
         check(
             is_named_zone(&self.legacy.timezone),
@@ -496,14 +487,9 @@ impl Settings {
             "must be a non-empty name without spaces",
         );
         check(
-            self.worker.concurrency >= 1,
+            (1..=MAX_WORKER_CONCURRENCY).contains(&self.worker.concurrency),
             "worker.concurrency",
-            "must be at least 1",
-        );
-        check(
-            !self.worker.poll_interval.is_zero(),
-            "worker.poll_interval",
-            "must be longer than zero",
+            "must be between 1 and 10000",
         );
         check(
             self.worker.heartbeat_interval.as_secs() >= 1,
@@ -522,9 +508,9 @@ impl Settings {
         );
         let migration = &self.migration;
         check(
-            migration.chunk_size >= 1,
+            (1..=MAX_CHUNK_SIZE).contains(&migration.chunk_size),
             "migration.chunk_size",
-            "must be at least 1",
+            "must be between 1 and 1000000",
         );
         check(
             migration.max_chunks >= 1,
@@ -545,11 +531,6 @@ impl Settings {
             migration.retry_base_delay <= migration.retry_max_delay,
             "migration.retry_base_delay",
             "must not exceed migration.retry_max_delay",
-        );
-        check(
-            !migration.sweep_interval.is_zero(),
-            "migration.sweep_interval",
-            "must be longer than zero",
         );
         let grpc = &self.grpc;
         check(
@@ -602,11 +583,16 @@ impl Settings {
             },
             "grpc.tls_cert and grpc.tls_key go together: set both for TLS, or neither",
         );
-        check(
-            self.metrics.refresh_interval >= Duration::from_millis(100),
-            "metrics.refresh_interval",
-            "must be at least 100ms",
-        );
+        for (key, value, shortest) in self.timers() {
+            check(
+                value >= shortest && value <= LONGEST_TIMER,
+                &key,
+                &format!(
+                    "must be between {} and 1 day",
+                    humantime_serde::re::humantime::format_duration(shortest)
+                ),
+            );
+        }
         for (index, token) in self.auth.tokens.iter().enumerate() {
             let key = |field: &str| format!("auth.tokens[{index}].{field}");
             check(
@@ -651,6 +637,99 @@ impl Settings {
         }
     }
 }
+
+impl Settings {
+    /// Every duration that arms a timer or bounds a wait, with the shortest
+    /// it may be. Zero would fail every wait or spin a loop; a typo of years
+    /// would overflow a timer's deadline (a panic) or PostgreSQL's interval.
+    fn timers(&self) -> Vec<(String, Duration, Duration)> {
+        let millisecond = Duration::from_millis(1);
+        let db = &self.database;
+        let mut timers = vec![
+            (
+                "database.connect_timeout".to_owned(),
+                db.connect_timeout,
+                millisecond,
+            ),
+            (
+                "database.acquire_timeout".to_owned(),
+                db.acquire_timeout,
+                millisecond,
+            ),
+            (
+                "legacy.connect_timeout".to_owned(),
+                self.legacy.connect_timeout,
+                millisecond,
+            ),
+            (
+                "legacy.acquire_timeout".to_owned(),
+                self.legacy.acquire_timeout,
+                millisecond,
+            ),
+            (
+                "failover.probe_interval".to_owned(),
+                self.failover.probe_interval,
+                Duration::from_millis(100),
+            ),
+            (
+                "failover.slow_request_probe".to_owned(),
+                self.failover.slow_request_probe,
+                Duration::from_millis(10),
+            ),
+            (
+                "grpc.request_timeout".to_owned(),
+                self.grpc.request_timeout,
+                millisecond,
+            ),
+            (
+                "worker.poll_interval".to_owned(),
+                self.worker.poll_interval,
+                millisecond,
+            ),
+            (
+                "migration.sweep_interval".to_owned(),
+                self.migration.sweep_interval,
+                millisecond,
+            ),
+            (
+                "migration.requeue_after".to_owned(),
+                self.migration.requeue_after,
+                Duration::from_secs(1),
+            ),
+            (
+                "migration.lock_timeout".to_owned(),
+                self.migration.lock_timeout,
+                millisecond,
+            ),
+            (
+                "metrics.refresh_interval".to_owned(),
+                self.metrics.refresh_interval,
+                Duration::from_millis(100),
+            ),
+        ];
+        for (index, standby) in db.standbys.iter().enumerate() {
+            let standby = standby.resolved(db);
+            timers.push((
+                format!("database.standbys[{index}].connect_timeout"),
+                standby.connect_timeout,
+                millisecond,
+            ));
+            timers.push((
+                format!("database.standbys[{index}].acquire_timeout"),
+                standby.acquire_timeout,
+                millisecond,
+            ));
+        }
+        timers
+    }
+}
+
+/// The longest duration a timer setting may have.
+const LONGEST_TIMER: Duration = Duration::from_secs(86_400);
+/// The most chunks one worker may run at once.
+const MAX_WORKER_CONCURRENCY: usize = 10_000;
+/// The largest chunk a run may plan (the gRPC API's bound too).
+const MAX_CHUNK_SIZE: u32 = 1_000_000;
 
 /// A time zone by name (`UTC`, `Asia/Almaty`), not a numeric offset: a
 /// value that starts with a sign or a digit is an offset.

@@ -282,3 +282,35 @@ fn the_chunk_cap_is_a_setting_and_zero_is_an_error_naming_the_key() {
         Ok(())
     });
 }
+
+#[test]
+fn a_zero_timeout_is_an_error_naming_the_key() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LMS_GRPC__REQUEST_TIMEOUT", "0s");
+        let message = load().expect_err("0s must fail").to_string();
+        assert!(message.contains("grpc.request_timeout"), "{message}");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_timer_longer_than_a_day_is_an_error_naming_the_key() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LMS_WORKER__POLL_INTERVAL", "400days");
+        let message = load().expect_err("400 days must fail").to_string();
+        assert!(message.contains("worker.poll_interval"), "{message}");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_worker_concurrency_no_semaphore_holds_is_an_error_naming_the_key() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LMS_WORKER__CONCURRENCY", "18446744073709551615");
+        let message = load()
+            .expect_err("a huge concurrency must fail")
+            .to_string();
+        assert!(message.contains("worker.concurrency"), "{message}");
+        Ok(())
+    });
+}

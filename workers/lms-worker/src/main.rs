@@ -21,8 +21,8 @@ struct Cli {
     /// Config file (TOML). Defaults to $LMS_CONFIG, then ./lms.toml when present.
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
-    /// Chunks to run at once (overrides worker.concurrency).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    /// Chunks to run at once, 1 to 10000 (overrides worker.concurrency).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=10_000))]
     concurrency: Option<u16>,
 }
 
