@@ -424,3 +424,25 @@ async fn every_create_takes_a_request_id() -> anyhow::Result<()> {
     assert_eq!(students.create_student(admit).await?.into_inner(), admitted);
     app.close().await
 }
+
+#[tokio::test]
+async fn an_audit_filter_time_before_year_one_is_invalid() -> anyhow::Result<()> {
+    let (app, _) = app_with_course("auditancient").await?;
+    let mut admin = MigrationServiceClient::new(app.authed(Some(ADMIN)).await?);
+
+    // 5000 BC: chrono holds it, PostgreSQL's timestamptz does not.
+    let refused = admin
+        .list_audit_events(mpb::ListAuditEventsRequest {
+            start_time: Some(prost_types::Timestamp {
+                seconds: -219_923_078_400,
+                nanos: 0,
+            }),
+            ..Default::default()
+        })
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("a time before year 1 was accepted"))?;
+
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    app.close().await
+}

@@ -193,7 +193,7 @@ pub struct RetryArgs {
     #[arg(long)]
     pub wait: bool,
     /// An idempotency key: retrying twice with one key gives one run.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_request_id)]
     pub request_id: Option<String>,
 }
 
@@ -203,8 +203,8 @@ pub struct RunArgs {
     /// reference must be in the run or migrated by an earlier one.
     #[arg(long, value_delimiter = ',', value_parser = parse_entity)]
     pub entities: Vec<LegacyEntity>,
-    /// Legacy rows per chunk (default: migration.chunk_size).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Legacy rows per chunk (default: migration.chunk_size), 1 to 1000000.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub chunk_size: Option<u32>,
     /// Wait for the run to end, showing progress; exit 0 only if it succeeded
     /// with every legacy row accounted for, 4 when it is held (the preview
@@ -212,7 +212,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub wait: bool,
     /// An idempotency key: starting twice with one key gives one run.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_request_id)]
     pub request_id: Option<String>,
     /// Run the chunks in this process instead of on the workers (no Redis).
     #[arg(long)]
@@ -302,6 +302,16 @@ pub struct ExplainArgs {
     /// Print JSON instead of prose.
     #[arg(long)]
     pub json: bool,
+}
+
+/// An idempotency key as the API takes one: not blank, at most 200
+/// characters, no NUL.
+fn parse_request_id(text: &str) -> Result<String, String> {
+    match lms_grpc::request::request_id(text) {
+        Ok(Some(id)) => Ok(id),
+        Ok(None) => Err("is blank".to_owned()),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 fn parse_entity(text: &str) -> Result<LegacyEntity, String> {

@@ -181,6 +181,34 @@ async fn a_bad_setting_is_named_and_exits_2() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn a_blank_request_id_is_refused_before_anything_runs() -> anyhow::Result<()> {
+    let output = Command::new(env!("CARGO_BIN_EXE_lmsctl"))
+        .args(["migrate", "run", "--request-id", "  "])
+        .env_remove("LMS_CONFIG")
+        .output()
+        .await?;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("--request-id") && stderr.contains("is blank"),
+        "{stderr}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_chunk_size_beyond_the_apis_bound_is_refused() -> anyhow::Result<()> {
+    let output = Command::new(env!("CARGO_BIN_EXE_lmsctl"))
+        .args(["migrate", "run", "--chunk-size", "4294967295"])
+        .env_remove("LMS_CONFIG")
+        .output()
+        .await?;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("--chunk-size"));
+    Ok(())
+}
+
+#[tokio::test]
 async fn api_reads_go_through_the_running_server() -> anyhow::Result<()> {
     use lms_grpc::GrpcApp;
     use lms_grpc::auth::hash_token;

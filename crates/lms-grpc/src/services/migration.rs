@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use lms_domain::audit::AuditFilter;
+use lms_domain::instant::lms_can_hold;
 use lms_domain::{DomainError, LegacyEntity, RejectReason, WarningCode};
 use lms_engine::bulk::LoadPath;
 use lms_engine::control::{self, OutcomeFilter};
@@ -639,7 +640,8 @@ fn audit_filter(request: &pb::ListAuditEventsRequest) -> Result<AuditFilter, Api
     })
 }
 
-/// A timestamp a filter compares with; one chrono cannot hold is invalid.
+/// A timestamp a filter compares with: within years 1 to 9999, the range
+/// of a protobuf `Timestamp` (PostgreSQL refuses some times before it).
 fn instant(
     field: &str,
     value: Option<&prost_types::Timestamp>,
@@ -649,7 +651,13 @@ fn instant(
             u32::try_from(time.nanos)
                 .ok()
                 .and_then(|nanos| DateTime::from_timestamp(time.seconds, nanos))
-                .ok_or_else(|| ApiError::invalid(field, "is not a time the server can compare"))
+                .filter(|at| lms_can_hold(*at))
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        field,
+                        "is not a time between 0001-01-01 and 9999-12-31 (UTC)",
+                    )
+                })
         })
         .transpose()
 }
