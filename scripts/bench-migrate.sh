@@ -17,7 +17,8 @@
 # Each worker runs one chunk at a time by default: two workers then keep as
 # many chunks in flight as this machine has cores, which PostgreSQL shares
 # with them. Two chunks each (the workers' own default) made the seed-scale
-# first load about a tenth slower here (README, "Chunks in flight").
+# first load about a tenth slower here (docs/benchmark-log.md, "Chunks in
+# flight").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
