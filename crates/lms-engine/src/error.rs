@@ -19,6 +19,9 @@ pub enum EngineError {
     },
     #[error("{0}")]
     Plan(String),
+    /// A setting the databases refuse, named with its key.
+    #[error("{0}")]
+    Settings(String),
     #[error(
         "a chunk size of {chunk_size} would plan {planned} chunks, more than the {limit} a run \
          may have (migration.max_chunks); {}",
@@ -78,6 +81,7 @@ impl EngineError {
             EngineError::Queue(_) => FailureClass::Transient,
             EngineError::LegacyRow { .. }
             | EngineError::Plan(_)
+            | EngineError::Settings(_)
             | EngineError::TooManyChunks { .. }
             | EngineError::UnknownRun(_)
             | EngineError::RunActive(_)

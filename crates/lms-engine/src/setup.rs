@@ -2,9 +2,10 @@
 
 use lms_config::Settings;
 use lms_pg::PoolConfig;
+use sqlx::PgPool;
 
 use crate::chunk::{EngineContext, RetryPolicy};
-use crate::error::EngineError;
+use crate::error::{DatabaseContext, EngineError};
 use crate::queue::{ChunkQueue, QueueConfig};
 use crate::worker::WorkerConfig;
 
@@ -66,6 +67,7 @@ pub async fn connect_engine(
                 .map_err(EngineError::Legacy)
         },
     )?;
+    check_legacy_timezone(&lms, &settings.legacy.timezone).await?;
     Ok(EngineContext {
         lms,
         legacy,
@@ -74,6 +76,32 @@ pub async fn connect_engine(
         worker_name,
         lock_timeout: settings.migration.lock_timeout,
     })
+}
+
+/// The legacy zone as PostgreSQL reads it (each chunk's transaction sets
+/// it): a name PostgreSQL does not know is refused when a worker starts,
+/// not at a run's first chunk that converts a legacy time.
+async fn check_legacy_timezone(lms: &PgPool, zone: &str) -> Result<(), EngineError> {
+    let mut tx = lms.begin().await.lms()?;
+    let set = sqlx::query("SELECT set_config('TimeZone', $1, true)")
+        .bind(zone)
+        .execute(&mut *tx)
+        .await;
+    match set {
+        Ok(_) => tx.rollback().await.lms(),
+        Err(error)
+            if error
+                .as_database_error()
+                .and_then(|error| error.code())
+                .is_some_and(|code| code == "22023") =>
+        {
+            Err(EngineError::Settings(format!(
+                "legacy.timezone: PostgreSQL knows no time zone {zone:?} \
+                 (its names are in pg_timezone_names, e.g. Asia/Almaty)"
+            )))
+        }
+        Err(error) => Err(EngineError::Lms(error)),
+    }
 }
 
 /// Connects to the queue the configuration names.

@@ -152,6 +152,26 @@ async fn instants_outside_the_years_one_to_9999_are_unknown_in_any_legacy_zone()
 }
 
 #[tokio::test]
+async fn a_legacy_zone_postgresql_does_not_know_is_refused_when_a_worker_starts()
+-> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("zonetypo").await?;
+    let mut settings = fixture.settings.clone();
+    settings.legacy.timezone = "Asia/Almati".to_owned();
+
+    let refused = lms_engine::setup::connect_engine(&settings, "zonetypo".to_owned(), 1)
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("a worker started with an unknown zone"))?;
+
+    assert!(
+        refused.to_string().contains("legacy.timezone")
+            && refused.to_string().contains("Asia/Almati"),
+        "{refused}"
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
 async fn ids_at_the_ends_of_their_types_migrate_and_are_found_again() -> anyhow::Result<()> {
     let fixture = Fixture::empty_legacy("idends").await?;
     fixture

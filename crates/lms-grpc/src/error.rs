@@ -107,6 +107,7 @@ impl From<EngineError> for ApiError {
             EngineError::TooManyChunks { .. } => DomainError::FailedPrecondition(error.to_string()),
             EngineError::RunActive(_)
             | EngineError::Plan(_)
+            | EngineError::Settings(_)
             | EngineError::UndoRefused(_)
             | EngineError::StagingLostAndLegacyChanged { .. }
             | EngineError::TermsDiffer { .. }
