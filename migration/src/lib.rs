@@ -65,6 +65,7 @@ sql_migration!(m0016, "m20261203_000016_change_log_key");
 sql_migration!(m0017, "m20261204_000017_change_log_append");
 sql_migration!(m0018, "m20261204_000018_room_for_updates");
 sql_migration!(m0019, "m20261206_000019_compact_baselines");
+sql_migration!(m0020, "m20261206_000020_files_need_a_url");
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -93,6 +94,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0017::Migration),
             Box::new(m0018::Migration),
             Box::new(m0019::Migration),
+            Box::new(m0020::Migration),
         ]
     }
 

@@ -733,6 +733,41 @@ async fn material_titles_by_pages(
 }
 
 #[tokio::test]
+async fn a_text_material_does_not_become_a_file_without_a_url() -> anyhow::Result<()> {
+    let env = Env::new("repofileurl").await?;
+    let f = seed(&env).await?;
+    let course = CourseId(f.course2);
+    let text = env
+        .repo
+        .create_material(
+            course,
+            NewMaterial {
+                title: "Reading list".into(),
+                kind: MaterialKind::Text,
+                url: None,
+                body: Some("Chapters 1-3".into()),
+                position: 0,
+            },
+        )
+        .await?;
+
+    let refused = env
+        .repo
+        .update_material(
+            course,
+            text.id,
+            MaterialPatch {
+                kind: Some(MaterialKind::File),
+                ..MaterialPatch::default()
+            },
+        )
+        .await;
+
+    assert_eq!(invalid_fields(refused), vec!["material.url"]);
+    env.finish().await
+}
+
+#[tokio::test]
 async fn materials_load_only_what_a_response_can_carry() -> anyhow::Result<()> {
     let env = Env::new("repomaterialbytes").await?;
     let f = seed(&env).await?;

@@ -311,10 +311,24 @@ async fn insert_baselines(pool: &PgPool, write: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The migration that turned the ledger's baselines into text.
+const COMPACT_BASELINES: &str = "m20261206_000019_compact_baselines";
+
+/// How many steps roll a fully migrated schema back to just before
+/// `migration` (later migrations come down first).
+async fn steps_back_before(db: &Database, migration: &str) -> anyhow::Result<u32> {
+    let states = schema::status(db).await?;
+    let position = states
+        .iter()
+        .position(|state| state.name == migration)
+        .ok_or_else(|| anyhow::anyhow!("no migration {migration}"))?;
+    Ok(u32::try_from(states.len() - position)?)
+}
+
 #[tokio::test]
 async fn baselines_stored_as_jsonb_read_back_the_same_in_their_text_form() -> anyhow::Result<()> {
     let (test_db, db) = migrated("schemabaselines").await?;
-    schema::downgrade(&db, 1).await?;
+    schema::downgrade(&db, steps_back_before(&db, COMPACT_BASELINES).await?).await?;
     insert_baselines(db.pool(), "to_jsonb({value})").await?;
     schema::upgrade(&db).await?;
     assert_baselines_hold(db.pool(), "written::{owned}").await?;
@@ -326,7 +340,7 @@ async fn baselines_stored_as_jsonb_read_back_the_same_in_their_text_form() -> an
 async fn the_downgrade_turns_text_baselines_back_into_jsonb() -> anyhow::Result<()> {
     let (test_db, db) = migrated("schemabaselinesdown").await?;
     insert_baselines(db.pool(), "({value})::text").await?;
-    schema::downgrade(&db, 1).await?;
+    schema::downgrade(&db, steps_back_before(&db, COMPACT_BASELINES).await?).await?;
     assert_baselines_hold(db.pool(), "jsonb_populate_record(NULL::{owned}, written)").await?;
     db.pool().close().await;
     test_db.drop_now().await

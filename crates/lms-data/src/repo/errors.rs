@@ -166,7 +166,7 @@ fn check_violation(table: &str, constraint: &str) -> DomainError {
     let resource = field_prefix(table);
     match constraint {
         "course_materials_check" => {
-            DomainError::invalid(format!("{resource}.url"), "a link needs a url")
+            DomainError::invalid(format!("{resource}.url"), "links and files need a url")
         }
         "grades_check" => DomainError::invalid(
             format!("{resource}.scale"),
