@@ -78,29 +78,32 @@ pub async fn connect_engine(
     })
 }
 
-/// The legacy zone as PostgreSQL reads it (each chunk's transaction sets
-/// it): a name PostgreSQL does not know is refused when a worker starts,
-/// not at a run's first chunk that converts a legacy time.
-async fn check_legacy_timezone(lms: &PgPool, zone: &str) -> Result<(), EngineError> {
-    let mut tx = lms.begin().await.lms()?;
-    let set = sqlx::query("SELECT set_config('TimeZone', $1, true)")
-        .bind(zone)
-        .execute(&mut *tx)
-        .await;
-    match set {
-        Ok(_) => tx.rollback().await.lms(),
-        Err(error)
-            if error
-                .as_database_error()
-                .and_then(|error| error.code())
-                .is_some_and(|code| code == "22023") =>
-        {
-            Err(EngineError::Settings(format!(
-                "legacy.timezone: PostgreSQL knows no time zone {zone:?} \
-                 (its names are in pg_timezone_names, e.g. Asia/Almaty)"
-            )))
-        }
-        Err(error) => Err(EngineError::Lms(error)),
+/// The legacy zone must be one of PostgreSQL's zone names
+/// (`pg_timezone_names`, matched without regard to case, as PostgreSQL
+/// matches them). It is checked where a worker, `lmsctl` or a verification
+/// starts, not at a run's first chunk that converts a legacy time.
+///
+/// Asking `set_config` is not enough: it also takes POSIX forms such as
+/// `UTC+5`, which PostgreSQL reads as five hours *west* of Greenwich. Whoever
+/// writes that for Almaty would shift every legacy time by ten hours, and
+/// nothing would fail. Fixed offsets have names: `Etc/GMT-5` is UTC+05.
+pub(crate) async fn check_legacy_timezone(lms: &PgPool, zone: &str) -> Result<(), EngineError> {
+    let known: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT FROM pg_timezone_names WHERE lower(name) = lower($1))",
+    )
+    .bind(zone)
+    .fetch_one(lms)
+    .await
+    .lms()?;
+    if known {
+        Ok(())
+    } else {
+        Err(EngineError::Settings(format!(
+            "legacy.timezone: {zone:?} is not one of PostgreSQL's zone names \
+             (pg_timezone_names), such as Asia/Almaty; POSIX forms such as UTC+5 are \
+             refused because PostgreSQL reads their offsets as hours west of UTC \
+             (the zone named Etc/GMT-5 is UTC+05)"
+        )))
     }
 }
 

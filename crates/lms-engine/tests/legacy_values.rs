@@ -172,6 +172,60 @@ async fn a_legacy_zone_postgresql_does_not_know_is_refused_when_a_worker_starts(
 }
 
 #[tokio::test]
+async fn a_posix_zone_form_is_refused_when_a_worker_starts() -> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("zoneposix").await?;
+    let mut settings = fixture.settings.clone();
+    // PostgreSQL takes it, as five hours west of UTC.
+    settings.legacy.timezone = "UTC+5".to_owned();
+
+    let refused = lms_engine::setup::connect_engine(&settings, "zoneposix".to_owned(), 1)
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("a worker started with a POSIX zone form"))?;
+
+    assert!(
+        refused.to_string().contains("legacy.timezone") && refused.to_string().contains("UTC+5"),
+        "{refused}"
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_verification_refuses_a_posix_zone_form() -> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("zoneverify").await?;
+
+    let refused = lms_engine::verify::verify(
+        fixture.lms(),
+        fixture.legacy(),
+        &lms_engine::verify::VerifyOptions {
+            chunk_size: 2,
+            legacy_timezone: "UTC+5".to_owned(),
+        },
+    )
+    .await
+    .err()
+    .ok_or_else(|| anyhow::anyhow!("a verification read legacy times in a POSIX zone form"))?;
+
+    assert!(
+        matches!(refused, lms_engine::EngineError::Settings(_)),
+        "{refused}"
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_zone_name_in_any_case_is_accepted_as_postgresql_accepts_it() -> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("zonecase").await?;
+    let mut settings = fixture.settings.clone();
+    settings.legacy.timezone = "asia/almaty".to_owned();
+
+    let started = lms_engine::setup::connect_engine(&settings, "zonecase".to_owned(), 1).await;
+
+    assert!(started.is_ok(), "{:?}", started.err());
+    fixture.close().await
+}
+
+#[tokio::test]
 async fn ids_at_the_ends_of_their_types_migrate_and_are_found_again() -> anyhow::Result<()> {
     let fixture = Fixture::empty_legacy("idends").await?;
     fixture
