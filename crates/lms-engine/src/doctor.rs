@@ -288,10 +288,19 @@ async fn workers_check(
         count => format!("{count} alive ({})", names(&alive)),
     };
     match limited(timeout, queue.depth()).await {
-        Ok(depth) => detail.push_str(&format!(
-            "; queue: {} waiting, {} delayed, {} running",
-            depth.waiting, depth.delayed, depth.running
-        )),
+        Ok(depth) => {
+            detail.push_str(&format!(
+                "; queue: {} waiting, {} delayed, {} running",
+                depth.waiting, depth.delayed, depth.running
+            ));
+            if depth.set_aside > 0 {
+                detail.push_str(&format!(
+                    "; {} unreadable jobs set aside in {}:unreadable",
+                    depth.set_aside,
+                    queue.name()
+                ));
+            }
+        }
         Err(problem) => detail.push_str(&format!("; queue depth unknown: {problem}")),
     }
     if let Some(pool) = lms {

@@ -16,6 +16,8 @@ use uuid::Uuid;
 
 use crate::error::EngineError;
 
+const SET_ASIDE_UNREADABLE: &str = include_str!("queue/set_aside_unreadable.lua");
+
 /// One chunk to run. The payload is only a pointer into the run's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChunkJob {
@@ -79,6 +81,22 @@ pub struct QueueDepth {
     pub delayed: i64,
     /// Claimed by workers.
     pub running: i64,
+    /// Set aside because no worker could read them
+    /// ([`ChunkQueue::set_aside_unreadable`]).
+    pub set_aside: i64,
+}
+
+/// A job set aside because no worker could read its payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableJob {
+    pub task_id: String,
+    /// The payload as it was found (bytes that are not UTF-8 are replaced).
+    pub payload: String,
+}
+
+/// A payload as the workers' codec (apalis's JSON codec) decodes it.
+fn decode(payload: &[u8]) -> Result<ChunkJob, serde_json::Error> {
+    serde_json::from_slice(payload)
 }
 
 fn queue_error(error: impl std::fmt::Display) -> EngineError {
@@ -186,17 +204,22 @@ impl ChunkQueue {
             let key = format!("{}:{worker}", self.config.inflight_jobs_set());
             running += connection.scard::<_, i64>(key).await.map_err(queue_error)?;
         }
+        let set_aside: i64 = connection
+            .hlen(self.unreadable_hash())
+            .await
+            .map_err(queue_error)?;
         Ok(QueueDepth {
             waiting: due + active,
             delayed: scheduled - due,
             running,
+            set_aside,
         })
     }
 
     /// The chunks that have a job on the queue: scheduled, waiting, or
     /// fetched by a live worker. A payload that is not a [`ChunkJob`] is
-    /// logged and passed over (at worst, its chunk is queued twice, and the
-    /// second delivery is skipped).
+    /// passed over ([`ChunkQueue::set_aside_unreadable`] takes it off the
+    /// queue).
     ///
     /// The sets are read one after another while workers move jobs on; each
     /// move is one script, and they are read in the order jobs move forward
@@ -205,6 +228,91 @@ impl ChunkQueue {
     /// a stopping worker, taken back from a dead one) or finishes meanwhile
     /// can be missed: its chunk is then queued twice, or running or settled.
     pub async fn chunks_with_jobs(&self) -> Result<HashSet<i64>, EngineError> {
+        let alive = self.alive_workers().await?;
+        let jobs = self.jobs_on_queue(&alive).await?;
+        Ok(jobs
+            .iter()
+            .filter_map(|(_, payload)| decode(payload).ok())
+            .map(|job| job.chunk_id)
+            .collect())
+    }
+
+    /// Takes off the queue every job whose payload is not a [`ChunkJob`]
+    /// (a job pushed by hand, or by a version that wrote another shape),
+    /// and keeps it in the `<queue>:unreadable` hash for an operator to
+    /// read. apalis decodes a worker's whole fetch at once, so one such job
+    /// stops the worker that fetches it; it is restarted, the job is taken
+    /// back from its old name and fetched again, and so on forever. Each
+    /// sweep calls this; the chunk such a job pointed to, if any, has no job
+    /// left and is queued again by the sweep.
+    ///
+    /// Jobs fetched by workers that stopped are read too: that is where
+    /// such a job sits after stopping one.
+    pub async fn set_aside_unreadable(&self) -> Result<usize, EngineError> {
+        let mut connection = self.connection.clone();
+        let registered: Vec<String> = connection
+            .zrange(self.config.workers_set(), 0, -1)
+            .await
+            .map_err(queue_error)?;
+        let jobs = self.jobs_on_queue(&registered).await?;
+        let mut unreadable = Vec::new();
+        for (task_id, payload) in &jobs {
+            if let Err(error) = decode(payload) {
+                tracing::warn!(
+                    task_id,
+                    %error,
+                    payload = %String::from_utf8_lossy(&payload[..payload.len().min(200)]),
+                    key = self.unreadable_hash(),
+                    "a job on the chunk queue is not a chunk job; setting it aside"
+                );
+                unreadable.push(task_id.as_str());
+            }
+        }
+        if unreadable.is_empty() {
+            return Ok(0);
+        }
+        let moved: usize = redis::Script::new(SET_ASIDE_UNREADABLE)
+            .key(self.config.scheduled_jobs_set())
+            .key(self.config.active_jobs_list())
+            .key(self.config.workers_set())
+            .key(self.config.job_data_hash())
+            .key(self.unreadable_hash())
+            .arg(self.config.inflight_jobs_set())
+            .arg(self.config.job_meta_hash())
+            .arg(&unreadable)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(queue_error)?;
+        Ok(moved)
+    }
+
+    /// The jobs set aside as unreadable, by task id.
+    pub async fn unreadable_jobs(&self) -> Result<Vec<UnreadableJob>, EngineError> {
+        let mut connection = self.connection.clone();
+        let jobs: std::collections::BTreeMap<String, Vec<u8>> = connection
+            .hgetall(self.unreadable_hash())
+            .await
+            .map_err(queue_error)?;
+        Ok(jobs
+            .into_iter()
+            .map(|(task_id, payload)| UnreadableJob {
+                task_id,
+                payload: String::from_utf8_lossy(&payload).into_owned(),
+            })
+            .collect())
+    }
+
+    fn unreadable_hash(&self) -> String {
+        format!("{}:unreadable", self.name)
+    }
+
+    /// The task ids scheduled, waiting, and fetched by `workers`, in that
+    /// order, with their payloads. A task id whose payload is gone was
+    /// finished and purged meanwhile, and is left out.
+    async fn jobs_on_queue(
+        &self,
+        workers: &[String],
+    ) -> Result<Vec<(String, Vec<u8>)>, EngineError> {
         let mut connection = self.connection.clone();
         let mut task_ids: Vec<String> = connection
             .zrange(self.config.scheduled_jobs_set(), 0, -1)
@@ -215,14 +323,13 @@ impl ChunkQueue {
             .await
             .map_err(queue_error)?;
         task_ids.extend(waiting);
-        for worker in self.alive_workers().await? {
+        for worker in workers {
             let key = format!("{}:{worker}", self.config.inflight_jobs_set());
             let fetched: Vec<String> = connection.smembers(key).await.map_err(queue_error)?;
             task_ids.extend(fetched);
         }
-        let mut chunks = HashSet::new();
         if task_ids.is_empty() {
-            return Ok(chunks);
+            return Ok(Vec::new());
         }
         let payloads: Vec<Option<Vec<u8>>> = redis::cmd("HMGET")
             .arg(self.config.job_data_hash())
@@ -230,19 +337,11 @@ impl ChunkQueue {
             .query_async(&mut connection)
             .await
             .map_err(queue_error)?;
-        // A task id whose payload is gone was finished and purged.
-        for (task_id, payload) in task_ids.iter().zip(payloads) {
-            let Some(payload) = payload else { continue };
-            match serde_json::from_slice::<ChunkJob>(&payload) {
-                Ok(job) => {
-                    chunks.insert(job.chunk_id);
-                }
-                Err(error) => {
-                    tracing::warn!(task_id, %error, "a job on the chunk queue is not a chunk job");
-                }
-            }
-        }
-        Ok(chunks)
+        Ok(task_ids
+            .into_iter()
+            .zip(payloads)
+            .filter_map(|(task_id, payload)| Some((task_id, payload?)))
+            .collect())
     }
 
     /// Names of workers that sent a heartbeat recently.

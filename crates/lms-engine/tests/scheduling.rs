@@ -16,6 +16,7 @@ use lms_engine::{
     start_run,
 };
 use lms_legacy::Scale;
+use support::queue_payloads::{fetched_by_a_stopped_worker, rewrite_job_payload};
 use support::{Fixture, run_until};
 
 /// A planned run whose organizations are staged, so that their resolve is
@@ -319,5 +320,64 @@ async fn a_chunk_lost_while_others_wait_goes_back_on_the_queue() -> anyhow::Resu
         queue.chunks_with_jobs().await?,
         queued.iter().copied().collect()
     );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_job_no_worker_can_read_is_set_aside_where_an_operator_can_read_it() -> anyhow::Result<()>
+{
+    let (fixture, queue, _, queued) = queued_an_hour_ago("unreadable", 102).await?;
+    rewrite_job_payload(&fixture.settings, &queue, queued[0], b"{\"chunk\": 1}").await?;
+
+    let set_aside = queue.set_aside_unreadable().await?;
+
+    assert_eq!(set_aside, 1);
+    let unreadable: Vec<String> = queue
+        .unreadable_jobs()
+        .await?
+        .into_iter()
+        .map(|job| job.payload)
+        .collect();
+    assert_eq!(unreadable, ["{\"chunk\": 1}"]);
+    let depth = queue.depth().await?;
+    assert_eq!(
+        (depth.waiting, depth.set_aside),
+        (i64::try_from(queued.len())? - 1, 1)
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn the_chunk_of_a_job_set_aside_goes_back_on_the_queue() -> anyhow::Result<()> {
+    let (fixture, queue, _, queued) = queued_an_hour_ago("unreadablechunk", 103).await?;
+    rewrite_job_payload(&fixture.settings, &queue, queued[0], b"not json").await?;
+    queue.set_aside_unreadable().await?;
+
+    let requeued = requeue_lost_chunks(&fixture.engine, &queue, Duration::from_secs(60)).await?;
+
+    assert_eq!(requeued, 1);
+    assert_eq!(
+        queue.chunks_with_jobs().await?,
+        queued.iter().copied().collect()
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn an_unreadable_job_a_stopped_worker_fetched_is_set_aside() -> anyhow::Result<()> {
+    let (fixture, queue, _, queued) = queued_an_hour_ago("unreadablefetched", 104).await?;
+    fetched_by_a_stopped_worker(&fixture.settings, &queue, queued[0], "stopped-worker").await?;
+    rewrite_job_payload(&fixture.settings, &queue, queued[0], b"[]").await?;
+
+    let set_aside = queue.set_aside_unreadable().await?;
+
+    assert_eq!(set_aside, 1);
+    let payloads: Vec<String> = queue
+        .unreadable_jobs()
+        .await?
+        .into_iter()
+        .map(|job| job.payload)
+        .collect();
+    assert_eq!(payloads, ["[]"]);
     fixture.close().await
 }

@@ -17,6 +17,7 @@ use lms_legacy::Scale;
 use sqlx::{PgPool, Row};
 use support::Fixture;
 use support::fingerprint::fingerprint;
+use support::queue_payloads::rewrite_job_payload;
 use tokio::process::{Child, Command};
 use uuid::Uuid;
 
@@ -333,5 +334,39 @@ async fn a_run_survives_a_redis_restart() -> anyhow::Result<()> {
     worker.start_kill()?;
     redis.stop();
     let _ = std::fs::remove_dir_all(dir);
+    fixture.close().await
+}
+
+/// apalis decodes a worker's whole fetch at once: a job that is not a chunk
+/// job (pushed by hand, or by a version that wrote another shape) stops the
+/// worker that fetches it, and comes back to stop it again. The sweeper sets
+/// it aside, and the chunk it displaced runs.
+#[tokio::test]
+async fn a_job_no_worker_can_read_is_set_aside_and_the_run_finishes() -> anyhow::Result<()> {
+    let fixture = Fixture::seeded("unreadablejob", Scale::Small, 53).await?;
+    let redis_url = fixture.settings.redis.url.expose().to_owned();
+    let queue = connect_queue(&fixture.settings).await?;
+    let planned = start_run(fixture.lms(), fixture.legacy(), &queue, &options(300)).await?;
+    let displaced = *planned
+        .queued_chunks
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("the run queued nothing"))?;
+    rewrite_job_payload(&fixture.settings, &queue, displaced, b"not a chunk job").await?;
+    let mut worker = spawn_worker(&fixture, &redis_url)?;
+
+    let status = wait_for_run(fixture.lms(), planned.run_id, Duration::from_secs(180)).await?;
+
+    assert_eq!(status, RunStatus::Succeeded);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let unreadable = loop {
+        let unreadable = queue.unreadable_jobs().await?;
+        if !unreadable.is_empty() || Instant::now() > deadline {
+            break unreadable;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let payloads: Vec<&str> = unreadable.iter().map(|job| job.payload.as_str()).collect();
+    assert_eq!(payloads, ["not a chunk job"]);
+    worker.start_kill()?;
     fixture.close().await
 }

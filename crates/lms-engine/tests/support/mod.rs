@@ -4,6 +4,7 @@
 
 pub mod arbitrary;
 pub mod fingerprint;
+pub mod queue_payloads;
 pub mod school;
 
 use std::time::Duration;
