@@ -66,6 +66,7 @@ sql_migration!(m0017, "m20261204_000017_change_log_append");
 sql_migration!(m0018, "m20261204_000018_room_for_updates");
 sql_migration!(m0019, "m20261206_000019_compact_baselines");
 sql_migration!(m0020, "m20261206_000020_files_need_a_url");
+sql_migration!(m0021, "m20261206_000021_staged_under_rules");
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -95,6 +96,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0018::Migration),
             Box::new(m0019::Migration),
             Box::new(m0020::Migration),
+            Box::new(m0021::Migration),
         ]
     }
 

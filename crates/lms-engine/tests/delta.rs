@@ -385,3 +385,35 @@ async fn a_bulk_load_leaves_what_it_wrote_vacuumed() -> anyhow::Result<()> {
     }
     fixture.close().await
 }
+
+/// The mirror keeps rows as the stage rules transformed them; a legacy row
+/// that did not change is not read again. Rules that transform it otherwise
+/// (a new engine version) must still reach it.
+#[tokio::test]
+async fn a_row_staged_under_older_rules_is_staged_again_under_the_new_ones() -> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("oldrules").await?;
+    fixture
+        .legacy_sql(
+            "INSERT INTO users (id, login, role) VALUES (1, 'anna', 'student'), (2, 'ivan', 'student');",
+        )
+        .await?;
+    assert_eq!(fixture.migrate(10).await?.status, RunStatus::Succeeded);
+    // As an engine of rules version 1 would have left it: one mirrored row
+    // transformed otherwise, and every proposal made under version 1.
+    fixture
+        .lms_sql(
+            "UPDATE migration.stage_users SET login = 'transformed otherwise', staged_under = 1 \
+             WHERE legacy_id = 1; \
+             UPDATE migration.stage_state SET proposed_under = 'rules 1; legacy timezone UTC';",
+        )
+        .await?;
+
+    let report = fixture.migrate(10).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded);
+    let login: String = sqlx::query_scalar("SELECT login FROM users WHERE legacy_id = 1")
+        .fetch_one(fixture.lms())
+        .await?;
+    assert_eq!(login, "anna");
+    fixture.close().await
+}

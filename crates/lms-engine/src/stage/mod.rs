@@ -142,7 +142,12 @@ async fn stage_from(
         range.predicate(spec.id_column),
         id = spec.id_column,
     );
-    let insert = |into: &str| format!("COPY {into} ({}) FROM STDIN", spec.stage_columns.join(", "));
+    let insert = |into: &str| {
+        format!(
+            "COPY {into} ({}, staged_under) FROM STDIN",
+            spec.stage_columns.join(", ")
+        )
+    };
     let mut sink = if direct {
         Some(lms.copy_in_raw(&insert(&table)).await.lms()?)
     } else {
@@ -269,15 +274,21 @@ async fn close(
 }
 
 /// The mirror's (legacy id, source hash) pairs over `range`, in id order.
+/// A row staged under other rules than this engine's has no hash here: the
+/// rules may transform it otherwise now, so it is staged again (and
+/// recorded as written) like a changed one.
 async fn mirrored_hashes(
     lms: &mut PgConnection,
     table: &str,
     range: IdRange,
-) -> Result<Vec<(i64, i64)>, EngineError> {
+) -> Result<Vec<(i64, Option<i64>)>, EngineError> {
     let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT legacy_id::bigint AS legacy_id, source_hash FROM {table} WHERE {} ORDER BY legacy_id",
+        "SELECT legacy_id::bigint AS legacy_id, \
+                CASE WHEN staged_under = $1 THEN source_hash END AS source_hash \
+         FROM {table} WHERE {} ORDER BY legacy_id",
         range.predicate("legacy_id")
     )))
+    .bind(staged_under())
     .fetch_all(&mut *lms)
     .await
     .lms()?;
@@ -376,9 +387,14 @@ async fn record_gone_from_ledger(
     Ok(())
 }
 
+/// The rules version a row is staged under (`staged_under`).
+fn staged_under() -> i64 {
+    i64::from(crate::resolve::scope::RULES_VERSION)
+}
+
 /// Walks the legacy rows (in id order) against the mirror's hashes.
 struct Merge<'m> {
-    mirror: &'m [(i64, i64)],
+    mirror: &'m [(i64, Option<i64>)],
     next: usize,
     seen: Vec<bool>,
     rows: u64,
@@ -387,7 +403,7 @@ struct Merge<'m> {
 }
 
 impl<'m> Merge<'m> {
-    fn new(mirror: &'m [(i64, i64)]) -> Self {
+    fn new(mirror: &'m [(i64, Option<i64>)]) -> Self {
         Merge {
             mirror,
             next: 0,
@@ -408,7 +424,7 @@ impl<'m> Merge<'m> {
         let unchanged = self
             .mirror
             .get(self.next)
-            .is_some_and(|&(mirrored, staged)| mirrored == id && staged == hash);
+            .is_some_and(|&(mirrored, staged)| mirrored == id && staged == Some(hash));
         if self
             .mirror
             .get(self.next)
@@ -479,6 +495,7 @@ fn stage_line(
             problem: error.to_string(),
         });
     }
+    row.int(staged_under());
     row.finish();
     Ok(())
 }
@@ -505,7 +522,7 @@ mod tests {
 
     #[test]
     fn the_merge_finds_new_changed_and_gone_rows() {
-        let mirror = [(1, 10), (2, 20), (4, 40), (5, 50)];
+        let mirror = [(1, Some(10)), (2, Some(20)), (4, Some(40)), (5, Some(50))];
         let mut merge = Merge::new(&mirror);
         assert!(!merge.changed(1, 10), "unchanged");
         assert!(merge.changed(2, 21), "changed");
@@ -517,10 +534,19 @@ mod tests {
     }
 
     #[test]
+    fn a_row_staged_under_other_rules_is_staged_again_and_not_gone() {
+        let mirror = [(1, Some(10)), (2, None)];
+        let mut merge = Merge::new(&mirror);
+        assert!(!merge.changed(1, 10));
+        assert!(merge.changed(2, 20), "staged under other rules");
+        assert!(merge.gone().is_empty());
+    }
+
+    #[test]
     fn the_fingerprint_is_of_the_rows_whatever_the_mirror_held() {
         let rows = [(1, 10), (2, 21), (3, 30)];
         let mut against_nothing = Merge::new(&[]);
-        let mirror = [(1, 10), (2, 20), (4, 40)];
+        let mirror = [(1, Some(10)), (2, Some(20)), (4, Some(40))];
         let mut against_a_mirror = Merge::new(&mirror);
         for (id, hash) in rows {
             against_nothing.changed(id, hash);

@@ -1,0 +1,10 @@
+ALTER TABLE migration.stage_organizations DROP COLUMN staged_under;
+ALTER TABLE migration.stage_persons DROP COLUMN staged_under;
+ALTER TABLE migration.stage_users DROP COLUMN staged_under;
+ALTER TABLE migration.stage_groups DROP COLUMN staged_under;
+ALTER TABLE migration.stage_subjects DROP COLUMN staged_under;
+ALTER TABLE migration.stage_students DROP COLUMN staged_under;
+ALTER TABLE migration.stage_teachers DROP COLUMN staged_under;
+ALTER TABLE migration.stage_journal DROP COLUMN staged_under;
+ALTER TABLE migration.stage_exams DROP COLUMN staged_under;
+ALTER TABLE migration.stage_exam_results DROP COLUMN staged_under;
