@@ -288,6 +288,63 @@ async fn a_login_that_collides_again_after_renaming_is_renamed_again_however_oft
     fixture.close().await
 }
 
+/// User 42 has no login, so its placeholder is `user.42`; user 100's legacy
+/// login is `user.42` too.
+const PLACEHOLDER_AND_LEGACY_LOGIN: &str = "INSERT INTO users (id, login, role) VALUES \
+     (42, '  ', 'student'), (100, 'user.42', 'student');";
+
+#[tokio::test]
+async fn a_login_placeholder_gives_way_to_the_legacy_login_it_collides_with() -> anyhow::Result<()>
+{
+    let fixture = Fixture::empty_legacy("placeholdergives").await?;
+    fixture.legacy_sql(PLACEHOLDER_AND_LEGACY_LOGIN).await?;
+
+    let report = fixture.migrate(10).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    let logins = (
+        lms_text(&fixture, "SELECT login FROM users WHERE legacy_id = 100").await?,
+        lms_text(&fixture, "SELECT login FROM users WHERE legacy_id = 42").await?,
+    );
+    assert_eq!(
+        logins,
+        (Some("user.42".to_owned()), Some("user.42.42".to_owned()))
+    );
+    assert!(
+        ledger(fixture.lms(), "users", 100)
+            .await?
+            .warnings
+            .is_empty()
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn verification_agrees_with_the_run_on_a_placeholder_that_gives_way() -> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("placeholderverify").await?;
+    fixture.legacy_sql(PLACEHOLDER_AND_LEGACY_LOGIN).await?;
+    let report = fixture.migrate(10).await?;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+
+    let verification = lms_engine::verify::verify(
+        fixture.lms(),
+        fixture.legacy(),
+        &lms_engine::verify::VerifyOptions {
+            chunk_size: 10,
+            legacy_timezone: "UTC".to_owned(),
+        },
+    )
+    .await?;
+
+    assert_eq!(
+        verification.unexplained(),
+        0,
+        "{}",
+        lms_engine::verify::table::to_table(&verification)
+    );
+    fixture.close().await
+}
+
 /// 9,600 characters of hex that compress poorly: longer than any B-tree
 /// index entry PostgreSQL can hold.
 const TOO_LONG_TO_INDEX: &str =

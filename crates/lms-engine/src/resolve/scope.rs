@@ -27,7 +27,9 @@ use crate::statistics::{self, Locked};
 ///
 /// Version 2: legacy logins, emails and academic years beyond the lengths
 /// PostgreSQL can index (docs/contract.md).
-pub const RULES_VERSION: u32 = 2;
+/// Version 3: a login placeholder gives way to the legacy login it collides
+/// with.
+pub const RULES_VERSION: u32 = 3;
 
 /// The terms a run's proposals are computed under: rows proposed under
 /// other terms may propose otherwise now, whatever legacy did.

@@ -191,6 +191,7 @@ static USERS: StageSpec = StageSpec {
         "legacy_id",
         "source_hash",
         "login",
+        "login_placeholder",
         "email",
         "password_hash",
         "password_reset_required",
@@ -204,12 +205,15 @@ static USERS: StageSpec = StageSpec {
     transform: |f, row| {
         let mut warnings = Warnings::default();
         let id = f.id(0)?;
-        let login = Login::from_legacy(f.verbatim(1).unwrap_or_default()).unwrap_or_else(|| {
-            // A blank or overlong login cannot sign in; the account keeps a unique
-            // placeholder, counted as a rename.
-            warnings.add(WarningCode::LoginRenamed);
-            Login::provisioned("user", id)
-        });
+        let (login, placeholder) = match Login::from_legacy(f.verbatim(1).unwrap_or_default()) {
+            Some(login) => (login, false),
+            None => {
+                // A blank or overlong login cannot sign in; the account keeps a
+                // unique placeholder, counted as a rename.
+                warnings.add(WarningCode::LoginRenamed);
+                (Login::provisioned("user", id), true)
+            }
+        };
         let email = warnings.note(Email::from_legacy(f.verbatim(2)));
         let credential = warnings.note(Credential::from_legacy(f.verbatim(3)));
         let role = warnings.note(Role::from_legacy(f.verbatim(5).unwrap_or_default()));
@@ -218,6 +222,7 @@ static USERS: StageSpec = StageSpec {
             Credential::ResetRequired => (None, true),
         };
         row.text(login.as_str())
+            .bool(placeholder)
             .opt_text(email.as_ref().map(Email::as_str))
             .opt_text(hash)
             .bool(reset)

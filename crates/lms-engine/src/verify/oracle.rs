@@ -360,12 +360,14 @@ impl Oracle {
     /// while it collides), duplicate and invalid emails, the rest row by row.
     fn users(&mut self, users: &[(i64, Fields)], person_ids: &HashSet<i64>) {
         let mut logins: BTreeMap<i64, (String, String)> = BTreeMap::new();
+        let mut placeholders: HashSet<i64> = HashSet::new();
         let mut warnings: BTreeMap<i64, BTreeSet<&'static str>> = BTreeMap::new();
         for (id, row) in users {
             let entry = warnings.entry(*id).or_default();
             let login =
                 Login::from_legacy(row[0].as_deref().unwrap_or_default()).unwrap_or_else(|| {
                     entry.insert("login_renamed");
+                    placeholders.insert(*id);
                     Login::provisioned("user", *id)
                 });
             logins.insert(*id, (login.as_str().to_owned(), login.key()));
@@ -385,9 +387,15 @@ impl Oracle {
                 entry.insert("unknown_role");
             }
         }
+        // Legacy logins first, then placeholders; each by id.
+        let mut by_precedence: Vec<(bool, i64, &String)> = logins
+            .iter()
+            .map(|(id, (_, key))| (placeholders.contains(id), *id, key))
+            .collect();
+        by_precedence.sort_unstable();
         let mut keepers: HashMap<String, i64> = HashMap::new();
-        for (id, (_, key)) in &logins {
-            keepers.entry(key.clone()).or_insert(*id);
+        for (_, id, key) in by_precedence {
+            keepers.entry(key.clone()).or_insert(id);
         }
         let mut taken: HashSet<String> = keepers.keys().cloned().collect();
         for (id, (login, key)) in &logins {

@@ -1,10 +1,14 @@
 -- The contract: among users whose lower(trim(login)) collide, the lowest id
 -- keeps the login and each other gets <login>.<legacy id> (login_renamed).
+-- A placeholder (user.<id>, for a blank or overlong legacy login) is not a
+-- legacy login: it gives way to one, whatever the ids.
 -- The keeper also gives way to an account no legacy user owns, unless it
 -- was born in the LMS and the keeper was never written: then the keeper
 -- takes that account on.
 WITH keepers AS (
-    SELECT login_key, min(legacy_id) AS keeper FROM migration.stage_users GROUP BY login_key),
+    SELECT DISTINCT ON (login_key) login_key, legacy_id AS keeper
+    FROM migration.stage_users
+    ORDER BY login_key, login_placeholder, legacy_id),
 decided AS (
     SELECT s.legacy_id,
            s.legacy_id = k.keeper

@@ -1,0 +1,1 @@
+ALTER TABLE migration.stage_users DROP COLUMN login_placeholder;
