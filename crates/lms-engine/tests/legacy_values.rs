@@ -320,6 +320,32 @@ async fn a_login_placeholder_gives_way_to_the_legacy_login_it_collides_with() ->
 }
 
 #[tokio::test]
+async fn a_placeholder_a_new_legacy_login_displaces_is_renamed_by_the_next_run()
+-> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("placeholderdelta").await?;
+    fixture
+        .legacy_sql("INSERT INTO users (id, login, role) VALUES (42, '', 'student');")
+        .await?;
+    assert_eq!(fixture.migrate(10).await?.status, RunStatus::Succeeded);
+    fixture
+        .legacy_sql("INSERT INTO users (id, login, role) VALUES (100, 'user.42', 'student');")
+        .await?;
+
+    let report = fixture.migrate(10).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    let logins = (
+        lms_text(&fixture, "SELECT login FROM users WHERE legacy_id = 100").await?,
+        lms_text(&fixture, "SELECT login FROM users WHERE legacy_id = 42").await?,
+    );
+    assert_eq!(
+        logins,
+        (Some("user.42".to_owned()), Some("user.42.42".to_owned()))
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
 async fn verification_agrees_with_the_run_on_a_placeholder_that_gives_way() -> anyhow::Result<()> {
     let fixture = Fixture::empty_legacy("placeholderverify").await?;
     fixture.legacy_sql(PLACEHOLDER_AND_LEGACY_LOGIN).await?;
@@ -563,4 +589,45 @@ proptest! {
             fixture.close().await
         }).map_err(|error| TestCaseError::fail(format!("{error:#}")))?;
     }
+}
+
+#[tokio::test]
+async fn a_login_renamed_for_a_keeper_gone_from_legacy_is_its_own_again() -> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("keepergone").await?;
+    fixture
+        .legacy_sql("INSERT INTO users (id, login, role) VALUES (1, 'ivan', 'student'), (2, 'IVAN', 'student');")
+        .await?;
+    assert_eq!(fixture.migrate(10).await?.status, RunStatus::Succeeded);
+    fixture
+        .legacy_sql("DELETE FROM users WHERE id = 1;")
+        .await?;
+
+    let report = fixture.migrate(10).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    let login = lms_text(&fixture, "SELECT login FROM users WHERE legacy_id = 2").await?;
+    assert_eq!(login.as_deref(), Some("IVAN"));
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn an_email_dropped_for_a_keeper_gone_from_legacy_is_kept_again() -> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("emailkeepergone").await?;
+    fixture
+        .legacy_sql(
+            "INSERT INTO users (id, login, email, role) VALUES \
+             (1, 'anna', 'anna@mail.kz', 'student'), (2, 'anya', ' ANNA@mail.kz', 'student');",
+        )
+        .await?;
+    assert_eq!(fixture.migrate(10).await?.status, RunStatus::Succeeded);
+    fixture
+        .legacy_sql("DELETE FROM users WHERE id = 1;")
+        .await?;
+
+    let report = fixture.migrate(10).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    let email = lms_text(&fixture, "SELECT email FROM users WHERE legacy_id = 2").await?;
+    assert_eq!(email.as_deref(), Some("anna@mail.kz"));
+    fixture.close().await
 }

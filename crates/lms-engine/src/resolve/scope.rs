@@ -41,6 +41,7 @@ const SCOPE_CANDIDATES: &str = include_str!("sql/scope_candidates.sql");
 const SCOPE_ADD: &str = include_str!("sql/scope_add.sql");
 const FACTS: &str = include_str!("sql/facts.sql");
 const DEPENDENT: &str = include_str!("sql/dependent.sql");
+const SETTLED_ACCOUNTS: &str = include_str!("sql/scope_settled_accounts.sql");
 
 /// What a delta run knows, before resolving a table, of what changed.
 #[derive(Debug, Clone, Serialize)]
@@ -177,9 +178,9 @@ pub async fn record(
     rules_over: RulesOver,
 ) -> Result<u64, EngineError> {
     let stage = stage_table(ctx.entity);
-    let mut dependents = String::new();
+    let mut table_candidates = String::new();
     for (column, referenced) in references(ctx.entity) {
-        dependents.push_str(&render(
+        table_candidates.push_str(&render(
             DEPENDENT,
             &[
                 ("stage", &stage),
@@ -188,11 +189,14 @@ pub async fn record(
             ],
         )?);
     }
+    if ctx.entity == LegacyEntity::Users {
+        table_candidates.push_str(SETTLED_ACCOUNTS);
+    }
     let candidates = render(
         SCOPE_CANDIDATES,
         &[
             ("stage", &stage),
-            ("dependents", &dependents),
+            ("table_candidates", &table_candidates),
             ("resolved_r", &rules_over.rows("r")),
             ("resolved_l", &rules_over.rows("l")),
         ],

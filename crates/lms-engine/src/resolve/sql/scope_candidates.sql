@@ -50,5 +50,7 @@ FROM (
     -- Conflicts to try again: a key that was taken; all of them under take-legacy.
     SELECT l.legacy_id FROM migration.ledger l
     WHERE l.entity = $1 AND l.conflict IS NOT NULL AND (l.conflict = 'key_taken' OR $4 = 'take_legacy')
-    {{dependents}}
+    -- Rows referencing a row whose ledger changed, and each table's own
+    -- (resolve/sql/dependent.sql, scope_settled_accounts.sql).
+    {{table_candidates}}
 ) candidate;
