@@ -346,6 +346,24 @@ async fn a_placeholder_a_new_legacy_login_displaces_is_renamed_by_the_next_run()
 }
 
 #[tokio::test]
+async fn a_login_placeholder_takes_on_no_account_born_in_the_lms() -> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("placeholderborn").await?;
+    fixture
+        .lms_sql("INSERT INTO users (login, role) VALUES ('user.42', 'student');")
+        .await?;
+    fixture
+        .legacy_sql("INSERT INTO users (id, login, role) VALUES (42, '', 'student');")
+        .await?;
+
+    let report = fixture.migrate(10).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    let placeholder = lms_text(&fixture, "SELECT login FROM users WHERE legacy_id = 42").await?;
+    assert_eq!(placeholder.as_deref(), Some("user.42.42"));
+    fixture.close().await
+}
+
+#[tokio::test]
 async fn verification_agrees_with_the_run_on_a_placeholder_that_gives_way() -> anyhow::Result<()> {
     let fixture = Fixture::empty_legacy("placeholderverify").await?;
     fixture.legacy_sql(PLACEHOLDER_AND_LEGACY_LOGIN).await?;

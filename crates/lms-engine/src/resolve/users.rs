@@ -11,14 +11,15 @@ const EMAILS: &str = include_str!("sql/user_emails.sql");
 
 /// The contract: among users whose `lower(trim(login))` collide the lowest id
 /// keeps the login and each other gets `<login>.<legacy id>`
-/// (`login_renamed`); among users sharing a valid normalised email the
+/// (`login_renamed`); a placeholder login (`user.<id>`, for a blank one)
+/// gives way to a legacy login, whatever the ids. Among users sharing a valid normalised email the
 /// lowest id keeps it and the others lose it (`email_duplicate`).
 ///
 /// Accounts the LMS has that no legacy user owns keep their logins and
 /// emails: a legacy user colliding with a provisioned account is renamed or
 /// loses the email; one colliding with an account born in the LMS takes it
-/// on if the migration never wrote the user, and is renamed otherwise
-/// (docs/contract.md). A renamed login that collides again gets its suffix
+/// on if the migration never wrote the user and its login is not a
+/// placeholder, and is renamed otherwise (docs/contract.md). A renamed login that collides again gets its suffix
 /// again, as often as it takes (`ivan.5.5`).
 pub async fn resolve(tx: &mut PgConnection) -> Result<(), EngineError> {
     execute(tx, KEYS).await?;

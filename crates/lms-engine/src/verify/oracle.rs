@@ -356,8 +356,9 @@ impl Oracle {
         oracle
     }
 
-    /// Users: renamed logins (lowest id keeps; `<login>.<id>` otherwise, again
-    /// while it collides), duplicate and invalid emails, the rest row by row.
+    /// Users: renamed logins (legacy logins before placeholders, then the
+    /// lowest id keeps; `<login>.<id>` otherwise, again while it collides),
+    /// duplicate and invalid emails, the rest row by row.
     fn users(&mut self, users: &[(i64, Fields)], person_ids: &HashSet<i64>) {
         let mut logins: BTreeMap<i64, (String, String)> = BTreeMap::new();
         let mut placeholders: HashSet<i64> = HashSet::new();

@@ -4,7 +4,8 @@
 -- legacy login: it gives way to one, whatever the ids.
 -- The keeper also gives way to an account no legacy user owns, unless it
 -- was born in the LMS and the keeper was never written: then the keeper
--- takes that account on.
+-- takes that account on (the same person signed up in the LMS). A
+-- placeholder takes on no account: it names nobody.
 WITH keepers AS (
     SELECT DISTINCT ON (login_key) login_key, legacy_id AS keeper
     FROM migration.stage_users
@@ -15,7 +16,7 @@ decided AS (
            AND NOT EXISTS (
                SELECT 1 FROM other_accounts o
                WHERE o.login_key = s.login_key
-                 AND NOT (o.born_in_lms
+                 AND NOT (o.born_in_lms AND NOT s.login_placeholder
                           AND EXISTS (SELECT 1 FROM unwritten_users w WHERE w.legacy_id = s.legacy_id))) AS kept
     FROM migration.stage_users s JOIN keepers k ON k.login_key = s.login_key)
 UPDATE migration.stage_users s
