@@ -477,9 +477,9 @@ impl Settings {
         check(
             is_named_zone(&self.legacy.timezone),
             "legacy.timezone",
-            "must name a time zone such as UTC or Asia/Almaty; bare offsets (+05, -3) \
-             are refused, because PostgreSQL reads them with POSIX's inverted sign in \
-             some places and ISO's in others",
+            "must name a time zone such as UTC, Asia/Almaty or Etc/GMT-5 (UTC+05); \
+             offsets (+05) and POSIX forms (UTC+5) are refused, because PostgreSQL \
+             reads them with POSIX's inverted sign in some places and ISO's in others",
         );
         check(
             !self.redis.namespace.is_empty() && !self.redis.namespace.contains(char::is_whitespace),
@@ -731,11 +731,26 @@ const MAX_WORKER_CONCURRENCY: usize = 10_000;
 /// The largest chunk a run may plan (the gRPC API's bound too).
 const MAX_CHUNK_SIZE: u32 = 1_000_000;
 
-/// A time zone by name (`UTC`, `Asia/Almaty`), not a numeric offset: a
-/// value that starts with a sign or a digit is an offset.
+/// tzdata's names that carry an offset before any `/`, and mean what they
+/// say: the four US zones named for their offsets, and Greenwich.
+const ZONES_NAMED_WITH_OFFSETS: [&str; 7] = [
+    "EST5EDT", "CST6CDT", "MST7MDT", "PST8PDT", "GMT0", "GMT+0", "GMT-0",
+];
+
+/// A time zone by its tzdata name (`UTC`, `Asia/Almaty`, `Etc/GMT-5`), not
+/// an offset (`+05`) or a POSIX TZ string (`UTC+5`, `<+05>-5`,
+/// `EST5EDT,M3.2.0/2,M11.1.0`): PostgreSQL takes those too, but reads a
+/// POSIX offset as hours *west* of UTC, the opposite of what most people
+/// who write `UTC+5` mean. A name starts with a letter and has no digit
+/// before its first `/`, except [`ZONES_NAMED_WITH_OFFSETS`]. (Whether
+/// PostgreSQL knows the name is asked of PostgreSQL when a worker starts.)
 fn is_named_zone(zone: &str) -> bool {
-    zone.trim()
-        .chars()
+    let area = zone.split('/').next().unwrap_or_default();
+    zone.chars()
         .next()
         .is_some_and(|first| first.is_ascii_alphabetic())
+        && (!area.contains(|c: char| c.is_ascii_digit())
+            || ZONES_NAMED_WITH_OFFSETS
+                .iter()
+                .any(|named| named.eq_ignore_ascii_case(zone)))
 }

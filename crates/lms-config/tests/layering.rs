@@ -152,6 +152,30 @@ fn legacy_time_zone_must_be_a_name() {
 }
 
 #[test]
+fn posix_time_zone_forms_are_not_names() {
+    Jail::expect_with(|jail| {
+        for posix in ["UTC+5", "<+05>-5", "EST5EDT,M3.2.0/2,M11.1.0"] {
+            jail.set_env("LMS_LEGACY__TIMEZONE", posix);
+            let message = load().expect_err(posix).to_string();
+            assert!(message.contains("legacy.timezone"), "{message}");
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn zone_names_with_offsets_in_them_are_names() {
+    Jail::expect_with(|jail| {
+        for name in ["Etc/GMT-5", "EST5EDT", "posix/Etc/GMT+5", "GMT0"] {
+            jail.set_env("LMS_LEGACY__TIMEZONE", name);
+            let settings = load().map_err(|error| format!("{name}: {error}"))?;
+            assert_eq!(settings.legacy.timezone, name);
+        }
+        Ok(())
+    });
+}
+
+#[test]
 fn a_tls_certificate_without_its_key_is_an_error() {
     Jail::expect_with(|jail| {
         jail.set_env("LMS_GRPC__TLS_CERT", "/etc/lms/tls.crt");

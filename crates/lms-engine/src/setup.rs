@@ -67,7 +67,10 @@ pub async fn connect_engine(
                 .map_err(EngineError::Legacy)
         },
     )?;
+    // Legacy times are read in both: staged and applied in the LMS,
+    // verified in legacy.
     check_legacy_timezone(&lms, &settings.legacy.timezone).await?;
+    check_legacy_timezone(&legacy, &settings.legacy.timezone).await?;
     Ok(EngineContext {
         lms,
         legacy,
@@ -78,21 +81,23 @@ pub async fn connect_engine(
     })
 }
 
-/// The legacy zone must be one of PostgreSQL's zone names
+/// The legacy zone must be one of the zone names of the PostgreSQL in `db`
 /// (`pg_timezone_names`, matched without regard to case, as PostgreSQL
 /// matches them). It is checked where a worker, `lmsctl` or a verification
 /// starts, not at a run's first chunk that converts a legacy time.
 ///
-/// Asking `set_config` is not enough: it also takes POSIX forms such as
-/// `UTC+5`, which PostgreSQL reads as five hours *west* of Greenwich. Whoever
-/// writes that for Almaty would shift every legacy time by ten hours, and
-/// nothing would fail. Fixed offsets have names: `Etc/GMT-5` is UTC+05.
-pub(crate) async fn check_legacy_timezone(lms: &PgPool, zone: &str) -> Result<(), EngineError> {
+/// The configuration already refuses offsets and POSIX forms such as
+/// `UTC+5` (which PostgreSQL reads as five hours *west* of Greenwich, so
+/// that every legacy time would move by ten hours and nothing would fail);
+/// this asks whether PostgreSQL knows the name (a typo such as
+/// `Asia/Almati` would fail a run at its first chunk). Asking `set_config`
+/// would not do: it takes POSIX forms too.
+pub(crate) async fn check_legacy_timezone(db: &PgPool, zone: &str) -> Result<(), EngineError> {
     let known: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT FROM pg_timezone_names WHERE lower(name) = lower($1))",
     )
     .bind(zone)
-    .fetch_one(lms)
+    .fetch_one(db)
     .await
     .lms()?;
     if known {
