@@ -295,9 +295,9 @@ async fn workers_check(
             ));
             if depth.set_aside > 0 {
                 detail.push_str(&format!(
-                    "; {} unreadable jobs set aside in {}:unreadable",
+                    "; {} unreadable jobs set aside in {}",
                     depth.set_aside,
-                    queue.name()
+                    queue.unreadable_hash()
                 ));
             }
         }

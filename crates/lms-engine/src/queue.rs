@@ -302,7 +302,8 @@ impl ChunkQueue {
             .collect())
     }
 
-    fn unreadable_hash(&self) -> String {
+    /// The hash jobs no worker can read are set aside in.
+    pub fn unreadable_hash(&self) -> String {
         format!("{}:unreadable", self.name)
     }
 

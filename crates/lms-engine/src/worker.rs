@@ -174,8 +174,6 @@ async fn sweep_forever(state: Arc<WorkerState>, config: WorkerConfig) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        // First, so that a chunk whose only job was unreadable is queued
-        // again by this sweep.
         if let Err(error) = state.queue.set_aside_unreadable().await {
             tracing::warn!(%error, "looking for unreadable jobs failed");
         }

@@ -16,7 +16,7 @@ use lms_engine::{
     start_run,
 };
 use lms_legacy::Scale;
-use support::queue_payloads::{fetched_by_a_stopped_worker, rewrite_job_payload};
+use support::queue_payloads::{fetched_by_a_stopped_worker, in_flight, rewrite_job_payload};
 use support::{Fixture, run_until};
 
 /// A planned run whose organizations are staged, so that their resolve is
@@ -348,7 +348,7 @@ async fn a_job_no_worker_can_read_is_set_aside_where_an_operator_can_read_it() -
 }
 
 #[tokio::test]
-async fn the_chunk_of_a_job_set_aside_goes_back_on_the_queue() -> anyhow::Result<()> {
+async fn a_chunk_whose_only_job_is_unreadable_goes_back_on_the_queue() -> anyhow::Result<()> {
     let (fixture, queue, _, queued) = queued_an_hour_ago("unreadablechunk", 103).await?;
     rewrite_job_payload(&fixture.settings, &queue, queued[0], b"not json").await?;
     queue.set_aside_unreadable().await?;
@@ -379,5 +379,9 @@ async fn an_unreadable_job_a_stopped_worker_fetched_is_set_aside() -> anyhow::Re
         .map(|job| job.payload)
         .collect();
     assert_eq!(payloads, ["[]"]);
+    assert_eq!(
+        in_flight(&fixture.settings, &queue, "stopped-worker").await?,
+        Vec::<String>::new()
+    );
     fixture.close().await
 }

@@ -60,3 +60,16 @@ async fn task_of(
         .map(|(task_id, _)| task_id)
         .ok_or_else(|| anyhow::anyhow!("no job points to chunk {chunk_id}"))
 }
+
+/// The task ids in the in-flight set of `worker`.
+pub async fn in_flight(
+    settings: &Settings,
+    queue: &ChunkQueue,
+    worker: &str,
+) -> anyhow::Result<Vec<String>> {
+    let client = redis::Client::open(settings.redis.url.expose())?;
+    let mut connection = client.get_multiplexed_async_connection().await?;
+    Ok(connection
+        .smembers(format!("{}:inflight:{worker}", queue.name()))
+        .await?)
+}
