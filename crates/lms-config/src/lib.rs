@@ -19,7 +19,7 @@ pub use error::{ConfigError, KeyError};
 pub use settings::{
     AuthSettings, DatabaseSettings, FailoverSettings, GrpcSettings, KNOWN_SCOPES, LegacySettings,
     LogFormat, LogSettings, MetricsSettings, MigrationSettings, RedisSettings, Settings,
-    StandbySettings, TokenSettings, WorkerSettings,
+    StandbySettings, TokenSettings, WorkerSettings, is_named_zone,
 };
 pub use urls::{PostgresUrl, RedisUrl};
 

@@ -743,8 +743,9 @@ const ZONES_NAMED_WITH_OFFSETS: [&str; 7] = [
 /// POSIX offset as hours *west* of UTC, the opposite of what most people
 /// who write `UTC+5` mean. A name starts with a letter and has no digit
 /// before its first `/`, except [`ZONES_NAMED_WITH_OFFSETS`]. (Whether
-/// PostgreSQL knows the name is asked of PostgreSQL when a worker starts.)
-fn is_named_zone(zone: &str) -> bool {
+/// PostgreSQL knows the name is asked of PostgreSQL when a worker starts:
+/// `lms_engine::setup`.)
+pub fn is_named_zone(zone: &str) -> bool {
     let area = zone.split('/').next().unwrap_or_default();
     zone.chars()
         .next()
