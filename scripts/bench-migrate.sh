@@ -85,7 +85,12 @@ LOAD DATABASE
 LOAD
     start=$(now)
     local status=0
-    pgloader --quiet "$load" >/tmp/lms-bench-pgloader.log 2>&1 </dev/null || status=$?
+    # pgloader can also hang for good (seen once on 2026-12-06: both source
+    # COPYs waiting to write to it, no CPU, for 12 minutes): a run gets 30
+    # times the floor, or at least 5 minutes, and is counted as failed.
+    local limit
+    limit=$(awk -v floor="${floors[-1]:-0}" 'BEGIN { l = floor * 30; print (l < 300 ? 300 : int(l)) }')
+    timeout --kill-after=10 "$limit" pgloader --quiet "$load" >/tmp/lms-bench-pgloader.log 2>&1 </dev/null || status=$?
     end=$(now)
     rm -f "$load"
     # A run counts only if it copied every row (pgloader's runtime can die
