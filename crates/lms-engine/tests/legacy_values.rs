@@ -609,43 +609,52 @@ proptest! {
     }
 }
 
-#[tokio::test]
-async fn a_login_renamed_for_a_keeper_gone_from_legacy_is_its_own_again() -> anyhow::Result<()> {
-    let fixture = Fixture::empty_legacy("keepergone").await?;
+/// Users 1 and 2 collide (`ivan`/`IVAN`, `anna@mail.kz`/` ANNA@mail.kz`):
+/// migrated, then user 1, the keeper, deleted from legacy and migrated again.
+async fn keeper_gone(purpose: &str) -> anyhow::Result<Fixture> {
+    let fixture = Fixture::empty_legacy(purpose).await?;
     fixture
-        .legacy_sql("INSERT INTO users (id, login, role) VALUES (1, 'ivan', 'student'), (2, 'IVAN', 'student');")
+        .legacy_sql(
+            "INSERT INTO users (id, login, email, role) VALUES \
+             (1, 'ivan', 'anna@mail.kz', 'student'), (2, 'IVAN', ' ANNA@mail.kz', 'student');",
+        )
         .await?;
-    assert_eq!(fixture.migrate(10).await?.status, RunStatus::Succeeded);
+    anyhow::ensure!(fixture.migrate(10).await?.status == RunStatus::Succeeded);
     fixture
         .legacy_sql("DELETE FROM users WHERE id = 1;")
         .await?;
-
     let report = fixture.migrate(10).await?;
+    anyhow::ensure!(report.status == RunStatus::Succeeded, "{:?}", report.error);
+    Ok(fixture)
+}
 
-    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+#[tokio::test]
+async fn a_login_renamed_for_a_keeper_gone_from_legacy_is_its_own_again() -> anyhow::Result<()> {
+    let fixture = keeper_gone("keepergone").await?;
+
     let login = lms_text(&fixture, "SELECT login FROM users WHERE legacy_id = 2").await?;
+
     assert_eq!(login.as_deref(), Some("IVAN"));
     fixture.close().await
 }
 
 #[tokio::test]
 async fn an_email_dropped_for_a_keeper_gone_from_legacy_is_kept_again() -> anyhow::Result<()> {
-    let fixture = Fixture::empty_legacy("emailkeepergone").await?;
-    fixture
-        .legacy_sql(
-            "INSERT INTO users (id, login, email, role) VALUES \
-             (1, 'anna', 'anna@mail.kz', 'student'), (2, 'anya', ' ANNA@mail.kz', 'student');",
-        )
-        .await?;
-    assert_eq!(fixture.migrate(10).await?.status, RunStatus::Succeeded);
-    fixture
-        .legacy_sql("DELETE FROM users WHERE id = 1;")
-        .await?;
+    let fixture = keeper_gone("emailkeepergone").await?;
 
-    let report = fixture.migrate(10).await?;
-
-    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     let email = lms_text(&fixture, "SELECT email FROM users WHERE legacy_id = 2").await?;
+
     assert_eq!(email.as_deref(), Some("anna@mail.kz"));
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_user_a_gone_keeper_gave_way_to_loses_the_warnings_it_had_for_that() -> anyhow::Result<()>
+{
+    let fixture = keeper_gone("warningskeepergone").await?;
+
+    let warnings = ledger(fixture.lms(), "users", 2).await?.warnings;
+
+    assert!(warnings.is_empty(), "{warnings:?}");
     fixture.close().await
 }

@@ -6,7 +6,8 @@
 //! its resolutions stand, its apply looks at no row. Otherwise it is
 //! resolved (the journal only over its touched rows, `RulesOver`), and its
 //! apply looks only at the rows that may have changed
-//! (`migration.apply_scope`).
+//! (`migration.apply_scope`): for users, that includes those whose settled
+//! login or email another user's change moved (`scope_settled_accounts.sql`).
 
 use chrono::{DateTime, Utc};
 use lms_domain::LegacyEntity;

@@ -6,7 +6,13 @@ SET login_key = lower(login COLLATE "und-x-icu"),
     email_key = lower(email COLLATE "und-x-icu"),
     final_login = NULL,
     final_key = NULL,
-    final_email = NULL;
+    final_email = NULL,
+    -- The warnings the rules below add are theirs to add again: a user once
+    -- renamed, or left without its email, because of another may keep its
+    -- own now (that keeper left legacy). A placeholder's rename is staged.
+    warnings = array_remove(
+        CASE WHEN login_placeholder THEN warnings ELSE array_remove(warnings, 'login_renamed') END,
+        'email_duplicate');
 
 -- Live LMS accounts no legacy user owns: provisioned ones, and ones born
 -- in the LMS.
