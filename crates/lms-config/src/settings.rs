@@ -731,27 +731,40 @@ const MAX_WORKER_CONCURRENCY: usize = 10_000;
 /// The largest chunk a run may plan (the gRPC API's bound too).
 const MAX_CHUNK_SIZE: u32 = 1_000_000;
 
-/// tzdata's names that carry an offset before any `/`, and mean what they
-/// say: the four US zones named for their offsets, and Greenwich.
+/// tzdata's names with digits in them, besides `Etc/GMT±N`: the four US
+/// zones named for their offsets, and Greenwich. Each means what it says.
 const ZONES_NAMED_WITH_OFFSETS: [&str; 7] = [
     "EST5EDT", "CST6CDT", "MST7MDT", "PST8PDT", "GMT0", "GMT+0", "GMT-0",
 ];
 
 /// A time zone by its tzdata name (`UTC`, `Asia/Almaty`, `Etc/GMT-5`), not
 /// an offset (`+05`) or a POSIX TZ string (`UTC+5`, `<+05>-5`,
-/// `EST5EDT,M3.2.0/2,M11.1.0`): PostgreSQL takes those too, but reads a
-/// POSIX offset as hours *west* of UTC, the opposite of what most people
-/// who write `UTC+5` mean. A name starts with a letter and has no digit
-/// before its first `/`, except [`ZONES_NAMED_WITH_OFFSETS`]. (Whether
+/// `Asia/Almaty+5`, `EST5EDT,M3.2.0/2,M11.1.0`): PostgreSQL takes those
+/// too, but reads a POSIX offset as hours *west* of UTC, the opposite of
+/// what most people who write `UTC+5` mean. A name starts with a letter,
+/// and has digits only if it is `Etc/GMT±N` or one of
+/// [`ZONES_NAMED_WITH_OFFSETS`] (under `posix/` or `right/` too). (Whether
 /// PostgreSQL knows the name is asked of PostgreSQL when a worker starts:
 /// `lms_engine::setup`.)
 pub fn is_named_zone(zone: &str) -> bool {
-    let area = zone.split('/').next().unwrap_or_default();
-    zone.chars()
+    let starts_with_letter = zone
+        .chars()
         .next()
-        .is_some_and(|first| first.is_ascii_alphabetic())
-        && (!area.contains(|c: char| c.is_ascii_digit())
-            || ZONES_NAMED_WITH_OFFSETS
-                .iter()
-                .any(|named| named.eq_ignore_ascii_case(zone)))
+        .is_some_and(|first| first.is_ascii_alphabetic());
+    if !zone.contains(|c: char| c.is_ascii_digit()) {
+        return starts_with_letter;
+    }
+    let lower = zone.to_ascii_lowercase();
+    let name = lower
+        .strip_prefix("posix/")
+        .or_else(|| lower.strip_prefix("right/"))
+        .unwrap_or(&lower);
+    let etc_gmt_offset = name.strip_prefix("etc/gmt").is_some_and(|offset| {
+        let hours = offset.strip_prefix(['+', '-']).unwrap_or(offset);
+        !hours.is_empty() && hours.chars().all(|c| c.is_ascii_digit())
+    });
+    etc_gmt_offset
+        || ZONES_NAMED_WITH_OFFSETS
+            .iter()
+            .any(|named| named.eq_ignore_ascii_case(name))
 }

@@ -154,7 +154,14 @@ fn legacy_time_zone_must_be_a_name() {
 #[test]
 fn posix_time_zone_forms_are_not_names() {
     Jail::expect_with(|jail| {
-        for posix in ["UTC+5", "<+05>-5", "EST5EDT,M3.2.0/2,M11.1.0"] {
+        for posix in [
+            "UTC+5",
+            "<+05>-5",
+            "EST5EDT,M3.2.0/2,M11.1.0",
+            "Asia/Almaty+5",
+            "Etc/UTC-5",
+            "Etc/GMT+5x",
+        ] {
             jail.set_env("LMS_LEGACY__TIMEZONE", posix);
             let message = load().expect_err(posix).to_string();
             assert!(message.contains("legacy.timezone"), "{message}");
@@ -166,7 +173,14 @@ fn posix_time_zone_forms_are_not_names() {
 #[test]
 fn zone_names_with_offsets_in_them_are_names() {
     Jail::expect_with(|jail| {
-        for name in ["Etc/GMT-5", "EST5EDT", "posix/Etc/GMT+5", "GMT0"] {
+        for name in [
+            "Etc/GMT-5",
+            "EST5EDT",
+            "posix/Etc/GMT+5",
+            "GMT0",
+            "right/PST8PDT",
+            "Asia/Almaty",
+        ] {
             jail.set_env("LMS_LEGACY__TIMEZONE", name);
             let settings = load().map_err(|error| format!("{name}: {error}"))?;
             assert_eq!(settings.legacy.timezone, name);

@@ -5,7 +5,7 @@ use lms_pg::PoolConfig;
 use sqlx::PgPool;
 
 use crate::chunk::{EngineContext, RetryPolicy};
-use crate::error::{DatabaseContext, EngineError};
+use crate::error::EngineError;
 use crate::queue::{ChunkQueue, QueueConfig};
 use crate::worker::WorkerConfig;
 
@@ -69,8 +69,8 @@ pub async fn connect_engine(
     )?;
     // Legacy times are read in both: staged and applied in the LMS,
     // verified in legacy.
-    check_legacy_timezone(&lms, &settings.legacy.timezone).await?;
-    check_legacy_timezone(&legacy, &settings.legacy.timezone).await?;
+    check_legacy_timezone(&lms, &settings.legacy.timezone, EngineError::Lms).await?;
+    check_legacy_timezone(&legacy, &settings.legacy.timezone, EngineError::Legacy).await?;
     Ok(EngineContext {
         lms,
         legacy,
@@ -86,11 +86,16 @@ pub async fn connect_engine(
 /// as five hours *west* of Greenwich, so that every legacy time would move
 /// by ten hours and nothing would fail), and one the PostgreSQL in `db`
 /// knows (a typo such as `Asia/Almati` would fail a run at its first
-/// chunk). It is checked where a worker, `lmsctl` or a verification starts.
+/// chunk). It is checked where a worker, `lmsctl` or a verification starts;
+/// `database` labels a failure to ask (`EngineError::Lms` or `Legacy`).
 /// (Looking the name up in `pg_timezone_names` reads every zone file: 50 to
 /// 110 ms a database, on every `lmsctl migrate run`; `set_config` takes a
 /// millisecond.)
-pub(crate) async fn check_legacy_timezone(db: &PgPool, zone: &str) -> Result<(), EngineError> {
+pub(crate) async fn check_legacy_timezone(
+    db: &PgPool,
+    zone: &str,
+    database: fn(sqlx::Error) -> EngineError,
+) -> Result<(), EngineError> {
     if !lms_config::is_named_zone(zone) {
         return Err(EngineError::Settings(format!(
             "legacy.timezone: {zone:?} is not a zone's name; offsets (+05) and POSIX \
@@ -98,13 +103,13 @@ pub(crate) async fn check_legacy_timezone(db: &PgPool, zone: &str) -> Result<(),
              west of UTC (the zone named Etc/GMT-5 is UTC+05)"
         )));
     }
-    let mut tx = db.begin().await.lms()?;
+    let mut tx = db.begin().await.map_err(database)?;
     let set = sqlx::query("SELECT set_config('TimeZone', $1, true)")
         .bind(zone)
         .execute(&mut *tx)
         .await;
     match set {
-        Ok(_) => tx.rollback().await.lms(),
+        Ok(_) => tx.rollback().await.map_err(database),
         Err(error)
             if error
                 .as_database_error()
@@ -116,7 +121,7 @@ pub(crate) async fn check_legacy_timezone(db: &PgPool, zone: &str) -> Result<(),
                  (its names are in pg_timezone_names, e.g. Asia/Almaty)"
             )))
         }
-        Err(error) => Err(EngineError::Lms(error)),
+        Err(error) => Err(database(error)),
     }
 }
 

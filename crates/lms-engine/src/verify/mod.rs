@@ -128,7 +128,8 @@ pub async fn verify(
     legacy: &PgPool,
     options: &VerifyOptions,
 ) -> Result<VerifyReport, EngineError> {
-    crate::setup::check_legacy_timezone(legacy, &options.legacy_timezone).await?;
+    crate::setup::check_legacy_timezone(legacy, &options.legacy_timezone, EngineError::Legacy)
+        .await?;
     let started = Instant::now();
     let checked_at = Utc::now();
     // The LMS is read while legacy is read and the contract applied to it
