@@ -385,3 +385,33 @@ async fn an_unreadable_job_a_stopped_worker_fetched_is_set_aside() -> anyhow::Re
     );
     fixture.close().await
 }
+
+#[tokio::test]
+async fn a_cancelling_runs_lost_chunk_goes_back_on_the_queue() -> anyhow::Result<()> {
+    let (fixture, queue, run_id, queued) = queued_an_hour_ago("sweepcancel", 105).await?;
+    // A worker holds one chunk when the run is cancelled, so the cancel
+    // leaves that chunk to close the run; then the worker dies, and its job
+    // is lost with it.
+    let mut running = fixture.lms().begin().await?;
+    sqlx::query("SELECT 1 FROM migration.chunks WHERE id = $1 FOR UPDATE")
+        .bind(queued[0])
+        .execute(&mut *running)
+        .await?;
+    let cancelling = lms_engine::control::cancel_run(fixture.lms(), run_id).await?;
+    anyhow::ensure!(
+        cancelling.status == lms_engine::RunStatus::Cancelling,
+        "{:?}",
+        cancelling.status
+    );
+    running.rollback().await?;
+    queue.delete_everything().await?;
+
+    let requeued = requeue_lost_chunks(&fixture.engine, &queue, Duration::from_secs(60)).await?;
+
+    assert_eq!(requeued, 1);
+    assert_eq!(
+        queue.chunks_with_jobs().await?,
+        std::iter::once(queued[0]).collect()
+    );
+    fixture.close().await
+}
