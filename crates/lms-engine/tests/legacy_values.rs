@@ -370,23 +370,29 @@ async fn verification_agrees_with_the_run_on_a_placeholder_that_gives_way() -> a
     let report = fixture.migrate(10).await?;
     assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
 
+    assert_verification_clean(&fixture, 10).await?;
+    fixture.close().await
+}
+
+/// Verifies the migrated LMS against legacy, `chunk_size` ids at a time, and
+/// asserts that it finds no row it cannot explain.
+async fn assert_verification_clean(fixture: &Fixture, chunk_size: u32) -> anyhow::Result<()> {
     let verification = lms_engine::verify::verify(
         fixture.lms(),
         fixture.legacy(),
         &lms_engine::verify::VerifyOptions {
-            chunk_size: 10,
+            chunk_size,
             legacy_timezone: "UTC".to_owned(),
         },
     )
     .await?;
-
     assert_eq!(
         verification.unexplained(),
         0,
         "{}",
         lms_engine::verify::table::to_table(&verification)
     );
-    fixture.close().await
+    Ok(())
 }
 
 /// 9,600 characters of hex that compress poorly: longer than any B-tree
@@ -478,22 +484,7 @@ async fn verification_agrees_with_the_run_on_values_too_long_to_index() -> anyho
     let report = fixture.migrate(2).await?;
     assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
 
-    let verification = lms_engine::verify::verify(
-        fixture.lms(),
-        fixture.legacy(),
-        &lms_engine::verify::VerifyOptions {
-            chunk_size: 2,
-            legacy_timezone: "UTC".to_owned(),
-        },
-    )
-    .await?;
-
-    assert_eq!(
-        verification.unexplained(),
-        0,
-        "{}",
-        lms_engine::verify::table::to_table(&verification)
-    );
+    assert_verification_clean(&fixture, 2).await?;
     fixture.close().await
 }
 
