@@ -269,7 +269,9 @@ async fn claim(
             None
         };
         tx.commit().await.lms()?;
-        if closed.is_some() {
+        // A failed run leaves the chunks that were running queued; the last
+        // of them to come back gives back what the run's bulk loads took.
+        if closed.is_some() || matches!(run_status, RunStatus::Failed | RunStatus::Cancelled) {
             bulk::release_ended_run(&ctx.lms, run_id).await;
         }
         return Ok(Claim::Skip("its run is no longer running"));
@@ -443,8 +445,12 @@ async fn execute(
         // After the commit, outside any transaction: see `vacuum`.
         crate::vacuum::after_bulk_load(&ctx.lms, info.entity).await;
     }
-    if advance.finished == Some(RunStatus::Cancelled) {
-        // The last running chunk of a cancelled run closed it.
+    if matches!(
+        advance.finished,
+        Some(RunStatus::Cancelled | RunStatus::Failed)
+    ) {
+        // The run ended before or with this chunk: if it was the last one
+        // running, what the run's bulk loads took goes back now.
         bulk::release_ended_run(&ctx.lms, info.run_id).await;
     }
     Ok(Some(advance))

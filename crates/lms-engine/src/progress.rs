@@ -14,7 +14,8 @@ use crate::state::RunStatus;
 pub struct Advance {
     /// Chunks that became ready and must be put on the queue after commit.
     pub queued: Vec<i64>,
-    /// Set when this chunk finished the whole run.
+    /// Set when the run has ended by this chunk's commit: this chunk
+    /// finished it, or the run failed while the chunk ran.
     pub finished: Option<RunStatus>,
 }
 
@@ -46,19 +47,33 @@ pub async fn complete_chunk(
     .await
     .lms()?;
     let (done, total): (i32, i32) = (row.try_get(0).lms()?, row.try_get(1).lms()?);
-    let status: RunStatus = sqlx::query("SELECT status FROM migration.runs WHERE id = $1")
-        .bind(run_id)
-        .fetch_one(&mut *tx)
-        .await
-        .lms()?
-        .try_get("status")
-        .lms()?;
+    // The run's row is locked before its status is read, and held to
+    // commit: a cancel (or a failure) either comes first, and this chunk
+    // sees it and closes the run if it was the last, or waits for this
+    // commit and finds the chunk done. Read without the lock, a cancel
+    // counting this chunk as busy left the run to it, and the chunk, having
+    // read `running`, never closed it. NO KEY UPDATE, because foreign-key
+    // checks hold KEY SHARE locks on the run's row.
+    let status: RunStatus =
+        sqlx::query("SELECT status FROM migration.runs WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(run_id)
+            .fetch_one(&mut *tx)
+            .await
+            .lms()?
+            .try_get("status")
+            .lms()?;
     let mut advance = Advance::default();
-    if status == RunStatus::Cancelling {
+    match status {
         // A cancelled run starts nothing new; the last chunk to finish closes it.
-        advance.finished = close_cancelled_run(tx, run_id, chunk_id).await?;
-    } else if done >= total {
-        advance = complete_step(tx, run_id, step_id).await?;
+        RunStatus::Cancelling => {
+            advance.finished = close_cancelled_run(tx, run_id, chunk_id).await?;
+        }
+        // Another chunk failed the run while this one ran: nothing new
+        // starts, and the run's end is passed on, so that what its bulk
+        // loads took is given back once its last chunk has committed.
+        RunStatus::Failed | RunStatus::Cancelled => advance.finished = Some(status),
+        _ if done >= total => advance = complete_step(tx, run_id, step_id).await?,
+        _ => {}
     }
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(PROGRESS_CHANNEL)
@@ -74,15 +89,10 @@ async fn complete_step(
     run_id: Uuid,
     step_id: i64,
 ) -> Result<Advance, EngineError> {
-    // Steps completing at once serialise on their run's row, taken before
-    // any other step's row: exactly one of them then sees the run finished,
-    // and they cannot deadlock on the steps they wake. NO KEY UPDATE, because
-    // foreign-key checks hold KEY SHARE locks on the run's row.
-    sqlx::query("SELECT 1 FROM migration.runs WHERE id = $1 FOR NO KEY UPDATE")
-        .bind(run_id)
-        .execute(&mut *tx)
-        .await
-        .lms()?;
+    // Steps completing at once serialise on their run's row, which
+    // `complete_chunk` locked before any other step's row: exactly one of
+    // them then sees the run finished, and they cannot deadlock on the
+    // steps they wake.
     sqlx::query("UPDATE migration.run_steps SET state = 'done', finished_at = clock_timestamp() WHERE id = $1")
         .bind(step_id)
         .execute(&mut *tx)

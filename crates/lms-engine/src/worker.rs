@@ -190,9 +190,10 @@ async fn sweep_forever(state: Arc<WorkerState>, config: WorkerConfig) {
 
 /// Puts back on the queue the chunks of running runs that were queued long
 /// ago, that no worker holds and that have no job on the queue: lost with a
-/// crashed worker, with Redis, or with a push that failed. A cancelling
-/// run's lost chunks go back too: delivering one cancels it, and the last
-/// one closes the run, which nothing else would.
+/// crashed worker, with Redis, or with a push that failed. A cancelling or
+/// failed run's lost chunks go back too: delivering one cancels it, and the
+/// last one closes the cancelling run or gives back what the failed run's
+/// bulk loads took, which nothing else would.
 ///
 /// A chunk queued long ago may only be waiting its turn: a first load at
 /// ten times the seed scale queues some two hundred journal apply chunks at

@@ -508,3 +508,47 @@ async fn staging_lost_after_resolve_over_changed_legacy_fails_the_run_for_the_ne
     clean.close().await?;
     fixture.close().await
 }
+
+#[tokio::test]
+async fn a_failed_runs_last_running_chunk_gives_the_tables_back_when_it_ends() -> anyhow::Result<()>
+{
+    let fixture = Fixture::seeded("bulkfailbusy", Scale::Small, 90).await?;
+    let planned = plan_run(fixture.lms(), fixture.legacy(), &OPTIONS).await?;
+    run_until(&fixture.engine, planned.run_id, |entity, phase| {
+        entity == "journal" && phase == "apply"
+    })
+    .await?;
+    let apply: Vec<i64> = sqlx::query_scalar(
+        "SELECT c.id FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
+         WHERE c.run_id = $1 AND s.entity = 'journal' AND s.phase = 'apply' AND c.state = 'queued' \
+         ORDER BY c.id",
+    )
+    .bind(planned.run_id)
+    .fetch_all(fixture.lms())
+    .await?;
+    anyhow::ensure!(apply.len() > 1, "{} journal apply chunks", apply.len());
+    // A worker holds one apply chunk while another fails the run; then that
+    // worker dies, and its chunk is delivered again.
+    let mut running = fixture.lms().begin().await?;
+    sqlx::query("SELECT 1 FROM migration.chunks WHERE id = $1 FOR UPDATE")
+        .bind(apply[0])
+        .execute(&mut *running)
+        .await?;
+    let failed =
+        lms_engine::progress::fail_chunk(fixture.lms(), planned.run_id, apply[1], "gave up")
+            .await?;
+    anyhow::ensure!(failed, "the chunk was not failed");
+    running.rollback().await?;
+
+    let outcome = run_chunk(&fixture.engine, apply[0]).await?;
+
+    assert!(matches!(outcome, ChunkOutcome::Skipped(_)), "{outcome:?}");
+    let left: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM migration.deferred_ddl) \
+              + (SELECT count(*) FROM migration.bulk_loads)",
+    )
+    .fetch_one(fixture.lms())
+    .await?;
+    assert_eq!(left, 0, "dropped definitions and write guards left");
+    fixture.close().await
+}

@@ -362,3 +362,93 @@ async fn persons_staged(fixture: &Fixture) -> anyhow::Result<(uuid::Uuid, i64)> 
     .ok_or_else(|| anyhow::anyhow!("persons resolve never queued"))?;
     Ok((planned.run_id, resolve))
 }
+
+/// The advisory lock a chunk's commit waits on in the test below.
+const COMMIT_GATE: i64 = 4242;
+
+#[tokio::test]
+async fn a_chunk_committing_while_its_run_is_cancelled_leaves_the_run_closed() -> anyhow::Result<()>
+{
+    let fixture = Fixture::seeded("cancelcommit", Scale::Small, 68).await?;
+    let options = RunOptions {
+        chunk_size: 50,
+        ..only(LegacyEntity::Persons)
+    };
+    let planned = plan_run(fixture.lms(), fixture.legacy(), &options).await?;
+    let stage: Vec<i64> = sqlx::query_scalar(
+        "SELECT c.id FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
+         WHERE c.run_id = $1 AND s.phase = 'stage' ORDER BY c.id",
+    )
+    .bind(planned.run_id)
+    .fetch_all(fixture.lms())
+    .await?;
+    anyhow::ensure!(stage.len() > 1, "{} stage chunks", stage.len());
+    // The chunk's commit waits on a lock this test holds: the cancel comes
+    // while the chunk, its work done, is committing.
+    fixture
+        .lms_sql(&format!(
+            "CREATE FUNCTION wait_for_the_gate() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN PERFORM pg_advisory_xact_lock({COMMIT_GATE}); RETURN NULL; END $$; \
+             CREATE CONSTRAINT TRIGGER commit_waits AFTER UPDATE ON migration.chunks \
+             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW \
+             WHEN (NEW.id = {} AND NEW.state = 'done') EXECUTE FUNCTION wait_for_the_gate();",
+            stage[0]
+        ))
+        .await?;
+    let mut gate = sqlx::PgConnection::connect(fixture.settings.database.url.expose()).await?;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(COMMIT_GATE)
+        .execute(&mut gate)
+        .await?;
+    let engine = fixture.engine.clone();
+    let chunk = stage[0];
+    let running = tokio::spawn(async move { run_chunk(&engine, chunk).await });
+    wait_for(&fixture, "wait_event = 'advisory'").await?;
+
+    let lms = fixture.lms().clone();
+    let run_id = planned.run_id;
+    let cancel = tokio::spawn(async move { lms_engine::control::cancel_run(&lms, run_id).await });
+    // The cancel either ends or waits for the committing chunk.
+    for _ in 0..600 {
+        if cancel.is_finished() || waiting(&fixture, "wait_event <> 'advisory'").await? {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(COMMIT_GATE)
+        .execute(&mut gate)
+        .await?;
+    let ran = running.await??;
+    cancel.await??;
+
+    assert!(matches!(ran, ChunkOutcome::Done(_)), "{ran:?}");
+    let status: RunStatus = sqlx::query_scalar("SELECT status FROM migration.runs WHERE id = $1")
+        .bind(planned.run_id)
+        .fetch_one(fixture.lms())
+        .await?;
+    assert_eq!(status, RunStatus::Cancelled);
+    fixture.close().await
+}
+
+/// Whether a session of the test's LMS database waits on a lock, as
+/// `condition` (on `pg_stat_activity`) narrows it.
+async fn waiting(fixture: &Fixture, condition: &str) -> anyhow::Result<bool> {
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() \
+         AND wait_event_type = 'Lock' AND {condition})"
+    )))
+    .fetch_one(fixture.lms())
+    .await?)
+}
+
+/// Waits (up to 30 s) until a session waits on a lock as `condition` says.
+async fn wait_for(fixture: &Fixture, condition: &str) -> anyhow::Result<()> {
+    for _ in 0..600 {
+        if waiting(fixture, condition).await? {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("no session waited on a lock ({condition}) within 30 s")
+}

@@ -12,8 +12,8 @@ use lms_engine::chunk::chunk_ahead_of;
 use lms_engine::setup::connect_queue;
 use lms_engine::worker::requeue_lost_chunks;
 use lms_engine::{
-    ChunkOutcome, ChunkQueue, Delivery, RunOptions, plan_run, run_chunk, run_delivered_chunk,
-    start_run,
+    ChunkOutcome, ChunkQueue, Delivery, RunOptions, RunStatus, plan_run, run_chunk,
+    run_delivered_chunk, start_run,
 };
 use lms_legacy::Scale;
 use support::queue_payloads::{fetched_by_a_stopped_worker, in_flight, rewrite_job_payload};
@@ -389,22 +389,12 @@ async fn an_unreadable_job_a_stopped_worker_fetched_is_set_aside() -> anyhow::Re
 #[tokio::test]
 async fn a_cancelling_runs_lost_chunk_goes_back_on_the_queue() -> anyhow::Result<()> {
     let (fixture, queue, run_id, queued) = queued_an_hour_ago("sweepcancel", 105).await?;
-    // A worker holds one chunk when the run is cancelled, so the cancel
-    // leaves that chunk to close the run; then the worker dies, and its job
-    // is lost with it.
-    let mut running = fixture.lms().begin().await?;
-    sqlx::query("SELECT 1 FROM migration.chunks WHERE id = $1 FOR UPDATE")
-        .bind(queued[0])
-        .execute(&mut *running)
-        .await?;
-    let cancelling = lms_engine::control::cancel_run(fixture.lms(), run_id).await?;
-    anyhow::ensure!(
-        cancelling.status == lms_engine::RunStatus::Cancelling,
-        "{:?}",
-        cancelling.status
-    );
-    running.rollback().await?;
-    queue.delete_everything().await?;
+    let lms = fixture.lms().clone();
+    let cancelling = ended_while_held(&fixture, &queue, queued[0], async {
+        Ok(lms_engine::control::cancel_run(&lms, run_id).await?.status)
+    })
+    .await?;
+    anyhow::ensure!(cancelling == RunStatus::Cancelling, "{cancelling:?}");
 
     let requeued = requeue_lost_chunks(&fixture.engine, &queue, Duration::from_secs(60)).await?;
 
@@ -414,4 +404,44 @@ async fn a_cancelling_runs_lost_chunk_goes_back_on_the_queue() -> anyhow::Result
         std::iter::once(queued[0]).collect()
     );
     fixture.close().await
+}
+
+#[tokio::test]
+async fn a_failed_runs_lost_chunk_goes_back_on_the_queue() -> anyhow::Result<()> {
+    let (fixture, queue, run_id, queued) = queued_an_hour_ago("sweepfailed", 106).await?;
+    let lms = fixture.lms().clone();
+    let failed = ended_while_held(&fixture, &queue, queued[0], async {
+        Ok(lms_engine::progress::fail_chunk(&lms, run_id, queued[1], "gave up").await?)
+    })
+    .await?;
+    anyhow::ensure!(failed, "the run was not failed");
+
+    let requeued = requeue_lost_chunks(&fixture.engine, &queue, Duration::from_secs(60)).await?;
+
+    assert_eq!(requeued, 1);
+    assert_eq!(
+        queue.chunks_with_jobs().await?,
+        std::iter::once(queued[0]).collect()
+    );
+    fixture.close().await
+}
+
+/// Ends the run with `end_run` while a worker holds `chunk`, so the run
+/// leaves that chunk queued; then the worker dies, and every job on the
+/// queue is lost.
+async fn ended_while_held<T>(
+    fixture: &Fixture,
+    queue: &ChunkQueue,
+    chunk: i64,
+    end_run: impl Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let mut running = fixture.lms().begin().await?;
+    sqlx::query("SELECT 1 FROM migration.chunks WHERE id = $1 FOR UPDATE")
+        .bind(chunk)
+        .execute(&mut *running)
+        .await?;
+    let ended = end_run.await?;
+    running.rollback().await?;
+    queue.delete_everything().await?;
+    Ok(ended)
 }

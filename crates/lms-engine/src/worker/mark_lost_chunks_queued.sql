@@ -7,7 +7,7 @@ WITH lost AS (
     FROM migration.chunks c
     JOIN migration.runs r ON r.id = c.run_id
     WHERE c.id = ANY($1)
-      AND r.status IN ('running', 'cancelling')
+      AND r.status IN ('running', 'cancelling', 'failed')
       AND c.state = 'queued'
       AND c.queued_at < now() - make_interval(secs => $2)
     FOR UPDATE OF c SKIP LOCKED
