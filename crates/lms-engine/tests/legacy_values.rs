@@ -374,6 +374,28 @@ async fn verification_agrees_with_the_run_on_a_placeholder_that_gives_way() -> a
     fixture.close().await
 }
 
+#[tokio::test]
+async fn verification_agrees_with_the_run_on_a_submission_with_fractional_seconds()
+-> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("fractionverify").await?;
+    fixture.legacy_sql(SCHOOL).await?;
+    // On exam 1 the later submission is the one whose time has a fraction;
+    // on exam 2, the one whose time has none.
+    fixture
+        .legacy_sql(
+            "INSERT INTO exams (id, subject_id, title) VALUES (1, 1, 'One'), (2, 1, 'Two'); \
+             INSERT INTO exam_results (id, exam_id, student_id, score, submitted_at) \
+             VALUES (10, 1, 1, 50, '2024-05-01 10:00:00.25'), (11, 1, 1, 60, '2024-05-01 09:00:00'), \
+                    (20, 2, 1, 50, '2024-05-01 10:00:00'), (21, 2, 1, 60, '2024-05-01 09:00:00.5');",
+        )
+        .await?;
+    let report = fixture.migrate(10).await?;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+
+    assert_verification_clean(&fixture, 10).await?;
+    fixture.close().await
+}
+
 /// Verifies the migrated LMS against legacy, `chunk_size` ids at a time, and
 /// asserts that it finds no row it cannot explain.
 async fn assert_verification_clean(fixture: &Fixture, chunk_size: u32) -> anyhow::Result<()> {

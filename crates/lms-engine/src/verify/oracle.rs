@@ -16,6 +16,7 @@ use chrono::NaiveDateTime;
 use lms_domain::account::{Credential, Email, Login, Role};
 use lms_domain::answers::parse_answers;
 use lms_domain::course::CourseTerm;
+use lms_domain::instant::legacy_instant;
 use lms_domain::mark::parse_mark;
 use lms_domain::number::{self, CREDITS_COLUMN};
 use lms_domain::person::parse_birth_date;
@@ -300,8 +301,10 @@ impl Oracle {
             let student = int(&row[1]).and_then(|student| student_survivor.get(&student).copied());
             match (exam, student) {
                 (Some(exam), Some(student)) => {
-                    let submitted = row[3].as_deref().and_then(|text| {
-                        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").ok()
+                    // As staging reads it: unknown outside the LMS's years,
+                    // and with its fraction of a second when it has one.
+                    let submitted = legacy_instant(row[3].as_deref()).and_then(|text| {
+                        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").ok()
                     });
                     attempts
                         .entry((exam, student))
