@@ -10,8 +10,10 @@ use crate::outcome::{Repaired, WarningCode};
 use crate::text::{clean, clean_opt, lower, static_regex};
 
 static EMAIL_SHAPE: LazyLock<Regex> = LazyLock::new(|| static_regex(r"^[^@\s]+@[^@\s]+\.[^@\s]+$"));
+/// A bcrypt hash: its version, a cost bcrypt accepts (4 to 31, two ASCII
+/// digits) and 53 characters of salt and hash.
 static BCRYPT: LazyLock<Regex> =
-    LazyLock::new(|| static_regex(r"^\$2[abxy]\$\d{2}\$[./A-Za-z0-9]{53}$"));
+    LazyLock::new(|| static_regex(r"^\$2[abxy]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$"));
 static MD5_HEX: LazyLock<Regex> = LazyLock::new(|| static_regex(r"^[0-9a-fA-F]{32}$"));
 
 /// Longest login [`Login::parse`] accepts.
@@ -329,5 +331,29 @@ mod tests {
         assert!(Credential::is_legacy_md5(
             "5F4DCC3B5AA765D61D8327DEB882CF99"
         ));
+    }
+
+    #[test]
+    fn a_bcrypt_shape_with_a_cost_bcrypt_refuses_is_reset() {
+        let salt_and_hash = &BCRYPT_HASH[7..];
+        for cost in ["04", "31"] {
+            let hash = format!("$2b${cost}${salt_and_hash}");
+            assert_eq!(
+                Credential::from_legacy(Some(&hash)),
+                Repaired::clean(Credential::Bcrypt(hash.clone()))
+            );
+        }
+        // Arabic-Indic digits are digits to `\d`, and to no bcrypt.
+        for cost in ["03", "32", "99", "\u{661}\u{660}"] {
+            let hash = format!("$2b${cost}${salt_and_hash}");
+            assert_eq!(
+                Credential::from_legacy(Some(&hash)),
+                Repaired::warned(
+                    Credential::ResetRequired,
+                    WarningCode::PasswordResetRequired
+                ),
+                "{hash}"
+            );
+        }
     }
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::outcome::{Repaired, WarningCode};
 use crate::text::{clean_opt, lower, static_regex};
 
-static INTEGER: LazyLock<Regex> = LazyLock::new(|| static_regex(r"^[0-9]{1,9}$"));
+static INTEGER: LazyLock<Regex> = LazyLock::new(|| static_regex(r"^[0-9]+$"));
 static LETTER: LazyLock<Regex> = LazyLock::new(|| static_regex(r"^[A-Fa-f][+-]?$"));
 
 /// The scale a grade's normalised value is on.
@@ -83,7 +83,17 @@ pub fn parse_mark(raw: Option<&str>) -> Option<Repaired<Grade>> {
 
 fn read_scale(text: &str) -> Option<NormalizedMark> {
     if INTEGER.is_match(text) {
-        let number: i64 = text.parse().ok()?;
+        // Leading zeros say nothing (`05` is 5, however many there are);
+        // more than three digits after them is more than 100.
+        let significant = text.trim_start_matches('0');
+        if significant.len() > 3 {
+            return None;
+        }
+        let number: i64 = if significant.is_empty() {
+            0
+        } else {
+            significant.parse().ok()?
+        };
         let scale = match number {
             2..=5 => GradeScale::FivePoint,
             0..=100 => GradeScale::Percent,
@@ -134,6 +144,17 @@ mod tests {
         assert_eq!(scale_of("0"), Some((GradeScale::Percent, "0".into())));
         assert_eq!(scale_of("100"), Some((GradeScale::Percent, "100".into())));
         assert_eq!(scale_of("05"), Some((GradeScale::FivePoint, "5".into())));
+        assert_eq!(
+            scale_of("0000000005"),
+            Some((GradeScale::FivePoint, "5".into()))
+        );
+        assert_eq!(scale_of("0000"), Some((GradeScale::Percent, "0".into())));
+        assert_eq!(
+            scale_of("00000000000000000000100"),
+            Some((GradeScale::Percent, "100".into()))
+        );
+        assert_eq!(scale_of("0101"), None);
+        assert_eq!(scale_of("99999999999999999999999"), None);
         assert_eq!(
             scale_of("зачет"),
             Some((GradeScale::PassFail, "pass".into()))

@@ -30,7 +30,10 @@ use crate::statistics::{self, Locked};
 /// PostgreSQL can index (docs/contract.md).
 /// Version 3: a login placeholder gives way to the legacy login it collides
 /// with.
-pub const RULES_VERSION: u32 = 3;
+/// Version 4: a mark of any number of leading zeros is read past them
+/// (`0000000005` is 5), and a bcrypt hash's cost must be one bcrypt accepts
+/// (4 to 31, ASCII digits).
+pub const RULES_VERSION: u32 = 4;
 
 /// The terms a run's proposals are computed under: rows proposed under
 /// other terms may propose otherwise now, whatever legacy did.
