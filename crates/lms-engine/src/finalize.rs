@@ -11,6 +11,7 @@ use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row};
 use uuid::Uuid;
 
 use crate::apply::ApplyContext;
+use crate::apply::specs::ORGANIZATION_PARENT_DANGLES;
 use crate::bulk::{self, LoadPath};
 use crate::coverage::{self, EntityCoverage};
 use crate::error::{DatabaseContext, EngineError};
@@ -268,14 +269,16 @@ pub(crate) fn also_written(entity: LegacyEntity) -> &'static [&'static str] {
 }
 
 /// An organization's parent may be applied by a later chunk than the
-/// organization itself, so the tree is linked once every chunk is in.
+/// organization itself, so the tree is linked once every chunk is in. A
+/// parent gone from legacy points nowhere, though its LMS row stays.
 async fn link_parent_organizations(tx: &mut PgConnection) -> Result<(), EngineError> {
-    sqlx::raw_sql(
+    sqlx::raw_sql(AssertSqlSafe(format!(
         "UPDATE organizations o SET parent_id = link.parent_id \
-         FROM (SELECT s.legacy_id, p.id AS parent_id FROM migration.stage_organizations s \
+         FROM (SELECT s.legacy_id, CASE WHEN NOT {ORGANIZATION_PARENT_DANGLES} THEN p.id END AS parent_id \
+               FROM migration.stage_organizations s \
                LEFT JOIN organizations p ON p.legacy_id = s.parent_legacy_id) link \
-         WHERE o.legacy_id = link.legacy_id AND o.parent_id IS DISTINCT FROM link.parent_id",
-    )
+         WHERE o.legacy_id = link.legacy_id AND o.parent_id IS DISTINCT FROM link.parent_id"
+    )))
     .execute(&mut *tx)
     .await
     .lms()?;

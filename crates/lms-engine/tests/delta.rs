@@ -417,3 +417,70 @@ async fn a_row_staged_under_older_rules_is_staged_again_under_the_new_ones() -> 
     assert_eq!(login, "anna");
     fixture.close().await
 }
+
+/// An organization's parent in the LMS (its legacy id) and its ledger's
+/// warnings.
+async fn parent_and_warnings(
+    fixture: &Fixture,
+    legacy_id: i64,
+) -> anyhow::Result<(Option<i64>, Vec<String>)> {
+    let parent: Option<i64> = sqlx::query_scalar(
+        "SELECT p.legacy_id::bigint FROM organizations o LEFT JOIN organizations p ON p.id = o.parent_id \
+         WHERE o.legacy_id = $1",
+    )
+    .bind(legacy_id)
+    .fetch_one(fixture.lms())
+    .await?;
+    Ok((
+        parent,
+        ledger(fixture.lms(), "organizations", legacy_id)
+            .await?
+            .warnings,
+    ))
+}
+
+#[tokio::test]
+async fn an_organization_whose_parent_left_legacy_points_nowhere_with_a_warning()
+-> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("parentgone").await?;
+    fixture
+        .legacy_sql(
+            "INSERT INTO organizations (id, parent_id, name) VALUES (1, NULL, 'Network'), (2, 1, 'College');",
+        )
+        .await?;
+    assert_eq!(fixture.migrate(10).await?.status, RunStatus::Succeeded);
+    fixture
+        .legacy_sql("DELETE FROM organizations WHERE id = 1;")
+        .await?;
+
+    let report = fixture.migrate(10).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    assert_eq!(
+        parent_and_warnings(&fixture, 2).await?,
+        (None, vec!["dangling_parent".to_owned()])
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn an_organization_whose_missing_parent_arrives_is_linked_without_a_warning()
+-> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("parentcomes").await?;
+    fixture
+        .legacy_sql("INSERT INTO organizations (id, parent_id, name) VALUES (2, 99, 'College');")
+        .await?;
+    assert_eq!(fixture.migrate(10).await?.status, RunStatus::Succeeded);
+    fixture
+        .legacy_sql("INSERT INTO organizations (id, parent_id, name) VALUES (99, NULL, 'Network');")
+        .await?;
+
+    let report = fixture.migrate(10).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    assert_eq!(
+        parent_and_warnings(&fixture, 2).await?,
+        (Some(99), Vec::new())
+    );
+    fixture.close().await
+}

@@ -90,6 +90,14 @@ fn resolutions(entity: &str) -> String {
     )
 }
 
+/// Whether the staged organization `s` has a parent that points nowhere
+/// (DATA.md: it becomes NULL, warning `dangling_parent`): no legacy
+/// organization has that id now. The apply's warning, the finalize's link
+/// and a delta's scope (an organization whose parent came or went) all
+/// read it from here.
+pub(crate) const ORGANIZATION_PARENT_DANGLES: &str = "(s.parent_legacy_id IS NOT NULL AND NOT EXISTS ( \
+     SELECT 1 FROM migration.stage_organizations p WHERE p.legacy_id = s.parent_legacy_id))";
+
 static ORGANIZATIONS: ApplySpec = ApplySpec {
     entity: LegacyEntity::Organizations,
     derived: &[],
@@ -101,10 +109,8 @@ static ORGANIZATIONS: ApplySpec = ApplySpec {
                     CASE WHEN d.dangling THEN array_append(s.warnings, 'dangling_parent') ELSE s.warnings END AS warnings, \
                     s.source_hash, s.name, s.short_name, s.org_type, s.bin, s.archived, s.created_at::timestamptz AS created_at \
              FROM migration.stage_organizations s \
-             CROSS JOIN LATERAL (SELECT s.parent_legacy_id IS NOT NULL AND NOT EXISTS ( \
-                 SELECT 1 FROM migration.stage_organizations p WHERE p.legacy_id = s.parent_legacy_id) AS dangling) d \
-             WHERE {}",
-            selection
+             CROSS JOIN LATERAL (SELECT {ORGANIZATION_PARENT_DANGLES} AS dangling) d \
+             WHERE {selection}"
         )
     },
 };

@@ -16,6 +16,7 @@ use sqlx::{AssertSqlSafe, PgConnection, Row};
 
 use super::RulesOver;
 use crate::apply::ApplyContext;
+use crate::apply::specs::ORGANIZATION_PARENT_DANGLES;
 use crate::bulk::loaded_tables;
 use crate::error::{DatabaseContext, EngineError};
 use crate::sql_template::render;
@@ -46,6 +47,7 @@ const SCOPE_ADD: &str = include_str!("sql/scope_add.sql");
 const FACTS: &str = include_str!("sql/facts.sql");
 const DEPENDENT: &str = include_str!("sql/dependent.sql");
 const SETTLED_ACCOUNTS: &str = include_str!("sql/scope_settled_accounts.sql");
+const PARENT_LINKS: &str = include_str!("sql/scope_parent_links.sql");
 
 /// What a delta run knows, before resolving a table, of what changed.
 #[derive(Debug, Clone, Serialize)]
@@ -193,8 +195,13 @@ pub async fn record(
             ],
         )?);
     }
-    if ctx.entity == LegacyEntity::Users {
-        table_candidates.push_str(SETTLED_ACCOUNTS);
+    match ctx.entity {
+        LegacyEntity::Users => table_candidates.push_str(SETTLED_ACCOUNTS),
+        LegacyEntity::Organizations => table_candidates.push_str(&render(
+            PARENT_LINKS,
+            &[("parent_dangles", ORGANIZATION_PARENT_DANGLES)],
+        )?),
+        _ => {}
     }
     let candidates = render(
         SCOPE_CANDIDATES,

@@ -51,6 +51,7 @@ FROM (
     SELECT l.legacy_id FROM migration.ledger l
     WHERE l.entity = $1 AND l.conflict IS NOT NULL AND (l.conflict = 'key_taken' OR $4 = 'take_legacy')
     -- Rows referencing a row whose ledger changed, and each table's own
-    -- (resolve/sql/dependent.sql, scope_settled_accounts.sql).
+    -- (resolve/sql/dependent.sql, scope_settled_accounts.sql,
+    -- scope_parent_links.sql).
     {{table_candidates}}
 ) candidate;
