@@ -671,3 +671,30 @@ async fn a_user_a_gone_keeper_gave_way_to_loses_the_warnings_it_had_for_that() -
     assert!(warnings.is_empty(), "{warnings:?}");
     fixture.close().await
 }
+
+#[tokio::test]
+async fn a_dry_run_keeps_apart_journal_rows_of_group_zero_and_of_no_group() -> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("groupzero").await?;
+    fixture.legacy_sql(SCHOOL).await?;
+    // A dry run names groups by their legacy ids, and 0 is one.
+    fixture
+        .legacy_sql(
+            "INSERT INTO groups (id, organization_id, name) VALUES (0, 1, 'Zero'); \
+             INSERT INTO journal (id, student_id, subject_id, group_id, academic_year, semester) \
+             VALUES (1, 1, 1, 0, '2024-2025', 1), (2, 1, 1, NULL, '2024-2025', 1);",
+        )
+        .await?;
+
+    let report = fixture
+        .migrate_with(RunOptions {
+            kind: lms_engine::RunKind::DryRun,
+            chunk_size: 10,
+            ..RunOptions::default()
+        })
+        .await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    let journal = entity(&report, "journal");
+    assert_eq!((journal.migrated, journal.merged), (2, 0));
+    fixture.close().await
+}
