@@ -7,7 +7,7 @@ use lms_engine::ConflictKind;
 use lms_engine::ConflictPolicy::{KeepLms, TakeLegacy};
 use lms_engine::RunStatus;
 use sqlx::Row;
-use support::school::{lms_value, migrated_school};
+use support::school::{LEGACY_ROW_IN_THAT_COURSE, lms_born_enrollment, lms_value, migrated_school};
 use support::{entity, ledger, run_until};
 
 #[tokio::test]
@@ -79,22 +79,6 @@ async fn rows_that_reference_a_row_deleted_in_the_lms_are_orphans() -> anyhow::R
     assert_eq!(remaining, 0, "not created again");
     fixture.close().await
 }
-
-/// An enrollment another service created for student 11 in course
-/// (Physics, semester 2), with the given status.
-fn lms_born_enrollment(status: &str) -> String {
-    format!(
-        "INSERT INTO courses (subject_id, group_id, academic_year, semester) \
-             SELECT s.id, g.id, '2024-2025', 2 FROM subjects s, student_groups g \
-             WHERE s.legacy_id = 2 AND g.legacy_id = 1; \
-         INSERT INTO course_enrollments (student_id, course_id, status, updated_at) \
-             SELECT st.id, c.id, '{status}', now() FROM students st, courses c \
-             WHERE st.legacy_id = 11 AND c.semester = 2 AND c.derived_from_legacy = false;"
-    )
-}
-
-const LEGACY_ROW_IN_THAT_COURSE: &str = "INSERT INTO journal (id, student_id, subject_id, group_id, teacher_id, academic_year, semester, status) \
-     VALUES (104, 11, 2, 1, NULL, '2024-2025', 2, 'active')";
 
 #[tokio::test]
 async fn a_new_legacy_row_adopts_the_lms_row_that_holds_its_key() -> anyhow::Result<()> {

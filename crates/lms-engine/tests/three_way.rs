@@ -8,7 +8,7 @@ use lms_engine::ConflictPolicy::{KeepLms, TakeLegacy};
 use lms_engine::RunStatus;
 use serde_json::json;
 use support::fingerprint::write_marks;
-use support::school::{lms_value, migrated_school};
+use support::school::{LEGACY_ROW_IN_THAT_COURSE, lms_born_enrollment, lms_value, migrated_school};
 use support::{entity, ledger};
 
 /// The journal's changes in a report: (created, updated, unchanged, conflicts).
@@ -187,17 +187,17 @@ async fn an_edit_of_a_grade_in_the_lms_survives_a_change_to_its_enrollment() -> 
     fixture.close().await
 }
 
-#[tokio::test]
-async fn an_api_write_racing_the_run_is_never_overwritten() -> anyhow::Result<()> {
+/// Runs a delta while an API transaction holds what `lock` locks; once the
+/// run waits on a lock, the API commits `edit`. Returns the run.
+async fn run_racing_an_api_write(
+    fixture: &support::Fixture,
+    on_conflict: lms_engine::ConflictPolicy,
+    lock: &str,
+    edit: &str,
+) -> anyhow::Result<uuid::Uuid> {
     use sqlx::Connection;
-    let fixture = migrated_school("race").await?;
-    fixture
-        .legacy_sql("UPDATE journal SET status = 'completed' WHERE id = 100")
-        .await?;
-    // An API transaction holds the row while the run decides to apply
-    // legacy's change to it (the row is still as last written)...
     let mut api = sqlx::PgConnection::connect(fixture.settings.database.url.expose()).await?;
-    sqlx::raw_sql("BEGIN; SELECT 1 FROM course_enrollments WHERE legacy_id = 100 FOR UPDATE")
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("BEGIN; {lock}")))
         .execute(&mut api)
         .await?;
     let run = {
@@ -206,6 +206,7 @@ async fn an_api_write_racing_the_run_is_never_overwritten() -> anyhow::Result<()
         tokio::spawn(async move {
             let options = lms_engine::RunOptions {
                 chunk_size: 2,
+                on_conflict,
                 ..lms_engine::RunOptions::default()
             };
             let planned = lms_engine::plan_run(&fixture_lms, &engine.legacy, &options).await?;
@@ -213,12 +214,11 @@ async fn an_api_write_racing_the_run_is_never_overwritten() -> anyhow::Result<()
             anyhow::Ok(planned.run_id)
         })
     };
-    // ...and commits its own edit once the run waits on that row.
     let mut waited = false;
     for _ in 0..600 {
         let waiting: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-             AND wait_event_type = 'Lock' AND query LIKE '%UPDATE course_enrollments%'",
+             AND wait_event_type = 'Lock'",
         )
         .fetch_one(fixture.lms())
         .await?;
@@ -228,24 +228,111 @@ async fn an_api_write_racing_the_run_is_never_overwritten() -> anyhow::Result<()
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    sqlx::raw_sql(
-        "UPDATE course_enrollments SET status = 'dropped', updated_at = now() WHERE legacy_id = 100; COMMIT",
-    )
-    .execute(&mut api)
-    .await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("{edit}; COMMIT")))
+        .execute(&mut api)
+        .await?;
     let run_id = run.await??;
+    anyhow::ensure!(waited, "the run never waited on the API's row");
+    Ok(run_id)
+}
 
-    assert!(waited, "the run reached the row while the API held it");
+/// The journal's open conflicts after `run_id`: (legacy id, kind).
+async fn journal_conflicts(
+    fixture: &support::Fixture,
+    run_id: uuid::Uuid,
+) -> anyhow::Result<Vec<(i64, lms_engine::ConflictKind)>> {
+    let report = lms_engine::report::build(fixture.lms(), run_id).await?;
+    Ok(entity(&report, "journal")
+        .open_conflicts
+        .iter()
+        .map(|c| (c.legacy_id, c.kind))
+        .collect())
+}
+
+#[tokio::test]
+async fn an_api_write_racing_the_run_is_never_overwritten() -> anyhow::Result<()> {
+    let fixture = migrated_school("race").await?;
+    fixture
+        .legacy_sql("UPDATE journal SET status = 'completed' WHERE id = 100")
+        .await?;
+
+    let run_id = run_racing_an_api_write(
+        &fixture,
+        KeepLms,
+        "SELECT 1 FROM course_enrollments WHERE legacy_id = 100 FOR UPDATE",
+        EDIT_IN_LMS,
+    )
+    .await?;
+
     let status = lms_value(fixture.lms(), "course_enrollments", "status", 100).await?;
     assert_eq!(status.as_deref(), Some("dropped"), "the API's write stands");
-    let report = lms_engine::report::build(fixture.lms(), run_id).await?;
-    let conflicts = &entity(&report, "journal").open_conflicts;
     assert_eq!(
-        conflicts
-            .iter()
-            .map(|c| (c.legacy_id, c.kind))
-            .collect::<Vec<_>>(),
+        journal_conflicts(&fixture, run_id).await?,
         vec![(100, lms_engine::ConflictKind::EditedDuringRun)]
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn an_api_grade_write_racing_the_run_is_never_overwritten() -> anyhow::Result<()> {
+    let fixture = migrated_school("gradeace").await?;
+    fixture
+        .legacy_sql("UPDATE journal SET status = 'completed' WHERE id = 100")
+        .await?;
+
+    // The API edits the row's final grade, not its enrollment.
+    let run_id = run_racing_an_api_write(
+        &fixture,
+        KeepLms,
+        "SELECT 1 FROM grades WHERE legacy_id = 100 FOR UPDATE",
+        "UPDATE grades SET raw_mark = '3', value = '3', points = 3 WHERE legacy_id = 100",
+    )
+    .await?;
+
+    let mark: Option<String> =
+        sqlx::query_scalar("SELECT raw_mark FROM grades WHERE legacy_id = 100")
+            .fetch_one(fixture.lms())
+            .await?;
+    assert_eq!(mark.as_deref(), Some("3"), "the API's write stands");
+    assert_eq!(
+        journal_conflicts(&fixture, run_id).await?,
+        vec![(100, lms_engine::ConflictKind::EditedDuringRun)]
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn an_lms_row_taken_on_while_the_api_edits_it_stays_linked_to_its_legacy_row()
+-> anyhow::Result<()> {
+    let fixture = migrated_school("adoptrace").await?;
+    fixture.lms_sql(&lms_born_enrollment("dropped")).await?;
+    fixture.legacy_sql(LEGACY_ROW_IN_THAT_COURSE).await?;
+    // Under take-legacy the run would write legacy's values over the LMS
+    // row it takes on; the API edits that row first.
+    let born = "legacy_id IS NULL AND course_id IN \
+                (SELECT id FROM courses WHERE semester = 2 AND NOT derived_from_legacy)";
+    run_racing_an_api_write(
+        &fixture,
+        TakeLegacy,
+        &format!("SELECT 1 FROM course_enrollments WHERE {born} FOR UPDATE"),
+        &format!(
+            "UPDATE course_enrollments SET status = 'completed', updated_at = now() WHERE {born}"
+        ),
+    )
+    .await?;
+
+    let report = fixture.rerun(2, KeepLms, 2).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    assert_eq!(
+        ledger(fixture.lms(), "journal", 104).await?.warnings,
+        Vec::<String>::new()
+    );
+    let status = lms_value(fixture.lms(), "course_enrollments", "status", 104).await?;
+    assert_eq!(
+        status.as_deref(),
+        Some("completed"),
+        "linked, the API's edit kept"
     );
     fixture.close().await
 }

@@ -304,6 +304,8 @@ struct Grades {
     adopted_join: &'static str,
     /// The grade the plan found, joined as `g` in the guarded write.
     guard_join: &'static str,
+    /// Locks the grades of the rows to apply, before the guarded write.
+    guard_lock: &'static str,
 }
 
 impl Grades {
@@ -318,6 +320,8 @@ impl Grades {
                                WHERE ag.enrollment_id = x.id AND ag.legacy_id IS NULL \
                                AND ag.kind = 'final' AND ag.source_deleted_at IS NULL LIMIT 1)",
                 guard_join: "LEFT JOIN grades g ON g.id = p.grade_id AND g.source_deleted_at IS NULL",
+                guard_lock: "SELECT 1 FROM grades g JOIN apply_plan p ON g.id = p.grade_id \
+                             WHERE p.action = 'apply' ORDER BY g.id FOR UPDATE OF g;",
             }
         } else {
             Grades {
@@ -326,6 +330,7 @@ impl Grades {
                 adopted_id: "NULL::bigint",
                 adopted_join: "",
                 guard_join: "",
+                guard_lock: "",
             }
         }
     }
@@ -366,6 +371,7 @@ async fn write_targets(
             ("columns", &columns),
             ("values", &values),
             ("grade_join", Grades::of(ctx.entity).guard_join),
+            ("lock_grades", Grades::of(ctx.entity).guard_lock),
             ("current_t", &owned.current("t", "g")),
         ],
     )?;

@@ -57,3 +57,20 @@ pub async fn lms_value(
         .fetch_one(pool)
         .await?)
 }
+
+/// An enrollment another service created for student 11 in course
+/// (Physics, semester 2), with the given status.
+pub fn lms_born_enrollment(status: &str) -> String {
+    format!(
+        "INSERT INTO courses (subject_id, group_id, academic_year, semester) \
+             SELECT s.id, g.id, '2024-2025', 2 FROM subjects s, student_groups g \
+             WHERE s.legacy_id = 2 AND g.legacy_id = 1; \
+         INSERT INTO course_enrollments (student_id, course_id, status, updated_at) \
+             SELECT st.id, c.id, '{status}', now() FROM students st, courses c \
+             WHERE st.legacy_id = 11 AND c.semester = 2 AND c.derived_from_legacy = false;"
+    )
+}
+
+/// Legacy's row for that enrollment's key.
+pub const LEGACY_ROW_IN_THAT_COURSE: &str = "INSERT INTO journal (id, student_id, subject_id, group_id, teacher_id, academic_year, semester, status) \
+     VALUES (104, 11, 2, 1, NULL, '2024-2025', 2, 'active')";

@@ -39,4 +39,4 @@ ORDER BY p.legacy_id;
 UPDATE grades g
 SET legacy_id = p.legacy_id
 FROM apply_plan p
-WHERE p.action IN ('agree', 'conflict') AND g.id = p.grade_id AND g.legacy_id IS NULL;
+WHERE p.action IN ('agree', 'conflict', 'raced') AND g.id = p.grade_id AND g.legacy_id IS NULL;
