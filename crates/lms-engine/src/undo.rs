@@ -44,6 +44,7 @@ pub async fn undo_run(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, EngineE
         .await
         .lms()?;
     check_undoable(&mut tx, run_id).await?;
+    checks::hold_writers(&mut tx).await?;
     checks::rows_as_left(&mut tx, run_id).await?;
     checks::no_new_references(&mut tx, run_id).await?;
     let restored = restore::restore(&mut tx, run_id).await?;

@@ -361,3 +361,44 @@ async fn a_chunk_that_fails_and_retries_leaves_one_image_per_row() -> anyhow::Re
     assert_eq!(full_contents(fixture.lms()).await?, before);
     fixture.close().await
 }
+
+#[tokio::test]
+async fn an_lms_edit_committing_while_an_undo_runs_refuses_it() -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let fixture = migrated_school("undorace").await?;
+    fixture.legacy_sql(SCHOOL_DELTA).await?;
+    let run = delta(&fixture, 2).await?;
+    // An API transaction has edited a row the run wrote, uncommitted.
+    let mut api = sqlx::PgConnection::connect(fixture.settings.database.url.expose()).await?;
+    sqlx::raw_sql("BEGIN; UPDATE users SET email = 'edited.in.lms@mail.kz' WHERE legacy_id = 1")
+        .execute(&mut api)
+        .await?;
+    let lms = fixture.lms().clone();
+    let undo = tokio::spawn(async move { undo_run(&lms, run).await });
+    // It commits once the undo waits on it.
+    for _ in 0..600 {
+        let waiting: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock')",
+        )
+        .fetch_one(fixture.lms())
+        .await?;
+        if waiting || undo.is_finished() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sqlx::raw_sql("COMMIT").execute(&mut api).await?;
+
+    let undone = undo.await?;
+
+    assert!(
+        matches!(undone, Err(EngineError::UndoRefused(_))),
+        "{undone:?}"
+    );
+    let email: Option<String> = sqlx::query_scalar("SELECT email FROM users WHERE legacy_id = 1")
+        .fetch_one(fixture.lms())
+        .await?;
+    assert_eq!(email.as_deref(), Some("edited.in.lms@mail.kz"));
+    fixture.close().await
+}

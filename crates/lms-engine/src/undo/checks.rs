@@ -16,6 +16,34 @@ const DRIFTED: &str = include_str!("sql/drifted.sql");
 const FOREIGN_KEYS: &str = include_str!("sql/foreign_keys.sql");
 const REFERRERS: &str = include_str!("sql/referrers.sql");
 
+/// Makes every writer of the LMS tables, and of the tables that reference
+/// them, wait until the undo commits (reads go on): the checks then see
+/// every write committed before it, and none lands after them. Without it,
+/// an API edit committing during an undo was overwritten by the restore,
+/// and a grade added to an enrollment the undo removed went with it.
+pub(super) async fn hold_writers(tx: &mut PgConnection) -> Result<(), EngineError> {
+    let names: Vec<&str> = DOMAIN_TABLES.iter().map(|table| table.name).collect();
+    let mut tables: std::collections::BTreeSet<String> =
+        names.iter().map(|name| (*name).to_owned()).collect();
+    for key in sqlx::query(FOREIGN_KEYS)
+        .bind(&names)
+        .fetch_all(&mut *tx)
+        .await
+        .lms()?
+    {
+        tables.insert(key.try_get("referencing_table").lms()?);
+    }
+    let list: Vec<String> = tables.into_iter().collect();
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
+        list.join(", ")
+    )))
+    .execute(&mut *tx)
+    .await
+    .lms()?;
+    Ok(())
+}
+
 /// A row named in a refusal.
 struct NamedRow {
     text: String,
