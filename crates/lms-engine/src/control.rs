@@ -221,6 +221,10 @@ pub async fn retry_rejected(
     max_chunks: usize,
     request_id: Option<String>,
 ) -> Result<PlannedRun, EngineError> {
+    // A request retried after its run fixed every row still gets its run.
+    if let Some(existing) = crate::plan::run_with_request_id(lms, request_id.as_deref()).await? {
+        return Ok(existing);
+    }
     let rows = sqlx::query(
         "SELECT DISTINCT entity FROM migration.ledger WHERE outcome = 'rejected' AND source_deleted_at IS NULL",
     )

@@ -139,11 +139,11 @@ pub fn selected_entities(options: &RunOptions) -> Vec<LegacyEntity> {
 }
 
 /// The run an earlier request with the same idempotency key started.
-async fn run_with_request_id(
+pub(crate) async fn run_with_request_id(
     lms: &PgPool,
-    options: &RunOptions,
+    request_id: Option<&str>,
 ) -> Result<Option<PlannedRun>, EngineError> {
-    let Some(request_id) = &options.request_id else {
+    let Some(request_id) = request_id else {
         return Ok(None);
     };
     let existing = sqlx::query("SELECT id FROM migration.runs WHERE request_id = $1")
@@ -178,7 +178,7 @@ pub async fn plan_run(
             "a run must be allowed at least 1 chunk (migration.max_chunks)".to_owned(),
         ));
     }
-    if let Some(existing) = run_with_request_id(lms, options).await? {
+    if let Some(existing) = run_with_request_id(lms, options.request_id.as_deref()).await? {
         return Ok(existing);
     }
     let entities = selected_entities(options);
@@ -230,7 +230,7 @@ pub async fn plan_run(
         {
             drop(tx);
             // A planner with the same request id won: its run is the answer.
-            if let Some(existing) = run_with_request_id(lms, options).await? {
+            if let Some(existing) = run_with_request_id(lms, options.request_id.as_deref()).await? {
                 return Ok(existing);
             }
             if let Some(active) = active_run(lms).await? {

@@ -484,3 +484,47 @@ async fn an_organization_whose_missing_parent_arrives_is_linked_without_a_warnin
     );
     fixture.close().await
 }
+
+#[tokio::test]
+async fn a_retry_of_rejected_rows_asked_again_after_it_fixed_them_gets_its_run()
+-> anyhow::Result<()> {
+    let fixture = support::school::migrated_school("retryagain").await?;
+    // A student whose person is missing is rejected; then legacy fixes it.
+    fixture
+        .legacy_sql("INSERT INTO students (id, person_id, organization_id) VALUES (90, 95, 1);")
+        .await?;
+    let rejected = fixture
+        .rerun(2, lms_engine::ConflictPolicy::KeepLms, 2)
+        .await?;
+    anyhow::ensure!(
+        rejected.status == RunStatus::Succeeded,
+        "{:?}",
+        rejected.error
+    );
+    fixture
+        .legacy_sql("UPDATE students SET person_id = 3 WHERE id = 90;")
+        .await?;
+    let queue = lms_engine::setup::connect_queue(&fixture.settings).await?;
+    let retry = |request_id: &'static str| {
+        lms_engine::control::retry_rejected(
+            fixture.lms(),
+            fixture.legacy(),
+            &queue,
+            &[],
+            10,
+            lms_config::MigrationSettings::DEFAULT_MAX_CHUNKS,
+            Some(request_id.to_owned()),
+        )
+    };
+    let first = retry("retry-1").await?;
+    run_until(&fixture.engine, first.run_id, |_, _| false).await?;
+    assert_eq!(
+        fixture.report(first.run_id).await?.status,
+        RunStatus::Succeeded
+    );
+
+    let again = retry("retry-1").await?;
+
+    assert_eq!((again.run_id, again.created), (first.run_id, false));
+    fixture.close().await
+}
