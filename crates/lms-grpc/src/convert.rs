@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use lms_domain::account::Role;
+use lms_domain::instant::lms_can_hold;
 use lms_domain::mark::GradeScale;
 use lms_domain::model::{self, GradeKind, Legacy, MaterialKind};
 use lms_domain::person::Gender;
@@ -10,11 +11,17 @@ use lms_domain::status::{EnrollmentStatus, StudentStatus, SubmissionStatus};
 use crate::names::{name, optional_name};
 use crate::pb::lms::v1 as pb;
 
+/// An instant as protobuf holds it: absent outside the years 1 to 9999 UTC,
+/// which a `Timestamp` cannot carry and clients refuse to decode (a legacy
+/// time in year 1 or 9999 can land outside them once read in its zone).
 pub fn timestamp(value: Option<DateTime<Utc>>) -> Option<prost_types::Timestamp> {
-    value.map(|time| prost_types::Timestamp {
-        seconds: time.timestamp(),
-        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(0),
-    })
+    value
+        .filter(|time| lms_can_hold(*time))
+        .map(|time| prost_types::Timestamp {
+            seconds: time.timestamp(),
+            // chrono counts a leap second past 999,999,999; protobuf does not.
+            nanos: i32::try_from(time.timestamp_subsec_nanos().min(999_999_999)).unwrap_or(0),
+        })
 }
 
 pub fn date(value: Option<NaiveDate>) -> Option<pb::Date> {
@@ -275,5 +282,30 @@ impl From<model::CourseMaterial> for pb::CourseMaterial {
             create_time: timestamp(Some(value.created_at)),
             update_time: timestamp(Some(value.updated_at)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_instant_protobuf_cannot_carry_is_absent() {
+        let utc = |year, month, day| {
+            NaiveDate::from_ymd_opt(year, month, day)
+                .and_then(|date| date.and_hms_opt(0, 0, 0))
+                .map(|time| time.and_utc())
+        };
+        assert_eq!(timestamp(utc(0, 12, 31)), None);
+        assert_eq!(timestamp(utc(10_000, 1, 1)), None);
+        let first = utc(1, 1, 1);
+        assert!(first.is_some());
+        assert_eq!(
+            timestamp(first),
+            Some(prost_types::Timestamp {
+                seconds: -62_135_596_800,
+                nanos: 0
+            })
+        );
     }
 }

@@ -56,9 +56,11 @@ pub fn parse_material(field: &str, name: &str) -> Result<(i64, i64), ApiError> {
     }
 }
 
+/// A positive id in its one spelling: `0042` names what `42` names, so it
+/// would reach the audit trail as another resource.
 fn positive(field: &str, text: &str) -> Result<i64, ApiError> {
     match text.parse::<i64>() {
-        Ok(id) if id > 0 && !text.starts_with('+') => Ok(id),
+        Ok(id) if id > 0 && text == id.to_string() => Ok(id),
         _ => Err(ApiError::invalid(
             field,
             "the id must be a positive integer",
@@ -89,6 +91,8 @@ mod tests {
             "students/0",
             "students/-1",
             "students/+3",
+            "students/0042",
+            "students/042",
             "students/1/2",
             "courses/1",
             "students/x",
@@ -100,6 +104,7 @@ mod tests {
             Some((3, 9))
         );
         assert!(parse_material("name", "courses/3/materials").is_err());
+        assert!(parse_material("name", "courses/03/materials/9").is_err());
         assert_eq!(parse_optional_id("group", "groups", "").ok(), Some(None));
     }
 }

@@ -257,6 +257,20 @@ pub fn optional_text(field: &str, value: &str, max: usize) -> Result<Option<Stri
     Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))
 }
 
+/// Optional text kept exactly as sent (a material's body, whose leading
+/// spaces can be its indentation): blank is absent; too long or holding a
+/// NUL is invalid.
+pub fn verbatim_text(field: &str, value: &str, max: usize) -> Result<Option<String>, ApiError> {
+    no_nul(field, value)?;
+    if value.chars().count() > max {
+        return Err(ApiError::invalid(
+            field,
+            format!("is longer than {max} characters"),
+        ));
+    }
+    Ok((!value.trim().is_empty()).then(|| value.to_owned()))
+}
+
 /// Required text: present, not blank, not too long.
 pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
     optional_text(field, value, max)?.ok_or_else(|| ApiError::invalid(field, "is required"))
@@ -280,6 +294,17 @@ mod tests {
         assert!(page(-1, "", "b").is_err());
         assert_eq!(page(5000, "", "b").ok().map(|p| p.size()), Some(1000));
         assert_eq!(next_token(None, "b"), "");
+    }
+
+    #[test]
+    fn verbatim_text_keeps_its_spaces_and_is_absent_when_blank() {
+        let code = "    indented code\n";
+        assert_eq!(
+            verbatim_text("body", code, 100).ok().flatten().as_deref(),
+            Some(code)
+        );
+        assert_eq!(verbatim_text("body", " \n\t", 100).ok(), Some(None));
+        assert!(verbatim_text("body", "a\0b", 100).is_err());
     }
 
     #[test]

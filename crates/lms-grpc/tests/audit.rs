@@ -320,6 +320,50 @@ async fn migration_control_calls_are_audited() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn a_control_call_cut_off_by_its_deadline_after_committing_is_still_audited()
+-> anyhow::Result<()> {
+    // The server gives up on a call after 2 s (grpc.request_timeout).
+    let app = support::spawn_app_with("auditdeadline", Data::Empty, false, |settings| {
+        settings.grpc.request_timeout = std::time::Duration::from_secs(2);
+    })
+    .await?;
+    // The audit table is locked: the run is planned and committed, and its
+    // audit row waits, past the client's deadline.
+    let mut lock = app.lms.begin().await?;
+    sqlx::query("LOCK TABLE api.audit_events IN EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await?;
+    let mut admin = MigrationServiceClient::new(app.authed(Some(ADMIN)).await?);
+    let status = admin
+        .start_run(mpb::StartRunRequest {
+            dry_run: true,
+            ..Default::default()
+        })
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("the call ended before its deadline"))?;
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    lock.rollback().await?;
+
+    let mut audited = 0;
+    for _ in 0..200 {
+        audited = count(
+            &app,
+            "SELECT count(*) FROM api.audit_events \
+             WHERE method = '/lms.migration.v1.MigrationService/StartRun' AND code = 0",
+        )
+        .await?;
+        if audited > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(audited, 1);
+    assert_eq!(count(&app, "SELECT count(*) FROM migration.runs").await?, 1);
+    app.close().await
+}
+
+#[tokio::test]
 async fn audit_pages_are_bound_to_their_filter() -> anyhow::Result<()> {
     let (app, course) = app_with_course("auditpaging").await?;
     let mut writer = courses(&app, WRITER).await?;

@@ -16,7 +16,7 @@ use crate::names::{parse_id, parse_material};
 use crate::pb::lms::v1 as pb;
 use crate::pb::lms::v1::course_service_server::CourseService;
 use crate::request::{
-    MAX_LONG_TEXT, MAX_SHORT_TEXT, filter, optional_text, required_text, update_mask,
+    MAX_LONG_TEXT, MAX_SHORT_TEXT, filter, optional_text, required_text, update_mask, verbatim_text,
 };
 
 const UPDATABLE: [&str; 5] = ["title", "kind", "url", "body", "position"];
@@ -61,7 +61,7 @@ fn new_material(material: &pb::CourseMaterial) -> Result<NewMaterial, ApiError> 
         title: required_text("course_material.title", &material.title, MAX_SHORT_TEXT)?,
         kind,
         url,
-        body: optional_text("course_material.body", &material.body, MAX_LONG_TEXT)?,
+        body: verbatim_text("course_material.body", &material.body, MAX_LONG_TEXT)?,
         position: position("course_material.position", material.position)?,
     })
 }
@@ -85,7 +85,7 @@ fn material_patch(
             }
             "url" => patch.url = Some(url("course_material.url", &material.url)?),
             "body" => {
-                patch.body = Some(optional_text(
+                patch.body = Some(verbatim_text(
                     "course_material.body",
                     &material.body,
                     MAX_LONG_TEXT,

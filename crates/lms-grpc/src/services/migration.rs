@@ -2,7 +2,7 @@
 //! and the ledger, over the migration engine.
 
 use chrono::{DateTime, Utc};
-use lms_domain::audit::AuditFilter;
+use lms_domain::audit::{AuditFilter, Call};
 use lms_domain::instant::lms_can_hold;
 use lms_domain::{DomainError, LegacyEntity, RejectReason, WarningCode};
 use lms_engine::bulk::LoadPath;
@@ -61,8 +61,12 @@ fn run_id(field: &str, name: &str) -> Result<Uuid, ApiError> {
     let id = name
         .strip_prefix("runs/")
         .ok_or_else(|| ApiError::invalid(field, "must be a run name like \"runs/<uuid>\""))?;
+    // Only the one spelling the API gives out (lower case, hyphenated):
+    // another would reach the audit trail as another resource.
     Uuid::parse_str(id)
-        .map_err(|_| ApiError::invalid(field, "must be a run name like \"runs/<uuid>\""))
+        .ok()
+        .filter(|uuid| uuid.hyphenated().to_string() == id)
+        .ok_or_else(|| ApiError::invalid(field, "must be a run name like \"runs/<uuid>\""))
 }
 
 fn entities(field: &str, names: &[String]) -> Result<Vec<LegacyEntity>, ApiError> {
@@ -336,8 +340,9 @@ fn chunk_size(value: i32, default: u32) -> Result<u32, ApiError> {
 impl MigrationService for MigrationApi {
     async fn start_run(&self, request: Request<pb::StartRunRequest>) -> ApiResult<pb::Run> {
         let call = call_of(&request)?;
-        let result = self.start_run_as(request.into_inner()).await;
-        finish_control(&self.lms, &call, result, |run| run.name.clone()).await
+        let (api, request) = (self.clone(), request.into_inner());
+        self.control(call, async move { api.start_run_as(request).await })
+            .await
     }
 
     async fn get_run(&self, request: Request<pb::GetRunRequest>) -> ApiResult<pb::Run> {
@@ -388,32 +393,33 @@ impl MigrationService for MigrationApi {
         let mut call = call_of(&request)?;
         let name = &request.get_ref().name;
         call.resource = well_formed(name, |name| run_id("", name));
-        let result = async {
-            let id = run_id("name", name)?;
-            Ok(control::cancel_run(&self.lms, id).await?.into())
-        }
-        .await;
-        finish_control(&self.lms, &call, result, |run: &pb::Run| run.name.clone()).await
+        let (lms, name) = (self.lms.clone(), name.clone());
+        self.control(call, async move {
+            let id = run_id("name", &name)?;
+            Ok(control::cancel_run(&lms, id).await?.into())
+        })
+        .await
     }
 
     async fn undo_run(&self, request: Request<pb::UndoRunRequest>) -> ApiResult<pb::Run> {
         let mut call = call_of(&request)?;
         let name = &request.get_ref().name;
         call.resource = well_formed(name, |name| run_id("", name));
-        let result = async {
-            let id = run_id("name", name)?;
-            Ok(lms_engine::undo::undo_run(&self.lms, id).await?.into())
-        }
-        .await;
-        finish_control(&self.lms, &call, result, |run: &pb::Run| run.name.clone()).await
+        let (lms, name) = (self.lms.clone(), name.clone());
+        self.control(call, async move {
+            let id = run_id("name", &name)?;
+            Ok(lms_engine::undo::undo_run(&lms, id).await?.into())
+        })
+        .await
     }
 
     async fn approve_run(&self, request: Request<pb::ApproveRunRequest>) -> ApiResult<pb::Run> {
         let mut call = call_of(&request)?;
         let name = &request.get_ref().name;
         call.resource = well_formed(name, |name| run_id("", name));
-        let result = self.approve_run_as(name).await;
-        finish_control(&self.lms, &call, result, |run: &pb::Run| run.name.clone()).await
+        let (api, name) = (self.clone(), name.clone());
+        self.control(call, async move { api.approve_run_as(&name).await })
+            .await
     }
 
     async fn get_coverage_report(
@@ -521,8 +527,9 @@ impl MigrationService for MigrationApi {
         request: Request<pb::RetryRejectedRequest>,
     ) -> ApiResult<pb::Run> {
         let call = call_of(&request)?;
-        let result = self.retry_rejected_as(request.into_inner()).await;
-        finish_control(&self.lms, &call, result, |run| run.name.clone()).await
+        let (api, request) = (self.clone(), request.into_inner());
+        self.control(call, async move { api.retry_rejected_as(request).await })
+            .await
     }
 
     async fn list_audit_events(
@@ -548,6 +555,27 @@ impl MigrationService for MigrationApi {
 
 /// The control calls' work, between the audit bookkeeping of the handlers.
 impl MigrationApi {
+    /// Runs a control call to its end, its audit row included, on a task of
+    /// its own: a client that goes away once the engine has committed (its
+    /// deadline passing, a cancel) drops only the answer, never the record
+    /// of what was done.
+    async fn control(
+        &self,
+        call: Call,
+        work: impl Future<Output = Result<pb::Run, ApiError>> + Send + 'static,
+    ) -> ApiResult<pb::Run> {
+        let lms = self.lms.clone();
+        tokio::spawn(async move {
+            let result = work.await;
+            finish_control(&lms, &call, result, |run: &pb::Run| run.name.clone()).await
+        })
+        .await
+        .unwrap_or_else(|error| {
+            tracing::error!(%error, "a migration-control call's task ended abnormally");
+            Err(tonic::Status::internal("the call ended abnormally"))
+        })
+    }
+
     async fn start_run_as(&self, request: pb::StartRunRequest) -> Result<pb::Run, ApiError> {
         let options = RunOptions {
             entities: entities("entities", &request.entities)?,
@@ -648,8 +676,11 @@ fn instant(
 ) -> Result<Option<DateTime<Utc>>, ApiError> {
     value
         .map(|time| {
+            // protobuf's nanos are 0 to 999,999,999; chrono would read more
+            // as a leap second.
             u32::try_from(time.nanos)
                 .ok()
+                .filter(|nanos| *nanos < 1_000_000_000)
                 .and_then(|nanos| DateTime::from_timestamp(time.seconds, nanos))
                 .filter(|at| lms_can_hold(*at))
                 .ok_or_else(|| {
@@ -699,4 +730,37 @@ fn outcome_filter(request: &pb::ListRowOutcomesRequest) -> Result<OutcomeFilter,
         warning,
         conflict: request.conflict,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_filter_time_with_nanos_past_a_second_is_invalid() {
+        let leap = prost_types::Timestamp {
+            seconds: 1_735_689_599,
+            nanos: 1_500_000_000,
+        };
+        assert!(instant("start_time", Some(&leap)).is_err());
+        let last = prost_types::Timestamp {
+            nanos: 999_999_999,
+            ..leap
+        };
+        assert!(instant("start_time", Some(&last)).is_ok());
+    }
+
+    #[test]
+    fn a_run_name_has_one_spelling() {
+        let id = "0193a4c2-7b1e-7d40-9f3e-2a6c1d0e5b71";
+        assert!(run_id("name", &format!("runs/{id}")).is_ok());
+        for other in [
+            format!("runs/{}", id.to_uppercase()),
+            format!("runs/{{{id}}}"),
+            format!("runs/urn:uuid:{id}"),
+            format!("runs/{}", id.replace('-', "")),
+        ] {
+            assert!(run_id("name", &other).is_err(), "{other}");
+        }
+    }
 }
