@@ -338,6 +338,63 @@ async fn an_lms_row_taken_on_while_the_api_edits_it_stays_linked_to_its_legacy_r
 }
 
 #[tokio::test]
+async fn an_lms_row_born_while_the_run_inserts_its_key_is_taken_on_by_the_retry()
+-> anyhow::Result<()> {
+    use sqlx::Connection;
+    let fixture = migrated_school("bornrace").await?;
+    fixture.legacy_sql(LEGACY_ROW_IN_THAT_COURSE).await?;
+    let options = lms_engine::RunOptions {
+        chunk_size: 2,
+        ..lms_engine::RunOptions::default()
+    };
+    let planned = lms_engine::plan_run(fixture.lms(), fixture.legacy(), &options).await?;
+    support::run_until(&fixture.engine, planned.run_id, |entity, phase| {
+        (entity, phase) == ("journal", "apply")
+    })
+    .await?;
+    // Resolved, legacy's new row is to be inserted; meanwhile another
+    // service enrolls the same student in the same course, and commits once
+    // the run waits on that key.
+    let mut api = sqlx::PgConnection::connect(fixture.settings.database.url.expose()).await?;
+    sqlx::raw_sql(
+        "BEGIN; INSERT INTO course_enrollments (student_id, course_id, status, updated_at) \
+         SELECT st.id, c.id, 'active', now() FROM students st, courses c, subjects s \
+         WHERE st.legacy_id = 11 AND c.subject_id = s.id AND s.legacy_id = 2 AND c.semester = 2",
+    )
+    .execute(&mut api)
+    .await?;
+    let engine = fixture.engine.clone();
+    let run_id = planned.run_id;
+    let rest =
+        tokio::spawn(async move { lms_engine::inline::run_inline(&engine, run_id, 1).await });
+    for _ in 0..600 {
+        let waiting: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock')",
+        )
+        .fetch_one(fixture.lms())
+        .await?;
+        if waiting || rest.is_finished() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    sqlx::raw_sql("COMMIT").execute(&mut api).await?;
+    rest.await??;
+
+    let report = fixture.report(run_id).await?;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    let enrollments: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM course_enrollments e JOIN students st ON st.id = e.student_id \
+         JOIN courses c ON c.id = e.course_id WHERE st.legacy_id = 11 AND c.semester = 2",
+    )
+    .fetch_one(fixture.lms())
+    .await?;
+    assert_eq!(enrollments, 1, "taken on, not created twice");
+    fixture.close().await
+}
+
+#[tokio::test]
 async fn a_rerun_under_another_legacy_time_zone_looks_at_every_row_again() -> anyhow::Result<()> {
     let mut fixture = migrated_school("timezone").await?;
     // Legacy is unchanged, but its timestamps now mean other instants.
