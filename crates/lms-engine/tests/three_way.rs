@@ -414,3 +414,37 @@ async fn a_rerun_under_another_legacy_time_zone_looks_at_every_row_again() -> an
     assert_eq!(submitted.as_deref(), Some("1736470800"));
     fixture.close().await
 }
+
+#[tokio::test]
+async fn a_journal_row_merged_and_then_set_apart_again_comes_back_with_its_grade()
+-> anyhow::Result<()> {
+    let fixture = migrated_school("unmerge").await?;
+    // Row 101 takes row 100's key (semester 1): it merges, and its
+    // enrollment and final grade are retired; then legacy sets it back.
+    fixture
+        .legacy_sql("UPDATE journal SET semester = 1 WHERE id = 101")
+        .await?;
+    let merged = fixture.rerun(2, KeepLms, 2).await?;
+    anyhow::ensure!(merged.status == RunStatus::Succeeded, "{:?}", merged.error);
+    fixture
+        .legacy_sql("UPDATE journal SET semester = 2 WHERE id = 101")
+        .await?;
+
+    let report = fixture.rerun(2, KeepLms, 2).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    assert!(
+        entity(&report, "journal").open_conflicts.is_empty(),
+        "{:?}",
+        entity(&report, "journal").open_conflicts
+    );
+    let live: (bool, Option<String>) = sqlx::query_as(
+        "SELECT e.source_deleted_at IS NULL, \
+                (SELECT g.raw_mark FROM grades g WHERE g.legacy_id = 101 AND g.source_deleted_at IS NULL) \
+         FROM course_enrollments e WHERE e.legacy_id = 101",
+    )
+    .fetch_one(fixture.lms())
+    .await?;
+    assert_eq!(live, (true, Some("4".to_owned())));
+    fixture.close().await
+}

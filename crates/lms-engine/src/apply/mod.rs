@@ -319,7 +319,8 @@ impl Grades {
                 adopted_join: "LEFT JOIN grades g ON g.id = (SELECT ag.id FROM grades ag \
                                WHERE ag.enrollment_id = x.id AND ag.legacy_id IS NULL \
                                AND ag.kind = 'final' AND ag.source_deleted_at IS NULL LIMIT 1)",
-                guard_join: "LEFT JOIN grades g ON g.id = p.grade_id AND g.source_deleted_at IS NULL",
+                guard_join: "LEFT JOIN grades g ON g.id = p.grade_id \
+                             AND (g.source_deleted_at IS NULL OR p.retired)",
                 guard_lock: "SELECT 1 FROM grades g JOIN apply_plan p ON g.id = p.grade_id \
                              WHERE p.action = 'apply' ORDER BY g.id FOR UPDATE OF g;",
             }
