@@ -189,7 +189,11 @@ fn unquote(value: &str) -> Option<String> {
     {
         return (!inner.contains('"')).then(|| inner.to_owned());
     }
-    (!value.is_empty() && !value.contains(['"', ' '])).then(|| value.to_owned())
+    // Unquoted, a value holds no white space at all: a tab is no more a
+    // separator here than inside `AND`, and is refused rather than read
+    // as part of the value.
+    (!value.is_empty() && !value.contains(|c: char| c == '"' || c.is_whitespace()))
+        .then(|| value.to_owned())
 }
 
 /// Checks an update mask against the fields a method may change.
@@ -320,6 +324,13 @@ mod tests {
         assert!(filter("student = a AND student = b", &["student"]).is_err());
         assert!(filter("student", &["student"]).is_err());
         assert!(filter("x = 1", &[]).is_err());
+        assert!(
+            filter(
+                "academic_year=2024-2025\tAND\tsubject=subjects/1",
+                &["academic_year", "subject"]
+            )
+            .is_err()
+        );
         assert!(filter("  ", &[]).unwrap().is_empty());
         assert_eq!(
             filter(r#"academic_year = "2024-2025""#, &["academic_year"]).unwrap()["academic_year"],
