@@ -134,3 +134,25 @@ async fn getting_a_material_larger_than_a_response_is_the_same_clear_error() -> 
     assert_eq!(reason.as_deref(), Some("RESPONSE_ITEM_TOO_LARGE"));
     app.close().await
 }
+
+#[tokio::test]
+async fn a_coverage_report_larger_than_a_response_is_the_same_clear_error() -> anyhow::Result<()> {
+    use lms_grpc::pb::lms::migration::v1 as mpb;
+    use lms_grpc::pb::lms::migration::v1::migration_service_client::MigrationServiceClient;
+    let app = spawn_app_with("reporttoolarge", Data::Migrated, false, |settings| {
+        settings.grpc.max_message_bytes = 200;
+    })
+    .await?;
+    let mut client = MigrationServiceClient::new(app.authed(Some(support::ADMIN)).await?);
+
+    let status = client
+        .get_coverage_report(mpb::GetCoverageReportRequest::default())
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("a report larger than a response was served"))?;
+
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    let reason = status.get_details_error_info().map(|info| info.reason);
+    assert_eq!(reason.as_deref(), Some("RESPONSE_ITEM_TOO_LARGE"));
+    app.close().await
+}

@@ -436,9 +436,8 @@ impl MigrationService for MigrationApi {
         } else {
             run_id("name", name).or_status()?
         };
-        Ok(Response::new(
-            report::build(&self.lms, id).await.or_status()?.into(),
-        ))
+        let report: pb::CoverageReport = report::build(&self.lms, id).await.or_status()?.into();
+        Ok(Response::new(self.budget.whole(report).or_status()?))
     }
 
     async fn list_row_outcomes(
@@ -485,26 +484,30 @@ impl MigrationService for MigrationApi {
         let conflict = explanation
             .conflict
             .map(|entry| conflict(&explanation.entity, &entry));
-        Ok(Response::new(pb::RowOutcome {
-            conflict,
-            entity: explanation.entity,
-            legacy_id: explanation.legacy_id,
-            outcome: row_outcome,
-            reason: explanation.reason.unwrap_or_default(),
-            warnings: explanation.warnings,
-            detail: explanation.detail.unwrap_or_default(),
-            target: explanation
-                .target_id
-                .map(|id| format!("{}/{id}", explanation.target_table))
-                .unwrap_or_default(),
-            survivor_legacy_id: explanation.survivor_legacy_id.unwrap_or_default(),
-            source_deleted: explanation.source_deleted,
-            run: explanation
-                .run_id
-                .map(|run| format!("runs/{run}"))
-                .unwrap_or_default(),
-            explanation: explanation.text,
-        }))
+        Ok(Response::new(
+            self.budget
+                .whole(pb::RowOutcome {
+                    conflict,
+                    entity: explanation.entity,
+                    legacy_id: explanation.legacy_id,
+                    outcome: row_outcome,
+                    reason: explanation.reason.unwrap_or_default(),
+                    warnings: explanation.warnings,
+                    detail: explanation.detail.unwrap_or_default(),
+                    target: explanation
+                        .target_id
+                        .map(|id| format!("{}/{id}", explanation.target_table))
+                        .unwrap_or_default(),
+                    survivor_legacy_id: explanation.survivor_legacy_id.unwrap_or_default(),
+                    source_deleted: explanation.source_deleted,
+                    run: explanation
+                        .run_id
+                        .map(|run| format!("runs/{run}"))
+                        .unwrap_or_default(),
+                    explanation: explanation.text,
+                })
+                .or_status()?,
+        ))
     }
 
     async fn verify_run(
@@ -519,7 +522,7 @@ impl MigrationService for MigrationApi {
         let report = verify::verify(&self.lms, &self.legacy, &options)
             .await
             .or_status()?;
-        Ok(Response::new(report.into()))
+        Ok(Response::new(self.budget.whole(report.into()).or_status()?))
     }
 
     async fn retry_rejected(
