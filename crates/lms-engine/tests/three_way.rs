@@ -448,3 +448,46 @@ async fn a_journal_row_merged_and_then_set_apart_again_comes_back_with_its_grade
     assert_eq!(live, (true, Some("4".to_owned())));
     fixture.close().await
 }
+
+#[tokio::test]
+async fn a_journal_row_deleted_and_restored_brings_back_the_lms_grades_of_its_enrollment()
+-> anyhow::Result<()> {
+    let fixture = migrated_school("restoregrades").await?;
+    // A teacher gives an interim grade in the LMS; then legacy deletes the
+    // row, and restores it as it was.
+    fixture
+        .lms_sql(
+            "INSERT INTO grades (enrollment_id, kind, raw_mark, scale, value, points, graded_at) \
+             SELECT id, 'interim', '4', 'five_point', '4', 4, now() FROM course_enrollments \
+             WHERE legacy_id = 102",
+        )
+        .await?;
+    fixture
+        .legacy_sql(
+            "CREATE TABLE journal_kept AS SELECT * FROM journal WHERE id = 102; \
+             DELETE FROM journal WHERE id = 102;",
+        )
+        .await?;
+    let deleted = fixture.rerun(2, KeepLms, 2).await?;
+    anyhow::ensure!(
+        deleted.status == RunStatus::Succeeded,
+        "{:?}",
+        deleted.error
+    );
+    fixture
+        .legacy_sql("INSERT INTO journal SELECT * FROM journal_kept; DROP TABLE journal_kept;")
+        .await?;
+
+    let report = fixture.rerun(2, KeepLms, 2).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    let live: (bool, bool) = sqlx::query_as(
+        "SELECT e.source_deleted_at IS NULL, g.source_deleted_at IS NULL \
+         FROM course_enrollments e JOIN grades g ON g.enrollment_id = e.id AND g.kind = 'interim' \
+         WHERE e.legacy_id = 102",
+    )
+    .fetch_one(fixture.lms())
+    .await?;
+    assert_eq!(live, (true, true));
+    fixture.close().await
+}

@@ -16,6 +16,15 @@ WHERE a.legacy_id = p.legacy_id
   AND ((p.action IN ('apply', 'insert') AND a.grade_raw_mark IS NOT NULL) OR p.action IN ('agree', 'conflict'))
   AND p.grade_id IS NOT NULL AND g.legacy_id = p.legacy_id AND g.id <> p.grade_id;
 
+-- A retired enrollment that comes back brings back the grades born in the
+-- LMS that were retired with it, at the same instant (a teacher's interim
+-- grades); the row's own final grade is written below.
+UPDATE grades g
+SET source_deleted_at = NULL
+FROM apply_plan p
+WHERE p.action = 'apply' AND p.retired AND g.enrollment_id = p.target_id
+  AND g.legacy_id IS NULL AND g.source_deleted_at = p.retired_at;
+
 -- The grade written: the one found (own or adopted), else the row's own
 -- retired one, else a new one.
 UPDATE apply_plan p
