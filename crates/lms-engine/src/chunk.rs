@@ -172,7 +172,13 @@ pub async fn run_delivered_chunk(
             }
             Ok(None) => return Ok(ChunkOutcome::Skipped("held by another worker")),
             Err(error) => {
-                let transient = error.class() == FailureClass::Transient;
+                // A key the API took while the chunk ran (an enrollment, a
+                // course, a login born in the LMS) is worth a retry: it
+                // plans again, sees the row and takes it on, as a later run
+                // would. A unique violation that is not that fails the run
+                // on the last attempt, with its own message.
+                let transient =
+                    error.class() == FailureClass::Transient || error.is_unique_violation();
                 record_error(&ctx.lms, chunk_id, &error).await;
                 if transient && attempt < ctx.retry.max_attempts {
                     metrics::counter!("lms_chunk_retries_total", &labels).increment(1);

@@ -77,17 +77,17 @@ fn fitting_chunk_size_advice(smallest: Option<u64>) -> String {
 const UNIQUE_VIOLATION: &str = "23505";
 
 impl EngineError {
+    /// Whether the LMS refused a row for a unique key another transaction
+    /// holds. A chunk tries again after one (`chunk::run_delivered_chunk`):
+    /// the key may have been taken by the API while it ran.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, EngineError::Lms(sqlx::Error::Database(error))
+            if error.code().as_deref() == Some(UNIQUE_VIOLATION))
+    }
+
     /// Whether trying the same work again may succeed.
     pub fn class(&self) -> FailureClass {
         match self {
-            // A key the API took while the chunk ran (an enrollment, a
-            // course, a login born in the LMS): the retry plans again, sees
-            // the row and takes it on, as a run that came later would.
-            EngineError::Lms(sqlx::Error::Database(error))
-                if error.code().as_deref() == Some(UNIQUE_VIOLATION) =>
-            {
-                FailureClass::Transient
-            }
             EngineError::Lms(error) | EngineError::Legacy(error) => lms_pg::classify(error),
             EngineError::Queue(_) => FailureClass::Transient,
             EngineError::LegacyRow { .. }

@@ -510,8 +510,8 @@ async fn staging_lost_after_resolve_over_changed_legacy_fails_the_run_for_the_ne
 }
 
 #[tokio::test]
-async fn a_failed_runs_last_running_chunk_gives_the_tables_back_when_it_ends() -> anyhow::Result<()>
-{
+async fn a_failed_runs_chunk_left_queued_gives_the_tables_back_when_delivered_again()
+-> anyhow::Result<()> {
     let fixture = Fixture::seeded("bulkfailbusy", Scale::Small, 90).await?;
     let planned = plan_run(fixture.lms(), fixture.legacy(), &OPTIONS).await?;
     run_until(&fixture.engine, planned.run_id, |entity, phase| {

@@ -356,31 +356,36 @@ async fn an_lms_row_born_while_the_run_inserts_its_key_is_taken_on_by_the_retry(
     // service enrolls the same student in the same course, and commits once
     // the run waits on that key.
     let mut api = sqlx::PgConnection::connect(fixture.settings.database.url.expose()).await?;
-    sqlx::raw_sql(
-        "BEGIN; INSERT INTO course_enrollments (student_id, course_id, status, updated_at) \
+    sqlx::raw_sql("BEGIN").execute(&mut api).await?;
+    let enrolled = sqlx::query(
+        "INSERT INTO course_enrollments (student_id, course_id, status, updated_at) \
          SELECT st.id, c.id, 'active', now() FROM students st, courses c, subjects s \
          WHERE st.legacy_id = 11 AND c.subject_id = s.id AND s.legacy_id = 2 AND c.semester = 2",
     )
     .execute(&mut api)
-    .await?;
+    .await?
+    .rows_affected();
+    anyhow::ensure!(enrolled == 1, "the API enrolled {enrolled} rows");
     let engine = fixture.engine.clone();
     let run_id = planned.run_id;
     let rest =
         tokio::spawn(async move { lms_engine::inline::run_inline(&engine, run_id, 1).await });
+    let mut waited = false;
     for _ in 0..600 {
-        let waiting: bool = sqlx::query_scalar(
+        waited = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() \
              AND wait_event_type = 'Lock')",
         )
         .fetch_one(fixture.lms())
         .await?;
-        if waiting || rest.is_finished() {
+        if waited || rest.is_finished() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     sqlx::raw_sql("COMMIT").execute(&mut api).await?;
     rest.await??;
+    anyhow::ensure!(waited, "the run never waited on the API's new row");
 
     let report = fixture.report(run_id).await?;
     assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);

@@ -46,7 +46,8 @@ pub enum ApiError {
     /// allows; this one was refused at once.
     #[error("{0}")]
     Overloaded(String),
-    /// The request ran past `grpc.request_timeout` and was cancelled.
+    /// The request ran past `grpc.request_timeout`: the server stopped
+    /// waiting (a migration-control call still runs to its end).
     #[error("{0}")]
     DeadlineExceeded(String),
     /// Every `WatchRun` slot is taken (`grpc.max_run_watchers`).

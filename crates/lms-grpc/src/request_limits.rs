@@ -107,7 +107,9 @@ where
                 Ok(answered) => answered,
                 Err(_) => Ok(Status::from(ApiError::DeadlineExceeded(format!(
                     "the request took longer than the server allows ({timeout:?}, \
-                     grpc.request_timeout) and was cancelled"
+                     grpc.request_timeout): the server stopped waiting for it; a read was \
+                     cancelled, a migration-control call goes on to its end and is audited \
+                     (see GetRun and ListAuditEvents)"
                 )))
                 .into_http()),
             }

@@ -304,7 +304,7 @@ struct Grades {
     adopted_join: &'static str,
     /// The grade the plan found, joined as `g` in the guarded write.
     guard_join: &'static str,
-    /// Locks the grades of the rows to apply, before the guarded write.
+    /// Locks the rows to apply and their grades, before the guarded write.
     guard_lock: &'static str,
 }
 
@@ -321,8 +321,10 @@ impl Grades {
                                AND ag.kind = 'final' AND ag.source_deleted_at IS NULL LIMIT 1)",
                 guard_join: "LEFT JOIN grades g ON g.id = p.grade_id \
                              AND (g.source_deleted_at IS NULL OR p.retired)",
-                guard_lock: "SELECT 1 FROM grades g JOIN apply_plan p ON g.id = p.grade_id \
-                             WHERE p.action = 'apply' ORDER BY g.id FOR UPDATE OF g;",
+                guard_lock: "SELECT 1 FROM course_enrollments t JOIN apply_plan p ON t.id = p.target_id \
+                             WHERE p.action = 'apply' ORDER BY t.id FOR NO KEY UPDATE OF t; \
+                             SELECT 1 FROM grades g JOIN apply_plan p ON g.id = p.grade_id \
+                             WHERE p.action = 'apply' ORDER BY g.id FOR NO KEY UPDATE OF g;",
             }
         } else {
             Grades {
@@ -372,7 +374,7 @@ async fn write_targets(
             ("columns", &columns),
             ("values", &values),
             ("grade_join", Grades::of(ctx.entity).guard_join),
-            ("lock_grades", Grades::of(ctx.entity).guard_lock),
+            ("lock_rows", Grades::of(ctx.entity).guard_lock),
             ("current_t", &owned.current("t", "g")),
         ],
     )?;

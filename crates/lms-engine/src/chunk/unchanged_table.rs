@@ -14,7 +14,8 @@
 //! and be retried) as chunks of their own, under their own names. A table
 //! with no coverage recorded by an earlier run is finalized in full, which
 //! reads the whole ledger: that finalize too is left to run on its own,
-//! since the run's row stays locked from a step's completion to commit.
+//! since the run's row stays locked from a chunk's completion to commit,
+//! and every other chunk of the run completing meanwhile waits for it.
 
 use serde_json::Value;
 use sqlx::{PgConnection, Row};

@@ -9,6 +9,9 @@ use super::tables::{self, DOMAIN_TABLES};
 use crate::error::{DatabaseContext, EngineError};
 use crate::sql_template::render;
 
+/// How long an undo waits for the LMS's writers in progress to finish.
+const WRITERS_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How many rows a refusal names.
 const NAMED_ROWS: i64 = 20;
 
@@ -22,21 +25,27 @@ const REFERRERS: &str = include_str!("sql/referrers.sql");
 /// an API edit committing during an undo was overwritten by the restore,
 /// and a grade added to an enrollment the undo removed went with it.
 pub(super) async fn hold_writers(tx: &mut PgConnection) -> Result<(), EngineError> {
+    // Parents first, as the LMS's own writes (and cascades) take them, then
+    // the other tables that reference them; a writer that holds on longer
+    // than the timeout fails the undo, which can be tried again, rather
+    // than stall every other writer behind it.
     let names: Vec<&str> = DOMAIN_TABLES.iter().map(|table| table.name).collect();
-    let mut tables: std::collections::BTreeSet<String> =
-        names.iter().map(|name| (*name).to_owned()).collect();
+    let mut tables: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
     for key in sqlx::query(FOREIGN_KEYS)
         .bind(&names)
         .fetch_all(&mut *tx)
         .await
         .lms()?
     {
-        tables.insert(key.try_get("referencing_table").lms()?);
+        let referencing: String = key.try_get("referencing_table").lms()?;
+        if !tables.contains(&referencing) {
+            tables.push(referencing);
+        }
     }
-    let list: Vec<String> = tables.into_iter().collect();
     sqlx::raw_sql(AssertSqlSafe(format!(
-        "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
-        list.join(", ")
+        "SET LOCAL lock_timeout = '{}ms'; LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
+        WRITERS_WAIT.as_millis(),
+        tables.join(", ")
     )))
     .execute(&mut *tx)
     .await

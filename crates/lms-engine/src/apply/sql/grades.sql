@@ -13,7 +13,7 @@ UPDATE grades g
 SET legacy_id = NULL
 FROM apply_plan p, apply_rows a
 WHERE a.legacy_id = p.legacy_id
-  AND ((p.action IN ('apply', 'insert') AND a.grade_raw_mark IS NOT NULL) OR p.action IN ('agree', 'conflict'))
+  AND ((p.action IN ('apply', 'insert') AND a.grade_raw_mark IS NOT NULL) OR p.action IN ('agree', 'conflict', 'raced'))
   AND p.grade_id IS NOT NULL AND g.legacy_id = p.legacy_id AND g.id <> p.grade_id;
 
 -- A retired enrollment that comes back brings back the grades born in the

@@ -8,15 +8,15 @@
 -- 17,000 legacy rows, 23 s per chunk of a 10x delta. The joins are kept in
 -- the order written, so that the comparison is the last step.
 SET LOCAL join_collapse_limit = 1;
--- The rows to apply are locked first, then their final grades (each in id
--- order): an API write committed before the locks is what the guard below
--- compares, and none can land between the guard and the grade's write
--- (grades.sql). The update rechecks a row the API changed meanwhile, but
--- not the grade it joins: unlocked, an edit of the grade alone was
--- overwritten, with no conflict.
-SELECT 1 FROM {{target}} t JOIN apply_plan p ON t.id = p.target_id
-WHERE p.action = 'apply' ORDER BY t.id FOR UPDATE OF t;
-{{lock_grades}}
+-- The journal's rows to apply are locked first, then their final grades
+-- (each in id order; NO KEY UPDATE, as the update itself takes, so that
+-- foreign-key checks of new rows referencing them do not wait): an API
+-- write committed before the locks is what the guard below compares, and
+-- none can land between the guard and the grade's write (grades.sql). The
+-- update rechecks a row the API changed meanwhile, but not the grade it
+-- joins: unlocked, an edit of the grade alone was overwritten, with no
+-- conflict. Other tables join nothing, and need no lock before.
+{{lock_rows}}
 WITH applied AS (
     UPDATE {{target}} t
     SET ({{columns}}, legacy_id, source_deleted_at) = ({{values}}, p.legacy_id, NULL)
