@@ -54,6 +54,17 @@ async fn fresh_schema_objects() -> anyhow::Result<Vec<(String, bool)>> {
     Ok(objects)
 }
 
+/// The definitions bulk loads dropped and the write guards they set, still
+/// waiting to be put back.
+async fn bulk_guards_left(pool: &PgPool) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM migration.deferred_ddl) \
+              + (SELECT count(*) FROM migration.bulk_loads)",
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
 async fn load_paths(pool: &PgPool, run_id: Uuid) -> anyhow::Result<Vec<(String, Option<String>)>> {
     Ok(sqlx::query_as(
         "SELECT entity, load_path FROM migration.run_steps WHERE run_id = $1 AND phase = 'apply' ORDER BY id",
@@ -263,13 +274,11 @@ async fn a_run_cancelled_mid_load_gives_the_tables_back_at_once() -> anyhow::Res
 
     lms_engine::control::cancel_run(fixture.lms(), planned.run_id).await?;
 
-    let left: i64 = sqlx::query_scalar(
-        "SELECT (SELECT count(*) FROM migration.deferred_ddl) \
-              + (SELECT count(*) FROM migration.bulk_loads)",
-    )
-    .fetch_one(fixture.lms())
-    .await?;
-    assert_eq!(left, 0, "dropped definitions and write guards left");
+    assert_eq!(
+        bulk_guards_left(fixture.lms()).await?,
+        0,
+        "dropped definitions and write guards left"
+    );
     assert_eq!(
         schema_objects(fixture.lms()).await?,
         fresh_schema_objects().await?,
@@ -543,12 +552,67 @@ async fn a_failed_runs_chunk_left_queued_gives_the_tables_back_when_delivered_ag
     let outcome = run_chunk(&fixture.engine, apply[0]).await?;
 
     assert!(matches!(outcome, ChunkOutcome::Skipped(_)), "{outcome:?}");
-    let left: i64 = sqlx::query_scalar(
-        "SELECT (SELECT count(*) FROM migration.deferred_ddl) \
-              + (SELECT count(*) FROM migration.bulk_loads)",
-    )
-    .fetch_one(fixture.lms())
+    assert_eq!(
+        bulk_guards_left(fixture.lms()).await?,
+        0,
+        "dropped definitions and write guards left"
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_chunk_running_when_its_run_failed_gives_the_tables_back_when_it_commits()
+-> anyhow::Result<()> {
+    use sqlx::Connection;
+    let fixture = Fixture::seeded("bulkfailrunning", Scale::Small, 91).await?;
+    let planned = plan_run(fixture.lms(), fixture.legacy(), &OPTIONS).await?;
+    run_until(&fixture.engine, planned.run_id, |entity, phase| {
+        entity == "journal" && phase == "apply"
+    })
     .await?;
-    assert_eq!(left, 0, "dropped definitions and write guards left");
+    let apply: Vec<i64> = sqlx::query_scalar(
+        "SELECT c.id FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
+         WHERE c.run_id = $1 AND s.entity = 'journal' AND s.phase = 'apply' AND c.state = 'queued' \
+         ORDER BY c.id",
+    )
+    .bind(planned.run_id)
+    .fetch_all(fixture.lms())
+    .await?;
+    anyhow::ensure!(apply.len() > 1, "{} journal apply chunks", apply.len());
+    // One apply chunk waits on a table another session holds; meanwhile
+    // another chunk fails the run; then the first goes on and commits.
+    let mut holder = sqlx::PgConnection::connect(fixture.settings.database.url.expose()).await?;
+    sqlx::raw_sql("BEGIN; LOCK TABLE course_enrollments IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut holder)
+        .await?;
+    let engine = fixture.engine.clone();
+    let chunk = apply[0];
+    let running = tokio::spawn(async move { run_chunk(&engine, chunk).await });
+    let mut waited = false;
+    for _ in 0..600 {
+        waited = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock')",
+        )
+        .fetch_one(fixture.lms())
+        .await?;
+        if waited || running.is_finished() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let failed =
+        lms_engine::progress::fail_chunk(fixture.lms(), planned.run_id, apply[1], "gave up")
+            .await?;
+    sqlx::raw_sql("ROLLBACK").execute(&mut holder).await?;
+    let outcome = running.await??;
+    anyhow::ensure!(waited && failed, "waited {waited}, failed {failed}");
+
+    assert!(matches!(outcome, ChunkOutcome::Done(_)), "{outcome:?}");
+    assert_eq!(
+        bulk_guards_left(fixture.lms()).await?,
+        0,
+        "dropped definitions and write guards left"
+    );
     fixture.close().await
 }
