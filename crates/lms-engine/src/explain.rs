@@ -96,6 +96,11 @@ pub async fn explain(
         ("migrated", Some(id)) => {
             format!("{entity} {legacy_id} was migrated to {target_table} id {id}.")
         }
+        ("migrated", None) if survivor.is_some() => format!(
+            "{entity} {legacy_id} was migrated; it left its key group, and the group's {target_table} row \
+             was handed to {entity} {}.",
+            survivor.map_or("?".to_owned(), |id| id.to_string())
+        ),
         ("migrated", None) if warnings.iter().any(|code| code == "deleted_in_lms") => format!(
             "{entity} {legacy_id} was migrated, and its {target_table} row was since deleted in the LMS; \
              re-runs do not create it again."
@@ -119,7 +124,9 @@ pub async fn explain(
     if !warnings.is_empty() {
         text.push_str(&format!(" Warnings: {}.", warnings.join(", ")));
     }
-    if source_deleted {
+    if source_deleted && survivor.is_some() {
+        text.push_str(" The legacy row has since been deleted.");
+    } else if source_deleted {
         text.push_str(
             " The legacy row has since been deleted; its target is flagged source_deleted.",
         );

@@ -156,9 +156,10 @@ async fn a_rerun_applies_exactly_what_changed_in_legacy() -> anyhow::Result<()> 
     };
     assert_eq!(changes("persons"), (1, 0, 1));
     assert_eq!(changes("users"), (1, 1, 0));
-    // Created: the new row and the promoted duplicate (an LMS row of its
-    // own); updated: the edited mark; source deleted: the old survivor.
-    assert_eq!(changes("journal"), (2, 1, 1));
+    // Created: the new row; updated: the edited mark, and the promoted
+    // duplicate (the old survivor's LMS row is handed to it); source
+    // deleted: the old survivor.
+    assert_eq!(changes("journal"), (1, 2, 1));
     assert_eq!(changes("exam_results"), (0, 0, 1));
     for name in [
         "organizations",
@@ -180,16 +181,24 @@ async fn a_rerun_applies_exactly_what_changed_in_legacy() -> anyhow::Result<()> 
         );
     }
 
-    // Deleted legacy rows: marked in the ledger, their targets flagged, not deleted.
-    let flagged: (bool, bool) = sqlx::query_as(
-        "SELECT l.source_deleted_at IS NOT NULL, e.source_deleted_at IS NOT NULL \
-         FROM migration.ledger l JOIN course_enrollments e ON e.legacy_id = l.legacy_id \
-         WHERE l.entity = 'journal' AND l.legacy_id = $1",
+    // Deleted legacy rows: marked in the ledger, their targets flagged, not
+    // deleted; the deleted survivor's enrollment is its duplicate's now,
+    // live, and its ledger row says so.
+    let gone: (bool, Option<i64>) = sqlx::query_as(
+        "SELECT source_deleted_at IS NOT NULL, survivor_legacy_id FROM migration.ledger \
+         WHERE entity = 'journal' AND legacy_id = $1",
     )
     .bind(survivor)
     .fetch_one(fixture.lms())
     .await?;
-    assert_eq!(flagged, (true, true));
+    assert_eq!(gone, (true, Some(duplicate)));
+    let handed_on_live: bool = sqlx::query_scalar(
+        "SELECT source_deleted_at IS NULL FROM course_enrollments WHERE legacy_id = $1",
+    )
+    .bind(duplicate)
+    .fetch_one(fixture.lms())
+    .await?;
+    assert!(handed_on_live);
     let person_flagged: bool =
         sqlx::query("SELECT source_deleted_at IS NOT NULL FROM persons WHERE legacy_id = $1")
             .bind(lonely_person)
@@ -197,7 +206,7 @@ async fn a_rerun_applies_exactly_what_changed_in_legacy() -> anyhow::Result<()> 
             .await?
             .get(0);
     assert!(person_flagged);
-    // The duplicate now stands on its own, with its own enrollment.
+    // The duplicate now stands on its own.
     let promoted = ledger(fixture.lms(), "journal", duplicate).await?;
     assert_eq!(
         (promoted.outcome.as_str(), promoted.survivor),

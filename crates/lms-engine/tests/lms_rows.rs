@@ -229,17 +229,24 @@ async fn a_provisioned_login_taken_twice_gets_the_legacy_id_as_often_as_needed()
 #[tokio::test]
 async fn a_survivor_re_elected_through_a_referenced_row_is_a_change() -> anyhow::Result<()> {
     let fixture = migrated_school("reelect").await?;
-    // Student 12 duplicates student 10 (same person and organization): merged.
+    // Student 12, a student of its own (person 3) with an LMS row, then
+    // duplicates student 10 (same person and organization): merged, its
+    // LMS row retired.
     fixture
         .legacy_sql(
-            "INSERT INTO students (id, user_id, person_id, organization_id, group_id) VALUES (12, 1, 1, 1, 1); \
+            "INSERT INTO students (id, user_id, person_id, organization_id, group_id) VALUES (12, 1, 3, 1, 1); \
              INSERT INTO journal (id, student_id, subject_id, group_id, academic_year, semester, status) \
                  VALUES (105, 12, 2, 1, '2024-2025', 2, 'active');",
         )
         .await?;
     fixture.rerun(2, KeepLms, 2).await?;
+    fixture
+        .legacy_sql("UPDATE students SET person_id = 1 WHERE id = 12")
+        .await?;
+    fixture.rerun(2, KeepLms, 2).await?;
     let before = lms_value(fixture.lms(), "course_enrollments", "student_id", 105).await?;
-    // Student 10 leaves legacy: 12 survives on its own, with an LMS row of its own.
+    // Student 10 leaves legacy: 12 survives on its own, and its own LMS row
+    // comes back (a row with an LMS row of its own is not handed 10's).
     fixture
         .legacy_sql(
             "DELETE FROM exam_results WHERE student_id = 10; DELETE FROM students WHERE id = 10",

@@ -9,11 +9,11 @@
 mod support;
 
 use lms_engine::ConflictPolicy::KeepLms;
-use lms_engine::{CoverageReport, RunOptions, RunStatus, plan_run};
+use lms_engine::{CoverageReport, RunStatus};
 use lms_legacy::Scale;
 use proptest::prelude::*;
 use support::school::migrated_school;
-use support::{Fixture, entity, run_until};
+use support::{Fixture, cancel_a_run_before, entity};
 
 /// Legacy SQL adding student 12 with `person`: sharing student 10's
 /// person (1) or student 11's (2), it is merged into that student, and its
@@ -130,22 +130,6 @@ async fn survivor_of(fixture: &Fixture, legacy_id: i64) -> anyhow::Result<Option
     .await?)
 }
 
-/// Plans a run (chunks of 2), runs it up to the journal's `phase` and
-/// cancels it there, as an operator stopping it would.
-async fn cancel_a_run_before_the_journals(fixture: &Fixture, phase: &str) -> anyhow::Result<()> {
-    let options = RunOptions {
-        chunk_size: 2,
-        ..RunOptions::default()
-    };
-    let run = plan_run(fixture.lms(), fixture.legacy(), &options).await?;
-    run_until(&fixture.engine, run.run_id, |entity, at| {
-        entity == "journal" && at == phase
-    })
-    .await?;
-    lms_engine::control::cancel_run(fixture.lms(), run.run_id).await?;
-    Ok(())
-}
-
 #[tokio::test]
 async fn a_delta_resolves_only_the_key_groups_its_changes_touch() -> anyhow::Result<()> {
     let fixture = migrated_school("touched-groups").await?;
@@ -187,7 +171,7 @@ async fn a_run_abandoned_after_its_resolve_leaves_its_scope_to_the_next_run() ->
     fixture
         .legacy_sql("UPDATE journal SET subject_id = 2 WHERE id = 100")
         .await?;
-    cancel_a_run_before_the_journals(&fixture, "apply").await?;
+    cancel_a_run_before(&fixture, "journal", "apply").await?;
     // The next run touches only row 100: 104 and 105 are outside its key
     // groups, but their ledger still says what it said before.
     let report = fixture.rerun(2, KeepLms, 2).await?;
@@ -217,7 +201,7 @@ async fn merged_rows_follow_a_survivor_that_a_cancelled_run_applied() -> anyhow:
     fixture
         .lms_sql("DELETE FROM course_enrollments WHERE legacy_id = 100")
         .await?;
-    cancel_a_run_before_the_journals(&fixture, "finalize").await?;
+    cancel_a_run_before(&fixture, "journal", "finalize").await?;
     let survivor = ledger_target(&fixture, 100).await?;
     assert_ne!(
         survivor, merged_into,

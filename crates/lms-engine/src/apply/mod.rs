@@ -22,6 +22,7 @@ pub mod specs;
 
 pub use bulk_load::apply_bulk;
 pub use key_moves::apply_key_moves;
+pub use owned::owned_type;
 pub use regroup::{Regrouped, regroup_apply_chunks};
 
 use lms_domain::LegacyEntity;
@@ -130,6 +131,17 @@ pub async fn apply_range(
     write_targets(tx, ctx, spec, &owned).await?;
     write_ledger(tx, ctx).await?;
     Ok(outside.changes(changes(tx).await?))
+}
+
+/// `apply_rows` for the whole apply scope of the context's table, in the
+/// table's resolve transaction (its hand-over of key groups reads it); the
+/// caller drops it.
+pub(crate) async fn load_scope_rows(
+    tx: &mut PgConnection,
+    ctx: &ApplyContext<'_>,
+) -> Result<(), EngineError> {
+    let spec = ApplySpec::for_entity(ctx.entity);
+    load_rows(tx, ctx, spec, &IdRange::ALL, Scoped::InScope).await
 }
 
 const OUTSIDE_SCOPE: &str = include_str!("sql/outside_scope.sql");

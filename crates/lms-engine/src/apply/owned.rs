@@ -17,6 +17,11 @@ use crate::error::{DatabaseContext, EngineError};
 /// A journal row's grade fields are its final grade's columns, prefixed.
 const GRADE_PREFIX: &str = "grade_";
 
+/// The composite type of `entity`'s owned values (a baseline casts to it).
+pub fn owned_type(entity: LegacyEntity) -> String {
+    format!("migration.owned_{}", entity.as_str())
+}
+
 /// One legacy table's owned values.
 #[derive(Debug)]
 pub struct Owned {
@@ -28,7 +33,7 @@ pub struct Owned {
 impl Owned {
     /// Reads the type's fields from the catalog.
     pub async fn load(tx: &mut PgConnection, entity: LegacyEntity) -> Result<Owned, EngineError> {
-        let type_name = format!("migration.owned_{}", entity.as_str());
+        let type_name = owned_type(entity);
         let fields: Vec<String> = sqlx::query(
             "SELECT a.attname::text AS field FROM pg_type t JOIN pg_attribute a ON a.attrelid = t.typrelid \
              WHERE t.oid = $1::regtype AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",

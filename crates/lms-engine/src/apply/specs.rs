@@ -19,6 +19,14 @@ pub struct ApplySpec {
     /// `legacy_id`: rows whose key moves are applied together before the
     /// chunks, and a new row colliding with an LMS-born row adopts it.
     pub natural_key: Option<NaturalKey>,
+    /// For tables whose legacy duplicates are one LMS row (the contract's
+    /// key groups), when LMS row `x` (or a baseline with the owned fields'
+    /// names) is the row of the group apply row `a` proposes: a group
+    /// whose survivor leaves hands its row to the survivor that proposes
+    /// its key (`resolve/hand_over.rs`). Users, with a natural key but no
+    /// duplicates, have none: a new user with a gone user's login is
+    /// someone else.
+    pub group_key: Option<&'static str>,
     /// The SELECT of a chunk's rows.
     /// Given the condition on the staged row `s.legacy_id` (its range, and
     /// the apply's scope).
@@ -44,6 +52,17 @@ pub struct GradePart {
     /// Stamped by both sides.
     pub derived: &'static [(&'static str, &'static str)],
 }
+
+/// One enrollment per student and course.
+const ENROLLMENT_KEY: &str = "(x.student_id, x.course_id) = (a.student_id, a.course_id)";
+
+/// One submission per assessment and student.
+const SUBMISSION_KEY: &str = "(x.assessment_id, x.student_id) = (a.assessment_id, a.student_id)";
+
+/// One student per person and organization (no unique index: the LMS may
+/// hold more, but the contract's duplicates are one).
+const STUDENT_KEY: &str =
+    "(x.person_id, x.organization_id) IS NOT DISTINCT FROM (a.person_id, a.organization_id)";
 
 pub static GRADE_PART: GradePart = GradePart {
     owned: &[
@@ -102,6 +121,7 @@ static ORGANIZATIONS: ApplySpec = ApplySpec {
     entity: LegacyEntity::Organizations,
     derived: &[],
     natural_key: None,
+    group_key: None,
     rows: |selection| {
         format!(
             "SELECT s.legacy_id, 'migrated'::text AS outcome, NULL::text AS reason, NULL::bigint AS survivor_legacy_id, \
@@ -119,6 +139,7 @@ static PERSONS: ApplySpec = ApplySpec {
     entity: LegacyEntity::Persons,
     derived: &[],
     natural_key: None,
+    group_key: None,
     rows: |selection| {
         format!(
             "SELECT s.legacy_id, 'migrated'::text AS outcome, NULL::text AS reason, NULL::bigint AS survivor_legacy_id, \
@@ -138,6 +159,7 @@ static USERS: ApplySpec = ApplySpec {
         collides: "(lower(x.login COLLATE \"und-x-icu\") = lower(a.login COLLATE \"und-x-icu\") \
                    OR lower(x.email COLLATE \"und-x-icu\") = lower(a.email COLLATE \"und-x-icu\"))",
     }),
+    group_key: None,
     rows: |selection| {
         format!(
             "SELECT s.legacy_id, 'migrated'::text AS outcome, NULL::text AS reason, NULL::bigint AS survivor_legacy_id, \
@@ -159,6 +181,7 @@ static GROUPS: ApplySpec = ApplySpec {
     entity: LegacyEntity::Groups,
     derived: &[],
     natural_key: None,
+    group_key: None,
     rows: |selection| {
         format!(
             "SELECT s.legacy_id, 'migrated'::text AS outcome, NULL::text AS reason, NULL::bigint AS survivor_legacy_id, \
@@ -176,6 +199,7 @@ static SUBJECTS: ApplySpec = ApplySpec {
     entity: LegacyEntity::Subjects,
     derived: &[],
     natural_key: None,
+    group_key: None,
     rows: |selection| {
         format!(
             "SELECT s.legacy_id, 'migrated'::text AS outcome, NULL::text AS reason, NULL::bigint AS survivor_legacy_id, \
@@ -222,6 +246,7 @@ static STUDENTS: ApplySpec = ApplySpec {
     entity: LegacyEntity::Students,
     derived: &[],
     natural_key: None,
+    group_key: Some(STUDENT_KEY),
     rows: |selection| {
         people_rows(
             "students",
@@ -237,6 +262,7 @@ static TEACHERS: ApplySpec = ApplySpec {
     entity: LegacyEntity::Teachers,
     derived: &[],
     natural_key: None,
+    group_key: None,
     rows: |selection| {
         people_rows(
             "teachers",
@@ -253,8 +279,9 @@ static JOURNAL: ApplySpec = ApplySpec {
     derived: &["updated_at"],
     natural_key: Some(NaturalKey {
         columns: &["student_id", "course_id"],
-        collides: "(x.student_id, x.course_id) = (a.student_id, a.course_id)",
+        collides: ENROLLMENT_KEY,
     }),
+    group_key: Some(ENROLLMENT_KEY),
     rows: |selection| {
         format!(
             "SELECT s.legacy_id, {RESOLVED}, r.detail, \
@@ -283,6 +310,7 @@ static EXAMS: ApplySpec = ApplySpec {
     entity: LegacyEntity::Exams,
     derived: &[],
     natural_key: None,
+    group_key: None,
     rows: |selection| {
         format!(
             "SELECT s.legacy_id, {RESOLVED}, r.detail, \
@@ -304,8 +332,9 @@ static EXAM_RESULTS: ApplySpec = ApplySpec {
     derived: &[],
     natural_key: Some(NaturalKey {
         columns: &["assessment_id", "student_id"],
-        collides: "(x.assessment_id, x.student_id) = (a.assessment_id, a.student_id)",
+        collides: SUBMISSION_KEY,
     }),
+    group_key: Some(SUBMISSION_KEY),
     rows: |selection| {
         format!(
             "SELECT s.legacy_id, {RESOLVED}, \

@@ -3,11 +3,14 @@
 //! It runs once per table, after the table is staged and after every table
 //! it references is finished. It records which rows will be merged or
 //! rejected (`migration.resolutions`), settles renamed logins and duplicate
-//! emails, creates the course offerings the journal needs, and retires the
-//! target rows whose legacy row is gone or no longer stands on its own: all
+//! emails, creates the course offerings the journal needs, hands a key
+//! group's LMS row to the group's new survivor when the old one leaves
+//! (`hand_over`), and retires the target rows whose legacy row is gone or
+//! no longer stands on its own and that no one took on: all
 //! before any target row of the table is written, so that no chunk of the
 //! apply phase can collide with a stale row.
 
+mod hand_over;
 mod journal;
 mod outcomes;
 mod references;
@@ -171,6 +174,14 @@ pub async fn resolve_entity(
     if dry_run {
         scope::out_of_step(tx, entity).await?;
     }
+    // Key groups whose survivor leaves hand their LMS row on first, so that
+    // what is retired below is only what no one takes on. (A bulk load
+    // writes into empty tables: nothing is handed.)
+    let handed_over = if !dry_run && apply.load_path == LoadPath::Delta {
+        hand_over::hand_over_survivors(tx, apply, rules_over).await?
+    } else {
+        0
+    };
     // A dry run only reports; it retires nothing.
     let source_deleted = if dry_run {
         0
@@ -211,6 +222,7 @@ pub async fn resolve_entity(
     .lms()?;
     Ok(json!({
         "source_deleted": source_deleted,
+        "handed_over": handed_over,
         "merged": counts.try_get::<i64, _>(0).lms()?,
         "rejected": counts.try_get::<i64, _>(1).lms()?,
         "scope": scoped,

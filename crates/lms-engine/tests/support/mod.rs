@@ -262,3 +262,23 @@ pub async fn run_until(
         );
     }
 }
+
+/// Plans a run (chunks of 2), runs it up to `entity`'s `phase` and cancels
+/// it there, as an operator stopping it would.
+pub async fn cancel_a_run_before(
+    fixture: &Fixture,
+    entity: &str,
+    phase: &str,
+) -> anyhow::Result<()> {
+    let options = RunOptions {
+        chunk_size: 2,
+        ..RunOptions::default()
+    };
+    let run = plan_run(fixture.lms(), fixture.legacy(), &options).await?;
+    run_until(&fixture.engine, run.run_id, |name, at| {
+        name == entity && at == phase
+    })
+    .await?;
+    lms_engine::control::cancel_run(fixture.lms(), run.run_id).await?;
+    Ok(())
+}
