@@ -96,7 +96,7 @@ pub async fn explain(
         ("migrated", Some(id)) => {
             format!("{entity} {legacy_id} was migrated to {target_table} id {id}.")
         }
-        ("migrated", None) if survivor.is_some() => format!(
+        ("migrated", None) if source_deleted && survivor.is_some() => format!(
             "{entity} {legacy_id} was migrated; it left its key group, and the group's {target_table} row \
              was handed to {entity} {}.",
             survivor.map_or("?".to_owned(), |id| id.to_string())

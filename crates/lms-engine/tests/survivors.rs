@@ -272,9 +272,11 @@ async fn a_hand_over_whose_run_stopped_before_the_apply_is_completed_by_the_next
         .legacy_sql("DELETE FROM journal WHERE id = 100")
         .await?;
     cancel_a_run_before(&fixture, "journal", "apply").await?;
+    let taken_over = ledger(fixture.lms(), "journal", 104).await?;
     assert_eq!(
-        ledger(fixture.lms(), "journal", 104).await?.target_id,
-        enrollment
+        (taken_over.outcome.as_str(), taken_over.target_id),
+        ("migrated", enrollment),
+        "the ledger says who owns the row while the run is stopped"
     );
 
     rerun(&fixture, (2, 2)).await?;
@@ -486,6 +488,69 @@ async fn a_duplicate_that_left_the_group_does_not_take_its_row() -> anyhow::Resu
         enrollment
     );
     assert_eq!(live_enrollments_of_the_group(&fixture).await?, 1);
+    fixture.close().await
+}
+
+/// The school, migrated, with student 12 added as student 10 again (same
+/// person and organization), both without a legacy user, and migrated
+/// again: 12 is merged into 10, which has a provisioned account.
+async fn school_with_a_duplicate_student_without_a_login(purpose: &str) -> anyhow::Result<Fixture> {
+    let fixture = migrated_school(purpose).await?;
+    fixture
+        .legacy_sql(
+            "UPDATE students SET user_id = NULL WHERE id = 10; \
+             INSERT INTO students (id, user_id, person_id, organization_id, group_id, status) \
+             VALUES (12, NULL, 1, 1, 1, 'active')",
+        )
+        .await?;
+    rerun(&fixture, (2, 2)).await?;
+    Ok(fixture)
+}
+
+/// Legacy drops student 10 and points its rows at student 12.
+const STUDENT_10_LEAVES: &str = "UPDATE journal SET student_id = 12 WHERE student_id = 10; \
+     UPDATE exam_results SET student_id = 12 WHERE student_id = 10; \
+     DELETE FROM students WHERE id = 10";
+
+#[tokio::test]
+async fn a_handed_over_student_keeps_its_provisioned_account() -> anyhow::Result<()> {
+    let fixture = school_with_a_duplicate_student_without_a_login("hand-over-account").await?;
+    let account: i64 = sqlx::query_scalar("SELECT user_id FROM students WHERE legacy_id = 10")
+        .fetch_one(fixture.lms())
+        .await?;
+    fixture.legacy_sql(STUDENT_10_LEAVES).await?;
+
+    rerun(&fixture, (2, 2)).await?;
+
+    let now: i64 = sqlx::query_scalar("SELECT user_id FROM students WHERE legacy_id = 12")
+        .fetch_one(fixture.lms())
+        .await?;
+    assert_eq!(now, account, "the account the student may have activated");
+    let provisioned: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM users WHERE provisioned_for IS NOT NULL")
+            .fetch_one(fixture.lms())
+            .await?;
+    assert_eq!(provisioned, 1, "no second account");
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_student_the_lms_moved_to_another_organization_is_handed_over_all_the_same()
+-> anyhow::Result<()> {
+    let fixture = school_with_a_duplicate_student_without_a_login("hand-over-moved").await?;
+    let student = lms_id(&fixture, "students", 10).await?;
+    fixture
+        .lms_sql(
+            "INSERT INTO organizations (name) VALUES ('Branch'); \
+             UPDATE students SET organization_id = (SELECT id FROM organizations WHERE name = 'Branch') \
+             WHERE legacy_id = 10",
+        )
+        .await?;
+    fixture.legacy_sql(STUDENT_10_LEAVES).await?;
+
+    rerun(&fixture, (2, 2)).await?;
+
+    assert_eq!(lms_id(&fixture, "students", 12).await?, student);
     fixture.close().await
 }
 

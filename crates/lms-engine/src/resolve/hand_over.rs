@@ -34,6 +34,19 @@ grades_handed AS (
     WHERE g.legacy_id = h.old_id
 )";
 
+/// A student's provisioned account (`users.provisioned_for`, which its
+/// apply looks up by the student's legacy id) follows the student row, so
+/// that the new survivor keeps the account its student may have activated
+/// rather than being given a new one. (Unless it has one of its own.)
+const PROVISIONED_ACCOUNTS: &str = ",
+accounts_handed AS (
+    UPDATE users u
+    SET provisioned_for = '{{entity}}:' || h.new_id
+    FROM chosen h
+    WHERE u.provisioned_for = '{{entity}}:' || h.old_id
+      AND NOT EXISTS (SELECT 1 FROM users v WHERE v.provisioned_for = '{{entity}}:' || h.new_id)
+)";
+
 /// A journal successor with a grade of its own keeps it; the group's row is
 /// not handed to it.
 const JOURNAL_GRADED: &str = "AND NOT EXISTS (SELECT 1 FROM grades g WHERE g.legacy_id = c.new_id)";
@@ -74,6 +87,10 @@ pub(super) async fn hand_over_survivors(
     // The proposals of the scope: the new survivors among them.
     load_scope_rows(tx, apply).await?;
     let journal = entity == LegacyEntity::Journal;
+    let accounts = match entity {
+        LegacyEntity::Students => render(PROVISIONED_ACCOUNTS, &[("entity", entity.as_str())])?,
+        _ => String::new(),
+    };
     let statement = render(
         HAND_OVER_SURVIVORS,
         &[
@@ -82,6 +99,7 @@ pub(super) async fn hand_over_survivors(
             ("owned", &owned_type(entity)),
             ("graded", if journal { JOURNAL_GRADED } else { "" }),
             ("grades", if journal { JOURNAL_GRADES } else { "" }),
+            ("accounts", &accounts),
         ],
     )?;
     let handed: i64 = sqlx::query(AssertSqlSafe(statement))

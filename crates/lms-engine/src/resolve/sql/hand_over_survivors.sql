@@ -6,12 +6,14 @@
 -- with it. $1: the legacy table.
 --
 -- The new survivor is the surviving row (of the apply scope, apply_rows)
--- that proposes the group's key: the key the leaving row's LMS row holds,
--- or, for a row deleted in the LMS, the key it was last written with. It
--- must have no LMS row of its own, nor one deleted in the LMS (else the
--- group's row is retired as before: two groups became one, and the other's
--- row stays). It takes on:
---   - the LMS row (its legacy_id; for the journal its final grade's too);
+-- that proposes the group's key: the key the migration last wrote to the
+-- leaving row's LMS row, else the key that row holds now (the API may
+-- have moved a student to another organization). It must have no LMS row
+-- of its own, nor one deleted in the LMS (else the group's row is retired
+-- as before: two groups became one, and the other's row stays). It takes
+-- on:
+--   - the LMS row (its legacy_id; for the journal its final grade's too,
+--     for students the account provisioned for the leaving row);
 --   - the leaving row's baselines and open conflict, so that its own values
 --     are applied three-way against what the migration last wrote to that
 --     row (LMS edits are kept, or a conflict, as for any legacy change);
@@ -26,20 +28,22 @@
 -- Reads leaving_owners (leaving_owners.sql) and apply_rows. Holes: target,
 -- owned (the table's owned-values type), group_key (x the group's row or
 -- baseline, a the proposal), graded (journal: the successor has no grade
--- of its own) and grades (journal: the final grade follows its
--- enrollment).
+-- of its own), grades (journal: the final grade follows its enrollment)
+-- and accounts (students: the provisioned account follows its student).
 WITH successors AS (
-    SELECT o.legacy_id AS old_id, o.target_id, a.legacy_id AS new_id
-    FROM leaving_owners o
-    JOIN {{target}} x ON x.id = o.target_id
-    JOIN apply_rows a ON a.outcome = 'migrated' AND {{group_key}}
-    UNION ALL
-    SELECT o.legacy_id, NULL, a.legacy_id
+    -- By the key the migration last wrote (the group as legacy made it)...
+    SELECT o.legacy_id AS old_id, o.target_id, a.legacy_id AS new_id, 0 AS preference
     FROM leaving_owners o
     JOIN migration.ledger l ON l.entity = $1 AND l.legacy_id = o.legacy_id
     CROSS JOIN LATERAL (SELECT (CAST(l.written AS {{owned}})).*) x
     JOIN apply_rows a ON a.outcome = 'migrated' AND {{group_key}}
-    WHERE o.target_id IS NULL
+    WHERE l.written IS NOT NULL
+    UNION ALL
+    -- ...or by the key the LMS row holds now.
+    SELECT o.legacy_id, o.target_id, a.legacy_id, 1
+    FROM leaving_owners o
+    JOIN {{target}} x ON x.id = o.target_id
+    JOIN apply_rows a ON a.outcome = 'migrated' AND {{group_key}}
 ),
 eligible AS (
     SELECT c.*
@@ -48,7 +52,7 @@ eligible AS (
       AND NOT EXISTS (SELECT 1 FROM {{target}} y WHERE y.legacy_id = c.new_id)
       AND NOT EXISTS (SELECT 1 FROM migration.ledger w
                       WHERE w.entity = $1 AND w.legacy_id = c.new_id AND w.outcome = 'migrated'
-                        AND w.source_deleted_at IS NULL AND w.written IS NOT NULL)
+                        AND w.written IS NOT NULL)
       {{graded}}
 ),
 -- One successor per leaving row, and one leaving row per successor (the
@@ -56,17 +60,17 @@ eligible AS (
 -- group).
 chosen AS (
     SELECT DISTINCT ON (new_id) old_id, target_id, new_id
-    FROM (SELECT DISTINCT ON (old_id) old_id, target_id, new_id
+    FROM (SELECT DISTINCT ON (old_id) old_id, target_id, new_id, preference
           FROM eligible
-          ORDER BY old_id, new_id) first_choice
-    ORDER BY new_id, old_id
+          ORDER BY old_id, preference, new_id) first_choice
+    ORDER BY new_id, preference, old_id
 ),
 targets AS (
     UPDATE {{target}} t
     SET legacy_id = h.new_id
     FROM chosen h
     WHERE t.id = h.target_id AND t.legacy_id = h.old_id
-){{grades}},
+){{grades}}{{accounts}},
 successor_ledger AS (
     INSERT INTO migration.ledger AS l
         (entity, legacy_id, outcome, target_id, survivor_legacy_id, source_hash, run_id,
@@ -77,7 +81,7 @@ successor_ledger AS (
     JOIN migration.ledger o ON o.entity = $1 AND o.legacy_id = h.old_id
     ON CONFLICT (entity, legacy_id) DO UPDATE SET
         outcome = 'migrated', reason = NULL, survivor_legacy_id = EXCLUDED.survivor_legacy_id,
-        detail = NULL,
+        detail = NULL, warnings = '{}', source_deleted_at = NULL,
         target_id = EXCLUDED.target_id, recorded_at = now(),
         written = EXCLUDED.written, proposed = EXCLUDED.proposed, conflict = EXCLUDED.conflict,
         conflict_target = EXCLUDED.conflict_target, conflict_lms = EXCLUDED.conflict_lms,
