@@ -14,6 +14,7 @@ use lms_engine::explain::explain;
 use lms_engine::undo::undo_run;
 use lms_engine::{CoverageReport, RunStatus};
 use proptest::prelude::*;
+use support::journal_rows::{edit, first_state, journal_row, journal_sql, second_state};
 use support::school::{lms_value, migrated_school};
 use support::{Fixture, cancel_a_run_before, ledger};
 
@@ -573,77 +574,6 @@ async fn a_new_user_with_a_gone_users_login_never_takes_that_account() -> anyhow
     fixture.close().await
 }
 
-/// One generated legacy journal row of student 10 or 11, in Math or
-/// Physics, in one of two years and two semesters: few keys, so that rows
-/// often share one.
-#[derive(Debug, Clone, PartialEq)]
-struct JournalRow {
-    student: i64,
-    subject: i64,
-    year: u8,
-    semester: i16,
-}
-
-fn journal_row() -> impl Strategy<Value = JournalRow> {
-    (
-        prop::sample::select(vec![10_i64, 11]),
-        prop::sample::select(vec![1_i64, 2]),
-        0_u8..=1,
-        1_i16..=2,
-    )
-        .prop_map(|(student, subject, year, semester)| JournalRow {
-            student,
-            subject,
-            year,
-            semester,
-        })
-}
-
-/// What the second legacy state does with a row of the first.
-#[derive(Debug, Clone)]
-enum Edit {
-    Keep,
-    Replace(JournalRow),
-    Delete,
-}
-
-fn edit() -> impl Strategy<Value = Edit> {
-    prop_oneof![
-        2 => Just(Edit::Keep),
-        1 => journal_row().prop_map(Edit::Replace),
-        2 => Just(Edit::Delete),
-    ]
-}
-
-/// Legacy SQL that makes the journal these rows (each mark follows its id,
-/// so a new survivor brings a legacy change).
-fn journal_sql(rows: &[(i64, JournalRow)]) -> String {
-    let values: Vec<String> = rows
-        .iter()
-        .map(|(id, row)| {
-            format!(
-                "({id}, {}, {}, 1, '202{}-202{}', {}, 'active', '{}')",
-                row.student,
-                row.subject,
-                row.year,
-                row.year + 1,
-                row.semester,
-                2 + id % 4
-            )
-        })
-        .collect();
-    let insert = if values.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "INSERT INTO journal (id, student_id, subject_id, group_id, academic_year, semester, status, mark_final) \
-             VALUES {};",
-            values.join(", ")
-        )
-    };
-    format!("DELETE FROM journal; {insert}")
-}
-
 /// The live enrollments' statuses by (student, course).
 async fn statuses_by_key(fixture: &Fixture) -> anyhow::Result<BTreeMap<(i64, i64), String>> {
     let rows: Vec<(i64, i64, String)> = sqlx::query_as(
@@ -667,22 +597,13 @@ proptest! {
     /// chunk size and number of parallel chunks.
     #[test]
     fn an_lms_edit_outlives_any_change_of_its_groups_survivor(
-        before in prop::collection::vec(journal_row(), 10),
-        edits in prop::collection::vec(edit(), 10),
+        before in prop::collection::vec(journal_row(), 12),
+        edits in prop::collection::vec(edit(), 12),
         added in prop::collection::vec(journal_row(), 0..4),
         shape in prop::sample::select(vec![(1_u32, 2_usize), (3, 2), (1_000, 1)]),
     ) {
-        let first: Vec<(i64, JournalRow)> = (200..).zip(before).collect();
-        let mut second: Vec<(i64, JournalRow)> = first
-            .iter()
-            .zip(&edits)
-            .filter_map(|((id, row), edit)| match edit {
-                Edit::Keep => Some((*id, row.clone())),
-                Edit::Replace(row) => Some((*id, row.clone())),
-                Edit::Delete => None,
-            })
-            .collect();
-        second.extend((300..).zip(added));
+        let first = first_state(before);
+        let second = second_state(&first, &edits, added);
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         runtime.block_on(async {
             let fixture = migrated_school("hand-over-any").await?;

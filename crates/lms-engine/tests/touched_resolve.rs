@@ -12,6 +12,7 @@ use lms_engine::ConflictPolicy::KeepLms;
 use lms_engine::{CoverageReport, RunStatus};
 use lms_legacy::Scale;
 use proptest::prelude::*;
+use support::journal_rows::{edit, first_state, journal_row, journal_sql, second_state};
 use support::school::migrated_school;
 use support::{Fixture, cancel_a_run_before, entity};
 
@@ -291,82 +292,6 @@ async fn a_delta_over_more_than_a_tenth_of_the_journal_resolves_every_row() -> a
     fixture.close().await
 }
 
-/// One legacy journal row of the generated cases.
-#[derive(Debug, Clone)]
-struct JournalRow {
-    /// 10, 11, 12 (merged into 10 or 11), or 99 (no such student).
-    student: i64,
-    /// 1, 2, or 9 (no such subject).
-    subject: i64,
-    group: Option<i64>,
-    year: u8,
-    semester: i16,
-}
-
-fn journal_row() -> impl Strategy<Value = JournalRow> {
-    (
-        prop::sample::select(vec![10_i64, 11, 12, 99]),
-        prop::sample::select(vec![1_i64, 2, 9]),
-        // Few distinct keys, so that rows often share one.
-        prop_oneof![4 => Just(Some(1_i64)), 1 => Just(None)],
-        prop_oneof![4 => Just(0_u8), 1 => Just(1)],
-        1_i16..=2,
-    )
-        .prop_map(|(student, subject, group, year, semester)| JournalRow {
-            student,
-            subject,
-            group,
-            year,
-            semester,
-        })
-}
-
-/// What the second legacy state does with a row of the first.
-#[derive(Debug, Clone)]
-enum Edit {
-    Keep,
-    Replace(JournalRow),
-    Delete,
-}
-
-fn edit() -> impl Strategy<Value = Edit> {
-    prop_oneof![
-        3 => Just(Edit::Keep),
-        2 => journal_row().prop_map(Edit::Replace),
-        1 => Just(Edit::Delete),
-    ]
-}
-
-/// Legacy SQL that makes the journal's generated rows (ids from 200) these.
-fn journal_sql(rows: &[(i64, JournalRow)]) -> String {
-    let values: Vec<String> = rows
-        .iter()
-        .map(|(id, row)| {
-            format!(
-                "({id}, {}, {}, {}, '202{}-202{}', {}, 'active', '{}')",
-                row.student,
-                row.subject,
-                row.group
-                    .map_or("NULL".to_owned(), |group| group.to_string()),
-                row.year,
-                row.year + 1,
-                row.semester,
-                2 + id % 4
-            )
-        })
-        .collect();
-    let insert = if values.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "INSERT INTO journal (id, student_id, subject_id, group_id, academic_year, semester, status, mark_final) \
-             VALUES {};",
-            values.join(", ")
-        )
-    };
-    format!("DELETE FROM journal WHERE id >= 200; {insert}")
-}
-
 proptest! {
     // PROPTEST_CASES runs more cases than the 6 a `make test` affords.
     #![proptest_config(ProptestConfig { cases: support::proptest_cases(6), ..ProptestConfig::default() })]
@@ -385,17 +310,8 @@ proptest! {
         gone in prop::sample::select(vec!["", "DELETE FROM students WHERE id = 11;", "DELETE FROM subjects WHERE id = 2;"]),
         shape in prop::sample::select(vec![(1_u32, 2_usize), (3, 2), (1_000, 1)]),
     ) {
-        let first: Vec<(i64, JournalRow)> = (200..).zip(before).collect();
-        let mut second: Vec<(i64, JournalRow)> = first
-            .iter()
-            .zip(&edits)
-            .filter_map(|((id, row), edit)| match edit {
-                Edit::Keep => Some((*id, row.clone())),
-                Edit::Replace(row) => Some((*id, row.clone())),
-                Edit::Delete => None,
-            })
-            .collect();
-        second.extend((300..).zip(added));
+        let first = first_state(before);
+        let second = second_state(&first, &edits, added);
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         runtime.block_on(async {
             let fixture = migrated_school("touched-any").await?;

@@ -4,6 +4,7 @@
 
 pub mod arbitrary;
 pub mod fingerprint;
+pub mod journal_rows;
 pub mod queue_payloads;
 pub mod school;
 
