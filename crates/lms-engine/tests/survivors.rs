@@ -76,11 +76,16 @@ async fn live_enrollments_of_the_group(fixture: &Fixture) -> anyhow::Result<i64>
     .await?)
 }
 
-/// A journal row's open conflict in the ledger.
-async fn conflict_of(fixture: &Fixture, legacy_id: i64) -> anyhow::Result<Option<String>> {
+/// A legacy row's open conflict in the ledger.
+async fn conflict_of(
+    fixture: &Fixture,
+    entity: &str,
+    legacy_id: i64,
+) -> anyhow::Result<Option<String>> {
     Ok(sqlx::query_scalar(
-        "SELECT conflict FROM migration.ledger WHERE entity = 'journal' AND legacy_id = $1",
+        "SELECT conflict FROM migration.ledger WHERE entity = $1 AND legacy_id = $2",
     )
+    .bind(entity)
     .bind(legacy_id)
     .fetch_one(fixture.lms())
     .await?)
@@ -171,7 +176,7 @@ async fn the_next_survivors_values_meeting_an_lms_edit_are_a_conflict() -> anyho
     let status = lms_value(fixture.lms(), "course_enrollments", "status", 104).await?;
     assert_eq!(status.as_deref(), Some("dropped"));
     assert_eq!(
-        conflict_of(&fixture, 104).await?.as_deref(),
+        conflict_of(&fixture, "journal", 104).await?.as_deref(),
         Some("lms_edited")
     );
     fixture.close().await
@@ -337,6 +342,11 @@ async fn undoing_a_hand_over_gives_the_row_back_to_the_old_survivor() -> anyhow:
     fixture.close().await
 }
 
+/// Student 10 sits exam 30 again, a day after result 300: 300 is merged
+/// into the later 302.
+const RESUBMISSION_OF_300: &str = "INSERT INTO exam_results (id, exam_id, student_id, score, submitted_at, status, answers) \
+     VALUES (302, 30, 10, 90, '2025-01-11 10:00', 'graded', '{\"q\": 2}')";
+
 #[tokio::test]
 async fn a_later_resubmission_takes_over_the_submission_with_its_lms_grading() -> anyhow::Result<()>
 {
@@ -345,12 +355,7 @@ async fn a_later_resubmission_takes_over_the_submission_with_its_lms_grading() -
     fixture
         .lms_sql("UPDATE assessment_submissions SET score = 85 WHERE legacy_id = 300")
         .await?;
-    fixture
-        .legacy_sql(
-            "INSERT INTO exam_results (id, exam_id, student_id, score, submitted_at, status, answers) \
-             VALUES (302, 30, 10, 90, '2025-01-11 10:00', 'graded', '{\"q\": 2}')",
-        )
-        .await?;
+    fixture.legacy_sql(RESUBMISSION_OF_300).await?;
 
     rerun(&fixture, (2, 2)).await?;
 
@@ -360,11 +365,7 @@ async fn a_later_resubmission_takes_over_the_submission_with_its_lms_grading() -
     );
     let score = lms_value(fixture.lms(), "assessment_submissions", "score", 302).await?;
     assert_eq!(score.as_deref(), Some("85.00"), "the LMS's grading stays");
-    let conflict: Option<String> = sqlx::query_scalar(
-        "SELECT conflict FROM migration.ledger WHERE entity = 'exam_results' AND legacy_id = 302",
-    )
-    .fetch_one(fixture.lms())
-    .await?;
+    let conflict = conflict_of(&fixture, "exam_results", 302).await?;
     assert_eq!(conflict.as_deref(), Some("lms_edited"));
     fixture.close().await
 }
@@ -373,12 +374,7 @@ async fn a_later_resubmission_takes_over_the_submission_with_its_lms_grading() -
 async fn a_later_resubmission_reaches_a_submission_not_edited_in_the_lms() -> anyhow::Result<()> {
     let fixture = migrated_school("hand-over-resubmitted").await?;
     let submission = lms_id(&fixture, "assessment_submissions", 300).await?;
-    fixture
-        .legacy_sql(
-            "INSERT INTO exam_results (id, exam_id, student_id, score, submitted_at, status, answers) \
-             VALUES (302, 30, 10, 90, '2025-01-11 10:00', 'graded', '{\"q\": 2}')",
-        )
-        .await?;
+    fixture.legacy_sql(RESUBMISSION_OF_300).await?;
 
     rerun(&fixture, (2, 2)).await?;
 
