@@ -22,6 +22,9 @@ use support::{Fixture, cancel_a_run_before, ledger};
 const EDIT_IN_LMS: &str =
     "UPDATE course_enrollments SET status = 'dropped', updated_at = now() WHERE legacy_id = 100";
 
+/// Legacy deletes row 100, the survivor of its group.
+const SURVIVOR_100_LEAVES: &str = "DELETE FROM journal WHERE id = 100";
+
 /// Chunk sizes and parallel chunks the hand-over is run at.
 const SHAPES: [(u32, usize); 3] = [(1, 1), (2, 2), (1_000, 2)];
 
@@ -76,6 +79,22 @@ async fn live_enrollments_of_the_group(fixture: &Fixture) -> anyhow::Result<i64>
     .await?)
 }
 
+/// Asserts that the group of rows 100 and 104 has no live enrollment, and
+/// that 104's ledger row says its row was deleted in the LMS.
+async fn assert_the_group_stays_deleted(fixture: &Fixture) -> anyhow::Result<()> {
+    assert_eq!(live_enrollments_of_the_group(fixture).await?, 0);
+    let entry = ledger(fixture.lms(), "journal", 104).await?;
+    assert_eq!(
+        (entry.outcome.as_str(), entry.target_id),
+        ("migrated", None)
+    );
+    assert!(
+        entry.warnings.iter().any(|w| w == "deleted_in_lms"),
+        "{entry:?}"
+    );
+    Ok(())
+}
+
 /// A legacy row's open conflict in the ledger.
 async fn conflict_of(
     fixture: &Fixture,
@@ -97,9 +116,7 @@ async fn a_survivor_gone_from_legacy_hands_its_enrollment_to_the_next_duplicate(
     for shape in SHAPES {
         let fixture = school_with_a_duplicate_of_100("hand-over", "active", "5").await?;
         let enrollment = lms_id(&fixture, "course_enrollments", 100).await?;
-        fixture
-            .legacy_sql("DELETE FROM journal WHERE id = 100")
-            .await?;
+        fixture.legacy_sql(SURVIVOR_100_LEAVES).await?;
 
         rerun(&fixture, shape).await?;
 
@@ -127,9 +144,7 @@ async fn an_lms_edit_of_the_group_stays_when_its_survivor_leaves() -> anyhow::Re
     for shape in SHAPES {
         let fixture = school_with_a_duplicate_of_100("hand-over-edit", "active", "5").await?;
         fixture.lms_sql(EDIT_IN_LMS).await?;
-        fixture
-            .legacy_sql("DELETE FROM journal WHERE id = 100")
-            .await?;
+        fixture.legacy_sql(SURVIVOR_100_LEAVES).await?;
 
         let report = rerun(&fixture, shape).await?;
 
@@ -145,9 +160,7 @@ async fn an_lms_edit_of_the_group_stays_when_its_survivor_leaves() -> anyhow::Re
 async fn the_next_survivors_own_values_reach_the_row_as_a_legacy_change() -> anyhow::Result<()> {
     let fixture = school_with_a_duplicate_of_100("hand-over-values", "completed", "4").await?;
     let grade = lms_id(&fixture, "grades", 100).await?;
-    fixture
-        .legacy_sql("DELETE FROM journal WHERE id = 100")
-        .await?;
+    fixture.legacy_sql(SURVIVOR_100_LEAVES).await?;
 
     rerun(&fixture, (2, 2)).await?;
 
@@ -167,9 +180,7 @@ async fn the_next_survivors_own_values_reach_the_row_as_a_legacy_change() -> any
 async fn the_next_survivors_values_meeting_an_lms_edit_are_a_conflict() -> anyhow::Result<()> {
     let fixture = school_with_a_duplicate_of_100("hand-over-conflict", "completed", "4").await?;
     fixture.lms_sql(EDIT_IN_LMS).await?;
-    fixture
-        .legacy_sql("DELETE FROM journal WHERE id = 100")
-        .await?;
+    fixture.legacy_sql(SURVIVOR_100_LEAVES).await?;
 
     rerun(&fixture, (2, 2)).await?;
 
@@ -190,22 +201,11 @@ async fn a_group_deleted_in_the_lms_is_not_created_again_for_its_next_survivor()
         .lms_sql("DELETE FROM course_enrollments WHERE legacy_id = 100")
         .await?;
     rerun(&fixture, (2, 2)).await?;
-    fixture
-        .legacy_sql("DELETE FROM journal WHERE id = 100")
-        .await?;
+    fixture.legacy_sql(SURVIVOR_100_LEAVES).await?;
 
     rerun(&fixture, (2, 2)).await?;
 
-    assert_eq!(live_enrollments_of_the_group(&fixture).await?, 0);
-    let entry = ledger(fixture.lms(), "journal", 104).await?;
-    assert_eq!(
-        (entry.outcome.as_str(), entry.target_id),
-        ("migrated", None)
-    );
-    assert!(
-        entry.warnings.iter().any(|w| w == "deleted_in_lms"),
-        "{entry:?}"
-    );
+    assert_the_group_stays_deleted(&fixture).await?;
     fixture.close().await
 }
 
@@ -216,18 +216,11 @@ async fn a_group_deleted_in_the_lms_before_any_run_saw_it_is_not_created_again()
     fixture
         .lms_sql("DELETE FROM course_enrollments WHERE legacy_id = 100")
         .await?;
-    fixture
-        .legacy_sql("DELETE FROM journal WHERE id = 100")
-        .await?;
+    fixture.legacy_sql(SURVIVOR_100_LEAVES).await?;
 
     rerun(&fixture, (2, 2)).await?;
 
-    assert_eq!(live_enrollments_of_the_group(&fixture).await?, 0);
-    let entry = ledger(fixture.lms(), "journal", 104).await?;
-    assert!(
-        entry.warnings.iter().any(|w| w == "deleted_in_lms"),
-        "{entry:?}"
-    );
+    assert_the_group_stays_deleted(&fixture).await?;
     fixture.close().await
 }
 
@@ -274,9 +267,7 @@ async fn a_hand_over_whose_run_stopped_before_the_apply_is_completed_by_the_next
 -> anyhow::Result<()> {
     let fixture = school_with_a_duplicate_of_100("hand-over-cancelled", "completed", "4").await?;
     let enrollment = lms_id(&fixture, "course_enrollments", 100).await?;
-    fixture
-        .legacy_sql("DELETE FROM journal WHERE id = 100")
-        .await?;
+    fixture.legacy_sql(SURVIVOR_100_LEAVES).await?;
     cancel_a_run_before(&fixture, "journal", "apply").await?;
     let taken_over = ledger(fixture.lms(), "journal", 104).await?;
     assert_eq!(
@@ -299,9 +290,7 @@ async fn a_hand_over_whose_run_stopped_before_the_apply_is_completed_by_the_next
 #[tokio::test]
 async fn explain_names_the_row_an_enrollment_was_handed_to() -> anyhow::Result<()> {
     let fixture = school_with_a_duplicate_of_100("hand-over-explain", "active", "5").await?;
-    fixture
-        .legacy_sql("DELETE FROM journal WHERE id = 100")
-        .await?;
+    fixture.legacy_sql(SURVIVOR_100_LEAVES).await?;
     rerun(&fixture, (2, 2)).await?;
 
     let explanation = explain(fixture.lms(), fixture.legacy(), LegacyEntity::Journal, 100).await?;
@@ -318,9 +307,7 @@ async fn explain_names_the_row_an_enrollment_was_handed_to() -> anyhow::Result<(
 async fn undoing_a_hand_over_gives_the_row_back_to_the_old_survivor() -> anyhow::Result<()> {
     let fixture = school_with_a_duplicate_of_100("hand-over-undo", "completed", "4").await?;
     let enrollment = lms_id(&fixture, "course_enrollments", 100).await?;
-    fixture
-        .legacy_sql("DELETE FROM journal WHERE id = 100")
-        .await?;
+    fixture.legacy_sql(SURVIVOR_100_LEAVES).await?;
     let report = rerun(&fixture, (2, 2)).await?;
     assert_eq!(
         lms_id(&fixture, "course_enrollments", 104).await?,
