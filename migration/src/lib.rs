@@ -68,6 +68,7 @@ sql_migration!(m0019, "m20261206_000019_compact_baselines");
 sql_migration!(m0020, "m20261206_000020_files_need_a_url");
 sql_migration!(m0021, "m20261206_000021_staged_under_rules");
 sql_migration!(m0022, "m20261206_000022_login_placeholders");
+sql_migration!(m0023, "m20261206_000023_run_requests");
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -99,6 +100,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0020::Migration),
             Box::new(m0021::Migration),
             Box::new(m0022::Migration),
+            Box::new(m0023::Migration),
         ]
     }
 

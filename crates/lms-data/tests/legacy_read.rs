@@ -36,7 +36,7 @@ async fn migrate(settings: &Settings, name: &str) -> anyhow::Result<()> {
         entities: Vec::new(),
         chunk_size: 1_000,
         max_chunks: settings.migration.max_chunks,
-        request_id: None,
+        request: None,
         kind: RunKind::Full,
         on_conflict: lms_engine::ConflictPolicy::KeepLms,
         hold: None,

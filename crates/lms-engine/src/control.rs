@@ -13,6 +13,7 @@ use crate::progress::PROGRESS_CHANNEL;
 use crate::progress_view::{RunProgress, run_progress};
 use crate::queue::ChunkQueue;
 use crate::report::{CONFLICT_COLUMNS, ConflictEntry};
+use crate::run_request::{RunRequest, run_of_request};
 use crate::state::RunStatus;
 
 /// Cancels a run: idle chunks are dropped at once; chunks in progress
@@ -208,6 +209,22 @@ pub fn dependents(entity: LegacyEntity) -> Vec<LegacyEntity> {
     found
 }
 
+/// A retry of rejected rows, as a client asks for it.
+#[derive(Debug, Clone)]
+pub struct RetryRequest<'a> {
+    /// Only these tables (and every table that references them); empty:
+    /// every table with rejected rows.
+    pub only: &'a [LegacyEntity],
+    pub chunk_size: u32,
+    /// The most chunks the run may plan (`migration.max_chunks`).
+    pub max_chunks: usize,
+    /// The client's idempotency key, if it gave one.
+    pub request_id: Option<String>,
+    /// Who asks: the API's token name, `lmsctl` for the command line. A
+    /// request id names one caller's request.
+    pub caller: &'a str,
+}
+
 /// Starts a run over the tables with rejected rows (limited to `only` when
 /// given) and every table that references them. Unchanged rows are checked
 /// and not written, so in effect only the rows fixed in legacy move. The
@@ -216,13 +233,18 @@ pub async fn retry_rejected(
     lms: &PgPool,
     legacy: &PgPool,
     queue: &ChunkQueue,
-    only: &[LegacyEntity],
-    chunk_size: u32,
-    max_chunks: usize,
-    request_id: Option<String>,
+    retry: RetryRequest<'_>,
 ) -> Result<PlannedRun, EngineError> {
+    let RetryRequest {
+        only,
+        chunk_size,
+        max_chunks,
+        request_id,
+        caller,
+    } = retry;
+    let request = request_id.map(|id| RunRequest::retry(id, caller, only, chunk_size));
     // A request retried after its run fixed every row still gets its run.
-    if let Some(existing) = crate::plan::run_with_request_id(lms, request_id.as_deref()).await? {
+    if let Some(existing) = run_of_request(lms, request.as_ref()).await? {
         return Ok(existing);
     }
     let rows = sqlx::query(
@@ -254,7 +276,7 @@ pub async fn retry_rejected(
         entities,
         chunk_size,
         max_chunks,
-        request_id,
+        request,
         kind: RunKind::RetryRejected,
         on_conflict: ConflictPolicy::KeepLms,
         hold: None,

@@ -41,6 +41,18 @@ pub enum EngineError {
     RunActive(uuid::Uuid),
     #[error("internal inconsistency: {0}")]
     Invariant(String),
+    /// A request id given again with another request than the one that
+    /// started its run.
+    #[error(
+        "request id {request_id:?} started run {run_id} for another request ({asked}); \
+         a new request takes a new request id"
+    )]
+    RequestIdReused {
+        request_id: String,
+        run_id: uuid::Uuid,
+        /// What the first request asked, as the run keeps it.
+        asked: String,
+    },
     /// An undo that cannot be done, and why (the rows in the way, named).
     #[error("{0}")]
     UndoRefused(String),
@@ -96,6 +108,7 @@ impl EngineError {
             | EngineError::TooManyChunks { .. }
             | EngineError::UnknownRun(_)
             | EngineError::RunActive(_)
+            | EngineError::RequestIdReused { .. }
             | EngineError::UndoRefused(_)
             | EngineError::Invariant(_)
             | EngineError::StagingLostAndLegacyChanged { .. }

@@ -29,6 +29,7 @@ pub mod report;
 pub mod report_html;
 pub mod resolve;
 pub mod run_metrics;
+pub mod run_request;
 pub mod setup;
 mod sql_template;
 pub mod stage;
@@ -49,6 +50,7 @@ pub use plan::{IdRange, Phase, PlannedRun, RunKind, RunOptions, plan_run};
 pub use progress_view::{RunProgress, follow_run, run_progress};
 pub use queue::{ChunkJob, ChunkQueue, QueueConfig};
 pub use report::CoverageReport;
+pub use run_request::RunRequest;
 pub use state::{ChunkState, RunStatus, StepState};
 pub use worker::{WorkerConfig, run_worker, unique_worker_name};
 

@@ -21,6 +21,7 @@ use crate::error::{DatabaseContext, EngineError};
 use crate::hold::HoldThreshold;
 use crate::id_stream::{IdSource, IdStream};
 use crate::previous_ranges;
+use crate::run_request::{RunRequest, run_of_request};
 use crate::state::{ChunkState, StepState, stored_text_enum};
 
 /// An inclusive range of legacy ids; `None` is unbounded. The chunks of a
@@ -95,8 +96,10 @@ pub struct RunOptions {
     /// The most ranged chunks the run may plan over all its tables
     /// (`migration.max_chunks`); more is [`EngineError::TooManyChunks`].
     pub max_chunks: usize,
-    /// A client's idempotency key: planning twice with one key gives one run.
-    pub request_id: Option<String>,
+    /// A client's idempotency key and what it asked for: planning twice
+    /// with one key gives one run, and the key with another request is
+    /// refused.
+    pub request: Option<RunRequest>,
     pub kind: RunKind,
     /// Which side wins where legacy and the LMS both changed a row.
     pub on_conflict: ConflictPolicy,
@@ -113,7 +116,7 @@ impl Default for RunOptions {
             entities: Vec::new(),
             chunk_size: 0,
             max_chunks: MigrationSettings::DEFAULT_MAX_CHUNKS,
-            request_id: None,
+            request: None,
             kind: RunKind::default(),
             on_conflict: ConflictPolicy::default(),
             hold: None,
@@ -125,7 +128,7 @@ impl Default for RunOptions {
 #[derive(Debug, Clone)]
 pub struct PlannedRun {
     pub run_id: Uuid,
-    /// False when `request_id` named an existing run.
+    /// False when the request's id named an existing run.
     pub created: bool,
     pub queued_chunks: Vec<i64>,
 }
@@ -136,30 +139,6 @@ pub fn selected_entities(options: &RunOptions) -> Vec<LegacyEntity> {
         .into_iter()
         .filter(|entity| options.entities.is_empty() || options.entities.contains(entity))
         .collect()
-}
-
-/// The run an earlier request with the same idempotency key started.
-pub(crate) async fn run_with_request_id(
-    lms: &PgPool,
-    request_id: Option<&str>,
-) -> Result<Option<PlannedRun>, EngineError> {
-    let Some(request_id) = request_id else {
-        return Ok(None);
-    };
-    let existing = sqlx::query("SELECT id FROM migration.runs WHERE request_id = $1")
-        .bind(request_id)
-        .fetch_optional(lms)
-        .await
-        .lms()?;
-    existing
-        .map(|row| {
-            Ok(PlannedRun {
-                run_id: row.try_get(0).lms()?,
-                created: false,
-                queued_chunks: Vec::new(),
-            })
-        })
-        .transpose()
 }
 
 /// Plans a run and records it; the caller enqueues `queued_chunks`.
@@ -178,7 +157,7 @@ pub async fn plan_run(
             "a run must be allowed at least 1 chunk (migration.max_chunks)".to_owned(),
         ));
     }
-    if let Some(existing) = run_with_request_id(lms, options.request_id.as_deref()).await? {
+    if let Some(existing) = run_of_request(lms, options.request.as_ref()).await? {
         return Ok(existing);
     }
     let entities = selected_entities(options);
@@ -211,11 +190,12 @@ pub async fn plan_run(
     let mut tx = lms.begin().await.lms()?;
     let names: Vec<&str> = entities.iter().map(|entity| entity.as_str()).collect();
     let inserted = sqlx::query(
-        "INSERT INTO migration.runs (id, request_id, status, entities, chunk_size, kind, dry_run, on_conflict) \
-         VALUES ($1, $2, 'running', $3, $4, $5, $6, $7)",
+        "INSERT INTO migration.runs (id, request_id, request, status, entities, chunk_size, kind, dry_run, on_conflict) \
+         VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $8)",
     )
     .bind(run_id)
-    .bind(options.request_id.as_deref())
+    .bind(options.request.as_ref().map(RunRequest::id))
+    .bind(options.request.as_ref().map(RunRequest::asked))
     .bind(&names)
     .bind(i32::try_from(options.chunk_size).unwrap_or(i32::MAX))
     .bind(options.kind)
@@ -230,7 +210,7 @@ pub async fn plan_run(
         {
             drop(tx);
             // A planner with the same request id won: its run is the answer.
-            if let Some(existing) = run_with_request_id(lms, options.request_id.as_deref()).await? {
+            if let Some(existing) = run_of_request(lms, options.request.as_ref()).await? {
                 return Ok(existing);
             }
             if let Some(active) = active_run(lms).await? {

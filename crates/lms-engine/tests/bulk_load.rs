@@ -26,7 +26,7 @@ const OPTIONS: RunOptions = RunOptions {
     entities: Vec::new(),
     chunk_size: 400,
     max_chunks: lms_config::MigrationSettings::DEFAULT_MAX_CHUNKS,
-    request_id: None,
+    request: None,
     kind: lms_engine::RunKind::Full,
     on_conflict: lms_engine::ConflictPolicy::KeepLms,
     hold: None,

@@ -519,10 +519,13 @@ async fn a_retry_of_rejected_rows_asked_again_after_it_fixed_them_gets_its_run()
             fixture.lms(),
             fixture.legacy(),
             &queue,
-            &[],
-            10,
-            lms_config::MigrationSettings::DEFAULT_MAX_CHUNKS,
-            Some(request_id.to_owned()),
+            lms_engine::control::RetryRequest {
+                only: &[],
+                chunk_size: 10,
+                max_chunks: lms_config::MigrationSettings::DEFAULT_MAX_CHUNKS,
+                request_id: Some(request_id.to_owned()),
+                caller: "test",
+            },
         )
     };
     let first = retry("retry-1").await?;

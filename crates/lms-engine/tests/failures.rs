@@ -31,7 +31,7 @@ fn only(entity: LegacyEntity) -> RunOptions {
         entities: vec![entity],
         chunk_size: 1_000,
         max_chunks: lms_config::MigrationSettings::DEFAULT_MAX_CHUNKS,
-        request_id: None,
+        request: None,
         kind: lms_engine::RunKind::Full,
         on_conflict: lms_engine::ConflictPolicy::KeepLms,
         hold: None,

@@ -101,6 +101,7 @@ impl ApiError {
 impl From<EngineError> for ApiError {
     fn from(error: EngineError) -> Self {
         let domain = match &error {
+            EngineError::RequestIdReused { .. } => return ApiError::RequestIdReused,
             EngineError::UnknownRun(run) => DomainError::not_found("run", format!("runs/{run}")),
             // The chunk size may be the server's default (migration.chunk_size),
             // or no size fits the cap (migration.max_chunks): StartRun blames

@@ -91,7 +91,7 @@ async fn fixture(purpose: &str, with_standby: bool) -> anyhow::Result<Fixture> {
             entities: Vec::new(),
             chunk_size: 5_000,
             max_chunks: settings.migration.max_chunks,
-            request_id: None,
+            request: None,
             kind: RunKind::Full,
             on_conflict: lms_engine::ConflictPolicy::KeepLms,
             hold: None,

@@ -884,3 +884,30 @@ async fn a_chunk_cap_below_one_chunk_per_table_is_a_failed_precondition() -> any
     );
     app.close().await
 }
+
+/// A StartRun's request id given again with another request is the
+/// client's mistake: INVALID_ARGUMENT on `request_id`, and no second run.
+#[tokio::test]
+async fn a_start_runs_request_id_sent_with_another_request_is_invalid() -> anyhow::Result<()> {
+    let app = spawn_app("grpcreqreused", Data::Empty, false).await?;
+    let mut client = MigrationServiceClient::new(app.authed(Some(ADMIN)).await?);
+    let dry_run = pb::StartRunRequest {
+        dry_run: true,
+        ..start("reused-1")
+    };
+    client.start_run(dry_run).await?;
+
+    let status = client
+        .start_run(start("reused-1"))
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("a real run was answered with the dry run's id"))?;
+
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(violations_of(&status, "request_id").len(), 1, "{status:?}");
+    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM migration.runs")
+        .fetch_one(&app.lms)
+        .await?;
+    assert_eq!(runs, 1);
+    app.close().await
+}

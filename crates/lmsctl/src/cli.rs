@@ -192,7 +192,8 @@ pub struct RetryArgs {
     /// Wait for the run to end, showing progress.
     #[arg(long)]
     pub wait: bool,
-    /// An idempotency key: retrying twice with one key gives one run.
+    /// An idempotency key: retrying twice with one key gives one run; the
+    /// key given with another request is refused.
     #[arg(long, value_parser = parse_request_id)]
     pub request_id: Option<String>,
 }
@@ -211,7 +212,8 @@ pub struct RunArgs {
     /// is printed; `lmsctl migrate approve` lets it apply).
     #[arg(long)]
     pub wait: bool,
-    /// An idempotency key: starting twice with one key gives one run.
+    /// An idempotency key: starting twice with one key gives one run; the
+    /// key given with another request is refused.
     #[arg(long, value_parser = parse_request_id)]
     pub request_id: Option<String>,
     /// Run the chunks in this process instead of on the workers (no Redis).

@@ -107,7 +107,7 @@ async fn metrics_show_a_run_while_it_runs() -> anyhow::Result<()> {
             entities: Vec::new(),
             chunk_size: 150,
             max_chunks: lms_config::MigrationSettings::DEFAULT_MAX_CHUNKS,
-            request_id: None,
+            request: None,
             kind: RunKind::Full,
             on_conflict: lms_engine::ConflictPolicy::KeepLms,
             hold: None,

@@ -94,7 +94,7 @@ async fn a_run_waits_for_its_primary_and_finishes_there() -> anyhow::Result<()> 
             entities: Vec::new(),
             chunk_size: 150,
             max_chunks: lms_config::MigrationSettings::DEFAULT_MAX_CHUNKS,
-            request_id: None,
+            request: None,
             kind: RunKind::Full,
             on_conflict: lms_engine::ConflictPolicy::KeepLms,
             hold: None,

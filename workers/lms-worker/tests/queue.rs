@@ -97,7 +97,7 @@ fn options(chunk_size: u32) -> RunOptions {
         entities: Vec::new(),
         chunk_size,
         max_chunks: lms_config::MigrationSettings::DEFAULT_MAX_CHUNKS,
-        request_id: None,
+        request: None,
         kind: lms_engine::RunKind::Full,
         on_conflict: lms_engine::ConflictPolicy::KeepLms,
         hold: None,

@@ -96,7 +96,7 @@ impl Fixture {
             entities: Vec::new(),
             chunk_size,
             max_chunks: self.settings.migration.max_chunks,
-            request_id: None,
+            request: None,
             kind: lms_engine::RunKind::Full,
             on_conflict: ConflictPolicy::KeepLms,
             hold: None,

@@ -12,7 +12,8 @@ use lms_engine::report::{self, CoverageReport, EntityReport};
 use lms_engine::verify::{self, VerifyOptions};
 use lms_engine::{
     ChunkQueue, ConflictPolicy, EngineError, HoldPreview, HoldThreshold, Phase, RunKind,
-    RunOptions, RunProgress, RunStatus, StepState, explain, hold, run_progress, start_run,
+    RunOptions, RunProgress, RunRequest, RunStatus, StepState, explain, hold, run_progress,
+    start_run,
 };
 use sqlx::PgPool;
 use tonic::{Request, Response};
@@ -340,9 +341,12 @@ fn chunk_size(value: i32, default: u32) -> Result<u32, ApiError> {
 impl MigrationService for MigrationApi {
     async fn start_run(&self, request: Request<pb::StartRunRequest>) -> ApiResult<pb::Run> {
         let call = call_of(&request)?;
-        let (api, request) = (self.clone(), request.into_inner());
-        self.control(call, async move { api.start_run_as(request).await })
-            .await
+        let (api, request, caller) = (self.clone(), request.into_inner(), call.actor.clone());
+        self.control(
+            call,
+            async move { api.start_run_as(request, &caller).await },
+        )
+        .await
     }
 
     async fn get_run(&self, request: Request<pb::GetRunRequest>) -> ApiResult<pb::Run> {
@@ -530,9 +534,11 @@ impl MigrationService for MigrationApi {
         request: Request<pb::RetryRejectedRequest>,
     ) -> ApiResult<pb::Run> {
         let call = call_of(&request)?;
-        let (api, request) = (self.clone(), request.into_inner());
-        self.control(call, async move { api.retry_rejected_as(request).await })
-            .await
+        let (api, request, caller) = (self.clone(), request.into_inner(), call.actor.clone());
+        self.control(call, async move {
+            api.retry_rejected_as(request, &caller).await
+        })
+        .await
     }
 
     async fn list_audit_events(
@@ -579,12 +585,16 @@ impl MigrationApi {
         })
     }
 
-    async fn start_run_as(&self, request: pb::StartRunRequest) -> Result<pb::Run, ApiError> {
-        let options = RunOptions {
+    async fn start_run_as(
+        &self,
+        request: pb::StartRunRequest,
+        caller: &str,
+    ) -> Result<pb::Run, ApiError> {
+        let mut options = RunOptions {
             entities: entities("entities", &request.entities)?,
             chunk_size: chunk_size(request.chunk_size, self.default_chunk_size)?,
             max_chunks: self.max_chunks,
-            request_id: request_id(&request.request_id)?,
+            request: None,
             kind: if request.dry_run {
                 RunKind::DryRun
             } else {
@@ -593,6 +603,8 @@ impl MigrationApi {
             on_conflict: conflict_policy(request.on_conflict)?,
             hold: self.hold_of(&request)?,
         };
+        options.request =
+            request_id(&request.request_id)?.map(|id| RunRequest::start(id, caller, &options));
         let planned = start_run(&self.lms, &self.legacy, &self.queue, &options)
             .await
             .map_err(|error| match error {
@@ -644,16 +656,20 @@ impl MigrationApi {
     async fn retry_rejected_as(
         &self,
         request: pb::RetryRejectedRequest,
+        caller: &str,
     ) -> Result<pb::Run, ApiError> {
         let only = entities("entities", &request.entities)?;
         let planned = control::retry_rejected(
             &self.lms,
             &self.legacy,
             &self.queue,
-            &only,
-            self.default_chunk_size,
-            self.max_chunks,
-            request_id(&request.request_id)?,
+            control::RetryRequest {
+                only: &only,
+                chunk_size: self.default_chunk_size,
+                max_chunks: self.max_chunks,
+                request_id: request_id(&request.request_id)?,
+                caller,
+            },
         )
         .await?;
         Ok(run_progress(&self.lms, planned.run_id).await?.into())

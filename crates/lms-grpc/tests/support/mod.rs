@@ -122,7 +122,7 @@ pub async fn spawn_app_with(
             entities: Vec::new(),
             chunk_size: 2_000,
             max_chunks: settings.migration.max_chunks,
-            request_id: None,
+            request: None,
             kind: RunKind::Full,
             on_conflict: lms_engine::ConflictPolicy::KeepLms,
             hold: None,

@@ -4,11 +4,13 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use lms_config::Settings;
+use lms_engine::control::RetryRequest;
 use lms_engine::inline::run_inline;
 use lms_engine::report_html::{self, ReportPage};
 use lms_engine::setup::{connect_engine, connect_queue};
 use lms_engine::{
-    HoldThreshold, RunOptions, RunStatus, explain, follow_run, report, run_progress, start_run,
+    HoldThreshold, RunOptions, RunRequest, RunStatus, explain, follow_run, report, run_progress,
+    start_run,
 };
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -50,6 +52,10 @@ async fn verify(args: VerifyArgs, settings: &Settings) -> anyhow::Result<ExitCod
     })
 }
 
+/// Who starts runs from the command line, as a run's request records it:
+/// a request id given here and through the API names two requests.
+const COMMAND_LINE_CALLER: &str = "lmsctl";
+
 /// `migrate run --wait` (and `approve --wait`) when the run stops held.
 pub const HELD_EXIT_CODE: u8 = 4;
 
@@ -57,11 +63,11 @@ async fn start(args: RunArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let engine = connect_engine(settings, "lmsctl".to_owned(), settings.worker.concurrency)
         .await
         .context("connecting to the databases")?;
-    let options = RunOptions {
+    let mut options = RunOptions {
         entities: args.entities.clone(),
         chunk_size: args.chunk_size.unwrap_or(settings.migration.chunk_size),
         max_chunks: settings.migration.max_chunks,
-        request_id: args.request_id.clone(),
+        request: None,
         kind: if args.dry_run {
             lms_engine::RunKind::DryRun
         } else {
@@ -70,6 +76,10 @@ async fn start(args: RunArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         on_conflict: args.on_conflict,
         hold: hold_of(&args, settings)?,
     };
+    options.request = args
+        .request_id
+        .clone()
+        .map(|id| RunRequest::start(id, COMMAND_LINE_CALLER, &options));
     let planned = if args.inline {
         lms_engine::plan_run(&engine.lms, &engine.legacy, &options).await?
     } else {
@@ -323,10 +333,13 @@ async fn retry(args: RetryArgs, settings: &Settings) -> anyhow::Result<ExitCode>
         &engine.lms,
         &engine.legacy,
         &queue,
-        &args.entities,
-        settings.migration.chunk_size,
-        settings.migration.max_chunks,
-        args.request_id.clone(),
+        RetryRequest {
+            only: &args.entities,
+            chunk_size: settings.migration.chunk_size,
+            max_chunks: settings.migration.max_chunks,
+            request_id: args.request_id.clone(),
+            caller: COMMAND_LINE_CALLER,
+        },
     )
     .await?;
     println!("Started retry run {}.", planned.run_id);
