@@ -4,6 +4,12 @@
 //! (`grpc.request_timeout`). Both answer through [`ApiError`], so their
 //! statuses carry an `ErrorInfo` like every other error.
 //!
+//! A request's place in the limit travels in its extensions ([`InFlight`]):
+//! a migration-control call, which goes on to its end on a task of its own
+//! after its deadline or its client is gone, keeps its place until then,
+//! so that calls cut off by their deadlines cannot pile up work past the
+//! limit.
+//!
 //! tonic has both built in, but applies them outside every layer of ours
 //! and answers with statuses that carry no details; this layer replaces
 //! them. Health checks are never refused: a server busy with requests is
@@ -15,13 +21,27 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::Status;
 
 use crate::error::ApiError;
 
 /// The path prefix of the standard health service.
 const HEALTH: &str = "/grpc.health.v1.Health/";
+
+/// A request's place in `grpc.concurrency_limit`, held while any clone of
+/// it lives (the layer's until the response's head is ready; a control
+/// call's task's until its work ends).
+#[derive(Debug, Clone)]
+pub struct InFlight {
+    _permit: Arc<OwnedSemaphorePermit>,
+}
+
+/// The place in the limit the layer gave `request` (none for a health
+/// check, or a request that did not pass the layer).
+pub fn in_flight<T>(request: &tonic::Request<T>) -> Option<InFlight> {
+    request.extensions().get::<InFlight>().cloned()
+}
 
 /// See the module.
 #[derive(Debug, Clone)]
@@ -78,12 +98,18 @@ where
         self.inner.poll_ready(context)
     }
 
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         let permit = if request.uri().path().starts_with(HEALTH) {
             None
         } else {
             match Arc::clone(&self.limits.in_flight).try_acquire_owned() {
-                Ok(permit) => Some(permit),
+                Ok(permit) => {
+                    let permit = InFlight {
+                        _permit: Arc::new(permit),
+                    };
+                    request.extensions_mut().insert(permit.clone());
+                    Some(permit)
+                }
                 Err(_) => {
                     metrics::counter!("lms_grpc_requests_shed_total").increment(1);
                     let refused = ApiError::Overloaded(format!(

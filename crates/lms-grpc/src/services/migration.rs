@@ -28,6 +28,7 @@ use crate::pb::lms::migration::v1::migration_service_server::MigrationService;
 use crate::request::{
     MAX_SHORT_TEXT, next_token, next_uuid_token, optional_text, page, page_by_uuid, request_id,
 };
+use crate::request_limits::{InFlight, in_flight};
 use crate::response_budget::ResponseBudget;
 use crate::run_watch::{RunEvents, RunWatchHub};
 
@@ -341,11 +342,11 @@ fn chunk_size(value: i32, default: u32) -> Result<u32, ApiError> {
 impl MigrationService for MigrationApi {
     async fn start_run(&self, request: Request<pb::StartRunRequest>) -> ApiResult<pb::Run> {
         let call = call_of(&request)?;
+        let place = in_flight(&request);
         let (api, request, caller) = (self.clone(), request.into_inner(), call.actor.clone());
-        self.control(
-            call,
-            async move { api.start_run_as(request, &caller).await },
-        )
+        self.control(call, place, async move {
+            api.start_run_as(request, &caller).await
+        })
         .await
     }
 
@@ -395,10 +396,11 @@ impl MigrationService for MigrationApi {
 
     async fn cancel_run(&self, request: Request<pb::CancelRunRequest>) -> ApiResult<pb::Run> {
         let mut call = call_of(&request)?;
+        let place = in_flight(&request);
         let name = &request.get_ref().name;
         call.resource = well_formed(name, |name| run_id("", name));
         let (lms, name) = (self.lms.clone(), name.clone());
-        self.control(call, async move {
+        self.control(call, place, async move {
             let id = run_id("name", &name)?;
             Ok(control::cancel_run(&lms, id).await?.into())
         })
@@ -407,10 +409,11 @@ impl MigrationService for MigrationApi {
 
     async fn undo_run(&self, request: Request<pb::UndoRunRequest>) -> ApiResult<pb::Run> {
         let mut call = call_of(&request)?;
+        let place = in_flight(&request);
         let name = &request.get_ref().name;
         call.resource = well_formed(name, |name| run_id("", name));
         let (lms, name) = (self.lms.clone(), name.clone());
-        self.control(call, async move {
+        self.control(call, place, async move {
             let id = run_id("name", &name)?;
             Ok(lms_engine::undo::undo_run(&lms, id).await?.into())
         })
@@ -419,10 +422,11 @@ impl MigrationService for MigrationApi {
 
     async fn approve_run(&self, request: Request<pb::ApproveRunRequest>) -> ApiResult<pb::Run> {
         let mut call = call_of(&request)?;
+        let place = in_flight(&request);
         let name = &request.get_ref().name;
         call.resource = well_formed(name, |name| run_id("", name));
         let (api, name) = (self.clone(), name.clone());
-        self.control(call, async move { api.approve_run_as(&name).await })
+        self.control(call, place, async move { api.approve_run_as(&name).await })
             .await
     }
 
@@ -534,8 +538,9 @@ impl MigrationService for MigrationApi {
         request: Request<pb::RetryRejectedRequest>,
     ) -> ApiResult<pb::Run> {
         let call = call_of(&request)?;
+        let place = in_flight(&request);
         let (api, request, caller) = (self.clone(), request.into_inner(), call.actor.clone());
-        self.control(call, async move {
+        self.control(call, place, async move {
             api.retry_rejected_as(request, &caller).await
         })
         .await
@@ -567,14 +572,17 @@ impl MigrationApi {
     /// Runs a control call to its end, its audit row included, on a task of
     /// its own: a client that goes away once the engine has committed (its
     /// deadline passing, a cancel) drops only the answer, never the record
-    /// of what was done.
+    /// of what was done. The task keeps the call's place in
+    /// `grpc.concurrency_limit` (`in_flight`) until it ends.
     async fn control(
         &self,
         call: Call,
+        in_flight: Option<InFlight>,
         work: impl Future<Output = Result<pb::Run, ApiError>> + Send + 'static,
     ) -> ApiResult<pb::Run> {
         let lms = self.lms.clone();
         tokio::spawn(async move {
+            let _in_flight = in_flight;
             let result = work.await;
             finish_control(&lms, &call, result, |run: &pb::Run| run.name.clone()).await
         })

@@ -10,7 +10,7 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::support::{Data, READER, TestApp, WRITER, spawn_app_with};
+use crate::support::{ADMIN, Data, READER, TestApp, WRITER, spawn_app_with};
 
 /// The server's pools carry `grpc.statement_timeout`: a read stuck past
 /// it is cancelled by PostgreSQL (57014) and answered UNAVAILABLE, in the
@@ -164,6 +164,65 @@ async fn past_the_concurrency_limit_a_request_is_refused_at_once_and_health_answ
             answer.err().map(|status| status.code()),
             Some(Code::NotFound)
         );
+    }
+    app.close().await
+}
+
+/// A migration-control call goes on to its end after its deadline (so
+/// that what it did is audited), and keeps its place in
+/// `grpc.concurrency_limit` until then: calls cut off by their deadlines
+/// cannot pile up work past the limit.
+#[tokio::test]
+async fn a_control_call_past_its_deadline_keeps_its_place_in_the_limit_until_it_ends()
+-> anyhow::Result<()> {
+    use lms_grpc::pb::lms::migration::v1::StartRunRequest;
+    use lms_grpc::pb::lms::migration::v1::migration_service_client::MigrationServiceClient;
+
+    let app = spawn_app_with("hostilecontrolplace", Data::Empty, false, |settings| {
+        settings.grpc.concurrency_limit = 1;
+        settings.grpc.request_timeout = std::time::Duration::from_millis(300);
+    })
+    .await?;
+    // Planning reads the runs: the call waits on the lock past its deadline.
+    let mut lock = app.lms.begin().await?;
+    sqlx::query("LOCK TABLE migration.runs IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await?;
+    let mut admin = MigrationServiceClient::new(app.authed(Some(ADMIN)).await?);
+    let cut_off = admin
+        .start_run(StartRunRequest {
+            dry_run: true,
+            ..Default::default()
+        })
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("the call ended before its deadline"))?;
+    assert_eq!(cut_off.code(), Code::DeadlineExceeded, "{cut_off:?}");
+    let mut students = StudentServiceClient::new(app.authed(Some(READER)).await?);
+
+    let while_planning = students.get_student(get_student_one()).await.err();
+
+    assert_eq!(
+        while_planning
+            .as_ref()
+            .and_then(error_info)
+            .map(|(reason, _)| reason)
+            .as_deref(),
+        Some("SERVER_OVERLOADED"),
+        "{while_planning:?}"
+    );
+    lock.rollback().await?;
+    let started = std::time::Instant::now();
+    loop {
+        let answer = students.get_student(get_student_one()).await.err();
+        if answer.as_ref().map(tonic::Status::code) == Some(Code::NotFound) {
+            break;
+        }
+        anyhow::ensure!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the control call's place was not given back: {answer:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     app.close().await
 }
