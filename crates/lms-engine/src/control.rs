@@ -242,7 +242,7 @@ pub async fn retry_rejected(
         request_id,
         caller,
     } = retry;
-    let request = request_id.map(|id| RunRequest::retry(id, caller, only, chunk_size));
+    let request = request_id.map(|id| RunRequest::retry(id, caller, only));
     // A request retried after its run fixed every row still gets its run.
     if let Some(existing) = run_of_request(lms, request.as_ref()).await? {
         return Ok(existing);

@@ -1,66 +1,81 @@
 //! A run's idempotency key and the request it came with. Planning twice
 //! with one key gives one run; the key given again with another request
-//! (another method, caller, tables, chunk size, policy or hold) is refused
-//! ([`EngineError::RequestIdReused`]), as the domain API refuses a create's
-//! key reused with another body. The request is kept beside the run
-//! (`migration.runs.request`), canonical: the tables in dependency order,
-//! the chunk size as the run uses it.
+//! (another kind of run, caller, tables, chunk size, policy or hold) is
+//! refused ([`EngineError::RequestIdReused`]), as the domain API refuses a
+//! create's key reused with another body. The request is kept beside the
+//! run (`migration.runs.request`) as the client sent it: what it left to the
+//! server's settings stays unset, so that a retry after the settings
+//! changed (a restart, another replica) is still the same request; the
+//! tables are in dependency order, all of them as none.
 
 use lms_domain::LegacyEntity;
 use serde_json::{Value, json};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
+use crate::conflict::ConflictPolicy;
 use crate::error::{DatabaseContext, EngineError};
-use crate::plan::{PlannedRun, RunOptions, selected_entities};
+use crate::plan::{PlannedRun, RunKind};
 
 /// A client's request id and what it asked for under it. Built only by
-/// [`RunRequest::start`] and [`RunRequest::retry`], so that the two
-/// methods never name one request.
+/// [`RunRequest::start`] and [`RunRequest::retry`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunRequest {
     id: String,
     asked: Value,
 }
 
+/// A new run as the client asked for it (`StartRun`, `lmsctl migrate
+/// run`), the server's defaults not filled in.
+#[derive(Debug, Clone, Copy)]
+pub struct AskedRun<'a> {
+    /// The tables named; none: all.
+    pub entities: &'a [LegacyEntity],
+    /// None: the server's `migration.chunk_size`.
+    pub chunk_size: Option<u32>,
+    pub dry_run: bool,
+    pub on_conflict: ConflictPolicy,
+    /// None: the server's `migration.hold_percent`.
+    pub hold_percent: Option<u32>,
+    /// None: the server's `migration.hold_min_rows`.
+    pub hold_min_rows: Option<u64>,
+    pub no_hold: bool,
+}
+
 impl RunRequest {
-    /// A new run (`StartRun`, `lmsctl migrate run`) asked by `caller` (the
-    /// API's token name; `lmsctl` for the command line). `options.request`
-    /// plays no part.
-    pub fn start(id: String, caller: &str, options: &RunOptions) -> RunRequest {
-        let hold = options.hold.map_or(
-            Value::Null,
-            |hold| json!({"percent": hold.percent, "min_rows": hold.min_rows}),
-        );
+    /// A new run asked by `caller` (the API's token name; `lmsctl` for the
+    /// command line).
+    pub fn start(id: String, caller: &str, asked: &AskedRun<'_>) -> RunRequest {
+        let kind = if asked.dry_run {
+            RunKind::DryRun
+        } else {
+            RunKind::Full
+        };
         RunRequest {
             id,
             asked: json!({
-                "method": "start_run",
+                "kind": kind.as_str(),
                 "caller": caller,
-                "kind": options.kind.as_str(),
-                "entities": names(&selected_entities(options)),
-                "chunk_size": options.chunk_size,
-                "on_conflict": options.on_conflict.as_str(),
-                "hold": hold,
+                "entities": canonical_tables(asked.entities),
+                "chunk_size": asked.chunk_size,
+                "on_conflict": asked.on_conflict.as_str(),
+                "hold_percent": asked.hold_percent,
+                "hold_min_rows": asked.hold_min_rows,
+                "no_hold": asked.no_hold,
             }),
         }
     }
 
     /// A retry of rejected rows (`RetryRejected`, `lmsctl migrate retry`)
-    /// asked by `caller`, limited to `only` (empty: every table with
+    /// asked by `caller`, limited to `only` (none: every table with
     /// rejected rows, whichever they are when it is planned).
-    pub fn retry(id: String, caller: &str, only: &[LegacyEntity], chunk_size: u32) -> RunRequest {
-        let only: Vec<LegacyEntity> = LegacyEntity::ALL
-            .into_iter()
-            .filter(|entity| only.contains(entity))
-            .collect();
+    pub fn retry(id: String, caller: &str, only: &[LegacyEntity]) -> RunRequest {
         RunRequest {
             id,
             asked: json!({
-                "method": "retry_rejected",
+                "kind": RunKind::RetryRejected.as_str(),
                 "caller": caller,
-                "entities": names(&only),
-                "chunk_size": chunk_size,
+                "entities": canonical_tables(only),
             }),
         }
     }
@@ -76,8 +91,19 @@ impl RunRequest {
     }
 }
 
-fn names(entities: &[LegacyEntity]) -> Vec<&'static str> {
-    entities.iter().map(|entity| entity.as_str()).collect()
+/// The tables named, in dependency order, once each; every table as none
+/// (which means all of them to both methods).
+fn canonical_tables(named: &[LegacyEntity]) -> Vec<&'static str> {
+    let tables: Vec<&'static str> = LegacyEntity::ALL
+        .into_iter()
+        .filter(|entity| named.contains(entity))
+        .map(LegacyEntity::as_str)
+        .collect();
+    if tables.len() == LegacyEntity::ALL.len() {
+        Vec::new()
+    } else {
+        tables
+    }
 }
 
 /// The run an earlier request with the same id started, if any; the id
@@ -124,77 +150,37 @@ pub(crate) async fn run_of_request(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ConflictPolicy, HoldThreshold, RunKind};
 
-    fn options() -> RunOptions {
-        RunOptions {
-            chunk_size: 100,
-            ..RunOptions::default()
-        }
+    const ASKED: AskedRun<'static> = AskedRun {
+        entities: &[],
+        chunk_size: None,
+        dry_run: false,
+        on_conflict: ConflictPolicy::KeepLms,
+        hold_percent: None,
+        hold_min_rows: None,
+        no_hold: false,
+    };
+
+    fn start(asked: &AskedRun<'_>) -> RunRequest {
+        RunRequest::start("r".into(), "admin", asked)
     }
 
     #[test]
-    fn every_table_named_or_none_named_is_one_request() {
-        let all = RunOptions {
-            entities: LegacyEntity::ALL.into_iter().rev().collect(),
-            ..options()
+    fn every_table_named_or_none_named_is_one_start() {
+        let every: Vec<LegacyEntity> = LegacyEntity::ALL.into_iter().rev().collect();
+        let all = AskedRun {
+            entities: &every,
+            ..ASKED
         };
-        assert_eq!(
-            RunRequest::start("r".into(), "admin", &all),
-            RunRequest::start("r".into(), "admin", &options())
-        );
+        assert_eq!(start(&all), start(&ASKED));
     }
 
     #[test]
-    fn each_field_of_a_start_makes_another_request() {
-        let base = RunRequest::start("r".into(), "admin", &options());
-        let others = [
-            RunRequest::start("r".into(), "operator", &options()),
-            RunRequest::start(
-                "r".into(),
-                "admin",
-                &RunOptions {
-                    entities: vec![LegacyEntity::Students],
-                    ..options()
-                },
-            ),
-            RunRequest::start(
-                "r".into(),
-                "admin",
-                &RunOptions {
-                    chunk_size: 101,
-                    ..options()
-                },
-            ),
-            RunRequest::start(
-                "r".into(),
-                "admin",
-                &RunOptions {
-                    kind: RunKind::DryRun,
-                    ..options()
-                },
-            ),
-            RunRequest::start(
-                "r".into(),
-                "admin",
-                &RunOptions {
-                    on_conflict: ConflictPolicy::TakeLegacy,
-                    ..options()
-                },
-            ),
-            RunRequest::start(
-                "r".into(),
-                "admin",
-                &RunOptions {
-                    hold: Some(HoldThreshold::default()),
-                    ..options()
-                },
-            ),
-            RunRequest::retry("r".into(), "admin", &[], 100),
-        ];
-        for other in others {
-            assert_ne!(base.asked(), other.asked(), "{other:?}");
-        }
+    fn every_table_named_or_none_named_is_one_retry() {
+        assert_eq!(
+            RunRequest::retry("r".into(), "admin", &LegacyEntity::ALL),
+            RunRequest::retry("r".into(), "admin", &[])
+        );
     }
 
     #[test]
@@ -203,15 +189,94 @@ mod tests {
             RunRequest::retry(
                 "r".into(),
                 "admin",
-                &[LegacyEntity::Journal, LegacyEntity::Students],
-                10
+                &[LegacyEntity::Journal, LegacyEntity::Students]
             ),
             RunRequest::retry(
                 "r".into(),
                 "admin",
-                &[LegacyEntity::Students, LegacyEntity::Journal],
-                10
+                &[LegacyEntity::Students, LegacyEntity::Journal]
             )
         );
+    }
+
+    #[test]
+    fn a_chunk_size_left_to_the_server_is_not_the_servers_size() {
+        let sized = AskedRun {
+            chunk_size: Some(25_000),
+            ..ASKED
+        };
+        assert_ne!(start(&sized), start(&ASKED));
+    }
+
+    #[test]
+    fn each_field_of_a_start_makes_another_request() {
+        let students = [LegacyEntity::Students];
+        let changed = [
+            (
+                "tables",
+                AskedRun {
+                    entities: &students,
+                    ..ASKED
+                },
+            ),
+            (
+                "chunk size",
+                AskedRun {
+                    chunk_size: Some(100),
+                    ..ASKED
+                },
+            ),
+            (
+                "dry run",
+                AskedRun {
+                    dry_run: true,
+                    ..ASKED
+                },
+            ),
+            (
+                "policy",
+                AskedRun {
+                    on_conflict: ConflictPolicy::TakeLegacy,
+                    ..ASKED
+                },
+            ),
+            (
+                "hold percent",
+                AskedRun {
+                    hold_percent: Some(10),
+                    ..ASKED
+                },
+            ),
+            (
+                "hold floor",
+                AskedRun {
+                    hold_min_rows: Some(50),
+                    ..ASKED
+                },
+            ),
+            (
+                "no hold",
+                AskedRun {
+                    no_hold: true,
+                    ..ASKED
+                },
+            ),
+        ];
+        for (field, asked) in changed {
+            assert_ne!(start(&asked), start(&ASKED), "{field}");
+        }
+    }
+
+    #[test]
+    fn another_caller_makes_another_request() {
+        assert_ne!(
+            RunRequest::start("r".into(), "operator", &ASKED),
+            start(&ASKED)
+        );
+    }
+
+    #[test]
+    fn a_start_and_a_retry_are_two_requests() {
+        assert_ne!(RunRequest::retry("r".into(), "admin", &[]), start(&ASKED));
     }
 }

@@ -5,7 +5,7 @@
 mod support;
 
 use lms_engine::control::{RetryRequest, retry_rejected};
-use lms_engine::{EngineError, RunKind, RunOptions, RunRequest, plan_run};
+use lms_engine::{AskedRun, EngineError, RunKind, RunOptions, RunRequest, plan_run};
 use support::Fixture;
 
 const CALLER: &str = "operator";
@@ -18,9 +18,19 @@ fn options() -> RunOptions {
     }
 }
 
+/// `options` asked for under `id` by `caller`, its chunk size given.
 fn asked(id: &str, caller: &str, options: RunOptions) -> RunOptions {
+    let asked = AskedRun {
+        entities: &options.entities,
+        chunk_size: Some(options.chunk_size),
+        dry_run: options.kind == RunKind::DryRun,
+        on_conflict: options.on_conflict,
+        hold_percent: options.hold.map(|hold| hold.percent),
+        hold_min_rows: options.hold.map(|hold| hold.min_rows),
+        no_hold: options.hold.is_none(),
+    };
     RunOptions {
-        request: Some(RunRequest::start(id.to_owned(), caller, &options)),
+        request: Some(RunRequest::start(id.to_owned(), caller, &asked)),
         ..options
     }
 }
@@ -157,5 +167,48 @@ async fn a_run_planned_before_requests_were_kept_answers_its_id_as_before() -> a
     .await?;
 
     assert_eq!(again.run_id, first.run_id);
+    fixture.close().await
+}
+
+/// Two requests with one id planned at the same moment: the run written
+/// first is the id's, and the other request is refused once it commits.
+#[tokio::test]
+async fn two_requests_with_one_id_at_once_give_one_run_and_one_refusal() -> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("reqrace").await?;
+    // Reads pass, inserts wait: both plans get as far as writing their run.
+    let mut lock = fixture.lms().begin().await?;
+    sqlx::query("LOCK TABLE migration.runs IN EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await?;
+    let plans = [
+        asked("r-1", CALLER, options()),
+        asked(
+            "r-1",
+            CALLER,
+            RunOptions {
+                chunk_size: 200,
+                ..options()
+            },
+        ),
+    ]
+    .map(|options| {
+        let (lms, legacy) = (fixture.lms().clone(), fixture.legacy().clone());
+        tokio::spawn(async move { plan_run(&lms, &legacy, &options).await })
+    });
+    support::lock_waiters(fixture.lms(), 2).await?;
+
+    lock.rollback().await?;
+    let mut results = Vec::new();
+    for plan in plans {
+        results.push(plan.await?);
+    }
+
+    let created = results
+        .iter()
+        .filter(|result| matches!(result, Ok(run) if run.created))
+        .count();
+    let refused = results.iter().filter(|result| is_reused(result)).count();
+    assert_eq!((created, refused), (1, 1), "{results:?}");
+    assert_eq!(runs(&fixture).await?, 1);
     fixture.close().await
 }

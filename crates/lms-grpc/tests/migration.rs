@@ -905,6 +905,10 @@ async fn a_start_runs_request_id_sent_with_another_request_is_invalid() -> anyho
 
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
     assert_eq!(violations_of(&status, "request_id").len(), 1, "{status:?}");
+    assert_eq!(
+        tonic_types::StatusExt::get_details_error_info(&status).map(|info| info.reason),
+        Some("REQUEST_ID_REUSED".to_owned())
+    );
     let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM migration.runs")
         .fetch_one(&app.lms)
         .await?;

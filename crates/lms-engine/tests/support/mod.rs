@@ -283,3 +283,21 @@ pub async fn cancel_a_run_before(
     lms_engine::control::cancel_run(fixture.lms(), run.run_id).await?;
     Ok(())
 }
+
+/// Waits (up to 30 s) until `count` sessions of the LMS database behind
+/// `lms` wait on a lock.
+pub async fn lock_waiters(lms: &PgPool, count: i64) -> anyhow::Result<()> {
+    for _ in 0..600 {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(lms)
+        .await?;
+        if waiting >= count {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("{count} sessions did not wait on a lock within 30 s")
+}

@@ -11,7 +11,7 @@ use lms_engine::report::ConflictEntry;
 use lms_engine::report::{self, CoverageReport, EntityReport};
 use lms_engine::verify::{self, VerifyOptions};
 use lms_engine::{
-    ChunkQueue, ConflictPolicy, EngineError, HoldPreview, HoldThreshold, Phase, RunKind,
+    AskedRun, ChunkQueue, ConflictPolicy, EngineError, HoldPreview, HoldThreshold, Phase, RunKind,
     RunOptions, RunProgress, RunRequest, RunStatus, StepState, explain, hold, run_progress,
     start_run,
 };
@@ -611,8 +611,20 @@ impl MigrationApi {
             on_conflict: conflict_policy(request.on_conflict)?,
             hold: self.hold_of(&request)?,
         };
-        options.request =
-            request_id(&request.request_id)?.map(|id| RunRequest::start(id, caller, &options));
+        options.request = request_id(&request.request_id)?.map(|id| {
+            let asked = AskedRun {
+                entities: &options.entities,
+                chunk_size: u32::try_from(request.chunk_size)
+                    .ok()
+                    .filter(|size| *size > 0),
+                dry_run: request.dry_run,
+                on_conflict: options.on_conflict,
+                hold_percent: request.hold_percent,
+                hold_min_rows: request.hold_min_rows,
+                no_hold: request.no_hold,
+            };
+            RunRequest::start(id, caller, &asked)
+        });
         let planned = start_run(&self.lms, &self.legacy, &self.queue, &options)
             .await
             .map_err(|error| match error {

@@ -9,8 +9,8 @@ use lms_engine::inline::run_inline;
 use lms_engine::report_html::{self, ReportPage};
 use lms_engine::setup::{connect_engine, connect_queue};
 use lms_engine::{
-    HoldThreshold, RunOptions, RunRequest, RunStatus, explain, follow_run, report, run_progress,
-    start_run,
+    AskedRun, HoldThreshold, RunOptions, RunRequest, RunStatus, explain, follow_run, report,
+    run_progress, start_run,
 };
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -76,10 +76,18 @@ async fn start(args: RunArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         on_conflict: args.on_conflict,
         hold: hold_of(&args, settings)?,
     };
-    options.request = args
-        .request_id
-        .clone()
-        .map(|id| RunRequest::start(id, COMMAND_LINE_CALLER, &options));
+    options.request = args.request_id.clone().map(|id| {
+        let asked = AskedRun {
+            entities: &args.entities,
+            chunk_size: args.chunk_size,
+            dry_run: args.dry_run,
+            on_conflict: args.on_conflict,
+            hold_percent: args.hold_percent,
+            hold_min_rows: args.hold_min_rows,
+            no_hold: args.no_hold,
+        };
+        RunRequest::start(id, COMMAND_LINE_CALLER, &asked)
+    });
     let planned = if args.inline {
         lms_engine::plan_run(&engine.lms, &engine.legacy, &options).await?
     } else {
