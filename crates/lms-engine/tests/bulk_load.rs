@@ -588,19 +588,7 @@ async fn a_chunk_running_when_its_run_failed_gives_the_tables_back_when_it_commi
     let engine = fixture.engine.clone();
     let chunk = apply[0];
     let running = tokio::spawn(async move { run_chunk(&engine, chunk).await });
-    let mut waited = false;
-    for _ in 0..600 {
-        waited = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() \
-             AND wait_event_type = 'Lock')",
-        )
-        .fetch_one(fixture.lms())
-        .await?;
-        if waited || running.is_finished() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let waited = support::waits_on_a_lock(fixture.lms(), &running).await?;
     let failed =
         lms_engine::progress::fail_chunk(fixture.lms(), planned.run_id, apply[1], "gave up")
             .await?;

@@ -299,20 +299,7 @@ async fn a_deletion_committed_while_a_run_resolves_is_taken_up_by_the_next_run()
         let engine = fixture.engine.clone();
         tokio::spawn(async move { run_until(&engine, planned.run_id, |_, _| false).await })
     };
-    let mut waited = false;
-    for _ in 0..2_000 {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-             AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(fixture.lms())
-        .await?;
-        if waiting > 0 {
-            waited = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    let waited = support::waits_on_a_lock(fixture.lms(), &run).await?;
     sqlx::raw_sql("COMMIT").execute(&mut api).await?;
     run.await??;
     assert!(waited, "the run waited for the deleting transaction");

@@ -214,20 +214,7 @@ async fn run_racing_an_api_write(
             anyhow::Ok(planned.run_id)
         })
     };
-    let mut waited = false;
-    for _ in 0..600 {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-             AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(fixture.lms())
-        .await?;
-        if waiting > 0 {
-            waited = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let waited = support::waits_on_a_lock(fixture.lms(), &run).await?;
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("{edit}; COMMIT")))
         .execute(&mut api)
         .await?;
@@ -370,19 +357,7 @@ async fn an_lms_row_born_while_the_run_inserts_its_key_is_taken_on_by_the_retry(
     let run_id = planned.run_id;
     let rest =
         tokio::spawn(async move { lms_engine::inline::run_inline(&engine, run_id, 1).await });
-    let mut waited = false;
-    for _ in 0..600 {
-        waited = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() \
-             AND wait_event_type = 'Lock')",
-        )
-        .fetch_one(fixture.lms())
-        .await?;
-        if waited || rest.is_finished() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let waited = support::waits_on_a_lock(fixture.lms(), &rest).await?;
     sqlx::raw_sql("COMMIT").execute(&mut api).await?;
     rest.await??;
     anyhow::ensure!(waited, "the run never waited on the API's new row");

@@ -376,18 +376,7 @@ async fn an_lms_edit_committing_while_an_undo_runs_refuses_it() -> anyhow::Resul
     let lms = fixture.lms().clone();
     let undo = tokio::spawn(async move { undo_run(&lms, run).await });
     // It commits once the undo waits on it.
-    for _ in 0..600 {
-        let waiting: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() \
-             AND wait_event_type = 'Lock')",
-        )
-        .fetch_one(fixture.lms())
-        .await?;
-        if waiting || undo.is_finished() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    support::waits_on_a_lock(fixture.lms(), &undo).await?;
     sqlx::raw_sql("COMMIT").execute(&mut api).await?;
 
     let undone = undo.await?;

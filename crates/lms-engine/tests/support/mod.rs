@@ -301,3 +301,27 @@ pub async fn lock_waiters(lms: &PgPool, count: i64) -> anyhow::Result<()> {
     }
     anyhow::bail!("{count} sessions did not wait on a lock within 30 s")
 }
+
+/// Waits (up to 30 s) until a session of the LMS database behind `lms`
+/// waits on a lock, or `task` ends first; returns whether one waited.
+pub async fn waits_on_a_lock<T>(
+    lms: &PgPool,
+    task: &tokio::task::JoinHandle<T>,
+) -> anyhow::Result<bool> {
+    for _ in 0..600 {
+        let waiting: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock')",
+        )
+        .fetch_one(lms)
+        .await?;
+        if waiting {
+            return Ok(true);
+        }
+        if task.is_finished() {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(false)
+}
