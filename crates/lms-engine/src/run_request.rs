@@ -66,7 +66,7 @@ impl RunRequest {
         }
     }
 
-    /// A retry of rejected rows (`RetryRejected`, `lmsctl migrate retry`)
+    /// A retry of rejected rows (`RetryRejected`, `lmsctl migrate retry-rejected`)
     /// asked by `caller`, limited to `only` (none: every table with
     /// rejected rows, whichever they are when it is planned).
     pub fn retry(id: String, caller: &str, only: &[LegacyEntity]) -> RunRequest {

@@ -195,7 +195,7 @@ async fn two_requests_with_one_id_at_once_give_one_run_and_one_refusal() -> anyh
         let (lms, legacy) = (fixture.lms().clone(), fixture.legacy().clone());
         tokio::spawn(async move { plan_run(&lms, &legacy, &options).await })
     });
-    support::lock_waiters(fixture.lms(), 2).await?;
+    support::wait_for_lock_waiters(fixture.lms(), 2, &plans).await?;
 
     lock.rollback().await?;
     let mut results = Vec::new();

@@ -376,11 +376,12 @@ async fn an_lms_edit_committing_while_an_undo_runs_refuses_it() -> anyhow::Resul
     let lms = fixture.lms().clone();
     let undo = tokio::spawn(async move { undo_run(&lms, run).await });
     // It commits once the undo waits on it.
-    support::waits_on_a_lock(fixture.lms(), &undo).await?;
+    let waited = support::waits_on_a_lock(fixture.lms(), &undo).await?;
     sqlx::raw_sql("COMMIT").execute(&mut api).await?;
 
     let undone = undo.await?;
 
+    anyhow::ensure!(waited, "the undo never waited on the API's transaction");
     assert!(
         matches!(undone, Err(EngineError::UndoRefused(_))),
         "{undone:?}"

@@ -915,3 +915,26 @@ async fn a_start_runs_request_id_sent_with_another_request_is_invalid() -> anyho
     assert_eq!(runs, 1);
     app.close().await
 }
+
+/// A field sent as its default and the same field left unset are one
+/// request: KEEP_LMS spelled out gets the run started without a policy.
+#[tokio::test]
+async fn a_start_runs_request_id_with_the_default_policy_spelled_out_gets_its_run()
+-> anyhow::Result<()> {
+    let app = spawn_app("grpcreqdefault", Data::Empty, false).await?;
+    let mut client = MigrationServiceClient::new(app.authed(Some(ADMIN)).await?);
+    let unset = pb::StartRunRequest {
+        dry_run: true,
+        ..start("default-1")
+    };
+    let first = client.start_run(unset.clone()).await?.into_inner();
+
+    let spelled_out = pb::StartRunRequest {
+        on_conflict: pb::ConflictPolicy::KeepLms.into(),
+        ..unset
+    };
+    let again = client.start_run(spelled_out).await?.into_inner();
+
+    assert_eq!(again.name, first.name);
+    app.close().await
+}

@@ -285,9 +285,18 @@ pub async fn cancel_a_run_before(
 }
 
 /// Waits (up to 30 s) until `count` sessions of the LMS database behind
-/// `lms` wait on a lock.
-pub async fn lock_waiters(lms: &PgPool, count: i64) -> anyhow::Result<()> {
+/// `lms` wait on a lock; fails at once if one of `tasks` (the sessions'
+/// work) ends first.
+pub async fn wait_for_lock_waiters<T>(
+    lms: &PgPool,
+    count: i64,
+    tasks: &[tokio::task::JoinHandle<T>],
+) -> anyhow::Result<()> {
     for _ in 0..600 {
+        anyhow::ensure!(
+            !tasks.iter().any(tokio::task::JoinHandle::is_finished),
+            "a task ended before {count} sessions waited on a lock"
+        );
         let waiting: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity \
              WHERE datname = current_database() AND wait_event_type = 'Lock'",
