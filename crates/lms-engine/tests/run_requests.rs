@@ -35,6 +35,20 @@ fn asked(id: &str, caller: &str, options: RunOptions) -> RunOptions {
     }
 }
 
+/// Plans `options` as asked under id `r-1` by `caller`.
+async fn plan(
+    fixture: &Fixture,
+    caller: &str,
+    options: RunOptions,
+) -> Result<lms_engine::PlannedRun, EngineError> {
+    plan_run(
+        fixture.lms(),
+        fixture.legacy(),
+        &asked("r-1", caller, options),
+    )
+    .await
+}
+
 async fn runs(fixture: &Fixture) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar("SELECT count(*) FROM migration.runs")
         .fetch_one(fixture.lms())
@@ -48,19 +62,9 @@ fn is_reused(result: &Result<lms_engine::PlannedRun, EngineError>) -> bool {
 #[tokio::test]
 async fn the_same_request_again_gets_the_run_it_started() -> anyhow::Result<()> {
     let fixture = Fixture::empty_legacy("reqsame").await?;
-    let first = plan_run(
-        fixture.lms(),
-        fixture.legacy(),
-        &asked("r-1", CALLER, options()),
-    )
-    .await?;
+    let first = plan(&fixture, CALLER, options()).await?;
 
-    let again = plan_run(
-        fixture.lms(),
-        fixture.legacy(),
-        &asked("r-1", CALLER, options()),
-    )
-    .await?;
+    let again = plan(&fixture, CALLER, options()).await?;
 
     assert_eq!((again.run_id, again.created), (first.run_id, false));
     fixture.close().await
@@ -69,23 +73,13 @@ async fn the_same_request_again_gets_the_run_it_started() -> anyhow::Result<()> 
 #[tokio::test]
 async fn the_id_with_another_option_is_refused_and_plans_nothing() -> anyhow::Result<()> {
     let fixture = Fixture::empty_legacy("reqoption").await?;
-    plan_run(
-        fixture.lms(),
-        fixture.legacy(),
-        &asked("r-1", CALLER, options()),
-    )
-    .await?;
+    plan(&fixture, CALLER, options()).await?;
     let larger_chunks = RunOptions {
         chunk_size: 200,
         ..options()
     };
 
-    let again = plan_run(
-        fixture.lms(),
-        fixture.legacy(),
-        &asked("r-1", CALLER, larger_chunks),
-    )
-    .await;
+    let again = plan(&fixture, CALLER, larger_chunks).await;
 
     assert!(is_reused(&again), "{again:?}");
     assert_eq!(runs(&fixture).await?, 1);
@@ -95,19 +89,9 @@ async fn the_id_with_another_option_is_refused_and_plans_nothing() -> anyhow::Re
 #[tokio::test]
 async fn the_id_from_another_caller_is_refused() -> anyhow::Result<()> {
     let fixture = Fixture::empty_legacy("reqcaller").await?;
-    plan_run(
-        fixture.lms(),
-        fixture.legacy(),
-        &asked("r-1", CALLER, options()),
-    )
-    .await?;
+    plan(&fixture, CALLER, options()).await?;
 
-    let again = plan_run(
-        fixture.lms(),
-        fixture.legacy(),
-        &asked("r-1", "lmsctl", options()),
-    )
-    .await;
+    let again = plan(&fixture, "lmsctl", options()).await;
 
     assert!(is_reused(&again), "{again:?}");
     fixture.close().await
@@ -116,12 +100,7 @@ async fn the_id_from_another_caller_is_refused() -> anyhow::Result<()> {
 #[tokio::test]
 async fn a_start_runs_id_given_to_a_retry_is_refused() -> anyhow::Result<()> {
     let fixture = Fixture::empty_legacy("reqretry").await?;
-    plan_run(
-        fixture.lms(),
-        fixture.legacy(),
-        &asked("r-1", CALLER, options()),
-    )
-    .await?;
+    plan(&fixture, CALLER, options()).await?;
     let queue = lms_engine::setup::connect_queue(&fixture.settings).await?;
 
     let retry = retry_rejected(
@@ -145,12 +124,7 @@ async fn a_start_runs_id_given_to_a_retry_is_refused() -> anyhow::Result<()> {
 #[tokio::test]
 async fn a_run_planned_before_requests_were_kept_answers_its_id_as_before() -> anyhow::Result<()> {
     let fixture = Fixture::empty_legacy("reqolder").await?;
-    let first = plan_run(
-        fixture.lms(),
-        fixture.legacy(),
-        &asked("r-1", CALLER, options()),
-    )
-    .await?;
+    let first = plan(&fixture, CALLER, options()).await?;
     sqlx::query("UPDATE migration.runs SET request = NULL")
         .execute(fixture.lms())
         .await?;
@@ -159,12 +133,7 @@ async fn a_run_planned_before_requests_were_kept_answers_its_id_as_before() -> a
         ..options()
     };
 
-    let again = plan_run(
-        fixture.lms(),
-        fixture.legacy(),
-        &asked("r-1", CALLER, other),
-    )
-    .await?;
+    let again = plan(&fixture, CALLER, other).await?;
 
     assert_eq!(again.run_id, first.run_id);
     fixture.close().await
