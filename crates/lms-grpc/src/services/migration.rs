@@ -327,15 +327,20 @@ fn outcome(row: control::RowOutcome) -> pb::RowOutcome {
     }
 }
 
-fn chunk_size(value: i32, default: u32) -> Result<u32, ApiError> {
+/// The chunk size a request asks for; `None` (sent as 0): the server's.
+fn asked_chunk_size(value: i32) -> Result<Option<u32>, ApiError> {
     match value {
-        0 => Ok(default),
-        1..=1_000_000 => Ok(u32::try_from(value).unwrap_or(default)),
+        0 => Ok(None),
+        1..=1_000_000 => Ok(u32::try_from(value).ok()),
         _ => Err(ApiError::invalid(
             "chunk_size",
             "must be between 1 and 1000000 (0 for the default)",
         )),
     }
+}
+
+fn chunk_size(value: i32, default: u32) -> Result<u32, ApiError> {
+    Ok(asked_chunk_size(value)?.unwrap_or(default))
 }
 
 #[tonic::async_trait]
@@ -598,9 +603,10 @@ impl MigrationApi {
         request: pb::StartRunRequest,
         caller: &str,
     ) -> Result<pb::Run, ApiError> {
+        let asked_size = asked_chunk_size(request.chunk_size)?;
         let mut options = RunOptions {
             entities: entities("entities", &request.entities)?,
-            chunk_size: chunk_size(request.chunk_size, self.default_chunk_size)?,
+            chunk_size: asked_size.unwrap_or(self.default_chunk_size),
             max_chunks: self.max_chunks,
             request: None,
             kind: if request.dry_run {
@@ -614,9 +620,7 @@ impl MigrationApi {
         options.request = request_id(&request.request_id)?.map(|id| {
             let asked = AskedRun {
                 entities: &options.entities,
-                chunk_size: u32::try_from(request.chunk_size)
-                    .ok()
-                    .filter(|size| *size > 0),
+                chunk_size: asked_size,
                 dry_run: request.dry_run,
                 on_conflict: options.on_conflict,
                 hold_percent: request.hold_percent,
@@ -632,7 +636,7 @@ impl MigrationApi {
                 // field is at fault.
                 EngineError::TooManyChunks {
                     smallest: Some(_), ..
-                } if request.chunk_size != 0 => ApiError::invalid("chunk_size", error.to_string()),
+                } if asked_size.is_some() => ApiError::invalid("chunk_size", error.to_string()),
                 error => ApiError::from(error),
             })?;
         Ok(run_progress(&self.lms, planned.run_id).await?.into())
