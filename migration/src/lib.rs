@@ -69,6 +69,8 @@ sql_migration!(m0020, "m20261206_000020_files_need_a_url");
 sql_migration!(m0021, "m20261206_000021_staged_under_rules");
 sql_migration!(m0022, "m20261206_000022_login_placeholders");
 sql_migration!(m0023, "m20261206_000023_run_requests");
+sql_migration!(m0024, "m20261206_000024_ledger_written_at");
+sql_migration!(m0025, "m20261206_000025_submission_order");
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -101,6 +103,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0021::Migration),
             Box::new(m0022::Migration),
             Box::new(m0023::Migration),
+            Box::new(m0024::Migration),
+            Box::new(m0025::Migration),
         ]
     }
 

@@ -29,8 +29,9 @@ pub fn legacy_instant(raw: Option<&str>) -> Option<&str> {
     (four_digit_year && !text.ends_with(" BC")).then_some(text)
 }
 
-/// The same rule for an instant already read as UTC (degraded reads, which
-/// convert the legacy timestamp in SQL).
+/// Whether an instant in UTC is one a protobuf `Timestamp` holds (years 1
+/// to 9999 UTC): what the API leaves out of its answers otherwise. (Legacy
+/// values are judged by [`legacy_instant`], on their wall clock.)
 pub fn lms_can_hold(instant: DateTime<Utc>) -> bool {
     LMS_YEARS.contains(&instant.year())
 }

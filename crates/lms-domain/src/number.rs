@@ -76,16 +76,25 @@ pub fn max_score(raw: Option<&str>) -> Repaired<Decimal> {
 }
 
 /// The contract: a score below 0 or above the exam's maximum becomes NULL
-/// with `score_out_of_range`; a score the LMS cannot hold (`NaN`) becomes
-/// NULL with `invalid_number`.
+/// with `score_out_of_range`. A `NaN` score is above it: PostgreSQL orders
+/// `NaN` above every number, so the contract's rule, read in the legacy
+/// database's terms, takes it. (Nothing else in a legacy `numeric(6,2)`
+/// is a number the LMS cannot hold; any other text is `invalid_number`.)
 pub fn score(raw: Option<&str>, max: Decimal) -> Repaired<Option<Decimal>> {
     let accepted = SCORE_COLUMN.accept(raw);
     match accepted.value {
         Some(value) if value < Decimal::ZERO || value > max => {
             Repaired::warned(None, WarningCode::ScoreOutOfRange)
         }
+        None if raw.is_some_and(is_nan) => Repaired::warned(None, WarningCode::ScoreOutOfRange),
         _ => accepted,
     }
+}
+
+/// PostgreSQL's `NaN`, as `numeric` prints it (and as its input takes it:
+/// in any case, padded).
+fn is_nan(text: &str) -> bool {
+    text.trim().eq_ignore_ascii_case("nan")
 }
 
 #[cfg(test)]
@@ -143,7 +152,7 @@ mod tests {
     }
 
     #[test]
-    fn scores_outside_zero_to_max_are_dropped_and_nan_is_invalid() {
+    fn scores_outside_zero_to_max_are_dropped_nan_too() {
         let max = dec("5");
         assert_eq!(score(Some("5.00"), max), Repaired::clean(Some(dec("5.00"))));
         assert_eq!(score(Some("0"), max), Repaired::clean(Some(dec("0"))));
@@ -155,8 +164,15 @@ mod tests {
             score(Some("-0.01"), max),
             Repaired::warned(None, WarningCode::ScoreOutOfRange)
         );
+        for nan in ["NaN", "nan", " NAN "] {
+            assert_eq!(
+                score(Some(nan), max),
+                Repaired::warned(None, WarningCode::ScoreOutOfRange),
+                "{nan}"
+            );
+        }
         assert_eq!(
-            score(Some("NaN"), max),
+            score(Some("abc"), max),
             Repaired::warned(None, WarningCode::InvalidNumber)
         );
         assert_eq!(score(None, max), Repaired::clean(None));

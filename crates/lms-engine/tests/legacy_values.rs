@@ -26,7 +26,7 @@ async fn lms_text(fixture: &Fixture, query: &str) -> anyhow::Result<Option<Strin
 }
 
 #[tokio::test]
-async fn numbers_the_lms_cannot_hold_become_null_or_the_default_with_invalid_number()
+async fn numbers_the_lms_cannot_hold_become_null_or_the_default_with_a_warning()
 -> anyhow::Result<()> {
     let fixture = Fixture::empty_legacy("numbers").await?;
     fixture.legacy_sql(SCHOOL).await?;
@@ -41,12 +41,7 @@ async fn numbers_the_lms_cannot_hold_become_null_or_the_default_with_invalid_num
     let report = fixture.migrate(1).await?;
 
     assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
-    for (table, id) in [
-        ("subjects", 1),
-        ("exams", 1),
-        ("exams", 2),
-        ("exam_results", 1),
-    ] {
+    for (table, id) in [("subjects", 1), ("exams", 1), ("exams", 2)] {
         let row = ledger(fixture.lms(), table, id).await?;
         assert_eq!(
             (row.outcome.as_str(), row.warnings),
@@ -54,6 +49,12 @@ async fn numbers_the_lms_cannot_hold_become_null_or_the_default_with_invalid_num
             "{table} {id}"
         );
     }
+    // PostgreSQL orders NaN above every number: above the exam's maximum.
+    let nan_score = ledger(fixture.lms(), "exam_results", 1).await?;
+    assert_eq!(
+        (nan_score.outcome.as_str(), nan_score.warnings),
+        ("migrated", vec!["score_out_of_range".to_owned()])
+    );
     let maxima = lms_text(
         &fixture,
         "SELECT string_agg(max_score::text, ',' ORDER BY legacy_id) FROM assessments",
@@ -393,6 +394,41 @@ async fn verification_agrees_with_the_run_on_a_submission_with_fractional_second
     assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
 
     assert_verification_clean(&fixture, 10).await?;
+    fixture.close().await
+}
+
+/// "The latest `submitted_at` survives (NULLs last)" in legacy's order,
+/// though the LMS stores none of these instants: `infinity` is later than
+/// any date, year 10000 later than 9999, and a BC date or `-infinity` is a
+/// value, not a NULL.
+#[tokio::test]
+async fn the_latest_submission_survives_in_legacys_order_past_the_lms_years() -> anyhow::Result<()>
+{
+    let fixture = Fixture::empty_legacy("latestbeyond").await?;
+    fixture.legacy_sql(SCHOOL).await?;
+    fixture
+        .legacy_sql(
+            "INSERT INTO exams (id, subject_id, title) VALUES (1, 1, 'A'), (2, 1, 'B'), (3, 1, 'C'), (4, 1, 'D'); \
+             INSERT INTO exam_results (id, exam_id, student_id, submitted_at) VALUES \
+                 (10, 1, 1, 'infinity'), (11, 1, 1, '2024-05-01 10:00'), \
+                 (20, 2, 1, '10000-01-01 00:00'), (21, 2, 1, '9999-12-31 23:59:59.999999'), \
+                 (30, 3, 1, '0044-03-15 10:00 BC'), (31, 3, 1, NULL), \
+                 (40, 4, 1, '-infinity'), (41, 4, 1, NULL);",
+        )
+        .await?;
+
+    let report = fixture.migrate(3).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    for (merged, survivor) in [(11, 10), (21, 20), (31, 30), (41, 40)] {
+        let row = ledger(fixture.lms(), "exam_results", merged).await?;
+        assert_eq!(
+            (row.outcome.as_str(), row.survivor),
+            ("merged", Some(survivor)),
+            "result {merged}"
+        );
+    }
+    assert_verification_clean(&fixture, 3).await?;
     fixture.close().await
 }
 

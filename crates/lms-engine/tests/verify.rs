@@ -9,13 +9,13 @@ use lms_domain::LegacyEntity;
 use lms_domain::model::{EnrollmentId, EnrollmentPatch};
 use lms_domain::status::EnrollmentStatus;
 use lms_engine::ConflictKind;
-use lms_engine::ConflictPolicy::KeepLms;
+use lms_engine::ConflictPolicy::{KeepLms, TakeLegacy};
 use lms_engine::verify::{
     DifferenceKind, EntityVerification, Explanation, VerifyOptions, VerifyReport, verify,
 };
 use lms_legacy::Scale;
 use support::Fixture;
-use support::school::migrated_school;
+use support::school::{lms_value, migrated_school};
 
 async fn verified(fixture: &Fixture, chunk_size: u32) -> anyhow::Result<VerifyReport> {
     let options = VerifyOptions {
@@ -217,6 +217,143 @@ async fn an_audited_api_edit_is_explained() -> anyhow::Result<()> {
         )]
     );
     assert_eq!(report.unexplained(), 0);
+    fixture.close().await
+}
+
+/// A re-run that records the row again without writing its LMS row (legacy
+/// changed only its `updated_at`, which the migration does not compare)
+/// leaves the API's earlier edit explained.
+#[tokio::test]
+async fn an_audited_api_edit_stays_explained_after_a_rerun_records_its_row_again()
+-> anyhow::Result<()> {
+    let fixture = migrated_school("verifyauditedrerun").await?;
+    let call = lms_domain::audit::Call {
+        actor: "registrar".into(),
+        method: "/lms.v1.EnrollmentService/UpdateEnrollment".into(),
+        resource: Some(format!(
+            "enrollments/{}",
+            sqlx::query_scalar::<_, i64>("SELECT id FROM course_enrollments WHERE legacy_id = 100")
+                .fetch_one(fixture.lms())
+                .await?
+        )),
+        key: None,
+    };
+    drop_enrollment_100(&fixture, Some(&call)).await?;
+    fixture
+        .legacy_sql("UPDATE journal SET updated_at = '2030-01-01 08:00' WHERE id = 100")
+        .await?;
+    fixture.rerun(2, KeepLms, 2).await?;
+    let recorded_after_the_edit: bool = sqlx::query_scalar(
+        "SELECT l.recorded_at > (SELECT max(at) FROM api.audit_events) \
+         FROM migration.ledger l WHERE l.entity = 'journal' AND l.legacy_id = 100",
+    )
+    .fetch_one(fixture.lms())
+    .await?;
+    assert!(
+        recorded_after_the_edit,
+        "the re-run left the ledger row as it was"
+    );
+
+    let report = verified(&fixture, 2).await?;
+
+    assert_eq!(
+        listed(&report, LegacyEntity::Journal),
+        [(
+            100,
+            DifferenceKind::Changed,
+            Some(Explanation::WrittenThroughApi)
+        )]
+    );
+    fixture.close().await
+}
+
+/// The call recorded when the registrar drops enrollment 100 through the
+/// API.
+async fn registrar_call(fixture: &Fixture) -> anyhow::Result<lms_domain::audit::Call> {
+    Ok(lms_domain::audit::Call {
+        actor: "registrar".into(),
+        method: "/lms.v1.EnrollmentService/UpdateEnrollment".into(),
+        resource: Some(format!(
+            "enrollments/{}",
+            sqlx::query_scalar::<_, i64>("SELECT id FROM course_enrollments WHERE legacy_id = 100")
+                .fetch_one(fixture.lms())
+                .await?
+        )),
+        key: None,
+    })
+}
+
+/// A take-legacy run that writes legacy's values over an API edit (the
+/// baseline it writes is the one it had) makes that edit history: an
+/// unaudited edit after it is not explained by the API's earlier write.
+#[tokio::test]
+async fn an_api_edit_a_take_legacy_run_overwrote_explains_no_later_edit() -> anyhow::Result<()> {
+    let fixture = migrated_school("verifyoverwritten").await?;
+    drop_enrollment_100(&fixture, Some(&registrar_call(&fixture).await?)).await?;
+    fixture
+        .legacy_sql("UPDATE journal SET status = 'completed' WHERE id = 100")
+        .await?;
+    fixture.rerun(2, KeepLms, 2).await?;
+    fixture
+        .legacy_sql("UPDATE journal SET status = 'active' WHERE id = 100")
+        .await?;
+    fixture.rerun(2, TakeLegacy, 2).await?;
+    let status = lms_value(fixture.lms(), "course_enrollments", "status", 100).await?;
+    assert_eq!(
+        status.as_deref(),
+        Some("active"),
+        "take-legacy wrote legacy's"
+    );
+    fixture
+        .lms_sql("UPDATE course_enrollments SET status = 'dropped' WHERE legacy_id = 100")
+        .await?;
+
+    let report = verified(&fixture, 2).await?;
+
+    assert_eq!(
+        listed(&report, LegacyEntity::Journal),
+        [(100, DifferenceKind::Changed, None)]
+    );
+    fixture.close().await
+}
+
+/// A key group's row handed to its new survivor keeps what the API did to
+/// it explained: the baseline's time goes with the baseline.
+#[tokio::test]
+async fn an_audited_api_edit_stays_explained_when_its_row_is_handed_over() -> anyhow::Result<()> {
+    let fixture = migrated_school("verifyhandedover").await?;
+    // A duplicate of journal row 100 (same student and course, same values).
+    fixture
+        .legacy_sql(
+            "INSERT INTO journal (id, student_id, subject_id, group_id, teacher_id, academic_year, semester, status, mark_final) \
+             VALUES (150, 10, 1, 1, 20, '2024-2025', 1, 'active', '5')",
+        )
+        .await?;
+    fixture.rerun(2, KeepLms, 2).await?;
+    let call = registrar_call(&fixture).await?;
+    drop_enrollment_100(&fixture, Some(&call)).await?;
+    fixture
+        .legacy_sql("DELETE FROM journal WHERE id = 100")
+        .await?;
+    fixture.rerun(2, KeepLms, 2).await?;
+    let handed: Option<i64> = sqlx::query_scalar(
+        "SELECT legacy_id FROM course_enrollments WHERE 'enrollments/' || id = $1",
+    )
+    .bind(call.resource.as_deref())
+    .fetch_one(fixture.lms())
+    .await?;
+    assert_eq!(handed, Some(150), "the row went to the new survivor");
+
+    let report = verified(&fixture, 2).await?;
+
+    assert_eq!(
+        listed(&report, LegacyEntity::Journal),
+        [(
+            150,
+            DifferenceKind::Changed,
+            Some(Explanation::WrittenThroughApi)
+        )]
+    );
     fixture.close().await
 }
 

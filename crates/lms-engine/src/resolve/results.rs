@@ -8,11 +8,13 @@ use crate::error::{DatabaseContext, EngineError};
 /// rejected exam, or its student points nowhere or at a rejected student; a
 /// merged student's results attach to the survivor; results with the same
 /// (exam, surviving student) are one submission, the latest `submitted_at`
-/// surviving (NULLs last, then the highest id).
+/// surviving (NULLs last, then the highest id). Latest as legacy holds it
+/// (`submitted_order`): `infinity` and years past 9999 are later than any
+/// date the LMS can hold, though they migrate as unknown.
 pub async fn resolve(tx: &mut PgConnection, ledger: &str) -> Result<(), EngineError> {
     sqlx::raw_sql(AssertSqlSafe(format!(
         "CREATE TEMP TABLE result_keys ON COMMIT DROP AS \
-         SELECT r.legacy_id, r.exam_legacy_id, r.student_legacy_id, r.submitted_at, \
+         SELECT r.legacy_id, r.exam_legacy_id, r.student_legacy_id, r.submitted_order, \
                 ex.outcome AS exam_outcome, CASE WHEN ex.outcome = 'migrated' THEN ex.target_id END AS exam_target, \
                 st.outcome AS student_outcome, \
                 CASE WHEN st.outcome IN ('migrated', 'merged') THEN st.target_id END AS student_target \
@@ -38,7 +40,7 @@ pub async fn resolve(tx: &mut PgConnection, ledger: &str) -> Result<(), EngineEr
                 format('an earlier attempt at the same exam by the same student; result %s is the latest', survivor) \
          FROM (SELECT legacy_id, first_value(legacy_id) OVER ( \
                    PARTITION BY exam_target, student_target \
-                   ORDER BY submitted_at DESC NULLS LAST, legacy_id DESC) AS survivor \
+                   ORDER BY submitted_order DESC NULLS LAST, legacy_id DESC) AS survivor \
                FROM result_keys WHERE exam_target IS NOT NULL AND student_target IS NOT NULL) keyed \
          WHERE legacy_id <> survivor;"
     )))

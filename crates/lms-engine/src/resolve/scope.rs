@@ -34,7 +34,10 @@ use crate::statistics::{self, Locked};
 /// Version 4: a mark of any number of leading zeros is read past them
 /// (`0000000005` is 5), and a bcrypt hash's cost must be one bcrypt accepts
 /// (4 to 31, ASCII digits).
-pub const RULES_VERSION: u32 = 4;
+/// Version 5: a `NaN` score is `score_out_of_range`, and an exam's
+/// resubmissions are ordered by `submitted_at` as legacy holds it
+/// (`infinity` is the latest).
+pub const RULES_VERSION: u32 = 5;
 
 /// The terms a run's proposals are computed under: rows proposed under
 /// other terms may propose otherwise now, whatever legacy did.

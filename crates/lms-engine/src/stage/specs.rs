@@ -508,6 +508,7 @@ static EXAM_RESULTS: StageSpec = StageSpec {
         "score",
         "score_detail",
         "submitted_at",
+        "submitted_order",
         "status",
         "answers",
         "answers_raw",
@@ -538,6 +539,9 @@ static EXAM_RESULTS: StageSpec = StageSpec {
             .opt_display(score)
             .opt_text(score_detail.as_deref())
             .opt_text(f.instant(4))
+            // The resubmissions' order: the legacy value, whatever the LMS
+            // can hold of it (resolve/results.rs).
+            .opt_text(f.verbatim(4))
             .text(status.as_str())
             .opt_text(json)
             .opt_text(raw);

@@ -2,8 +2,8 @@
 //! engine's ledger as evidence that a row is right, but a difference the
 //! engine recorded on purpose is not an error: an open conflict (the LMS
 //! kept its values under the run's policy), a row deleted in the LMS, or a
-//! row written through the API since the migration last recorded it (the
-//! audit trail, `api.audit_events`). A change made past the API is recorded
+//! row written through the API since the migration last wrote it or its
+//! baseline (the audit trail, `api.audit_events`). A change made past the API is recorded
 //! nowhere and counts as unexplained (docs/contract.md).
 
 use std::collections::HashMap;
@@ -28,8 +28,8 @@ pub enum Explanation {
     /// in the LMS.
     ReferenceDeletedInLms,
     /// The audit trail has a committed API write of the row (or, for an
-    /// enrollment, of one of its grades) since the migration last recorded
-    /// it.
+    /// enrollment, of one of its grades) since the migration last wrote it
+    /// or its baseline (`ledger.written_at`).
     WrittenThroughApi,
 }
 

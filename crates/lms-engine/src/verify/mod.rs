@@ -25,6 +25,7 @@ pub mod legacy_tables;
 pub mod lms_rows;
 pub mod oracle;
 pub mod table;
+mod timestamp_order;
 
 use std::collections::BTreeMap;
 use std::time::Instant;

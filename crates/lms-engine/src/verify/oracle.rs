@@ -12,11 +12,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use chrono::NaiveDateTime;
 use lms_domain::account::{Credential, Email, Login, Role};
 use lms_domain::answers::parse_answers;
 use lms_domain::course::CourseTerm;
-use lms_domain::instant::legacy_instant;
 use lms_domain::mark::parse_mark;
 use lms_domain::number::{self, CREDITS_COLUMN};
 use lms_domain::person::parse_birth_date;
@@ -27,6 +25,7 @@ use sqlx::PgPool;
 
 use super::canonical::FieldText;
 use super::legacy_tables::LegacyTables;
+use super::timestamp_order::{TimestampOrder, timestamp_order};
 use crate::error::EngineError;
 
 /// What the contract says one legacy row becomes.
@@ -82,8 +81,9 @@ pub struct Oracle {
 
 type Fields = Vec<Option<FieldText>>;
 
-/// One exam result of a student: when it was submitted, and its id.
-type Attempt = (Option<NaiveDateTime>, i64);
+/// One exam result of a student: when it was submitted (as legacy holds
+/// it), and its id.
+type Attempt = (Option<TimestampOrder>, i64);
 
 fn int(value: &Option<FieldText>) -> Option<i64> {
     value.as_deref().and_then(|text| text.parse().ok())
@@ -301,11 +301,9 @@ impl Oracle {
             let student = int(&row[1]).and_then(|student| student_survivor.get(&student).copied());
             match (exam, student) {
                 (Some(exam), Some(student)) => {
-                    // As staging reads it: unknown outside the LMS's years,
-                    // and with its fraction of a second when it has one.
-                    let submitted = legacy_instant(row[3].as_deref()).and_then(|text| {
-                        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").ok()
-                    });
+                    // The latest as legacy orders it: the infinities and
+                    // years the LMS cannot store included.
+                    let submitted = row[3].as_deref().and_then(timestamp_order);
                     attempts
                         .entry((exam, student))
                         .or_default()
@@ -323,8 +321,8 @@ impl Oracle {
             results.iter().map(|(id, row)| (*id, row)).collect();
         for ((exam, _), mut tries) in attempts {
             // The latest submitted_at survives, NULLs last, then the highest id.
-            tries.sort_by(|a, b| match (a.0, b.0) {
-                (Some(x), Some(y)) => y.cmp(&x).then(b.1.cmp(&a.1)),
+            tries.sort_by(|a, b| match (&a.0, &b.0) {
+                (Some(x), Some(y)) => y.cmp(x).then(b.1.cmp(&a.1)),
                 (Some(_), None) => std::cmp::Ordering::Less,
                 (None, Some(_)) => std::cmp::Ordering::Greater,
                 (None, None) => b.1.cmp(&a.1),

@@ -22,7 +22,9 @@ inserted AS (
     WHERE a.target_id IS NOT NULL)
 {{grades}}
 INSERT INTO migration.ledger
-    (entity, legacy_id, outcome, reason, warnings, target_id, survivor_legacy_id, detail, source_hash, run_id, written)
+    (entity, legacy_id, outcome, reason, warnings, target_id, survivor_legacy_id, detail, source_hash, run_id,
+     written, written_at)
 SELECT $2, a.legacy_id, a.outcome, a.reason, a.warnings, a.target_id, a.survivor_legacy_id, a.detail, a.source_hash, $1,
-       CASE WHEN a.outcome = 'migrated' THEN {{baseline}} END
+       CASE WHEN a.outcome = 'migrated' THEN {{baseline}} END,
+       CASE WHEN a.outcome = 'migrated' THEN now() END
 FROM numbered a;

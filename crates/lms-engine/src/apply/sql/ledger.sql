@@ -8,26 +8,39 @@
 --   blocked, blocked_move: the key is held by another row (key_taken).
 --   deleted: the LMS row was deleted in the LMS; it is not created again.
 --   none: as it was (rows written before baselines were kept get theirs).
+-- written_at: when the migration last wrote the LMS row or its baseline.
 INSERT INTO migration.ledger AS l
     (entity, legacy_id, outcome, reason, warnings, target_id, survivor_legacy_id, detail, source_hash, run_id,
-     written, proposed, conflict, conflict_target, conflict_lms, conflict_since)
+     written, written_at, proposed, conflict, conflict_target, conflict_lms, conflict_since)
 SELECT $2, p.legacy_id, a.outcome, a.reason,
        CASE WHEN p.action = 'deleted' THEN array_append(a.warnings, 'deleted_in_lms') ELSE a.warnings END,
        CASE WHEN a.outcome = 'migrated' AND p.action NOT IN ('deleted', 'blocked') THEN p.target_id END,
        a.survivor_legacy_id, a.detail, a.source_hash, $1,
-       -- The baseline in its text form (Owned::baseline).
-       CAST(CASE
-           WHEN p.action IN ('apply', 'insert', 'agree') THEN p.proposal
-           WHEN p.action IN ('conflict', 'raced', 'deferred') AND p.adopting THEN p.current
-           WHEN p.action = 'none' AND a.outcome = 'migrated' THEN coalesce(p.written, p.current)
-           ELSE p.written
-       END AS text),
+       w.written,
+       -- When the migration last wrote the LMS row or set its baseline:
+       -- now, when it writes the row (apply, insert; a take-legacy apply
+       -- may write the same baseline over an LMS edit) or the baseline
+       -- changes; else as it was. Verify explains an LMS edit by an API
+       -- write made since (verify/sql/explanations.sql).
+       CASE WHEN w.written IS NULL THEN NULL
+            WHEN p.action IN ('apply', 'insert') THEN now()
+            WHEN w.written IS NOT DISTINCT FROM p.written_text THEN coalesce(p.written_at, now())
+            ELSE now()
+       END,
        n.proposed, n.conflict,
        CASE WHEN n.conflict IS NOT NULL THEN n.conflict_target END,
        CASE WHEN n.conflict IS NOT NULL THEN n.conflict_lms END,
        CASE WHEN n.conflict IS NOT NULL THEN coalesce(p.conflict_since, now()) END
 FROM apply_plan p
 JOIN apply_rows a ON a.legacy_id = p.legacy_id
+CROSS JOIN LATERAL (
+    -- The baseline in its text form (Owned::baseline).
+    SELECT CAST(CASE
+               WHEN p.action IN ('apply', 'insert', 'agree') THEN p.proposal
+               WHEN p.action IN ('conflict', 'raced', 'deferred') AND p.adopting THEN p.current
+               WHEN p.action = 'none' AND a.outcome = 'migrated' THEN coalesce(p.written, p.current)
+               ELSE p.written
+           END AS text) AS written) w
 CROSS JOIN LATERAL (
     SELECT to_jsonb(CASE
                WHEN p.action IN ('conflict', 'raced', 'deferred', 'blocked', 'blocked_move') THEN p.proposal
@@ -63,13 +76,14 @@ ON CONFLICT (entity, legacy_id) DO UPDATE SET
     survivor_legacy_id = EXCLUDED.survivor_legacy_id, detail = EXCLUDED.detail,
     source_hash = EXCLUDED.source_hash, run_id = EXCLUDED.run_id, recorded_at = now(),
     source_deleted_at = NULL,
-    written = EXCLUDED.written, proposed = EXCLUDED.proposed, conflict = EXCLUDED.conflict,
+    written = EXCLUDED.written, written_at = EXCLUDED.written_at,
+    proposed = EXCLUDED.proposed, conflict = EXCLUDED.conflict,
     conflict_target = EXCLUDED.conflict_target, conflict_lms = EXCLUDED.conflict_lms,
     conflict_since = EXCLUDED.conflict_since
 WHERE (l.outcome, l.reason, l.warnings, l.survivor_legacy_id, l.detail, l.source_hash, l.source_deleted_at,
-       l.written, l.proposed, l.conflict, l.conflict_target, l.conflict_lms)
+       l.written, l.written_at, l.proposed, l.conflict, l.conflict_target, l.conflict_lms)
       IS DISTINCT FROM
       (EXCLUDED.outcome, EXCLUDED.reason, EXCLUDED.warnings, EXCLUDED.survivor_legacy_id, EXCLUDED.detail,
-       EXCLUDED.source_hash, NULL, EXCLUDED.written, EXCLUDED.proposed, EXCLUDED.conflict,
+       EXCLUDED.source_hash, NULL, EXCLUDED.written, EXCLUDED.written_at, EXCLUDED.proposed, EXCLUDED.conflict,
        EXCLUDED.conflict_target, EXCLUDED.conflict_lms)
    OR (EXCLUDED.outcome <> 'merged' AND l.target_id IS DISTINCT FROM EXCLUDED.target_id);

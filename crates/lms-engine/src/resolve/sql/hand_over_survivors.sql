@@ -74,23 +74,25 @@ targets AS (
 successor_ledger AS (
     INSERT INTO migration.ledger AS l
         (entity, legacy_id, outcome, target_id, survivor_legacy_id, source_hash, run_id,
-         written, proposed, conflict, conflict_target, conflict_lms, conflict_since)
+         written, written_at, proposed, conflict, conflict_target, conflict_lms, conflict_since)
     SELECT $1, h.new_id, 'migrated', h.target_id, h.old_id, o.source_hash, o.run_id,
-           o.written, o.proposed, o.conflict, o.conflict_target, o.conflict_lms, o.conflict_since
+           o.written, o.written_at, o.proposed, o.conflict, o.conflict_target, o.conflict_lms,
+           o.conflict_since
     FROM chosen h
     JOIN migration.ledger o ON o.entity = $1 AND o.legacy_id = h.old_id
     ON CONFLICT (entity, legacy_id) DO UPDATE SET
         outcome = 'migrated', reason = NULL, survivor_legacy_id = EXCLUDED.survivor_legacy_id,
         detail = NULL, warnings = '{}', source_deleted_at = NULL,
         target_id = EXCLUDED.target_id, recorded_at = now(),
-        written = EXCLUDED.written, proposed = EXCLUDED.proposed, conflict = EXCLUDED.conflict,
+        written = EXCLUDED.written, written_at = EXCLUDED.written_at,
+        proposed = EXCLUDED.proposed, conflict = EXCLUDED.conflict,
         conflict_target = EXCLUDED.conflict_target, conflict_lms = EXCLUDED.conflict_lms,
         conflict_since = EXCLUDED.conflict_since
     RETURNING l.legacy_id
 ),
 leaving_ledger AS (
     UPDATE migration.ledger l
-    SET survivor_legacy_id = h.new_id, target_id = NULL, written = NULL,
+    SET survivor_legacy_id = h.new_id, target_id = NULL, written = NULL, written_at = NULL,
         proposed = NULL, conflict = NULL, conflict_target = NULL, conflict_lms = NULL,
         conflict_since = NULL, recorded_at = now()
     FROM chosen h

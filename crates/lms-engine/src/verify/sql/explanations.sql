@@ -5,8 +5,9 @@
 -- by a run, or already recorded as deleted_in_lms), a rejection because
 -- a row it references was deleted in the LMS, or a committed API write of
 -- the row (for an enrollment, also of its grades) since the migration last
--- recorded it (the audit trail, api.audit_events; names as the API spells
--- them, "students/12", "enrollments/7", "grades/9").
+-- wrote or adopted its baseline (written_at; for rows recorded before it
+-- was kept, when the row was recorded) (the audit trail, api.audit_events;
+-- names as the API spells them, "students/12", "enrollments/7", "grades/9").
 SELECT l.legacy_id,
        l.conflict,
        'deleted_in_lms' = ANY (l.warnings)
@@ -16,7 +17,7 @@ SELECT l.legacy_id,
            AND l.detail LIKE '%deleted in the LMS%' AS reference_deleted_in_lms,
        $4::text IS NOT NULL AND l.target_id IS NOT NULL AND EXISTS (
            SELECT 1 FROM api.audit_events a
-           WHERE a.code = 0 AND a.at > l.recorded_at
+           WHERE a.code = 0 AND a.at > coalesce(l.written_at, l.recorded_at)
              AND (a.resource = $4 || '/' || l.target_id
                   OR ($3 = 'course_enrollments' AND a.resource IN (
                       SELECT 'grades/' || g.id FROM grades g WHERE g.enrollment_id = l.target_id)))

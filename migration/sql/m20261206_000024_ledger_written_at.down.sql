@@ -1,0 +1,1 @@
+ALTER TABLE migration.ledger DROP COLUMN written_at;

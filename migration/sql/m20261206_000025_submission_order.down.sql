@@ -1,0 +1,1 @@
+ALTER TABLE migration.stage_exam_results DROP COLUMN submitted_order;
