@@ -206,6 +206,8 @@ async fn degraded_reads_equal_the_lms_answers() -> anyhow::Result<()> {
     bounded_lists_come_in_short_pages(&world).await?;
     rows_without_a_target_are_not_found(&world).await?;
     a_second_run_reloads_the_map(&world, &settings).await?;
+    a_parent_gone_from_legacy_reads_as_none(&world, &settings).await?;
+    instants_at_the_ends_of_the_lms_years_read_the_same(&world, &settings).await?;
     legacy_nan_reads_as_the_migration_writes_it(&world).await?;
 
     for (what, spent, count) in &timings.0 {
@@ -654,6 +656,75 @@ async fn a_second_run_reloads_the_map(w: &World, settings: &Settings) -> anyhow:
     assert_eq!(lms.name, "Added College");
     assert_eq!(reader.lookup_organization(added).await?, lms);
     assert_eq!(reader.get_organization(lms.id).await?, lms);
+    Ok(())
+}
+
+/// A parent deleted from legacy points nowhere (its LMS row stays): after
+/// the run that sees it gone, the child's parent is none both ways.
+async fn a_parent_gone_from_legacy_reads_as_none(
+    w: &World,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    let (repo, reader) = (&w.repo, &w.reader);
+    let (parent, child): (i64, i64) = sqlx::query_as(
+        "WITH free AS (SELECT c AS id FROM generate_series(1, 1000000) c \
+                       WHERE NOT EXISTS (SELECT 1 FROM organizations o WHERE o.id = c) \
+                       ORDER BY c LIMIT 2), \
+              pair AS (SELECT min(id) AS parent, max(id) AS child FROM free), \
+              added AS (INSERT INTO organizations (id, parent_id, name) \
+                        SELECT parent, NULL, 'Parent' FROM pair \
+                        UNION ALL SELECT child, parent, 'Child' FROM pair) \
+         SELECT parent::bigint, child::bigint FROM pair",
+    )
+    .fetch_one(&w.legacy)
+    .await?;
+    migrate(settings, "legacy-read-parent").await?;
+    assert!(reader.refresh_ids(&w.lms).await?, "a run finished");
+    let linked = repo.lookup_organization(child).await?;
+    assert!(linked.parent_id.is_some(), "the parent was linked");
+
+    sqlx::query("DELETE FROM organizations WHERE id = $1")
+        .bind(i32::try_from(parent)?)
+        .execute(&w.legacy)
+        .await?;
+    migrate(settings, "legacy-read-parent-gone").await?;
+    assert!(reader.refresh_ids(&w.lms).await?, "a run finished");
+
+    let lms = repo.lookup_organization(child).await?;
+    assert_eq!(lms.parent_id, None);
+    assert_eq!(reader.lookup_organization(child).await?, lms);
+    assert_eq!(reader.get_organization(lms.id).await?, lms);
+    Ok(())
+}
+
+/// The years the LMS holds are judged on legacy's wall clock, before the
+/// zone's offset (Almaty's, east of UTC) moves the instant: the first hour
+/// of year 1 is kept though it is year 0 in UTC, and the first hour of
+/// year 10000 is unknown though it is 9999 in UTC.
+async fn instants_at_the_ends_of_the_lms_years_read_the_same(
+    w: &World,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    let (repo, reader) = (&w.repo, &w.reader);
+    let edges: Vec<(i64,)> = sqlx::query_as(
+        "WITH two AS (SELECT id FROM organizations ORDER BY id LIMIT 2) \
+         UPDATE organizations o SET created_at = CASE WHEN o.id = (SELECT min(id) FROM two) \
+                THEN timestamp '0001-01-01 01:00' ELSE timestamp '10000-01-01 01:00' END \
+         FROM two WHERE o.id = two.id RETURNING o.id::bigint",
+    )
+    .fetch_all(&w.legacy)
+    .await?;
+    migrate(settings, "legacy-read-year-ends").await?;
+    assert!(reader.refresh_ids(&w.lms).await?, "a run finished");
+
+    let mut kept = Vec::new();
+    for (legacy_id,) in edges {
+        let lms = repo.lookup_organization(legacy_id).await?;
+        assert_eq!(reader.lookup_organization(legacy_id).await?, lms);
+        kept.push(lms.created_at.is_some());
+    }
+    kept.sort_unstable();
+    assert_eq!(kept, [false, true], "year 1 kept, year 10000 unknown");
     Ok(())
 }
 

@@ -581,7 +581,7 @@ async fn materials_belong_to_their_course() -> anyhow::Result<()> {
             )
             .await
         ),
-        vec!["material.url"],
+        vec!["course_material.url"],
         "a link needs a url"
     );
     assert_eq!(
@@ -595,7 +595,7 @@ async fn materials_belong_to_their_course() -> anyhow::Result<()> {
             )
             .await
         ),
-        vec!["material.title"]
+        vec!["course_material.title"]
     );
     assert_eq!(
         not_found_resource(repo.create_material(CourseId(MISSING), new.clone()).await),
@@ -651,7 +651,7 @@ async fn materials_belong_to_their_course() -> anyhow::Result<()> {
             )
             .await
         ),
-        vec!["material.url"]
+        vec!["course_material.url"]
     );
     let link = repo
         .update_material(
@@ -681,7 +681,7 @@ async fn materials_belong_to_their_course() -> anyhow::Result<()> {
             )
             .await
         ),
-        vec!["material.url"]
+        vec!["course_material.url"]
     );
 
     repo.delete_material(course, created.id).await?;
@@ -763,7 +763,7 @@ async fn a_text_material_does_not_become_a_file_without_a_url() -> anyhow::Resul
         )
         .await;
 
-    assert_eq!(invalid_fields(refused), vec!["material.url"]);
+    assert_eq!(invalid_fields(refused), vec!["course_material.url"]);
     env.finish().await
 }
 

@@ -9,6 +9,7 @@ use lms_domain::status::EnrollmentStatus;
 use super::LegacyReader;
 use super::ids::IdMap;
 use super::people::legacy_key;
+use super::rows::legacy_instant;
 use super::rows::{
     DatabaseResult, UtcTime, VocabularyFilter, collect, empty_page, legacy_filter, served, trimmed,
     vocabulary_sql,
@@ -21,7 +22,7 @@ macro_rules! select_journal {
     ($($condition:expr),+) => {
         concat!(
             "SELECT id, student_id, subject_id, group_id, teacher_id, academic_year, semester, \
-                    status, mark_current, mark_final, updated_at AT TIME ZONE $1 AS updated_at \
+                    status, mark_current, mark_final, ", legacy_instant!("updated_at"), " AS updated_at \
              FROM journal WHERE ",
             $($condition),+
         )

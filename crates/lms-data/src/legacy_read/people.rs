@@ -8,6 +8,7 @@ use lms_domain::text::{clean_opt, lower};
 
 use super::LegacyReader;
 use super::ids::IdMap;
+use super::rows::legacy_instant;
 use super::rows::{DatabaseResult, UtcTime, collect, name_or_placeholder, served, trimmed};
 
 const ORGANIZATION: &str = "organization";
@@ -22,9 +23,11 @@ pub(super) fn legacy_key(legacy_id: i64) -> String {
 macro_rules! select_organizations {
     ($($condition:expr),+) => {
         concat!(
-            "SELECT id, parent_id, name, short_name, org_type, bin, is_deleted, \
-                    created_at AT TIME ZONE $1 AS created_at \
-             FROM organizations WHERE ",
+            "SELECT id, parent_id, \
+                    EXISTS (SELECT 1 FROM organizations p WHERE p.id = o.parent_id) AS parent_in_legacy, \
+                    name, short_name, org_type, bin, is_deleted, \
+                    ", legacy_instant!("created_at"), " AS created_at \
+             FROM organizations o WHERE ",
             $($condition),+
         )
     };
@@ -34,6 +37,8 @@ macro_rules! select_organizations {
 struct OrganizationRow {
     id: i32,
     parent_id: Option<i32>,
+    /// Whether a legacy organization has `parent_id` now.
+    parent_in_legacy: bool,
     name: Option<String>,
     short_name: Option<String>,
     org_type: Option<String>,
@@ -174,7 +179,8 @@ impl LegacyReader {
 /// The contract: the name is required (placeholder when blank), the type
 /// lower-cased, `is_deleted` the archived flag. The parent is linked by
 /// legacy id to whichever LMS organization has it, as the engine's finalize
-/// links it; one pointing nowhere is NULL.
+/// links it; one pointing nowhere (no legacy organization has its id: one
+/// deleted from legacy too, though its LMS row stays) is NULL.
 fn organization(ids: &IdMap, row: &OrganizationRow) -> Option<Organization> {
     let legacy_id = i64::from(row.id);
     let id = ids.organizations.migrated.lms_id(legacy_id)?;
@@ -182,6 +188,7 @@ fn organization(ids: &IdMap, row: &OrganizationRow) -> Option<Organization> {
         id: OrganizationId(id),
         parent_id: row
             .parent_id
+            .filter(|_| row.parent_in_legacy)
             .and_then(|parent| ids.organization_rows.get(i64::from(parent)))
             .map(OrganizationId),
         name: name_or_placeholder(row.name.as_deref(), "Organization", legacy_id),

@@ -40,18 +40,33 @@ impl<T> DatabaseResult<T> for Result<T, sqlx::Error> {
     }
 }
 
-/// A legacy `timestamp`, read `AT TIME ZONE` the legacy zone: the instant
-/// the engine stores. `infinity` and `-infinity` (which legacy data has)
-/// have no `DateTime<Utc>`; they read as `None` instead of overflowing the
-/// driver's conversion, and so does an instant outside the years the LMS
-/// holds (`lms_domain::instant`).
+/// A legacy `timestamp` column read as the engine stores it: `AT TIME
+/// ZONE` the legacy zone (`$1`), NULL when its wall-clock year is outside
+/// the years the LMS holds (`lms_domain::instant::legacy_instant`, which
+/// the engine applies to the same wall clock before it converts; the
+/// infinities have no year in that range either). Decoded as [`UtcTime`].
+macro_rules! legacy_instant {
+    ($column:literal) => {
+        concat!(
+            "CASE WHEN extract(year FROM ",
+            $column,
+            ") BETWEEN 1 AND 9999 THEN ",
+            $column,
+            " AT TIME ZONE $1 END"
+        )
+    };
+}
+pub(super) use legacy_instant;
+
+/// An instant read from PostgreSQL; `infinity` and `-infinity` have no
+/// `DateTime<Utc>` and read as `None` instead of overflowing the driver's
+/// conversion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct UtcTime(Option<DateTime<Utc>>);
 
 impl UtcTime {
     pub fn instant(self) -> Option<DateTime<Utc>> {
         self.0
-            .filter(|instant| lms_domain::instant::lms_can_hold(*instant))
     }
 }
 

@@ -10,6 +10,7 @@ use sqlx::types::Json;
 use super::LegacyReader;
 use super::ids::IdMap;
 use super::people::legacy_key;
+use super::rows::legacy_instant;
 use super::rows::{DatabaseResult, UtcTime, collect, empty_page, legacy_filter, served};
 
 const SUBMISSION: &str = "submission";
@@ -20,7 +21,7 @@ macro_rules! select_results {
     ($($condition:expr),+) => {
         concat!(
             "SELECT r.id, r.exam_id, r.student_id, r.score::text AS score, e.max_score::text AS max_score, \
-                    r.submitted_at AT TIME ZONE $1 AS submitted_at, r.status, r.answers \
+                    ", legacy_instant!("r.submitted_at"), " AS submitted_at, r.status, r.answers \
              FROM exam_results r LEFT JOIN exams e ON e.id = r.exam_id WHERE ",
             $($condition),+
         )

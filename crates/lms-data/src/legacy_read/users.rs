@@ -9,6 +9,7 @@ use super::LegacyReader;
 use super::ids::Accounts;
 use super::ids::IdMap;
 use super::people::legacy_key;
+use super::rows::legacy_instant;
 use super::rows::{
     DatabaseResult, Scanned, UtcTime, VocabularyFilter, collect, served, vocabulary_sql,
 };
@@ -24,8 +25,8 @@ macro_rules! select_users {
     ($($condition:expr),+) => {
         concat!(
             "SELECT id, password_hash, person_id, role, is_active, \
-                    created_at AT TIME ZONE $1 AS created_at, \
-                    last_login_at AT TIME ZONE $1 AS last_login_at \
+                    ", legacy_instant!("created_at"), " AS created_at, \
+                    ", legacy_instant!("last_login_at"), " AS last_login_at \
              FROM users WHERE ",
             $($condition),+
         )

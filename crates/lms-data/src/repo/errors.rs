@@ -214,7 +214,7 @@ fn own_table(resource: &str) -> &'static str {
 fn field_prefix(table: &str) -> &str {
     match table {
         "course_enrollments" => "enrollment",
-        "course_materials" => "material",
+        "course_materials" => "course_material",
         "assessment_submissions" => "submission",
         "staff_members" => "staff_member",
         "persons" => "person",
@@ -294,6 +294,6 @@ mod tests {
             "student 5 still has submissions; delete them first"
         );
         assert_eq!(field_prefix("grades"), "grade");
-        assert_eq!(field_prefix("course_materials"), "material");
+        assert_eq!(field_prefix("course_materials"), "course_material");
     }
 }
