@@ -17,9 +17,10 @@ mod urls;
 
 pub use error::{ConfigError, KeyError};
 pub use settings::{
-    AuthSettings, DatabaseSettings, FailoverSettings, GrpcSettings, KNOWN_SCOPES, LegacySettings,
-    LogFormat, LogSettings, MetricsSettings, MigrationSettings, RedisSettings, Settings,
-    StandbySettings, TokenSettings, WorkerSettings, is_named_zone,
+    AuthSettings, COMMAND_LINE_CALLER, DatabaseSettings, FailoverSettings, GrpcSettings,
+    KNOWN_SCOPES, LegacySettings, LogFormat, LogSettings, MetricsSettings, MigrationSettings,
+    RedisSettings, Settings, StandbySettings, TokenSettings, WorkerSettings, is_named_zone,
+    token_name_problem,
 };
 pub use urls::{PostgresUrl, RedisUrl};
 

@@ -53,6 +53,25 @@ const MAX_IN_FLIGHT: usize = 1_000_000;
 /// The scopes a token can carry.
 pub const KNOWN_SCOPES: [&str; 3] = ["lms.read", "lms.write", "migration.admin"];
 
+/// Who acts from the command line, as a run's request records its caller
+/// (API calls record their token's name): no token may be named so, or its
+/// request ids would be the command line's.
+pub const COMMAND_LINE_CALLER: &str = "lmsctl";
+
+/// Why `name` cannot name a token (`auth.tokens[].name`, `lmsctl auth
+/// hash-token --name`), if it cannot.
+pub fn token_name_problem(name: &str) -> Option<String> {
+    if name.trim().is_empty() {
+        return Some("must name who holds the token".to_owned());
+    }
+    if name == COMMAND_LINE_CALLER {
+        return Some(format!(
+            "{COMMAND_LINE_CALLER:?} is the command line's name; name the token otherwise"
+        ));
+    }
+    None
+}
+
 /// The LMS PostgreSQL database.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -310,6 +329,10 @@ pub struct MigrationSettings {
 impl MigrationSettings {
     /// The default of [`MigrationSettings::max_chunks`].
     pub const DEFAULT_MAX_CHUNKS: usize = 50_000;
+
+    /// The largest hold floor (`hold_min_rows`, and a run's own): a row
+    /// count, as PostgreSQL's `bigint` keeps it on the run.
+    pub const MAX_HOLD_MIN_ROWS: u64 = i64::MAX.unsigned_abs();
 }
 
 /// Logging.
@@ -482,6 +505,12 @@ impl Settings {
              reads them with POSIX's inverted sign in some places and ISO's in others",
         );
         check(
+            tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_ok(),
+            "log.filter",
+            "must be a tracing filter: a level (info) or comma-separated directives \
+             (lms_engine=debug,warn)",
+        );
+        check(
             !self.redis.namespace.is_empty() && !self.redis.namespace.contains(char::is_whitespace),
             "redis.namespace",
             "must be a non-empty name without spaces",
@@ -521,6 +550,11 @@ impl Settings {
             migration.hold_percent <= 100,
             "migration.hold_percent",
             "must be between 0 and 100",
+        );
+        check(
+            migration.hold_min_rows <= MigrationSettings::MAX_HOLD_MIN_ROWS,
+            "migration.hold_min_rows",
+            "must be at most 9223372036854775807 (a row count)",
         );
         check(
             migration.max_attempts >= 1,
@@ -595,10 +629,11 @@ impl Settings {
         }
         for (index, token) in self.auth.tokens.iter().enumerate() {
             let key = |field: &str| format!("auth.tokens[{index}].{field}");
+            let name_problem = token_name_problem(&token.name);
             check(
-                !token.name.trim().is_empty(),
+                name_problem.is_none(),
                 &key("name"),
-                "must name who holds the token",
+                name_problem.as_deref().unwrap_or_default(),
             );
             check(
                 self.auth.tokens[..index]

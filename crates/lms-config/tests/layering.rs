@@ -246,6 +246,24 @@ fn two_entries_for_one_token_are_refused() {
 }
 
 #[test]
+fn a_token_may_not_take_the_command_lines_name() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "lms.toml",
+            r#"
+            [[auth.tokens]]
+            name = "lmsctl"
+            sha256 = "00000000000000000000000000000000000000000000000000000000000000aa"
+            scopes = ["migration.admin"]
+            "#,
+        )?;
+        let error = load().expect_err("the command line's name must fail");
+        assert!(error.to_string().contains("auth.tokens[0].name"), "{error}");
+        Ok(())
+    });
+}
+
+#[test]
 fn run_watchers_are_bounded_by_default() {
     Jail::expect_with(|_jail| {
         let settings = load().map_err(|error| error.to_string())?;
@@ -317,6 +335,31 @@ fn the_chunk_cap_is_a_setting_and_zero_is_an_error_naming_the_key() {
         jail.set_env("LMS_MIGRATION__MAX_CHUNKS", "1");
         let settings = load().map_err(|error| error.to_string())?;
         assert_eq!(settings.migration.max_chunks, 1);
+        Ok(())
+    });
+}
+
+#[test]
+fn a_hold_floor_past_a_row_count_is_an_error_naming_the_key() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LMS_MIGRATION__HOLD_MIN_ROWS", "9223372036854775808");
+        let message = load().expect_err("past i64 must fail").to_string();
+        assert!(message.contains("migration.hold_min_rows"), "{message}");
+        jail.set_env("LMS_MIGRATION__HOLD_MIN_ROWS", "9223372036854775807");
+        let settings = load().map_err(|error| error.to_string())?;
+        assert_eq!(settings.migration.hold_min_rows, 9_223_372_036_854_775_807);
+        Ok(())
+    });
+}
+
+#[test]
+fn a_log_filter_tracing_cannot_read_is_an_error_naming_the_key() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LMS_LOG__FILTER", "lms_engine=verbose");
+        let message = load().expect_err("a bad level must fail").to_string();
+        assert!(message.contains("log.filter"), "{message}");
+        jail.set_env("LMS_LOG__FILTER", "lms_engine=debug,warn");
+        load().map_err(|error| error.to_string())?;
         Ok(())
     });
 }

@@ -56,13 +56,24 @@ impl Default for HoldThreshold {
     }
 }
 
+/// Why a threshold cannot be one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum HoldThresholdError {
+    #[error("a hold threshold of {0}% is more than 100%")]
+    PercentOver100(u32),
+    #[error("a hold floor of {0} rows is more than {max} (a row count)", max = i64::MAX)]
+    MinRowsOverRowCount(u64),
+}
+
 impl HoldThreshold {
-    /// A threshold, or why not.
-    pub fn new(percent: u32, min_rows: u64) -> Result<HoldThreshold, EngineError> {
+    /// A threshold, or why not: at most 100 percent, and a floor a row
+    /// count can hold (PostgreSQL's `bigint`, where the run keeps it).
+    pub fn new(percent: u32, min_rows: u64) -> Result<HoldThreshold, HoldThresholdError> {
         if percent > 100 {
-            return Err(EngineError::Plan(format!(
-                "a hold threshold of {percent}% is more than 100%"
-            )));
+            return Err(HoldThresholdError::PercentOver100(percent));
+        }
+        if min_rows > lms_config::MigrationSettings::MAX_HOLD_MIN_ROWS {
+            return Err(HoldThresholdError::MinRowsOverRowCount(min_rows));
         }
         Ok(HoldThreshold { percent, min_rows })
     }
@@ -366,6 +377,19 @@ mod tests {
 
     #[test]
     fn more_than_a_hundred_percent_is_refused() {
-        assert!(HoldThreshold::new(101, 0).is_err());
+        assert_eq!(
+            HoldThreshold::new(101, 0),
+            Err(HoldThresholdError::PercentOver100(101))
+        );
+    }
+
+    #[test]
+    fn a_floor_past_a_row_count_is_refused() {
+        let past = i64::MAX.unsigned_abs() + 1;
+        assert_eq!(
+            HoldThreshold::new(10, past),
+            Err(HoldThresholdError::MinRowsOverRowCount(past))
+        );
+        assert!(HoldThreshold::new(100, i64::MAX.unsigned_abs()).is_ok());
     }
 }

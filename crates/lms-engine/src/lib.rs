@@ -45,12 +45,12 @@ pub use chunk::{
 };
 pub use conflict::{ConflictKind, ConflictPolicy};
 pub use error::EngineError;
-pub use hold::{HoldPreview, HoldThreshold, TablePreview};
+pub use hold::{HoldPreview, HoldThreshold, HoldThresholdError, TablePreview};
 pub use plan::{IdRange, Phase, PlannedRun, RunKind, RunOptions, plan_run};
 pub use progress_view::{RunProgress, follow_run, run_progress};
 pub use queue::{ChunkJob, ChunkQueue, QueueConfig};
 pub use report::CoverageReport;
-pub use run_request::{AskedRun, RunRequest};
+pub use run_request::{AskedRun, AskedRunError, RunDefaults, RunRequest};
 pub use state::{ChunkState, RunStatus, StepState};
 pub use worker::{WorkerConfig, run_worker, unique_worker_name};
 

@@ -67,6 +67,21 @@ pub fn request_key<M: Message + Clone>(
     }))
 }
 
+/// Puts a request's id and the digest of the rest on its call (by
+/// [`request_key`]), before anything else can fail: the audit row of a
+/// call that carries a request id (a create, `StartRun`, `RetryRejected`)
+/// names it however the call ends. A malformed id is the call's error,
+/// recorded without one.
+pub fn key_call<M: Message + Clone>(
+    call: &mut Call,
+    request: &M,
+    id: &str,
+    clear: impl FnOnce(&mut M),
+) -> Result<(), ApiError> {
+    call.key = request_key(request, id, clear)?;
+    Ok(())
+}
+
 /// What a create stores for its retries: the response it sends.
 pub fn recorded(name: &str, response: &impl Message) -> Recorded {
     Recorded {

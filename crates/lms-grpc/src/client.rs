@@ -131,7 +131,11 @@ impl ApiClient {
         if let Some(value) = &self.authorization {
             call.metadata_mut().insert("authorization", value.clone());
         }
-        let mut grpc = tonic::client::Grpc::new(self.channel.clone());
+        // The server bounds its responses (grpc.max_message_bytes, which an
+        // operator may raise past tonic's 4 MiB default for large items);
+        // the client reads whatever it was sent.
+        let mut grpc =
+            tonic::client::Grpc::new(self.channel.clone()).max_decoding_message_size(usize::MAX);
         grpc.ready().await.map_err(|error| ClientError::Connect {
             endpoint: String::new(),
             reason: error.to_string(),

@@ -7,6 +7,7 @@ use std::time::Duration;
 use lms_config::{GrpcSettings, Settings};
 use lms_data::failover::DataSources;
 use lms_data::repo::Repository;
+use lms_engine::RunDefaults;
 use lms_engine::setup::connect_queue;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -116,13 +117,7 @@ impl GrpcApp {
                 lms: sources.primary_pool().clone(),
                 legacy,
                 queue,
-                default_chunk_size: settings.migration.chunk_size,
-                max_chunks: settings.migration.max_chunks,
-                default_hold: lms_engine::HoldThreshold {
-                    percent: settings.migration.hold_percent,
-                    min_rows: settings.migration.hold_min_rows,
-                },
-                hold_by_default: settings.migration.hold,
+                run_defaults: RunDefaults::from(&settings.migration),
                 legacy_timezone: settings.legacy.timezone.clone(),
                 budget: ResponseBudget::new(settings.grpc.max_message_bytes),
                 stopping: stopping_seen,

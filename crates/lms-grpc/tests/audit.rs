@@ -175,6 +175,62 @@ async fn a_failed_create_leaves_its_request_id_free() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn a_failed_creates_audit_event_names_its_request_id() -> anyhow::Result<()> {
+    let (app, _course) = app_with_course("auditfailedid").await?;
+    let mut writer = courses(&app, WRITER).await?;
+    let status = writer
+        .create_course_material(material("courses/987654", "Week 1", "failed-id"))
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("a material of a missing course was created"))?;
+    assert_eq!(status.code(), Code::NotFound);
+    let page = audit_events(
+        &app,
+        mpb::ListAuditEventsRequest {
+            method: CREATE_MATERIAL.into(),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let seen: Vec<(i32, &str)> = page
+        .audit_events
+        .iter()
+        .map(|event| (event.code, event.request_id.as_str()))
+        .collect();
+    assert_eq!(seen, [(Code::NotFound as i32, "failed-id")]);
+    app.close().await
+}
+
+#[tokio::test]
+async fn a_start_runs_audit_event_names_its_request_id() -> anyhow::Result<()> {
+    let app = spawn_app("auditstartid", Data::Empty, false).await?;
+    let mut admin = MigrationServiceClient::new(app.authed(Some(ADMIN)).await?);
+    let run = admin
+        .start_run(mpb::StartRunRequest {
+            dry_run: true,
+            request_id: "cutover-1".into(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    let page = audit_events(
+        &app,
+        mpb::ListAuditEventsRequest {
+            resource: run.name.clone(),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let seen: Vec<&str> = page
+        .audit_events
+        .iter()
+        .map(|event| event.request_id.as_str())
+        .collect();
+    assert_eq!(seen, ["cutover-1"]);
+    app.close().await
+}
+
+#[tokio::test]
 async fn writes_are_audited_with_caller_method_and_resource() -> anyhow::Result<()> {
     let (app, course) = app_with_course("auditwrites").await?;
     let mut writer = courses(&app, WRITER).await?;

@@ -156,3 +156,65 @@ async fn a_coverage_report_larger_than_a_response_is_the_same_clear_error() -> a
     assert_eq!(reason.as_deref(), Some("RESPONSE_ITEM_TOO_LARGE"));
     app.close().await
 }
+
+/// `lmsctl api`'s client reads an item as large as the server was allowed
+/// to send (here past tonic's 4 MiB default for a decoder).
+#[tokio::test]
+async fn the_api_client_reads_an_item_past_four_mebibytes() -> anyhow::Result<()> {
+    const BODY_BYTES: i32 = 5 * 1024 * 1024;
+    let app = spawn_app_with("listbudgetclient", Data::Empty, false, |settings| {
+        settings.grpc.max_message_bytes = 8 * 1024 * 1024;
+    })
+    .await?;
+    let course = course_with_materials(&app, 1, BODY_BYTES).await?;
+    let material: i64 = sqlx::query_scalar("SELECT id FROM course_materials")
+        .fetch_one(&app.lms)
+        .await?;
+    let client = lms_grpc::client::ApiClient::connect(
+        &format!("http://{}", app.address),
+        Some(READER.to_owned()),
+    )
+    .await?;
+
+    let got = client
+        .call(
+            "lms.v1.CourseService/GetCourseMaterial",
+            &serde_json::json!({ "name": format!("{course}/materials/{material}") }),
+        )
+        .await?;
+
+    let body = got["body"].as_str().unwrap_or_default();
+    assert_eq!(body.len(), 5 * 1024 * 1024);
+    app.close().await
+}
+
+#[tokio::test]
+async fn looking_up_a_submission_larger_than_a_response_is_the_same_clear_error()
+-> anyhow::Result<()> {
+    use lms_grpc::pb::lms::v1::assessment_service_client::AssessmentServiceClient;
+    let app = spawn_app_with("lookuptoolarge", Data::Migrated, false, |settings| {
+        settings.grpc.max_message_bytes = 16 * 1024;
+    })
+    .await?;
+    let legacy_id: i64 = sqlx::query_scalar(
+        "UPDATE assessment_submissions SET answers = NULL, answers_raw = repeat('x', 20000) \
+         WHERE id = (SELECT min(id) FROM assessment_submissions WHERE legacy_id IS NOT NULL) \
+         RETURNING legacy_id",
+    )
+    .fetch_one(&app.lms)
+    .await?;
+    let mut client = AssessmentServiceClient::new(app.authed(Some(READER)).await?);
+
+    let status = client
+        .lookup_submission(pb::LookupSubmissionRequest {
+            legacy_id: Some(legacy_id),
+        })
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("an oversized submission was served"))?;
+
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    let reason = status.get_details_error_info().map(|info| info.reason);
+    assert_eq!(reason.as_deref(), Some("RESPONSE_ITEM_TOO_LARGE"));
+    app.close().await
+}

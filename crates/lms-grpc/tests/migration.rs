@@ -741,6 +741,52 @@ async fn undo_run_of_an_unknown_run_is_not_found() -> anyhow::Result<()> {
     app.close().await
 }
 
+/// A hold StartRun cannot take is refused on the field at fault, before
+/// anything is planned.
+#[tokio::test]
+async fn a_hold_start_run_cannot_take_is_invalid_on_its_field() -> anyhow::Result<()> {
+    let app = spawn_app("grpcholdfields", Data::Empty, false).await?;
+    let mut client = MigrationServiceClient::new(app.authed(Some(ADMIN)).await?);
+    let refused = [
+        (
+            "no_hold",
+            pb::StartRunRequest {
+                no_hold: true,
+                hold_min_rows: Some(5),
+                ..start("")
+            },
+        ),
+        (
+            "hold_percent",
+            pb::StartRunRequest {
+                hold_percent: Some(101),
+                ..start("")
+            },
+        ),
+        (
+            "hold_min_rows",
+            pb::StartRunRequest {
+                hold_min_rows: Some(u64::MAX),
+                ..start("")
+            },
+        ),
+    ];
+    for (field, request) in refused {
+        let status = client
+            .start_run(request)
+            .await
+            .err()
+            .ok_or_else(|| anyhow::anyhow!("a run was started with a bad {field}"))?;
+        assert_eq!(status.code(), Code::InvalidArgument, "{field}: {status:?}");
+        assert_eq!(violations_of(&status, field).len(), 1, "{status:?}");
+    }
+    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM migration.runs")
+        .fetch_one(&app.lms)
+        .await?;
+    assert_eq!(runs, 0);
+    app.close().await
+}
+
 /// A chunk cap far below what a chunk size of 1 plans over the seeded
 /// legacy database (thousands of rows), and above its ten tables.
 const SMALL_CHUNK_CAP: usize = 100;

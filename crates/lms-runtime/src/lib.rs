@@ -18,21 +18,23 @@ pub const OWN_TARGETS: &str = "lms";
 /// Installs the global tracing subscriber for a server or worker. `RUST_LOG`
 /// wins over the config's filter; `verbose` raises the default to debug.
 /// Colour only when stderr is a terminal and `NO_COLOR` is unset or empty.
-pub fn init_logging(settings: &LogSettings, verbose: bool) {
+/// A `RUST_LOG` tracing cannot read is an error (the config's
+/// `log.filter` was checked when the settings loaded).
+pub fn init_logging(settings: &LogSettings, verbose: bool) -> anyhow::Result<()> {
     let fallback = if verbose {
         "debug"
     } else {
         settings.filter.as_str()
     };
-    install(settings.format, fallback);
+    install(settings.format, fallback)
 }
 
 /// Installs the global tracing subscriber for a command-line tool. Without
 /// `RUST_LOG`, the config's filter applies to our own crates only, and
 /// libraries (sea-orm-migration, sqlx, apalis, ...) log warnings and errors
 /// unless `verbosity` raises them: see [`cli_filter`].
-pub fn init_cli_logging(settings: &LogSettings, verbosity: u8) {
-    install(settings.format, &cli_filter(&settings.filter, verbosity));
+pub fn init_cli_logging(settings: &LogSettings, verbosity: u8) -> anyhow::Result<()> {
+    install(settings.format, &cli_filter(&settings.filter, verbosity))
 }
 
 /// The filter a command-line tool uses when `RUST_LOG` is unset.
@@ -64,10 +66,8 @@ pub fn cli_filter(config_filter: &str, verbosity: u8) -> String {
     directives.join(",")
 }
 
-fn install(format: LogFormat, fallback: &str) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(fallback))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+fn install(format: LogFormat, fallback: &str) -> anyhow::Result<()> {
+    let filter = log_filter(std::env::var("RUST_LOG").ok().as_deref(), fallback)?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(terminal::colour(&std::io::stderr()))
@@ -77,6 +77,21 @@ fn install(format: LogFormat, fallback: &str) {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+    Ok(())
+}
+
+/// `RUST_LOG` when it is set (and not blank), else `fallback`; a filter
+/// tracing cannot read is an error naming where it came from, never a
+/// silent `info`.
+fn log_filter(rust_log: Option<&str>, fallback: &str) -> anyhow::Result<EnvFilter> {
+    match rust_log.filter(|value| !value.trim().is_empty()) {
+        Some(value) => EnvFilter::try_new(value).map_err(|error| {
+            anyhow::anyhow!("RUST_LOG is not a tracing filter ({value:?}): {error}")
+        }),
+        None => EnvFilter::try_new(fallback).map_err(|error| {
+            anyhow::anyhow!("log.filter is not a tracing filter ({fallback:?}): {error}")
+        }),
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
@@ -117,6 +132,19 @@ mod tests {
 
     fn parses(filter: &str) -> bool {
         EnvFilter::try_new(filter).is_ok()
+    }
+
+    #[test]
+    fn a_rust_log_tracing_cannot_read_is_an_error_naming_it() {
+        let error = log_filter(Some("lms_engine=verbose"), "info").expect_err("bad level");
+        assert!(error.to_string().starts_with("RUST_LOG "), "{error}");
+    }
+
+    #[test]
+    fn a_blank_rust_log_leaves_the_configured_filter() {
+        assert!(log_filter(Some("  "), "lms=debug").is_ok());
+        let error = log_filter(Some(""), "lms=verbose").expect_err("bad level");
+        assert!(error.to_string().starts_with("log.filter "), "{error}");
     }
 
     #[test]

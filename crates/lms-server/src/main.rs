@@ -29,7 +29,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(&settings.log, false);
+    if let Err(error) = init_logging(&settings.log, false) {
+        report_error(&error.context("invalid configuration"));
+        return ExitCode::from(2);
+    }
     match run(settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

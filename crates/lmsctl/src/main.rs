@@ -28,7 +28,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    lms_runtime::init_cli_logging(&settings.log, cli.verbose);
+    if let Err(error) = lms_runtime::init_cli_logging(&settings.log, cli.verbose) {
+        lms_runtime::report_error(&error.context("invalid configuration"));
+        return ExitCode::from(2);
+    }
     let config_source = cli.config_source();
     let outcome = match cli.command {
         Command::Db(command) => commands::db::run(command, &settings).await,

@@ -208,6 +208,23 @@ async fn a_chunk_size_beyond_the_apis_bound_is_refused() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Refused before anything is connected: no database is needed to say so.
+#[tokio::test]
+async fn a_hold_floor_past_a_row_count_is_refused() -> anyhow::Result<()> {
+    let output = Command::new(env!("CARGO_BIN_EXE_lmsctl"))
+        .args(["migrate", "run", "--hold-min-rows", "9223372036854775808"])
+        .env_remove("LMS_CONFIG")
+        .output()
+        .await?;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("--hold-min-rows") && stderr.contains("a row count"),
+        "{stderr}"
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn api_reads_go_through_the_running_server() -> anyhow::Result<()> {
     use lms_grpc::GrpcApp;
@@ -335,6 +352,42 @@ async fn api_reads_go_through_the_running_server() -> anyhow::Result<()> {
     let _ = stop.send(());
     server.await??;
     cli.close().await
+}
+
+#[tokio::test]
+async fn hash_token_prints_an_entry_that_loads_as_given_whatever_the_name() -> anyhow::Result<()> {
+    let name = "ops \"night\"\u{1}\\";
+    let hashed = Command::new(env!("CARGO_BIN_EXE_lmsctl"))
+        .args(["auth", "hash-token", "--name", name])
+        .env_remove("LMS_CONFIG")
+        .output()
+        .await?;
+    assert!(hashed.status.success(), "{}", text(&hashed.stderr));
+
+    let entry: toml::Value = toml::from_str(&text(&hashed.stdout))?;
+
+    let loaded = entry
+        .get("auth")
+        .and_then(|auth| auth.get("tokens"))
+        .and_then(|tokens| tokens.get(0))
+        .and_then(|token| token.get("name"))
+        .and_then(toml::Value::as_str);
+    assert_eq!(loaded, Some(name));
+    Ok(())
+}
+
+#[tokio::test]
+async fn hash_token_refuses_a_name_the_server_would_refuse() -> anyhow::Result<()> {
+    for name in ["lmsctl", "  "] {
+        let refused = Command::new(env!("CARGO_BIN_EXE_lmsctl"))
+            .args(["auth", "hash-token", "--name", name])
+            .env_remove("LMS_CONFIG")
+            .output()
+            .await?;
+        assert!(!refused.status.success(), "{name:?}");
+        assert!(text(&refused.stderr).contains("--name"), "{name:?}");
+    }
+    Ok(())
 }
 
 #[tokio::test]

@@ -41,7 +41,10 @@ async fn main() -> ExitCode {
     if let Some(concurrency) = cli.concurrency {
         settings.worker.concurrency = usize::from(concurrency);
     }
-    init_logging(&settings.log, false);
+    if let Err(error) = init_logging(&settings.log, false) {
+        report_error(&error.context("invalid configuration"));
+        return ExitCode::from(2);
+    }
     match run(settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

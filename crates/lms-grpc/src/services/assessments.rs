@@ -109,12 +109,11 @@ impl AssessmentService for DomainApi {
     ) -> ApiResult<pb::Submission> {
         let legacy =
             legacy_id(LegacyEntity::ExamResults, request.get_ref().legacy_id).or_status()?;
+        let submission = self.repo.lookup_submission(legacy).await.or_status()?;
         Ok(Response::new(
-            self.repo
-                .lookup_submission(legacy)
-                .await
-                .or_status()?
-                .into(),
+            self.budget
+                .whole(pb::Submission::from(submission))
+                .or_status()?,
         ))
     }
 }

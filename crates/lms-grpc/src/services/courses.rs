@@ -10,7 +10,7 @@ use tonic::{Request, Response};
 use super::directory::optional_term;
 use super::parse::material_kind_field;
 use super::{DomainApi, OrStatus, list_page};
-use crate::audit::{call_of, created, finish_write, recorded, request_key, well_formed};
+use crate::audit::{call_of, created, finish_write, key_call, recorded, well_formed};
 use crate::error::{ApiError, ApiResult};
 use crate::names::{parse_id, parse_material};
 use crate::pb::lms::v1 as pb;
@@ -180,8 +180,15 @@ impl CourseService for DomainApi {
         &self,
         request: Request<pb::CreateCourseMaterialRequest>,
     ) -> ApiResult<pb::CourseMaterial> {
-        let call = call_of(&request)?;
-        let result = self.create_material_as(&call, request.into_inner()).await;
+        let mut call = call_of(&request)?;
+        let result = async {
+            let request = request.into_inner();
+            key_call(&mut call, &request, &request.request_id, |body| {
+                body.request_id.clear()
+            })?;
+            self.create_material_as(&call, request).await
+        }
+        .await;
         finish_write(&self.repo, &call, result).await
     }
 
@@ -226,22 +233,15 @@ impl DomainApi {
         call: &Call,
         request: pb::CreateCourseMaterialRequest,
     ) -> Result<pb::CourseMaterial, ApiError> {
-        let key = request_key(&request, &request.request_id, |body| {
-            body.request_id.clear()
-        })?;
         let course = CourseId(parse_id("parent", "courses", &request.parent)?);
         let material = request
             .course_material
             .as_ref()
             .ok_or_else(|| ApiError::invalid("course_material", "is required"))?;
         let new = new_material(material)?;
-        let call = Call {
-            key,
-            ..call.clone()
-        };
         let outcome = self
             .repo
-            .audited(&call)
+            .audited(call)
             .create_material(course, new, |material| {
                 let response = pb::CourseMaterial::from(material.clone());
                 recorded(&response.name, &response)

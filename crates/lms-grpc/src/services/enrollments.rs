@@ -12,7 +12,7 @@ use tonic::{Request, Response};
 use super::directory::optional_term;
 use super::parse::{enrollment_status_field, enrollment_status_filter, grade_kind_field};
 use super::{DomainApi, OrStatus, legacy_id, list_page};
-use crate::audit::{call_of, created, finish_write, recorded, request_key, well_formed};
+use crate::audit::{call_of, created, finish_write, key_call, recorded, well_formed};
 use crate::error::{ApiError, ApiResult};
 use crate::names::{parse_id, parse_optional_id};
 use crate::pb::lms::v1 as pb;
@@ -192,8 +192,15 @@ impl EnrollmentService for DomainApi {
         &self,
         request: Request<pb::CreateEnrollmentRequest>,
     ) -> ApiResult<pb::Enrollment> {
-        let call = call_of(&request)?;
-        let result = self.create_enrollment_as(&call, request.into_inner()).await;
+        let mut call = call_of(&request)?;
+        let result = async {
+            let request = request.into_inner();
+            key_call(&mut call, &request, &request.request_id, |body| {
+                body.request_id.clear()
+            })?;
+            self.create_enrollment_as(&call, request).await
+        }
+        .await;
         finish_write(&self.repo, &call, result).await
     }
 
@@ -266,8 +273,15 @@ impl EnrollmentService for DomainApi {
     }
 
     async fn create_grade(&self, request: Request<pb::CreateGradeRequest>) -> ApiResult<pb::Grade> {
-        let call = call_of(&request)?;
-        let result = self.create_grade_as(&call, request.into_inner()).await;
+        let mut call = call_of(&request)?;
+        let result = async {
+            let request = request.into_inner();
+            key_call(&mut call, &request, &request.request_id, |body| {
+                body.request_id.clear()
+            })?;
+            self.create_grade_as(&call, request).await
+        }
+        .await;
         finish_write(&self.repo, &call, result).await
     }
 
@@ -302,21 +316,14 @@ impl DomainApi {
         call: &Call,
         request: pb::CreateEnrollmentRequest,
     ) -> Result<pb::Enrollment, ApiError> {
-        let key = request_key(&request, &request.request_id, |body| {
-            body.request_id.clear()
-        })?;
         let enrollment = request
             .enrollment
             .as_ref()
             .ok_or_else(|| ApiError::invalid("enrollment", "is required"))?;
         let new = new_enrollment(enrollment)?;
-        let call = Call {
-            key,
-            ..call.clone()
-        };
         let outcome = self
             .repo
-            .audited(&call)
+            .audited(call)
             .create_enrollment(new, |enrollment| {
                 let response = pb::Enrollment::from(enrollment.clone());
                 recorded(&response.name, &response)
@@ -353,21 +360,14 @@ impl DomainApi {
         call: &Call,
         request: pb::CreateGradeRequest,
     ) -> Result<pb::Grade, ApiError> {
-        let key = request_key(&request, &request.request_id, |body| {
-            body.request_id.clear()
-        })?;
         let grade = request
             .grade
             .as_ref()
             .ok_or_else(|| ApiError::invalid("grade", "is required"))?;
         let new = new_grade(grade)?;
-        let call = Call {
-            key,
-            ..call.clone()
-        };
         let outcome = self
             .repo
-            .audited(&call)
+            .audited(call)
             .create_grade(new, |grade| {
                 let response = pb::Grade::from(grade.clone());
                 recorded(&response.name, &response)

@@ -11,16 +11,15 @@ use lms_engine::report::ConflictEntry;
 use lms_engine::report::{self, CoverageReport, EntityReport};
 use lms_engine::verify::{self, VerifyOptions};
 use lms_engine::{
-    AskedRun, ChunkQueue, ConflictPolicy, EngineError, HoldPreview, HoldThreshold, Phase, RunKind,
-    RunOptions, RunProgress, RunRequest, RunStatus, StepState, explain, hold, run_progress,
-    start_run,
+    AskedRun, ChunkQueue, ConflictPolicy, EngineError, HoldPreview, Phase, RunDefaults, RunKind,
+    RunProgress, RunStatus, StepState, explain, hold, run_progress, start_run,
 };
 use sqlx::PgPool;
 use tonic::{Request, Response};
 use uuid::Uuid;
 
 use super::{OrStatus, list_page};
-use crate::audit::{call_of, finish_control, well_formed};
+use crate::audit::{call_of, finish_control, key_call, well_formed};
 use crate::convert::timestamp;
 use crate::error::{ApiError, ApiResult};
 use crate::pb::lms::migration::v1 as pb;
@@ -38,16 +37,9 @@ pub struct MigrationApi {
     pub lms: PgPool,
     pub legacy: PgPool,
     pub queue: ChunkQueue,
-    /// The chunk size of runs started without one.
-    pub default_chunk_size: u32,
-    /// The most ranged chunks a run may plan (`migration.max_chunks`).
-    pub max_chunks: usize,
-    /// The hold threshold of runs started without one
-    /// (`migration.hold_percent`, `hold_min_rows`).
-    pub default_hold: HoldThreshold,
-    /// Whether runs started without `no_hold` are held past it
-    /// (`migration.hold`).
-    pub hold_by_default: bool,
+    /// What runs started without a chunk size, chunk cap or hold threshold
+    /// take (`migration.*`).
+    pub run_defaults: RunDefaults,
     /// The zone legacy timestamps are read in (`legacy.timezone`), for
     /// verification.
     pub legacy_timezone: String,
@@ -346,10 +338,15 @@ fn chunk_size(value: i32, default: u32) -> Result<u32, ApiError> {
 #[tonic::async_trait]
 impl MigrationService for MigrationApi {
     async fn start_run(&self, request: Request<pb::StartRunRequest>) -> ApiResult<pb::Run> {
-        let call = call_of(&request)?;
+        let mut call = call_of(&request)?;
         let place = in_flight(&request);
-        let (api, request, caller) = (self.clone(), request.into_inner(), call.actor.clone());
+        let (api, request) = (self.clone(), request.into_inner());
+        let keyed = key_call(&mut call, &request, &request.request_id, |body| {
+            body.request_id.clear()
+        });
+        let caller = call.actor.clone();
         self.control(call, place, async move {
+            keyed?;
             api.start_run_as(request, &caller).await
         })
         .await
@@ -528,7 +525,7 @@ impl MigrationService for MigrationApi {
         request: Request<pb::VerifyRunRequest>,
     ) -> ApiResult<pb::Verification> {
         let options = VerifyOptions {
-            chunk_size: chunk_size(request.get_ref().chunk_size, self.default_chunk_size)
+            chunk_size: chunk_size(request.get_ref().chunk_size, self.run_defaults.chunk_size)
                 .or_status()?,
             legacy_timezone: self.legacy_timezone.clone(),
         };
@@ -542,10 +539,15 @@ impl MigrationService for MigrationApi {
         &self,
         request: Request<pb::RetryRejectedRequest>,
     ) -> ApiResult<pb::Run> {
-        let call = call_of(&request)?;
+        let mut call = call_of(&request)?;
         let place = in_flight(&request);
-        let (api, request, caller) = (self.clone(), request.into_inner(), call.actor.clone());
+        let (api, request) = (self.clone(), request.into_inner());
+        let keyed = key_call(&mut call, &request, &request.request_id, |body| {
+            body.request_id.clear()
+        });
+        let caller = call.actor.clone();
         self.control(call, place, async move {
+            keyed?;
             api.retry_rejected_as(request, &caller).await
         })
         .await
@@ -586,16 +588,27 @@ impl MigrationApi {
         work: impl Future<Output = Result<pb::Run, ApiError>> + Send + 'static,
     ) -> ApiResult<pb::Run> {
         let lms = self.lms.clone();
-        tokio::spawn(async move {
+        let (task_lms, task_call) = (lms.clone(), call.clone());
+        match tokio::spawn(async move {
             let _in_flight = in_flight;
             let result = work.await;
-            finish_control(&lms, &call, result, |run: &pb::Run| run.name.clone()).await
+            finish_control(&task_lms, &task_call, result, |run: &pb::Run| {
+                run.name.clone()
+            })
+            .await
         })
         .await
-        .unwrap_or_else(|error| {
-            tracing::error!(%error, "a migration-control call's task ended abnormally");
-            Err(tonic::Status::internal("the call ended abnormally"))
-        })
+        {
+            Ok(answer) => answer,
+            // A panic in the engine: the call is recorded and answered as
+            // any internal error, through the one mapping.
+            Err(error) => {
+                let failed = Err(ApiError::from(DomainError::Internal(format!(
+                    "a migration-control call's task ended abnormally: {error}"
+                ))));
+                finish_control(&lms, &call, failed, |run: &pb::Run| run.name.clone()).await
+            }
+        }
     }
 
     async fn start_run_as(
@@ -603,32 +616,19 @@ impl MigrationApi {
         request: pb::StartRunRequest,
         caller: &str,
     ) -> Result<pb::Run, ApiError> {
-        let asked_size = asked_chunk_size(request.chunk_size)?;
-        let mut options = RunOptions {
-            entities: entities("entities", &request.entities)?,
-            chunk_size: asked_size.unwrap_or(self.default_chunk_size),
-            max_chunks: self.max_chunks,
-            request: None,
-            kind: if request.dry_run {
-                RunKind::DryRun
-            } else {
-                RunKind::Full
-            },
+        let entities = entities("entities", &request.entities)?;
+        let asked = AskedRun {
+            entities: &entities,
+            chunk_size: asked_chunk_size(request.chunk_size)?,
+            dry_run: request.dry_run,
             on_conflict: conflict_policy(request.on_conflict)?,
-            hold: self.hold_of(&request)?,
+            hold_percent: request.hold_percent,
+            hold_min_rows: request.hold_min_rows,
+            no_hold: request.no_hold,
         };
-        options.request = request_id(&request.request_id)?.map(|id| {
-            let asked = AskedRun {
-                entities: &options.entities,
-                chunk_size: asked_size,
-                dry_run: request.dry_run,
-                on_conflict: options.on_conflict,
-                hold_percent: request.hold_percent,
-                hold_min_rows: request.hold_min_rows,
-                no_hold: request.no_hold,
-            };
-            RunRequest::start(id, caller, &asked)
-        });
+        let options = asked
+            .options(request_id(&request.request_id)?, caller, &self.run_defaults)
+            .map_err(|error| ApiError::invalid(error.field(), error.to_string()))?;
         let planned = start_run(&self.lms, &self.legacy, &self.queue, &options)
             .await
             .map_err(|error| match error {
@@ -636,40 +636,12 @@ impl MigrationApi {
                 // field is at fault.
                 EngineError::TooManyChunks {
                     smallest: Some(_), ..
-                } if asked_size.is_some() => ApiError::invalid("chunk_size", error.to_string()),
+                } if asked.chunk_size.is_some() => {
+                    ApiError::invalid("chunk_size", error.to_string())
+                }
                 error => ApiError::from(error),
             })?;
         Ok(run_progress(&self.lms, planned.run_id).await?.into())
-    }
-
-    /// The run's hold: none with `no_hold` (or `migration.hold = false`
-    /// and no threshold asked for), else the request's threshold over the
-    /// server's.
-    fn hold_of(&self, request: &pb::StartRunRequest) -> Result<Option<HoldThreshold>, ApiError> {
-        let asked = request.hold_percent.is_some() || request.hold_min_rows.is_some();
-        if request.no_hold {
-            if asked {
-                return Err(ApiError::invalid(
-                    "no_hold",
-                    "cannot be set together with hold_percent or hold_min_rows",
-                ));
-            }
-            return Ok(None);
-        }
-        if !asked && !self.hold_by_default {
-            return Ok(None);
-        }
-        let percent = request.hold_percent.unwrap_or(self.default_hold.percent);
-        let min_rows = request.hold_min_rows.unwrap_or(self.default_hold.min_rows);
-        if i64::try_from(min_rows).is_err() {
-            return Err(ApiError::invalid(
-                "hold_min_rows",
-                format!("must be at most {} (a row count)", i64::MAX),
-            ));
-        }
-        HoldThreshold::new(percent, min_rows)
-            .map(Some)
-            .map_err(|error| ApiError::invalid("hold_percent", error.to_string()))
     }
 
     async fn approve_run_as(&self, name: &str) -> Result<pb::Run, ApiError> {
@@ -689,8 +661,8 @@ impl MigrationApi {
             &self.queue,
             control::RetryRequest {
                 only: &only,
-                chunk_size: self.default_chunk_size,
-                max_chunks: self.max_chunks,
+                chunk_size: self.run_defaults.chunk_size,
+                max_chunks: self.run_defaults.max_chunks,
                 request_id: request_id(&request.request_id)?,
                 caller,
             },

@@ -11,7 +11,7 @@ use tonic::{Request, Response};
 use super::directory::optional_term;
 use super::parse::{optional_year, student_status_field, student_status_filter};
 use super::{DomainApi, OrStatus, legacy_id, list_page};
-use crate::audit::{call_of, created, finish_write, recorded, request_key, well_formed};
+use crate::audit::{call_of, created, finish_write, key_call, recorded, well_formed};
 use crate::error::{ApiError, ApiResult};
 use crate::names::{parse_id, parse_optional_id};
 use crate::pb::lms::v1 as pb;
@@ -164,8 +164,15 @@ impl StudentService for DomainApi {
         &self,
         request: Request<pb::CreateStudentRequest>,
     ) -> ApiResult<pb::Student> {
-        let call = call_of(&request)?;
-        let result = self.create_student_as(&call, request.into_inner()).await;
+        let mut call = call_of(&request)?;
+        let result = async {
+            let request = request.into_inner();
+            key_call(&mut call, &request, &request.request_id, |body| {
+                body.request_id.clear()
+            })?;
+            self.create_student_as(&call, request).await
+        }
+        .await;
         finish_write(&self.repo, &call, result).await
     }
 
@@ -201,21 +208,14 @@ impl DomainApi {
         call: &Call,
         request: pb::CreateStudentRequest,
     ) -> Result<pb::Student, ApiError> {
-        let key = request_key(&request, &request.request_id, |body| {
-            body.request_id.clear()
-        })?;
         let student = request
             .student
             .as_ref()
             .ok_or_else(|| ApiError::invalid("student", "is required"))?;
         let new = NewStudent::try_from(student)?;
-        let call = Call {
-            key,
-            ..call.clone()
-        };
         let outcome = self
             .repo
-            .audited(&call)
+            .audited(call)
             .create_student(new, |student| {
                 let response = pb::Student::from(student.clone());
                 recorded(&response.name, &response)

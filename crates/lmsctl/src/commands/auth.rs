@@ -4,7 +4,7 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use lms_config::KNOWN_SCOPES;
+use lms_config::{KNOWN_SCOPES, token_name_problem};
 use lms_grpc::auth::hash_token;
 
 use crate::cli::{AuthCommand, HashTokenArgs};
@@ -16,6 +16,9 @@ pub fn run(command: AuthCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn hash(args: &HashTokenArgs) -> anyhow::Result<ExitCode> {
+    if let Some(problem) = token_name_problem(&args.name) {
+        bail!("--name {}: {problem}", toml_string(&args.name));
+    }
     for scope in &args.scopes {
         if !KNOWN_SCOPES.contains(&scope.as_str()) {
             bail!(
@@ -47,14 +50,16 @@ fn hash(args: &HashTokenArgs) -> anyhow::Result<ExitCode> {
         println!("# The token; give it to the client and keep it nowhere else:");
         println!("# {token}");
     }
-    let scopes: Vec<String> = args
-        .scopes
-        .iter()
-        .map(|scope| format!("{scope:?}"))
-        .collect();
+    let scopes: Vec<String> = args.scopes.iter().map(|scope| toml_string(scope)).collect();
     println!("[[auth.tokens]]");
-    println!("name = {:?}", args.name);
-    println!("sha256 = {:?}", hash_token(&token));
+    println!("name = {}", toml_string(&args.name));
+    println!("sha256 = {}", toml_string(&hash_token(&token)));
     println!("scopes = [{}]", scopes.join(", "));
     Ok(ExitCode::SUCCESS)
+}
+
+/// `text` as a TOML string, escaped as TOML escapes it (control characters
+/// included), so that what is printed loads as it was given.
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
 }

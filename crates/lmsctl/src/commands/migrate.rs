@@ -3,14 +3,13 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use lms_config::Settings;
+use lms_config::{COMMAND_LINE_CALLER, Settings};
 use lms_engine::control::RetryRequest;
 use lms_engine::inline::run_inline;
 use lms_engine::report_html::{self, ReportPage};
 use lms_engine::setup::{connect_engine, connect_queue};
 use lms_engine::{
-    AskedRun, HoldThreshold, RunOptions, RunRequest, RunStatus, explain, follow_run, report,
-    run_progress, start_run,
+    AskedRun, RunDefaults, RunStatus, explain, follow_run, report, run_progress, start_run,
 };
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -52,42 +51,39 @@ async fn verify(args: VerifyArgs, settings: &Settings) -> anyhow::Result<ExitCod
     })
 }
 
-/// Who starts runs from the command line, as a run's request records it:
-/// a request id given here and through the API names two requests.
-const COMMAND_LINE_CALLER: &str = "lmsctl";
+/// An argument refused (as clap refuses the ones it checks itself).
+const USAGE_EXIT_CODE: u8 = 2;
 
 /// `migrate run --wait` (and `approve --wait`) when the run stops held.
 pub const HELD_EXIT_CODE: u8 = 4;
 
 async fn start(args: RunArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let asked = AskedRun {
+        entities: &args.entities,
+        chunk_size: args.chunk_size,
+        dry_run: args.dry_run,
+        on_conflict: args.on_conflict,
+        hold_percent: args.hold_percent,
+        hold_min_rows: args.hold_min_rows,
+        no_hold: args.no_hold,
+    };
+    let resolved = asked.options(
+        args.request_id.clone(),
+        COMMAND_LINE_CALLER,
+        &RunDefaults::from(&settings.migration),
+    );
+    let options = match resolved {
+        Ok(options) => options,
+        // An argument at fault: the exit code of clap's own refusals.
+        Err(error) => {
+            let flag = error.field().replace('_', "-");
+            lms_runtime::report_error(&anyhow::anyhow!("--{flag}: {error}"));
+            return Ok(ExitCode::from(USAGE_EXIT_CODE));
+        }
+    };
     let engine = connect_engine(settings, "lmsctl".to_owned(), settings.worker.concurrency)
         .await
         .context("connecting to the databases")?;
-    let mut options = RunOptions {
-        entities: args.entities.clone(),
-        chunk_size: args.chunk_size.unwrap_or(settings.migration.chunk_size),
-        max_chunks: settings.migration.max_chunks,
-        request: None,
-        kind: if args.dry_run {
-            lms_engine::RunKind::DryRun
-        } else {
-            lms_engine::RunKind::Full
-        },
-        on_conflict: args.on_conflict,
-        hold: hold_of(&args, settings)?,
-    };
-    options.request = args.request_id.clone().map(|id| {
-        let asked = AskedRun {
-            entities: &args.entities,
-            chunk_size: args.chunk_size,
-            dry_run: args.dry_run,
-            on_conflict: args.on_conflict,
-            hold_percent: args.hold_percent,
-            hold_min_rows: args.hold_min_rows,
-            no_hold: args.no_hold,
-        };
-        RunRequest::start(id, COMMAND_LINE_CALLER, &asked)
-    });
     let planned = if args.inline {
         lms_engine::plan_run(&engine.lms, &engine.legacy, &options).await?
     } else {
@@ -131,20 +127,6 @@ async fn start(args: RunArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     .await?;
     display.finish(&finished);
     verdict(&engine.lms, planned.run_id).await
-}
-
-/// The run's hold: none with `--no-hold` (or `migration.hold = false` and
-/// no threshold given), else the arguments' threshold over the settings'.
-fn hold_of(args: &RunArgs, settings: &Settings) -> anyhow::Result<Option<HoldThreshold>> {
-    let asked = args.hold_percent.is_some() || args.hold_min_rows.is_some();
-    if args.no_hold || (!asked && !settings.migration.hold) {
-        return Ok(None);
-    }
-    Ok(Some(HoldThreshold::new(
-        args.hold_percent.unwrap_or(settings.migration.hold_percent),
-        args.hold_min_rows
-            .unwrap_or(settings.migration.hold_min_rows),
-    )?))
 }
 
 /// Exit 0 only when the run succeeded and no legacy row is unexplained;
