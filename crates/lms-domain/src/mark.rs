@@ -168,6 +168,39 @@ mod tests {
     }
 
     #[test]
+    fn every_integer_to_999_reads_by_its_value_whatever_its_leading_zeros() {
+        for number in 0..=999_u32 {
+            let expected = match number {
+                2..=5 => Some(GradeScale::FivePoint),
+                0..=100 => Some(GradeScale::Percent),
+                _ => None,
+            };
+            for zeros in 0..=3 {
+                let raw = format!("{}{number}", "0".repeat(zeros));
+                assert_eq!(
+                    scale_of(&raw),
+                    expected.map(|scale| (scale, number.to_string())),
+                    "{raw}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_letter_mark_is_a_to_f_in_either_case_with_at_most_one_sign() {
+        let letters = ('A'..='Z').chain('a'..='z');
+        for letter in letters {
+            for sign in ["", "+", "-", "++", "+-", "*"] {
+                let raw = format!("{letter}{sign}");
+                let expected =
+                    (letter.to_ascii_uppercase() <= 'F' && sign.len() <= 1 && sign != "*")
+                        .then(|| (GradeScale::Letter, raw.to_uppercase()));
+                assert_eq!(scale_of(&raw), expected, "{raw}");
+            }
+        }
+    }
+
+    #[test]
     fn blank_marks_make_no_grade() {
         assert_eq!(parse_mark(None), None);
         assert_eq!(parse_mark(Some(" \t")), None);

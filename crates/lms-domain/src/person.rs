@@ -78,9 +78,75 @@ impl Gender {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Datelike;
 
     fn date(y: i32, m: u32, d: u32) -> Option<NaiveDate> {
         NaiveDate::from_ymd_opt(y, m, d)
+    }
+
+    /// The Gregorian calendar, written out here rather than asked of chrono.
+    fn days_in_month(year: i32, month: u32) -> u32 {
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        match month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => 0,
+        }
+    }
+
+    /// Both formats of (year, month, day), read: the day when the calendar
+    /// has it, else `unparseable_birth_date`.
+    fn assert_read_as_the_calendar_says(year: i32, month: u32, day: u32) {
+        let real = (1..=days_in_month(year, month)).contains(&day);
+        for text in [
+            format!("{year:04}-{month:02}-{day:02}"),
+            format!("{day:02}.{month:02}.{year:04}"),
+        ] {
+            let read = parse_birth_date(Some(&text));
+            if real {
+                let got = read.value.map(|d| (d.year(), d.month(), d.day()));
+                assert_eq!(got, Some((year, month, day)), "{text}");
+                assert_eq!(read.warning, None, "{text}");
+            } else {
+                assert_eq!(
+                    read,
+                    Repaired::warned(None, WarningCode::UnparseableBirthDate),
+                    "{text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_month_and_day_is_a_date_exactly_when_the_calendar_has_it() {
+        for year in [1, 2, 4, 100, 200, 400, 1900, 2000, 2023, 2024, 9996, 9999] {
+            for month in 0..=13 {
+                for day in 0..=32 {
+                    assert_read_as_the_calendar_says(year, month, day);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_year_from_1_to_9999_has_its_leap_day_or_not() {
+        for year in 1..=9999 {
+            assert_read_as_the_calendar_says(year, 2, 28);
+            assert_read_as_the_calendar_says(year, 2, 29);
+        }
+    }
+
+    #[test]
+    fn years_zero_and_past_9999_are_no_birth_date() {
+        for text in ["0000-01-01", "01.01.0000", "10000-01-01", "01.01.10000"] {
+            assert_eq!(
+                parse_birth_date(Some(text)),
+                Repaired::warned(None, WarningCode::UnparseableBirthDate),
+                "{text}"
+            );
+        }
     }
 
     #[test]
