@@ -190,10 +190,10 @@ async fn drop_enrollment_100(
     Ok(())
 }
 
-#[tokio::test]
-async fn an_audited_api_edit_is_explained() -> anyhow::Result<()> {
-    let fixture = migrated_school("verifyaudited").await?;
-    let call = lms_domain::audit::Call {
+/// The call recorded when the registrar drops enrollment 100 through the
+/// API.
+async fn registrar_call(fixture: &Fixture) -> anyhow::Result<lms_domain::audit::Call> {
+    Ok(lms_domain::audit::Call {
         actor: "registrar".into(),
         method: "/lms.v1.EnrollmentService/UpdateEnrollment".into(),
         resource: Some(format!(
@@ -203,8 +203,13 @@ async fn an_audited_api_edit_is_explained() -> anyhow::Result<()> {
                 .await?
         )),
         key: None,
-    };
-    drop_enrollment_100(&fixture, Some(&call)).await?;
+    })
+}
+
+#[tokio::test]
+async fn an_audited_api_edit_is_explained() -> anyhow::Result<()> {
+    let fixture = migrated_school("verifyaudited").await?;
+    drop_enrollment_100(&fixture, Some(&registrar_call(&fixture).await?)).await?;
 
     let report = verified(&fixture, 2).await?;
 
@@ -227,18 +232,7 @@ async fn an_audited_api_edit_is_explained() -> anyhow::Result<()> {
 async fn an_audited_api_edit_stays_explained_after_a_rerun_records_its_row_again()
 -> anyhow::Result<()> {
     let fixture = migrated_school("verifyauditedrerun").await?;
-    let call = lms_domain::audit::Call {
-        actor: "registrar".into(),
-        method: "/lms.v1.EnrollmentService/UpdateEnrollment".into(),
-        resource: Some(format!(
-            "enrollments/{}",
-            sqlx::query_scalar::<_, i64>("SELECT id FROM course_enrollments WHERE legacy_id = 100")
-                .fetch_one(fixture.lms())
-                .await?
-        )),
-        key: None,
-    };
-    drop_enrollment_100(&fixture, Some(&call)).await?;
+    drop_enrollment_100(&fixture, Some(&registrar_call(&fixture).await?)).await?;
     fixture
         .legacy_sql("UPDATE journal SET updated_at = '2030-01-01 08:00' WHERE id = 100")
         .await?;
@@ -265,22 +259,6 @@ async fn an_audited_api_edit_stays_explained_after_a_rerun_records_its_row_again
         )]
     );
     fixture.close().await
-}
-
-/// The call recorded when the registrar drops enrollment 100 through the
-/// API.
-async fn registrar_call(fixture: &Fixture) -> anyhow::Result<lms_domain::audit::Call> {
-    Ok(lms_domain::audit::Call {
-        actor: "registrar".into(),
-        method: "/lms.v1.EnrollmentService/UpdateEnrollment".into(),
-        resource: Some(format!(
-            "enrollments/{}",
-            sqlx::query_scalar::<_, i64>("SELECT id FROM course_enrollments WHERE legacy_id = 100")
-                .fetch_one(fixture.lms())
-                .await?
-        )),
-        key: None,
-    })
 }
 
 /// A take-legacy run that writes legacy's values over an API edit (the

@@ -49,38 +49,58 @@ pub fn well_formed<T>(
     parse(name).ok().map(|_| name.to_owned())
 }
 
-/// The request id of a create and a digest of the request without it
-/// (`clear` empties the request's own request_id field).
-pub fn request_key<M: Message + Clone>(
-    request: &M,
-    id: &str,
-    clear: impl FnOnce(&mut M),
-) -> Result<Option<RequestKey>, ApiError> {
-    let Some(request_id) = request_id(id)? else {
+/// The request id of a request that carries one, and a digest of the
+/// request without it.
+fn request_key<M: CarriesRequestId>(request: &M) -> Result<Option<RequestKey>, ApiError> {
+    let Some(request_id) = request_id(request.request_id())? else {
         return Ok(None);
     };
     let mut body = request.clone();
-    clear(&mut body);
+    body.clear_request_id();
     Ok(Some(RequestKey {
         request_id,
         body_sha256: Sha256::digest(body.encode_to_vec()).into(),
     }))
 }
 
-/// Puts a request's id and the digest of the rest on its call (by
-/// [`request_key`]), before anything else can fail: the audit row of a
-/// call that carries a request id (a create, `StartRun`, `RetryRejected`)
-/// names it however the call ends. A malformed id is the call's error,
+/// Puts a request's id and the digest of the rest on its call, before
+/// anything else can fail: the audit row of a call that carries a request
+/// id (a create, `StartRun`, `RetryRejected`) names it however the call
+/// ends. A malformed id is the call's error,
 /// recorded without one.
-pub fn key_call<M: Message + Clone>(
-    call: &mut Call,
-    request: &M,
-    id: &str,
-    clear: impl FnOnce(&mut M),
-) -> Result<(), ApiError> {
-    call.key = request_key(request, id, clear)?;
+pub fn key_call<M: CarriesRequestId>(call: &mut Call, request: &M) -> Result<(), ApiError> {
+    call.key = request_key(request)?;
     Ok(())
 }
+
+/// A request that carries a client's request id (AIP-155).
+pub trait CarriesRequestId: Message + Clone {
+    fn request_id(&self) -> &str;
+    /// Empties it, for the digest of the rest.
+    fn clear_request_id(&mut self);
+}
+
+macro_rules! carries_request_id {
+    ($($request:ty),+ $(,)?) => {
+        $(impl CarriesRequestId for $request {
+            fn request_id(&self) -> &str {
+                &self.request_id
+            }
+            fn clear_request_id(&mut self) {
+                self.request_id.clear();
+            }
+        })+
+    };
+}
+
+carries_request_id!(
+    crate::pb::lms::v1::CreateStudentRequest,
+    crate::pb::lms::v1::CreateCourseMaterialRequest,
+    crate::pb::lms::v1::CreateEnrollmentRequest,
+    crate::pb::lms::v1::CreateGradeRequest,
+    pb::StartRunRequest,
+    pb::RetryRejectedRequest,
+);
 
 /// What a create stores for its retries: the response it sends.
 pub fn recorded(name: &str, response: &impl Message) -> Recorded {

@@ -195,9 +195,7 @@ impl EnrollmentService for DomainApi {
         let mut call = call_of(&request)?;
         let result = async {
             let request = request.into_inner();
-            key_call(&mut call, &request, &request.request_id, |body| {
-                body.request_id.clear()
-            })?;
+            key_call(&mut call, &request)?;
             self.create_enrollment_as(&call, request).await
         }
         .await;
@@ -276,9 +274,7 @@ impl EnrollmentService for DomainApi {
         let mut call = call_of(&request)?;
         let result = async {
             let request = request.into_inner();
-            key_call(&mut call, &request, &request.request_id, |body| {
-                body.request_id.clear()
-            })?;
+            key_call(&mut call, &request)?;
             self.create_grade_as(&call, request).await
         }
         .await;

@@ -341,9 +341,7 @@ impl MigrationService for MigrationApi {
         let mut call = call_of(&request)?;
         let place = in_flight(&request);
         let (api, request) = (self.clone(), request.into_inner());
-        let keyed = key_call(&mut call, &request, &request.request_id, |body| {
-            body.request_id.clear()
-        });
+        let keyed = key_call(&mut call, &request);
         let caller = call.actor.clone();
         self.control(call, place, async move {
             keyed?;
@@ -542,9 +540,7 @@ impl MigrationService for MigrationApi {
         let mut call = call_of(&request)?;
         let place = in_flight(&request);
         let (api, request) = (self.clone(), request.into_inner());
-        let keyed = key_call(&mut call, &request, &request.request_id, |body| {
-            body.request_id.clear()
-        });
+        let keyed = key_call(&mut call, &request);
         let caller = call.actor.clone();
         self.control(call, place, async move {
             keyed?;

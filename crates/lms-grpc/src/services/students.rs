@@ -167,9 +167,7 @@ impl StudentService for DomainApi {
         let mut call = call_of(&request)?;
         let result = async {
             let request = request.into_inner();
-            key_call(&mut call, &request, &request.request_id, |body| {
-                body.request_id.clear()
-            })?;
+            key_call(&mut call, &request)?;
             self.create_student_as(&call, request).await
         }
         .await;
