@@ -157,16 +157,22 @@ async fn request_ids_are_scoped_to_the_token() -> anyhow::Result<()> {
     app.close().await
 }
 
-#[tokio::test]
-async fn a_failed_create_leaves_its_request_id_free() -> anyhow::Result<()> {
-    let (app, _course) = app_with_course("auditfailed").await?;
-    let mut writer = courses(&app, WRITER).await?;
-    let status = writer
-        .create_course_material(material("courses/987654", "Week 1", "failed-id"))
+/// A create with request id `id` that fails (its course does not exist).
+async fn fail_a_create_with_id(app: &TestApp, id: &str) -> anyhow::Result<()> {
+    let status = courses(app, WRITER)
+        .await?
+        .create_course_material(material("courses/987654", "Week 1", id))
         .await
         .err()
         .ok_or_else(|| anyhow::anyhow!("a material of a missing course was created"))?;
-    assert_eq!(status.code(), Code::NotFound);
+    anyhow::ensure!(status.code() == Code::NotFound, "{status:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_failed_create_leaves_its_request_id_free() -> anyhow::Result<()> {
+    let (app, _course) = app_with_course("auditfailed").await?;
+    fail_a_create_with_id(&app, "failed-id").await?;
     assert_eq!(
         count(&app, "SELECT count(*) FROM api.idempotency_keys").await?,
         0
@@ -177,13 +183,7 @@ async fn a_failed_create_leaves_its_request_id_free() -> anyhow::Result<()> {
 #[tokio::test]
 async fn a_failed_creates_audit_event_names_its_request_id() -> anyhow::Result<()> {
     let (app, _course) = app_with_course("auditfailedid").await?;
-    let mut writer = courses(&app, WRITER).await?;
-    let status = writer
-        .create_course_material(material("courses/987654", "Week 1", "failed-id"))
-        .await
-        .err()
-        .ok_or_else(|| anyhow::anyhow!("a material of a missing course was created"))?;
-    assert_eq!(status.code(), Code::NotFound);
+    fail_a_create_with_id(&app, "failed-id").await?;
     let page = audit_events(
         &app,
         mpb::ListAuditEventsRequest {

@@ -9,6 +9,16 @@ use lms_engine::setup::{connect_engine, connect_queue, worker_config};
 use support::{Cli, text};
 use tokio::process::Command;
 
+/// lmsctl with `args` and no config file (defaults and the environment
+/// only): for what it refuses before connecting to anything.
+async fn unconfigured(args: &[&str]) -> anyhow::Result<std::process::Output> {
+    Ok(Command::new(env!("CARGO_BIN_EXE_lmsctl"))
+        .args(args)
+        .env_remove("LMS_CONFIG")
+        .output()
+        .await?)
+}
+
 #[tokio::test]
 async fn seed_migrate_report_and_explain() -> anyhow::Result<()> {
     let cli = Cli::new("cli").await?;
@@ -182,11 +192,7 @@ async fn a_bad_setting_is_named_and_exits_2() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn a_blank_request_id_is_refused_before_anything_runs() -> anyhow::Result<()> {
-    let output = Command::new(env!("CARGO_BIN_EXE_lmsctl"))
-        .args(["migrate", "run", "--request-id", "  "])
-        .env_remove("LMS_CONFIG")
-        .output()
-        .await?;
+    let output = unconfigured(&["migrate", "run", "--request-id", "  "]).await?;
     assert_eq!(output.status.code(), Some(2));
     let stderr = text(&output.stderr);
     assert!(
@@ -198,11 +204,7 @@ async fn a_blank_request_id_is_refused_before_anything_runs() -> anyhow::Result<
 
 #[tokio::test]
 async fn a_chunk_size_beyond_the_apis_bound_is_refused() -> anyhow::Result<()> {
-    let output = Command::new(env!("CARGO_BIN_EXE_lmsctl"))
-        .args(["migrate", "run", "--chunk-size", "4294967295"])
-        .env_remove("LMS_CONFIG")
-        .output()
-        .await?;
+    let output = unconfigured(&["migrate", "run", "--chunk-size", "4294967295"]).await?;
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("--chunk-size"));
     Ok(())
@@ -211,11 +213,8 @@ async fn a_chunk_size_beyond_the_apis_bound_is_refused() -> anyhow::Result<()> {
 /// Refused before anything is connected: no database is needed to say so.
 #[tokio::test]
 async fn a_hold_floor_past_a_row_count_is_refused() -> anyhow::Result<()> {
-    let output = Command::new(env!("CARGO_BIN_EXE_lmsctl"))
-        .args(["migrate", "run", "--hold-min-rows", "9223372036854775808"])
-        .env_remove("LMS_CONFIG")
-        .output()
-        .await?;
+    let output =
+        unconfigured(&["migrate", "run", "--hold-min-rows", "9223372036854775808"]).await?;
     assert_eq!(output.status.code(), Some(2));
     let stderr = text(&output.stderr);
     assert!(
@@ -357,11 +356,7 @@ async fn api_reads_go_through_the_running_server() -> anyhow::Result<()> {
 #[tokio::test]
 async fn hash_token_prints_an_entry_that_loads_as_given_whatever_the_name() -> anyhow::Result<()> {
     let name = "ops \"night\"\u{1}\\";
-    let hashed = Command::new(env!("CARGO_BIN_EXE_lmsctl"))
-        .args(["auth", "hash-token", "--name", name])
-        .env_remove("LMS_CONFIG")
-        .output()
-        .await?;
+    let hashed = unconfigured(&["auth", "hash-token", "--name", name]).await?;
     assert!(hashed.status.success(), "{}", text(&hashed.stderr));
 
     let entry: toml::Value = toml::from_str(&text(&hashed.stdout))?;
@@ -379,11 +374,7 @@ async fn hash_token_prints_an_entry_that_loads_as_given_whatever_the_name() -> a
 #[tokio::test]
 async fn hash_token_refuses_a_name_the_server_would_refuse() -> anyhow::Result<()> {
     for name in ["lmsctl", "  "] {
-        let refused = Command::new(env!("CARGO_BIN_EXE_lmsctl"))
-            .args(["auth", "hash-token", "--name", name])
-            .env_remove("LMS_CONFIG")
-            .output()
-            .await?;
+        let refused = unconfigured(&["auth", "hash-token", "--name", name]).await?;
         assert!(!refused.status.success(), "{name:?}");
         assert!(text(&refused.stderr).contains("--name"), "{name:?}");
     }
