@@ -9,6 +9,8 @@ use tonic::metadata::MetadataMap;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use crate::request_deadline::RequestDeadline;
+
 /// Why a request failed, in the API's terms.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -46,10 +48,15 @@ pub enum ApiError {
     /// allows; this one was refused at once.
     #[error("{0}")]
     Overloaded(String),
-    /// The request ran past `grpc.request_timeout`: the server stopped
-    /// waiting (a migration-control call still runs to its end).
-    #[error("{0}")]
-    DeadlineExceeded(String),
+    /// The request ran past its deadline, the server's or the client's:
+    /// the server stopped waiting (a migration-control call still runs to
+    /// its end).
+    #[error(
+        "{}: the server stopped waiting for it; a read was cancelled, a migration-control \
+         call goes on to its end and is audited (see GetRun and ListAuditEvents)",
+        deadline_passed(.0)
+    )]
+    DeadlineExceeded(RequestDeadline),
     /// Every `WatchRun` slot is taken (`grpc.max_run_watchers`).
     #[error(
         "{limit} WatchRun streams are open, the most this server serves at once \
@@ -159,7 +166,8 @@ impl ApiError {
             ApiError::Unimplemented(_) => "METHOD_NOT_SERVED",
             ApiError::RequestIdReused => "REQUEST_ID_REUSED",
             ApiError::Overloaded(_) => "SERVER_OVERLOADED",
-            ApiError::DeadlineExceeded(_) => "REQUEST_TIMEOUT",
+            ApiError::DeadlineExceeded(RequestDeadline::Server(_)) => "REQUEST_TIMEOUT",
+            ApiError::DeadlineExceeded(RequestDeadline::Client(_)) => "CLIENT_DEADLINE_EXCEEDED",
             ApiError::TooManyWatchers { .. } => "TOO_MANY_WATCHERS",
             ApiError::StreamEnded(StreamEnd::ShuttingDown) => "SERVER_SHUTTING_DOWN",
             ApiError::StreamEnded(StreamEnd::MaxAge(_)) => "STREAM_MAX_AGE",
@@ -238,7 +246,9 @@ impl From<ApiError> for Status {
             ApiError::Unimplemented(message) => (Code::Unimplemented, bounded(&message)),
             ApiError::NotFoundExplained(message) => (Code::NotFound, bounded(&message)),
             ApiError::Overloaded(message) => (Code::Unavailable, bounded(&message)),
-            ApiError::DeadlineExceeded(message) => (Code::DeadlineExceeded, bounded(&message)),
+            deadline @ ApiError::DeadlineExceeded(_) => {
+                (Code::DeadlineExceeded, deadline.to_string())
+            }
             ApiError::TooManyWatchers { .. } => (Code::ResourceExhausted, error.to_string()),
             ApiError::StreamEnded(end) => (Code::Unavailable, end.to_string()),
             // Retrying cannot help (RESOURCE_EXHAUSTED would invite it): the
@@ -259,6 +269,19 @@ impl From<ApiError> for Status {
 /// Descriptions may quote what the client sent; a status travels in HTTP/2
 /// headers, so what it quotes is kept short.
 const MAX_DESCRIPTION_CHARS: usize = 300;
+
+/// Whose deadline passed, in the error's words.
+fn deadline_passed(deadline: &RequestDeadline) -> String {
+    match deadline {
+        RequestDeadline::Server(timeout) => format!(
+            "the request took longer than the server allows ({timeout:?}, grpc.request_timeout)"
+        ),
+        RequestDeadline::Client(timeout) => format!(
+            "the request was not answered within the client's deadline ({timeout:?}, its \
+             grpc-timeout)"
+        ),
+    }
+}
 
 fn bounded(text: &str) -> String {
     if text.chars().count() <= MAX_DESCRIPTION_CHARS {

@@ -18,6 +18,7 @@ pub mod error_info_fill;
 pub mod names;
 pub mod pb;
 pub mod request;
+pub mod request_deadline;
 pub mod request_limits;
 pub mod request_metrics;
 pub mod response_budget;

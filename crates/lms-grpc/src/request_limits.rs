@@ -1,7 +1,8 @@
 //! The server's own limits on every request: how many may be in flight on
 //! the whole server (`grpc.concurrency_limit`; past it a request is refused
 //! at once, never queued) and how long one may take
-//! (`grpc.request_timeout`). Both answer through [`ApiError`], so their
+//! (`grpc.request_timeout`, or the client's shorter deadline:
+//! [`RequestDeadline`]). Both answer through [`ApiError`], so their
 //! statuses carry an `ErrorInfo` like every other error.
 //!
 //! A request's place in the limit travels in its extensions ([`InFlight`]):
@@ -25,6 +26,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::Status;
 
 use crate::error::ApiError;
+use crate::request_deadline::RequestDeadline;
 
 /// The path prefix of the standard health service.
 const HEALTH: &str = "/grpc.health.v1.Health/";
@@ -120,7 +122,10 @@ where
                 }
             }
         };
-        let timeout = self.limits.timeout;
+        // Counted from here, in the call tonic's own timer is started in
+        // (request_deadline.rs).
+        let deadline = RequestDeadline::of(request.headers(), self.limits.timeout);
+        let ends_at = tokio::time::Instant::now() + deadline.wait();
         // The clone serves this call; the ready original stays for the next.
         let clone = self.inner.clone();
         let mut ready = std::mem::replace(&mut self.inner, clone);
@@ -129,15 +134,9 @@ where
             // Held until the response's head is ready (a stream's messages
             // are not counted), as tower's own limit does.
             let _permit = permit;
-            match tokio::time::timeout(timeout, answer).await {
+            match tokio::time::timeout_at(ends_at, answer).await {
                 Ok(answered) => answered,
-                Err(_) => Ok(Status::from(ApiError::DeadlineExceeded(format!(
-                    "the request took longer than the server allows ({timeout:?}, \
-                     grpc.request_timeout): the server stopped waiting for it; a read was \
-                     cancelled, a migration-control call goes on to its end and is audited \
-                     (see GetRun and ListAuditEvents)"
-                )))
-                .into_http()),
+                Err(_) => Ok(Status::from(ApiError::DeadlineExceeded(deadline)).into_http()),
             }
         })
     }

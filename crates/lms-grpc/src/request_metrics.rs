@@ -133,8 +133,11 @@ where
         let mut ready = std::mem::replace(&mut self.inner, clone);
         let method = method_label(&self.known, request.uri().path());
         let started = Instant::now();
+        // Called here, not in the future: the deadline's timer starts in
+        // the same call chain as tonic's (request_deadline.rs).
+        let answer = ready.call(request);
         Box::pin(async move {
-            let response = ready.call(request).await?;
+            let response = answer.await?;
             let code = code_of(&response);
             metrics::counter!("lms_grpc_requests_total", "method" => method.clone(), "code" => code).increment(1);
             metrics::histogram!("lms_grpc_request_duration_seconds", "method" => method, "code" => code)
