@@ -6,11 +6,13 @@
 //! 2. a TOML file: the path given with `--config`, else `$LMS_CONFIG`, else
 //!    `./lms.toml` when it exists;
 //! 3. environment variables prefixed `LMS_`, with `__` between nested keys
-//!    (`LMS_DATABASE__URL` sets `database.url`).
+//!    (`LMS_DATABASE__URL` sets `database.url`); a bare value is text to a
+//!    text key (`LMS_REDIS__NAMESPACE=2024`) and a number to a numeric one.
 //!
 //! A bad value is reported as a [`ConfigError`] that names the key and the
 //! layer it came from; nothing here panics on input.
 
+mod environment;
 mod error;
 mod settings;
 mod urls;
@@ -28,6 +30,8 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+
+use crate::environment::Environment;
 
 /// The environment variable that names a config file when `--config` is absent.
 pub const CONFIG_PATH_VAR: &str = "LMS_CONFIG";
@@ -80,12 +84,17 @@ impl Settings {
         if let Some(path) = file {
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment.merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"]))
+        figment.merge(Environment(
+            Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"]),
+        ))
     }
 
     /// Extracts and validates settings from any figment (tests build their own).
+    /// Lossily: a numeric or boolean key also takes its value as text
+    /// (`"8"`, `"yes"`), which is how the environment layer hands over
+    /// every bare value (`environment.rs`).
     pub fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
-        let settings: Settings = figment.extract().map_err(ConfigError::from_figment)?;
+        let settings: Settings = figment.extract_lossy().map_err(ConfigError::from_figment)?;
         settings.validate()?;
         Ok(settings)
     }

@@ -395,3 +395,47 @@ fn a_worker_concurrency_no_semaphore_holds_is_an_error_naming_the_key() {
         Ok(())
     });
 }
+
+#[test]
+fn a_bare_environment_value_is_text_to_a_text_key() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LMS_REDIS__NAMESPACE", "2024");
+        jail.set_env("LMS_LOG__FILTER", "true");
+        let settings = load().map_err(|error| error.to_string())?;
+        assert_eq!(settings.redis.namespace, "2024");
+        assert_eq!(settings.log.filter, "true");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_bare_environment_value_keeps_its_leading_zeros() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LMS_REDIS__NAMESPACE", "007");
+        let settings = load().map_err(|error| error.to_string())?;
+        assert_eq!(settings.redis.namespace, "007");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_bare_environment_value_is_a_number_or_a_boolean_to_such_keys() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LMS_WORKER__CONCURRENCY", "3");
+        jail.set_env("LMS_GRPC__HEALTH", "false");
+        let settings = load().map_err(|error| error.to_string())?;
+        assert_eq!(settings.worker.concurrency, 3);
+        assert!(!settings.grpc.health);
+        Ok(())
+    });
+}
+
+#[test]
+fn a_bare_word_for_a_numeric_key_is_an_error_naming_the_key() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LMS_WORKER__CONCURRENCY", "three");
+        let message = load().expect_err("a word is no count").to_string();
+        assert!(message.contains("worker.concurrency"), "{message}");
+        Ok(())
+    });
+}
