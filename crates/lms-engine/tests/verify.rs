@@ -412,3 +412,64 @@ async fn legacy_times_are_compared_in_the_legacy_time_zone() -> anyhow::Result<(
     assert_eq!(field.lms.as_deref(), Some("2025-01-10T07:00:00.000000Z"));
     fixture.close().await
 }
+
+/// Dropped before it ends (its client gone, its deadline past), a
+/// verification stops reading the LMS instead of going on for nobody.
+#[tokio::test]
+async fn a_dropped_verification_stops_reading_the_lms() -> anyhow::Result<()> {
+    let fixture = Fixture::seeded("verifydropped", Scale::Small, 5).await?;
+    // The LMS side reads students first, then every other table.
+    let mut students = fixture.lms().begin().await?;
+    sqlx::query("LOCK TABLE students IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *students)
+        .await?;
+    let verifying = {
+        let (lms, legacy) = (fixture.lms().clone(), fixture.legacy().clone());
+        tokio::spawn(async move {
+            let options = VerifyOptions {
+                chunk_size: 500,
+                legacy_timezone: "UTC".to_owned(),
+            };
+            verify(&lms, &legacy, &options).await.map(drop)
+        })
+    };
+    wait_for_lock_waiters(fixture.lms(), 1).await?;
+    verifying.abort();
+    assert!(verifying.await.is_err_and(|ended| ended.is_cancelled()));
+
+    let mut enrollments = fixture.lms().begin().await?;
+    sqlx::query("LOCK TABLE course_enrollments IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *enrollments)
+        .await?;
+    students.rollback().await?;
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let waiting = lock_waiters(fixture.lms()).await?;
+    enrollments.rollback().await?;
+    assert_eq!(
+        waiting, 0,
+        "the dropped verification went on to read course_enrollments"
+    );
+    fixture.close().await
+}
+
+async fn lock_waiters(lms: &sqlx::PgPool) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    )
+    .fetch_one(lms)
+    .await?)
+}
+
+/// Waits (at most 10 s) until `count` sessions wait for a lock.
+async fn wait_for_lock_waiters(lms: &sqlx::PgPool, count: i64) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    while lock_waiters(lms).await? < count {
+        anyhow::ensure!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "no verification read waits for the students lock"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    Ok(())
+}

@@ -135,10 +135,14 @@ pub async fn verify(
     let checked_at = Utc::now();
     // The LMS is read while legacy is read and the contract applied to it
     // (the LMS's joins are the slower read; the contract is CPU only).
-    let lms_reads = {
+    // In a set, so that the read is aborted with this future when it is
+    // dropped (a client gone, a deadline past), instead of going on to
+    // hold the LMS's connections for nobody.
+    let mut lms_reads = tokio::task::JoinSet::new();
+    {
         let lms = lms.clone();
-        tokio::spawn(async move { lms_rows::lms_side(&lms).await })
-    };
+        lms_reads.spawn(async move { lms_rows::lms_side(&lms).await });
+    }
     let computed = async {
         let tables = LegacyTables::load(legacy, &options.legacy_timezone).await?;
         tracing::debug!(
@@ -162,17 +166,16 @@ pub async fn verify(
     .await;
     let (legacy_rows, expected) = match computed {
         Ok(computed) => computed,
-        Err(error) => {
-            lms_reads.abort();
-            return Err(error);
-        }
+        Err(error) => return Err(error),
     };
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
         "verify: the contract applied"
     );
     let present = lms_reads
+        .join_next()
         .await
+        .ok_or_else(|| EngineError::Invariant("the LMS read was not started".to_owned()))?
         .map_err(|error| EngineError::Invariant(format!("reading the LMS: {error}")))??;
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
