@@ -100,6 +100,9 @@ enum Claim {
 const NO_LONGER_QUEUED: &str =
     "no longer queued (done or failed by another delivery, or cancelled)";
 
+/// Why a chunk that ran committed nothing: its run failed or closed first.
+const RUN_ENDED_WHILE_RUNNING: &str = "its run ended while it ran (its work was rolled back)";
+
 /// How long a chunk's transaction waits for its claimed chunk's row.
 const CHUNK_ROW_WAIT: Duration = Duration::from_secs(2);
 
@@ -165,6 +168,9 @@ pub async fn run_delivered_chunk(
             ("phase", info.phase.as_str()),
         ];
         match execute(ctx, &info, attempt).await {
+            Ok(Some(advance)) if advance.run_ended_first => {
+                return Ok(ChunkOutcome::Skipped(RUN_ENDED_WHILE_RUNNING));
+            }
             Ok(Some(advance)) => {
                 metrics::histogram!("lms_chunk_duration_seconds", &labels)
                     .record(started.elapsed().as_secs_f64());
@@ -436,9 +442,36 @@ async fn execute(
         .execute(&mut *tx)
         .await
         .lms()?;
+    // What the work writes can be taken back alone, should the run have
+    // ended while it ran (below).
+    sqlx::query("SAVEPOINT chunk_work")
+        .execute(&mut *tx)
+        .await
+        .lms()?;
     let stats = do_work(ctx, &mut tx, info).await?;
     let mut advance =
         progress::complete_chunk(&mut tx, info.run_id, info.id, info.step_id, &stats).await?;
+    if advance.run_ended_first {
+        // The run failed or closed while this chunk ran: no longer active,
+        // it no longer keeps a later run from starting, and that run's
+        // changes must not meet this one's work.
+        sqlx::query("ROLLBACK TO SAVEPOINT chunk_work")
+            .execute(&mut *tx)
+            .await
+            .lms()?;
+        sqlx::query(
+            "UPDATE migration.chunks SET state = 'cancelled', finished_at = clock_timestamp() \
+             WHERE id = $1",
+        )
+        .bind(info.id)
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+        tx.commit().await.lms()?;
+        tracing::info!(chunk = info.id, run = %info.run_id, "the run ended while the chunk ran: its work is rolled back");
+        bulk::release_ended_run(&ctx.lms, info.run_id).await;
+        return Ok(Some(advance));
+    }
     if unchanged_table::skipped_resolve(info, &stats) {
         advance = unchanged_table::complete_with_resolve(ctx, &mut tx, info, advance).await?;
     }

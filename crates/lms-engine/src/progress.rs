@@ -17,6 +17,12 @@ pub struct Advance {
     /// Set when the run has ended by this chunk's commit: this chunk
     /// finished it, or the run failed while the chunk ran.
     pub finished: Option<RunStatus>,
+    /// The run had failed or closed before this chunk could commit. Its
+    /// work must not commit: the run is no longer active, so a later run
+    /// may already be recording changes the work would clear (a finalize's
+    /// `caught_up`, say). The chunk's delivery rolls the work back and
+    /// cancels the chunk.
+    pub run_ended_first: bool,
 }
 
 /// The channel `pg_notify` announces progress on (payload: the run id).
@@ -69,9 +75,13 @@ pub async fn complete_chunk(
             advance.finished = close_cancelled_run(tx, run_id, chunk_id).await?;
         }
         // Another chunk failed the run while this one ran: nothing new
-        // starts, and the run's end is passed on, so that what its bulk
-        // loads took is given back once its last chunk has committed.
-        RunStatus::Failed | RunStatus::Cancelled => advance.finished = Some(status),
+        // starts, this chunk's work is rolled back (`run_ended_first`), and
+        // the run's end is passed on, so that what its bulk loads took is
+        // given back once its last chunk has settled.
+        RunStatus::Failed | RunStatus::Cancelled => {
+            advance.finished = Some(status);
+            advance.run_ended_first = true;
+        }
         _ if done >= total => advance = complete_step(tx, run_id, step_id).await?,
         _ => {}
     }

@@ -452,3 +452,43 @@ async fn wait_for(fixture: &Fixture, condition: &str) -> anyhow::Result<()> {
     }
     anyhow::bail!("no session waited on a lock ({condition}) within 30 s")
 }
+
+/// A chunk still running when another chunk fails its run commits none of
+/// its work: the run is no longer active, so a later run may already be
+/// recording the changes that work would clear.
+#[tokio::test]
+async fn a_chunk_running_when_its_run_fails_commits_none_of_its_work() -> anyhow::Result<()> {
+    let fixture = Fixture::seeded("failwhilerunning", Scale::Small, 69).await?;
+    let options = RunOptions {
+        chunk_size: 50,
+        ..only(LegacyEntity::Persons)
+    };
+    let planned = plan_run(fixture.lms(), fixture.legacy(), &options).await?;
+    let stage: Vec<i64> = sqlx::query_scalar(
+        "SELECT c.id FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
+         WHERE c.run_id = $1 AND s.phase = 'stage' ORDER BY c.id",
+    )
+    .bind(planned.run_id)
+    .fetch_all(fixture.lms())
+    .await?;
+    anyhow::ensure!(stage.len() > 1, "{} stage chunks", stage.len());
+    // The first stage chunk waits inside its work for the staging table.
+    let staging = lock_table(&fixture, "migration.stage_persons").await?;
+    let engine = fixture.engine.clone();
+    let chunk = stage[0];
+    let running = tokio::spawn(async move { run_chunk(&engine, chunk).await });
+    wait_for(&fixture, "query ILIKE '%stage_persons%'").await?;
+
+    let failed =
+        lms_engine::progress::fail_chunk(fixture.lms(), planned.run_id, stage[1], "a test").await?;
+    anyhow::ensure!(failed, "the second stage chunk failed nothing");
+    staging.close().await?;
+    let ran = running.await??;
+
+    assert!(matches!(ran, ChunkOutcome::Skipped(_)), "{ran:?}");
+    let staged: i64 = sqlx::query_scalar("SELECT count(*) FROM migration.stage_persons")
+        .fetch_one(fixture.lms())
+        .await?;
+    assert_eq!(staged, 0, "the chunk's staged rows were committed");
+    fixture.close().await
+}
