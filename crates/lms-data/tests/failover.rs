@@ -207,6 +207,38 @@ async fn a_restored_primary_is_taken_back_by_the_next_probe() -> anyhow::Result<
     env.finish(sources).await
 }
 
+/// An endpoint marked down is probed again every second or so, not only
+/// at the next `probe_interval` (a minute here): writes come back soon
+/// after the primary does.
+#[tokio::test]
+async fn a_primary_marked_down_is_probed_again_within_seconds() -> anyhow::Result<()> {
+    let env = Env::new("silentrecheck").await?;
+    let sources = DataSources::connect(&env.settings(), "failover-test").await?;
+    let repo = Repository::with_sources(sources.clone());
+    fill_the_pool(&repo).await?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let probing = tokio::spawn(sources.clone().run_probes(async {
+        let _ = stopped.await;
+    }));
+    env.link.cut();
+    assert!(repo.get_organization(OrganizationId(1)).await.is_err());
+    assert!(!sources.primary_is_up());
+
+    env.link.restore();
+    let restored = Instant::now();
+    while !sources.primary_is_up() {
+        anyhow::ensure!(
+            restored.elapsed() < Duration::from_secs(5),
+            "the primary is still marked down {:?} after it came back",
+            restored.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(());
+    probing.await?;
+    env.finish(sources).await
+}
+
 #[tokio::test]
 async fn a_primary_out_of_connection_slots_still_counts_as_up() -> anyhow::Result<()> {
     let env = Env::new("busyprimary").await?;

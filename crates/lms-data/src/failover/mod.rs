@@ -342,6 +342,14 @@ impl DataSources {
         futures::future::join_all(probes).await;
     }
 
+    /// Probes the endpoints marked down, at the same time.
+    async fn probe_down(&self) {
+        let down = (0..self.shared.endpoints.len())
+            .filter(|&index| !*self.shared.endpoints[index].up.borrow())
+            .map(|index| self.probe_once(index));
+        futures::future::join_all(down).await;
+    }
+
     /// The verdict of a probe of `index`: the one in flight if there is one,
     /// else a new one. Returns whether the endpoint answered.
     async fn probe_once(&self, index: usize) -> bool {
@@ -395,16 +403,21 @@ impl DataSources {
         answered
     }
 
-    /// Probes every `probe_interval` until `shutdown` resolves, and keeps
-    /// the legacy id map fresh while an LMS endpoint answers.
+    /// Probes every endpoint every `probe_interval`, and those marked down
+    /// every [`recovery_interval`], until `shutdown` resolves; keeps the
+    /// legacy id map fresh while an LMS endpoint answers.
     pub async fn run_probes(self, shutdown: impl Future<Output = ()>) {
         let mut ticks = tokio::time::interval(self.shared.settings.probe_interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks.tick().await;
+        let mut rechecks = tokio::time::interval(recovery_interval(&self.shared.settings));
+        rechecks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        rechecks.tick().await;
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 () = &mut shutdown => return,
+                _ = rechecks.tick() => self.probe_down().await,
                 _ = ticks.tick() => {
                     self.probe_all().await;
                     // On its own task: a slow reload (or a primary that
@@ -575,4 +588,16 @@ fn lms_endpoint(
         probes: AtomicU64::new(0),
         verdicts: AtomicU64::new(0),
     })
+}
+
+/// How often an endpoint marked down is probed again between the periodic
+/// probes of every endpoint: as often as a probe may take (at least a
+/// second), never less often than `probe_interval`. A primary marked down
+/// by one probe that took too long takes writes again within about this,
+/// not a whole `probe_interval` later.
+fn recovery_interval(settings: &FailoverSettings) -> Duration {
+    settings
+        .probe_timeout
+        .max(Duration::from_secs(1))
+        .min(settings.probe_interval)
 }
