@@ -335,6 +335,16 @@ impl MigrationSettings {
     pub const MAX_HOLD_MIN_ROWS: u64 = i64::MAX.unsigned_abs();
 }
 
+impl GrpcSettings {
+    /// The connections of the server's own pool on the LMS primary for
+    /// migration control (planning, undo, verification), beside
+    /// `database.max_connections` for the domain API: its statements take
+    /// as long as the data needs, as lmsctl's do, so the pool has no
+    /// `grpc.statement_timeout`, and a verification's parallel reads take
+    /// none of the API's connections.
+    pub const MIGRATION_CONTROL_CONNECTIONS: u32 = 10;
+}
+
 /// Logging.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -109,29 +109,49 @@ fn unix_seconds() -> u64 {
         .map_or(0, |elapsed| elapsed.as_secs())
 }
 
+/// How every queue connection waits, retries and reconnects.
+fn connection_config() -> redis::aio::ConnectionManagerConfig {
+    redis::aio::ConnectionManagerConfig::new()
+        .set_response_timeout(Some(Duration::from_secs(5)))
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_number_of_retries(4)
+        .set_max_delay(Duration::from_secs(2))
+}
+
 impl ChunkQueue {
     /// Connects to Redis. The connection reconnects by itself after a Redis
     /// restart; operations in between fail and are retried by callers.
     pub async fn connect(redis_url: &str, config: &QueueConfig) -> Result<ChunkQueue, EngineError> {
         let client = redis::Client::open(redis_url).map_err(queue_error)?;
         let connection = client
-            .get_connection_manager_with_config(
-                redis::aio::ConnectionManagerConfig::new()
-                    .set_response_timeout(Some(Duration::from_secs(5)))
-                    .set_connection_timeout(Some(Duration::from_secs(2)))
-                    .set_number_of_retries(4)
-                    .set_max_delay(Duration::from_secs(2)),
-            )
+            .get_connection_manager_with_config(connection_config())
             .await
             .map_err(queue_error)?;
+        Ok(ChunkQueue::over(connection, config))
+    }
+
+    /// As [`connect`](Self::connect), but connecting at the first use: for
+    /// a process that serves more than the queue (the gRPC server), which
+    /// must start while Redis is down.
+    pub fn connect_lazily(
+        redis_url: &str,
+        config: &QueueConfig,
+    ) -> Result<ChunkQueue, EngineError> {
+        let client = redis::Client::open(redis_url).map_err(queue_error)?;
+        let connection = ConnectionManager::new_lazy_with_config(client, connection_config())
+            .map_err(queue_error)?;
+        Ok(ChunkQueue::over(connection, config))
+    }
+
+    fn over(connection: ConnectionManager, config: &QueueConfig) -> ChunkQueue {
         let apalis = config.apalis();
         let storage = RedisStorage::new(connection.clone()).with_config(apalis.clone());
-        Ok(ChunkQueue {
+        ChunkQueue {
             storage,
             connection,
             config: apalis,
             name: config.queue_name(),
-        })
+        }
     }
 
     /// The queue's name (the prefix of its Redis keys).

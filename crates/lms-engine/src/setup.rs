@@ -129,3 +129,9 @@ pub(crate) async fn check_legacy_timezone(
 pub async fn connect_queue(settings: &Settings) -> Result<ChunkQueue, EngineError> {
     ChunkQueue::connect(settings.redis.url.expose(), &queue_config(settings)).await
 }
+
+/// The queue the configuration names, connected at its first use
+/// ([`ChunkQueue::connect_lazily`]).
+pub fn connect_queue_lazily(settings: &Settings) -> Result<ChunkQueue, EngineError> {
+    ChunkQueue::connect_lazily(settings.redis.url.expose(), &queue_config(settings))
+}

@@ -61,6 +61,18 @@ impl RequestLimitsLayer {
             timeout: request_timeout,
         }
     }
+
+    /// Completes once no request holds a place in the limit: every call
+    /// answered and every migration-control call's work ended. A shutdown
+    /// waits for it, so that such work is not cut off by the process
+    /// exiting.
+    pub async fn idle(&self) {
+        // Config caps the limit at 1,000,000 places, well within a u32.
+        let every_place = u32::try_from(self.limit).unwrap_or(u32::MAX);
+        // The semaphore is never closed; an error would only mean there
+        // is nothing left to wait for.
+        let _ = self.in_flight.acquire_many(every_place).await;
+    }
 }
 
 impl<S> tower::Layer<S> for RequestLimitsLayer {

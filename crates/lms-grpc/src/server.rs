@@ -8,14 +8,14 @@ use lms_config::{GrpcSettings, Settings};
 use lms_data::failover::DataSources;
 use lms_data::repo::Repository;
 use lms_engine::RunDefaults;
-use lms_engine::setup::connect_queue;
+use lms_engine::setup::connect_queue_lazily;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
 use crate::auth::{AuthLayer, Authenticator, BadToken};
-use crate::data_source::{DataSourceLayer, report_data_health};
+use crate::data_source::{DATA_HEALTH_SERVICE, DataSourceLayer, report_data_health};
 use crate::error_info_fill::error_info_layer;
 use crate::pb;
 use crate::pb::lms::migration::v1::migration_service_server::MigrationServiceServer;
@@ -72,7 +72,9 @@ pub struct GrpcApp {
 }
 
 impl GrpcApp {
-    /// Connects to the LMS and legacy databases and to Redis.
+    /// Connects to the LMS database; the legacy database and Redis are
+    /// connected at their first use, so the domain API serves while either
+    /// is down.
     pub async fn connect(settings: &Settings) -> Result<GrpcApp, ServeError> {
         // The domain's reads fail over (primary, standbys, legacy); the
         // server starts even while the primary is down, degraded.
@@ -96,12 +98,27 @@ impl GrpcApp {
             .max_connections(4)
             .acquire_timeout(settings.database.acquire_timeout)
             .connect_lazy_with(legacy_options);
-        let queue = connect_queue(settings)
-            .await
-            .map_err(|source| ServeError::Connect {
-                what: "Redis",
-                source: Box::new(source),
-            })?;
+        // Migration control's own pool on the primary: no statement
+        // timeout (GrpcSettings::MIGRATION_CONTROL_CONNECTIONS).
+        let control_options = lms_pg::pool::connect_options(
+            &settings.database.url,
+            &lms_pg::PoolConfig::small("lms-server-migration"),
+        )
+        .map_err(|source| ServeError::Connect {
+            what: "the LMS database",
+            source: Box::new(source),
+        })?;
+        let control = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(GrpcSettings::MIGRATION_CONTROL_CONNECTIONS)
+            .acquire_timeout(settings.database.acquire_timeout)
+            .connect_lazy_with(control_options);
+        // Only StartRun, ApproveRun and RetryRejected push to Redis, after
+        // their commit: the server starts while it is down, and what they
+        // plan meanwhile a worker's sweeper queues once it is back.
+        let queue = connect_queue_lazily(settings).map_err(|source| ServeError::Connect {
+            what: "Redis",
+            source: Box::new(source),
+        })?;
         let (stopping, stopping_seen) = watch::channel(false);
         Ok(GrpcApp {
             sources: sources.clone(),
@@ -114,7 +131,7 @@ impl GrpcApp {
             },
             // Migration runs never fail over: they use the primary or wait.
             migration: MigrationApi {
-                lms: sources.primary_pool().clone(),
+                lms: control,
                 legacy,
                 queue,
                 run_defaults: RunDefaults::from(&settings.migration),
@@ -187,13 +204,14 @@ impl GrpcApp {
         }
         let domain = self.domain;
         let primary = self.migration.lms.clone();
+        let limits = RequestLimitsLayer::new(
+            self.settings.concurrency_limit,
+            self.settings.request_timeout,
+        );
         let mut router = builder
             .layer(error_info_layer())
             .layer(RequestMetricsLayer)
-            .layer(RequestLimitsLayer::new(
-                self.settings.concurrency_limit,
-                self.settings.request_timeout,
-            ))
+            .layer(limits.clone())
             .layer(DataSourceLayer::new(self.sources.clone()))
             .layer(AuthLayer::new(self.auth))
             .add_service(limit!(OrganizationServiceServer::new(domain.clone()), max))
@@ -214,14 +232,15 @@ impl GrpcApp {
                     .set_service_status(service, tonic_health::ServingStatus::Serving)
                     .await;
             }
-            let mut served = serving_ended.subscribe();
-            tokio::spawn(report_data_health(
-                self.sources.clone(),
-                reporter,
-                async move {
-                    let _ = served.wait_for(|ended| *ended).await;
-                },
-            ));
+            let mut stopping = self.stopping.subscribe();
+            let sources = self.sources.clone();
+            tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = stopping.wait_for(|stopping| *stopping).await;
+                };
+                report_data_health(sources, reporter.clone(), stopped).await;
+                end_health_watches(reporter).await;
+            });
             router = router.add_service(health);
         }
         if self.settings.reflection {
@@ -257,16 +276,76 @@ impl GrpcApp {
         tokio::spawn(crate::audit::purge_request_keys(primary, async move {
             let _ = purge_stop.wait_for(|ended| *ended).await;
         }));
+        let mut begun = stopping.subscribe();
         let shutdown = async move {
             shutdown.await;
             stopping.send_replace(true);
         };
-        let served = router
-            .serve_with_incoming_shutdown(incoming, shutdown)
-            .await;
+        let serving = router.serve_with_incoming_shutdown(incoming, shutdown);
+        tokio::pin!(serving);
+        // No unary call runs past grpc.request_timeout; what is still open
+        // a moment later is a stream a client keeps open (reflection, say),
+        // or a migration-control call's work past its deadline.
+        let drain = self.settings.request_timeout + DRAIN_MARGIN;
+        let mut drain_ends = None;
+        let served = tokio::select! {
+            served = &mut serving => served,
+            () = stopping_begins(&mut begun) => {
+                let ends = tokio::time::Instant::now() + drain;
+                drain_ends = Some(ends);
+                tokio::select! {
+                    served = &mut serving => served,
+                    () = tokio::time::sleep_until(ends) => {
+                        tracing::warn!(
+                            ?drain,
+                            "connections still open when the drain ended (streams their \
+                             clients keep open) are closed"
+                        );
+                        Ok(())
+                    }
+                }
+            }
+        };
         serving_ended.send_replace(true);
+        let stopped = *begun.borrow();
+        if stopped {
+            let ends = drain_ends.unwrap_or_else(|| tokio::time::Instant::now() + drain);
+            if tokio::time::timeout_at(ends, limits.idle()).await.is_err() {
+                tracing::warn!(
+                    ?drain,
+                    "migration-control calls still running past their deadlines when the \
+                     drain ended are stopped; their audit rows may be missing (see GetRun)"
+                );
+            }
+        }
         served?;
         Ok(())
+    }
+}
+
+/// Completes when the shutdown begins (or the sender is gone).
+async fn stopping_begins(stopping: &mut watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|stopping| *stopping).await;
+}
+
+/// How long past `grpc.request_timeout` a shutdown waits for connections
+/// and migration-control calls before it closes what is left.
+const DRAIN_MARGIN: Duration = Duration::from_secs(1);
+
+/// Every health status turns NOT_SERVING, then every `Health/Watch`
+/// stream ends: a watch stream never ends on its own, and an open one
+/// would hold the shutdown's drain until it gave up.
+async fn end_health_watches(mut reporter: tonic_health::server::HealthReporter) {
+    let names = std::iter::once("")
+        .chain(SERVICE_NAMES)
+        .chain([DATA_HEALTH_SERVICE]);
+    for name in names.clone() {
+        reporter
+            .set_service_status(name, tonic_health::ServingStatus::NotServing)
+            .await;
+    }
+    for name in names {
+        reporter.clear_service_status(name).await;
     }
 }
 

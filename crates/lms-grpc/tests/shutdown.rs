@@ -1,6 +1,8 @@
 //! Graceful shutdown: a request in flight when shutdown begins still gets
-//! its answer, a WatchRun stream ends with UNAVAILABLE instead of holding
-//! the server open, and then the server stops.
+//! its answer, a WatchRun stream ends with UNAVAILABLE and a health Watch
+//! with NOT_SERVING instead of holding the server open, and then the
+//! server stops; a stream a client keeps open holds it no longer than
+//! `grpc.request_timeout` and a moment.
 
 mod support;
 
@@ -10,7 +12,7 @@ use lms_grpc::pb::lms::migration::v1 as migration;
 use lms_grpc::pb::lms::migration::v1::migration_service_client::MigrationServiceClient;
 use lms_grpc::pb::lms::v1 as pb;
 use lms_grpc::pb::lms::v1::student_service_client::StudentServiceClient;
-use support::{ADMIN, Data, READER, spawn_app};
+use support::{ADMIN, Data, READER, TestApp, spawn_app, spawn_app_with};
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -87,4 +89,87 @@ async fn shutdown_finishes_requests_in_flight_and_ends_streams() -> anyhow::Resu
         "the server stopped once the request was answered"
     );
     app.close().await
+}
+
+#[tokio::test]
+async fn a_health_watch_sees_not_serving_and_ends_at_shutdown() -> anyhow::Result<()> {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+
+    let mut app = spawn_app("grpcshutdownhealth", Data::Empty, false).await?;
+    let mut health = HealthClient::new(app.channel().await?);
+    let mut watches = Vec::new();
+    for service in ["", "lms.data"] {
+        let mut watch = health
+            .watch(HealthCheckRequest {
+                service: service.to_owned(),
+            })
+            .await?
+            .into_inner();
+        let first = watch.message().await?.map(|answer| answer.status);
+        assert_eq!(first, Some(ServingStatus::Serving as i32), "{service:?}");
+        watches.push(watch);
+    }
+
+    app.begin_shutdown();
+    for mut watch in watches {
+        let mut seen = Vec::new();
+        while let Some(answer) =
+            tokio::time::timeout(Duration::from_secs(10), watch.message()).await??
+        {
+            seen.push(answer.status);
+        }
+        assert_eq!(seen.last(), Some(&(ServingStatus::NotServing as i32)));
+    }
+    wait_until_stopped(&app, Duration::from_secs(10)).await?;
+    app.close().await
+}
+
+#[tokio::test]
+async fn a_stream_its_client_keeps_open_holds_the_shutdown_only_past_the_request_timeout()
+-> anyhow::Result<()> {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+
+    let mut app = spawn_app_with("grpcshutdowndrain", Data::Empty, false, |settings| {
+        settings.grpc.request_timeout = Duration::from_secs(2);
+    })
+    .await?;
+    let mut reflection = ServerReflectionClient::new(app.channel().await?);
+    let (asks, asked) = tokio::sync::mpsc::channel(1);
+    asks.send(ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    })
+    .await?;
+    let mut answers = reflection
+        .server_reflection_info(tokio_stream::wrappers::ReceiverStream::new(asked))
+        .await?
+        .into_inner();
+    assert!(answers.message().await?.is_some(), "reflection answered");
+
+    app.begin_shutdown();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        !app.server_stopped(),
+        "the open stream is drained for grpc.request_timeout and a moment"
+    );
+    wait_until_stopped(&app, Duration::from_secs(10)).await?;
+    drop(asks);
+    app.close().await
+}
+
+/// Waits at most `limit` for the server to stop serving.
+async fn wait_until_stopped(app: &TestApp, limit: Duration) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    while !app.server_stopped() {
+        anyhow::ensure!(
+            started.elapsed() < limit,
+            "the server still serves {limit:?} after shutdown began"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
 }

@@ -31,7 +31,10 @@ fn kubernetes_manifests_are_consistent() -> Result<()> {
     let server = facts.pools.iter().find(|pool| pool.binary == "lms-server");
     assert_eq!(
         server.map(|pool| (pool.processes, pool.connections_each)),
-        Some((Some(3), 20))
+        Some((
+            Some(3),
+            20 + lms_config::GrpcSettings::MIGRATION_CONTROL_CONNECTIONS
+        ))
     );
     Ok(())
 }

@@ -245,7 +245,7 @@ fn postgres_settings_parse_and_cover_every_pool() -> Result<()> {
     let settings = parse_pg_conf(&text)?;
     assert_eq!(
         settings.get("max_connections").map(String::as_str),
-        Some("150")
+        Some("180")
     );
     let container = parse_pg_conf(&read_deploy("postgres/container.conf")?)?;
     assert_eq!(
@@ -260,11 +260,11 @@ fn broken_postgres_settings_are_caught() -> Result<()> {
     let text = read_deploy("postgres/lms.conf")?;
     let cases = [
         (
-            text.replace("max_connections = 150", "max_connections = 100"),
+            text.replace("max_connections = 180", "max_connections = 100"),
             "is less than the budget",
         ),
         (
-            text.replace("# budget-total: 138", "# budget-total: 120"),
+            text.replace("# budget-total: 168", "# budget-total: 120"),
             "add up to",
         ),
         (

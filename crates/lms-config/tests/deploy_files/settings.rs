@@ -81,7 +81,7 @@ pub(crate) fn check_tokens(settings: &Settings, origin: &str, problems: &mut Pro
 pub(crate) fn lms_pool_size(binary: &str, settings: &Settings) -> u32 {
     let configured = settings.database.max_connections;
     match binary {
-        "lms-server" => configured,
+        "lms-server" => configured + lms_config::GrpcSettings::MIGRATION_CONTROL_CONNECTIONS,
         _ => {
             let engine = u32::try_from(settings.worker.concurrency)
                 .unwrap_or(u32::MAX)

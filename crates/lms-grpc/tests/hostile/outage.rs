@@ -1,5 +1,6 @@
-//! The databases going away: a primary that turned read-only, and a read
-//! flood while the only database is stopped.
+//! The services going away: a primary that turned read-only, a read flood
+//! while the only database is stopped, and Redis absent when the server
+//! starts.
 
 use lms_grpc::pb::lms::v1::DeleteStudentRequest;
 use lms_grpc::pb::lms::v1::student_service_client::StudentServiceClient;
@@ -7,7 +8,7 @@ use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::support::{Data, READER, TestApp, WRITER, spawn_app};
+use crate::support::{ADMIN, Data, READER, TestApp, WRITER, spawn_app, spawn_app_with};
 
 /// SQLSTATE 25006: the primary's address now leads to a read-only server.
 /// A write is UNAVAILABLE (retry elsewhere, later), never INTERNAL, and
@@ -162,4 +163,45 @@ async fn a_read_flood_while_the_primary_is_stopped_is_unavailable_and_the_server
     server.stop().await?;
     drop(primary);
     Ok(())
+}
+
+/// Only the job queue lives in Redis: the server starts without it, the
+/// domain API answers, and a run started meanwhile is planned (a worker's
+/// sweeper queues its chunks once Redis is back).
+#[tokio::test]
+async fn without_redis_the_server_starts_and_plans_runs() -> anyhow::Result<()> {
+    use lms_grpc::pb::lms::migration::v1::StartRunRequest;
+    use lms_grpc::pb::lms::migration::v1::migration_service_client::MigrationServiceClient;
+
+    let nothing_listens = lms_config::RedisUrl::parse("redis://127.0.0.1:1")
+        .map_err(|error| anyhow::anyhow!(error))?;
+    let app = spawn_app_with("hostilenoredis", Data::Empty, false, move |settings| {
+        settings.redis.url = nothing_listens;
+    })
+    .await?;
+    let mut students = StudentServiceClient::new(app.authed(Some(READER)).await?);
+    let absent = students
+        .get_student(lms_grpc::pb::lms::v1::GetStudentRequest {
+            name: "students/1".to_owned(),
+        })
+        .await
+        .err()
+        .map(|status| status.code());
+    assert_eq!(absent, Some(Code::NotFound));
+
+    let mut admin = MigrationServiceClient::new(app.authed(Some(ADMIN)).await?);
+    admin
+        .start_run(StartRunRequest {
+            entities: vec!["organizations".into()],
+            ..Default::default()
+        })
+        .await?;
+    let planned: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM migration.chunks c JOIN migration.runs r ON r.id = c.run_id \
+         WHERE r.status = 'running' AND c.state = 'queued'",
+    )
+    .fetch_one(&app.lms)
+    .await?;
+    assert!(planned > 0, "no chunk of the run waits in PostgreSQL");
+    app.close().await
 }
