@@ -4,11 +4,12 @@
 //! figment reads every environment value as TOML-ish syntax, so
 //! `LMS_REDIS__NAMESPACE=2024` would be the number 2024, which a text key
 //! refuses, and `007` would lose its zeros. Here a bare value that reads
-//! as a number or a boolean stays the text it was; settings are then
-//! extracted lossily ([`Settings::from_figment`](crate::Settings)), which
-//! reads such text as the number or boolean a numeric or boolean key
-//! asks for. A value written as an array or a table (`[...]`, `{...}`)
-//! keeps its structure, and a quoted string inside it is text.
+//! as a number or a boolean stays the text it was (trimmed, as figment
+//! trims what it parses); settings are then extracted lossily
+//! ([`Settings::from_figment`](crate::Settings)), which reads such text as
+//! the number or boolean a numeric or boolean key asks for. A value
+//! written as an array or a table (`[...]`, `{...}`) keeps its structure,
+//! and a quoted string inside it is text.
 
 use figment::providers::Env;
 use figment::value::{Dict, Map, Value};
@@ -26,7 +27,7 @@ impl Provider for Environment {
         let mut dict = Dict::new();
         for (key, text) in self.0.iter() {
             let value = match text.parse::<Value>() {
-                Ok(Value::Num(..) | Value::Bool(..)) => Value::from(text),
+                Ok(Value::Num(..) | Value::Bool(..)) => Value::from(text.trim()),
                 Ok(parsed) => parsed,
                 // Infallible: anything unreadable parses as text.
                 Err(never) => match never {},

@@ -439,3 +439,15 @@ fn a_bare_word_for_a_numeric_key_is_an_error_naming_the_key() {
         Ok(())
     });
 }
+
+#[test]
+fn a_padded_bare_environment_value_is_read_trimmed() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LMS_GRPC__HEALTH", " false ");
+        jail.set_env("LMS_REDIS__NAMESPACE", " 2024 ");
+        let settings = load().map_err(|error| error.to_string())?;
+        assert!(!settings.grpc.health);
+        assert_eq!(settings.redis.namespace, "2024");
+        Ok(())
+    });
+}
