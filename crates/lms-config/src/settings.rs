@@ -337,11 +337,12 @@ impl MigrationSettings {
 
 impl GrpcSettings {
     /// The connections of the server's own pool on the LMS primary for
-    /// migration control (planning, undo, verification), beside
-    /// `database.max_connections` for the domain API: its statements take
-    /// as long as the data needs, as lmsctl's do, so the pool has no
-    /// `grpc.statement_timeout`, and a verification's parallel reads take
-    /// none of the API's connections.
+    /// migration control (starting, approving, cancelling and undoing
+    /// runs), beside `database.max_connections` for the domain API and
+    /// the migration service's reads: its statements take as long as the
+    /// data needs, as lmsctl's do (a plan reads every table's ranges at
+    /// once and may repair an unfinished first load), so the pool has no
+    /// `grpc.statement_timeout`.
     pub const MIGRATION_CONTROL_CONNECTIONS: u32 = 10;
 }
 

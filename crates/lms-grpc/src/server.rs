@@ -98,8 +98,9 @@ impl GrpcApp {
             .max_connections(4)
             .acquire_timeout(settings.database.acquire_timeout)
             .connect_lazy_with(legacy_options);
-        // Migration control's own pool on the primary: no statement
-        // timeout (GrpcSettings::MIGRATION_CONTROL_CONNECTIONS).
+        // Migration control's own pool on the primary, for the calls that
+        // start, approve, cancel and undo runs: no statement timeout
+        // (GrpcSettings::MIGRATION_CONTROL_CONNECTIONS).
         let control_options = lms_pg::pool::connect_options(
             &settings.database.url,
             &lms_pg::PoolConfig::small("lms-server-migration"),
@@ -131,7 +132,8 @@ impl GrpcApp {
             },
             // Migration runs never fail over: they use the primary or wait.
             migration: MigrationApi {
-                lms: control,
+                lms: sources.primary_pool().clone(),
+                control,
                 legacy,
                 queue,
                 run_defaults: RunDefaults::from(&settings.migration),
@@ -298,8 +300,9 @@ impl GrpcApp {
                     () = tokio::time::sleep_until(ends) => {
                         tracing::warn!(
                             ?drain,
-                            "connections still open when the drain ended (streams their \
-                             clients keep open) are closed"
+                            "the server stops waiting for connections still open when the \
+                             drain ended (streams their clients keep open); the process's \
+                             exit closes them"
                         );
                         Ok(())
                     }

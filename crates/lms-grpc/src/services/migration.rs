@@ -34,7 +34,14 @@ use crate::run_watch::{RunEvents, RunWatchHub};
 /// The migration service's state.
 #[derive(Debug, Clone)]
 pub struct MigrationApi {
+    /// The primary's pool the domain API uses (`grpc.statement_timeout`):
+    /// progress, reports, outcomes, verification and the audit trail.
     pub lms: PgPool,
+    /// Migration control's own pool on the primary, without a statement
+    /// timeout: starting, approving, cancelling and undoing runs, whose
+    /// statements take as long as the data needs (a plan's repair of an
+    /// unfinished first load, an undo), as lmsctl's do.
+    pub control: PgPool,
     pub legacy: PgPool,
     pub queue: ChunkQueue,
     /// What runs started without a chunk size, chunk cap or hold threshold
@@ -399,10 +406,10 @@ impl MigrationService for MigrationApi {
         let place = in_flight(&request);
         let name = &request.get_ref().name;
         call.resource = well_formed(name, |name| run_id("", name));
-        let (lms, name) = (self.lms.clone(), name.clone());
+        let (control, name) = (self.control.clone(), name.clone());
         self.control(call, place, async move {
             let id = run_id("name", &name)?;
-            Ok(control::cancel_run(&lms, id).await?.into())
+            Ok(control::cancel_run(&control, id).await?.into())
         })
         .await
     }
@@ -412,10 +419,10 @@ impl MigrationService for MigrationApi {
         let place = in_flight(&request);
         let name = &request.get_ref().name;
         call.resource = well_formed(name, |name| run_id("", name));
-        let (lms, name) = (self.lms.clone(), name.clone());
+        let (control, name) = (self.control.clone(), name.clone());
         self.control(call, place, async move {
             let id = run_id("name", &name)?;
-            Ok(lms_engine::undo::undo_run(&lms, id).await?.into())
+            Ok(lms_engine::undo::undo_run(&control, id).await?.into())
         })
         .await
     }
@@ -625,7 +632,7 @@ impl MigrationApi {
         let options = asked
             .options(request_id(&request.request_id)?, caller, &self.run_defaults)
             .map_err(|error| ApiError::invalid(error.field(), error.to_string()))?;
-        let planned = start_run(&self.lms, &self.legacy, &self.queue, &options)
+        let planned = start_run(&self.control, &self.legacy, &self.queue, &options)
             .await
             .map_err(|error| match error {
                 // The client chose the size and a larger one fits: its
@@ -642,7 +649,9 @@ impl MigrationApi {
 
     async fn approve_run_as(&self, name: &str) -> Result<pb::Run, ApiError> {
         let id = run_id("name", name)?;
-        Ok(hold::approve_run(&self.lms, &self.queue, id).await?.into())
+        Ok(hold::approve_run(&self.control, &self.queue, id)
+            .await?
+            .into())
     }
 
     async fn retry_rejected_as(
@@ -652,7 +661,7 @@ impl MigrationApi {
     ) -> Result<pb::Run, ApiError> {
         let only = entities("entities", &request.entities)?;
         let planned = control::retry_rejected(
-            &self.lms,
+            &self.control,
             &self.legacy,
             &self.queue,
             control::RetryRequest {
