@@ -18,8 +18,10 @@ use crate::state::RunStatus;
 /// time, until the run ends. Returns the run's final status.
 ///
 /// A transient error (the LMS restarting, a pool timeout) is waited out
-/// with the chunks' own backoff, up to `ctx.retry.max_attempts` in a row:
-/// a chunk that did not finish is still queued and is taken up again.
+/// with the chunks' own backoff, up to `ctx.retry.max_attempts` turns in
+/// a row that meet one (errors of chunks in flight during a wait count
+/// with it): a chunk that did not finish is still queued and is taken up
+/// again.
 /// Returning early would leave the run active, with nobody running it,
 /// and every later run refused until it is cancelled or workers take it.
 pub async fn run_inline(
@@ -42,9 +44,37 @@ pub async fn run_inline(
                 failures_in_a_row += 1;
                 let delay = ctx.retry.delay(failures_in_a_row);
                 tracing::warn!(%run_id, %error, ?delay, "the inline run waits out a transient error");
-                tokio::time::sleep(delay).await;
+                wait_out(delay, &mut running, &mut started).await?;
             }
             Err(error) => return Err(error),
+        }
+    }
+}
+
+/// Waits `delay` while the chunks in flight go on (their transactions hold
+/// locks that must not wait for this). A transient error one of them
+/// meets meanwhile is the same outage, not another attempt: it is still
+/// queued and taken up again after the wait.
+async fn wait_out(
+    delay: std::time::Duration,
+    running: &mut FuturesUnordered<Delivery<'_>>,
+    started: &mut HashSet<i64>,
+) -> Result<(), EngineError> {
+    let until = tokio::time::Instant::now() + delay;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(until) => return Ok(()),
+            Some((chunk_id, result)) = running.next() => {
+                started.remove(&chunk_id);
+                match result {
+                    Ok(ChunkOutcome::Failed(message)) => {
+                        tracing::warn!(chunk_id, message, "chunk failed");
+                    }
+                    Ok(_) => {}
+                    Err(error) if error.class() == FailureClass::Transient => {}
+                    Err(error) => return Err(error),
+                }
+            }
         }
     }
 }

@@ -175,7 +175,8 @@ pub async fn run_progress(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, Eng
 /// Follows a run until it ends or is held, calling `on_update` with each
 /// new state.
 /// Wakes on the progress notifications chunks send at commit, and at least
-/// every second in case a notification is missed.
+/// every second in case a notification is missed. A transient error (the
+/// LMS restarting) is waited out: the run goes on without its follower.
 pub async fn follow_run(
     lms: &PgPool,
     run_id: Uuid,
@@ -185,7 +186,15 @@ pub async fn follow_run(
     listener.listen(PROGRESS_CHANNEL).await.lms()?;
     let mut last: Option<RunProgress> = None;
     loop {
-        let progress = run_progress(lms, run_id).await?;
+        let progress = match run_progress(lms, run_id).await {
+            Ok(progress) => progress,
+            Err(error) if error.class() == lms_pg::FailureClass::Transient => {
+                tracing::warn!(%error, "the run's progress cannot be read; trying again");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
         if last.as_ref() != Some(&progress) {
             on_update(&progress);
         }

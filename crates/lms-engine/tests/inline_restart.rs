@@ -1,18 +1,20 @@
 //! `lmsctl migrate run --inline` across a restart of the LMS database: the
-//! in-process runner waits out the transient errors and finishes the run,
-//! instead of ending and leaving an active run nobody runs.
+//! in-process runner and the view that follows it wait out the transient
+//! errors, and the run finishes, instead of ending and leaving an active
+//! run nobody runs.
 
 use std::time::{Duration, Instant};
 
 use lms_domain::LegacyEntity;
 use lms_engine::inline::run_inline;
 use lms_engine::setup::connect_engine;
-use lms_engine::{EngineContext, RetryPolicy, RunOptions, RunStatus, plan_run};
+use lms_engine::{EngineContext, RetryPolicy, RunOptions, RunStatus, follow_run, plan_run};
 use lms_legacy::{Scale, SeedOptions, seed_legacy_database};
 use lms_testkit::{TempCluster, TestDatabase, TestRedis, test_settings};
 
 #[tokio::test]
-async fn an_inline_run_waits_out_a_restart_of_the_lms_database() -> anyhow::Result<()> {
+async fn an_inline_run_and_its_follower_wait_out_a_restart_of_the_lms_database()
+-> anyhow::Result<()> {
     let legacy_db = TestDatabase::create("inlinerestartedu").await?;
     seed_legacy_database(
         legacy_db.url(),
@@ -72,6 +74,10 @@ async fn an_inline_run_waits_out_a_restart_of_the_lms_database() -> anyhow::Resu
         let engine = engine.clone();
         tokio::spawn(async move { run_inline(&engine, planned.run_id, 2).await })
     };
+    let following = {
+        let lms = engine.lms.clone();
+        tokio::spawn(async move { follow_run(&lms, planned.run_id, |_| {}).await })
+    };
     wait_for_a_chunk_done(&engine, planned.run_id).await?;
     anyhow::ensure!(!running.is_finished(), "the run ended before the restart");
 
@@ -79,8 +85,10 @@ async fn an_inline_run_waits_out_a_restart_of_the_lms_database() -> anyhow::Resu
     tokio::time::sleep(Duration::from_secs(2)).await;
     cluster.start().await?;
     let status = tokio::time::timeout(Duration::from_secs(120), running).await???;
+    let followed = tokio::time::timeout(Duration::from_secs(30), following).await???;
 
     assert_eq!(status, RunStatus::Succeeded);
+    assert_eq!(followed.status, RunStatus::Succeeded);
     engine.lms.close().await;
     engine.legacy.close().await;
     legacy_db.drop_now().await

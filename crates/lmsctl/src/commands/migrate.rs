@@ -9,7 +9,8 @@ use lms_engine::inline::run_inline;
 use lms_engine::report_html::{self, ReportPage};
 use lms_engine::setup::{connect_engine, connect_queue};
 use lms_engine::{
-    AskedRun, RunDefaults, RunStatus, explain, follow_run, report, run_progress, start_run,
+    AskedRun, EngineContext, RunDefaults, RunStatus, explain, follow_run, report, run_progress,
+    start_run,
 };
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -102,15 +103,7 @@ async fn start(args: RunArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         println!("Run {} already exists for this request id.", planned.run_id);
     }
     if args.inline {
-        let parallelism = settings.worker.concurrency;
-        let runner = run_inline(&engine, planned.run_id, parallelism);
-        let mut display = ProgressDisplay::new();
-        let watcher = follow_run(&engine.lms, planned.run_id, |progress| {
-            display.update(progress)
-        });
-        let (ran, watched) = tokio::join!(runner, watcher);
-        ran?;
-        display.finish(&watched?);
+        run_inline_in_view(&engine, planned.run_id, settings.worker.concurrency).await?;
         return verdict(&engine.lms, planned.run_id).await;
     }
     if !args.wait {
@@ -277,13 +270,40 @@ async fn approve_inline(run_id: Uuid, settings: &Settings) -> anyhow::Result<Exi
         .context("connecting to the databases")?;
     lms_engine::hold::approve(&engine.lms, run_id).await?;
     println!("Run {run_id} is approved; running its chunks in this process.");
-    let runner = run_inline(&engine, run_id, settings.worker.concurrency);
-    let mut display = ProgressDisplay::new();
-    let watcher = follow_run(&engine.lms, run_id, |progress| display.update(progress));
-    let (ran, watched) = tokio::join!(runner, watcher);
-    ran?;
-    display.finish(&watched?);
+    run_inline_in_view(&engine, run_id, settings.worker.concurrency).await?;
     verdict(&engine.lms, run_id).await
+}
+
+/// Runs `run_id`'s chunks in this process while its progress is shown,
+/// then shows the run as the runner left it. The view follows only while
+/// the runner runs: a runner that gave up leaves a run that would never
+/// settle.
+async fn run_inline_in_view(
+    engine: &EngineContext,
+    run_id: Uuid,
+    parallelism: usize,
+) -> anyhow::Result<()> {
+    let mut display = ProgressDisplay::new();
+    let ran = {
+        let runner = run_inline(engine, run_id, parallelism);
+        let watcher = follow_run(&engine.lms, run_id, |progress| display.update(progress));
+        tokio::pin!(runner, watcher);
+        let mut watching = true;
+        loop {
+            tokio::select! {
+                ran = &mut runner => break ran,
+                watched = &mut watcher, if watching => {
+                    watching = false;
+                    if let Err(error) = watched {
+                        tracing::warn!(%error, "the run's progress is no longer shown");
+                    }
+                }
+            }
+        }
+    };
+    ran?;
+    display.finish(&run_progress(&engine.lms, run_id).await?);
+    Ok(())
 }
 
 async fn cancel(selector: RunSelector, settings: &Settings) -> anyhow::Result<ExitCode> {
