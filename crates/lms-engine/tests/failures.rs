@@ -363,13 +363,11 @@ async fn persons_staged(fixture: &Fixture) -> anyhow::Result<(uuid::Uuid, i64)> 
     Ok((planned.run_id, resolve))
 }
 
-/// The advisory lock a chunk's commit waits on in the test below.
-const COMMIT_GATE: i64 = 4242;
-
-#[tokio::test]
-async fn a_chunk_committing_while_its_run_is_cancelled_leaves_the_run_closed() -> anyhow::Result<()>
-{
-    let fixture = Fixture::seeded("cancelcommit", Scale::Small, 68).await?;
+/// A run of the persons, planned in stage chunks of 50 rows, and those
+/// chunks (at least two), in id order.
+async fn persons_in_stage_chunks_of_50(
+    fixture: &Fixture,
+) -> anyhow::Result<(lms_engine::PlannedRun, Vec<i64>)> {
     let options = RunOptions {
         chunk_size: 50,
         ..only(LegacyEntity::Persons)
@@ -383,6 +381,17 @@ async fn a_chunk_committing_while_its_run_is_cancelled_leaves_the_run_closed() -
     .fetch_all(fixture.lms())
     .await?;
     anyhow::ensure!(stage.len() > 1, "{} stage chunks", stage.len());
+    Ok((planned, stage))
+}
+
+/// The advisory lock a chunk's commit waits on in the test below.
+const COMMIT_GATE: i64 = 4242;
+
+#[tokio::test]
+async fn a_chunk_committing_while_its_run_is_cancelled_leaves_the_run_closed() -> anyhow::Result<()>
+{
+    let fixture = Fixture::seeded("cancelcommit", Scale::Small, 68).await?;
+    let (planned, stage) = persons_in_stage_chunks_of_50(&fixture).await?;
     // The chunk's commit waits on a lock this test holds: the cancel comes
     // while the chunk, its work done, is committing.
     fixture
@@ -459,19 +468,7 @@ async fn wait_for(fixture: &Fixture, condition: &str) -> anyhow::Result<()> {
 #[tokio::test]
 async fn a_chunk_running_when_its_run_fails_commits_none_of_its_work() -> anyhow::Result<()> {
     let fixture = Fixture::seeded("failwhilerunning", Scale::Small, 69).await?;
-    let options = RunOptions {
-        chunk_size: 50,
-        ..only(LegacyEntity::Persons)
-    };
-    let planned = plan_run(fixture.lms(), fixture.legacy(), &options).await?;
-    let stage: Vec<i64> = sqlx::query_scalar(
-        "SELECT c.id FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
-         WHERE c.run_id = $1 AND s.phase = 'stage' ORDER BY c.id",
-    )
-    .bind(planned.run_id)
-    .fetch_all(fixture.lms())
-    .await?;
-    anyhow::ensure!(stage.len() > 1, "{} stage chunks", stage.len());
+    let (planned, stage) = persons_in_stage_chunks_of_50(&fixture).await?;
     // The first stage chunk waits inside its work for the staging table.
     let staging = lock_table(&fixture, "migration.stage_persons").await?;
     let engine = fixture.engine.clone();

@@ -26,13 +26,7 @@ async fn an_inline_run_and_its_follower_wait_out_a_restart_of_the_lms_database()
     )
     .await?;
     let cluster = TempCluster::primary("inlinerestart").await?;
-    let admin = lms_pg::connect(
-        &cluster.url("postgres")?,
-        &lms_pg::PoolConfig::small("inline-test"),
-    )
-    .await?;
-    sqlx::query("CREATE DATABASE lms").execute(&admin).await?;
-    admin.close().await;
+    lms_pg::admin::ensure_database(&cluster.url("lms")?).await?;
     let db = lms_data::Database::connect(
         &cluster.url("lms")?,
         &lms_pg::PoolConfig::small("inline-test"),

@@ -86,33 +86,25 @@ impl GrpcApp {
             })?;
         // The legacy database is optional for serving: it is connected lazily
         // and only the migration methods use it.
-        let legacy_options = lms_pg::pool::connect_options(
-            &settings.legacy.url,
-            &lms_pg::PoolConfig::small("lms-server"),
-        )
-        .map_err(|source| ServeError::Connect {
-            what: "the legacy database",
-            source: Box::new(source),
-        })?;
-        let legacy = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(settings.database.acquire_timeout)
-            .connect_lazy_with(legacy_options);
+        let legacy =
+            migration_pool(settings, &settings.legacy.url, "lms-server", 4).map_err(|source| {
+                ServeError::Connect {
+                    what: "the legacy database",
+                    source: Box::new(source),
+                }
+            })?;
         // Migration control's own pool on the primary, for the calls that
-        // start, approve, cancel and undo runs: no statement timeout
-        // (GrpcSettings::MIGRATION_CONTROL_CONNECTIONS).
-        let control_options = lms_pg::pool::connect_options(
+        // start, approve, cancel and undo runs: no statement timeout.
+        let control = migration_pool(
+            settings,
             &settings.database.url,
-            &lms_pg::PoolConfig::small("lms-server-migration"),
+            "lms-server-migration",
+            GrpcSettings::MIGRATION_CONTROL_CONNECTIONS,
         )
         .map_err(|source| ServeError::Connect {
             what: "the LMS database",
             source: Box::new(source),
         })?;
-        let control = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(GrpcSettings::MIGRATION_CONTROL_CONNECTIONS)
-            .acquire_timeout(settings.database.acquire_timeout)
-            .connect_lazy_with(control_options);
         // Only StartRun, ApproveRun and RetryRejected push to Redis, after
         // their commit: the server starts while it is down, and what they
         // plan meanwhile a worker's sweeper queues once it is back.
@@ -324,6 +316,22 @@ impl GrpcApp {
         served?;
         Ok(())
     }
+}
+
+/// A pool of the migration service's, connected on first use, with no
+/// statement timeout (as lmsctl's): at most `connections`, waited for as
+/// long as `database.acquire_timeout`.
+fn migration_pool(
+    settings: &Settings,
+    url: &lms_config::PostgresUrl,
+    application_name: &str,
+    connections: u32,
+) -> Result<sqlx::PgPool, sqlx::Error> {
+    let options = lms_pg::pool::connect_options(url, &lms_pg::PoolConfig::small(application_name))?;
+    Ok(sqlx::postgres::PgPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(settings.database.acquire_timeout)
+        .connect_lazy_with(options))
 }
 
 /// Completes when the shutdown begins (or the sender is gone).

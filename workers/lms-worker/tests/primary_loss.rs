@@ -49,13 +49,7 @@ async fn chunks_done(lms: &PgPool, run: Uuid) -> i64 {
 #[tokio::test]
 async fn a_run_waits_for_its_primary_and_finishes_there() -> anyhow::Result<()> {
     let primary = TempCluster::primary("runprimary").await?;
-    let admin = lms_pg::connect(
-        &primary.url("postgres")?,
-        &lms_pg::PoolConfig::small("primary-loss"),
-    )
-    .await?;
-    sqlx::query("CREATE DATABASE lms").execute(&admin).await?;
-    admin.close().await;
+    lms_pg::admin::ensure_database(&primary.url("lms")?).await?;
     let legacy = TestDatabase::create("runlossedu").await?;
     seed_legacy_database(
         legacy.url(),

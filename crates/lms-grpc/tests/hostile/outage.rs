@@ -82,13 +82,7 @@ async fn a_read_flood_while_the_primary_is_stopped_is_unavailable_and_the_server
     const READS: usize = 2_000;
     const AT_ONCE: usize = 64;
     let primary = TempCluster::primary("hostileflood").await?;
-    let admin = lms_pg::connect(
-        &primary.url("postgres")?,
-        &lms_pg::PoolConfig::small("hostile-test"),
-    )
-    .await?;
-    sqlx::query("CREATE DATABASE lms").execute(&admin).await?;
-    admin.close().await;
+    lms_pg::admin::ensure_database(&primary.url("lms")?).await?;
     let db = lms_data::Database::connect(
         &primary.url("lms")?,
         &lms_pg::PoolConfig::small("hostile-test"),
