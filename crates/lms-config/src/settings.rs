@@ -338,7 +338,7 @@ impl MigrationSettings {
 impl GrpcSettings {
     /// The connections of the server's own pool on the LMS primary for
     /// migration control (starting, approving, cancelling and undoing
-    /// runs), beside `database.max_connections` for the domain API and
+    /// runs, retrying rejected rows), beside `database.max_connections` for the domain API and
     /// the migration service's reads: its statements take as long as the
     /// data needs, as lmsctl's do (a plan reads every table's ranges at
     /// once and may repair an unfinished first load), so the pool has no

@@ -38,10 +38,13 @@ pub struct MigrationApi {
     /// progress, reports, outcomes, verification and the audit trail.
     pub lms: PgPool,
     /// Migration control's own pool on the primary, without a statement
-    /// timeout: starting, approving, cancelling and undoing runs, whose
-    /// statements take as long as the data needs (a plan's repair of an
-    /// unfinished first load, an undo), as lmsctl's do.
+    /// timeout: starting, approving, cancelling and undoing runs and
+    /// retrying rejected rows, whose statements take as long as the data
+    /// needs (a plan's repair of an unfinished first load, an undo), as
+    /// lmsctl's do; and each such call's audit row and answer.
     pub control: PgPool,
+    /// The migration service's legacy pool, without a statement timeout
+    /// (planning and verification read whole legacy tables).
     pub legacy: PgPool,
     pub queue: ChunkQueue,
     /// What runs started without a chunk size, chunk cap or hold threshold
@@ -590,7 +593,9 @@ impl MigrationApi {
         in_flight: Option<InFlight>,
         work: impl Future<Output = Result<pb::Run, ApiError>> + Send + 'static,
     ) -> ApiResult<pb::Run> {
-        let lms = self.lms.clone();
+        // On the control pool: the record of what the call did must not
+        // wait behind the domain API's reads.
+        let lms = self.control.clone();
         let (task_lms, task_call) = (lms.clone(), call.clone());
         match tokio::spawn(async move {
             let _in_flight = in_flight;
@@ -644,7 +649,7 @@ impl MigrationApi {
                 }
                 error => ApiError::from(error),
             })?;
-        Ok(run_progress(&self.lms, planned.run_id).await?.into())
+        Ok(run_progress(&self.control, planned.run_id).await?.into())
     }
 
     async fn approve_run_as(&self, name: &str) -> Result<pb::Run, ApiError> {
@@ -673,7 +678,7 @@ impl MigrationApi {
             },
         )
         .await?;
-        Ok(run_progress(&self.lms, planned.run_id).await?.into())
+        Ok(run_progress(&self.control, planned.run_id).await?.into())
     }
 }
 
