@@ -172,11 +172,16 @@ pub async fn run_progress(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, Eng
     })
 }
 
+/// How long [`follow_run`] goes on reading a run's progress that cannot
+/// be read: a database restart, not one gone for good.
+pub const FOLLOWER_PATIENCE: Duration = Duration::from_secs(60);
+
 /// Follows a run until it ends or is held, calling `on_update` with each
 /// new state.
 /// Wakes on the progress notifications chunks send at commit, and at least
-/// every second in case a notification is missed. A transient error (the
-/// LMS restarting) is waited out: the run goes on without its follower.
+/// every second in case a notification is missed. Transient errors (the
+/// LMS restarting) are waited out for up to [`FOLLOWER_PATIENCE`] in a
+/// row: the run goes on without its follower.
 pub async fn follow_run(
     lms: &PgPool,
     run_id: Uuid,
@@ -185,10 +190,20 @@ pub async fn follow_run(
     let mut listener = PgListener::connect_with(lms).await.lms()?;
     listener.listen(PROGRESS_CHANNEL).await.lms()?;
     let mut last: Option<RunProgress> = None;
+    let mut failing_since: Option<std::time::Instant> = None;
     loop {
         let progress = match run_progress(lms, run_id).await {
-            Ok(progress) => progress,
-            Err(error) if error.class() == lms_pg::FailureClass::Transient => {
+            Ok(progress) => {
+                failing_since = None;
+                progress
+            }
+            Err(error)
+                if error.class() == lms_pg::FailureClass::Transient
+                    && failing_since
+                        .get_or_insert_with(std::time::Instant::now)
+                        .elapsed()
+                        < FOLLOWER_PATIENCE =>
+            {
                 tracing::warn!(%error, "the run's progress cannot be read; trying again");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;

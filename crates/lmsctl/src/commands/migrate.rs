@@ -302,7 +302,12 @@ async fn run_inline_in_view(
         }
     };
     ran?;
-    display.finish(&run_progress(&engine.lms, run_id).await?);
+    // The run is over; a progress that cannot be read now only goes
+    // unshown (the verdict reads the run again).
+    match run_progress(&engine.lms, run_id).await {
+        Ok(progress) => display.finish(&progress),
+        Err(error) => tracing::warn!(%error, "the run's last progress cannot be shown"),
+    }
     Ok(())
 }
 
