@@ -229,10 +229,7 @@ impl GrpcApp {
             let mut stopping = self.stopping.subscribe();
             let sources = self.sources.clone();
             tokio::spawn(async move {
-                let stopped = async move {
-                    let _ = stopping.wait_for(|stopping| *stopping).await;
-                };
-                report_data_health(sources, reporter.clone(), stopped).await;
+                report_data_health(sources, reporter.clone(), stopping_begins(&mut stopping)).await;
                 end_health_watches(reporter).await;
             });
             router = router.add_service(health);
@@ -340,7 +337,8 @@ async fn stopping_begins(stopping: &mut watch::Receiver<bool>) {
 }
 
 /// How long past `grpc.request_timeout` a shutdown waits for connections
-/// and migration-control calls before it closes what is left.
+/// and migration-control calls before it stops waiting (the process's
+/// exit then ends what is left).
 const DRAIN_MARGIN: Duration = Duration::from_secs(1);
 
 /// Every health status turns NOT_SERVING, then every `Health/Watch`
