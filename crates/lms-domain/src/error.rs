@@ -39,6 +39,15 @@ pub enum DomainError {
     /// A dependency (the database) cannot be reached; try again later.
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),
+    /// Degraded mode cannot tell whether the resource exists: the LMS
+    /// databases are down, and the legacy database read in their place
+    /// knows only the rows a migration run wrote, not those created in the
+    /// LMS (or migrated since its id map was loaded). Retry when the LMS is
+    /// back; it is not a NOT_FOUND.
+    #[error(
+        "{resource} {key} cannot be read now: the LMS database is down, and the legacy database read in its place knows only the rows a migration run wrote; retry when the LMS is back"
+    )]
+    NotKnownToLegacy { resource: &'static str, key: String },
     /// A bug or an unexpected state; the message is for the logs.
     #[error("internal error: {0}")]
     Internal(String),
@@ -49,6 +58,14 @@ impl DomainError {
     #[allow(clippy::needless_pass_by_value)]
     pub fn not_found(resource: &'static str, key: impl ToString) -> Self {
         DomainError::NotFound {
+            resource,
+            key: key.to_string(),
+        }
+    }
+
+    #[allow(clippy::needless_pass_by_value)]
+    pub fn not_known_to_legacy(resource: &'static str, key: impl ToString) -> Self {
+        DomainError::NotKnownToLegacy {
             resource,
             key: key.to_string(),
         }

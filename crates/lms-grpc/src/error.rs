@@ -160,6 +160,7 @@ impl ApiError {
             ApiError::Domain(DomainError::AlreadyExists { .. }) => "RESOURCE_ALREADY_EXISTS",
             ApiError::Domain(DomainError::FailedPrecondition(_)) => "PRECONDITION_NOT_MET",
             ApiError::Domain(DomainError::Unavailable(_)) => "DATABASE_UNAVAILABLE",
+            ApiError::Domain(DomainError::NotKnownToLegacy { .. }) => "NOT_KNOWN_TO_LEGACY",
             ApiError::Domain(DomainError::Internal(_)) => "INTERNAL_ERROR",
             ApiError::Unauthenticated(_) => "TOKEN_MISSING_OR_INVALID",
             ApiError::PermissionDenied(_) => "SCOPE_MISSING",
@@ -229,6 +230,10 @@ impl From<ApiError> for Status {
             }
             ApiError::Domain(DomainError::Unavailable(message)) => {
                 (Code::Unavailable, bounded(&message))
+            }
+            // Retryable: the answer is known once the LMS is back.
+            ApiError::Domain(unknown @ DomainError::NotKnownToLegacy { .. }) => {
+                (Code::Unavailable, bounded(&unknown.to_string()))
             }
             ApiError::Domain(DomainError::Internal(message)) => {
                 let correlation_id = uuid::Uuid::new_v4().to_string();

@@ -21,6 +21,7 @@ use lms_engine::{RunKind, RunOptions, plan_run};
 use lms_grpc::pb::lms::migration::v1::migration_service_client::MigrationServiceClient;
 use lms_grpc::pb::lms::v1 as pb;
 use lms_grpc::pb::lms::v1::course_service_client::CourseServiceClient;
+use lms_grpc::pb::lms::v1::enrollment_service_client::EnrollmentServiceClient;
 use lms_grpc::pb::lms::v1::student_service_client::StudentServiceClient;
 use lms_legacy::{Scale, SeedOptions, seed_legacy_database};
 use lms_testkit::{TempCluster, TestDatabase, TestRedis, test_settings};
@@ -29,6 +30,7 @@ use tokio::sync::mpsc;
 use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
+use tonic_types::StatusExt;
 
 const PROBE_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -449,6 +451,72 @@ async fn without_a_standby_reads_come_from_the_legacy_database() -> anyhow::Resu
         returned <= PROBE_INTERVAL * 3,
         "traffic returned after {returned:?}"
     );
+    server.stop().await?;
+    fixture.close().await
+}
+
+/// A course `student` (a resource name) is not enrolled in, read on the
+/// primary.
+async fn course_without(fixture: &Fixture, student: &str) -> anyhow::Result<String> {
+    let lms = lms_pg::connect(
+        &fixture.settings.database.url,
+        &lms_pg::PoolConfig::small("failover-test"),
+    )
+    .await?;
+    let course: i64 = sqlx::query_scalar(
+        "SELECT min(c.id) FROM courses c WHERE NOT EXISTS \
+         (SELECT 1 FROM course_enrollments e WHERE e.course_id = c.id AND e.student_id = $1)",
+    )
+    .bind(student.trim_start_matches("students/").parse::<i64>()?)
+    .fetch_one(&lms)
+    .await?;
+    lms.close().await;
+    Ok(format!("courses/{course}"))
+}
+
+/// An enrollment created through the API has no legacy row. With the LMS
+/// down, a read of it is UNAVAILABLE (reason NOT_KNOWN_TO_LEGACY), which a
+/// client retries, and not NOT_FOUND, which would tell it the row is gone.
+#[tokio::test]
+async fn a_row_created_in_the_lms_is_not_denied_in_degraded_mode() -> anyhow::Result<()> {
+    let fixture = fixture("fonotknown", false).await?;
+    let server = RunningServer::start(fixture.settings.clone()).await?;
+    let mut students = StudentServiceClient::new(server.authed(READER).await?);
+    let mut reader = EnrollmentServiceClient::new(server.authed(READER).await?);
+    let mut writer = EnrollmentServiceClient::new(server.authed(WRITER).await?);
+    let (student, _) = &fixture.students[0];
+    let created = writer
+        .create_enrollment(pb::CreateEnrollmentRequest {
+            enrollment: Some(pb::Enrollment {
+                student: student.clone(),
+                course: course_without(&fixture, student).await?,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+
+    fixture.primary.stop().await?;
+    wait_for_source(&mut students, student, "legacy", Duration::from_secs(10)).await?;
+    let get = pb::GetEnrollmentRequest {
+        name: created.name.clone(),
+    };
+    let status = reader
+        .get_enrollment(get.clone())
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("legacy served an enrollment it never had"))?;
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert_eq!(
+        status.get_details_error_info().map(|info| info.reason),
+        Some("NOT_KNOWN_TO_LEGACY".to_owned())
+    );
+    assert_eq!(source_of(status.metadata()), "legacy");
+
+    fixture.primary.start().await?;
+    wait_for_source(&mut students, student, "primary", PROBE_INTERVAL * 6).await?;
+    assert_eq!(reader.get_enrollment(get).await?.into_inner(), created);
     server.stop().await?;
     fixture.close().await
 }

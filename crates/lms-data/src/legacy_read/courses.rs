@@ -20,7 +20,7 @@ impl LegacyReader {
             Some(entry) => self.courses(&ids, &[entry]).await?.pop(),
             None => None,
         };
-        found.ok_or_else(|| DomainError::not_found(COURSE, id))
+        found.ok_or_else(|| DomainError::not_known_to_legacy(COURSE, id))
     }
 
     /// In LMS id order: a course has no legacy id. The cursor, in the legacy

@@ -11,12 +11,13 @@ use super::ids::IdMap;
 use super::people::legacy_key;
 use super::rows::legacy_instant;
 use super::rows::{
-    DatabaseResult, UtcTime, VocabularyFilter, collect, empty_page, legacy_filter, served, trimmed,
+    DatabaseResult, UtcTime, VocabularyFilter, collect, legacy_filter, served, trimmed,
     vocabulary_sql,
 };
 
 const ENROLLMENT: &str = "enrollment";
 const GRADE: &str = "grade";
+const COURSE: &str = "course";
 
 macro_rules! select_journal {
     ($($condition:expr),+) => {
@@ -71,7 +72,7 @@ impl LegacyReader {
         };
         found
             .and_then(|row| enrollment(&ids, &row))
-            .ok_or_else(|| DomainError::not_found(ENROLLMENT, id))
+            .ok_or_else(|| DomainError::not_known_to_legacy(ENROLLMENT, id))
     }
 
     pub async fn list_enrollments(
@@ -92,7 +93,7 @@ impl LegacyReader {
         if let Some(student) = filter.student_id {
             let referring = ids.students.referring(student.0);
             if referring.is_empty() {
-                return Ok(empty_page());
+                return Err(DomainError::not_known_to_legacy("student", student.0));
             }
             scan.students = Some(referring);
         }
@@ -100,16 +101,19 @@ impl LegacyReader {
             // The journal rows of a course are those whose offering key is
             // the course's; a NULL group also takes rows whose group points
             // nowhere, which only the exact filter can tell.
-            let Some(entry) = ids.courses.get(course.0) else {
-                return Ok(empty_page());
-            };
-            let Some(subject) = ids.subjects.migrated.legacy_id(entry.subject_id) else {
-                return Ok(empty_page());
-            };
-            let Some(group) = legacy_filter(entry.group_id, |id| ids.groups.migrated.legacy_id(id))
-            else {
-                return Ok(empty_page());
-            };
+            // A course, or its subject or group, that the map does not know
+            // was created in the LMS (or since the map was loaded).
+            let unknown = || DomainError::not_known_to_legacy(COURSE, course.0);
+            let entry = ids.courses.get(course.0).ok_or_else(unknown)?;
+            let subject = ids
+                .subjects
+                .migrated
+                .legacy_id(entry.subject_id)
+                .ok_or_else(unknown)?;
+            let group = legacy_filter(COURSE, entry.group_id, |id| {
+                ids.groups.migrated.legacy_id(id)
+            })
+            .map_err(|_| unknown())?;
             scan.subject = Some(subject);
             scan.group = group;
             scan.academic_year = Some(entry.academic_year.clone());
@@ -145,7 +149,7 @@ impl LegacyReader {
         };
         found
             .and_then(|row| grade(&ids, &row))
-            .ok_or_else(|| DomainError::not_found(GRADE, id))
+            .ok_or_else(|| DomainError::not_known_to_legacy(GRADE, id))
     }
 
     pub async fn list_grades(
@@ -154,11 +158,9 @@ impl LegacyReader {
         page: PageRequest,
     ) -> Result<Page<Grade>, DomainError> {
         let ids = self.ids()?;
-        let Some(only) = legacy_filter(filter.enrollment_id.map(|id| id.0), |id| {
+        let only = legacy_filter(ENROLLMENT, filter.enrollment_id.map(|id| id.0), |id| {
             ids.journal.migrated.legacy_id(id)
-        }) else {
-            return Ok(empty_page());
-        };
+        })?;
         let scan = JournalScan {
             marked: true,
             only,

@@ -76,7 +76,7 @@ impl LegacyReader {
             Some(legacy_id) => self.organization(&ids, legacy_id).await?,
             None => None,
         };
-        found.ok_or_else(|| DomainError::not_found(ORGANIZATION, id))
+        found.ok_or_else(|| DomainError::not_known_to_legacy(ORGANIZATION, id))
     }
 
     pub async fn list_organizations(
@@ -133,7 +133,7 @@ impl LegacyReader {
             Some(legacy_id) => self.person(&ids, legacy_id).await?,
             None => None,
         };
-        found.ok_or_else(|| DomainError::not_found(PERSON, id))
+        found.ok_or_else(|| DomainError::not_known_to_legacy(PERSON, id))
     }
 
     pub async fn list_persons(&self, page: PageRequest) -> Result<Page<Person>, DomainError> {

@@ -122,22 +122,21 @@ pub(super) fn name_or_placeholder(value: Option<&str>, kind: &str, legacy_id: i6
     required_name(value, kind, legacy_id).value
 }
 
-/// A filter's LMS id as the legacy id to filter on: `Some(None)` without
-/// the filter, `None` when the id map does not know the id (then nothing
-/// matches, as in the LMS).
+/// A filter's LMS id as the legacy id to filter on: `None` without the
+/// filter. An id the map does not know may be a `resource` created in the
+/// LMS, whose rows legacy cannot list: not an empty page, which would say
+/// it has none, but [`DomainError::NotKnownToLegacy`].
 pub(super) fn legacy_filter(
+    resource: &'static str,
     lms_id: Option<i64>,
     to_legacy: impl Fn(i64) -> Option<i64>,
-) -> Option<Option<i64>> {
+) -> Result<Option<i64>, DomainError> {
     match lms_id {
-        None => Some(None),
-        Some(id) => to_legacy(id).map(Some),
+        None => Ok(None),
+        Some(id) => to_legacy(id)
+            .map(Some)
+            .ok_or_else(|| DomainError::not_known_to_legacy(resource, id)),
     }
-}
-
-/// The page of a filter that matches nothing.
-pub(super) fn empty_page<T>() -> Page<T> {
-    Page::empty()
 }
 
 /// Where a scan starts: after the page's cursor (a legacy id).

@@ -9,8 +9,7 @@ use super::LegacyReader;
 use super::ids::IdMap;
 use super::people::legacy_key;
 use super::rows::{
-    DatabaseResult, VocabularyFilter, collect, empty_page, legacy_filter, served, trimmed,
-    vocabulary_sql,
+    DatabaseResult, VocabularyFilter, collect, legacy_filter, served, trimmed, vocabulary_sql,
 };
 
 const STUDENT: &str = "student";
@@ -45,7 +44,7 @@ impl LegacyReader {
             Some(legacy_id) => self.student(&ids, legacy_id).await?,
             None => None,
         };
-        found.ok_or_else(|| DomainError::not_found(STUDENT, id))
+        found.ok_or_else(|| DomainError::not_known_to_legacy(STUDENT, id))
     }
 
     pub async fn list_students(
@@ -54,18 +53,14 @@ impl LegacyReader {
         page: PageRequest,
     ) -> Result<Page<Student>, DomainError> {
         let ids = self.ids()?;
-        // An LMS id the map does not know matches no legacy row: the page is
-        // empty, as the LMS's would be.
-        let Some(organization) = legacy_filter(filter.organization_id.map(|id| id.0), |id| {
-            ids.organizations.migrated.legacy_id(id)
-        }) else {
-            return Ok(empty_page());
-        };
-        let Some(group) = legacy_filter(filter.group_id.map(|id| id.0), |id| {
+        let organization = legacy_filter(
+            "organization",
+            filter.organization_id.map(|id| id.0),
+            |id| ids.organizations.migrated.legacy_id(id),
+        )?;
+        let group = legacy_filter("group", filter.group_id.map(|id| id.0), |id| {
             ids.groups.migrated.legacy_id(id)
-        }) else {
-            return Ok(empty_page());
-        };
+        })?;
         let status = VocabularyFilter::new(
             filter.status,
             StudentStatus::Active,

@@ -11,7 +11,7 @@ use super::LegacyReader;
 use super::ids::IdMap;
 use super::people::legacy_key;
 use super::rows::legacy_instant;
-use super::rows::{DatabaseResult, UtcTime, collect, empty_page, legacy_filter, served};
+use super::rows::{DatabaseResult, UtcTime, collect, legacy_filter, served};
 
 const SUBMISSION: &str = "submission";
 
@@ -47,7 +47,7 @@ impl LegacyReader {
             Some(legacy_id) => self.submission(&ids, legacy_id).await?,
             None => None,
         };
-        found.ok_or_else(|| DomainError::not_found(SUBMISSION, id))
+        found.ok_or_else(|| DomainError::not_known_to_legacy(SUBMISSION, id))
     }
 
     pub async fn list_submissions(
@@ -56,16 +56,14 @@ impl LegacyReader {
         page: PageRequest,
     ) -> Result<Page<Submission>, DomainError> {
         let ids = self.ids()?;
-        let Some(exam) = legacy_filter(filter.assessment_id.map(|id| id.0), |id| {
+        let exam = legacy_filter("assessment", filter.assessment_id.map(|id| id.0), |id| {
             ids.exams.migrated.legacy_id(id)
-        }) else {
-            return Ok(empty_page());
-        };
+        })?;
         let students = match filter.student_id {
             Some(student) => {
                 let referring = ids.students.referring(student.0);
                 if referring.is_empty() {
-                    return Ok(empty_page());
+                    return Err(DomainError::not_known_to_legacy("student", student.0));
                 }
                 Some(referring)
             }

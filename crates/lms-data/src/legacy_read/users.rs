@@ -54,7 +54,7 @@ impl LegacyReader {
             Some(legacy_id) => self.user(&ids, legacy_id).await?,
             None => None,
         };
-        found.ok_or_else(|| DomainError::not_found(USER, id))
+        found.ok_or_else(|| DomainError::not_known_to_legacy(USER, id))
     }
 
     pub async fn list_users(
