@@ -51,6 +51,47 @@ async fn a_rerun_over_unchanged_legacy_data_writes_nothing() -> anyhow::Result<(
     fixture.close().await
 }
 
+/// The bulk path writes its baselines as the delta path computes them:
+/// timestamps in UTC, whatever legacy's zone. A person whose legacy row
+/// changed only in padding the contract trims away is in the next run's
+/// scope with nothing to write: its LMS row and its baseline stay as the
+/// bulk load left them (the ledger takes the new source hash). (Baselines
+/// written in the legacy zone's offset read as changed text to that run,
+/// which wrote the baseline again and moved `written_at`.)
+#[tokio::test]
+async fn a_row_unchanged_after_trimming_keeps_its_bulk_loaded_baseline_in_any_legacy_zone()
+-> anyhow::Result<()> {
+    let mut fixture = Fixture::seeded("bulkzone", Scale::Small, 23).await?;
+    fixture.settings.legacy.timezone = "Asia/Almaty".to_owned();
+    fixture.engine.legacy_timezone = "Asia/Almaty".to_owned();
+    let first = fixture.migrate(500).await?;
+    assert_eq!(first.status, RunStatus::Succeeded);
+    let person: i64 = sqlx::query_scalar(
+        "UPDATE persons SET last_name = last_name || '  ' \
+         WHERE id = (SELECT min(id) FROM persons WHERE created_at IS NOT NULL AND last_name <> '') \
+         RETURNING id::bigint",
+    )
+    .fetch_one(fixture.legacy())
+    .await?;
+    let written = "SELECT l.written, l.written_at::text, p.xmin::text AS lms_row_version \
+                   FROM migration.ledger l JOIN persons p ON p.id = l.target_id \
+                   WHERE l.entity = 'persons' AND l.legacy_id = $1";
+    let before: (Option<String>, Option<String>, String) = sqlx::query_as(written)
+        .bind(person)
+        .fetch_one(fixture.lms())
+        .await?;
+    assert!(before.0.is_some(), "person {person} was migrated");
+
+    let second = fixture.migrate(500).await?;
+    assert_eq!(second.status, RunStatus::Succeeded);
+    let after: (Option<String>, Option<String>, String) = sqlx::query_as(written)
+        .bind(person)
+        .fetch_one(fixture.lms())
+        .await?;
+    assert_eq!(before, after, "person {person}'s baseline and LMS row");
+    fixture.close().await
+}
+
 #[tokio::test]
 async fn an_unchanged_table_is_applied_and_finalized_in_one_transaction() -> anyhow::Result<()> {
     let fixture = Fixture::seeded("unchangedstep", Scale::Small, 22).await?;

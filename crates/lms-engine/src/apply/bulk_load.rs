@@ -27,28 +27,31 @@ pub async fn apply_bulk(
     range: IdRange,
 ) -> Result<Changes, EngineError> {
     let spec = ApplySpec::for_entity(ctx.entity);
-    // Accounts are provisioned into the rows first (students, teachers);
-    // the others' rows feed the insert directly, without a table of their own.
+    let owned = Owned::load(tx, ctx.entity).await?;
+    // Accounts are provisioned into the rows first (students, teachers).
     let provisioning = match ctx.entity {
         LegacyEntity::Students => Some(provision::STUDENTS),
         LegacyEntity::Teachers => Some(provision::TEACHERS),
         _ => None,
     };
-    let rows = match provisioning {
-        Some(who) => {
-            load_rows(tx, ctx, spec, &range, Scoped::AllRows).await?;
+    // The rows are read with legacy's zone as the session's. A baseline
+    // holding a timestamp is text in the session's zone, and must be in
+    // UTC, as the delta path compares it: those rows get a table of their
+    // own, read before the zone goes back to UTC. The others' rows feed the
+    // insert directly.
+    let rows = if provisioning.is_some() || owned.holds_instants() {
+        load_rows(tx, ctx, spec, &range, Scoped::AllRows).await?;
+        if let Some(who) = provisioning {
             provision::provision_accounts(tx, who).await?;
-            String::new()
         }
-        None => {
-            set_timezone(tx, ctx.legacy_timezone).await?;
-            format!(
-                "apply_rows AS MATERIALIZED ({}),",
-                (spec.rows)(&range.predicate("s.legacy_id"))
-            )
-        }
+        String::new()
+    } else {
+        set_timezone(tx, ctx.legacy_timezone).await?;
+        format!(
+            "apply_rows AS MATERIALIZED ({}),",
+            (spec.rows)(&range.predicate("s.legacy_id"))
+        )
     };
-    let owned = Owned::load(tx, ctx.entity).await?;
     let columns: Vec<&str> = owned
         .main_columns()
         .chain(spec.derived.iter().copied())
@@ -90,8 +93,8 @@ pub async fn apply_bulk(
             ("baseline", &owned.baseline(&owned.proposal())),
         ],
     )?;
-    // Where the chunk's rows are a CTE of this statement (every table but
-    // students and teachers, whose rows were gathered above), each of its
+    // Where the chunk's rows are a CTE of this statement (the tables whose
+    // rows were not gathered above, the journal among them), each of its
     // joins is a lookup by key (the ledger's ids, the resolutions, the
     // courses' offering key), so each row is looked up by index. Left to
     // its estimates, the planner hashed or sorted whole tables for every

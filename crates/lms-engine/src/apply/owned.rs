@@ -28,30 +28,46 @@ pub struct Owned {
     type_name: String,
     /// The type's fields, in order.
     fields: Vec<String>,
+    /// Whether a field is a `timestamptz`, whose text form (the baseline's)
+    /// depends on the session's `TimeZone`.
+    holds_instants: bool,
 }
 
 impl Owned {
     /// Reads the type's fields from the catalog.
     pub async fn load(tx: &mut PgConnection, entity: LegacyEntity) -> Result<Owned, EngineError> {
         let type_name = owned_type(entity);
-        let fields: Vec<String> = sqlx::query(
-            "SELECT a.attname::text AS field FROM pg_type t JOIN pg_attribute a ON a.attrelid = t.typrelid \
+        let rows = sqlx::query(
+            "SELECT a.attname::text AS field, a.atttypid = 'timestamptz'::regtype AS instant \
+             FROM pg_type t JOIN pg_attribute a ON a.attrelid = t.typrelid \
              WHERE t.oid = $1::regtype AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
         )
         .bind(&type_name)
         .fetch_all(&mut *tx)
         .await
-        .lms()?
-        .iter()
-        .map(|row| row.try_get("field"))
-        .collect::<Result<_, _>>()
         .lms()?;
+        let mut fields = Vec::with_capacity(rows.len());
+        let mut holds_instants = false;
+        for row in &rows {
+            fields.push(row.try_get("field").lms()?);
+            holds_instants |= row.try_get::<bool, _>("instant").lms()?;
+        }
         if fields.is_empty() {
             return Err(EngineError::Invariant(format!(
                 "{type_name} has no fields; is the LMS schema up to date?"
             )));
         }
-        Ok(Owned { type_name, fields })
+        Ok(Owned {
+            type_name,
+            fields,
+            holds_instants,
+        })
+    }
+
+    /// Whether the baseline's text depends on the session's `TimeZone`: it
+    /// must then be written in UTC, as the delta path reads and writes it.
+    pub fn holds_instants(&self) -> bool {
+        self.holds_instants
     }
 
     /// The owned columns of the main target row.

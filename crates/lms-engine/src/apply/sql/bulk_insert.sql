@@ -2,7 +2,8 @@
 -- grades (journal) and its ledger rows in one statement. Every row is new:
 -- nothing to compare, and what is written is the proposal, which becomes
 -- the ledger's baseline. The chunk's rows are the temp table apply_rows,
--- or (no provisioning to do first) a CTE of that name. $1: the run, $2:
+-- or (no provisioning to do first, no timestamp in the baseline: the
+-- session's zone is legacy's then) a CTE of that name. $1: the run, $2:
 -- the legacy table.
 --
 -- Each migrated row takes its LMS id from the target's identity sequence
