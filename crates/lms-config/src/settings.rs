@@ -748,6 +748,16 @@ impl Settings {
                 millisecond,
             ),
             (
+                "migration.retry_base_delay".to_owned(),
+                self.migration.retry_base_delay,
+                millisecond,
+            ),
+            (
+                "migration.retry_max_delay".to_owned(),
+                self.migration.retry_max_delay,
+                millisecond,
+            ),
+            (
                 "metrics.refresh_interval".to_owned(),
                 self.metrics.refresh_interval,
                 Duration::from_millis(100),

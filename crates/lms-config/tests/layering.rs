@@ -384,6 +384,20 @@ fn a_timer_longer_than_a_day_is_an_error_naming_the_key() {
     });
 }
 
+/// The inline runner waits out a retry by adding it to an `Instant`: a
+/// delay no clock holds would panic there.
+#[test]
+fn a_retry_delay_longer_than_a_day_is_an_error_naming_the_key() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LMS_MIGRATION__RETRY_BASE_DELAY", "1000000000y");
+        jail.set_env("LMS_MIGRATION__RETRY_MAX_DELAY", "300000000000y");
+        let message = load().expect_err("such delays must fail").to_string();
+        assert!(message.contains("migration.retry_base_delay"), "{message}");
+        assert!(message.contains("migration.retry_max_delay"), "{message}");
+        Ok(())
+    });
+}
+
 #[test]
 fn a_worker_concurrency_no_semaphore_holds_is_an_error_naming_the_key() {
     Jail::expect_with(|jail| {
