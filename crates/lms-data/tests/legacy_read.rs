@@ -690,6 +690,22 @@ async fn lms_ids_the_map_lacks_are_not_known_to_legacy(w: &World) -> anyhow::Res
         ..SubmissionFilter::default()
     };
     not_known(reader.list_submissions(&submissions, first).await);
+    let by_assessment = SubmissionFilter {
+        assessment_id: Some(AssessmentId(MISSING)),
+        ..SubmissionFilter::default()
+    };
+    not_known(reader.list_submissions(&by_assessment, first).await);
+    let by_group = StudentFilter {
+        group_id: Some(GroupId(MISSING)),
+        ..StudentFilter::default()
+    };
+    not_known(reader.list_students(&by_group, first).await);
+    let courses = CourseFilter {
+        subject_id: Some(SubjectId(MISSING)),
+        ..CourseFilter::default()
+    };
+    not_known(reader.list_courses(&courses, first).await);
+    assert!(repo.list_courses(&courses, first).await?.items.is_empty());
     Ok(())
 }
 

@@ -39,13 +39,14 @@ pub enum DomainError {
     /// A dependency (the database) cannot be reached; try again later.
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),
-    /// Degraded mode cannot tell whether the resource exists: the LMS
-    /// databases are down, and the legacy database read in their place
-    /// knows only the rows a migration run wrote, not those created in the
-    /// LMS (or migrated since its id map was loaded). Retry when the LMS is
-    /// back; it is not a NOT_FOUND.
+    /// Degraded mode cannot tell whether the resource exists, or cannot
+    /// serve it: the LMS databases are down, and the legacy database read
+    /// in their place has only the rows a migration run wrote, as legacy
+    /// holds them now; not those created in the LMS, migrated since the id
+    /// map was loaded, or gone from legacy since (the LMS keeps those).
+    /// Retry when the LMS is back; it is not a NOT_FOUND.
     #[error(
-        "{resource} {key} cannot be read now: the LMS database is down, and the legacy database read in its place knows only the rows a migration run wrote; retry when the LMS is back"
+        "{resource} {key} cannot be read now: the LMS database is down, and the legacy database read in its place cannot serve it (it has only the rows a migration run wrote, as legacy holds them now); retry when the LMS is back"
     )]
     NotKnownToLegacy { resource: &'static str, key: String },
     /// A bug or an unexpected state; the message is for the logs.

@@ -344,4 +344,22 @@ mod tests {
             status.message()
         );
     }
+
+    #[test]
+    fn a_row_legacy_cannot_serve_is_unavailable_with_its_reason() {
+        let status = Status::from(ApiError::Domain(DomainError::not_known_to_legacy(
+            "enrollment",
+            42,
+        )));
+        assert_eq!(status.code(), Code::Unavailable);
+        assert!(
+            status
+                .message()
+                .starts_with("enrollment 42 cannot be read now"),
+            "{}",
+            status.message()
+        );
+        let reason = status.get_details_error_info().map(|info| info.reason);
+        assert_eq!(reason.as_deref(), Some("NOT_KNOWN_TO_LEGACY"));
+    }
 }

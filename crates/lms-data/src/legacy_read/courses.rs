@@ -32,6 +32,13 @@ impl LegacyReader {
         page: PageRequest,
     ) -> Result<Page<Course>, DomainError> {
         let ids = self.ids()?;
+        // A course's name is its legacy subject's: a subject the map does
+        // not know leaves its courses unserved, which is no empty page.
+        if let Some(subject) = filter.subject_id
+            && ids.subjects.migrated.legacy_id(subject.0).is_none()
+        {
+            return Err(DomainError::not_known_to_legacy("subject", subject.0));
+        }
         let wanted = page.size() as usize + 1;
         let after = ids.courses.after(page.after());
         let examined = &after[..after.len().min(self.max_rows_per_list())];

@@ -33,13 +33,20 @@
 //! know better):
 //!
 //! - Rows born in the LMS (no legacy id) and rows whose legacy row is gone
-//!   (flagged `source_deleted` in the LMS) are absent; `legacy.source_deleted`
-//!   is therefore always false. Changes made through the LMS API to migrated
-//!   rows are not seen: the legacy row is the source.
+//!   (flagged `source_deleted` in the LMS) are absent from lists;
+//!   `legacy.source_deleted` is therefore always false. Changes made through
+//!   the LMS API to migrated rows are not seen: the legacy row is the
+//!   source.
 //! - A served row whose legacy row has since changed so that the contract
 //!   would no longer give it a target row (its person, student, subject or
 //!   course key no longer resolves; its student has no account to point at)
-//!   is absent rather than guessed.
+//!   is absent from lists rather than guessed.
+//! - Absent is never denied by an LMS id: a get by an LMS id the map does
+//!   not hold, or whose row legacy can no longer serve, and a list filtered
+//!   by such an id, are [`DomainError::NotKnownToLegacy`] (UNAVAILABLE),
+//!   not NotFound or an empty page. A lookup by legacy id is NotFound when
+//!   the map has no migrated row under it (legacy lacks it, or the ledger
+//!   rejected or merged it).
 //! - Accounts provisioned for students and teachers have no legacy row: they
 //!   are served from the id map's snapshot of them. In user lists they follow
 //!   every legacy user, in LMS id order, under cursors
