@@ -6,7 +6,7 @@ use sqlx::{AssertSqlSafe, PgConnection};
 
 use super::owned::Owned;
 use super::specs::{self, ApplySpec};
-use super::{ApplyContext, Changes, Scoped, load_rows, provision, set_timezone};
+use super::{ApplyContext, Changes, Scoped, gather_rows, load_rows, provision, set_timezone};
 use crate::error::{DatabaseContext, EngineError};
 use crate::plan::IdRange;
 use crate::sql_template::render;
@@ -37,13 +37,17 @@ pub async fn apply_bulk(
     // The rows are read with legacy's zone as the session's. A baseline
     // holding a timestamp is text in the session's zone, and must be in
     // UTC, as the delta path compares it: those rows get a table of their
-    // own, read before the zone goes back to UTC. The others' rows feed the
-    // insert directly.
-    let rows = if provisioning.is_some() || owned.holds_instants() {
+    // own, gathered before the zone goes back to UTC (unindexed: the
+    // insert reads it once). The others' rows feed the insert directly.
+    let rows = if let Some(who) = provisioning {
         load_rows(tx, ctx, spec, &range, Scoped::AllRows).await?;
-        if let Some(who) = provisioning {
-            provision::provision_accounts(tx, who).await?;
-        }
+        provision::provision_accounts(tx, who).await?;
+        String::new()
+    } else if owned.holds_instants() {
+        // Each row's lookups by key, as the CTE's below (the comment there).
+        set_planner(tx, LOOKUPS_BY_INDEX).await?;
+        gather_rows(tx, ctx, spec, &range.predicate("s.legacy_id")).await?;
+        set_planner(tx, PLANNER_DEFAULTS).await?;
         String::new()
     } else {
         set_timezone(tx, ctx.legacy_timezone).await?;
@@ -101,10 +105,7 @@ pub async fn apply_bulk(
     // chunk instead: at 10x scale, for each 25,000-row journal chunk, all
     // 212,000 journal resolutions, 62,000 students and 242,000 courses, a
     // cost that grows with the table and so with the square of the load.
-    sqlx::raw_sql(LOOKUPS_BY_INDEX)
-        .execute(&mut *tx)
-        .await
-        .lms()?;
+    set_planner(tx, LOOKUPS_BY_INDEX).await?;
     let rows = sqlx::query(AssertSqlSafe(statement))
         .bind(ctx.run_id)
         .bind(ctx.entity.as_str())
@@ -112,14 +113,19 @@ pub async fn apply_bulk(
         .await
         .lms()?
         .rows_affected();
-    sqlx::raw_sql(PLANNER_DEFAULTS)
-        .execute(&mut *tx)
-        .await
-        .lms()?;
+    set_planner(tx, PLANNER_DEFAULTS).await?;
+    // Whatever the chunk does after this reads times in UTC.
+    set_timezone(tx, "UTC").await?;
     let rows = i64::try_from(rows).unwrap_or(i64::MAX);
     Ok(Changes {
         rows,
         created: rows,
         ..Changes::default()
     })
+}
+
+/// Runs `LOOKUPS_BY_INDEX` or `PLANNER_DEFAULTS`.
+async fn set_planner(tx: &mut PgConnection, settings: &'static str) -> Result<(), EngineError> {
+    sqlx::raw_sql(settings).execute(&mut *tx).await.lms()?;
+    Ok(())
 }

@@ -217,7 +217,6 @@ async fn load_rows(
     range: &IdRange,
     scoped: Scoped,
 ) -> Result<(), EngineError> {
-    set_timezone(tx, ctx.legacy_timezone).await?;
     let selection = match scoped {
         Scoped::AllRows => range.predicate("s.legacy_id"),
         Scoped::InScope => {
@@ -245,18 +244,31 @@ async fn load_rows(
             }
         }
     };
-    let create = format!(
-        "CREATE TEMP TABLE apply_rows ON COMMIT DROP AS {}",
-        (spec.rows)(&selection)
-    );
-    execute(tx, create).await?;
+    gather_rows(tx, ctx, spec, &selection).await?;
     // Every later step joins on legacy_id; with an index, no estimate can
     // turn a join into a scan per row.
     execute(
         tx,
         "CREATE INDEX ON apply_rows (legacy_id); ANALYZE apply_rows".to_owned(),
     )
-    .await?;
+    .await
+}
+
+/// `apply_rows` as a plain temporary table of the staged rows `selection`
+/// picks: read in legacy's zone, the session back on UTC after. (The bulk
+/// path reads it once, in order; `load_rows` indexes it for joins.)
+async fn gather_rows(
+    tx: &mut PgConnection,
+    ctx: &ApplyContext<'_>,
+    spec: &ApplySpec,
+    selection: &str,
+) -> Result<(), EngineError> {
+    set_timezone(tx, ctx.legacy_timezone).await?;
+    let create = format!(
+        "CREATE TEMP TABLE apply_rows ON COMMIT DROP AS {}",
+        (spec.rows)(selection)
+    );
+    execute(tx, create).await?;
     set_timezone(tx, "UTC").await
 }
 
