@@ -346,6 +346,63 @@ async fn the_downgrade_turns_text_baselines_back_into_jsonb() -> anyhow::Result<
     test_db.drop_now().await
 }
 
+/// The migration that rewrote, in UTC, baselines written in another zone.
+const BASELINES_IN_UTC: &str = "m20261207_000026_baselines_in_utc";
+
+/// Baselines the bulk path wrote with legacy's zone as the session's carry
+/// its offset; the upgrade rewrites them in UTC, as the delta path writes
+/// and compares them, and the undo images with them.
+#[tokio::test]
+async fn baselines_written_in_another_zone_are_rewritten_in_utc() -> anyhow::Result<()> {
+    let (test_db, db) = migrated("schemabaselinesutc").await?;
+    schema::downgrade(&db, steps_back_before(&db, BASELINES_IN_UTC).await?).await?;
+    let mut zoned = db.pool().acquire().await?;
+    sqlx::query("SET TimeZone = 'Asia/Almaty'")
+        .execute(&mut *zoned)
+        .await?;
+    for (entity, literal) in BASELINES {
+        let insert = format!(
+            "INSERT INTO migration.ledger (entity, legacy_id, outcome, source_hash, run_id, written) \
+             VALUES ($1, 1, 'migrated', 0, gen_random_uuid(), ({literal}::migration.owned_{entity})::text)"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(insert))
+            .bind(entity)
+            .execute(&mut *zoned)
+            .await?;
+    }
+    sqlx::query(
+        "INSERT INTO migration.run_change_events (run_id, table_name, row_key, legacy_id, before, after) \
+         SELECT run_id, 'migration.ledger', jsonb_build_object('entity', entity, 'legacy_id', legacy_id), \
+                legacy_id, to_jsonb(l), to_jsonb(l) FROM migration.ledger l",
+    )
+    .execute(&mut *zoned)
+    .await?;
+    sqlx::query("RESET TimeZone").execute(&mut *zoned).await?;
+    drop(zoned);
+    let zoned_rows: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM migration.ledger WHERE written LIKE '%+05\"%' OR written LIKE '%+05)'",
+    )
+    .fetch_one(db.pool())
+    .await?;
+    assert!(zoned_rows > 0, "the baselines were written with +05");
+
+    schema::upgrade(&db).await?;
+    for (entity, literal) in BASELINES {
+        let query = format!(
+            "SELECT written = ({literal}::migration.owned_{entity})::text \
+             FROM migration.ledger WHERE entity = $1 AND legacy_id = 1"
+        );
+        let in_utc: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(query))
+            .bind(entity)
+            .fetch_one(db.pool())
+            .await?;
+        assert!(in_utc, "{entity}: {literal}");
+    }
+    assert_baselines_hold(db.pool(), "written::{owned}").await?;
+    db.pool().close().await;
+    test_db.drop_now().await
+}
+
 #[tokio::test]
 async fn a_baseline_that_is_not_a_records_text_is_refused() -> anyhow::Result<()> {
     let (test_db, db) = migrated("schemabaselinecheck").await?;
