@@ -32,12 +32,17 @@ impl LegacyReader {
         page: PageRequest,
     ) -> Result<Page<Course>, DomainError> {
         let ids = self.ids()?;
-        // A course's name is its legacy subject's: a subject the map does
-        // not know leaves its courses unserved, which is no empty page.
+        // A subject or group the map does not know (migrated since it was
+        // loaded) has courses legacy cannot serve: no empty page.
         if let Some(subject) = filter.subject_id
             && ids.subjects.migrated.legacy_id(subject.0).is_none()
         {
             return Err(DomainError::not_known_to_legacy("subject", subject.0));
+        }
+        if let Some(group) = filter.group_id
+            && ids.groups.migrated.legacy_id(group.0).is_none()
+        {
+            return Err(DomainError::not_known_to_legacy("group", group.0));
         }
         let wanted = page.size() as usize + 1;
         let after = ids.courses.after(page.after());

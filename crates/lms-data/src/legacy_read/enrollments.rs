@@ -8,12 +8,11 @@ use lms_domain::status::EnrollmentStatus;
 
 use super::LegacyReader;
 use super::ids::IdMap;
-use super::people::legacy_key;
-use super::rows::legacy_instant;
 use super::rows::{
     DatabaseResult, UtcTime, VocabularyFilter, collect, legacy_filter, served, trimmed,
     vocabulary_sql,
 };
+use super::rows::{legacy_instant, looked_up};
 
 const ENROLLMENT: &str = "enrollment";
 const GRADE: &str = "grade";
@@ -132,13 +131,14 @@ impl LegacyReader {
 
     pub async fn lookup_enrollment(&self, legacy_id: i64) -> Result<Enrollment, DomainError> {
         let ids = self.ids()?;
-        let found = match ids.journal.migrated.lms_id(legacy_id) {
-            Some(_) => self.journal_row(&ids, legacy_id).await?,
-            None => None,
+        let mapped = ids.journal.migrated.lms_id(legacy_id).is_some();
+        let found = if mapped {
+            self.journal_row(&ids, legacy_id).await?
+        } else {
+            None
         };
-        found
-            .and_then(|row| enrollment(&ids, &row))
-            .ok_or_else(|| DomainError::not_found(ENROLLMENT, legacy_key(legacy_id)))
+        let found = found.and_then(|row| enrollment(&ids, &row));
+        looked_up(found, mapped, ENROLLMENT, legacy_id)
     }
 
     pub async fn get_grade(&self, id: GradeId) -> Result<Grade, DomainError> {
@@ -185,13 +185,14 @@ impl LegacyReader {
 
     pub async fn lookup_grade(&self, legacy_id: i64) -> Result<Grade, DomainError> {
         let ids = self.ids()?;
-        let found = match ids.grades.lms_id(legacy_id) {
-            Some(_) => self.journal_row(&ids, legacy_id).await?,
-            None => None,
+        let mapped = ids.grades.lms_id(legacy_id).is_some();
+        let found = if mapped {
+            self.journal_row(&ids, legacy_id).await?
+        } else {
+            None
         };
-        found
-            .and_then(|row| grade(&ids, &row))
-            .ok_or_else(|| DomainError::not_found(GRADE, legacy_key(legacy_id)))
+        let found = found.and_then(|row| grade(&ids, &row));
+        looked_up(found, mapped, GRADE, legacy_id)
     }
 
     async fn journal_row(

@@ -10,9 +10,11 @@
 //!   LMS database while one still answered (`migration.ledger`, the derived
 //!   courses, the grades and the provisioned accounts; see [`ids`]). A row is
 //!   served only when the ledger records it `migrated` and not source-deleted,
-//!   so rejected rows, merged rows and rows added to legacy since the last
-//!   run are NOT_FOUND, as in the LMS. References resolve through the same
-//!   map, a merged student's to its survivor's LMS id.
+//!   so a lookup by the legacy id of a rejected row, a merged row or a row
+//!   added to legacy since the last run is NOT_FOUND, as in the LMS; an LMS
+//!   id the map does not hold is NotKnownToLegacy (below). References
+//!   resolve through the same map, a merged student's to its survivor's LMS
+//!   id.
 //! - **Values** come from the legacy row with the contract's row-local rules
 //!   (the `lms-domain` functions the engine's stage phase calls). The
 //!   whole-table rules (login renames, duplicate emails) are not recomputed:

@@ -8,8 +8,8 @@ use lms_domain::text::{clean_opt, lower};
 
 use super::LegacyReader;
 use super::ids::IdMap;
-use super::rows::legacy_instant;
 use super::rows::{DatabaseResult, UtcTime, collect, name_or_placeholder, served, trimmed};
+use super::rows::{legacy_instant, looked_up};
 
 const ORGANIZATION: &str = "organization";
 const PERSON: &str = "person";
@@ -105,9 +105,9 @@ impl LegacyReader {
 
     pub async fn lookup_organization(&self, legacy_id: i64) -> Result<Organization, DomainError> {
         let ids = self.ids()?;
-        self.organization(&ids, legacy_id)
-            .await?
-            .ok_or_else(|| DomainError::not_found(ORGANIZATION, legacy_key(legacy_id)))
+        let mapped = ids.organizations.migrated.lms_id(legacy_id).is_some();
+        let found = self.organization(&ids, legacy_id).await?;
+        looked_up(found, mapped, ORGANIZATION, legacy_id)
     }
 
     async fn organization(
@@ -158,9 +158,9 @@ impl LegacyReader {
 
     pub async fn lookup_person(&self, legacy_id: i64) -> Result<Person, DomainError> {
         let ids = self.ids()?;
-        self.person(&ids, legacy_id)
-            .await?
-            .ok_or_else(|| DomainError::not_found(PERSON, legacy_key(legacy_id)))
+        let mapped = ids.persons.migrated.lms_id(legacy_id).is_some();
+        let found = self.person(&ids, legacy_id).await?;
+        looked_up(found, mapped, PERSON, legacy_id)
     }
 
     async fn person(&self, ids: &IdMap, legacy_id: i64) -> Result<Option<Person>, DomainError> {

@@ -9,6 +9,7 @@ use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgTypeInfo, PgValueFormat, PgValueRef};
 use sqlx::{Decode, Postgres, Type};
 
+use super::people::legacy_key;
 use crate::outage;
 
 /// Turns a driver error into the domain error a caller can act on, with
@@ -136,6 +137,26 @@ pub(super) fn legacy_filter(
         Some(id) => to_legacy(id)
             .map(Some)
             .ok_or_else(|| DomainError::not_known_to_legacy(resource, id)),
+    }
+}
+
+/// What a lookup by legacy id answers: the row; NotFound where the map has
+/// no migrated row under the id (legacy lacks it, or the ledger rejected or
+/// merged it), as the LMS would; NotKnownToLegacy where the map has one
+/// that legacy can no longer serve (the LMS keeps that row).
+pub(super) fn looked_up<T>(
+    found: Option<T>,
+    mapped: bool,
+    resource: &'static str,
+    legacy_id: i64,
+) -> Result<T, DomainError> {
+    match (found, mapped) {
+        (Some(item), _) => Ok(item),
+        (None, true) => Err(DomainError::not_known_to_legacy(
+            resource,
+            legacy_key(legacy_id),
+        )),
+        (None, false) => Err(DomainError::not_found(resource, legacy_key(legacy_id))),
     }
 }
 

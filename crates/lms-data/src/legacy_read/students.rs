@@ -7,9 +7,9 @@ use lms_domain::status::StudentStatus;
 
 use super::LegacyReader;
 use super::ids::IdMap;
-use super::people::legacy_key;
 use super::rows::{
-    DatabaseResult, VocabularyFilter, collect, legacy_filter, served, trimmed, vocabulary_sql,
+    DatabaseResult, VocabularyFilter, collect, legacy_filter, looked_up, served, trimmed,
+    vocabulary_sql,
 };
 
 const STUDENT: &str = "student";
@@ -98,9 +98,9 @@ impl LegacyReader {
 
     pub async fn lookup_student(&self, legacy_id: i64) -> Result<Student, DomainError> {
         let ids = self.ids()?;
-        self.student(&ids, legacy_id)
-            .await?
-            .ok_or_else(|| DomainError::not_found(STUDENT, legacy_key(legacy_id)))
+        let mapped = ids.students.migrated.lms_id(legacy_id).is_some();
+        let found = self.student(&ids, legacy_id).await?;
+        looked_up(found, mapped, STUDENT, legacy_id)
     }
 
     async fn student(&self, ids: &IdMap, legacy_id: i64) -> Result<Option<Student>, DomainError> {

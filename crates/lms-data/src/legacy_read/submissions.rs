@@ -9,9 +9,8 @@ use sqlx::types::Json;
 
 use super::LegacyReader;
 use super::ids::IdMap;
-use super::people::legacy_key;
-use super::rows::legacy_instant;
 use super::rows::{DatabaseResult, UtcTime, collect, legacy_filter, served};
+use super::rows::{legacy_instant, looked_up};
 
 const SUBMISSION: &str = "submission";
 
@@ -108,9 +107,9 @@ impl LegacyReader {
 
     pub async fn lookup_submission(&self, legacy_id: i64) -> Result<Submission, DomainError> {
         let ids = self.ids()?;
-        self.submission(&ids, legacy_id)
-            .await?
-            .ok_or_else(|| DomainError::not_found(SUBMISSION, legacy_key(legacy_id)))
+        let mapped = ids.exam_results.migrated.lms_id(legacy_id).is_some();
+        let found = self.submission(&ids, legacy_id).await?;
+        looked_up(found, mapped, SUBMISSION, legacy_id)
     }
 
     async fn submission(

@@ -8,11 +8,10 @@ use lms_domain::model::*;
 use super::LegacyReader;
 use super::ids::Accounts;
 use super::ids::IdMap;
-use super::people::legacy_key;
-use super::rows::legacy_instant;
 use super::rows::{
     DatabaseResult, Scanned, UtcTime, VocabularyFilter, collect, served, vocabulary_sql,
 };
+use super::rows::{legacy_instant, looked_up};
 
 const USER: &str = "user";
 
@@ -117,9 +116,9 @@ impl LegacyReader {
 
     pub async fn lookup_user(&self, legacy_id: i64) -> Result<User, DomainError> {
         let ids = self.ids()?;
-        self.user(&ids, legacy_id)
-            .await?
-            .ok_or_else(|| DomainError::not_found(USER, legacy_key(legacy_id)))
+        let mapped = ids.users.migrated.lms_id(legacy_id).is_some();
+        let found = self.user(&ids, legacy_id).await?;
+        looked_up(found, mapped, USER, legacy_id)
     }
 
     async fn user(&self, ids: &IdMap, legacy_id: i64) -> Result<Option<User>, DomainError> {
