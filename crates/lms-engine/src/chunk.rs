@@ -12,9 +12,9 @@ mod unchanged_table;
 use std::time::Duration;
 
 use lms_domain::LegacyEntity;
-use lms_pg::FailureClass;
+use lms_pg::{CopyConnection, FailureClass};
 use serde_json::json;
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{Connection as _, PgConnection, PgPool, Row};
 use uuid::Uuid;
 
 use crate::bulk::{self, LoadPath};
@@ -367,7 +367,61 @@ async fn execute(
     info: &ChunkInfo,
     attempt: u32,
 ) -> Result<Option<Advance>, EngineError> {
-    let mut tx = ctx.lms.begin().await.lms()?;
+    // Staging and a dry run's finalize COPY on this connection: an attempt
+    // cut short (an error, or its future dropped) closes it. A retry opens
+    // another, which costs little beside its delay.
+    let mut connection = CopyConnection::acquire(&ctx.lms).await.lms()?;
+    let attempted = attempt_in_transaction(ctx, &mut connection, info, attempt).await?;
+    connection.release();
+    let advance = match attempted {
+        Attempted::NotHeld => return Ok(None),
+        Attempted::NotQueued => return Ok(Some(Advance::default())),
+        Attempted::RunEndedFirst(advance) => {
+            tracing::info!(chunk = info.id, run = %info.run_id, "the run ended while the chunk ran: its work is rolled back");
+            bulk::release_ended_run(&ctx.lms, info.run_id).await;
+            return Ok(Some(advance));
+        }
+        Attempted::Done(advance) => advance,
+    };
+    if info.phase == Phase::Finalize
+        && info.load_path == LoadPath::Bulk
+        && info.kind != RunKind::DryRun
+    {
+        // After the commit, outside any transaction: see `vacuum`.
+        crate::vacuum::after_bulk_load(&ctx.lms, info.entity).await;
+    }
+    if matches!(
+        advance.finished,
+        Some(RunStatus::Cancelled | RunStatus::Failed)
+    ) {
+        // The run ended before or with this chunk: if it was the last one
+        // running, what the run's bulk loads took goes back now.
+        bulk::release_ended_run(&ctx.lms, info.run_id).await;
+    }
+    Ok(Some(advance))
+}
+
+/// What became of an attempt's transaction.
+enum Attempted {
+    /// Another delivery holds the chunk (or claimed it since): nothing done.
+    NotHeld,
+    /// The chunk is no longer queued: nothing done.
+    NotQueued,
+    /// The run ended while the chunk ran: its work was rolled back.
+    RunEndedFirst(Advance),
+    /// The work and the run's advance committed.
+    Done(Advance),
+}
+
+/// The phase's work and the run's advance, in one transaction on
+/// `connection`.
+async fn attempt_in_transaction(
+    ctx: &EngineContext,
+    connection: &mut PgConnection,
+    info: &ChunkInfo,
+    attempt: u32,
+) -> Result<Attempted, EngineError> {
+    let mut tx = connection.begin().await.lms()?;
     // The migration's own writes pass the bulk-load guard
     // (migration.refuse_writes_during_bulk_load). JIT compilation costs a
     // chunk's statements more than it saves (hundreds of milliseconds per
@@ -424,18 +478,18 @@ async fn execute(
             .await
         {
             Ok(row) => row,
-            Err(error) if is_lock_not_available(&error) => return Ok(None),
+            Err(error) if is_lock_not_available(&error) => return Ok(Attempted::NotHeld),
             Err(error) => return Err(error).lms(),
         };
     let Some(row) = row else {
-        return Ok(None);
+        return Ok(Attempted::NotHeld);
     };
     if row.try_get::<ChunkState, _>("state").lms()? != ChunkState::Queued {
-        return Ok(Some(Advance::default()));
+        return Ok(Attempted::NotQueued);
     }
     if i64::from(row.try_get::<i32, _>("attempts").lms()?) != i64::from(attempt) {
         // Claimed again since: the later claim runs it.
-        return Ok(None);
+        return Ok(Attempted::NotHeld);
     }
     sqlx::query("SELECT set_config('lock_timeout', $1, true)")
         .bind(format!("{}ms", ctx.lock_timeout.as_millis().max(1)))
@@ -468,31 +522,14 @@ async fn execute(
         .await
         .lms()?;
         tx.commit().await.lms()?;
-        tracing::info!(chunk = info.id, run = %info.run_id, "the run ended while the chunk ran: its work is rolled back");
-        bulk::release_ended_run(&ctx.lms, info.run_id).await;
-        return Ok(Some(advance));
+        return Ok(Attempted::RunEndedFirst(advance));
     }
     if unchanged_table::skipped_resolve(info, &stats) {
         advance = unchanged_table::complete_with_resolve(ctx, &mut tx, info, advance).await?;
     }
     tx.commit().await.lms()?;
     tracing::debug!(chunk = info.id, entity = %info.entity, phase = info.phase.as_str(), range = %info.range, %stats, "chunk done");
-    if info.phase == Phase::Finalize
-        && info.load_path == LoadPath::Bulk
-        && info.kind != RunKind::DryRun
-    {
-        // After the commit, outside any transaction: see `vacuum`.
-        crate::vacuum::after_bulk_load(&ctx.lms, info.entity).await;
-    }
-    if matches!(
-        advance.finished,
-        Some(RunStatus::Cancelled | RunStatus::Failed)
-    ) {
-        // The run ended before or with this chunk: if it was the last one
-        // running, what the run's bulk loads took goes back now.
-        bulk::release_ended_run(&ctx.lms, info.run_id).await;
-    }
-    Ok(Some(advance))
+    Ok(Attempted::Done(advance))
 }
 
 /// Whether a chunk's writes go to the run's change log: a real run's

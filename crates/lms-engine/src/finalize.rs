@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use lms_domain::LegacyEntity;
+use lms_pg::CopyConnection;
 use lms_pg::copy_text::decode_fields;
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row};
@@ -55,15 +56,12 @@ pub async fn finalize_entity(
     let (checked, counted) = tokio::join!(
         async {
             let mut tally = LedgerTally::default();
-            let mut ledger = lms.acquire().await.lms()?;
+            let mut ledger = CopyConnection::acquire(lms).await.lms()?;
             let verified =
                 verify_against_legacy(&mut ledger, legacy, entity, &recorded, Some(&mut tally))
-                    .await;
-            if verified.is_err() {
-                // Its COPY may be left unread: never reuse that connection.
-                ledger.close_on_drop();
-            }
-            Ok::<_, EngineError>((verified?, tally))
+                    .await?;
+            ledger.release();
+            Ok::<_, EngineError>((verified, tally))
         },
         complete_and_count(tx, apply, analyze)
     );
@@ -214,6 +212,8 @@ pub(crate) async fn previous_coverage_recorded(
 /// the staged rows and the resolutions, and the staged rows checked against
 /// the legacy table. Warnings found only while writing (dangling
 /// references, provisioned accounts, scores out of range) are not counted.
+/// It COPYs on `tx`: a pooled connection must be a
+/// [`lms_pg::CopyConnection`], closed should this be cut short.
 pub async fn preview_entity(
     tx: &mut PgConnection,
     legacy: &PgPool,
@@ -304,13 +304,10 @@ async fn verify_against_legacy(
     recorded: &str,
     tally: Option<&mut LedgerTally>,
 ) -> Result<Verification, EngineError> {
-    let mut source = legacy.acquire().await.legacy()?;
-    let verified = compare_ids(lms, &mut source, entity, recorded, tally).await;
-    if verified.is_err() {
-        // The legacy COPY may be left unread: never reuse that connection.
-        source.close_on_drop();
-    }
-    verified
+    let mut source = CopyConnection::acquire(legacy).await.legacy()?;
+    let verified = compare_ids(lms, &mut source, entity, recorded, tally).await?;
+    source.release();
+    Ok(verified)
 }
 
 async fn compare_ids(

@@ -11,6 +11,7 @@ use std::fmt;
 
 use lms_config::MigrationSettings;
 use lms_domain::LegacyEntity;
+use lms_pg::CopyConnection;
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
@@ -422,19 +423,14 @@ async fn chunk_ranges_from(
     chunk_size: u32,
     limit: usize,
 ) -> Result<Vec<IdRange>, EngineError> {
-    let mut connection = legacy.acquire().await.legacy()?;
-    let uppers = range_uppers(&mut connection, entity, from, chunk_size, limit).await;
-    if !matches!(
-        uppers,
-        Ok(RangeUppers {
-            read_whole: true,
-            ..
-        })
-    ) {
-        // The COPY may be left unread: never reuse that connection.
-        connection.close_on_drop();
+    let mut connection = CopyConnection::acquire(legacy).await.legacy()?;
+    let RangeUppers { uppers, read_whole } =
+        range_uppers(&mut connection, entity, from, chunk_size, limit).await?;
+    if read_whole {
+        // (A COPY cut short at the limit is left unread: that connection
+        // is closed.)
+        connection.release();
     }
-    let uppers = uppers?.uppers;
     if uppers.is_empty() {
         return Ok(vec![IdRange {
             first: from,

@@ -17,6 +17,7 @@ mod fields;
 pub mod specs;
 
 use futures::StreamExt;
+use lms_pg::CopyConnection;
 use lms_pg::copy_text::{LineSplitter, RowWriter, decode_fields};
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row};
@@ -85,6 +86,9 @@ impl TryFrom<String> for Fingerprint {
 }
 
 /// Stages the legacy rows of `entity` in `range` against the mirror.
+///
+/// It COPYs into `lms`: a pooled connection must be a
+/// [`lms_pg::CopyConnection`], closed should this be cut short.
 pub async fn stage_range(
     legacy: &PgPool,
     lms: &mut PgConnection,
@@ -102,7 +106,8 @@ pub enum Recording {
     Nothing,
 }
 
-/// [`stage_range`], recording the rows written or not.
+/// [`stage_range`], recording the rows written or not (the same contract on
+/// `lms`).
 pub async fn stage_range_recording(
     legacy: &PgPool,
     lms: &mut PgConnection,
@@ -110,14 +115,10 @@ pub async fn stage_range_recording(
     range: IdRange,
     recording: Recording,
 ) -> Result<Staged, EngineError> {
-    let mut source = legacy.acquire().await.legacy()?;
-    let staged = stage_from(&mut source, lms, entity, range, recording).await;
-    if staged.is_err() {
-        // A failure may leave the legacy COPY unread on the connection; the
-        // pool must never hand that connection out again.
-        source.close_on_drop();
-    }
-    staged
+    let mut source = CopyConnection::acquire(legacy).await.legacy()?;
+    let staged = stage_from(&mut source, lms, entity, range, recording).await?;
+    source.release();
+    Ok(staged)
 }
 
 async fn stage_from(

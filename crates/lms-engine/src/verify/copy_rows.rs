@@ -2,6 +2,7 @@
 //! format, decoded into rows of optional text, the first column an id.
 
 use futures::StreamExt as _;
+use lms_pg::CopyConnection;
 use lms_pg::copy_text::{LineSplitter, decode_field};
 use sqlx::PgPool;
 
@@ -48,13 +49,12 @@ pub async fn for_each_row(
     select: &str,
     each: impl FnMut(IdRow) -> Result<(), EngineError>,
 ) -> Result<(), EngineError> {
-    let mut connection = pool.acquire().await.map_err(|error| side.error(error))?;
-    let read = read_all(&mut connection, side, select, each).await;
-    if read.is_err() {
-        // A COPY left half read must never go back to the pool.
-        connection.close_on_drop();
-    }
-    read
+    let mut connection = CopyConnection::acquire(pool)
+        .await
+        .map_err(|error| side.error(error))?;
+    read_all(&mut connection, side, select, each).await?;
+    connection.release();
+    Ok(())
 }
 
 async fn read_all(
