@@ -32,7 +32,7 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_types::StatusExt;
 
-const PROBE_INTERVAL: Duration = Duration::from_millis(500);
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 struct Fixture {
     primary: TempCluster,
@@ -152,7 +152,9 @@ async fn fixture(purpose: &str, with_standby: bool) -> anyhow::Result<Fixture> {
     settings.database.connect_timeout = Duration::from_secs(1);
     settings.database.acquire_timeout = Duration::from_secs(1);
     settings.failover.probe_interval = PROBE_INTERVAL;
-    settings.failover.probe_timeout = Duration::from_millis(400);
+    // As long as the interval allows: a probe that a loaded machine holds
+    // up must not mark a live primary down mid-test.
+    settings.failover.probe_timeout = PROBE_INTERVAL;
     Ok(Fixture {
         primary,
         standby,

@@ -11,6 +11,7 @@ use lms_engine::RunStatus;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use lms_engine::ChunkQueue;
 use lms_engine::setup::connect_queue;
 use lms_engine::{RunOptions, start_run};
 use lms_legacy::Scale;
@@ -92,6 +93,20 @@ async fn wait_for_run(lms: &PgPool, run_id: Uuid, limit: Duration) -> anyhow::Re
     }
 }
 
+/// Waits (at most 30 s) until `count` worker processes have sent a
+/// heartbeat.
+async fn wait_for_workers(queue: &ChunkQueue, count: usize) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while queue.alive_workers().await?.len() < count {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{count} workers did not start within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
 fn options(chunk_size: u32) -> RunOptions {
     RunOptions {
         entities: Vec::new(),
@@ -114,6 +129,9 @@ async fn two_worker_processes_share_a_run() -> anyhow::Result<()> {
         spawn_worker(&queued, &redis_url)?,
     ];
     let queue = connect_queue(&queued.settings).await?;
+    // Both are listening before the chunks are queued: a process slow to
+    // start would otherwise find the other one done with them.
+    wait_for_workers(&queue, 2).await?;
     let planned = start_run(queued.lms(), queued.legacy(), &queue, &options(300)).await?;
     let status = wait_for_run(queued.lms(), planned.run_id, Duration::from_secs(180)).await?;
     assert_eq!(status, RunStatus::Succeeded);
