@@ -5,7 +5,8 @@
 //! Reads must keep succeeding (from the standby, or from the legacy
 //! database when there is none), writes must fail with UNAVAILABLE and
 //! never be lost once acknowledged, every response must name its source,
-//! and traffic must return to the primary within the probe interval.
+//! and traffic must return to the primary at the next probe (the tests
+//! allow three probe intervals, for a loaded machine).
 
 mod support;
 

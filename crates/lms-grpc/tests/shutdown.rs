@@ -55,7 +55,7 @@ async fn shutdown_finishes_requests_in_flight_and_ends_streams() -> anyhow::Resu
             })
             .await
     });
-    wait_for_a_lock_waiter(&app.lms).await?;
+    app.wait_for_lock_waiters(1).await?;
     assert!(
         !in_flight.is_finished(),
         "the request is waiting on the lock"
@@ -89,28 +89,6 @@ async fn shutdown_finishes_requests_in_flight_and_ends_streams() -> anyhow::Resu
         "the server stopped once the request was answered"
     );
     app.close().await
-}
-
-/// Waits (at most 10 s) until a session of the test's database waits for
-/// a lock: the request is inside the server.
-async fn wait_for_a_lock_waiter(lms: &sqlx::PgPool) -> anyhow::Result<()> {
-    let started = std::time::Instant::now();
-    loop {
-        let waiting: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity \
-             WHERE datname = current_database() AND wait_event_type = 'Lock')",
-        )
-        .fetch_one(lms)
-        .await?;
-        if waiting {
-            return Ok(());
-        }
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(10),
-            "the request never waited for the lock"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]

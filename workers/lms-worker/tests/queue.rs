@@ -11,9 +11,8 @@ use lms_engine::RunStatus;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use lms_engine::ChunkQueue;
 use lms_engine::setup::connect_queue;
-use lms_engine::{RunOptions, start_run};
+use lms_engine::{ChunkQueue, RunOptions, start_run};
 use lms_legacy::Scale;
 use sqlx::{PgPool, Row};
 use support::Fixture;

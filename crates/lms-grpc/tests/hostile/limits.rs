@@ -55,28 +55,6 @@ async fn lock_students(
     Ok(lock)
 }
 
-/// Waits (at most 10 s) until `count` sessions wait for a lock, i.e. that
-/// many requests are held inside the server.
-async fn wait_for_lock_waiters(app: &TestApp, count: i64) -> anyhow::Result<()> {
-    let started = std::time::Instant::now();
-    loop {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity \
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(&app.lms)
-        .await?;
-        if waiting >= count {
-            return Ok(());
-        }
-        anyhow::ensure!(
-            started.elapsed() < std::time::Duration::from_secs(10),
-            "{waiting} requests wait for the lock, not {count}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
-
 fn error_info(status: &tonic::Status) -> Option<(String, String)> {
     use tonic_types::StatusExt;
     status
@@ -135,7 +113,7 @@ async fn past_the_concurrency_limit_a_request_is_refused_at_once_and_health_answ
         let mut students = students.clone();
         waiting.spawn(async move { students.get_student(get_student_one()).await.map(drop) });
     }
-    wait_for_lock_waiters(&app, 2).await?;
+    app.wait_for_lock_waiters(2).await?;
 
     let started = Instant::now();
     let status = students

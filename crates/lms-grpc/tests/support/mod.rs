@@ -215,6 +215,29 @@ impl TestApp {
         ))
     }
 
+    /// Waits (at most 10 s) until `count` sessions of the test's LMS
+    /// database wait for a lock, i.e. that many requests are held inside
+    /// the server.
+    pub async fn wait_for_lock_waiters(&self, count: i64) -> anyhow::Result<()> {
+        let started = std::time::Instant::now();
+        loop {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .fetch_one(&self.lms)
+            .await?;
+            if waiting >= count {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(10),
+                "{waiting} requests wait for the lock, not {count}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Begins the server's graceful shutdown (as SIGTERM does).
     pub fn begin_shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
