@@ -400,6 +400,9 @@ async fn try_release(lms: &PgPool, run_id: Uuid) -> Result<Option<Repairs>, Engi
 /// its resolutions, and fails, for a new run to pick the change up. A run
 /// whose hold gate counted a preview passes a later phase for its resolve
 /// too: the preview fixed the snapshot.
+///
+/// It COPYs into `tx`: a pooled connection must be a
+/// [`lms_pg::CopyConnection`], closed should this be cut short.
 pub async fn ensure_staged(
     tx: &mut PgConnection,
     legacy: &PgPool,

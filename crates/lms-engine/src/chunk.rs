@@ -367,8 +367,9 @@ async fn execute(
     info: &ChunkInfo,
     attempt: u32,
 ) -> Result<Option<Advance>, EngineError> {
-    // Staging and a dry run's finalize COPY on this connection: an attempt
-    // cut short (an error, or its future dropped) closes it. A retry opens
+    // Staging, staging again what a crash lost (any phase after stage) and
+    // a dry run's finalize COPY on this connection: an attempt cut short
+    // (an error, or its future dropped) closes it. A retry opens
     // another, which costs little beside its delay.
     let mut connection = CopyConnection::acquire(&ctx.lms).await.lms()?;
     let attempted = attempt_in_transaction(ctx, &mut connection, info, attempt).await?;
@@ -403,7 +404,8 @@ async fn execute(
 
 /// What became of an attempt's transaction.
 enum Attempted {
-    /// Another delivery holds the chunk (or claimed it since): nothing done.
+    /// Another delivery holds the chunk or claimed it since, or the chunk is
+    /// gone: nothing done.
     NotHeld,
     /// The chunk is no longer queued: nothing done.
     NotQueued,
