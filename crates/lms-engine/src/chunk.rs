@@ -505,8 +505,15 @@ async fn attempt_in_transaction(
         .await
         .lms()?;
     let stats = do_work(ctx, &mut tx, info).await?;
-    let mut advance =
-        progress::complete_chunk(&mut tx, info.run_id, info.id, info.step_id, &stats).await?;
+    let mut advance = progress::complete_chunk(
+        &mut tx,
+        &ctx.legacy,
+        info.run_id,
+        info.id,
+        info.step_id,
+        &stats,
+    )
+    .await?;
     if advance.run_ended_first {
         // The run failed or closed while this chunk ran: no longer active,
         // it no longer keeps a later run from starting, and that run's
@@ -572,11 +579,17 @@ async fn do_work(
         } else {
             info.phase
         };
-        restaged =
-            bulk::ensure_staged(tx, &ctx.legacy, info.run_id, info.entity, range, reader).await?;
-        if restaged > 0 && info.entity == LegacyEntity::Users && info.phase != Phase::Resolve {
-            // Users' resolve writes the settled logins into staging.
-            resolve::resolve_logins(tx).await?;
+        restaged = restage_lost(ctx, tx, info, info.entity, range, reader).await?;
+    }
+    if info.phase == Phase::Resolve {
+        // A dry run's resolve also reads the staging of the tables it
+        // references (their predicted outcomes); they were resolved before
+        // it, so what is staged again must be what they resolved.
+        let dry_run = info.kind == RunKind::DryRun;
+        for referenced in
+            resolve::predicted_references(tx, info.run_id, info.entity, dry_run).await?
+        {
+            restaged += restage_lost(ctx, tx, info, referenced, IdRange::ALL, Phase::Apply).await?;
         }
     }
     let mut stats = phase_work(ctx, tx, info, &apply, bulk).await?;
@@ -586,6 +599,26 @@ async fn do_work(
         object.insert("restaged".to_owned(), json!(restaged));
     }
     Ok(stats)
+}
+
+/// Stages again what a crash took from `entity`'s staging over `range`
+/// ([`bulk::ensure_staged`]), settling users' logins again where a step
+/// after their resolve reads them; returns the rows staged again.
+async fn restage_lost(
+    ctx: &EngineContext,
+    tx: &mut PgConnection,
+    info: &ChunkInfo,
+    entity: LegacyEntity,
+    range: IdRange,
+    reader: Phase,
+) -> Result<u64, EngineError> {
+    let restaged = bulk::ensure_staged(tx, &ctx.legacy, info.run_id, entity, range, reader).await?;
+    let logins_resolved = entity != info.entity || info.phase != Phase::Resolve;
+    if restaged > 0 && entity == LegacyEntity::Users && logins_resolved {
+        // Users' resolve writes the settled logins into staging.
+        resolve::resolve_logins(tx).await?;
+    }
+    Ok(restaged)
 }
 
 async fn phase_work(

@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use crate::bulk::{self, LoadPath};
 use crate::error::{DatabaseContext, EngineError};
-use crate::plan::IdRange;
+use crate::plan::{IdRange, Phase};
 use crate::progress::PROGRESS_CHANNEL;
 use crate::progress_view::{RunProgress, run_progress};
 use crate::queue::ChunkQueue;
@@ -141,6 +141,7 @@ const RELEASE: &str = include_str!("hold/release.sql");
 /// is not due, or holds the run).
 pub(crate) async fn decide_when_staged(
     tx: &mut PgConnection,
+    legacy: &PgPool,
     run_id: Uuid,
 ) -> Result<Vec<i64>, EngineError> {
     let row = sqlx::query(
@@ -176,7 +177,27 @@ pub(crate) async fn decide_when_staged(
         min_rows: u64::try_from(min_rows).unwrap_or(0),
     };
     let names: Vec<String> = row.try_get("entities").lms()?;
-    let preview = compute(tx, run_id, &names, threshold).await?;
+    let mut entities = Vec::with_capacity(names.len());
+    for name in &names {
+        let entity: LegacyEntity = name
+            .parse()
+            .map_err(|error: UnknownEntity| EngineError::Invariant(error.to_string()))?;
+        entities.push(entity);
+    }
+    // The preview reads every table's staging: what a crash emptied since
+    // its stage chunks ran is staged again first, from legacy as it is now
+    // (the resolve has not read it yet), and the preview then fixes that
+    // snapshot. Those tables' shares, counted before the crash, are not
+    // summed: they are counted again over the snapshot.
+    let mut restaged = Vec::new();
+    for &entity in &entities {
+        let rows =
+            bulk::ensure_staged(tx, legacy, run_id, entity, IdRange::ALL, Phase::Resolve).await?;
+        if rows > 0 {
+            restaged.push(entity);
+        }
+    }
+    let preview = compute(tx, run_id, &entities, &restaged, threshold).await?;
     let stored = serde_json::to_value(&preview)
         .map_err(|error| EngineError::Invariant(error.to_string()))?;
     if preview.holds() {
@@ -202,18 +223,17 @@ pub(crate) async fn decide_when_staged(
     open_gate(tx, run_id).await
 }
 
-/// Counts every table's preview from its staged snapshot and the ledger.
+/// Counts every table's preview from its staged snapshot and the ledger;
+/// the shares of the `restaged` tables are counted again.
 async fn compute(
     tx: &mut PgConnection,
     run_id: Uuid,
-    names: &[String],
+    entities: &[LegacyEntity],
+    restaged: &[LegacyEntity],
     threshold: HoldThreshold,
 ) -> Result<HoldPreview, EngineError> {
-    let mut tables = Vec::with_capacity(names.len());
-    for name in names {
-        let entity: LegacyEntity = name
-            .parse()
-            .map_err(|error: UnknownEntity| EngineError::Invariant(error.to_string()))?;
+    let mut tables = Vec::with_capacity(entities.len());
+    for &entity in entities {
         let load_path: Option<LoadPath> = sqlx::query_scalar(
             "SELECT load_path FROM migration.run_steps \
              WHERE run_id = $1 AND entity = $2 AND phase = 'apply'",
@@ -232,7 +252,12 @@ async fn compute(
             // recorded changes over every id. The legacy rows are what this
             // run's stage chunks read (together they cover every id): the
             // mirror's count without its scan.
-            let counts = match stage_shares::summed(tx, run_id, entity).await? {
+            let summed = if restaged.contains(&entity) {
+                None
+            } else {
+                stage_shares::summed(tx, run_id, entity).await?
+            };
+            let counts = match summed {
                 Some(summed) => summed,
                 None => stage_shares::count(tx, entity, IdRange::ALL).await?,
             };

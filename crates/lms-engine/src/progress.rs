@@ -3,7 +3,7 @@
 //! at any point leaves nothing half-advanced.
 
 use serde_json::Value;
-use sqlx::{PgConnection, Row};
+use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
 use crate::error::{DatabaseContext, EngineError};
@@ -29,9 +29,11 @@ pub struct Advance {
 pub const PROGRESS_CHANNEL: &str = "migration_progress";
 
 /// Marks the chunk done and advances its step, the steps waiting for it,
-/// and the run.
+/// and the run. `legacy` serves the hold gate, which stages again what a
+/// crash emptied before it counts its preview.
 pub async fn complete_chunk(
     tx: &mut PgConnection,
+    legacy: &PgPool,
     run_id: Uuid,
     chunk_id: i64,
     step_id: i64,
@@ -82,7 +84,7 @@ pub async fn complete_chunk(
             advance.finished = Some(status);
             advance.run_ended_first = true;
         }
-        _ if done >= total => advance = complete_step(tx, run_id, step_id).await?,
+        _ if done >= total => advance = complete_step(tx, legacy, run_id, step_id).await?,
         _ => {}
     }
     sqlx::query("SELECT pg_notify($1, $2)")
@@ -96,6 +98,7 @@ pub async fn complete_chunk(
 
 async fn complete_step(
     tx: &mut PgConnection,
+    legacy: &PgPool,
     run_id: Uuid,
     step_id: i64,
 ) -> Result<Advance, EngineError> {
@@ -158,7 +161,7 @@ async fn complete_step(
     // The run's last stage step lets a gated run's hold gate decide.
     advance
         .queued
-        .extend(crate::hold::decide_when_staged(tx, run_id).await?);
+        .extend(crate::hold::decide_when_staged(tx, legacy, run_id).await?);
     let remaining: i64 = sqlx::query(
         "SELECT count(*) FROM migration.run_steps WHERE run_id = $1 AND state <> 'done'",
     )
@@ -258,7 +261,7 @@ async fn finish_run(tx: &mut PgConnection, run_id: Uuid) -> Result<RunStatus, En
 /// worker ran it meanwhile (this waits for one still running it), or its
 /// run was cancelled.
 pub async fn fail_chunk(
-    lms: &sqlx::PgPool,
+    lms: &PgPool,
     run_id: Uuid,
     chunk_id: i64,
     error: &str,

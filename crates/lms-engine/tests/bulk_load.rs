@@ -605,3 +605,34 @@ async fn a_chunk_running_when_its_run_failed_gives_the_tables_back_when_it_settl
     );
     fixture.close().await
 }
+
+/// A dry run's resolve predicts a table's references from the staging of
+/// the tables it references: staging a crash emptied there is staged again
+/// first, as the table's own is.
+#[tokio::test]
+async fn a_dry_run_whose_references_lost_their_staging_predicts_as_a_clean_one()
+-> anyhow::Result<()> {
+    let fixture = Fixture::seeded("bulklostdry", Scale::Small, 91).await?;
+    let clean = Fixture::seeded("bulklostdryclean", Scale::Small, 91).await?;
+    let dry_run = RunOptions {
+        kind: lms_engine::RunKind::DryRun,
+        ..OPTIONS
+    };
+    let expected = clean.migrate_with(dry_run.clone()).await?;
+    let planned = plan_run(fixture.lms(), fixture.legacy(), &dry_run).await?;
+    run_until(&fixture.engine, planned.run_id, |entity, phase| {
+        entity == "journal" && phase == "resolve"
+    })
+    .await?;
+    // The students, subjects, groups and teachers the journal references
+    // are staged and resolved; a crash empties their staging.
+    fixture.crash_empties_unlogged_tables().await?;
+
+    run_until(&fixture.engine, planned.run_id, |_, _| false).await?;
+
+    let report = fixture.report(planned.run_id).await?;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    assert_eq!(entity(&report, "journal"), entity(&expected, "journal"));
+    clean.close().await?;
+    fixture.close().await
+}

@@ -12,9 +12,9 @@ use lms_engine::{
     CoverageReport, EngineError, HoldThreshold, RunKind, RunOptions, RunStatus, TablePreview,
     plan_run,
 };
-use support::Fixture;
 use support::fingerprint::{fingerprint, write_marks};
 use support::school::{lms_value, migrated_school};
+use support::{Fixture, run_until};
 use uuid::Uuid;
 
 /// Holds past one changed row in a table (the school's tables are tiny).
@@ -357,5 +357,62 @@ async fn an_approval_never_stages_legacy_again_where_the_mirror_was_lost() -> an
         Some("dropped"),
         "not what the preview counted"
     );
+    fixture.close().await
+}
+
+/// Plans a held run, lets a crash empty staging once its first journal
+/// stage chunk is next, and runs it to its end; returns its report.
+async fn held_after_a_crash_before_the_gate(fixture: &Fixture) -> anyhow::Result<CoverageReport> {
+    let planned = plan_run(fixture.lms(), fixture.legacy(), &held_at(ONE_ROW)).await?;
+    run_until(&fixture.engine, planned.run_id, |entity, phase| {
+        entity == "journal" && phase == "stage"
+    })
+    .await?;
+    fixture.crash_empties_unlogged_tables().await?;
+    run_until(&fixture.engine, planned.run_id, |_, _| false).await?;
+    fixture.report(planned.run_id).await
+}
+
+/// Asserts the preview of `FOUR_JOURNAL_CHANGES`: the journal's four, no
+/// other table's.
+fn assert_four_journal_changes(report: &CoverageReport) {
+    assert_eq!(report.status, RunStatus::Held, "{:?}", report.error);
+    assert_eq!(journal_counts(report), (4, 1, 2, 1));
+    let others = report.hold.iter().flat_map(|preview| &preview.tables);
+    for other in others.filter(|table| table.entity != LegacyEntity::Journal) {
+        assert_eq!(other.changes(), 0, "{other:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_preview_counts_the_same_when_a_crash_empties_staging_before_the_gate()
+-> anyhow::Result<()> {
+    // Out of step (after a dry run), the preview compares every staged row
+    // with the ledger: staging a crash emptied after its table was staged
+    // would count every row of it as deleted.
+    let fixture = migrated_school("holdgatecrash").await?;
+    fixture.legacy_sql(FOUR_JOURNAL_CHANGES).await?;
+    let dry_run = RunOptions {
+        kind: RunKind::DryRun,
+        ..unheld()
+    };
+    run(&fixture, &dry_run).await?;
+
+    let report = held_after_a_crash_before_the_gate(&fixture).await?;
+
+    assert_four_journal_changes(&report);
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_preview_in_step_counts_the_same_over_staging_a_crash_emptied() -> anyhow::Result<()> {
+    // In step, the stage chunks' shares are summed; a table staged again at
+    // the gate has its changes counted again over the new snapshot.
+    let fixture = migrated_school("holdgatecrashstep").await?;
+    fixture.legacy_sql(FOUR_JOURNAL_CHANGES).await?;
+
+    let report = held_after_a_crash_before_the_gate(&fixture).await?;
+
+    assert_four_journal_changes(&report);
     fixture.close().await
 }

@@ -91,8 +91,15 @@ async fn complete_phases(
             advance.queued.retain(|&queued| queued != chunk.id);
             claim_without_queue(tx, &chunk, &ctx.worker_name).await?;
             let stats = do_work(ctx, tx, &chunk).await?;
-            let next =
-                progress::complete_chunk(tx, chunk.run_id, chunk.id, chunk.step_id, &stats).await?;
+            let next = progress::complete_chunk(
+                tx,
+                &ctx.legacy,
+                chunk.run_id,
+                chunk.id,
+                chunk.step_id,
+                &stats,
+            )
+            .await?;
             advance.queued.extend(next.queued);
             advance.finished = next.finished.or(advance.finished);
         }

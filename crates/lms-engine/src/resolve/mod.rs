@@ -18,6 +18,7 @@ mod results;
 pub mod scope;
 mod users;
 
+pub use outcomes::predicted_references;
 pub use users::resolve as resolve_logins;
 
 use lms_domain::LegacyEntity;

@@ -9,6 +9,7 @@
 //! resolve rules need: equal stand-ins mean the same target row.
 
 use lms_domain::LegacyEntity;
+use lms_domain::entity::UnknownEntity;
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 use uuid::Uuid;
 
@@ -21,9 +22,43 @@ pub const LEDGER: &str = "migration.ledger";
 /// The relation a dry run's rules read instead of the ledger.
 const PREDICTED: &str = "pg_temp.reference_outcomes";
 
+/// The tables `entity` references whose outcomes a dry run predicts from
+/// their staging and resolutions: those the run covers. A real run reads
+/// the ledger for every reference, and so none.
+pub async fn predicted_references(
+    tx: &mut PgConnection,
+    run_id: Uuid,
+    entity: LegacyEntity,
+    dry_run: bool,
+) -> Result<Vec<LegacyEntity>, EngineError> {
+    if !dry_run || entity.depends_on().is_empty() {
+        return Ok(Vec::new());
+    }
+    let covered: Vec<String> = sqlx::query("SELECT entities FROM migration.runs WHERE id = $1")
+        .bind(run_id)
+        .fetch_one(&mut *tx)
+        .await
+        .lms()?
+        .try_get("entities")
+        .lms()?;
+    let mut predicted = Vec::new();
+    for name in &covered {
+        let table: LegacyEntity = name
+            .parse()
+            .map_err(|error: UnknownEntity| EngineError::Invariant(error.to_string()))?;
+        if entity.depends_on().contains(&table) {
+            predicted.push(table);
+        }
+    }
+    Ok(predicted)
+}
+
 /// Returns the relation with the columns the rules read (`entity`,
 /// `legacy_id`, `outcome`, `target_id`, `source_deleted_at`) for the tables
 /// `entity` references.
+///
+/// A dry run reads the staging of [`predicted_references`]: its chunk
+/// makes sure first that no crash emptied it (`chunk.rs`).
 pub async fn reference_outcomes(
     tx: &mut PgConnection,
     run_id: Uuid,
@@ -33,18 +68,12 @@ pub async fn reference_outcomes(
     if !dry_run || entity.depends_on().is_empty() {
         return Ok(LEDGER);
     }
-    let covered: Vec<String> = sqlx::query("SELECT entities FROM migration.runs WHERE id = $1")
-        .bind(run_id)
-        .fetch_one(&mut *tx)
-        .await
-        .lms()?
-        .try_get(0)
-        .lms()?;
+    let predicted = predicted_references(tx, run_id, entity, dry_run).await?;
     let mut parts = Vec::new();
     let mut from_ledger = Vec::new();
     for referenced in entity.depends_on() {
         let name = referenced.as_str();
-        if covered.iter().any(|covered| covered == name) {
+        if predicted.contains(referenced) {
             parts.push(format!(
                 "SELECT '{name}'::text AS entity, s.legacy_id, coalesce(r.outcome, 'migrated') AS outcome, \
                         CASE WHEN r.outcome IS NULL THEN s.legacy_id \
