@@ -96,11 +96,29 @@ impl Outage {
         }
     }
 
-    /// The domain error for this outage on `database`; `cause` (the
-    /// driver's text) is logged, never returned.
+    /// Whether the database answered: then it is busy, not down, and the
+    /// failover pool has nothing to probe.
+    fn database_answered(self) -> bool {
+        match self {
+            Outage::Contention | Outage::StatementTimeout => true,
+            Outage::NotAnswering
+            | Outage::NoFreeConnection
+            | Outage::Restarting
+            | Outage::TooManyConnections
+            | Outage::ReadOnly => false,
+        }
+    }
+
+    /// The domain error for this outage on `database`: `Busy` where the
+    /// database answered, else `Unavailable`. `cause` (the driver's text)
+    /// is logged, never returned.
     pub(crate) fn error(self, database: Database, cause: &dyn Display) -> DomainError {
         tracing::debug!(database = database.noun(), outage = ?self, %cause, "database request failed");
-        DomainError::Unavailable(self.message(database))
+        if self.database_answered() {
+            DomainError::Busy(self.message(database))
+        } else {
+            DomainError::Unavailable(self.message(database))
+        }
     }
 }
 
@@ -136,6 +154,21 @@ mod tests {
             message,
             "the legacy database is not answering; retry shortly"
         );
+    }
+
+    #[test]
+    fn a_database_that_answered_is_busy_not_down() {
+        for code in ["40001", "40P01", "55P03", "57014"] {
+            let error = Outage::of_sqlstate(code).error(Database::Lms, &code);
+            assert!(matches!(error, DomainError::Busy(_)), "{code}: {error:?}");
+        }
+        for code in ["53300", "57P01", "25006", "08006"] {
+            let error = Outage::of_sqlstate(code).error(Database::Lms, &code);
+            assert!(
+                matches!(error, DomainError::Unavailable(_)),
+                "{code}: {error:?}"
+            );
+        }
     }
 
     #[test]

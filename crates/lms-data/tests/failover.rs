@@ -187,6 +187,59 @@ async fn a_write_on_a_silent_primary_ends_unavailable_and_says_its_outcome_is_un
     env.finish(sources).await
 }
 
+/// Settings whose statements stop after 200 ms (before a slow request is
+/// probed), and a session of the test's own holding `table` locked.
+async fn behind_a_lock(
+    env: &Env,
+    table: &str,
+) -> anyhow::Result<(Settings, sqlx::Transaction<'static, sqlx::Postgres>)> {
+    let mut settings = env.settings();
+    settings.grpc.statement_timeout = Duration::from_millis(200);
+    let owner = lms_pg::connect(env.test_db.url(), &PoolConfig::small("failover-test")).await?;
+    let mut lock = owner.begin().await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
+    )))
+    .execute(&mut *lock)
+    .await?;
+    Ok((settings, lock))
+}
+
+#[tokio::test]
+async fn a_write_stopped_by_a_lock_is_busy_and_probes_nothing() -> anyhow::Result<()> {
+    let env = Env::new("busywrite").await?;
+    let (settings, lock) = behind_a_lock(&env, "students").await?;
+    let sources = DataSources::connect(&settings, "failover-test").await?;
+    let repo = Repository::with_sources(sources.clone());
+    let probes_before = primary_probes(&sources);
+
+    let outcome = repo.delete_student(StudentId(1)).await;
+
+    lock.rollback().await?;
+    assert_eq!(primary_probes(&sources) - probes_before, 0);
+    assert!(matches!(outcome, Err(DomainError::Busy(_))), "{outcome:?}");
+    assert!(sources.primary_is_up());
+    env.finish(sources).await
+}
+
+#[tokio::test]
+async fn a_read_stopped_by_a_lock_stays_on_the_primary_and_probes_nothing() -> anyhow::Result<()> {
+    let env = Env::new("busyread").await?;
+    let (mut settings, lock) = behind_a_lock(&env, "organizations").await?;
+    settings.database.standbys = vec![env.direct_standby()];
+    let sources = DataSources::connect(&settings, "failover-test").await?;
+    let repo = Repository::with_sources(sources.clone());
+    let probes_before = primary_probes(&sources);
+
+    let outcome = repo.get_organization(OrganizationId(1)).await;
+
+    lock.rollback().await?;
+    assert_eq!(primary_probes(&sources) - probes_before, 0);
+    assert!(matches!(outcome, Err(DomainError::Busy(_))), "{outcome:?}");
+    assert!(sources.primary_is_up());
+    env.finish(sources).await
+}
+
 #[tokio::test]
 async fn a_restored_primary_is_taken_back_by_the_next_probe() -> anyhow::Result<()> {
     let env = Env::new("silentback").await?;

@@ -39,6 +39,11 @@ pub enum DomainError {
     /// A dependency (the database) cannot be reached; try again later.
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),
+    /// The database answered, but cannot do this now: a concurrent change
+    /// of the same rows, a statement stopped at its timeout, a table being
+    /// loaded in bulk. Try again later; the database is not down.
+    #[error("temporarily unavailable: {0}")]
+    Busy(String),
     /// Degraded mode cannot tell whether the resource exists, or cannot
     /// serve it: the LMS databases are down, and the legacy database read
     /// in their place has only the rows a migration run wrote, as legacy

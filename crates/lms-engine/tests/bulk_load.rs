@@ -202,11 +202,11 @@ async fn writes_to_a_table_being_loaded_in_bulk_are_refused_with_the_reason() ->
         .await;
 
     match refused {
-        Err(DomainError::Unavailable(message)) => {
+        Err(DomainError::Busy(message)) => {
             assert!(message.contains("being loaded in bulk"), "{message}");
             assert!(message.contains(&planned.run_id.to_string()), "{message}");
         }
-        other => panic!("expected UNAVAILABLE, got {other:?}"),
+        other => panic!("expected Busy (UNAVAILABLE), got {other:?}"),
     }
     db.pool().close().await;
     fixture.close().await
@@ -234,8 +234,8 @@ async fn deletes_from_a_table_a_bulk_load_references_are_refused_until_its_keys_
         .delete_student(StudentId(enrolled))
         .await;
 
-    let Err(DomainError::Unavailable(message)) = refused else {
-        anyhow::bail!("expected UNAVAILABLE, got {refused:?}");
+    let Err(DomainError::Busy(message)) = refused else {
+        anyhow::bail!("expected Busy (UNAVAILABLE), got {refused:?}");
     };
     assert!(
         message.contains("rows of students are referenced by")

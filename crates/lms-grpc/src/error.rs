@@ -160,6 +160,7 @@ impl ApiError {
             ApiError::Domain(DomainError::AlreadyExists { .. }) => "RESOURCE_ALREADY_EXISTS",
             ApiError::Domain(DomainError::FailedPrecondition(_)) => "PRECONDITION_NOT_MET",
             ApiError::Domain(DomainError::Unavailable(_)) => "DATABASE_UNAVAILABLE",
+            ApiError::Domain(DomainError::Busy(_)) => "DATABASE_BUSY",
             ApiError::Domain(DomainError::NotKnownToLegacy { .. }) => "NOT_KNOWN_TO_LEGACY",
             ApiError::Domain(DomainError::Internal(_)) => "INTERNAL_ERROR",
             ApiError::Unauthenticated(_) => "TOKEN_MISSING_OR_INVALID",
@@ -228,7 +229,7 @@ impl From<ApiError> for Status {
             ApiError::Domain(DomainError::FailedPrecondition(message)) => {
                 (Code::FailedPrecondition, bounded(&message))
             }
-            ApiError::Domain(DomainError::Unavailable(message)) => {
+            ApiError::Domain(DomainError::Unavailable(message) | DomainError::Busy(message)) => {
                 (Code::Unavailable, bounded(&message))
             }
             // Retryable: the answer is known once the LMS is back.

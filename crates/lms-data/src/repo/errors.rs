@@ -83,12 +83,13 @@ fn from_postgres(target: Target, pg: &PgDatabaseError) -> DomainError {
         )),
         "23514" => check_violation(table, constraint),
         // The table is being loaded in bulk by a migration run (the trigger
-        // migration.refuse_writes_during_bulk_load says which and since when).
-        "LM001" => DomainError::Unavailable(pg.message().to_owned()),
+        // migration.refuse_writes_during_bulk_load says which and since when):
+        // the primary answered, so it is busy, not down.
+        "LM001" => DomainError::Busy(pg.message().to_owned()),
         // Transient: among them 25006, the primary's address now leading to
-        // a read-only server (the write router probes the primary on any
-        // Unavailable), and 57014, grpc.statement_timeout stopping the
-        // statement.
+        // a read-only server (Unavailable: the write router probes the
+        // primary), and 57014, grpc.statement_timeout stopping the
+        // statement (Busy, as contention is: the server answered).
         _ if lms_pg::classify_sqlstate(code) == FailureClass::Transient => {
             Outage::of_sqlstate(code).error(outage::Database::Lms, &pg.message())
         }

@@ -81,6 +81,8 @@ impl Repository {
                 }
             };
             attempts += 1;
+            // Only a database that may be gone is probed: one that answered
+            // `Busy` (contention, a statement timeout, a bulk load) is up.
             if matches!(result, Err(DomainError::Unavailable(_)))
                 && attempts < self.sources.endpoint_count()
                 && self.sources.report_failure(endpoint).await

@@ -33,7 +33,7 @@ async fn a_read_past_the_statement_timeout_is_unavailable_and_says_so() -> anyho
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
     assert_eq!(
         error_info(&status).map(|(reason, _)| reason).as_deref(),
-        Some("DATABASE_UNAVAILABLE")
+        Some("DATABASE_BUSY")
     );
     assert!(
         status.message().contains("grpc.statement_timeout"),
