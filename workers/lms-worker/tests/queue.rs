@@ -181,36 +181,42 @@ async fn a_worker_takes_chunks_in_the_order_they_were_queued() -> anyhow::Result
     fixture.close().await
 }
 
-/// Waits until a journal apply chunk is half-way: claimed, and its
-/// transaction has written rows but not committed.
-async fn wait_for_chunk_in_flight(
+/// Polls `query` (one bound parameter, `$1`: the run) until it returns a
+/// chunk id, for at most `limit`.
+async fn wait_for_chunk(
     lms: &PgPool,
-    database: &str,
+    query: &'static str,
+    run_id: Uuid,
     limit: Duration,
+    what: &str,
 ) -> anyhow::Result<i64> {
     let deadline = Instant::now() + limit;
     loop {
-        let row = sqlx::query(
-            "SELECT c.id FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
-             WHERE s.entity = 'journal' AND s.phase = 'apply' AND c.state = 'queued' AND c.attempts = 1 \
-               AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = $1 \
-                           AND a.application_name = 'lms-engine' AND a.backend_xid IS NOT NULL \
-                           AND a.query LIKE '%apply_rows%') \
-             ORDER BY c.id LIMIT 1",
-        )
-        .bind(database)
-        .fetch_optional(lms)
-        .await?;
-        if let Some(row) = row {
-            return Ok(row.get(0));
+        if let Some(chunk) = sqlx::query_scalar(query)
+            .bind(run_id)
+            .fetch_optional(lms)
+            .await?
+        {
+            return Ok(chunk);
         }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "no journal chunk was seen in flight"
-        );
+        anyhow::ensure!(Instant::now() < deadline, "no {what} within {limit:?}");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// The journal's resolve, done.
+const JOURNAL_RESOLVED: &str = "SELECT c.id FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
+     WHERE c.run_id = $1 AND s.entity = 'journal' AND s.phase = 'resolve' AND c.state = 'done' \
+     ORDER BY c.id LIMIT 1";
+
+/// A journal apply chunk claimed once, whose transaction waits for a lock
+/// in its bulk statement: half-way, and unable to commit.
+const JOURNAL_APPLY_WAITING: &str = "SELECT c.id FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
+     WHERE c.run_id = $1 AND s.entity = 'journal' AND s.phase = 'apply' AND c.state = 'queued' AND c.attempts = 1 \
+       AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = current_database() \
+                   AND a.application_name = 'lms-engine' AND a.wait_event_type = 'Lock' \
+                   AND a.query LIKE '%apply_rows%') \
+     ORDER BY c.id LIMIT 1";
 
 #[tokio::test]
 async fn a_worker_killed_mid_chunk_loses_and_duplicates_nothing() -> anyhow::Result<()> {
@@ -221,11 +227,23 @@ async fn a_worker_killed_mid_chunk_loses_and_duplicates_nothing() -> anyhow::Res
     let mut first = spawn_worker(&disturbed, &redis_url)?;
     let queue = connect_queue(&disturbed.settings).await?;
     let planned = start_run(disturbed.lms(), disturbed.legacy(), &queue, &options(8_000)).await?;
-    let database = disturbed.settings.database.url.database_name();
-    let victim =
-        wait_for_chunk_in_flight(disturbed.lms(), &database, Duration::from_secs(120)).await?;
+    // Once the journal is resolved (its resolve also writes the
+    // enrollments, flagging rows legacy deleted), the enrollments, which
+    // the journal's apply chunks write, are locked against writes: the apply
+    // chunks then wait in their bulk statement, uncommitted, for as long as
+    // the test holds the lock (behind the lock's request, any chunk that
+    // already holds the table ends first), and are surely cut short.
+    let limit = Duration::from_secs(120);
+    let (lms, run_id) = (disturbed.lms(), planned.run_id);
+    wait_for_chunk(lms, JOURNAL_RESOLVED, run_id, limit, "journal resolve").await?;
+    let mut lock = lms.begin().await?;
+    sqlx::raw_sql("LOCK TABLE course_enrollments IN SHARE MODE")
+        .execute(&mut *lock)
+        .await?;
+    let victim = wait_for_chunk(lms, JOURNAL_APPLY_WAITING, run_id, limit, "waiting apply").await?;
     first.start_kill()?; // SIGKILL
     first.wait().await?;
+    lock.rollback().await?;
     let mut second = spawn_worker(&disturbed, &redis_url)?;
     let status = wait_for_run(disturbed.lms(), planned.run_id, Duration::from_secs(240)).await?;
     assert_eq!(status, RunStatus::Succeeded);
