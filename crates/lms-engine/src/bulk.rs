@@ -424,6 +424,18 @@ pub async fn ensure_staged(
     if staged_rows(tx, &stage, range).await? == expected_total {
         return Ok(0);
     }
+    // Steps that read the same staging may find it short at once (a dry
+    // run's resolves sharing a referenced table, users' apply chunks): one
+    // stages again, and the others, waiting for it to commit, then count
+    // what it staged, each range again below.
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('migration.ensure_staged:' || $1 || ':' || $2, 0))",
+    )
+    .bind(run_id.to_string())
+    .bind(entity.as_str())
+    .execute(&mut *tx)
+    .await
+    .lms()?;
     let mut restaged = 0;
     for chunk in &chunks {
         let staged_range = IdRange {
@@ -511,7 +523,10 @@ pub async fn recorded_stage_rows(
 /// Whether no crash emptied the unlogged tables since the run was planned.
 /// (A run planned before the witness existed has no row: its staging is
 /// counted.)
-async fn staging_witnessed(tx: &mut PgConnection, run_id: Uuid) -> Result<bool, EngineError> {
+pub(crate) async fn staging_witnessed(
+    tx: &mut PgConnection,
+    run_id: Uuid,
+) -> Result<bool, EngineError> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM migration.staging_witness WHERE run_id = $1)")
         .bind(run_id)
         .fetch_one(&mut *tx)

@@ -187,17 +187,20 @@ pub(crate) async fn decide_when_staged(
     // The preview reads every table's staging: what a crash emptied since
     // its stage chunks ran is staged again first, from legacy as it is now
     // (the resolve has not read it yet), and the preview then fixes that
-    // snapshot. Those tables' shares, counted before the crash, are not
-    // summed: they are counted again over the snapshot.
-    let mut restaged = Vec::new();
-    for &entity in &entities {
-        let rows =
+    // snapshot. The shares the stage chunks counted before the crash may
+    // not describe it (legacy may have changed, deleted a whole range even,
+    // staging nothing again): after a crash every share is counted again.
+    // This runs under the run's row lock, as the whole gate does: a cancel
+    // meanwhile waits for it.
+    let shares = if bulk::staging_witnessed(tx, run_id).await? {
+        Shares::Summed
+    } else {
+        for &entity in &entities {
             bulk::ensure_staged(tx, legacy, run_id, entity, IdRange::ALL, Phase::Resolve).await?;
-        if rows > 0 {
-            restaged.push(entity);
         }
-    }
-    let preview = compute(tx, run_id, &entities, &restaged, threshold).await?;
+        Shares::CountedAgain
+    };
+    let preview = compute(tx, run_id, &entities, shares, threshold).await?;
     let stored = serde_json::to_value(&preview)
         .map_err(|error| EngineError::Invariant(error.to_string()))?;
     if preview.holds() {
@@ -223,13 +226,21 @@ pub(crate) async fn decide_when_staged(
     open_gate(tx, run_id).await
 }
 
-/// Counts every table's preview from its staged snapshot and the ledger;
-/// the shares of the `restaged` tables are counted again.
+/// How the gate takes an in-step table's counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shares {
+    /// Added up from what its stage chunks counted, where they all did.
+    Summed,
+    /// Counted again over the whole table (staging was lost since).
+    CountedAgain,
+}
+
+/// Counts every table's preview from its staged snapshot and the ledger.
 async fn compute(
     tx: &mut PgConnection,
     run_id: Uuid,
     entities: &[LegacyEntity],
-    restaged: &[LegacyEntity],
+    shares: Shares,
     threshold: HoldThreshold,
 ) -> Result<HoldPreview, EngineError> {
     let mut tables = Vec::with_capacity(entities.len());
@@ -252,10 +263,9 @@ async fn compute(
             // recorded changes over every id. The legacy rows are what this
             // run's stage chunks read (together they cover every id): the
             // mirror's count without its scan.
-            let summed = if restaged.contains(&entity) {
-                None
-            } else {
-                stage_shares::summed(tx, run_id, entity).await?
+            let summed = match shares {
+                Shares::Summed => stage_shares::summed(tx, run_id, entity).await?,
+                Shares::CountedAgain => None,
             };
             let counts = match summed {
                 Some(summed) => summed,

@@ -30,7 +30,8 @@ pub const PROGRESS_CHANNEL: &str = "migration_progress";
 
 /// Marks the chunk done and advances its step, the steps waiting for it,
 /// and the run. `legacy` serves the hold gate, which stages again what a
-/// crash emptied before it counts its preview.
+/// crash emptied before it counts its preview: it COPYs into `tx`, which
+/// must be a [`lms_pg::CopyConnection`] where it is pooled.
 pub async fn complete_chunk(
     tx: &mut PgConnection,
     legacy: &PgPool,

@@ -636,3 +636,48 @@ async fn a_dry_run_whose_references_lost_their_staging_predicts_as_a_clean_one()
     clean.close().await?;
     fixture.close().await
 }
+
+#[tokio::test]
+async fn two_steps_that_find_the_same_staging_lost_stage_it_again_once() -> anyhow::Result<()> {
+    use lms_engine::bulk::ensure_staged;
+    use lms_engine::plan::{IdRange, Phase};
+    let fixture = Fixture::seeded("bulklosttwice", Scale::Small, 92).await?;
+    let planned = plan_run(fixture.lms(), fixture.legacy(), &OPTIONS).await?;
+    run_until(&fixture.engine, planned.run_id, |entity, phase| {
+        entity == "journal" && phase == "apply"
+    })
+    .await?;
+    fixture.crash_empties_unlogged_tables().await?;
+    let (lms, legacy, run_id) = (
+        fixture.lms().clone(),
+        fixture.legacy().clone(),
+        planned.run_id,
+    );
+    let ensure = |mut tx: sqlx::Transaction<'static, sqlx::Postgres>| {
+        let legacy = legacy.clone();
+        async move {
+            let restaged = ensure_staged(
+                &mut tx,
+                &legacy,
+                run_id,
+                LegacyEntity::Journal,
+                IdRange::ALL,
+                Phase::Apply,
+            )
+            .await?;
+            anyhow::Ok((restaged, tx))
+        }
+    };
+
+    let (first, first_tx) = ensure(lms.begin().await?).await?;
+    let second = tokio::spawn(ensure(lms.begin().await?));
+    let waited = support::waits_on_a_lock(&lms, &second).await?;
+    first_tx.commit().await?;
+    let (second, second_tx) = second.await??;
+    second_tx.commit().await?;
+
+    assert!(waited, "the second check waited for the first");
+    assert!(first > 0, "the first check staged the journal again");
+    assert_eq!(second, 0, "the second found it staged");
+    fixture.close().await
+}

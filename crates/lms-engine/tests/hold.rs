@@ -361,14 +361,21 @@ async fn an_approval_never_stages_legacy_again_where_the_mirror_was_lost() -> an
 }
 
 /// Plans a held run, lets a crash empty staging once its first journal
-/// stage chunk is next, and runs it to its end; returns its report.
-async fn held_after_a_crash_before_the_gate(fixture: &Fixture) -> anyhow::Result<CoverageReport> {
+/// stage chunk is next, runs `legacy_edit` (if any) on legacy, and runs the
+/// run to its end; returns its report.
+async fn held_after_a_crash_before_the_gate(
+    fixture: &Fixture,
+    legacy_edit: Option<&str>,
+) -> anyhow::Result<CoverageReport> {
     let planned = plan_run(fixture.lms(), fixture.legacy(), &held_at(ONE_ROW)).await?;
     run_until(&fixture.engine, planned.run_id, |entity, phase| {
         entity == "journal" && phase == "stage"
     })
     .await?;
     fixture.crash_empties_unlogged_tables().await?;
+    if let Some(edit) = legacy_edit {
+        fixture.legacy_sql(edit).await?;
+    }
     run_until(&fixture.engine, planned.run_id, |_, _| false).await?;
     fixture.report(planned.run_id).await
 }
@@ -398,21 +405,30 @@ async fn a_preview_counts_the_same_when_a_crash_empties_staging_before_the_gate(
     };
     run(&fixture, &dry_run).await?;
 
-    let report = held_after_a_crash_before_the_gate(&fixture).await?;
+    let report = held_after_a_crash_before_the_gate(&fixture, None).await?;
 
     assert_four_journal_changes(&report);
     fixture.close().await
 }
 
 #[tokio::test]
-async fn a_preview_in_step_counts_the_same_over_staging_a_crash_emptied() -> anyhow::Result<()> {
-    // In step, the stage chunks' shares are summed; a table staged again at
-    // the gate has its changes counted again over the new snapshot.
-    let fixture = migrated_school("holdgatecrashstep").await?;
+async fn a_preview_counts_what_legacy_deleted_after_staging_a_crash_emptied() -> anyhow::Result<()>
+{
+    // In step, the stage chunks' shares are summed. The teachers were
+    // staged, counted unchanged, and then lost in a crash; legacy deleted
+    // its only teacher meanwhile, so staging again writes nothing: the
+    // preview must count the deletion all the same.
+    let fixture = migrated_school("holdgatecrashgone").await?;
     fixture.legacy_sql(FOUR_JOURNAL_CHANGES).await?;
 
-    let report = held_after_a_crash_before_the_gate(&fixture).await?;
+    let report = held_after_a_crash_before_the_gate(&fixture, Some("DELETE FROM teachers")).await?;
 
-    assert_four_journal_changes(&report);
+    assert_eq!(report.status, RunStatus::Held, "{:?}", report.error);
+    let teachers = table(&report, LegacyEntity::Teachers);
+    assert_eq!(
+        (teachers.legacy_rows, teachers.deletes),
+        (0, 1),
+        "{teachers:?}"
+    );
     fixture.close().await
 }
