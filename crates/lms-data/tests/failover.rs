@@ -187,14 +187,15 @@ async fn a_write_on_a_silent_primary_ends_unavailable_and_says_its_outcome_is_un
     env.finish(sources).await
 }
 
-/// Settings whose statements stop after 200 ms (before a slow request is
-/// probed), and a session of the test's own holding `table` locked.
+/// Settings whose statements stop after 200 ms, long before a slow request
+/// is probed, and a session of the test's own holding `table` locked.
 async fn behind_a_lock(
     env: &Env,
     table: &str,
 ) -> anyhow::Result<(Settings, sqlx::Transaction<'static, sqlx::Postgres>)> {
     let mut settings = env.settings();
     settings.grpc.statement_timeout = Duration::from_millis(200);
+    settings.failover.slow_request_probe = Duration::from_secs(10);
     let owner = lms_pg::connect(env.test_db.url(), &PoolConfig::small("failover-test")).await?;
     let mut lock = owner.begin().await?;
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
