@@ -7,6 +7,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use crate::ports::free_port;
 use anyhow::{Context, bail};
 use lms_config::PostgresUrl;
 use tokio::process::Command;
@@ -92,11 +93,6 @@ async fn root_dir(purpose: &str) -> anyhow::Result<PathBuf> {
         anyhow::ensure!(status.success(), "chown of {} failed", dir.display());
     }
     Ok(dir)
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
 }
 
 impl TempCluster {

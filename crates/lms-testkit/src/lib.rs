@@ -6,6 +6,7 @@
 
 pub mod cluster;
 mod database;
+mod ports;
 mod redis_namespace;
 mod scrape;
 mod settings;
@@ -13,7 +14,8 @@ mod silent_link;
 
 pub use cluster::TempCluster;
 pub use database::{TestDatabase, server_url};
+pub use ports::{free_local_address, free_port};
 pub use redis_namespace::{TestRedis, redis_url};
-pub use scrape::{Sample, Scrape, free_local_address};
+pub use scrape::{Sample, Scrape};
 pub use settings::test_settings;
 pub use silent_link::SilentLink;

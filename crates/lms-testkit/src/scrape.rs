@@ -1,16 +1,9 @@
 //! Reading a binary's Prometheus endpoint the way Prometheus does: a plain
 //! `GET /metrics`, parsed into samples a test can look up by name and labels.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 
 use anyhow::Context;
-
-/// A loopback address with a port nobody listens on right now, for a child
-/// process's `metrics.listen` (which must be known before it starts).
-pub fn free_local_address() -> anyhow::Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(listener.local_addr()?)
-}
 
 /// One scrape: every sample line of the text exposition format.
 #[derive(Debug, Clone)]

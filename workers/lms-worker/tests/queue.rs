@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use lms_engine::setup::connect_queue;
 use lms_engine::{ChunkQueue, RunOptions, start_run};
 use lms_legacy::Scale;
+use lms_testkit::free_port;
 use sqlx::{PgPool, Row};
 use support::Fixture;
 use support::fingerprint::fingerprint;
@@ -325,11 +326,6 @@ impl Drop for PrivateRedis {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
 }
 
 #[tokio::test]
