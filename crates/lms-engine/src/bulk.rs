@@ -424,24 +424,38 @@ pub async fn ensure_staged(
     if staged_rows(tx, &stage, range).await? == expected_total {
         return Ok(0);
     }
-    // Steps that read the same staging may find it short at once (a dry
-    // run's resolves sharing a referenced table, users' apply chunks): one
-    // stages again, and the others, waiting for it to commit, then count
-    // what it staged, each range again below.
-    sqlx::query(
-        "SELECT pg_advisory_xact_lock(hashtextextended('migration.ensure_staged:' || $1 || ':' || $2, 0))",
-    )
-    .bind(run_id.to_string())
-    .bind(entity.as_str())
-    .execute(&mut *tx)
-    .await
-    .lms()?;
     let mut restaged = 0;
     for chunk in &chunks {
+        let id: i64 = chunk.try_get("id").lms()?;
         let staged_range = IdRange {
             first: chunk.try_get("first_legacy_id").lms()?,
             last: chunk.try_get("last_legacy_id").lms()?,
         };
+        if staged_rows(tx, &stage, staged_range).await? == chunk.try_get::<i64, _>("rows").lms()? {
+            continue;
+        }
+        // Steps that read the same range may find it short at once (a dry
+        // run's resolves sharing a referenced table, users' apply chunks,
+        // each over every range): one stages it again, and the others,
+        // waiting for it to commit, find it staged. Ranges are taken in
+        // stage chunk order, and steps over other ranges never wait.
+        sqlx::query(
+            "SELECT pg_advisory_xact_lock(hashtextextended('migration.ensure_staged:' || $1, 0))",
+        )
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .lms()?;
+        // The stage chunk as it stands now: a step before may have staged
+        // it again, from legacy as it was then.
+        let chunk = sqlx::query(
+            "SELECT coalesce((stats->>'rows')::bigint, 0) AS rows, stats->>'fingerprint' AS fingerprint \
+             FROM migration.chunks WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .lms()?;
         let expected: i64 = chunk.try_get("rows").lms()?;
         let present = staged_rows(tx, &stage, staged_range).await?;
         if present == expected {
@@ -453,7 +467,7 @@ pub async fn ensure_staged(
         if reader == Phase::Resolve {
             // The resolve sees these rows: they are the stage chunk's now.
             sqlx::query(include_str!("bulk/restaged_chunk.sql"))
-                .bind(chunk.try_get::<i64, _>("id").lms()?)
+                .bind(id)
                 .bind(i64::try_from(staged.rows).unwrap_or(i64::MAX))
                 .bind(String::from(staged.fingerprint))
                 .execute(&mut *tx)

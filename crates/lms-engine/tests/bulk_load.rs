@@ -637,40 +637,53 @@ async fn a_dry_run_whose_references_lost_their_staging_predicts_as_a_clean_one()
     fixture.close().await
 }
 
-#[tokio::test]
-async fn two_steps_that_find_the_same_staging_lost_stage_it_again_once() -> anyhow::Result<()> {
-    use lms_engine::bulk::ensure_staged;
-    use lms_engine::plan::{IdRange, Phase};
-    let fixture = Fixture::seeded("bulklosttwice", Scale::Small, 92).await?;
+/// Runs `ensure_staged` for the journal over `range` in a transaction of
+/// its own, left open; returns what it staged again and the transaction.
+async fn ensure_journal_staged(
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    legacy: PgPool,
+    run_id: Uuid,
+    range: lms_engine::IdRange,
+) -> anyhow::Result<(u64, sqlx::Transaction<'static, sqlx::Postgres>)> {
+    let restaged = lms_engine::bulk::ensure_staged(
+        &mut tx,
+        &legacy,
+        run_id,
+        LegacyEntity::Journal,
+        range,
+        lms_engine::Phase::Apply,
+    )
+    .await?;
+    Ok((restaged, tx))
+}
+
+/// A run planned and run up to the journal's apply, whose staging a crash
+/// then emptied.
+async fn journal_staging_lost(purpose: &str, seed: u64) -> anyhow::Result<(Fixture, Uuid)> {
+    let fixture = Fixture::seeded(purpose, Scale::Small, seed).await?;
     let planned = plan_run(fixture.lms(), fixture.legacy(), &OPTIONS).await?;
     run_until(&fixture.engine, planned.run_id, |entity, phase| {
         entity == "journal" && phase == "apply"
     })
     .await?;
     fixture.crash_empties_unlogged_tables().await?;
-    let (lms, legacy, run_id) = (
-        fixture.lms().clone(),
-        fixture.legacy().clone(),
-        planned.run_id,
-    );
-    let ensure = |mut tx: sqlx::Transaction<'static, sqlx::Postgres>| {
-        let legacy = legacy.clone();
-        async move {
-            let restaged = ensure_staged(
-                &mut tx,
-                &legacy,
-                run_id,
-                LegacyEntity::Journal,
-                IdRange::ALL,
-                Phase::Apply,
-            )
-            .await?;
-            anyhow::Ok((restaged, tx))
-        }
-    };
+    Ok((fixture, planned.run_id))
+}
 
-    let (first, first_tx) = ensure(lms.begin().await?).await?;
-    let second = tokio::spawn(ensure(lms.begin().await?));
+#[tokio::test]
+async fn two_steps_that_find_the_same_staging_lost_stage_it_again_once() -> anyhow::Result<()> {
+    let (fixture, run_id) = journal_staging_lost("bulklosttwice", 92).await?;
+    let (lms, legacy) = (fixture.lms().clone(), fixture.legacy().clone());
+    let all = lms_engine::IdRange::ALL;
+
+    let (first, first_tx) =
+        ensure_journal_staged(lms.begin().await?, legacy.clone(), run_id, all).await?;
+    let second = tokio::spawn(ensure_journal_staged(
+        lms.begin().await?,
+        legacy,
+        run_id,
+        all,
+    ));
     let waited = support::waits_on_a_lock(&lms, &second).await?;
     first_tx.commit().await?;
     let (second, second_tx) = second.await??;
@@ -679,5 +692,49 @@ async fn two_steps_that_find_the_same_staging_lost_stage_it_again_once() -> anyh
     assert!(waited, "the second check waited for the first");
     assert!(first > 0, "the first check staged the journal again");
     assert_eq!(second, 0, "the second found it staged");
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn steps_over_other_ranges_stage_their_own_again_without_waiting() -> anyhow::Result<()> {
+    let (fixture, run_id) = journal_staging_lost("bulklostapart", 93).await?;
+    let (lms, legacy) = (fixture.lms().clone(), fixture.legacy().clone());
+    let ranges: Vec<(Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT c.first_legacy_id, c.last_legacy_id FROM migration.chunks c \
+         JOIN migration.run_steps s ON s.id = c.step_id \
+         WHERE c.run_id = $1 AND s.entity = 'journal' AND s.phase = 'stage' ORDER BY c.id LIMIT 2",
+    )
+    .bind(run_id)
+    .fetch_all(&lms)
+    .await?;
+    let [(first_from, first_to), (second_from, second_to)] = ranges[..] else {
+        anyhow::bail!("the journal has fewer than two stage chunks: {ranges:?}");
+    };
+    let range = |first, last| lms_engine::IdRange { first, last };
+
+    let (first, first_tx) = ensure_journal_staged(
+        lms.begin().await?,
+        legacy.clone(),
+        run_id,
+        range(first_from, first_to),
+    )
+    .await?;
+    let second = tokio::spawn(ensure_journal_staged(
+        lms.begin().await?,
+        legacy,
+        run_id,
+        range(second_from, second_to),
+    ));
+    let waited = support::waits_on_a_lock(&lms, &second).await?;
+    // (Committed before the second ends, should it wait for the first.)
+    first_tx.commit().await?;
+    let (second, second_tx) = second.await??;
+    second_tx.commit().await?;
+
+    assert!(!waited, "a step over another range waited");
+    assert!(
+        first > 0 && second > 0,
+        "each staged its range again: {first}, {second}"
+    );
     fixture.close().await
 }

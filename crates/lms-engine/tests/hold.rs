@@ -424,6 +424,7 @@ async fn a_preview_counts_what_legacy_deleted_after_staging_a_crash_emptied() ->
     let report = held_after_a_crash_before_the_gate(&fixture, Some("DELETE FROM teachers")).await?;
 
     assert_eq!(report.status, RunStatus::Held, "{:?}", report.error);
+    assert_eq!(journal_counts(&report), (4, 1, 2, 1));
     let teachers = table(&report, LegacyEntity::Teachers);
     assert_eq!(
         (teachers.legacy_rows, teachers.deletes),
