@@ -98,13 +98,17 @@ impl Outage {
 
     /// Whether the database answered: then it is busy, not down, and the
     /// failover pool has nothing to probe. (A server out of connection
-    /// slots answers too; the probe itself counts it as up, `probe.rs`.)
+    /// slots answers too, but the pool retries that connect until its
+    /// acquire timeout, so it arrives as `NoFreeConnection`, which may
+    /// equally be a server gone: the probe tells, and counts a full server
+    /// as up, `probe.rs`.)
     fn database_answered(self) -> bool {
         match self {
-            Outage::Contention | Outage::StatementTimeout | Outage::TooManyConnections => true,
+            Outage::Contention | Outage::StatementTimeout => true,
             Outage::NotAnswering
             | Outage::NoFreeConnection
             | Outage::Restarting
+            | Outage::TooManyConnections
             | Outage::ReadOnly => false,
         }
     }
@@ -158,11 +162,11 @@ mod tests {
 
     #[test]
     fn a_database_that_answered_is_busy_not_down() {
-        for code in ["40001", "40P01", "55P03", "57014", "53300"] {
+        for code in ["40001", "40P01", "55P03", "57014"] {
             let error = Outage::of_sqlstate(code).error(Database::Lms, &code);
             assert!(matches!(error, DomainError::Busy(_)), "{code}: {error:?}");
         }
-        for code in ["57P01", "25006", "08006"] {
+        for code in ["53300", "57P01", "25006", "08006"] {
             let error = Outage::of_sqlstate(code).error(Database::Lms, &code);
             assert!(
                 matches!(error, DomainError::Unavailable(_)),
