@@ -55,12 +55,10 @@ impl Report {
     }
 }
 
-/// A TCP port on this machine that nothing listens on.
+/// A TCP port on this machine that nothing listens on (below the
+/// ephemeral range, so that no connection of the suite takes it).
 fn closed_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let port = listener.local_addr()?.port();
-    drop(listener);
-    Ok(port)
+    lms_testkit::free_port()
 }
 
 const CHECKS: [&str; 6] = [

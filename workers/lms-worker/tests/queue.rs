@@ -210,6 +210,11 @@ const JOURNAL_RESOLVED: &str = "SELECT c.id FROM migration.chunks c JOIN migrati
      WHERE c.run_id = $1 AND s.entity = 'journal' AND s.phase = 'resolve' AND c.state = 'done' \
      ORDER BY c.id LIMIT 1";
 
+/// Every journal apply chunk, done: none is left to catch half-way.
+const JOURNAL_APPLIED: &str = "SELECT count(*) = count(*) FILTER (WHERE c.state = 'done') \
+     FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
+     WHERE c.run_id = $1 AND s.entity = 'journal' AND s.phase = 'apply'";
+
 /// A journal apply chunk claimed once, whose transaction waits for a lock
 /// in its bulk statement: half-way, and unable to commit.
 const JOURNAL_APPLY_WAITING: &str = "SELECT c.id FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
@@ -219,6 +224,10 @@ const JOURNAL_APPLY_WAITING: &str = "SELECT c.id FROM migration.chunks c JOIN mi
                    AND a.query LIKE '%apply_rows%') \
      ORDER BY c.id LIMIT 1";
 
+/// Rows per chunk for the killed worker's run: its journal has a dozen
+/// apply chunks, too many to all end while the test takes its lock.
+const CHUNK: u32 = 2_000;
+
 #[tokio::test]
 async fn a_worker_killed_mid_chunk_loses_and_duplicates_nothing() -> anyhow::Result<()> {
     let scale = Scale::Times(0.05);
@@ -227,7 +236,7 @@ async fn a_worker_killed_mid_chunk_loses_and_duplicates_nothing() -> anyhow::Res
     let redis_url = disturbed.settings.redis.url.expose().to_owned();
     let mut first = spawn_worker(&disturbed, &redis_url)?;
     let queue = connect_queue(&disturbed.settings).await?;
-    let planned = start_run(disturbed.lms(), disturbed.legacy(), &queue, &options(8_000)).await?;
+    let planned = start_run(disturbed.lms(), disturbed.legacy(), &queue, &options(CHUNK)).await?;
     // Once the journal is resolved (its resolve also writes the
     // enrollments, flagging rows legacy deleted), the enrollments, which
     // the journal's apply chunks write, are locked against writes: the apply
@@ -241,6 +250,14 @@ async fn a_worker_killed_mid_chunk_loses_and_duplicates_nothing() -> anyhow::Res
     sqlx::raw_sql("LOCK TABLE course_enrollments IN SHARE MODE")
         .execute(&mut *lock)
         .await?;
+    let all_applied: bool = sqlx::query_scalar(JOURNAL_APPLIED)
+        .bind(run_id)
+        .fetch_one(lms)
+        .await?;
+    anyhow::ensure!(
+        !all_applied,
+        "every journal apply chunk committed before the test's lock was granted"
+    );
     let victim = wait_for_chunk(lms, JOURNAL_APPLY_WAITING, run_id, limit, "waiting apply").await?;
     first.start_kill()?; // SIGKILL
     first.wait().await?;
@@ -258,7 +275,7 @@ async fn a_worker_killed_mid_chunk_loses_and_duplicates_nothing() -> anyhow::Res
         "the killed chunk ran again (attempts {attempts})"
     );
     assert_eq!(
-        undisturbed.migrate(8_000).await?.status,
+        undisturbed.migrate(CHUNK).await?.status,
         RunStatus::Succeeded
     );
     assert_eq!(
