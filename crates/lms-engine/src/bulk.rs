@@ -437,8 +437,12 @@ pub async fn ensure_staged(
         // Steps that read the same range may find it short at once (a dry
         // run's resolves sharing a referenced table, users' apply chunks,
         // each over every range): one stages it again, and the others,
-        // waiting for it to commit, find it staged. Ranges are taken in
-        // stage chunk order, and steps over other ranges never wait.
+        // waiting for it to commit, find it staged. Steps over other ranges
+        // never wait. A step takes a table's ranges in stage chunk order,
+        // and its own table before the tables it references (a dry run's
+        // resolve); no two steps take two tables in opposite orders, since
+        // a dry run resolves a table only after the tables it references,
+        // and the hold gate runs before any resolve.
         sqlx::query(
             "SELECT pg_advisory_xact_lock(hashtextextended('migration.ensure_staged:' || $1, 0))",
         )

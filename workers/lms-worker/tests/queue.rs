@@ -210,8 +210,8 @@ const JOURNAL_RESOLVED: &str = "SELECT c.id FROM migration.chunks c JOIN migrati
      WHERE c.run_id = $1 AND s.entity = 'journal' AND s.phase = 'resolve' AND c.state = 'done' \
      ORDER BY c.id LIMIT 1";
 
-/// Every journal apply chunk, done: none is left to catch half-way.
-const JOURNAL_APPLIED: &str = "SELECT count(*) = count(*) FILTER (WHERE c.state = 'done') \
+/// No journal apply chunk is left to run: none to catch half-way.
+const JOURNAL_APPLIED: &str = "SELECT count(*) FILTER (WHERE c.state IN ('waiting', 'queued')) = 0 \
      FROM migration.chunks c JOIN migration.run_steps s ON s.id = c.step_id \
      WHERE c.run_id = $1 AND s.entity = 'journal' AND s.phase = 'apply'";
 
