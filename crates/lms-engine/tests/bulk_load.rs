@@ -364,27 +364,40 @@ async fn not_valid_keys_and_invalid_indexes_are_repaired_before_a_run() -> anyho
     fixture.close().await
 }
 
+/// Plans a run with `options`, runs its chunks up to `entity`'s `phase`
+/// and empties every unlogged table there, as a PostgreSQL crash does;
+/// returns the run.
+async fn crash_before(
+    fixture: &Fixture,
+    options: &RunOptions,
+    entity: &str,
+    phase: &str,
+) -> anyhow::Result<Uuid> {
+    let planned = plan_run(fixture.lms(), fixture.legacy(), options).await?;
+    run_until(&fixture.engine, planned.run_id, |name, at| {
+        name == entity && at == phase
+    })
+    .await?;
+    fixture.crash_empties_unlogged_tables().await?;
+    Ok(planned.run_id)
+}
+
 #[tokio::test]
 async fn staging_a_crash_lost_is_staged_again_with_the_same_result() -> anyhow::Result<()> {
     let fixture = Fixture::seeded("bulkcrash", Scale::Small, 86).await?;
     let clean = Fixture::seeded("bulkcrashclean", Scale::Small, 86).await?;
     clean.migrate(400).await?;
-    let planned = plan_run(fixture.lms(), fixture.legacy(), &OPTIONS).await?;
-    run_until(&fixture.engine, planned.run_id, |entity, phase| {
-        entity == "journal" && phase == "apply"
-    })
-    .await?;
     // A PostgreSQL crash empties unlogged tables: staging among them.
-    fixture.crash_empties_unlogged_tables().await?;
+    let run_id = crash_before(&fixture, &OPTIONS, "journal", "apply").await?;
 
-    run_until(&fixture.engine, planned.run_id, |_, _| false).await?;
+    run_until(&fixture.engine, run_id, |_, _| false).await?;
 
-    let report = fixture.report(planned.run_id).await?;
+    let report = fixture.report(run_id).await?;
     assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     let restaged: i64 = sqlx::query_scalar(
         "SELECT coalesce(sum((stats->>'restaged')::bigint), 0)::bigint FROM migration.chunks WHERE run_id = $1",
     )
-    .bind(planned.run_id)
+    .bind(run_id)
     .fetch_one(fixture.lms())
     .await?;
     assert!(restaged > 0, "the lost rows were staged again");
@@ -619,18 +632,13 @@ async fn a_dry_run_whose_references_lost_their_staging_predicts_as_a_clean_one()
         ..OPTIONS
     };
     let expected = clean.migrate_with(dry_run.clone()).await?;
-    let planned = plan_run(fixture.lms(), fixture.legacy(), &dry_run).await?;
-    run_until(&fixture.engine, planned.run_id, |entity, phase| {
-        entity == "journal" && phase == "resolve"
-    })
-    .await?;
     // The students, subjects, groups and teachers the journal references
     // are staged and resolved; a crash empties their staging.
-    fixture.crash_empties_unlogged_tables().await?;
+    let run_id = crash_before(&fixture, &dry_run, "journal", "resolve").await?;
 
-    run_until(&fixture.engine, planned.run_id, |_, _| false).await?;
+    run_until(&fixture.engine, run_id, |_, _| false).await?;
 
-    let report = fixture.report(planned.run_id).await?;
+    let report = fixture.report(run_id).await?;
     assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     assert_eq!(entity(&report, "journal"), entity(&expected, "journal"));
     clean.close().await?;
@@ -661,13 +669,8 @@ async fn ensure_journal_staged(
 /// then emptied.
 async fn journal_staging_lost(purpose: &str, seed: u64) -> anyhow::Result<(Fixture, Uuid)> {
     let fixture = Fixture::seeded(purpose, Scale::Small, seed).await?;
-    let planned = plan_run(fixture.lms(), fixture.legacy(), &OPTIONS).await?;
-    run_until(&fixture.engine, planned.run_id, |entity, phase| {
-        entity == "journal" && phase == "apply"
-    })
-    .await?;
-    fixture.crash_empties_unlogged_tables().await?;
-    Ok((fixture, planned.run_id))
+    let run_id = crash_before(&fixture, &OPTIONS, "journal", "apply").await?;
+    Ok((fixture, run_id))
 }
 
 #[tokio::test]
