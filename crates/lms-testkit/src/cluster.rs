@@ -161,6 +161,9 @@ impl TempCluster {
                 "-X",
                 "stream",
                 "--no-sync",
+                // A spread checkpoint paces its writes over minutes when the
+                // primary holds data; a test waits for none of that.
+                "--checkpoint=fast",
             ],
         )
         .await?;
