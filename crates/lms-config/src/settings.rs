@@ -178,6 +178,11 @@ pub struct FailoverSettings {
     /// drops packets is left within `slow_request_probe + probe_timeout`.
     #[serde(with = "humantime_serde")]
     pub slow_request_probe: Duration,
+    /// A standby whose replay is further behind than this (at its last
+    /// probe) is passed over for reads while another standby is not; with
+    /// none that is fresh, it still serves before the legacy database.
+    #[serde(with = "humantime_serde")]
+    pub max_standby_lag: Duration,
     /// Serve reads from the legacy database when no LMS endpoint answers.
     pub legacy_reads: bool,
 }
@@ -442,6 +447,7 @@ impl Default for Settings {
                 probe_interval: Duration::from_secs(60),
                 probe_timeout: Duration::from_secs(2),
                 slow_request_probe: Duration::from_millis(500),
+                max_standby_lag: Duration::from_secs(30),
                 legacy_reads: true,
             },
         }
@@ -721,6 +727,11 @@ impl Settings {
                 "failover.slow_request_probe".to_owned(),
                 self.failover.slow_request_probe,
                 Duration::from_millis(10),
+            ),
+            (
+                "failover.max_standby_lag".to_owned(),
+                self.failover.max_standby_lag,
+                Duration::from_millis(100),
             ),
             (
                 "grpc.request_timeout".to_owned(),

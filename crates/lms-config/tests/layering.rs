@@ -305,6 +305,29 @@ fn a_slow_request_probe_under_10ms_is_an_error() {
 }
 
 #[test]
+fn a_max_standby_lag_is_read_from_the_environment() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LMS_FAILOVER__MAX_STANDBY_LAG", "5s");
+        let settings = load().map_err(|error| error.to_string())?;
+        assert_eq!(
+            settings.failover.max_standby_lag,
+            std::time::Duration::from_secs(5)
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn a_max_standby_lag_under_100ms_is_an_error() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LMS_FAILOVER__MAX_STANDBY_LAG", "0s");
+        let message = load().expect_err("0s must fail").to_string();
+        assert!(message.contains("failover.max_standby_lag"), "{message}");
+        Ok(())
+    });
+}
+
+#[test]
 fn a_metrics_refresh_interval_under_100ms_is_an_error() {
     Jail::expect_with(|jail| {
         jail.set_env("LMS_METRICS__REFRESH_INTERVAL", "10ms");

@@ -2,7 +2,9 @@
 //! primary, its read standbys, and the legacy EDU database as a degraded,
 //! read-only last resort) with health probing.
 //!
-//! Reads go to the first endpoint that answers. An endpoint is marked down
+//! Reads go to the first endpoint that answers, passing over a standby
+//! whose replay was behind by more than `max_standby_lag` at its last probe
+//! while another is not (`read_endpoint`). An endpoint is marked down
 //! when a request on it fails with a connection-class error, or runs longer
 //! than `slow_request_probe`, and a probe confirms it (so that an overloaded
 //! pool does not look like an outage), or when a periodic probe fails; it is
@@ -28,6 +30,7 @@ use lms_domain::DomainError;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
+pub use probe::Replay;
 pub(crate) use slow_request::Request;
 pub(crate) use source::note_served_from;
 pub use source::{DataSource, SourceRecorder};
@@ -60,6 +63,12 @@ struct Endpoint {
     /// Bumped by every applied verdict: a probe that started before the
     /// latest verdict was applied is stale, and its result is dropped.
     verdicts: AtomicU64,
+    /// How far its replay was behind at its last probe that asked
+    /// (`None` until one did).
+    replay: Mutex<Option<Replay>>,
+    /// Whether that was past `failover.max_standby_lag`: reads then prefer
+    /// another endpoint that is not.
+    lagging: AtomicBool,
 }
 
 /// Where one read goes.
@@ -86,6 +95,10 @@ pub struct EndpointStatus {
     pub idle: u32,
     /// Probes of this endpoint since start-up.
     pub probes: u64,
+    /// How far its replay was behind at its last probe that asked.
+    pub replay: Option<Replay>,
+    /// Whether that was past `failover.max_standby_lag`.
+    pub lagging: bool,
 }
 
 #[derive(Debug)]
@@ -155,6 +168,8 @@ impl DataSources {
                 probe_flight: Mutex::new(None),
                 probes: AtomicU64::new(0),
                 verdicts: AtomicU64::new(0),
+                replay: Mutex::new(None),
+                lagging: AtomicBool::new(false),
             });
         }
         let sources = DataSources::from_endpoints(endpoints, settings.failover.clone());
@@ -181,11 +196,14 @@ impl DataSources {
             probe_flight: Mutex::new(None),
             probes: AtomicU64::new(0),
             verdicts: AtomicU64::new(0),
+            replay: Mutex::new(None),
+            lagging: AtomicBool::new(false),
         };
         let settings = FailoverSettings {
             probe_interval: Duration::from_secs(60),
             probe_timeout: Duration::from_secs(2),
             slow_request_probe: Duration::from_millis(500),
+            max_standby_lag: Duration::from_secs(30),
             legacy_reads: false,
         };
         let sources = DataSources::from_endpoints(vec![endpoint], settings);
@@ -248,6 +266,11 @@ impl DataSources {
                 connections: endpoint.pool.size(),
                 idle: u32::try_from(endpoint.pool.num_idle()).unwrap_or(u32::MAX),
                 probes: endpoint.probes.load(Ordering::Relaxed),
+                replay: *endpoint
+                    .replay
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+                lagging: endpoint.lagging.load(Ordering::Acquire),
             })
             .collect()
     }
@@ -272,15 +295,29 @@ impl DataSources {
         self.shared.endpoints.len()
     }
 
-    /// The route of the next read: the first endpoint that is up.
+    /// The endpoint reads go to: the first that is up and whose replay is
+    /// not past `failover.max_standby_lag`, except that an LMS standby past
+    /// it still comes before the legacy database, which lacks everything
+    /// written in the LMS.
+    fn read_endpoint(&self) -> Option<(usize, &Endpoint)> {
+        let up = || {
+            self.shared
+                .endpoints
+                .iter()
+                .enumerate()
+                .filter(|(_, endpoint)| *endpoint.up.borrow())
+        };
+        let is_lms = |endpoint: &Endpoint| matches!(endpoint.backend, Backend::Lms(_));
+        let fresh = up().find(|(_, endpoint)| !endpoint.lagging.load(Ordering::Acquire));
+        match fresh {
+            Some((_, endpoint)) if is_lms(endpoint) => fresh,
+            _ => up().find(|(_, endpoint)| is_lms(endpoint)).or(fresh),
+        }
+    }
+
+    /// The route of the next read (see [`DataSources::read_endpoint`]).
     pub(crate) fn read_route(&self) -> Result<ReadRoute, DomainError> {
-        let found = self
-            .shared
-            .endpoints
-            .iter()
-            .enumerate()
-            .find(|(_, endpoint)| *endpoint.up.borrow());
-        match found {
+        match self.read_endpoint() {
             Some((index, endpoint)) => Ok(match &endpoint.backend {
                 Backend::Lms(store) => ReadRoute::Lms {
                     endpoint: index,
@@ -392,15 +429,46 @@ impl DataSources {
             return false;
         };
         let seen = endpoint.verdicts.load(Ordering::Acquire);
-        let answered = self.probe(endpoint).await;
+        let answer = self.probe(endpoint).await;
         if endpoint
             .verdicts
             .compare_exchange(seen, seen + 1, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
         {
-            self.set_up(index, answered);
+            if let Some(probe::Answer::Asked(replay)) = answer {
+                self.note_replay(endpoint, replay);
+            }
+            self.set_up(index, answer.is_some());
         }
-        answered
+        answer.is_some()
+    }
+
+    /// Records how far `endpoint`'s replay is behind, and whether that is
+    /// past `failover.max_standby_lag` (the caller recomputes where reads
+    /// go).
+    fn note_replay(&self, endpoint: &Endpoint, replay: Replay) {
+        *endpoint
+            .replay
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(replay);
+        let max_lag = self.shared.settings.max_standby_lag;
+        let lagging = replay.lags_past(max_lag);
+        if endpoint.source == DataSource::Standby {
+            let seconds = match replay {
+                Replay::Behind(Some(lag)) => lag.as_secs_f64(),
+                Replay::Behind(None) => f64::NAN,
+                Replay::NotInRecovery | Replay::CaughtUp => 0.0,
+            };
+            metrics::gauge!("lms_db_standby_replay_lag_seconds", "endpoint" => endpoint.name.clone())
+                .set(seconds);
+        }
+        if endpoint.lagging.swap(lagging, Ordering::AcqRel) != lagging {
+            if lagging {
+                tracing::warn!(endpoint = %endpoint.name, ?replay, ?max_lag, "standby replay is behind; reads prefer an endpoint that is not");
+            } else {
+                tracing::info!(endpoint = %endpoint.name, ?replay, "standby replay caught up");
+            }
+        }
     }
 
     /// Probes every endpoint every `probe_interval`, and those marked down
@@ -434,7 +502,8 @@ impl DataSources {
         }
     }
 
-    async fn probe(&self, endpoint: &Endpoint) -> bool {
+    /// What the endpoint answered; `None` when it did not.
+    async fn probe(&self, endpoint: &Endpoint) -> Option<probe::Answer> {
         endpoint.probes.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("lms_db_probes_total", "endpoint" => endpoint.name.clone()).increment(1);
         let result = probe::probe(
@@ -448,7 +517,7 @@ impl DataSources {
                 .increment(1);
             tracing::debug!(endpoint = %endpoint.name, %error, "probe failed");
         }
-        result.is_ok()
+        result.ok()
     }
 
     /// Reloads the legacy reader's id map from the first LMS endpoint up.
@@ -505,12 +574,7 @@ impl DataSources {
         let mut now = None;
         self.shared.current.send_if_modified(|current| {
             before = *current;
-            now = self
-                .shared
-                .endpoints
-                .iter()
-                .find(|endpoint| *endpoint.up.borrow())
-                .map(|endpoint| endpoint.source);
+            now = self.read_endpoint().map(|(_, endpoint)| endpoint.source);
             *current = now;
             before != now
         });
@@ -587,6 +651,8 @@ fn lms_endpoint(
         probe_flight: Mutex::new(None),
         probes: AtomicU64::new(0),
         verdicts: AtomicU64::new(0),
+        replay: Mutex::new(None),
+        lagging: AtomicBool::new(false),
     })
 }
 
