@@ -82,20 +82,45 @@ async fn organization_written(primary: &PgPool, name: &str) -> anyhow::Result<Or
 
 /// Waits until `standby` has replayed the organization `id`.
 async fn replayed(standby: &PgPool, id: OrganizationId) -> anyhow::Result<()> {
+    answered_true(
+        standby,
+        "SELECT EXISTS (SELECT 1 FROM organizations WHERE id = $1)",
+        Some(id.0),
+    )
+    .await
+    .map_err(|error| anyhow::anyhow!("the standby did not replay {id:?}: {error}"))
+}
+
+/// Waits until `standby` has replayed all the WAL it received (after the
+/// primary stopped: its shutdown record included).
+async fn caught_up(standby: &PgPool) -> anyhow::Result<()> {
+    answered_true(
+        standby,
+        "SELECT pg_last_wal_replay_lsn() >= pg_last_wal_receive_lsn()",
+        None,
+    )
+    .await
+    .map_err(|error| anyhow::anyhow!("the standby did not replay what it received: {error}"))
+}
+
+/// Asks `question` (with `id` as `$1`, if any) until it answers true, for
+/// up to 30 s.
+async fn answered_true(
+    standby: &PgPool,
+    question: &'static str,
+    id: Option<i64>,
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let found: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM organizations WHERE id = $1)")
-                .bind(id.0)
-                .fetch_one(standby)
-                .await?;
-        if found {
+        let asked = sqlx::query_scalar::<_, bool>(question);
+        let asked = match id {
+            Some(id) => asked.bind(id),
+            None => asked,
+        };
+        if asked.fetch_one(standby).await? {
             return Ok(());
         }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "the standby did not replay {id:?}"
-        );
+        anyhow::ensure!(Instant::now() < deadline, "no answer in time");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -131,21 +156,60 @@ fn standby_states(sources: &DataSources) -> Vec<(Option<Replay>, bool)> {
         .collect()
 }
 
+/// The failover pool connected to a primary and two standbys, all up and
+/// caught up; then the first standby left behind, the primary stopped,
+/// and the second standby caught up with everything it received. The
+/// pool has not probed since it connected.
+struct FailedOver {
+    _clusters: Clusters,
+    behind: PgPool,
+    current: PgPool,
+    /// The row the first standby has not replayed.
+    unseen: OrganizationId,
+    sources: DataSources,
+}
+
+impl FailedOver {
+    async fn new(purpose: &str) -> anyhow::Result<FailedOver> {
+        let clusters = Clusters::new(purpose, 2).await?;
+        let primary = pool(&clusters.primary.url("lms")?).await?;
+        let behind = pool(&clusters.standbys[0].url("lms")?).await?;
+        let current = pool(&clusters.standbys[1].url("lms")?).await?;
+        caught_up(&behind).await?;
+        caught_up(&current).await?;
+        let sources = DataSources::connect(&clusters.settings()?, "lag-test").await?;
+        let before = standby_states(&sources);
+        anyhow::ensure!(
+            before.iter().all(|(_, lagging)| !lagging),
+            "before: {before:?}"
+        );
+        let unseen = left_behind(&primary, &behind, &[&current]).await?;
+        primary.close().await;
+        clusters.primary.stop().await?;
+        caught_up(&current).await?;
+        Ok(FailedOver {
+            _clusters: clusters,
+            behind,
+            current,
+            unseen,
+            sources,
+        })
+    }
+
+    async fn finish(self) {
+        self.behind.close().await;
+        self.current.close().await;
+    }
+}
+
 #[tokio::test]
 async fn reads_pass_over_a_standby_whose_replay_is_behind() -> anyhow::Result<()> {
-    let clusters = Clusters::new("lagpassed", 2).await?;
-    let primary = pool(&clusters.primary.url("lms")?).await?;
-    let behind = pool(&clusters.standbys[0].url("lms")?).await?;
-    let current = pool(&clusters.standbys[1].url("lms")?).await?;
-    let unseen = left_behind(&primary, &behind, &[&current]).await?;
-    primary.close().await;
-    clusters.primary.stop().await?;
+    let env = FailedOver::new("lagpassed").await?;
+    let repo = Repository::with_sources(env.sources.clone());
 
-    let sources = DataSources::connect(&clusters.settings()?, "lag-test").await?;
-    let repo = Repository::with_sources(sources.clone());
-    let read = repo.get_organization(unseen).await;
+    let read = repo.get_organization(env.unseen).await;
 
-    let states = standby_states(&sources);
+    let states = standby_states(&env.sources);
     assert!(
         matches!(
             states.as_slice(),
@@ -153,10 +217,9 @@ async fn reads_pass_over_a_standby_whose_replay_is_behind() -> anyhow::Result<()
         ),
         "{states:?}"
     );
-    assert_eq!(sources.current(), Some(DataSource::Standby));
+    assert_eq!(env.sources.current(), Some(DataSource::Standby));
     assert_eq!(read?.name, "not replayed by the paused standby");
-    behind.close().await;
-    current.close().await;
+    env.finish().await;
     Ok(())
 }
 
@@ -191,26 +254,20 @@ async fn a_standby_whose_replay_is_behind_still_serves_before_legacy() -> anyhow
 
 #[tokio::test]
 async fn a_standby_that_catches_up_is_passed_over_no_longer() -> anyhow::Result<()> {
-    let clusters = Clusters::new("lagresumed", 2).await?;
-    let primary = pool(&clusters.primary.url("lms")?).await?;
-    let behind = pool(&clusters.standbys[0].url("lms")?).await?;
-    let current = pool(&clusters.standbys[1].url("lms")?).await?;
-    let unseen = left_behind(&primary, &behind, &[&current]).await?;
-    primary.close().await;
-    clusters.primary.stop().await?;
-    let sources = DataSources::connect(&clusters.settings()?, "lag-test").await?;
+    let env = FailedOver::new("lagresumed").await?;
+    env.sources.probe_all().await;
     assert_eq!(
-        standby_states(&sources).first().map(|state| state.1),
+        standby_states(&env.sources).first().map(|state| state.1),
         Some(true)
     );
 
     sqlx::query("SELECT pg_wal_replay_resume()")
-        .execute(&behind)
+        .execute(&env.behind)
         .await?;
-    replayed(&behind, unseen).await?;
-    sources.probe_all().await;
+    replayed(&env.behind, env.unseen).await?;
+    env.sources.probe_all().await;
 
-    let states = standby_states(&sources);
+    let states = standby_states(&env.sources);
     assert!(
         matches!(
             states.as_slice(),
@@ -218,7 +275,6 @@ async fn a_standby_that_catches_up_is_passed_over_no_longer() -> anyhow::Result<
         ),
         "{states:?}"
     );
-    behind.close().await;
-    current.close().await;
+    env.finish().await;
     Ok(())
 }

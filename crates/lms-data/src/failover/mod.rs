@@ -438,9 +438,27 @@ impl DataSources {
             if let Some(probe::Answer::Asked(replay)) = answer {
                 self.note_replay(endpoint, replay);
             }
+            // Before the primary is marked down: the requests it abandons
+            // then, and those that find it down, go where the standbys'
+            // state now says.
+            if index == PRIMARY && answer.is_none() && *endpoint.up.borrow() {
+                self.probe_standbys().await;
+            }
             self.set_up(index, answer.is_some());
         }
         answer.is_some()
+    }
+
+    /// Probes every standby, at the same time: when the primary is about
+    /// to be marked down, where reads go next is decided on how far each
+    /// standby's replay is behind now, not at its last periodic probe. The
+    /// read that found the primary gone waits for this too (one probe's
+    /// round trip; at most `probe_timeout`).
+    async fn probe_standbys(&self) {
+        let standbys = (0..self.shared.endpoints.len())
+            .filter(|&index| self.shared.endpoints[index].source == DataSource::Standby)
+            .map(|index| self.probe_once(index));
+        futures::future::join_all(standbys).await;
     }
 
     /// Records how far `endpoint`'s replay is behind, and whether that is
@@ -451,17 +469,20 @@ impl DataSources {
             .replay
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(replay);
+        if endpoint.source != DataSource::Standby {
+            // The primary must not be in recovery (its probe fails), and the
+            // legacy database is the last resort whatever its replay.
+            return;
+        }
         let max_lag = self.shared.settings.max_standby_lag;
         let lagging = replay.lags_past(max_lag);
-        if endpoint.source == DataSource::Standby {
-            let seconds = match replay {
-                Replay::Behind(Some(lag)) => lag.as_secs_f64(),
-                Replay::Behind(None) => f64::NAN,
-                Replay::NotInRecovery | Replay::CaughtUp => 0.0,
-            };
-            metrics::gauge!("lms_db_standby_replay_lag_seconds", "endpoint" => endpoint.name.clone())
-                .set(seconds);
-        }
+        let seconds = match replay {
+            Replay::Behind(Some(lag)) => lag.as_secs_f64(),
+            Replay::Behind(None) => f64::INFINITY,
+            Replay::NotInRecovery | Replay::CaughtUp => 0.0,
+        };
+        metrics::gauge!("lms_db_standby_replay_lag_seconds", "endpoint" => endpoint.name.clone())
+            .set(seconds);
         if endpoint.lagging.swap(lagging, Ordering::AcqRel) != lagging {
             if lagging {
                 tracing::warn!(endpoint = %endpoint.name, ?replay, ?max_lag, "standby replay is behind; reads prefer an endpoint that is not");

@@ -156,6 +156,10 @@ mod tests {
     #[test]
     fn a_lag_equal_to_the_bound_is_within_it() {
         assert!(!Replay::Behind(Some(BOUND)).lags_past(BOUND));
+    }
+
+    #[test]
+    fn a_lag_a_millisecond_past_the_bound_is_past_it() {
         assert!(Replay::Behind(Some(BOUND + Duration::from_millis(1))).lags_past(BOUND));
     }
 
