@@ -66,9 +66,18 @@ struct Endpoint {
     /// How far its replay was behind at its last probe that asked
     /// (`None` until one did).
     replay: Mutex<Option<Replay>>,
-    /// Whether that was past `failover.max_standby_lag`: reads then prefer
-    /// another endpoint that is not.
-    lagging: AtomicBool,
+}
+
+impl Endpoint {
+    /// How far its replay was behind at its last probe that asked, and
+    /// whether reads pass it over for that: only a standby, and only past
+    /// `max_lag`.
+    fn replay(&self, max_lag: Duration) -> (Option<Replay>, bool) {
+        let replay = *self.replay.lock().unwrap_or_else(PoisonError::into_inner);
+        let lagging = self.source == DataSource::Standby
+            && replay.is_some_and(|replay| replay.lags_past(max_lag));
+        (replay, lagging)
+    }
 }
 
 /// Where one read goes.
@@ -169,7 +178,6 @@ impl DataSources {
                 probes: AtomicU64::new(0),
                 verdicts: AtomicU64::new(0),
                 replay: Mutex::new(None),
-                lagging: AtomicBool::new(false),
             });
         }
         let sources = DataSources::from_endpoints(endpoints, settings.failover.clone());
@@ -197,7 +205,6 @@ impl DataSources {
             probes: AtomicU64::new(0),
             verdicts: AtomicU64::new(0),
             replay: Mutex::new(None),
-            lagging: AtomicBool::new(false),
         };
         let settings = FailoverSettings {
             probe_interval: Duration::from_secs(60),
@@ -259,18 +266,18 @@ impl DataSources {
         self.shared
             .endpoints
             .iter()
-            .map(|endpoint| EndpointStatus {
-                name: endpoint.name.clone(),
-                source: endpoint.source,
-                up: *endpoint.up.borrow(),
-                connections: endpoint.pool.size(),
-                idle: u32::try_from(endpoint.pool.num_idle()).unwrap_or(u32::MAX),
-                probes: endpoint.probes.load(Ordering::Relaxed),
-                replay: *endpoint
-                    .replay
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner),
-                lagging: endpoint.lagging.load(Ordering::Acquire),
+            .map(|endpoint| {
+                let (replay, lagging) = endpoint.replay(self.shared.settings.max_standby_lag);
+                EndpointStatus {
+                    name: endpoint.name.clone(),
+                    source: endpoint.source,
+                    up: *endpoint.up.borrow(),
+                    connections: endpoint.pool.size(),
+                    idle: u32::try_from(endpoint.pool.num_idle()).unwrap_or(u32::MAX),
+                    probes: endpoint.probes.load(Ordering::Relaxed),
+                    replay,
+                    lagging,
+                }
             })
             .collect()
     }
@@ -308,7 +315,8 @@ impl DataSources {
                 .filter(|(_, endpoint)| *endpoint.up.borrow())
         };
         let is_lms = |endpoint: &Endpoint| matches!(endpoint.backend, Backend::Lms(_));
-        let fresh = up().find(|(_, endpoint)| !endpoint.lagging.load(Ordering::Acquire));
+        let max_lag = self.shared.settings.max_standby_lag;
+        let fresh = up().find(|(_, endpoint)| !endpoint.replay(max_lag).1);
         match fresh {
             Some((_, endpoint)) if is_lms(endpoint) => fresh,
             _ => up().find(|(_, endpoint)| is_lms(endpoint)).or(fresh),
@@ -461,10 +469,12 @@ impl DataSources {
         futures::future::join_all(standbys).await;
     }
 
-    /// Records how far `endpoint`'s replay is behind, and whether that is
-    /// past `failover.max_standby_lag` (the caller recomputes where reads
-    /// go).
+    /// Records how far `endpoint`'s replay is behind, and logs a standby
+    /// crossing `failover.max_standby_lag` either way (the caller
+    /// recomputes where reads go).
     fn note_replay(&self, endpoint: &Endpoint, replay: Replay) {
+        let max_lag = self.shared.settings.max_standby_lag;
+        let (_, was_lagging) = endpoint.replay(max_lag);
         *endpoint
             .replay
             .lock()
@@ -474,8 +484,6 @@ impl DataSources {
             // legacy database is the last resort whatever its replay.
             return;
         }
-        let max_lag = self.shared.settings.max_standby_lag;
-        let lagging = replay.lags_past(max_lag);
         let seconds = match replay {
             Replay::Behind(Some(lag)) => lag.as_secs_f64(),
             Replay::Behind(None) => f64::INFINITY,
@@ -483,12 +491,14 @@ impl DataSources {
         };
         metrics::gauge!("lms_db_standby_replay_lag_seconds", "endpoint" => endpoint.name.clone())
             .set(seconds);
-        if endpoint.lagging.swap(lagging, Ordering::AcqRel) != lagging {
-            if lagging {
-                tracing::warn!(endpoint = %endpoint.name, ?replay, ?max_lag, "standby replay is behind; reads prefer an endpoint that is not");
-            } else {
-                tracing::info!(endpoint = %endpoint.name, ?replay, "standby replay caught up");
+        match (was_lagging, replay.lags_past(max_lag)) {
+            (false, true) => {
+                tracing::warn!(endpoint = %endpoint.name, ?replay, ?max_lag, "standby replay is behind; reads prefer an endpoint that is not")
             }
+            (true, false) => {
+                tracing::info!(endpoint = %endpoint.name, ?replay, "standby replay caught up")
+            }
+            _ => {}
         }
     }
 
@@ -673,7 +683,6 @@ fn lms_endpoint(
         probes: AtomicU64::new(0),
         verdicts: AtomicU64::new(0),
         replay: Mutex::new(None),
-        lagging: AtomicBool::new(false),
     })
 }
 
