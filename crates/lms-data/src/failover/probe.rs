@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use sqlx::{ConnectOptions, Connection, FromRow, PgPool};
+use sqlx::{ConnectOptions, Connection, FromRow, PgConnection, PgPool};
 
 use super::DataSource;
 
@@ -58,6 +58,36 @@ struct RecoveryState {
     in_recovery: bool,
     wal_pending: bool,
     replay_age_ms: Option<i64>,
+    /// The last WAL position received (`pg_lsn` as text), when streaming.
+    received: Option<String>,
+}
+
+/// How long a probe that finds WAL pending waits before it looks again:
+/// a standby that is keeping up replays a few records in far less, so WAL
+/// that merely arrived as the probe asked (a checkpoint, a vacuum) is not
+/// taken for lag.
+fn settle_time(timeout: Duration) -> Duration {
+    (timeout / 4).min(Duration::from_millis(100))
+}
+
+/// How far the server's replay is behind: asked once and, when WAL is
+/// pending, asked again after [`settle_time`] whether replay has reached
+/// what was received at the first look.
+async fn replay(connection: &mut PgConnection, timeout: Duration) -> Result<Replay, sqlx::Error> {
+    let state = sqlx::query_as::<_, RecoveryState>(include_str!("recovery_state.sql"))
+        .fetch_one(&mut *connection)
+        .await?;
+    if let (true, true, Some(received)) = (state.in_recovery, state.wal_pending, &state.received) {
+        tokio::time::sleep(settle_time(timeout)).await;
+        let replayed: bool = sqlx::query_scalar("SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn")
+            .bind(received)
+            .fetch_one(&mut *connection)
+            .await?;
+        if replayed {
+            return Ok(Replay::CaughtUp);
+        }
+    }
+    Ok(Replay::from(state))
 }
 
 impl From<RecoveryState> for Replay {
@@ -102,12 +132,10 @@ pub(crate) async fn probe(
             }
             Err(error) => return Err(error),
         };
-        let asked = sqlx::query_as::<_, RecoveryState>(include_str!("recovery_state.sql"))
-            .fetch_one(&mut connection)
-            .await;
+        let asked = replay(&mut connection, timeout).await;
         // Closing politely is best effort; the answer is what counts.
         let _ = connection.close().await;
-        asked.map(|state| Answer::Asked(Replay::from(state)))
+        asked.map(Answer::Asked)
     })
     .await
     .map_err(|_| ProbeError::Timeout(timeout))??;
@@ -132,6 +160,7 @@ mod tests {
             in_recovery,
             wal_pending,
             replay_age_ms,
+            received: None,
         })
     }
 
