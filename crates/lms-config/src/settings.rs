@@ -329,6 +329,10 @@ pub struct MigrationSettings {
     /// legacy rows, `hold_min_rows`) changes in one table hold the run.
     pub hold_percent: u32,
     pub hold_min_rows: u64,
+    /// How many of the latest succeeded delta runs keep their change log,
+    /// and so can be undone. The sweeper removes every other finished
+    /// run's log (undo of such a run is refused, naming when).
+    pub undo_history: u32,
 }
 
 impl MigrationSettings {
@@ -433,6 +437,7 @@ impl Default for Settings {
                 hold: true,
                 hold_percent: 10,
                 hold_min_rows: 50,
+                undo_history: 10,
             },
             log: LogSettings {
                 filter: "info".to_owned(),
@@ -572,6 +577,11 @@ impl Settings {
             migration.hold_min_rows <= MigrationSettings::MAX_HOLD_MIN_ROWS,
             "migration.hold_min_rows",
             "must be at most 9223372036854775807 (a row count)",
+        );
+        check(
+            migration.undo_history >= 1,
+            "migration.undo_history",
+            "must be at least 1 (the latest run stays undoable)",
         );
         check(
             migration.max_attempts >= 1,

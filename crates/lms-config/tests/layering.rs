@@ -328,6 +328,25 @@ fn a_max_standby_lag_under_100ms_is_an_error() {
 }
 
 #[test]
+fn ten_runs_stay_undoable_by_default() {
+    Jail::expect_with(|_jail| {
+        let settings = load().map_err(|error| error.to_string())?;
+        assert_eq!(settings.migration.undo_history, 10);
+        Ok(())
+    });
+}
+
+#[test]
+fn an_undo_history_of_zero_is_an_error() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LMS_MIGRATION__UNDO_HISTORY", "0");
+        let message = load().expect_err("0 must fail").to_string();
+        assert!(message.contains("migration.undo_history"), "{message}");
+        Ok(())
+    });
+}
+
+#[test]
 fn a_metrics_refresh_interval_under_100ms_is_an_error() {
     Jail::expect_with(|jail| {
         jail.set_env("LMS_METRICS__REFRESH_INTERVAL", "10ms");

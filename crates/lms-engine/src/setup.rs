@@ -1,5 +1,7 @@
 //! Building the engine's parts from the configuration.
 
+use std::num::NonZeroU32;
+
 use lms_config::Settings;
 use lms_pg::PoolConfig;
 use sqlx::PgPool;
@@ -36,6 +38,8 @@ pub fn worker_config(settings: &Settings, name: String) -> WorkerConfig {
         poll_interval: settings.worker.poll_interval,
         sweep_interval: settings.migration.sweep_interval,
         requeue_after: settings.migration.requeue_after,
+        // Settings::validate refuses 0; the latest run stays undoable.
+        undo_history: NonZeroU32::new(settings.migration.undo_history).unwrap_or(NonZeroU32::MIN),
     }
 }
 

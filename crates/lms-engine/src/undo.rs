@@ -12,8 +12,9 @@
 //! before-images back ([`restore`]).
 //!
 //! Undo is refused for a run that is not a succeeded delta run (a first
-//! load, loaded in bulk, is not undone: a fresh database is), while any run
-//! is active, and where rows changed since. It takes `migration.runs` in a
+//! load, loaded in bulk, is not undone: a fresh database is), for one whose
+//! log was removed ([`retention`]), while any run is active, and where rows
+//! changed since. It takes `migration.runs` in a
 //! mode that makes a planner's insert of a new run wait until it commits.
 //!
 //! Afterwards every table's staging record is out of step, so the next run
@@ -23,8 +24,10 @@
 
 mod checks;
 mod restore;
+pub mod retention;
 mod tables;
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
@@ -77,7 +80,9 @@ pub async fn undo_run(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, EngineE
 /// change log, and any undo while a run is active.
 async fn check_undoable(tx: &mut PgConnection, run_id: Uuid) -> Result<(), EngineError> {
     let row =
-        sqlx::query("SELECT status, dry_run, changes_logged FROM migration.runs WHERE id = $1")
+        sqlx::query(
+            "SELECT status, dry_run, changes_logged, changes_pruned_at FROM migration.runs WHERE id = $1",
+        )
             .bind(run_id)
             .fetch_optional(&mut *tx)
             .await
@@ -86,6 +91,7 @@ async fn check_undoable(tx: &mut PgConnection, run_id: Uuid) -> Result<(), Engin
     let status: RunStatus = row.try_get("status").lms()?;
     let dry_run: bool = row.try_get("dry_run").lms()?;
     let changes_logged: bool = row.try_get("changes_logged").lms()?;
+    let changes_pruned_at: Option<DateTime<Utc>> = row.try_get("changes_pruned_at").lms()?;
     let finished: Vec<&str> = RunStatus::ALL
         .into_iter()
         .filter(|status| status.is_finished())
@@ -136,6 +142,13 @@ async fn check_undoable(tx: &mut PgConnection, run_id: Uuid) -> Result<(), Engin
         return refuse(
             "it ran before runs kept a change log, so what it changed is not known".to_owned(),
         );
+    }
+    if let Some(pruned_at) = changes_pruned_at {
+        return refuse(format!(
+            "its change log was removed at {}, because only the latest `migration.undo_history` \
+             succeeded delta runs keep theirs, so what it changed is no longer known",
+            pruned_at.to_rfc3339_opts(SecondsFormat::Secs, true)
+        ));
     }
     Ok(())
 }

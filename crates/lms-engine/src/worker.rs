@@ -1,11 +1,13 @@
 //! A worker process's job loop: apalis workers that run chunks, and the
-//! sweeper that puts lost chunks back on the queue.
+//! sweeper that puts lost chunks back on the queue (and removes the change
+//! logs past the undo history).
 //!
 //! Any number of worker processes on any number of machines can share one
 //! run: they share only the queue and the LMS database.
 
 use chrono::{DateTime, Utc};
 use std::future::Future;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +18,7 @@ use crate::chunk::{ChunkOutcome, Delivery, EngineContext, chunk_ahead_of, run_de
 use crate::error::{DatabaseContext, EngineError};
 use crate::poll_tick::PollEvery;
 use crate::queue::{ChunkJob, ChunkQueue};
+use crate::undo::retention::prune_change_logs;
 
 const LOST_CHUNK_CANDIDATES: &str = include_str!("worker/lost_chunk_candidates.sql");
 const MARK_LOST_CHUNKS_QUEUED: &str = include_str!("worker/mark_lost_chunks_queued.sql");
@@ -37,6 +40,9 @@ pub struct WorkerConfig {
     /// A queued chunk nobody has started for this long, and with no job on
     /// the queue, is queued again.
     pub requeue_after: Duration,
+    /// How many of the latest succeeded delta runs keep their change log
+    /// (the sweeper removes the others').
+    pub undo_history: NonZeroU32,
 }
 
 /// A unique worker name: `<prefix or host>-<pid>-<random>`.
@@ -184,6 +190,9 @@ async fn sweep_forever(state: Arc<WorkerState>, config: WorkerConfig) {
         }
         if let Err(error) = state.queue.purge_finished().await {
             tracing::debug!(%error, "purging finished jobs failed");
+        }
+        if let Err(error) = prune_change_logs(&state.engine.lms, config.undo_history).await {
+            tracing::warn!(%error, "removing change logs past the undo history failed");
         }
     }
 }

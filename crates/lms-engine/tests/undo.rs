@@ -4,9 +4,11 @@
 mod support;
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
 use lms_engine::inline::run_inline;
+use lms_engine::undo::retention::prune_change_logs;
 use lms_engine::undo::undo_run;
 use lms_engine::{
     ConflictPolicy, EngineContext, EngineError, RetryPolicy, RunOptions, RunStatus, plan_run,
@@ -390,5 +392,73 @@ async fn an_lms_edit_committing_while_an_undo_runs_refuses_it() -> anyhow::Resul
         .fetch_one(fixture.lms())
         .await?;
     assert_eq!(email.as_deref(), Some("edited.in.lms@mail.kz"));
+    fixture.close().await
+}
+
+/// Two delta runs over the school, the older first.
+async fn two_deltas(fixture: &Fixture) -> anyhow::Result<(Uuid, Uuid)> {
+    fixture.legacy_sql(SCHOOL_DELTA).await?;
+    let older = delta(fixture, 2).await?;
+    fixture
+        .legacy_sql("UPDATE users SET email = 'alpha.third@mail.kz' WHERE id = 1")
+        .await?;
+    Ok((older, delta(fixture, 2).await?))
+}
+
+/// The events of `run`'s change log.
+async fn logged_events(fixture: &Fixture, run: Uuid) -> anyhow::Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT count(*) FROM migration.run_change_events WHERE run_id = $1")
+            .bind(run)
+            .fetch_one(fixture.lms())
+            .await?,
+    )
+}
+
+#[tokio::test]
+async fn the_change_log_of_a_run_past_the_undo_history_is_removed() -> anyhow::Result<()> {
+    let fixture = migrated_school("undoprune").await?;
+    let (older, latest) = two_deltas(&fixture).await?;
+    let pruned = prune_change_logs(fixture.lms(), NonZeroU32::MIN).await?;
+    // The first load kept no log, so it has none to remove.
+    assert_eq!(pruned, [older]);
+    assert_eq!(logged_events(&fixture, older).await?, 0);
+    assert!(logged_events(&fixture, latest).await? > 0);
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn runs_within_the_undo_history_keep_their_change_logs() -> anyhow::Result<()> {
+    let fixture = migrated_school("undokeep").await?;
+    let (older, _) = two_deltas(&fixture).await?;
+    let keep_two = NonZeroU32::new(2).ok_or_else(|| anyhow::anyhow!("2 is not zero"))?;
+    assert!(prune_change_logs(fixture.lms(), keep_two).await?.is_empty());
+    assert!(logged_events(&fixture, older).await? > 0);
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn undo_of_a_run_whose_change_log_was_removed_is_refused_and_changes_nothing()
+-> anyhow::Result<()> {
+    let fixture = migrated_school("undopruned").await?;
+    let (older, _) = two_deltas(&fixture).await?;
+    prune_change_logs(fixture.lms(), NonZeroU32::MIN).await?;
+    let before = full_contents(fixture.lms()).await?;
+    let message = refusal(&fixture, older).await?;
+    assert!(message.contains("change log was removed"), "{message}");
+    assert!(message.contains("migration.undo_history"), "{message}");
+    assert_eq!(full_contents(fixture.lms()).await?, before);
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn the_latest_run_stays_undoable_after_older_logs_are_removed() -> anyhow::Result<()> {
+    let fixture = migrated_school("undolatest").await?;
+    let (_, latest) = two_deltas(&fixture).await?;
+    prune_change_logs(fixture.lms(), NonZeroU32::MIN).await?;
+    assert_eq!(
+        undo_run(fixture.lms(), latest).await?.status,
+        RunStatus::Undone
+    );
     fixture.close().await
 }

@@ -47,12 +47,24 @@ fn spawn_worker_running(
     concurrency: u16,
     recovery: Recovery,
 ) -> anyhow::Result<Child> {
+    Ok(worker_command(fixture, redis_url, concurrency, recovery).spawn()?)
+}
+
+/// The command that starts an `lms-worker` process configured for the
+/// fixture, running `concurrency` jobs at once.
+fn worker_command(
+    fixture: &Fixture,
+    redis_url: &str,
+    concurrency: u16,
+    recovery: Recovery,
+) -> Command {
     let (requeue_after, missed_heartbeats) = match recovery {
         Recovery::Quick => ("2s", "2"),
         Recovery::Patient => ("1h", "100"),
     };
     let settings = &fixture.settings;
-    let child = Command::new(env!("CARGO_BIN_EXE_lms-worker"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lms-worker"));
+    command
         .env_remove("LMS_CONFIG")
         .env("LMS_DATABASE__URL", settings.database.url.expose())
         .env("LMS_LEGACY__URL", settings.legacy.url.expose())
@@ -69,9 +81,8 @@ fn spawn_worker_running(
         .env("LMS_LOG__FILTER", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()?;
-    Ok(child)
+        .kill_on_drop(true);
+    command
 }
 
 async fn wait_for_run(lms: &PgPool, run_id: Uuid, limit: Duration) -> anyhow::Result<RunStatus> {
@@ -416,5 +427,48 @@ async fn a_job_no_worker_can_read_is_set_aside_and_the_run_finishes() -> anyhow:
     let payloads: Vec<&str> = unreadable.iter().map(|job| job.payload.as_str()).collect();
     assert_eq!(payloads, ["not a chunk job"]);
     worker.start_kill()?;
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_worker_removes_the_change_logs_past_the_undo_history() -> anyhow::Result<()> {
+    let fixture = Fixture::seeded("queueprune", Scale::Small, 37).await?;
+    assert_eq!(fixture.migrate(300).await?.status, RunStatus::Succeeded);
+    let mut deltas = Vec::new();
+    for edited in [1, 2] {
+        fixture
+            .legacy_sql(&format!(
+                "UPDATE users SET email = 'prune{edited}.' || id || '@mail.kz' WHERE id % 50 = {edited}"
+            ))
+            .await?;
+        let report = fixture
+            .rerun(300, lms_engine::ConflictPolicy::KeepLms, 2)
+            .await?;
+        assert_eq!(report.status, RunStatus::Succeeded);
+        deltas.push(report.run_id);
+    }
+    let redis_url = fixture.settings.redis.url.expose().to_owned();
+    let mut worker = worker_command(&fixture, &redis_url, 1, Recovery::Patient)
+        .env("LMS_MIGRATION__UNDO_HISTORY", "1")
+        .spawn()?;
+    let pruned =
+        "SELECT id FROM migration.runs WHERE changes_pruned_at IS NOT NULL ORDER BY created_at";
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let marked: Vec<Uuid> = loop {
+        let marked: Vec<Uuid> = sqlx::query_scalar(pruned).fetch_all(fixture.lms()).await?;
+        if !marked.is_empty() || Instant::now() > deadline {
+            break marked;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    worker.start_kill()?;
+    // Only the older delta: the latest stays undoable, the first load kept no log.
+    assert_eq!(marked, deltas[..1]);
+    let events: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM migration.run_change_events WHERE run_id = $1")
+            .bind(deltas[0])
+            .fetch_one(fixture.lms())
+            .await?;
+    assert_eq!(events, 0);
     fixture.close().await
 }

@@ -1,0 +1,1 @@
+ALTER TABLE migration.runs DROP COLUMN changes_pruned_at;
