@@ -330,8 +330,9 @@ pub struct MigrationSettings {
     pub hold_percent: u32,
     pub hold_min_rows: u64,
     /// How many of the latest succeeded delta runs keep their change log,
-    /// and so can be undone. The sweeper removes every other finished
-    /// run's log (undo of such a run is refused, naming when).
+    /// and so can be undone. Every other finished run's log is removed (by
+    /// the workers' sweeper, and after an inline run), and an undo of such
+    /// a run is refused, naming when.
     pub undo_history: u32,
 }
 

@@ -38,9 +38,14 @@ pub fn worker_config(settings: &Settings, name: String) -> WorkerConfig {
         poll_interval: settings.worker.poll_interval,
         sweep_interval: settings.migration.sweep_interval,
         requeue_after: settings.migration.requeue_after,
-        // Settings::validate refuses 0; the latest run stays undoable.
-        undo_history: NonZeroU32::new(settings.migration.undo_history).unwrap_or(NonZeroU32::MIN),
+        undo_history: undo_history(settings),
     }
+}
+
+/// How many of the latest succeeded delta runs keep their change log.
+pub fn undo_history(settings: &Settings) -> NonZeroU32 {
+    // Settings::validate refuses 0; the latest run stays undoable.
+    NonZeroU32::new(settings.migration.undo_history).unwrap_or(NonZeroU32::MIN)
 }
 
 /// Connects to both databases with pools sized for `concurrency` chunks.

@@ -134,6 +134,15 @@ impl RunStatus {
         )
     }
 
+    /// The names of the finished statuses, for `status = ANY($n)`.
+    pub fn finished_names() -> Vec<&'static str> {
+        RunStatus::ALL
+            .into_iter()
+            .filter(|status| status.is_finished())
+            .map(RunStatus::as_str)
+            .collect()
+    }
+
     /// Whether the run still holds the LMS: no other run may start.
     pub const fn is_active(self) -> bool {
         !self.is_finished()

@@ -92,11 +92,7 @@ async fn check_undoable(tx: &mut PgConnection, run_id: Uuid) -> Result<(), Engin
     let dry_run: bool = row.try_get("dry_run").lms()?;
     let changes_logged: bool = row.try_get("changes_logged").lms()?;
     let changes_pruned_at: Option<DateTime<Utc>> = row.try_get("changes_pruned_at").lms()?;
-    let finished: Vec<&str> = RunStatus::ALL
-        .into_iter()
-        .filter(|status| status.is_finished())
-        .map(RunStatus::as_str)
-        .collect();
+    let finished = RunStatus::finished_names();
     let active: Option<Uuid> =
         sqlx::query_scalar("SELECT id FROM migration.runs WHERE status <> ALL($1) LIMIT 1")
             .bind(&finished)
@@ -138,17 +134,19 @@ async fn check_undoable(tx: &mut PgConnection, run_id: Uuid) -> Result<(), Engin
                 .to_owned(),
         );
     }
-    if !changes_logged {
-        return refuse(
-            "it ran before runs kept a change log, so what it changed is not known".to_owned(),
-        );
-    }
+    // A removed log also clears `changes_logged`, which builds from before
+    // retention refuse by: this check comes first, for the true reason.
     if let Some(pruned_at) = changes_pruned_at {
         return refuse(format!(
             "its change log was removed at {}, because only the latest `migration.undo_history` \
              succeeded delta runs keep theirs, so what it changed is no longer known",
             pruned_at.to_rfc3339_opts(SecondsFormat::Secs, true)
         ));
+    }
+    if !changes_logged {
+        return refuse(
+            "it ran before runs kept a change log, so what it changed is not known".to_owned(),
+        );
     }
     Ok(())
 }

@@ -415,15 +415,35 @@ async fn logged_events(fixture: &Fixture, run: Uuid) -> anyhow::Result<i64> {
     )
 }
 
+/// Whether `run` is marked as having had its change log removed.
+async fn marked_pruned(fixture: &Fixture, run: Uuid) -> anyhow::Result<bool> {
+    Ok(
+        sqlx::query_scalar(
+            "SELECT changes_pruned_at IS NOT NULL FROM migration.runs WHERE id = $1",
+        )
+        .bind(run)
+        .fetch_one(fixture.lms())
+        .await?,
+    )
+}
+
 #[tokio::test]
 async fn the_change_log_of_a_run_past_the_undo_history_is_removed() -> anyhow::Result<()> {
     let fixture = migrated_school("undoprune").await?;
-    let (older, latest) = two_deltas(&fixture).await?;
-    let pruned = prune_change_logs(fixture.lms(), NonZeroU32::MIN).await?;
-    // The first load kept no log, so it has none to remove.
-    assert_eq!(pruned, [older]);
+    let (older, _) = two_deltas(&fixture).await?;
+    prune_change_logs(fixture.lms(), NonZeroU32::MIN).await?;
     assert_eq!(logged_events(&fixture, older).await?, 0);
+    assert!(marked_pruned(&fixture, older).await?);
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn the_latest_runs_keep_their_change_logs() -> anyhow::Result<()> {
+    let fixture = migrated_school("undokeeplatest").await?;
+    let (_, latest) = two_deltas(&fixture).await?;
+    prune_change_logs(fixture.lms(), NonZeroU32::MIN).await?;
     assert!(logged_events(&fixture, latest).await? > 0);
+    assert!(!marked_pruned(&fixture, latest).await?);
     fixture.close().await
 }
 
@@ -432,7 +452,37 @@ async fn runs_within_the_undo_history_keep_their_change_logs() -> anyhow::Result
     let fixture = migrated_school("undokeep").await?;
     let (older, _) = two_deltas(&fixture).await?;
     let keep_two = NonZeroU32::new(2).ok_or_else(|| anyhow::anyhow!("2 is not zero"))?;
-    assert!(prune_change_logs(fixture.lms(), keep_two).await?.is_empty());
+    prune_change_logs(fixture.lms(), keep_two).await?;
+    assert!(logged_events(&fixture, older).await? > 0);
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn an_undone_runs_change_log_is_removed() -> anyhow::Result<()> {
+    let fixture = migrated_school("undoprunedone").await?;
+    let (_, latest) = two_deltas(&fixture).await?;
+    undo_run(fixture.lms(), latest).await?;
+    prune_change_logs(fixture.lms(), NonZeroU32::MIN).await?;
+    assert_eq!(logged_events(&fixture, latest).await?, 0);
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn no_change_log_is_removed_while_an_undo_holds_the_runs() -> anyhow::Result<()> {
+    let fixture = migrated_school("undoprunewait").await?;
+    let (older, _) = two_deltas(&fixture).await?;
+    // The lock an undo takes for as long as it runs.
+    let mut undo = fixture.lms().begin().await?;
+    sqlx::raw_sql("LOCK TABLE migration.runs IN SHARE ROW EXCLUSIVE MODE")
+        .execute(&mut *undo)
+        .await?;
+    let pruned = tokio::time::timeout(
+        Duration::from_secs(30),
+        prune_change_logs(fixture.lms(), NonZeroU32::MIN),
+    )
+    .await??;
+    undo.rollback().await?;
+    assert_eq!(pruned, 0);
     assert!(logged_events(&fixture, older).await? > 0);
     fixture.close().await
 }

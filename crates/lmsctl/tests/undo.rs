@@ -82,3 +82,32 @@ async fn undo_of_a_first_load_is_refused_with_the_way_out() -> anyhow::Result<()
     );
     cli.close().await
 }
+
+#[tokio::test]
+async fn an_inline_run_removes_the_change_logs_past_the_undo_history() -> anyhow::Result<()> {
+    let cli = Cli::new("cliundoprune").await?;
+    first_load(&cli).await?;
+    let keep_one = [("LMS_MIGRATION__UNDO_HISTORY", "1")];
+    let mut deltas = Vec::new();
+    for edited in [1, 2] {
+        legacy_sql(
+            &cli,
+            &format!("UPDATE users SET email = 'prune{edited}.' || id || '@mail.kz' WHERE id % 10 = {edited}"),
+        )
+        .await?;
+        let ran = cli
+            .run_with(
+                &["migrate", "run", "--inline", "--chunk-size", "300"],
+                &keep_one,
+                None,
+            )
+            .await?;
+        assert!(ran.status.success(), "{}", text(&ran.stderr));
+        deltas.push(latest_run(&cli).await?);
+    }
+    let refused = cli.run(&["migrate", "undo", &deltas[0]]).await?;
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = text(&refused.stderr);
+    assert!(stderr.contains("change log was removed"), "{stderr}");
+    cli.close().await
+}

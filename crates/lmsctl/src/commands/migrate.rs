@@ -7,7 +7,8 @@ use lms_config::{COMMAND_LINE_CALLER, Settings};
 use lms_engine::control::RetryRequest;
 use lms_engine::inline::run_inline;
 use lms_engine::report_html::{self, ReportPage};
-use lms_engine::setup::{connect_engine, connect_queue};
+use lms_engine::setup::{connect_engine, connect_queue, undo_history};
+use lms_engine::undo::retention::prune_change_logs;
 use lms_engine::{
     AskedRun, EngineContext, RunDefaults, RunStatus, explain, follow_run, report, run_progress,
     start_run,
@@ -104,6 +105,7 @@ async fn start(args: RunArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     }
     if args.inline {
         run_inline_in_view(&engine, planned.run_id, settings.worker.concurrency).await?;
+        prune_change_logs_after_inline(&engine, settings).await;
         return verdict(&engine.lms, planned.run_id).await;
     }
     if !args.wait {
@@ -271,7 +273,17 @@ async fn approve_inline(run_id: Uuid, settings: &Settings) -> anyhow::Result<Exi
     lms_engine::hold::approve(&engine.lms, run_id).await?;
     println!("Run {run_id} is approved; running its chunks in this process.");
     run_inline_in_view(&engine, run_id, settings.worker.concurrency).await?;
+    prune_change_logs_after_inline(&engine, settings).await;
     verdict(&engine.lms, run_id).await
+}
+
+/// What the workers' sweeper does after a run, for a run this process ran:
+/// the change logs past `migration.undo_history` are removed. A failure
+/// only leaves them for the next run or sweep, and is logged.
+async fn prune_change_logs_after_inline(engine: &EngineContext, settings: &Settings) {
+    if let Err(error) = prune_change_logs(&engine.lms, undo_history(settings)).await {
+        tracing::warn!(%error, "removing change logs past the undo history failed");
+    }
 }
 
 /// Runs `run_id`'s chunks in this process while its progress is shown,
