@@ -318,3 +318,78 @@ async fn a_deletion_committed_while_a_run_resolves_is_taken_up_by_the_next_run()
     );
     fixture.close().await
 }
+
+#[tokio::test]
+async fn a_student_whose_user_was_deleted_in_the_lms_gets_an_account_and_says_why()
+-> anyhow::Result<()> {
+    let fixture = migrated_school("deleteduser").await?;
+    // A legacy user nobody points at yet, migrated, then deleted in the LMS.
+    fixture
+        .legacy_sql("INSERT INTO users (id, login, role) VALUES (4, 'delta', 'parent')")
+        .await?;
+    assert_eq!(
+        fixture.rerun(2, KeepLms, 2).await?.status,
+        RunStatus::Succeeded
+    );
+    fixture
+        .lms_sql("DELETE FROM users WHERE legacy_id = 4")
+        .await?;
+    fixture
+        .legacy_sql(
+            "INSERT INTO students (id, user_id, person_id, organization_id, group_id, status) \
+             VALUES (12, 4, 3, 1, 1, 'active')",
+        )
+        .await?;
+
+    let report = fixture.rerun(2, KeepLms, 2).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    let student = ledger(fixture.lms(), "students", 12).await?;
+    assert_eq!(student.warnings, vec!["user_provisioned".to_owned()]);
+    assert!(
+        student
+            .detail
+            .as_deref()
+            .is_some_and(|detail| detail.contains("user_id 4 has no LMS row")),
+        "{:?}",
+        student.detail
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_user_whose_person_was_deleted_in_the_lms_warns_that_it_dangles() -> anyhow::Result<()> {
+    let fixture = migrated_school("deletedperson").await?;
+    // A legacy person nobody points at yet, migrated, then deleted in the LMS.
+    fixture
+        .legacy_sql(
+            "INSERT INTO persons (id, last_name, first_name) VALUES (5, 'Sadykov', 'Arman')",
+        )
+        .await?;
+    assert_eq!(
+        fixture.rerun(2, KeepLms, 2).await?.status,
+        RunStatus::Succeeded
+    );
+    fixture
+        .lms_sql("DELETE FROM persons WHERE legacy_id = 5")
+        .await?;
+    fixture
+        .legacy_sql(
+            "INSERT INTO users (id, login, person_id, role) VALUES (5, 'epsilon', 5, 'parent')",
+        )
+        .await?;
+
+    let report = fixture.rerun(2, KeepLms, 2).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    let user = ledger(fixture.lms(), "users", 5).await?;
+    assert_eq!(user.warnings, vec!["dangling_person".to_owned()]);
+    assert!(
+        user.detail
+            .as_deref()
+            .is_some_and(|detail| detail.contains("person_id 5 has no LMS row")),
+        "{:?}",
+        user.detail
+    );
+    fixture.close().await
+}

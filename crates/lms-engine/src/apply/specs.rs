@@ -163,13 +163,15 @@ static USERS: ApplySpec = ApplySpec {
     rows: |selection| {
         format!(
             "SELECT s.legacy_id, 'migrated'::text AS outcome, NULL::text AS reason, NULL::bigint AS survivor_legacy_id, \
-                    CASE WHEN d.dangling THEN format('person_id %s points at no person', s.person_legacy_id) END AS detail, \
+                    CASE WHEN d.dangling AND p.legacy_id IS NULL THEN format('person_id %s points at no person', s.person_legacy_id) \
+                         WHEN d.dangling THEN format('person_id %s has no LMS row (deleted in the LMS)', s.person_legacy_id) \
+                    END AS detail, \
                     CASE WHEN d.dangling THEN array_append(s.warnings, 'dangling_person') ELSE s.warnings END AS warnings, \
                     s.source_hash, p.target_id AS person_id, s.final_login AS login, s.final_email AS email, \
                     s.password_hash, s.password_reset_required, s.role, s.is_active, \
                     s.created_at::timestamptz AS created_at, s.last_login_at::timestamptz AS last_login_at \
              FROM migration.stage_users s {} \
-             CROSS JOIN LATERAL (SELECT s.person_legacy_id IS NOT NULL AND p.legacy_id IS NULL AS dangling) d \
+             CROSS JOIN LATERAL (SELECT s.person_legacy_id IS NOT NULL AND p.target_id IS NULL AS dangling) d \
              WHERE {}",
             migrated("p", "persons", "s.person_legacy_id"),
             selection
@@ -212,7 +214,10 @@ static SUBJECTS: ApplySpec = ApplySpec {
 };
 
 /// Students and teachers: a surviving row whose user points nowhere gets a
-/// provisioned account (filled in after this SELECT) and `user_provisioned`.
+/// provisioned account (filled in after this SELECT, wherever `user_id`
+/// is NULL) and `user_provisioned`. A user with no LMS row (deleted in the
+/// LMS, or waiting for a key another account holds) points nowhere in the
+/// LMS, as docs/contract.md says of every reference to such a row.
 fn people_rows(
     entity: &str,
     stage: &str,
@@ -223,12 +228,15 @@ fn people_rows(
     format!(
         "SELECT s.legacy_id, {RESOLVED}, \
                 CASE WHEN r.outcome IS NOT NULL THEN r.detail \
-                     WHEN u.legacy_id IS NULL THEN \
+                     WHEN u.target_id IS NULL THEN \
                          CASE WHEN s.user_legacy_id IS NULL THEN 'user_id is NULL; an account was provisioned' \
-                              ELSE format('user_id %s points at no user; an account was provisioned', s.user_legacy_id) END \
+                              WHEN u.legacy_id IS NULL THEN \
+                                  format('user_id %s points at no user; an account was provisioned', s.user_legacy_id) \
+                              ELSE format('user_id %s has no LMS row (deleted in the LMS, or its login or email \
+                                           is held by another account); an account was provisioned', s.user_legacy_id) END \
                 END AS detail, \
                 CASE WHEN r.outcome IS NOT NULL THEN '{{}}'::text[] \
-                     WHEN u.legacy_id IS NULL THEN array_append(s.warnings, 'user_provisioned') \
+                     WHEN u.target_id IS NULL THEN array_append(s.warnings, 'user_provisioned') \
                      ELSE s.warnings END AS warnings, \
                 s.source_hash, p.target_id AS person_id, u.target_id AS user_id, o.target_id AS organization_id \
                 {extra_columns} \
