@@ -106,12 +106,13 @@ const RUN_ENDED_WHILE_RUNNING: &str = "its run ended while it ran (its work was 
 /// How long a chunk's transaction waits for its claimed chunk's row.
 const CHUNK_ROW_WAIT: Duration = Duration::from_secs(2);
 
-/// Whether `error` is PostgreSQL's `lock_not_available` (a lock timeout).
-fn is_lock_not_available(error: &sqlx::Error) -> bool {
+/// Whether `error` is PostgreSQL's `lock_not_available` (a lock timeout,
+/// or a `NOWAIT` lock another session holds).
+pub(crate) fn is_lock_not_available(error: &sqlx::Error) -> bool {
     error
         .as_database_error()
         .and_then(|error| error.code())
-        .is_some_and(|code| code == "55P03")
+        .is_some_and(|code| code == lms_pg::LOCK_NOT_AVAILABLE)
 }
 
 /// How a worker came to run a chunk, which decides whether it may claim it.

@@ -18,7 +18,7 @@ use crate::chunk::{ChunkOutcome, Delivery, EngineContext, chunk_ahead_of, run_de
 use crate::error::{DatabaseContext, EngineError};
 use crate::poll_tick::PollEvery;
 use crate::queue::{ChunkJob, ChunkQueue};
-use crate::undo::retention::prune_change_log;
+use crate::undo::retention::prune_step;
 
 const LOST_CHUNK_CANDIDATES: &str = include_str!("worker/lost_chunk_candidates.sql");
 const MARK_LOST_CHUNKS_QUEUED: &str = include_str!("worker/mark_lost_chunks_queued.sql");
@@ -191,9 +191,9 @@ async fn sweep_forever(state: Arc<WorkerState>, config: WorkerConfig) {
         if let Err(error) = state.queue.purge_finished().await {
             tracing::debug!(%error, "purging finished jobs failed");
         }
-        // One run's log per sweep: a long history is caught up on over
-        // several sweeps, without holding up the others' work.
-        if let Err(error) = prune_change_log(&state.engine.lms, config.undo_history).await {
+        // One run marked and one batch of events removed per sweep: a long
+        // history is worked off over several sweeps.
+        if let Err(error) = prune_step(&state.engine.lms, config.undo_history).await {
             tracing::warn!(%error, "removing change logs past the undo history failed");
         }
     }

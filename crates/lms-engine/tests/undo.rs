@@ -8,7 +8,7 @@ use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
 use lms_engine::inline::run_inline;
-use lms_engine::undo::retention::prune_change_logs;
+use lms_engine::undo::retention::prune_until_done;
 use lms_engine::undo::undo_run;
 use lms_engine::{
     ConflictPolicy, EngineContext, EngineError, RetryPolicy, RunOptions, RunStatus, plan_run,
@@ -431,7 +431,7 @@ async fn marked_pruned(fixture: &Fixture, run: Uuid) -> anyhow::Result<bool> {
 async fn the_change_log_of_a_run_past_the_undo_history_is_removed() -> anyhow::Result<()> {
     let fixture = migrated_school("undoprune").await?;
     let (older, _) = two_deltas(&fixture).await?;
-    prune_change_logs(fixture.lms(), NonZeroU32::MIN).await?;
+    prune_until_done(fixture.lms(), NonZeroU32::MIN).await?;
     assert_eq!(logged_events(&fixture, older).await?, 0);
     assert!(marked_pruned(&fixture, older).await?);
     fixture.close().await
@@ -441,7 +441,7 @@ async fn the_change_log_of_a_run_past_the_undo_history_is_removed() -> anyhow::R
 async fn the_latest_runs_keep_their_change_logs() -> anyhow::Result<()> {
     let fixture = migrated_school("undokeeplatest").await?;
     let (_, latest) = two_deltas(&fixture).await?;
-    prune_change_logs(fixture.lms(), NonZeroU32::MIN).await?;
+    prune_until_done(fixture.lms(), NonZeroU32::MIN).await?;
     assert!(logged_events(&fixture, latest).await? > 0);
     assert!(!marked_pruned(&fixture, latest).await?);
     fixture.close().await
@@ -452,7 +452,7 @@ async fn runs_within_the_undo_history_keep_their_change_logs() -> anyhow::Result
     let fixture = migrated_school("undokeep").await?;
     let (older, _) = two_deltas(&fixture).await?;
     let keep_two = NonZeroU32::new(2).ok_or_else(|| anyhow::anyhow!("2 is not zero"))?;
-    prune_change_logs(fixture.lms(), keep_two).await?;
+    prune_until_done(fixture.lms(), keep_two).await?;
     assert!(logged_events(&fixture, older).await? > 0);
     fixture.close().await
 }
@@ -462,8 +462,26 @@ async fn an_undone_runs_change_log_is_removed() -> anyhow::Result<()> {
     let fixture = migrated_school("undoprunedone").await?;
     let (_, latest) = two_deltas(&fixture).await?;
     undo_run(fixture.lms(), latest).await?;
-    prune_change_logs(fixture.lms(), NonZeroU32::MIN).await?;
+    prune_until_done(fixture.lms(), NonZeroU32::MIN).await?;
     assert_eq!(logged_events(&fixture, latest).await?, 0);
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn events_logged_for_a_run_after_it_was_marked_are_removed_too() -> anyhow::Result<()> {
+    let fixture = migrated_school("undoprunelate").await?;
+    let (older, _) = two_deltas(&fixture).await?;
+    prune_until_done(fixture.lms(), NonZeroU32::MIN).await?;
+    // What a failed run's last chunk, committing after the mark, would log.
+    sqlx::query(
+        "INSERT INTO migration.run_change_events (run_id, table_name, row_key, legacy_id, before, after) \
+         VALUES ($1, 'users', '{\"id\": 1}', 1, NULL, '{}')",
+    )
+    .bind(older)
+    .execute(fixture.lms())
+    .await?;
+    prune_until_done(fixture.lms(), NonZeroU32::MIN).await?;
+    assert_eq!(logged_events(&fixture, older).await?, 0);
     fixture.close().await
 }
 
@@ -478,7 +496,7 @@ async fn no_change_log_is_removed_while_an_undo_holds_the_runs() -> anyhow::Resu
         .await?;
     let pruned = tokio::time::timeout(
         Duration::from_secs(30),
-        prune_change_logs(fixture.lms(), NonZeroU32::MIN),
+        prune_until_done(fixture.lms(), NonZeroU32::MIN),
     )
     .await??;
     undo.rollback().await?;
@@ -492,7 +510,7 @@ async fn undo_of_a_run_whose_change_log_was_removed_is_refused_and_changes_nothi
 -> anyhow::Result<()> {
     let fixture = migrated_school("undopruned").await?;
     let (older, _) = two_deltas(&fixture).await?;
-    prune_change_logs(fixture.lms(), NonZeroU32::MIN).await?;
+    prune_until_done(fixture.lms(), NonZeroU32::MIN).await?;
     let before = full_contents(fixture.lms()).await?;
     let message = refusal(&fixture, older).await?;
     assert!(message.contains("change log was removed"), "{message}");
@@ -505,7 +523,7 @@ async fn undo_of_a_run_whose_change_log_was_removed_is_refused_and_changes_nothi
 async fn the_latest_run_stays_undoable_after_older_logs_are_removed() -> anyhow::Result<()> {
     let fixture = migrated_school("undolatest").await?;
     let (_, latest) = two_deltas(&fixture).await?;
-    prune_change_logs(fixture.lms(), NonZeroU32::MIN).await?;
+    prune_until_done(fixture.lms(), NonZeroU32::MIN).await?;
     assert_eq!(
         undo_run(fixture.lms(), latest).await?.status,
         RunStatus::Undone

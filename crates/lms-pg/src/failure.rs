@@ -11,6 +11,10 @@ pub enum FailureClass {
     Permanent,
 }
 
+/// PostgreSQL's `lock_not_available`: a `NOWAIT` lock, or one past
+/// `lock_timeout`, that another session holds.
+pub const LOCK_NOT_AVAILABLE: &str = "55P03";
+
 /// Classifies a sqlx error by its kind and SQLSTATE.
 pub fn classify(error: &sqlx::Error) -> FailureClass {
     match error {
@@ -36,7 +40,7 @@ pub fn classify_sqlstate(code: &str) -> FailureClass {
             "40001" // serialization_failure
                 | "40P01" // deadlock_detected
                 | "53300" // too_many_connections
-                | "55P03" // lock_not_available
+                | LOCK_NOT_AVAILABLE
                 | "57014" // query_canceled: a statement timeout or a cancel request
                 | "25006" // read_only_sql_transaction: a standby took the primary's address
         );

@@ -12,5 +12,5 @@ pub mod failure;
 pub mod pool;
 
 pub use copy_connection::CopyConnection;
-pub use failure::{FailureClass, classify, classify_sqlstate};
+pub use failure::{FailureClass, LOCK_NOT_AVAILABLE, classify, classify_sqlstate};
 pub use pool::{PoolConfig, connect, connect_one};

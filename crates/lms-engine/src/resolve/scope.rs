@@ -37,7 +37,10 @@ use crate::statistics::{self, Locked};
 /// Version 5: a `NaN` score is `score_out_of_range`, and an exam's
 /// resubmissions are ordered by `submitted_at` as legacy holds it
 /// (`infinity` is the latest).
-pub const RULES_VERSION: u32 = 5;
+/// Version 6: a student's or teacher's user with no LMS row (deleted in the
+/// LMS, or waiting on `key_taken`) is `user_provisioned`, and a user's
+/// person with none is `dangling_person`, with a detail that says so.
+pub const RULES_VERSION: u32 = 6;
 
 /// The terms a run's proposals are computed under: rows proposed under
 /// other terms may propose otherwise now, whatever legacy did.

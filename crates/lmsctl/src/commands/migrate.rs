@@ -8,7 +8,7 @@ use lms_engine::control::RetryRequest;
 use lms_engine::inline::run_inline;
 use lms_engine::report_html::{self, ReportPage};
 use lms_engine::setup::{connect_engine, connect_queue, undo_history};
-use lms_engine::undo::retention::prune_change_logs;
+use lms_engine::undo::retention::prune_until_done;
 use lms_engine::{
     AskedRun, EngineContext, RunDefaults, RunStatus, explain, follow_run, report, run_progress,
     start_run,
@@ -281,7 +281,7 @@ async fn approve_inline(run_id: Uuid, settings: &Settings) -> anyhow::Result<Exi
 /// the change logs past `migration.undo_history` are removed. A failure
 /// only leaves them for the next run or sweep, and is logged.
 async fn prune_change_logs_after_inline(engine: &EngineContext, settings: &Settings) {
-    if let Err(error) = prune_change_logs(&engine.lms, undo_history(settings)).await {
+    if let Err(error) = prune_until_done(&engine.lms, undo_history(settings)).await {
         tracing::warn!(%error, "removing change logs past the undo history failed");
     }
 }

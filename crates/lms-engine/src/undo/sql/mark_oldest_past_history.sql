@@ -1,12 +1,11 @@
 -- The oldest finished run whose change log no undo will read: one that
 -- kept a log (runs from before the log existed say so when refused) and
 -- is not among the $1 latest undoable runs (succeeded, not a dry run, no
--- table loaded in bulk, a change log kept). It is marked
--- pruned, and no longer counts as logged (so that a build from before
--- retention refuses its undo too), and returned; the caller removes its
--- events in the same transaction. One run per call, so that the first
--- sweep over a long history does not hold the sweeper for long; a second
--- sweeper passes over the run this one has locked.
+-- table loaded in bulk, a change log kept). It is marked pruned, and no
+-- longer counts as logged (so that a build from before retention refuses
+-- its undo too), and returned; its events are removed afterwards, in
+-- batches (remove_pruned_events.sql). A second sweeper passes over the
+-- run this one has locked.
 -- $2: the finished statuses, $3: succeeded, $4: the bulk load path.
 WITH kept AS (
     SELECT r.id
