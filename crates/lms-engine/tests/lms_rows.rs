@@ -350,7 +350,7 @@ async fn a_student_whose_user_was_deleted_in_the_lms_gets_an_account_and_says_wh
         student
             .detail
             .as_deref()
-            .is_some_and(|detail| detail.contains("user_id 4 has no LMS row")),
+            .is_some_and(|detail| detail.contains("user_id 4 points at a user deleted in the LMS")),
         "{:?}",
         student.detail
     );
@@ -385,9 +385,9 @@ async fn a_user_whose_person_was_deleted_in_the_lms_warns_that_it_dangles() -> a
     let user = ledger(fixture.lms(), "users", 5).await?;
     assert_eq!(user.warnings, vec!["dangling_person".to_owned()]);
     assert!(
-        user.detail
-            .as_deref()
-            .is_some_and(|detail| detail.contains("person_id 5 has no LMS row")),
+        user.detail.as_deref().is_some_and(
+            |detail| detail.contains("person_id 5 points at a person deleted in the LMS")
+        ),
         "{:?}",
         user.detail
     );

@@ -473,3 +473,33 @@ async fn wait_for_lock_waiters(lms: &sqlx::PgPool, count: i64) -> anyhow::Result
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn an_account_provisioned_for_a_user_deleted_in_the_lms_is_explained() -> anyhow::Result<()> {
+    let fixture = migrated_school("verifyprovisioned").await?;
+    // A legacy user migrated and then deleted in the LMS; a new legacy
+    // student points at it, and gets an account provisioned instead.
+    fixture
+        .legacy_sql("INSERT INTO users (id, login, role) VALUES (4, 'delta', 'parent')")
+        .await?;
+    fixture.rerun(2, KeepLms, 2).await?;
+    fixture
+        .lms_sql("DELETE FROM users WHERE legacy_id = 4")
+        .await?;
+    fixture
+        .legacy_sql(
+            "INSERT INTO students (id, user_id, person_id, organization_id, group_id, status) \
+             VALUES (12, 4, 3, 1, 1, 'active')",
+        )
+        .await?;
+    fixture.rerun(2, KeepLms, 2).await?;
+
+    let report = verified(&fixture, 2).await?;
+
+    let students: Vec<(i64, Option<Explanation>)> = listed(&report, LegacyEntity::Students)
+        .into_iter()
+        .map(|(legacy_id, _, explanation)| (legacy_id, explanation))
+        .collect();
+    assert_eq!(students, [(12, Some(Explanation::ReferenceDeletedInLms))]);
+    fixture.close().await
+}

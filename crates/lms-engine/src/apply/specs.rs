@@ -164,7 +164,7 @@ static USERS: ApplySpec = ApplySpec {
         format!(
             "SELECT s.legacy_id, 'migrated'::text AS outcome, NULL::text AS reason, NULL::bigint AS survivor_legacy_id, \
                     CASE WHEN d.dangling AND p.legacy_id IS NULL THEN format('person_id %s points at no person', s.person_legacy_id) \
-                         WHEN d.dangling THEN format('person_id %s has no LMS row (deleted in the LMS)', s.person_legacy_id) \
+                         WHEN d.dangling THEN format('person_id %s points at a person deleted in the LMS', s.person_legacy_id) \
                     END AS detail, \
                     CASE WHEN d.dangling THEN array_append(s.warnings, 'dangling_person') ELSE s.warnings END AS warnings, \
                     s.source_hash, p.target_id AS person_id, s.final_login AS login, s.final_email AS email, \
@@ -232,8 +232,11 @@ fn people_rows(
                          CASE WHEN s.user_legacy_id IS NULL THEN 'user_id is NULL; an account was provisioned' \
                               WHEN u.legacy_id IS NULL THEN \
                                   format('user_id %s points at no user; an account was provisioned', s.user_legacy_id) \
-                              ELSE format('user_id %s has no LMS row (deleted in the LMS, or its login or email \
-                                           is held by another account); an account was provisioned', s.user_legacy_id) END \
+                              WHEN 'deleted_in_lms' = ANY (u.warnings) THEN \
+                                  format('user_id %s points at a user deleted in the LMS; an account was provisioned', \
+                                         s.user_legacy_id) \
+                              ELSE format('user_id %s has no LMS row yet (its login or email is held by another \
+                                           account, key_taken); an account was provisioned', s.user_legacy_id) END \
                 END AS detail, \
                 CASE WHEN r.outcome IS NOT NULL THEN '{{}}'::text[] \
                      WHEN u.target_id IS NULL THEN array_append(s.warnings, 'user_provisioned') \

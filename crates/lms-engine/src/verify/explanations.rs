@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use lms_domain::LegacyEntity;
+use lms_domain::outcome::WarningCode;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Row as _};
 
@@ -24,8 +25,9 @@ pub enum Explanation {
     Conflict { conflict: ConflictKind },
     /// The LMS row was deleted in the LMS.
     DeletedInLms,
-    /// The engine rejected the row because a row it references was deleted
-    /// in the LMS.
+    /// A row it references was deleted in the LMS, so the engine rejected
+    /// it, or gave it a provisioned account (`user_provisioned`) or no
+    /// person (`dangling_person`) in that row's place.
     ReferenceDeletedInLms,
     /// The audit trail has a committed API write of the row (or, for an
     /// enrollment, of one of its grades) since the migration last wrote it
@@ -49,6 +51,11 @@ impl Explanation {
     }
 }
 
+/// The warnings of a migrated row whose reference the engine replaced (an
+/// account provisioned, no person) because the row it named had no LMS row.
+const REFERENCE_REPLACED: [WarningCode; 2] =
+    [WarningCode::UserProvisioned, WarningCode::DanglingPerson];
+
 /// The explanations the engine's records give for `legacy_ids` of `entity`.
 pub async fn explanations(
     lms: &PgPool,
@@ -63,6 +70,7 @@ pub async fn explanations(
         .bind(legacy_ids)
         .bind(entity.target_table())
         .bind(api_collection(entity))
+        .bind(REFERENCE_REPLACED.map(WarningCode::as_str))
         .fetch_all(lms)
         .await
         .lms()?;
