@@ -7,7 +7,10 @@ use lms_engine::ConflictKind;
 use lms_engine::ConflictPolicy::{KeepLms, TakeLegacy};
 use lms_engine::RunStatus;
 use sqlx::Row;
-use support::school::{LEGACY_ROW_IN_THAT_COURSE, lms_born_enrollment, lms_value, migrated_school};
+use support::school::{
+    LEGACY_ROW_IN_THAT_COURSE, lms_born_enrollment, lms_value, migrated_school,
+    school_with_a_student_whose_user_was_deleted_in_the_lms,
+};
 use support::{entity, ledger, run_until};
 
 #[tokio::test]
@@ -322,24 +325,7 @@ async fn a_deletion_committed_while_a_run_resolves_is_taken_up_by_the_next_run()
 #[tokio::test]
 async fn a_student_whose_user_was_deleted_in_the_lms_gets_an_account_and_says_why()
 -> anyhow::Result<()> {
-    let fixture = migrated_school("deleteduser").await?;
-    // A legacy user nobody points at yet, migrated, then deleted in the LMS.
-    fixture
-        .legacy_sql("INSERT INTO users (id, login, role) VALUES (4, 'delta', 'parent')")
-        .await?;
-    assert_eq!(
-        fixture.rerun(2, KeepLms, 2).await?.status,
-        RunStatus::Succeeded
-    );
-    fixture
-        .lms_sql("DELETE FROM users WHERE legacy_id = 4")
-        .await?;
-    fixture
-        .legacy_sql(
-            "INSERT INTO students (id, user_id, person_id, organization_id, group_id, status) \
-             VALUES (12, 4, 3, 1, 1, 'active')",
-        )
-        .await?;
+    let fixture = school_with_a_student_whose_user_was_deleted_in_the_lms("deleteduser").await?;
 
     let report = fixture.rerun(2, KeepLms, 2).await?;
 

@@ -15,7 +15,9 @@ use lms_engine::verify::{
 };
 use lms_legacy::Scale;
 use support::Fixture;
-use support::school::{lms_value, migrated_school};
+use support::school::{
+    lms_value, migrated_school, school_with_a_student_whose_user_was_deleted_in_the_lms,
+};
 
 async fn verified(fixture: &Fixture, chunk_size: u32) -> anyhow::Result<VerifyReport> {
     let options = VerifyOptions {
@@ -476,22 +478,9 @@ async fn wait_for_lock_waiters(lms: &sqlx::PgPool, count: i64) -> anyhow::Result
 
 #[tokio::test]
 async fn an_account_provisioned_for_a_user_deleted_in_the_lms_is_explained() -> anyhow::Result<()> {
-    let fixture = migrated_school("verifyprovisioned").await?;
-    // A legacy user migrated and then deleted in the LMS; a new legacy
-    // student points at it, and gets an account provisioned instead.
-    fixture
-        .legacy_sql("INSERT INTO users (id, login, role) VALUES (4, 'delta', 'parent')")
-        .await?;
-    fixture.rerun(2, KeepLms, 2).await?;
-    fixture
-        .lms_sql("DELETE FROM users WHERE legacy_id = 4")
-        .await?;
-    fixture
-        .legacy_sql(
-            "INSERT INTO students (id, user_id, person_id, organization_id, group_id, status) \
-             VALUES (12, 4, 3, 1, 1, 'active')",
-        )
-        .await?;
+    let fixture =
+        school_with_a_student_whose_user_was_deleted_in_the_lms("verifyprovisioned").await?;
+    // Student 12 gets an account provisioned in its deleted user's place.
     fixture.rerun(2, KeepLms, 2).await?;
 
     let report = verified(&fixture, 2).await?;

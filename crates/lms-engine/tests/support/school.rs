@@ -2,7 +2,7 @@
 //! group, their journal rows (two semesters of one subject for the first
 //! student), one exam with a result of each.
 
-use lms_engine::RunStatus;
+use lms_engine::{ConflictPolicy, RunStatus};
 use sqlx::PgPool;
 
 use super::Fixture;
@@ -41,6 +41,33 @@ pub async fn migrated_school(purpose: &str) -> anyhow::Result<Fixture> {
         "first run: {:?}",
         report.error
     );
+    Ok(fixture)
+}
+
+/// The school with legacy user 4 migrated and then deleted in the LMS, and
+/// a new legacy student 12 whose user it is, not yet migrated.
+pub async fn school_with_a_student_whose_user_was_deleted_in_the_lms(
+    purpose: &str,
+) -> anyhow::Result<Fixture> {
+    let fixture = migrated_school(purpose).await?;
+    fixture
+        .legacy_sql("INSERT INTO users (id, login, role) VALUES (4, 'delta', 'parent')")
+        .await?;
+    let report = fixture.rerun(2, ConflictPolicy::KeepLms, 2).await?;
+    anyhow::ensure!(
+        report.status == RunStatus::Succeeded,
+        "user 4's run: {:?}",
+        report.error
+    );
+    fixture
+        .lms_sql("DELETE FROM users WHERE legacy_id = 4")
+        .await?;
+    fixture
+        .legacy_sql(
+            "INSERT INTO students (id, user_id, person_id, organization_id, group_id, status) \
+             VALUES (12, 4, 3, 1, 1, 'active')",
+        )
+        .await?;
     Ok(fixture)
 }
 
