@@ -35,6 +35,20 @@ pub enum ClientError {
     Status { code: tonic::Code, message: String },
 }
 
+impl ClientError {
+    /// Whether the caller's input is at fault: the server refused an
+    /// argument (INVALID_ARGUMENT), or the endpoint is no address.
+    pub fn is_callers_input(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Status {
+                code: tonic::Code::InvalidArgument,
+                ..
+            } | ClientError::Endpoint { .. }
+        )
+    }
+}
+
 /// A connection to the API with an optional bearer token.
 #[derive(Debug, Clone)]
 pub struct ApiClient {

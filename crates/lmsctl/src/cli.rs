@@ -171,8 +171,9 @@ pub enum MigrateCommand {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// Legacy ids per checksum chunk (default: migration.chunk_size).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Legacy ids per checksum chunk (default: migration.chunk_size), 1 to
+    /// 1000000 (as VerifyRun).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub chunk_size: Option<u32>,
     #[arg(long, value_enum, default_value_t = VerifyFormat::Table)]
     pub format: VerifyFormat,

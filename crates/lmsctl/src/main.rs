@@ -45,7 +45,11 @@ async fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             lms_runtime::report_error(&error);
-            ExitCode::FAILURE
+            if commands::usage::is_usage(&error) {
+                ExitCode::from(commands::usage::USAGE_EXIT_CODE)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -210,6 +210,50 @@ async fn a_chunk_size_beyond_the_apis_bound_is_refused() -> anyhow::Result<()> {
     Ok(())
 }
 
+#[tokio::test]
+async fn a_verify_chunk_size_beyond_the_apis_bound_is_refused() -> anyhow::Result<()> {
+    let output = unconfigured(&["migrate", "verify", "--chunk-size", "1000001"]).await?;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("--chunk-size"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_collection_the_api_lacks_is_a_usage_error() -> anyhow::Result<()> {
+    let output = unconfigured(&["api", "list", "widgets"]).await?;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("is not a collection"),
+        "{}",
+        text(&output.stderr)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_listing_without_the_parent_it_needs_is_a_usage_error() -> anyhow::Result<()> {
+    let output = unconfigured(&["api", "list", "materials"]).await?;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("--parent"),
+        "{}",
+        text(&output.stderr)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_endpoint_that_is_no_address_is_a_usage_error() -> anyhow::Result<()> {
+    let output = unconfigured(&["api", "get", "students/1", "--endpoint", "not a url"]).await?;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("invalid endpoint"),
+        "{}",
+        text(&output.stderr)
+    );
+    Ok(())
+}
+
 /// Refused before anything is connected: no database is needed to say so.
 #[tokio::test]
 async fn a_hold_floor_past_a_row_count_is_refused() -> anyhow::Result<()> {
@@ -275,6 +319,15 @@ async fn api_reads_go_through_the_running_server() -> anyhow::Result<()> {
         .as_str()
         .unwrap_or_default()
         .to_owned();
+
+    let junk = cli
+        .run_with(
+            &["api", "list", "students", "--page-token", "junk"],
+            &env,
+            None,
+        )
+        .await?;
+    assert_eq!(junk.status.code(), Some(2), "{}", text(&junk.stderr));
 
     let got = cli.run_with(&["api", "get", &name], &env, None).await?;
     assert!(got.status.success(), "{}", text(&got.stderr));
@@ -375,7 +428,7 @@ async fn hash_token_prints_an_entry_that_loads_as_given_whatever_the_name() -> a
 async fn hash_token_refuses_a_name_the_server_would_refuse() -> anyhow::Result<()> {
     for name in ["lmsctl", "  "] {
         let refused = unconfigured(&["auth", "hash-token", "--name", name]).await?;
-        assert!(!refused.status.success(), "{name:?}");
+        assert_eq!(refused.status.code(), Some(2), "{name:?}");
         assert!(text(&refused.stderr).contains("--name"), "{name:?}");
     }
     Ok(())
@@ -432,7 +485,7 @@ async fn hash_token_prints_the_config_entry() -> anyhow::Result<()> {
     let bad = cli
         .run(&["auth", "hash-token", "--scopes", "everything"])
         .await?;
-    assert!(!bad.status.success());
+    assert_eq!(bad.status.code(), Some(2));
     assert!(
         text(&bad.stderr).contains("unknown scope"),
         "{}",
@@ -609,6 +662,28 @@ async fn in_a_pipe_progress_is_a_few_plain_lines_with_rows_per_second_and_eta() 
         lines.len() <= at_most,
         "{} lines in {seconds} s: {stdout}",
         lines.len()
+    );
+    cli.close().await
+}
+
+#[tokio::test]
+async fn a_chunk_size_that_plans_too_many_chunks_is_a_usage_error() -> anyhow::Result<()> {
+    let cli = Cli::new("clichunks").await?;
+    cli.run_ok(&["legacy", "seed", "--scale", "small", "--seed", "5"])
+        .await?;
+    cli.run_ok(&["db", "up"]).await?;
+    let output = cli
+        .run_with(
+            &["migrate", "run", "--inline", "--chunk-size", "1"],
+            &[("LMS_MIGRATION__MAX_CHUNKS", "20")],
+            None,
+        )
+        .await?;
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("--chunk-size") && stderr.contains("chunk size of at least"),
+        "{stderr}"
     );
     cli.close().await
 }

@@ -3,11 +3,11 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
 use lms_config::Settings;
 use lms_grpc::client::{ApiClient, COLLECTIONS, Collection};
 use serde_json::{Value, json};
 
+use super::usage::{client_usage, usage};
 use crate::cli::{ApiCommand, ApiGetArgs, ApiListArgs, ApiLookupArgs, ApiTarget};
 
 /// Where the bearer token comes from: never a flag, which shell history
@@ -31,19 +31,21 @@ async fn connect(target: &ApiTarget, settings: &Settings) -> anyhow::Result<ApiC
     let token = std::env::var(TOKEN_VARIABLE)
         .ok()
         .filter(|token| !token.is_empty());
-    Ok(ApiClient::connect(&endpoint, token).await?)
+    ApiClient::connect(&endpoint, token)
+        .await
+        .map_err(client_usage)
 }
 
 fn collection(text: &str) -> anyhow::Result<Collection> {
-    Collection::find(text).with_context(|| {
+    Collection::find(text).ok_or_else(|| {
         let names: Vec<&str> = COLLECTIONS
             .iter()
             .map(|collection| collection.name)
             .collect();
-        format!(
+        usage(format!(
             "{text:?} is not a collection of the API; collections: {}",
             names.join(", ")
-        )
+        ))
     })
 }
 
@@ -57,7 +59,8 @@ async fn get(args: ApiGetArgs, settings: &Settings) -> anyhow::Result<ExitCode> 
     let client = connect(&args.target, settings).await?;
     let resource = client
         .call(&collection.get_method(), &json!({ "name": args.name }))
-        .await?;
+        .await
+        .map_err(client_usage)?;
     print_pretty(&resource)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -65,10 +68,10 @@ async fn get(args: ApiGetArgs, settings: &Settings) -> anyhow::Result<ExitCode> 
 async fn lookup(args: ApiLookupArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let collection = collection(&args.collection)?;
     if !collection.lookup {
-        bail!(
+        return Err(usage(format!(
             "{} do not come from legacy rows one to one; they have no lookup",
             collection.name
-        );
+        )));
     }
     let client = connect(&args.target, settings).await?;
     let resource = client
@@ -76,7 +79,8 @@ async fn lookup(args: ApiLookupArgs, settings: &Settings) -> anyhow::Result<Exit
             &collection.lookup_method(),
             &json!({ "legacy_id": args.legacy_id.to_string() }),
         )
-        .await?;
+        .await
+        .map_err(client_usage)?;
     print_pretty(&resource)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -89,16 +93,23 @@ async fn list(args: ApiListArgs, settings: &Settings) -> anyhow::Result<ExitCode
     let mut request = json!({ "page_size": args.page_size });
     match (&args.parent, collection.nested) {
         (Some(parent), true) => request["parent"] = json!(parent),
-        (None, true) => bail!(
-            "{} are listed under a course: add --parent courses/<id>",
-            collection.name
-        ),
-        (Some(_), false) => bail!("{} have no parent; drop --parent", collection.name),
+        (None, true) => {
+            return Err(usage(format!(
+                "{} are listed under a course: add --parent courses/<id>",
+                collection.name
+            )));
+        }
+        (Some(_), false) => {
+            return Err(usage(format!(
+                "{} have no parent; drop --parent",
+                collection.name
+            )));
+        }
         (None, false) => {}
     }
     if let Some(filter) = &args.filter {
         if collection.nested {
-            bail!("{} take no filter", collection.name);
+            return Err(usage(format!("{} take no filter", collection.name)));
         }
         request["filter"] = json!(filter);
     }
@@ -107,7 +118,10 @@ async fn list(args: ApiListArgs, settings: &Settings) -> anyhow::Result<ExitCode
     let mut token = args.page_token.clone().unwrap_or_default();
     loop {
         request["page_token"] = json!(token);
-        let page = client.call(&collection.list_method(), &request).await?;
+        let page = client
+            .call(&collection.list_method(), &request)
+            .await
+            .map_err(client_usage)?;
         let items = page
             .get(json_name(&field).as_str())
             .and_then(Value::as_array)

@@ -3,10 +3,11 @@
 use std::io::Read;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use lms_config::{KNOWN_SCOPES, token_name_problem};
 use lms_grpc::auth::hash_token;
 
+use super::usage::usage;
 use crate::cli::{AuthCommand, HashTokenArgs};
 
 pub fn run(command: AuthCommand) -> anyhow::Result<ExitCode> {
@@ -17,14 +18,17 @@ pub fn run(command: AuthCommand) -> anyhow::Result<ExitCode> {
 
 fn hash(args: &HashTokenArgs) -> anyhow::Result<ExitCode> {
     if let Some(problem) = token_name_problem(&args.name) {
-        bail!("--name {}: {problem}", toml_string(&args.name));
+        return Err(usage(format!(
+            "--name {}: {problem}",
+            toml_string(&args.name)
+        )));
     }
     for scope in &args.scopes {
         if !KNOWN_SCOPES.contains(&scope.as_str()) {
-            bail!(
-                "unknown scope {scope:?}; scopes are {}",
+            return Err(usage(format!(
+                "--scopes: unknown scope {scope:?}; scopes are {}",
                 KNOWN_SCOPES.join(", ")
-            );
+            )));
         }
     }
     let (token, made) = if args.stdin {
@@ -34,7 +38,9 @@ fn hash(args: &HashTokenArgs) -> anyhow::Result<ExitCode> {
             .context("reading the token from stdin")?;
         let token = text.trim().to_owned();
         if token.len() < 16 {
-            bail!("the token on stdin is shorter than 16 characters; use a random one");
+            return Err(usage(
+                "the token on stdin is shorter than 16 characters; use a random one",
+            ));
         }
         (token, false)
     } else {

@@ -10,8 +10,8 @@ use lms_engine::report_html::{self, ReportPage};
 use lms_engine::setup::{connect_engine, connect_queue, undo_history};
 use lms_engine::undo::retention::prune_until_done;
 use lms_engine::{
-    AskedRun, EngineContext, RunDefaults, RunStatus, explain, follow_run, report, run_progress,
-    start_run,
+    AskedRun, EngineContext, EngineError, RunDefaults, RunStatus, explain, follow_run, report,
+    run_progress, start_run,
 };
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -19,6 +19,7 @@ use uuid::Uuid;
 use super::output::Layout;
 use super::progress_display::ProgressDisplay;
 use super::report_table;
+use super::usage::{USAGE_EXIT_CODE, usage};
 use crate::cli::{
     ApproveArgs, ExplainArgs, MigrateCommand, ReportArgs, ReportFormat, RetryArgs, RunArgs,
     RunSelector, UndoArgs, VerifyArgs, VerifyFormat,
@@ -53,9 +54,6 @@ async fn verify(args: VerifyArgs, settings: &Settings) -> anyhow::Result<ExitCod
     })
 }
 
-/// An argument refused (as clap refuses the ones it checks itself).
-const USAGE_EXIT_CODE: u8 = 2;
-
 /// `migrate run --wait` (and `approve --wait`) when the run stops held.
 pub const HELD_EXIT_CODE: u8 = 4;
 
@@ -87,13 +85,21 @@ async fn start(args: RunArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         .await
         .context("connecting to the databases")?;
     let planned = if args.inline {
-        lms_engine::plan_run(&engine.lms, &engine.legacy, &options).await?
+        lms_engine::plan_run(&engine.lms, &engine.legacy, &options).await
     } else {
         let queue = connect_queue(settings)
             .await
             .with_context(|| format!("connecting to Redis at {}", settings.redis.url))?;
-        start_run(&engine.lms, &engine.legacy, &queue, &options).await?
+        start_run(&engine.lms, &engine.legacy, &queue, &options).await
     };
+    let planned = planned.map_err(|error| match error {
+        // The operator chose the size and a larger one fits: the argument
+        // is at fault, as StartRun says of its chunk_size.
+        EngineError::TooManyChunks {
+            smallest: Some(_), ..
+        } if args.chunk_size.is_some() => usage(format!("--chunk-size: {error}")),
+        error => error.into(),
+    })?;
     if planned.created {
         println!(
             "Started run {} ({} chunks queued).",

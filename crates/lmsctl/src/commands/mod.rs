@@ -9,3 +9,4 @@ pub mod migrate;
 mod output;
 mod progress_display;
 mod report_table;
+pub mod usage;
