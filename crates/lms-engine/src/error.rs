@@ -89,6 +89,21 @@ fn fitting_chunk_size_advice(smallest: Option<u64>) -> String {
 const UNIQUE_VIOLATION: &str = "23505";
 
 impl EngineError {
+    /// Whether the caller's chunk size is at fault: it chose one
+    /// (`chose_chunk_size`), and the run would plan too many chunks at it
+    /// where a larger size fits. (Under the configured default, or where no
+    /// size fits, the configuration or the request's tables are.)
+    pub fn blames_chosen_chunk_size(&self, chose_chunk_size: bool) -> bool {
+        chose_chunk_size
+            && matches!(
+                self,
+                EngineError::TooManyChunks {
+                    smallest: Some(_),
+                    ..
+                }
+            )
+    }
+
     /// Whether the LMS refused a row for a unique key another transaction
     /// holds. A chunk tries again after one (`chunk::run_delivered_chunk`):
     /// the key may have been taken by the API while it ran.

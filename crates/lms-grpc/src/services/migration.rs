@@ -11,8 +11,8 @@ use lms_engine::report::ConflictEntry;
 use lms_engine::report::{self, CoverageReport, EntityReport};
 use lms_engine::verify::{self, VerifyOptions};
 use lms_engine::{
-    AskedRun, ChunkQueue, ConflictPolicy, EngineError, HoldPreview, Phase, RunDefaults, RunKind,
-    RunProgress, RunStatus, StepState, explain, hold, run_progress, start_run,
+    AskedRun, ChunkQueue, ConflictPolicy, HoldPreview, Phase, RunDefaults, RunKind, RunProgress,
+    RunStatus, StepState, explain, hold, run_progress, start_run,
 };
 use sqlx::PgPool;
 use tonic::{Request, Response};
@@ -639,15 +639,12 @@ impl MigrationApi {
             .map_err(|error| ApiError::invalid(error.field(), error.to_string()))?;
         let planned = start_run(&self.control, &self.legacy, &self.queue, &options)
             .await
-            .map_err(|error| match error {
-                // The client chose the size and a larger one fits: its
-                // field is at fault.
-                EngineError::TooManyChunks {
-                    smallest: Some(_), ..
-                } if asked.chunk_size.is_some() => {
+            .map_err(|error| {
+                if error.blames_chosen_chunk_size(asked.chunk_size.is_some()) {
                     ApiError::invalid("chunk_size", error.to_string())
+                } else {
+                    ApiError::from(error)
                 }
-                error => ApiError::from(error),
             })?;
         Ok(run_progress(&self.control, planned.run_id).await?.into())
     }

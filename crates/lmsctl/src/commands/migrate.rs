@@ -10,8 +10,8 @@ use lms_engine::report_html::{self, ReportPage};
 use lms_engine::setup::{connect_engine, connect_queue, undo_history};
 use lms_engine::undo::retention::prune_until_done;
 use lms_engine::{
-    AskedRun, EngineContext, EngineError, RunDefaults, RunStatus, explain, follow_run, report,
-    run_progress, start_run,
+    AskedRun, EngineContext, RunDefaults, RunStatus, explain, follow_run, report, run_progress,
+    start_run,
 };
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -92,13 +92,12 @@ async fn start(args: RunArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("connecting to Redis at {}", settings.redis.url))?;
         start_run(&engine.lms, &engine.legacy, &queue, &options).await
     };
-    let planned = planned.map_err(|error| match error {
-        // The operator chose the size and a larger one fits: the argument
-        // is at fault, as StartRun says of its chunk_size.
-        EngineError::TooManyChunks {
-            smallest: Some(_), ..
-        } if args.chunk_size.is_some() => usage(format!("--chunk-size: {error}")),
-        error => error.into(),
+    let planned = planned.map_err(|error| {
+        if error.blames_chosen_chunk_size(args.chunk_size.is_some()) {
+            usage(format!("--chunk-size: {error}"))
+        } else {
+            error.into()
+        }
     })?;
     if planned.created {
         println!(
