@@ -10,7 +10,7 @@ use crate::conflict::ConflictPolicy;
 use crate::error::{DatabaseContext, EngineError};
 use crate::plan::{PlannedRun, RunKind, RunOptions};
 use crate::progress::PROGRESS_CHANNEL;
-use crate::progress_view::{RunProgress, run_progress};
+use crate::progress_view::{RunProgress, run_progress, runs_progress};
 use crate::queue::ChunkQueue;
 use crate::report::{CONFLICT_COLUMNS, ConflictEntry};
 use crate::run_request::{RunRequest, run_of_request};
@@ -104,11 +104,7 @@ pub async fn list_runs(
     let more = ids.len() > size as usize;
     ids.truncate(size as usize);
     let next = if more { ids.last().copied() } else { None };
-    let mut runs = Vec::with_capacity(ids.len());
-    for id in ids {
-        runs.push(run_progress(lms, id).await?);
-    }
-    Ok((runs, next))
+    Ok((runs_progress(lms, &ids).await?, next))
 }
 
 /// One ledger row.

@@ -1,13 +1,14 @@
 //! A run's progress as operators watch it: per table, how many chunks of
 //! each phase are done.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use lms_domain::LegacyEntity;
 use lms_domain::entity::UnknownEntity;
 use serde::Serialize;
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgListener, PgRow};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
@@ -18,6 +19,9 @@ use crate::hold::HoldPreview;
 use crate::plan::{Phase, RunKind};
 use crate::progress::PROGRESS_CHANNEL;
 use crate::state::{RunStatus, StepState};
+
+const RUNS_BY_ID: &str = include_str!("progress_view/runs_by_id.sql");
+const STEPS_OF_RUNS: &str = include_str!("progress_view/steps_of_runs.sql");
 
 /// A run's state now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -90,26 +94,54 @@ impl RunProgress {
 
 /// Reads a run's progress.
 pub async fn run_progress(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, EngineError> {
-    let run = sqlx::query(
-        "SELECT status, error, created_at, finished_at, failed_chunk_id, entities, kind, request_id, chunk_size, on_conflict, hold_preview \
-         FROM migration.runs WHERE id = $1",
-    )
-    .bind(run_id)
-    .fetch_optional(lms)
-    .await
-    .lms()?
-    .ok_or(EngineError::UnknownRun(run_id))?;
-    let steps = sqlx::query(
-        "SELECT s.entity, s.phase, s.state, s.chunks_done, s.chunks_total, s.load_path, s.load_reason, \
-                (SELECT coalesce(sum((c.stats->>'rows')::bigint), 0) FROM migration.chunks c \
-                  WHERE c.step_id = s.id AND c.state = 'done' \
-                    AND jsonb_typeof(c.stats->'rows') = 'number')::bigint AS rows_done \
-         FROM migration.run_steps s WHERE s.run_id = $1",
-    )
-    .bind(run_id)
-    .fetch_all(lms)
-    .await
-    .lms()?;
+    runs_progress(lms, &[run_id])
+        .await?
+        .pop()
+        .ok_or(EngineError::UnknownRun(run_id))
+}
+
+/// Reads the progress of several runs, in the order given, in two
+/// statements whatever their number (a page of `ListRuns`); an id with no
+/// run is [`EngineError::UnknownRun`].
+pub async fn runs_progress(
+    lms: &PgPool,
+    run_ids: &[Uuid],
+) -> Result<Vec<RunProgress>, EngineError> {
+    let runs = sqlx::query(RUNS_BY_ID)
+        .bind(run_ids)
+        .fetch_all(lms)
+        .await
+        .lms()?;
+    let steps = sqlx::query(STEPS_OF_RUNS)
+        .bind(run_ids)
+        .fetch_all(lms)
+        .await
+        .lms()?;
+    let mut runs_by_id = HashMap::with_capacity(runs.len());
+    for run in runs {
+        runs_by_id.insert(run.try_get::<Uuid, _>("id").lms()?, run);
+    }
+    let mut steps_by_run: HashMap<Uuid, Vec<PgRow>> = HashMap::new();
+    for step in steps {
+        steps_by_run
+            .entry(step.try_get("run_id").lms()?)
+            .or_default()
+            .push(step);
+    }
+    run_ids
+        .iter()
+        .map(|run_id| {
+            let run = runs_by_id
+                .get(run_id)
+                .ok_or(EngineError::UnknownRun(*run_id))?;
+            let steps = steps_by_run.get(run_id).map_or(&[][..], Vec::as_slice);
+            progress_of(*run_id, run, steps)
+        })
+        .collect()
+}
+
+/// One run's progress from its `migration.runs` row and its steps' rows.
+fn progress_of(run_id: Uuid, run: &PgRow, steps: &[PgRow]) -> Result<RunProgress, EngineError> {
     let names: Vec<String> = run.try_get("entities").lms()?;
     let mut entities = Vec::with_capacity(names.len());
     for name in names {

@@ -1,0 +1,62 @@
+//! Runs listed a page at a time, newest first, each as `run_progress`
+//! reads it alone.
+
+mod support;
+
+use lms_engine::EngineError;
+use lms_engine::control::list_runs;
+use lms_engine::progress_view::{run_progress, runs_progress};
+use support::Fixture;
+use uuid::Uuid;
+
+/// Three finished runs over an empty legacy database, oldest first.
+async fn three_runs(fixture: &Fixture) -> anyhow::Result<Vec<Uuid>> {
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(fixture.migrate(100).await?.run_id);
+    }
+    Ok(ids)
+}
+
+#[tokio::test]
+async fn a_page_of_runs_is_each_runs_own_progress_newest_first() -> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("listpage").await?;
+    let ids = three_runs(&fixture).await?;
+
+    let (page, next) = list_runs(fixture.lms(), 2, None).await?;
+
+    let mut expected = Vec::new();
+    for id in [ids[2], ids[1]] {
+        expected.push(run_progress(fixture.lms(), id).await?);
+    }
+    assert_eq!(page, expected);
+    assert_eq!(next, Some(ids[1]));
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn the_last_page_holds_the_oldest_run_and_no_cursor() -> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("listlast").await?;
+    let ids = three_runs(&fixture).await?;
+
+    let (page, next) = list_runs(fixture.lms(), 2, Some(ids[1])).await?;
+
+    assert_eq!(page, vec![run_progress(fixture.lms(), ids[0]).await?]);
+    assert_eq!(next, None);
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn progress_of_several_runs_names_one_that_does_not_exist() -> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("listunknown").await?;
+    let ids = three_runs(&fixture).await?;
+    let unknown = Uuid::now_v7();
+
+    let read = runs_progress(fixture.lms(), &[ids[0], unknown]).await;
+
+    assert!(
+        matches!(read, Err(EngineError::UnknownRun(id)) if id == unknown),
+        "{read:?}"
+    );
+    fixture.close().await
+}
