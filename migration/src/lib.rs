@@ -73,6 +73,7 @@ sql_migration!(m0024, "m20261206_000024_ledger_written_at");
 sql_migration!(m0025, "m20261206_000025_submission_order");
 sql_migration!(m0026, "m20261207_000026_baselines_in_utc");
 sql_migration!(m0027, "m20261207_000027_change_log_retention");
+sql_migration!(m0028, "m20261207_000028_run_action_requests");
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -109,6 +110,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0025::Migration),
             Box::new(m0026::Migration),
             Box::new(m0027::Migration),
+            Box::new(m0028::Migration),
         ]
     }
 

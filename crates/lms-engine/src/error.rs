@@ -41,16 +41,17 @@ pub enum EngineError {
     RunActive(uuid::Uuid),
     #[error("internal inconsistency: {0}")]
     Invariant(String),
-    /// A request id given again with another request than the one that
-    /// started its run.
+    /// A request id given again with another request than the first one
+    /// under it: the one that started its run, or an action on a run.
     #[error(
-        "request id {request_id:?} started run {run_id} for another request ({asked}); \
-         a new request takes a new request id"
+        "request id {request_id:?} was given before with another request, on run {run_id} \
+         ({asked}); a new request takes a new request id"
     )]
     RequestIdReused {
         request_id: String,
+        /// The run the first request started or acted on.
         run_id: uuid::Uuid,
-        /// What the first request asked, as the run keeps it.
+        /// What the first request asked, as it was kept.
         asked: String,
     },
     /// An undo that cannot be done, and why (the rows in the way, named).

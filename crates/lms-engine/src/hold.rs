@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row};
 use uuid::Uuid;
 
+use crate::action_request::{self, ActionRequest, RunAction};
 use crate::bulk::{self, LoadPath};
 use crate::error::{DatabaseContext, EngineError};
 use crate::plan::{IdRange, Phase};
@@ -342,16 +343,22 @@ pub async fn approve_run(
     lms: &PgPool,
     queue: &ChunkQueue,
     run_id: Uuid,
+    request: Option<&ActionRequest>,
 ) -> Result<RunProgress, EngineError> {
-    let queued = approve(lms, run_id).await?;
+    let queued = approve(lms, run_id, request).await?;
     if let Err(error) = queue.push(run_id, &queued).await {
         tracing::warn!(%error, %run_id, "the run is approved but its chunks could not be queued yet");
     }
     run_progress(lms, run_id).await
 }
 
-/// The approval's transaction; returns the chunks it queued.
-pub async fn approve(lms: &PgPool, run_id: Uuid) -> Result<Vec<i64>, EngineError> {
+/// The approval's transaction; returns the chunks it queued (none for a
+/// retry of an approval under its request id).
+pub async fn approve(
+    lms: &PgPool,
+    run_id: Uuid,
+    request: Option<&ActionRequest>,
+) -> Result<Vec<i64>, EngineError> {
     let mut tx = lms.begin().await.lms()?;
     let status: Option<RunStatus> =
         sqlx::query_scalar("SELECT status FROM migration.runs WHERE id = $1 FOR NO KEY UPDATE")
@@ -359,6 +366,11 @@ pub async fn approve(lms: &PgPool, run_id: Uuid) -> Result<Vec<i64>, EngineError
             .fetch_optional(&mut *tx)
             .await
             .lms()?;
+    // After the row lock: a twin approval's record is committed by now.
+    if action_request::done_already(&mut tx, RunAction::Approve, run_id, request).await? {
+        tx.rollback().await.lms()?;
+        return Ok(Vec::new());
+    }
     match status {
         None => return Err(EngineError::UnknownRun(run_id)),
         Some(RunStatus::Held) => {}
@@ -373,6 +385,7 @@ pub async fn approve(lms: &PgPool, run_id: Uuid) -> Result<Vec<i64>, EngineError
     .await
     .lms()?;
     let queued = open_gate(&mut tx, run_id).await?;
+    action_request::record(&mut tx, RunAction::Approve, run_id, request).await?;
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(PROGRESS_CHANNEL)
         .bind(run_id.to_string())

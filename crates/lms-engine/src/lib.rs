@@ -6,6 +6,7 @@
 //! The crate is shared by the producers (`lmsctl`, the gRPC server) and the
 //! workers. It never imports the server.
 
+pub mod action_request;
 pub mod apply;
 pub mod bulk;
 pub mod chunk;
@@ -40,6 +41,7 @@ pub mod vacuum;
 pub mod verify;
 pub mod worker;
 
+pub use action_request::ActionRequest;
 pub use chunk::{
     ChunkOutcome, Delivery, EngineContext, RetryPolicy, run_chunk, run_delivered_chunk,
 };

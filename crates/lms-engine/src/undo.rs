@@ -31,14 +31,21 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
+use crate::action_request::{self, ActionRequest, RunAction};
 use crate::bulk::LoadPath;
 use crate::error::{DatabaseContext, EngineError};
 use crate::progress::PROGRESS_CHANNEL;
 use crate::progress_view::{RunProgress, run_progress};
 use crate::state::RunStatus;
 
-/// Undoes `run_id`; returns the run, now `undone`.
-pub async fn undo_run(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, EngineError> {
+/// Undoes `run_id`; returns the run, now `undone`. With a request id,
+/// the same request again returns the run as it is, undone by the first
+/// ([`action_request`](crate::action_request)).
+pub async fn undo_run(
+    lms: &PgPool,
+    run_id: Uuid,
+    request: Option<&ActionRequest>,
+) -> Result<RunProgress, EngineError> {
     let mut tx = lms.begin().await.lms()?;
     // Self-conflicting, and in conflict with the insert that plans a run:
     // no run starts, and no other undo runs, until this one commits.
@@ -46,6 +53,10 @@ pub async fn undo_run(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, EngineE
         .execute(&mut *tx)
         .await
         .lms()?;
+    if action_request::done_already(&mut tx, RunAction::Undo, run_id, request).await? {
+        tx.rollback().await.lms()?;
+        return run_progress(lms, run_id).await;
+    }
     check_undoable(&mut tx, run_id).await?;
     checks::hold_writers(&mut tx).await?;
     checks::rows_as_left(&mut tx, run_id).await?;
@@ -65,6 +76,7 @@ pub async fn undo_run(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, EngineE
     .execute(&mut *tx)
     .await
     .lms()?;
+    action_request::record(&mut tx, RunAction::Undo, run_id, request).await?;
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(PROGRESS_CHANNEL)
         .bind(run_id.to_string())

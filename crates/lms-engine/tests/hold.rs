@@ -55,7 +55,7 @@ async fn run(fixture: &Fixture, options: &RunOptions) -> anyhow::Result<(Uuid, C
 
 /// Approves a held run and runs it to its end.
 async fn approve_and_finish(fixture: &Fixture, run_id: Uuid) -> anyhow::Result<CoverageReport> {
-    approve(fixture.lms(), run_id).await?;
+    approve(fixture.lms(), run_id, None).await?;
     run_inline(&fixture.engine, run_id, 2).await?;
     fixture.report(run_id).await
 }
@@ -314,7 +314,7 @@ async fn approving_a_run_that_is_not_held_is_refused() -> anyhow::Result<()> {
     let (run_id, report) = run(&fixture, &unheld()).await?;
     assert_eq!(report.status, RunStatus::Succeeded);
 
-    let refused = approve(fixture.lms(), run_id).await;
+    let refused = approve(fixture.lms(), run_id, None).await;
 
     assert!(
         matches!(

@@ -314,7 +314,7 @@ async fn undoing_a_hand_over_gives_the_row_back_to_the_old_survivor() -> anyhow:
         enrollment
     );
 
-    undo_run(fixture.lms(), report.run_id).await?;
+    undo_run(fixture.lms(), report.run_id, None).await?;
 
     assert_eq!(
         lms_id(&fixture, "course_enrollments", 100).await?,

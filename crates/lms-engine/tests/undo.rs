@@ -89,7 +89,7 @@ async fn restores_the_school(purpose: &str, chunk_size: u32) -> anyhow::Result<(
         before,
         "the delta changed the LMS"
     );
-    let undone = undo_run(fixture.lms(), run).await?;
+    let undone = undo_run(fixture.lms(), run, None).await?;
     assert_eq!(undone.status, RunStatus::Undone);
     let after = full_contents(fixture.lms()).await?;
     for table in TABLES {
@@ -137,7 +137,7 @@ async fn undoing_the_latest_delta_and_running_it_again_gives_the_same_lms() -> a
     eprintln!("1% delta at seed scale Small: {delta_took:?}, {logged} rows in its change log");
     let not_undone = fingerprint(fixture.lms()).await?;
     let started = Instant::now();
-    undo_run(fixture.lms(), run).await?;
+    undo_run(fixture.lms(), run, None).await?;
     eprintln!("undo: {:?}", started.elapsed());
     delta(&fixture, 137).await?;
     let redone = fingerprint(fixture.lms()).await?;
@@ -149,7 +149,7 @@ async fn undoing_the_latest_delta_and_running_it_again_gives_the_same_lms() -> a
 
 /// The refusal of an undo, as text.
 async fn refusal(fixture: &Fixture, run: Uuid) -> anyhow::Result<String> {
-    match undo_run(fixture.lms(), run).await {
+    match undo_run(fixture.lms(), run, None).await {
         Err(EngineError::UndoRefused(message)) => Ok(message),
         other => anyhow::bail!("expected a refusal, got {other:?}"),
     }
@@ -267,7 +267,7 @@ async fn an_unknown_run_is_not_found() -> anyhow::Result<()> {
     let fixture = migrated_school("undounknown").await?;
     let unknown = Uuid::now_v7();
     assert!(matches!(
-        undo_run(fixture.lms(), unknown).await,
+        undo_run(fixture.lms(), unknown, None).await,
         Err(EngineError::UnknownRun(run)) if run == unknown
     ));
     fixture.close().await
@@ -278,7 +278,7 @@ async fn a_run_undone_twice_is_refused() -> anyhow::Result<()> {
     let fixture = migrated_school("undotwice").await?;
     fixture.legacy_sql(SCHOOL_DELTA).await?;
     let run = delta(&fixture, 2).await?;
-    undo_run(fixture.lms(), run).await?;
+    undo_run(fixture.lms(), run, None).await?;
     let message = refusal(&fixture, run).await?;
     assert!(message.contains("undone already"), "{message}");
     fixture.close().await
@@ -295,7 +295,7 @@ async fn undo_is_refused_while_a_run_is_active() -> anyhow::Result<()> {
     };
     let active = plan_run(fixture.lms(), fixture.legacy(), &options).await?;
     assert!(matches!(
-        undo_run(fixture.lms(), run).await,
+        undo_run(fixture.lms(), run, None).await,
         Err(EngineError::RunActive(blocking)) if blocking == active.run_id
     ));
     fixture.close().await
@@ -359,7 +359,7 @@ async fn a_chunk_that_fails_and_retries_leaves_one_image_per_row() -> anyhow::Re
     .fetch_one(fixture.lms())
     .await?;
     assert_eq!(before_email.as_deref(), Some("alpha@mail.kz"));
-    undo_run(fixture.lms(), planned.run_id).await?;
+    undo_run(fixture.lms(), planned.run_id, None).await?;
     assert_eq!(full_contents(fixture.lms()).await?, before);
     fixture.close().await
 }
@@ -376,7 +376,7 @@ async fn an_lms_edit_committing_while_an_undo_runs_refuses_it() -> anyhow::Resul
         .execute(&mut api)
         .await?;
     let lms = fixture.lms().clone();
-    let undo = tokio::spawn(async move { undo_run(&lms, run).await });
+    let undo = tokio::spawn(async move { undo_run(&lms, run, None).await });
     // It commits once the undo waits on it.
     let waited = support::waits_on_a_lock(fixture.lms(), &undo).await?;
     sqlx::raw_sql("COMMIT").execute(&mut api).await?;
@@ -461,7 +461,7 @@ async fn runs_within_the_undo_history_keep_their_change_logs() -> anyhow::Result
 async fn an_undone_runs_change_log_is_removed() -> anyhow::Result<()> {
     let fixture = migrated_school("undoprunedone").await?;
     let (_, latest) = two_deltas(&fixture).await?;
-    undo_run(fixture.lms(), latest).await?;
+    undo_run(fixture.lms(), latest, None).await?;
     prune_until_done(fixture.lms(), NonZeroU32::MIN).await?;
     assert_eq!(logged_events(&fixture, latest).await?, 0);
     fixture.close().await
@@ -525,7 +525,7 @@ async fn the_latest_run_stays_undoable_after_older_logs_are_removed() -> anyhow:
     let (_, latest) = two_deltas(&fixture).await?;
     prune_until_done(fixture.lms(), NonZeroU32::MIN).await?;
     assert_eq!(
-        undo_run(fixture.lms(), latest).await?.status,
+        undo_run(fixture.lms(), latest, None).await?.status,
         RunStatus::Undone
     );
     fixture.close().await

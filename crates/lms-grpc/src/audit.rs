@@ -65,7 +65,7 @@ fn request_key<M: CarriesRequestId>(request: &M) -> Result<Option<RequestKey>, A
 
 /// Puts a request's id and the digest of the rest on its call, before
 /// anything else can fail: the audit row of a call that carries a request
-/// id (a create, `StartRun`, `RetryRejected`) names it however the call
+/// id (a create, `StartRun`, `RetryRejected`, `ApproveRun`, `UndoRun`) names it however the call
 /// ends. A malformed id is the call's error,
 /// recorded without one.
 pub fn key_call<M: CarriesRequestId>(call: &mut Call, request: &M) -> Result<(), ApiError> {
@@ -100,6 +100,8 @@ carries_request_id!(
     crate::pb::lms::v1::CreateGradeRequest,
     pb::StartRunRequest,
     pb::RetryRejectedRequest,
+    pb::ApproveRunRequest,
+    pb::UndoRunRequest,
 );
 
 /// What a create stores for its retries: the response it sends.

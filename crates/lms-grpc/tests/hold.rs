@@ -132,6 +132,7 @@ async fn approve_run_applies_the_held_run_and_is_audited() -> anyhow::Result<()>
     let approved = client
         .approve_run(pb::ApproveRunRequest {
             name: run.name.clone(),
+            ..Default::default()
         })
         .await?
         .into_inner();
@@ -178,6 +179,7 @@ async fn approve_run_of_a_run_not_held_is_a_failed_precondition() -> anyhow::Res
     let refused = client
         .approve_run(pb::ApproveRunRequest {
             name: run.name.clone(),
+            ..Default::default()
         })
         .await
         .err()

@@ -671,6 +671,7 @@ async fn undo_run_restores_the_rows_and_is_audited() -> anyhow::Result<()> {
     let undone = client
         .undo_run(pb::UndoRunRequest {
             name: run.name.clone(),
+            ..Default::default()
         })
         .await?
         .into_inner();
@@ -687,6 +688,32 @@ async fn undo_run_restores_the_rows_and_is_audited() -> anyhow::Result<()> {
     .fetch_one(&app.lms)
     .await?;
     assert_eq!(audited, ("admin".to_owned(), Some(run.name), 0));
+    app.close().await
+}
+
+#[tokio::test]
+async fn undo_run_given_again_under_its_request_id_answers_with_the_undone_run()
+-> anyhow::Result<()> {
+    let app = spawn_app("grpcundoagain", Data::Migrated, true).await?;
+    let mut client = MigrationServiceClient::new(app.authed(Some(ADMIN)).await?);
+    let (_, _, run) = delta_changing_a_student(&app, &mut client, "undo-again").await?;
+    let undo = pb::UndoRunRequest {
+        name: run.name.clone(),
+        request_id: "undo-once".into(),
+    };
+    client.undo_run(undo.clone()).await?;
+
+    let again = client.undo_run(undo).await?.into_inner();
+
+    assert_eq!(again.status(), pb::RunStatus::Undone);
+    let audited: Vec<(i16, Option<String>)> = sqlx::query_as(
+        "SELECT code, request_id FROM api.audit_events \
+         WHERE method = '/lms.migration.v1.MigrationService/UndoRun' ORDER BY id",
+    )
+    .fetch_all(&app.lms)
+    .await?;
+    let once = Some("undo-once".to_owned());
+    assert_eq!(audited, vec![(0, once.clone()), (0, once)]);
     app.close().await
 }
 
@@ -711,7 +738,10 @@ async fn undo_run_is_refused_naming_a_row_edited_through_the_api() -> anyhow::Re
         })
         .await?;
     let refused = client
-        .undo_run(pb::UndoRunRequest { name: run.name })
+        .undo_run(pb::UndoRunRequest {
+            name: run.name,
+            ..Default::default()
+        })
         .await
         .err()
         .ok_or_else(|| anyhow::anyhow!("undo went ahead over an API edit"))?;
@@ -733,6 +763,7 @@ async fn undo_run_of_an_unknown_run_is_not_found() -> anyhow::Result<()> {
     let status = client
         .undo_run(pb::UndoRunRequest {
             name: "runs/01930000-0000-7000-8000-000000000000".into(),
+            ..Default::default()
         })
         .await
         .err()

@@ -255,6 +255,11 @@ pub struct ApproveArgs {
     /// (no Redis); waits for the run to end.
     #[arg(long)]
     pub inline: bool,
+    /// An idempotency key: approving again with the same key and run is
+    /// answered with the run as it is now, not refused as no longer held;
+    /// the key given with another request is refused.
+    #[arg(long, value_parser = parse_request_id)]
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -269,6 +274,11 @@ pub struct UndoArgs {
     /// The run to undo.
     #[arg(value_name = "RUN")]
     pub run: Uuid,
+    /// An idempotency key: undoing again with the same key and run is
+    /// answered with the run, undone, not refused as undone already; the
+    /// key given with another request is refused.
+    #[arg(long, value_parser = parse_request_id)]
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -70,6 +70,31 @@ async fn undo_puts_the_lms_back_as_before_a_delta_run() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn undo_given_again_with_its_request_id_succeeds_again() -> anyhow::Result<()> {
+    let cli = Cli::new("cliundoagain").await?;
+    first_load(&cli).await?;
+    legacy_sql(
+        &cli,
+        "UPDATE users SET email = 'again.' || id || '@mail.kz' WHERE id % 10 = 1",
+    )
+    .await?;
+    cli.run_ok(&["migrate", "run", "--inline", "--chunk-size", "300"])
+        .await?;
+    let delta = latest_run(&cli).await?;
+    let undo = ["migrate", "undo", &delta, "--request-id", "nightly-undo"];
+    cli.run_ok(&undo).await?;
+
+    let again = cli.run_ok(&undo).await?;
+
+    assert!(
+        text(&again.stdout).contains(&format!("Run {delta} is undone")),
+        "{}",
+        text(&again.stdout)
+    );
+    cli.close().await
+}
+
+#[tokio::test]
 async fn undo_of_a_first_load_is_refused_with_the_way_out() -> anyhow::Result<()> {
     let cli = Cli::new("cliundofirst").await?;
     let first = first_load(&cli).await?;

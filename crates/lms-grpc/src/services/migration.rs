@@ -11,8 +11,8 @@ use lms_engine::report::ConflictEntry;
 use lms_engine::report::{self, CoverageReport, EntityReport};
 use lms_engine::verify::{self, VerifyOptions};
 use lms_engine::{
-    AskedRun, ChunkQueue, ConflictPolicy, HoldPreview, Phase, RunDefaults, RunKind, RunProgress,
-    RunStatus, StepState, explain, hold, run_progress, start_run,
+    ActionRequest, AskedRun, ChunkQueue, ConflictPolicy, HoldPreview, Phase, RunDefaults, RunKind,
+    RunProgress, RunStatus, StepState, explain, hold, run_progress, start_run,
 };
 use sqlx::PgPool;
 use tonic::{Request, Response};
@@ -420,12 +420,17 @@ impl MigrationService for MigrationApi {
     async fn undo_run(&self, request: Request<pb::UndoRunRequest>) -> ApiResult<pb::Run> {
         let mut call = call_of(&request)?;
         let place = in_flight(&request);
-        let name = &request.get_ref().name;
-        call.resource = well_formed(name, |name| run_id("", name));
-        let (control, name) = (self.control.clone(), name.clone());
+        let (control, request) = (self.control.clone(), request.into_inner());
+        call.resource = well_formed(&request.name, |name| run_id("", name));
+        let keyed = key_call(&mut call, &request);
+        let caller = call.actor.clone();
         self.control(call, place, async move {
-            let id = run_id("name", &name)?;
-            Ok(lms_engine::undo::undo_run(&control, id).await?.into())
+            keyed?;
+            let id = run_id("name", &request.name)?;
+            let request = action_request(&request.request_id, &caller)?;
+            Ok(lms_engine::undo::undo_run(&control, id, request.as_ref())
+                .await?
+                .into())
         })
         .await
     }
@@ -433,11 +438,15 @@ impl MigrationService for MigrationApi {
     async fn approve_run(&self, request: Request<pb::ApproveRunRequest>) -> ApiResult<pb::Run> {
         let mut call = call_of(&request)?;
         let place = in_flight(&request);
-        let name = &request.get_ref().name;
-        call.resource = well_formed(name, |name| run_id("", name));
-        let (api, name) = (self.clone(), name.clone());
-        self.control(call, place, async move { api.approve_run_as(&name).await })
-            .await
+        let (api, request) = (self.clone(), request.into_inner());
+        call.resource = well_formed(&request.name, |name| run_id("", name));
+        let keyed = key_call(&mut call, &request);
+        let caller = call.actor.clone();
+        self.control(call, place, async move {
+            keyed?;
+            api.approve_run_as(request, &caller).await
+        })
+        .await
     }
 
     async fn get_coverage_report(
@@ -649,11 +658,18 @@ impl MigrationApi {
         Ok(run_progress(&self.control, planned.run_id).await?.into())
     }
 
-    async fn approve_run_as(&self, name: &str) -> Result<pb::Run, ApiError> {
-        let id = run_id("name", name)?;
-        Ok(hold::approve_run(&self.control, &self.queue, id)
-            .await?
-            .into())
+    async fn approve_run_as(
+        &self,
+        request: pb::ApproveRunRequest,
+        caller: &str,
+    ) -> Result<pb::Run, ApiError> {
+        let id = run_id("name", &request.name)?;
+        let request = action_request(&request.request_id, caller)?;
+        Ok(
+            hold::approve_run(&self.control, &self.queue, id, request.as_ref())
+                .await?
+                .into(),
+        )
     }
 
     async fn retry_rejected_as(
@@ -677,6 +693,11 @@ impl MigrationApi {
         .await?;
         Ok(run_progress(&self.control, planned.run_id).await?.into())
     }
+}
+
+/// An approval's or undo's request id as `caller` sent it; none when empty.
+fn action_request(sent: &str, caller: &str) -> Result<Option<ActionRequest>, ApiError> {
+    Ok(request_id(sent)?.map(|id| ActionRequest::new(id, caller)))
 }
 
 /// The filters of ListAuditEvents; every text bounded, times in range.

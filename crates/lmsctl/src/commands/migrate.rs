@@ -10,8 +10,8 @@ use lms_engine::report_html::{self, ReportPage};
 use lms_engine::setup::{connect_engine, connect_queue, undo_history};
 use lms_engine::undo::retention::prune_until_done;
 use lms_engine::{
-    AskedRun, EngineContext, RunDefaults, RunStatus, explain, follow_run, report, run_progress,
-    start_run,
+    ActionRequest, AskedRun, EngineContext, RunDefaults, RunStatus, explain, follow_run, report,
+    run_progress, start_run,
 };
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -252,14 +252,15 @@ async fn explain_row(args: ExplainArgs, settings: &Settings) -> anyhow::Result<E
 }
 
 async fn approve(args: ApproveArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let request = action_request(args.request_id);
     if args.inline {
-        return approve_inline(args.run, settings).await;
+        return approve_inline(args.run, request.as_ref(), settings).await;
     }
     let lms = lms_pool(settings).await?;
     let queue = connect_queue(settings)
         .await
         .with_context(|| format!("connecting to Redis at {}", settings.redis.url))?;
-    let progress = lms_engine::hold::approve_run(&lms, &queue, args.run).await?;
+    let progress = lms_engine::hold::approve_run(&lms, &queue, args.run, request.as_ref()).await?;
     println!("Run {} is approved and {}.", args.run, progress.status);
     if !args.wait {
         return Ok(ExitCode::SUCCESS);
@@ -271,11 +272,15 @@ async fn approve(args: ApproveArgs, settings: &Settings) -> anyhow::Result<ExitC
 }
 
 /// Approves a held run and runs its chunks in this process.
-async fn approve_inline(run_id: Uuid, settings: &Settings) -> anyhow::Result<ExitCode> {
+async fn approve_inline(
+    run_id: Uuid,
+    request: Option<&ActionRequest>,
+    settings: &Settings,
+) -> anyhow::Result<ExitCode> {
     let engine = connect_engine(settings, "lmsctl".to_owned(), settings.worker.concurrency)
         .await
         .context("connecting to the databases")?;
-    lms_engine::hold::approve(&engine.lms, run_id).await?;
+    lms_engine::hold::approve(&engine.lms, run_id, request).await?;
     println!("Run {run_id} is approved; running its chunks in this process.");
     run_inline_in_view(&engine, run_id, settings.worker.concurrency).await?;
     prune_change_logs_after_inline(&engine, settings).await;
@@ -345,13 +350,19 @@ async fn cancel(selector: RunSelector, settings: &Settings) -> anyhow::Result<Ex
 
 async fn undo(args: UndoArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let lms = lms_pool(settings).await?;
-    let progress = lms_engine::undo::undo_run(&lms, args.run).await?;
+    let request = action_request(args.request_id);
+    let progress = lms_engine::undo::undo_run(&lms, args.run, request.as_ref()).await?;
     println!(
         "Run {} is {}: the LMS rows and ledger rows it changed are as they were before it. \
          The next run compares every staged row with the ledger once.",
         args.run, progress.status
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// An approval's or undo's request id, sent as the command line.
+fn action_request(request_id: Option<String>) -> Option<ActionRequest> {
+    request_id.map(|id| ActionRequest::new(id, COMMAND_LINE_CALLER))
 }
 
 async fn retry(args: RetryArgs, settings: &Settings) -> anyhow::Result<ExitCode> {

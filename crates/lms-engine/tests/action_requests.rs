@@ -1,0 +1,166 @@
+//! An approval or an undo under a request id: the same request again is
+//! answered with the run as it is now; the id with another request (caller,
+//! run or action) is refused and does nothing; an action that was refused
+//! leaves its id unused.
+
+mod support;
+
+use lms_engine::hold::approve;
+use lms_engine::inline::run_inline;
+use lms_engine::undo::undo_run;
+use lms_engine::{
+    ActionRequest, ConflictPolicy, EngineError, HoldThreshold, RunOptions, RunStatus, plan_run,
+    run_progress,
+};
+use support::Fixture;
+use support::school::migrated_school;
+use uuid::Uuid;
+
+const OPERATOR: &str = "operator";
+
+fn request(id: &str, caller: &str) -> ActionRequest {
+    ActionRequest::new(id.to_owned(), caller)
+}
+
+/// A legacy change to two journal rows, then a delta run over it, run to
+/// its end; its id.
+async fn succeeded_delta(fixture: &Fixture) -> anyhow::Result<Uuid> {
+    fixture
+        .legacy_sql("UPDATE journal SET status = 'completed' WHERE id IN (100, 101)")
+        .await?;
+    let report = fixture.rerun(2, ConflictPolicy::KeepLms, 2).await?;
+    anyhow::ensure!(report.status == RunStatus::Succeeded, "{:?}", report.error);
+    Ok(report.run_id)
+}
+
+/// A legacy change to two journal rows, then a delta run held past one
+/// changed row; its id.
+async fn held_delta(fixture: &Fixture) -> anyhow::Result<Uuid> {
+    fixture
+        .legacy_sql("UPDATE journal SET status = 'dropped' WHERE id IN (100, 101)")
+        .await?;
+    let options = RunOptions {
+        chunk_size: 2,
+        hold: Some(HoldThreshold {
+            percent: 10,
+            min_rows: 1,
+        }),
+        ..RunOptions::default()
+    };
+    let planned = plan_run(fixture.lms(), fixture.legacy(), &options).await?;
+    run_inline(&fixture.engine, planned.run_id, 2).await?;
+    let status = run_progress(fixture.lms(), planned.run_id).await?.status;
+    anyhow::ensure!(status == RunStatus::Held, "the run ended {status}");
+    Ok(planned.run_id)
+}
+
+async fn status(fixture: &Fixture, run: Uuid) -> anyhow::Result<RunStatus> {
+    Ok(run_progress(fixture.lms(), run).await?.status)
+}
+
+fn is_reused<T: std::fmt::Debug>(result: &Result<T, EngineError>) -> bool {
+    matches!(result, Err(EngineError::RequestIdReused { .. }))
+}
+
+#[tokio::test]
+async fn an_undo_given_again_under_its_request_id_answers_with_the_undone_run() -> anyhow::Result<()>
+{
+    let fixture = migrated_school("actundoagain").await?;
+    let run = succeeded_delta(&fixture).await?;
+    undo_run(fixture.lms(), run, Some(&request("u-1", OPERATOR))).await?;
+
+    let again = undo_run(fixture.lms(), run, Some(&request("u-1", OPERATOR))).await?;
+
+    assert_eq!(again.status, RunStatus::Undone);
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn an_undo_given_again_without_a_request_id_is_refused_as_undone_already()
+-> anyhow::Result<()> {
+    let fixture = migrated_school("actundonoid").await?;
+    let run = succeeded_delta(&fixture).await?;
+    undo_run(fixture.lms(), run, Some(&request("u-1", OPERATOR))).await?;
+
+    let again = undo_run(fixture.lms(), run, None).await;
+
+    assert!(
+        matches!(&again, Err(EngineError::UndoRefused(why)) if why.contains("undone already")),
+        "{again:?}"
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn an_undos_request_id_sent_by_another_caller_is_refused() -> anyhow::Result<()> {
+    let fixture = migrated_school("actundocaller").await?;
+    let run = succeeded_delta(&fixture).await?;
+    undo_run(fixture.lms(), run, Some(&request("u-1", OPERATOR))).await?;
+
+    let other = undo_run(fixture.lms(), run, Some(&request("u-1", "someone-else"))).await;
+
+    assert!(is_reused(&other), "{other:?}");
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_refused_undo_leaves_its_request_id_unused() -> anyhow::Result<()> {
+    let fixture = migrated_school("actundorefused").await?;
+    let run = succeeded_delta(&fixture).await?;
+    let unknown = Uuid::now_v7();
+    let refused = undo_run(fixture.lms(), unknown, Some(&request("u-1", OPERATOR))).await;
+    assert!(
+        matches!(refused, Err(EngineError::UnknownRun(_))),
+        "{refused:?}"
+    );
+
+    let undone = undo_run(fixture.lms(), run, Some(&request("u-1", OPERATOR))).await?;
+
+    assert_eq!(undone.status, RunStatus::Undone);
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn an_approval_given_again_under_its_request_id_queues_nothing_more() -> anyhow::Result<()> {
+    let fixture = migrated_school("actapproveagain").await?;
+    let run = held_delta(&fixture).await?;
+    let queued = approve(fixture.lms(), run, Some(&request("a-1", OPERATOR))).await?;
+    assert!(!queued.is_empty(), "the approval queued the run's chunks");
+
+    let again = approve(fixture.lms(), run, Some(&request("a-1", OPERATOR))).await?;
+
+    assert_eq!(again, Vec::<i64>::new());
+    assert_eq!(status(&fixture, run).await?, RunStatus::Running);
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn an_approval_given_again_without_a_request_id_is_refused_as_not_held() -> anyhow::Result<()>
+{
+    let fixture = migrated_school("actapprovenoid").await?;
+    let run = held_delta(&fixture).await?;
+    approve(fixture.lms(), run, Some(&request("a-1", OPERATOR))).await?;
+
+    let again = approve(fixture.lms(), run, None).await;
+
+    assert!(
+        matches!(again, Err(EngineError::NotHeld { .. })),
+        "{again:?}"
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn an_undos_request_id_given_to_an_approval_is_refused_and_approves_nothing()
+-> anyhow::Result<()> {
+    let fixture = migrated_school("actcross").await?;
+    let undone = succeeded_delta(&fixture).await?;
+    undo_run(fixture.lms(), undone, Some(&request("x-1", OPERATOR))).await?;
+    let held = held_delta(&fixture).await?;
+
+    let approval = approve(fixture.lms(), held, Some(&request("x-1", OPERATOR))).await;
+
+    assert!(is_reused(&approval), "{approval:?}");
+    assert_eq!(status(&fixture, held).await?, RunStatus::Held);
+    fixture.close().await
+}
