@@ -7,7 +7,7 @@
 -- when the action took effect.
 CREATE TABLE migration.run_action_requests (
     request_id text PRIMARY KEY,
-    run_id     uuid NOT NULL REFERENCES migration.runs (id),
+    run_id     uuid NOT NULL REFERENCES migration.runs (id) ON DELETE CASCADE,
     -- The action, its caller and its run, as the client asked.
     request    jsonb NOT NULL CHECK (jsonb_typeof(request) = 'object'),
     acted_at   timestamptz NOT NULL DEFAULT clock_timestamp()

@@ -7,8 +7,15 @@
 //! held", "undone already"). Given with another action, caller or run it
 //! is [`EngineError::RequestIdReused`], and nothing is done.
 //!
-//! These ids are their own namespace, as each domain create's are: an id
-//! that started a run (`migration.runs.request_id`) is not compared.
+//! These ids are one namespace, server-wide, over every caller and both
+//! actions; an id that started a run (`migration.runs.request_id`) is not
+//! compared with them.
+//!
+//! A retry of the same action on the same run is ordered after the first
+//! by the action's own lock, and finds its record. Other requests under one
+//! id (two runs approved at once, an approval racing an undo) take
+//! different locks: the record's primary key orders them, and the later
+//! one is refused when it records.
 
 use serde_json::{Value, json};
 use sqlx::{PgConnection, Row};
@@ -71,30 +78,54 @@ pub(crate) async fn done_already(
     let Some(request) = request else {
         return Ok(false);
     };
-    let asked = request.asked(action, run_id);
-    let Some(earlier) = sqlx::query(
-        "SELECT run_id, request, request = $2 AS same \
-         FROM migration.run_action_requests WHERE request_id = $1",
+    match earlier(tx, request).await? {
+        None => Ok(false),
+        Some(earlier) if earlier.asked == request.asked(action, run_id) => Ok(true),
+        Some(earlier) => Err(earlier.reused_by(request)),
+    }
+}
+
+/// What was asked first under a request id.
+struct Earlier {
+    run_id: Uuid,
+    asked: Value,
+}
+
+impl Earlier {
+    fn reused_by(self, request: &ActionRequest) -> EngineError {
+        EngineError::RequestIdReused {
+            request_id: request.id().to_owned(),
+            run_id: self.run_id,
+            asked: self.asked.to_string(),
+        }
+    }
+}
+
+async fn earlier(
+    tx: &mut PgConnection,
+    request: &ActionRequest,
+) -> Result<Option<Earlier>, EngineError> {
+    let Some(row) = sqlx::query(
+        "SELECT run_id, request FROM migration.run_action_requests WHERE request_id = $1",
     )
     .bind(request.id())
-    .bind(&asked)
     .fetch_optional(&mut *tx)
     .await
     .lms()?
     else {
-        return Ok(false);
+        return Ok(None);
     };
-    if earlier.try_get::<bool, _>("same").lms()? {
-        return Ok(true);
-    }
-    Err(EngineError::RequestIdReused {
-        request_id: request.id().to_owned(),
-        run_id: earlier.try_get("run_id").lms()?,
-        asked: earlier.try_get::<Value, _>("request").lms()?.to_string(),
-    })
+    Ok(Some(Earlier {
+        run_id: row.try_get("run_id").lms()?,
+        asked: row.try_get("request").lms()?,
+    }))
 }
 
-/// Records `request` in the action's transaction (nothing with none).
+/// Records `request` in the action's transaction (nothing with none). An
+/// id another request under it recorded first, since [`done_already`]
+/// looked (it took another lock), is [`EngineError::RequestIdReused`]: the
+/// insert waits for that request's transaction and, once it commits, does
+/// nothing; the caller's transaction then rolls back.
 pub(crate) async fn record(
     tx: &mut PgConnection,
     action: RunAction,
@@ -104,14 +135,25 @@ pub(crate) async fn record(
     let Some(request) = request else {
         return Ok(());
     };
-    sqlx::query(
-        "INSERT INTO migration.run_action_requests (request_id, run_id, request) VALUES ($1, $2, $3)",
+    let recorded = sqlx::query(
+        "INSERT INTO migration.run_action_requests (request_id, run_id, request) VALUES ($1, $2, $3) \
+         ON CONFLICT (request_id) DO NOTHING",
     )
     .bind(request.id())
     .bind(run_id)
     .bind(request.asked(action, run_id))
     .execute(&mut *tx)
     .await
-    .lms()?;
-    Ok(())
+    .lms()?
+    .rows_affected();
+    if recorded == 1 {
+        return Ok(());
+    }
+    let earlier = earlier(tx, request).await?.ok_or_else(|| {
+        EngineError::Invariant(format!(
+            "request id {:?} was neither recorded nor found",
+            request.id()
+        ))
+    })?;
+    Err(earlier.reused_by(request))
 }

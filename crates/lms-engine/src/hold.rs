@@ -345,20 +345,29 @@ pub async fn approve_run(
     run_id: Uuid,
     request: Option<&ActionRequest>,
 ) -> Result<RunProgress, EngineError> {
-    let queued = approve(lms, run_id, request).await?;
-    if let Err(error) = queue.push(run_id, &queued).await {
+    if let Approval::Approved { queued } = approve(lms, run_id, request).await?
+        && let Err(error) = queue.push(run_id, &queued).await
+    {
         tracing::warn!(%error, %run_id, "the run is approved but its chunks could not be queued yet");
     }
     run_progress(lms, run_id).await
 }
 
-/// The approval's transaction; returns the chunks it queued (none for a
-/// retry of an approval under its request id).
+/// What an approval did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Approval {
+    /// The gate opened: these chunks are to be queued.
+    Approved { queued: Vec<i64> },
+    /// A retry of an approval under its request id: nothing more was done.
+    Replayed,
+}
+
+/// The approval's transaction.
 pub async fn approve(
     lms: &PgPool,
     run_id: Uuid,
     request: Option<&ActionRequest>,
-) -> Result<Vec<i64>, EngineError> {
+) -> Result<Approval, EngineError> {
     let mut tx = lms.begin().await.lms()?;
     let status: Option<RunStatus> =
         sqlx::query_scalar("SELECT status FROM migration.runs WHERE id = $1 FOR NO KEY UPDATE")
@@ -369,13 +378,14 @@ pub async fn approve(
     // After the row lock: a twin approval's record is committed by now.
     if action_request::done_already(&mut tx, RunAction::Approve, run_id, request).await? {
         tx.rollback().await.lms()?;
-        return Ok(Vec::new());
+        return Ok(Approval::Replayed);
     }
     match status {
         None => return Err(EngineError::UnknownRun(run_id)),
         Some(RunStatus::Held) => {}
         Some(status) => return Err(EngineError::NotHeld { run_id, status }),
     }
+    action_request::record(&mut tx, RunAction::Approve, run_id, request).await?;
     sqlx::query(
         "UPDATE migration.runs SET status = $2, approved_at = clock_timestamp() WHERE id = $1",
     )
@@ -385,7 +395,6 @@ pub async fn approve(
     .await
     .lms()?;
     let queued = open_gate(&mut tx, run_id).await?;
-    action_request::record(&mut tx, RunAction::Approve, run_id, request).await?;
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(PROGRESS_CHANNEL)
         .bind(run_id.to_string())
@@ -394,7 +403,7 @@ pub async fn approve(
         .lms()?;
     tx.commit().await.lms()?;
     tracing::info!(%run_id, chunks = queued.len(), "held run approved");
-    Ok(queued)
+    Ok(Approval::Approved { queued })
 }
 
 #[cfg(test)]

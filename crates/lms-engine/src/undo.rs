@@ -58,6 +58,7 @@ pub async fn undo_run(
         return run_progress(lms, run_id).await;
     }
     check_undoable(&mut tx, run_id).await?;
+    action_request::record(&mut tx, RunAction::Undo, run_id, request).await?;
     checks::hold_writers(&mut tx).await?;
     checks::rows_as_left(&mut tx, run_id).await?;
     checks::no_new_references(&mut tx, run_id).await?;
@@ -76,7 +77,6 @@ pub async fn undo_run(
     .execute(&mut *tx)
     .await
     .lms()?;
-    action_request::record(&mut tx, RunAction::Undo, run_id, request).await?;
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(PROGRESS_CHANNEL)
         .bind(run_id.to_string())

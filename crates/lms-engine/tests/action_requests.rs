@@ -5,15 +5,15 @@
 
 mod support;
 
-use lms_engine::hold::approve;
+use lms_engine::hold::{Approval, approve};
 use lms_engine::inline::run_inline;
 use lms_engine::undo::undo_run;
 use lms_engine::{
     ActionRequest, ConflictPolicy, EngineError, HoldThreshold, RunOptions, RunStatus, plan_run,
     run_progress,
 };
-use support::Fixture;
 use support::school::migrated_school;
+use support::{Fixture, wait_for_lock_waiters};
 use uuid::Uuid;
 
 const OPERATOR: &str = "operator";
@@ -52,6 +52,15 @@ async fn held_delta(fixture: &Fixture) -> anyhow::Result<Uuid> {
     let status = run_progress(fixture.lms(), planned.run_id).await?.status;
     anyhow::ensure!(status == RunStatus::Held, "the run ended {status}");
     Ok(planned.run_id)
+}
+
+/// The newest run's id.
+async fn latest_run(fixture: &Fixture) -> anyhow::Result<Uuid> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM migration.runs ORDER BY id DESC LIMIT 1")
+            .fetch_one(fixture.lms())
+            .await?,
+    )
 }
 
 async fn status(fixture: &Fixture, run: Uuid) -> anyhow::Result<RunStatus> {
@@ -106,11 +115,11 @@ async fn an_undos_request_id_sent_by_another_caller_is_refused() -> anyhow::Resu
 #[tokio::test]
 async fn a_refused_undo_leaves_its_request_id_unused() -> anyhow::Result<()> {
     let fixture = migrated_school("actundorefused").await?;
+    let first_load = latest_run(&fixture).await?;
     let run = succeeded_delta(&fixture).await?;
-    let unknown = Uuid::now_v7();
-    let refused = undo_run(fixture.lms(), unknown, Some(&request("u-1", OPERATOR))).await;
+    let refused = undo_run(fixture.lms(), first_load, Some(&request("u-1", OPERATOR))).await;
     assert!(
-        matches!(refused, Err(EngineError::UnknownRun(_))),
+        matches!(refused, Err(EngineError::UndoRefused(_))),
         "{refused:?}"
     );
 
@@ -121,15 +130,33 @@ async fn a_refused_undo_leaves_its_request_id_unused() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn an_undos_request_id_given_for_another_run_is_refused_and_undoes_nothing()
+-> anyhow::Result<()> {
+    let fixture = migrated_school("actundorun").await?;
+    let first = succeeded_delta(&fixture).await?;
+    undo_run(fixture.lms(), first, Some(&request("u-1", OPERATOR))).await?;
+    let second = succeeded_delta(&fixture).await?;
+
+    let other = undo_run(fixture.lms(), second, Some(&request("u-1", OPERATOR))).await;
+
+    assert!(is_reused(&other), "{other:?}");
+    assert_eq!(status(&fixture, second).await?, RunStatus::Succeeded);
+    fixture.close().await
+}
+
+#[tokio::test]
 async fn an_approval_given_again_under_its_request_id_queues_nothing_more() -> anyhow::Result<()> {
     let fixture = migrated_school("actapproveagain").await?;
     let run = held_delta(&fixture).await?;
-    let queued = approve(fixture.lms(), run, Some(&request("a-1", OPERATOR))).await?;
-    assert!(!queued.is_empty(), "the approval queued the run's chunks");
+    let first = approve(fixture.lms(), run, Some(&request("a-1", OPERATOR))).await?;
+    assert!(
+        matches!(&first, Approval::Approved { queued } if !queued.is_empty()),
+        "{first:?}"
+    );
 
     let again = approve(fixture.lms(), run, Some(&request("a-1", OPERATOR))).await?;
 
-    assert_eq!(again, Vec::<i64>::new());
+    assert_eq!(again, Approval::Replayed);
     assert_eq!(status(&fixture, run).await?, RunStatus::Running);
     fixture.close().await
 }
@@ -159,6 +186,36 @@ async fn an_undos_request_id_given_to_an_approval_is_refused_and_approves_nothin
     let held = held_delta(&fixture).await?;
 
     let approval = approve(fixture.lms(), held, Some(&request("x-1", OPERATOR))).await;
+
+    assert!(is_reused(&approval), "{approval:?}");
+    assert_eq!(status(&fixture, held).await?, RunStatus::Held);
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn an_id_a_racing_action_records_first_is_refused_and_approves_nothing() -> anyhow::Result<()>
+{
+    let fixture = migrated_school("actrace").await?;
+    let first_load = latest_run(&fixture).await?;
+    let held = held_delta(&fixture).await?;
+    // Another action under the same id, on another run, not yet committed:
+    // the approval does not see it when it looks, and meets it when it
+    // records.
+    let mut racing = fixture.lms().begin().await?;
+    sqlx::query(
+        "INSERT INTO migration.run_action_requests (request_id, run_id, request) \
+         VALUES ('r-1', $1, jsonb_build_object('action', 'undo', 'caller', 'someone-else'))",
+    )
+    .bind(first_load)
+    .execute(&mut *racing)
+    .await?;
+    let lms = fixture.lms().clone();
+    let approval =
+        tokio::spawn(async move { approve(&lms, held, Some(&request("r-1", OPERATOR))).await });
+    wait_for_lock_waiters(fixture.lms(), 1, std::slice::from_ref(&approval)).await?;
+    racing.commit().await?;
+
+    let approval = approval.await?;
 
     assert!(is_reused(&approval), "{approval:?}");
     assert_eq!(status(&fixture, held).await?, RunStatus::Held);

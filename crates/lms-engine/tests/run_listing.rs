@@ -3,24 +3,33 @@
 
 mod support;
 
-use lms_engine::EngineError;
 use lms_engine::control::list_runs;
 use lms_engine::progress_view::{run_progress, runs_progress};
+use lms_engine::{ConflictPolicy, EngineError};
 use support::Fixture;
+use support::school::migrated_school;
 use uuid::Uuid;
 
-/// Three finished runs over an empty legacy database, oldest first.
+/// Three finished runs over the school, oldest first: its first load,
+/// then re-runs in chunks of 1 and of 3, so that each run's steps count
+/// other chunks.
 async fn three_runs(fixture: &Fixture) -> anyhow::Result<Vec<Uuid>> {
-    let mut ids = Vec::new();
-    for _ in 0..3 {
-        ids.push(fixture.migrate(100).await?.run_id);
+    let first: Uuid = sqlx::query_scalar("SELECT id FROM migration.runs ORDER BY id DESC LIMIT 1")
+        .fetch_one(fixture.lms())
+        .await?;
+    let mut ids = vec![first];
+    for chunk_size in [1, 3] {
+        let report = fixture
+            .rerun(chunk_size, ConflictPolicy::KeepLms, 2)
+            .await?;
+        ids.push(report.run_id);
     }
     Ok(ids)
 }
 
 #[tokio::test]
 async fn a_page_of_runs_is_each_runs_own_progress_newest_first() -> anyhow::Result<()> {
-    let fixture = Fixture::empty_legacy("listpage").await?;
+    let fixture = migrated_school("listpage").await?;
     let ids = three_runs(&fixture).await?;
 
     let (page, next) = list_runs(fixture.lms(), 2, None).await?;
@@ -36,7 +45,7 @@ async fn a_page_of_runs_is_each_runs_own_progress_newest_first() -> anyhow::Resu
 
 #[tokio::test]
 async fn the_last_page_holds_the_oldest_run_and_no_cursor() -> anyhow::Result<()> {
-    let fixture = Fixture::empty_legacy("listlast").await?;
+    let fixture = migrated_school("listlast").await?;
     let ids = three_runs(&fixture).await?;
 
     let (page, next) = list_runs(fixture.lms(), 2, Some(ids[1])).await?;
@@ -48,7 +57,7 @@ async fn the_last_page_holds_the_oldest_run_and_no_cursor() -> anyhow::Result<()
 
 #[tokio::test]
 async fn progress_of_several_runs_names_one_that_does_not_exist() -> anyhow::Result<()> {
-    let fixture = Fixture::empty_legacy("listunknown").await?;
+    let fixture = migrated_school("listunknown").await?;
     let ids = three_runs(&fixture).await?;
     let unknown = Uuid::now_v7();
 

@@ -162,6 +162,55 @@ async fn approve_run_applies_the_held_run_and_is_audited() -> anyhow::Result<()>
 }
 
 #[tokio::test]
+async fn approve_run_given_again_under_its_request_id_answers_with_the_run() -> anyhow::Result<()> {
+    let (app, mut client) = migrated_with_a_change("grpcholdagain").await?;
+    let run = client.start_run(held_past_any_change()).await?.into_inner();
+    settled(&mut client, &run.name).await?;
+    let approval = pb::ApproveRunRequest {
+        name: run.name.clone(),
+        request_id: "approve-once".into(),
+    };
+    client.approve_run(approval.clone()).await?;
+    settled(&mut client, &run.name).await?;
+
+    let again = client.approve_run(approval).await?.into_inner();
+
+    assert_eq!(again.status(), pb::RunStatus::Succeeded);
+    app.close().await
+}
+
+#[tokio::test]
+async fn undo_run_under_an_approvals_request_id_is_an_invalid_argument() -> anyhow::Result<()> {
+    let (app, mut client) = migrated_with_a_change("grpcholdreused").await?;
+    let run = client.start_run(held_past_any_change()).await?.into_inner();
+    settled(&mut client, &run.name).await?;
+    client
+        .approve_run(pb::ApproveRunRequest {
+            name: run.name.clone(),
+            request_id: "shared".into(),
+        })
+        .await?;
+    settled(&mut client, &run.name).await?;
+
+    let undo = client
+        .undo_run(pb::UndoRunRequest {
+            name: run.name.clone(),
+            request_id: "shared".into(),
+        })
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("an undo went ahead under an approval's request id"))?;
+
+    assert_eq!(undo.code(), Code::InvalidArgument, "{undo:?}");
+    assert!(
+        undo.message().starts_with("request_id:"),
+        "{}",
+        undo.message()
+    );
+    app.close().await
+}
+
+#[tokio::test]
 async fn approve_run_of_a_run_not_held_is_a_failed_precondition() -> anyhow::Result<()> {
     let (app, mut client) = migrated_with_a_change("grpcholdnotheld").await?;
     let run = client

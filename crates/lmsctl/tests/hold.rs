@@ -198,6 +198,35 @@ async fn approve_inline_runs_the_approved_chunks_without_workers() -> anyhow::Re
 }
 
 #[tokio::test]
+async fn approve_given_again_with_its_request_id_says_it_was_approved_already() -> anyhow::Result<()>
+{
+    let cli = migrated_with_a_change("cliholdagain", "16").await?;
+    let mut args = vec!["migrate", "run", "--inline"];
+    args.extend(PAST_ANY_CHANGE);
+    let held = cli.run(&args).await?;
+    assert_eq!(held.status.code(), Some(HELD), "{}", text(&held.stdout));
+    let run_id = started_run(&text(&held.stdout))?;
+    let approve = [
+        "migrate",
+        "approve",
+        &run_id,
+        "--inline",
+        "--request-id",
+        "approve-1",
+    ];
+    cli.run_ok(&approve).await?;
+
+    let again = cli.run_ok(&approve).await?;
+
+    assert!(
+        text(&again.stdout).contains("approved already under this request id"),
+        "{}",
+        text(&again.stdout)
+    );
+    cli.close().await
+}
+
+#[tokio::test]
 async fn a_per_run_threshold_overrides_the_configured_one() -> anyhow::Result<()> {
     let cli = migrated_with_a_change("cliholdoverride", "14").await?;
 

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use lms_config::{COMMAND_LINE_CALLER, Settings};
 use lms_engine::control::RetryRequest;
+use lms_engine::hold::Approval;
 use lms_engine::inline::run_inline;
 use lms_engine::report_html::{self, ReportPage};
 use lms_engine::setup::{connect_engine, connect_queue, undo_history};
@@ -280,8 +281,15 @@ async fn approve_inline(
     let engine = connect_engine(settings, "lmsctl".to_owned(), settings.worker.concurrency)
         .await
         .context("connecting to the databases")?;
-    lms_engine::hold::approve(&engine.lms, run_id, request).await?;
-    println!("Run {run_id} is approved; running its chunks in this process.");
+    match lms_engine::hold::approve(&engine.lms, run_id, request).await? {
+        Approval::Approved { .. } => {
+            println!("Run {run_id} is approved; running its chunks in this process.");
+        }
+        Approval::Replayed => println!(
+            "Run {run_id} was approved already under this request id; running what is left \
+             of it in this process."
+        ),
+    }
     run_inline_in_view(&engine, run_id, settings.worker.concurrency).await?;
     prune_change_logs_after_inline(&engine, settings).await;
     verdict(&engine.lms, run_id).await
