@@ -12,3 +12,5 @@ CREATE TABLE migration.run_action_requests (
     request    jsonb NOT NULL CHECK (jsonb_typeof(request) = 'object'),
     acted_at   timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+-- A run deleted takes its records with it without a scan.
+CREATE INDEX run_action_requests_run_id_idx ON migration.run_action_requests (run_id);
