@@ -12,10 +12,13 @@
 //! compared with them.
 //!
 //! A retry of the same action on the same run is ordered after the first
-//! by the action's own lock, and finds its record. Other requests under one
-//! id (two runs approved at once, an approval racing an undo) take
-//! different locks: the record's primary key orders them, and the later
-//! one is refused when it records.
+//! by the action's own lock, and finds its record. Any request under an
+//! id whose record is committed is refused when it looks the id up. The
+//! engine's locks leave no two actions in flight at once otherwise (one
+//! run is active at a time, held runs included, and an undo refuses while
+//! one is); should a writer they do not order record the id first, the
+//! record's primary key still refuses the later one when it records,
+//! rather than failing on a unique violation.
 
 use serde_json::{Value, json};
 use sqlx::{PgConnection, Row};

@@ -113,15 +113,27 @@ async fn an_undos_request_id_sent_by_another_caller_is_refused() -> anyhow::Resu
 }
 
 #[tokio::test]
-async fn a_refused_undo_leaves_its_request_id_unused() -> anyhow::Result<()> {
+async fn an_undo_refused_after_it_recorded_leaves_its_request_id_unused() -> anyhow::Result<()> {
     let fixture = migrated_school("actundorefused").await?;
-    let first_load = latest_run(&fixture).await?;
     let run = succeeded_delta(&fixture).await?;
-    let refused = undo_run(fixture.lms(), first_load, Some(&request("u-1", OPERATOR))).await;
+    // An LMS edit of a row the run wrote: the undo records its id, then
+    // refuses over the row.
+    let mark: Option<String> =
+        sqlx::query_scalar("SELECT current_mark FROM course_enrollments WHERE legacy_id = 100")
+            .fetch_one(fixture.lms())
+            .await?;
+    fixture
+        .lms_sql("UPDATE course_enrollments SET current_mark = 'edited' WHERE legacy_id = 100")
+        .await?;
+    let refused = undo_run(fixture.lms(), run, Some(&request("u-1", OPERATOR))).await;
     assert!(
-        matches!(refused, Err(EngineError::UndoRefused(_))),
+        matches!(&refused, Err(EngineError::UndoRefused(why)) if why.contains("course_enrollments")),
         "{refused:?}"
     );
+    sqlx::query("UPDATE course_enrollments SET current_mark = $1 WHERE legacy_id = 100")
+        .bind(mark)
+        .execute(fixture.lms())
+        .await?;
 
     let undone = undo_run(fixture.lms(), run, Some(&request("u-1", OPERATOR))).await?;
 
