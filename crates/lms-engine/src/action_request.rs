@@ -1,14 +1,14 @@
-//! An operator's action on an existing run (an approval, an undo) under a
+//! An operator's action on an existing run (an approval, a cancel, an undo) under a
 //! client's request id (AIP-155). The action's transaction records the
 //! request (`migration.run_action_requests`) beside its own writes, so the
 //! record exists exactly when the action took effect. The same id given
 //! again with the same action, caller and run is a retry: it is answered
 //! with the run as it is now, where the action itself would refuse ("not
-//! held", "undone already"). Given with another action, caller or run it
+//! held", "has already ended", "undone already"). Given with another action, caller or run it
 //! is [`EngineError::RequestIdReused`], and nothing is done.
 //!
-//! These ids are one namespace, server-wide, over every caller and both
-//! actions; an id that started a run (`migration.runs.request_id`) is not
+//! These ids are one namespace, server-wide, over every caller and all
+//! three actions; an id that started a run (`migration.runs.request_id`) is not
 //! compared with them.
 //!
 //! A retry of the same action on the same run is ordered after the first
@@ -32,6 +32,8 @@ stored_text_enum! {
     pub enum RunAction as "run action" {
         /// A held run let through (`ApproveRun`).
         Approve => "approve",
+        /// An active run stopped (`CancelRun`).
+        Cancel => "cancel",
         /// A succeeded delta run undone (`UndoRun`).
         Undo => "undo",
     }

@@ -6,6 +6,7 @@ use serde::Serialize;
 use sqlx::{AssertSqlSafe, PgPool, Row};
 use uuid::Uuid;
 
+use crate::action_request::{self, ActionRequest, RunAction};
 use crate::conflict::ConflictPolicy;
 use crate::error::{DatabaseContext, EngineError};
 use crate::plan::{PlannedRun, RunKind, RunOptions};
@@ -18,7 +19,13 @@ use crate::state::RunStatus;
 
 /// Cancels a run: idle chunks are dropped at once; chunks in progress
 /// finish (commit or roll back whole), and the last one closes the run.
-pub async fn cancel_run(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, EngineError> {
+/// With a request id, the same request again returns the run as it is now
+/// ([`action_request`](crate::action_request)).
+pub async fn cancel_run(
+    lms: &PgPool,
+    run_id: Uuid,
+    request: Option<&ActionRequest>,
+) -> Result<RunProgress, EngineError> {
     let mut tx = lms.begin().await.lms()?;
     let status: Option<RunStatus> =
         sqlx::query("SELECT status FROM migration.runs WHERE id = $1 FOR NO KEY UPDATE")
@@ -29,6 +36,11 @@ pub async fn cancel_run(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, Engin
             .map(|row| row.try_get("status"))
             .transpose()
             .lms()?;
+    // After the row lock: a twin cancel's record is committed by now.
+    if action_request::done_already(&mut tx, RunAction::Cancel, run_id, request).await? {
+        tx.rollback().await.lms()?;
+        return run_progress(lms, run_id).await;
+    }
     match status {
         None => return Err(EngineError::UnknownRun(run_id)),
         Some(status) if status.is_active() => {}
@@ -38,6 +50,7 @@ pub async fn cancel_run(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, Engin
             )));
         }
     }
+    action_request::record(&mut tx, RunAction::Cancel, run_id, request).await?;
     sqlx::query("UPDATE migration.runs SET status = 'cancelling' WHERE id = $1")
         .bind(run_id)
         .execute(&mut *tx)

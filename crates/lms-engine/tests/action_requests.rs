@@ -1,10 +1,11 @@
-//! An approval or an undo under a request id: the same request again is
+//! An approval, a cancel or an undo under a request id: the same request again is
 //! answered with the run as it is now; the id with another request (caller,
 //! run or action) is refused and does nothing; an action that was refused
 //! leaves its id unused.
 
 mod support;
 
+use lms_engine::control::cancel_run;
 use lms_engine::hold::{Approval, approve};
 use lms_engine::inline::run_inline;
 use lms_engine::undo::undo_run;
@@ -186,6 +187,19 @@ async fn an_approval_given_again_without_a_request_id_is_refused_as_not_held() -
         matches!(again, Err(EngineError::NotHeld { .. })),
         "{again:?}"
     );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_cancel_given_again_under_its_request_id_answers_with_the_cancelled_run()
+-> anyhow::Result<()> {
+    let fixture = migrated_school("actcancelagain").await?;
+    let run = held_delta(&fixture).await?;
+    cancel_run(fixture.lms(), run, Some(&request("c-1", OPERATOR))).await?;
+
+    let again = cancel_run(fixture.lms(), run, Some(&request("c-1", OPERATOR))).await?;
+
+    assert_eq!(again.status, RunStatus::Cancelled);
     fixture.close().await
 }
 

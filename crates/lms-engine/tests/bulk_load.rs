@@ -272,7 +272,7 @@ async fn a_run_cancelled_mid_load_gives_the_tables_back_at_once() -> anyhow::Res
     })
     .await?;
 
-    lms_engine::control::cancel_run(fixture.lms(), planned.run_id).await?;
+    lms_engine::control::cancel_run(fixture.lms(), planned.run_id, None).await?;
 
     assert_eq!(
         bulk_guards_left(fixture.lms()).await?,

@@ -331,7 +331,7 @@ async fn a_cancelled_runs_last_chunk_delivered_again_closes_the_run() -> anyhow:
         .bind(resolve)
         .execute(&mut *running)
         .await?;
-    let cancelling = lms_engine::control::cancel_run(fixture.lms(), run_id).await?;
+    let cancelling = lms_engine::control::cancel_run(fixture.lms(), run_id, None).await?;
     assert_eq!(cancelling.status, RunStatus::Cancelling);
     running.rollback().await?;
 
@@ -416,7 +416,8 @@ async fn a_chunk_committing_while_its_run_is_cancelled_leaves_the_run_closed() -
 
     let lms = fixture.lms().clone();
     let run_id = planned.run_id;
-    let cancel = tokio::spawn(async move { lms_engine::control::cancel_run(&lms, run_id).await });
+    let cancel =
+        tokio::spawn(async move { lms_engine::control::cancel_run(&lms, run_id, None).await });
     // The cancel either ends or waits for the committing chunk.
     for _ in 0..600 {
         if cancel.is_finished() || waiting(&fixture, "wait_event <> 'advisory'").await? {

@@ -242,7 +242,7 @@ async fn cancelling_a_held_run_leaves_the_lms_untouched_and_frees_the_way() -> a
     let marks = write_marks(fixture.lms()).await?;
     let (run_id, _) = run(&fixture, &held_at(ONE_ROW)).await?;
 
-    let cancelled = lms_engine::control::cancel_run(fixture.lms(), run_id).await?;
+    let cancelled = lms_engine::control::cancel_run(fixture.lms(), run_id, None).await?;
 
     assert_eq!(cancelled.status, RunStatus::Cancelled);
     assert_eq!(

@@ -391,7 +391,9 @@ async fn a_cancelling_runs_lost_chunk_goes_back_on_the_queue() -> anyhow::Result
     let (fixture, queue, run_id, queued) = queued_an_hour_ago("sweepcancel", 105).await?;
     let lms = fixture.lms().clone();
     let cancelling = ended_while_held(&fixture, &queue, queued[0], async {
-        Ok(lms_engine::control::cancel_run(&lms, run_id).await?.status)
+        Ok(lms_engine::control::cancel_run(&lms, run_id, None)
+            .await?
+            .status)
     })
     .await?;
     anyhow::ensure!(cancelling == RunStatus::Cancelling, "{cancelling:?}");

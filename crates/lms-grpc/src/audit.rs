@@ -65,7 +65,7 @@ fn request_key<M: CarriesRequestId>(request: &M) -> Result<Option<RequestKey>, A
 
 /// Puts a request's id and the digest of the rest on its call, before
 /// anything else can fail: the audit row of a call that carries a request
-/// id (a create, `StartRun`, `RetryRejected`, `ApproveRun`, `UndoRun`) names it however the call
+/// id (a create, `StartRun`, `RetryRejected`, `ApproveRun`, `CancelRun`, `UndoRun`) names it however the call
 /// ends. A malformed id is the call's error,
 /// recorded without one.
 pub fn key_call<M: CarriesRequestId>(call: &mut Call, request: &M) -> Result<(), ApiError> {
@@ -101,6 +101,7 @@ carries_request_id!(
     pb::StartRunRequest,
     pb::RetryRejectedRequest,
     pb::ApproveRunRequest,
+    pb::CancelRunRequest,
     pb::UndoRunRequest,
 );
 

@@ -337,6 +337,7 @@ async fn migration_control_calls_are_audited() -> anyhow::Result<()> {
     let status = admin
         .cancel_run(mpb::CancelRunRequest {
             name: missing.into(),
+            ..Default::default()
         })
         .await
         .err()

@@ -180,6 +180,24 @@ async fn approve_run_given_again_under_its_request_id_answers_with_the_run() -> 
 }
 
 #[tokio::test]
+async fn cancel_run_given_again_under_its_request_id_answers_with_the_cancelled_run()
+-> anyhow::Result<()> {
+    let (app, mut client) = migrated_with_a_change("grpcholdcancel").await?;
+    let run = client.start_run(held_past_any_change()).await?.into_inner();
+    settled(&mut client, &run.name).await?;
+    let cancel = pb::CancelRunRequest {
+        name: run.name.clone(),
+        request_id: "cancel-once".into(),
+    };
+    client.cancel_run(cancel.clone()).await?;
+
+    let again = client.cancel_run(cancel).await?.into_inner();
+
+    assert_eq!(again.status(), pb::RunStatus::Cancelled);
+    app.close().await
+}
+
+#[tokio::test]
 async fn undo_run_under_an_approvals_request_id_is_an_invalid_argument() -> anyhow::Result<()> {
     let (app, mut client) = migrated_with_a_change("grpcholdreused").await?;
     let run = client.start_run(held_past_any_change()).await?.into_inner();

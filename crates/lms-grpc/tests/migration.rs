@@ -389,6 +389,7 @@ async fn cancel_leaves_nothing_half_written_and_retry_moves_fixed_rows() -> anyh
     let cancelling = client
         .cancel_run(pb::CancelRunRequest {
             name: run.name.clone(),
+            ..Default::default()
         })
         .await?
         .into_inner();
@@ -423,6 +424,7 @@ async fn cancel_leaves_nothing_half_written_and_retry_moves_fixed_rows() -> anyh
     let cancelled_again = client
         .cancel_run(pb::CancelRunRequest {
             name: run.name.clone(),
+            ..Default::default()
         })
         .await;
     assert_eq!(

@@ -152,7 +152,7 @@ pub enum MigrateCommand {
     Explain(ExplainArgs),
     /// Cancel the active run: queued chunks are dropped, running ones finish.
     /// A held run is discarded: the LMS stays untouched.
-    Cancel(RunSelector),
+    Cancel(CancelArgs),
     /// Undo a succeeded delta run: every LMS and ledger row it changed goes
     /// back to what it was before it. Refused for a first load, while a run
     /// is active, and where rows it wrote changed since (they are named).
@@ -267,6 +267,17 @@ pub struct RunSelector {
     /// The run (default: the latest).
     #[arg(long = "run", value_name = "ID")]
     pub run: Option<Uuid>,
+}
+
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    #[command(flatten)]
+    pub selector: RunSelector,
+    /// An idempotency key: cancelling again with the same key and run is
+    /// answered with the run as it is now, not refused as ended; the key
+    /// given with another request is refused.
+    #[arg(long, value_parser = parse_request_id)]
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Args)]

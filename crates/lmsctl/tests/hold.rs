@@ -227,6 +227,34 @@ async fn approve_given_again_with_its_request_id_says_it_was_approved_already() 
 }
 
 #[tokio::test]
+async fn cancel_given_again_with_its_request_id_says_the_run_is_cancelled() -> anyhow::Result<()> {
+    let cli = migrated_with_a_change("cliholdcancel", "17").await?;
+    let mut args = vec!["migrate", "run", "--inline"];
+    args.extend(PAST_ANY_CHANGE);
+    let held = cli.run(&args).await?;
+    assert_eq!(held.status.code(), Some(HELD), "{}", text(&held.stdout));
+    let run_id = started_run(&text(&held.stdout))?;
+    let cancel = [
+        "migrate",
+        "cancel",
+        "--run",
+        &run_id,
+        "--request-id",
+        "cancel-1",
+    ];
+    cli.run_ok(&cancel).await?;
+
+    let again = cli.run_ok(&cancel).await?;
+
+    assert!(
+        text(&again.stdout).contains(&format!("Run {run_id} is cancelled")),
+        "{}",
+        text(&again.stdout)
+    );
+    cli.close().await
+}
+
+#[tokio::test]
 async fn a_per_run_threshold_overrides_the_configured_one() -> anyhow::Result<()> {
     let cli = migrated_with_a_change("cliholdoverride", "14").await?;
 

@@ -280,7 +280,7 @@ pub async fn cancel_a_run_before(
         name == entity && at == phase
     })
     .await?;
-    lms_engine::control::cancel_run(fixture.lms(), run.run_id).await?;
+    lms_engine::control::cancel_run(fixture.lms(), run.run_id, None).await?;
     Ok(())
 }
 

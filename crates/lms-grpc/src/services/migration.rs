@@ -407,12 +407,17 @@ impl MigrationService for MigrationApi {
     async fn cancel_run(&self, request: Request<pb::CancelRunRequest>) -> ApiResult<pb::Run> {
         let mut call = call_of(&request)?;
         let place = in_flight(&request);
-        let name = &request.get_ref().name;
-        call.resource = well_formed(name, |name| run_id("", name));
-        let (control, name) = (self.control.clone(), name.clone());
+        let (control, request) = (self.control.clone(), request.into_inner());
+        call.resource = well_formed(&request.name, |name| run_id("", name));
+        let keyed = key_call(&mut call, &request);
+        let caller = call.actor.clone();
         self.control(call, place, async move {
-            let id = run_id("name", &name)?;
-            Ok(control::cancel_run(&control, id).await?.into())
+            keyed?;
+            let id = run_id("name", &request.name)?;
+            let request = action_request(&request.request_id, &caller)?;
+            Ok(control::cancel_run(&control, id, request.as_ref())
+                .await?
+                .into())
         })
         .await
     }
@@ -695,7 +700,8 @@ impl MigrationApi {
     }
 }
 
-/// An approval's or undo's request id as `caller` sent it; none when empty.
+/// An approval's, cancel's or undo's request id as `caller` sent it; none
+/// when empty.
 fn action_request(sent: &str, caller: &str) -> Result<Option<ActionRequest>, ApiError> {
     Ok(request_id(sent)?.map(|id| ActionRequest::new(id, caller)))
 }

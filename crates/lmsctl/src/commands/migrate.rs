@@ -22,8 +22,8 @@ use super::progress_display::ProgressDisplay;
 use super::report_table;
 use super::usage::{USAGE_EXIT_CODE, usage};
 use crate::cli::{
-    ApproveArgs, ExplainArgs, MigrateCommand, ReportArgs, ReportFormat, RetryArgs, RunArgs,
-    RunSelector, UndoArgs, VerifyArgs, VerifyFormat,
+    ApproveArgs, CancelArgs, ExplainArgs, MigrateCommand, ReportArgs, ReportFormat, RetryArgs,
+    RunArgs, RunSelector, UndoArgs, VerifyArgs, VerifyFormat,
 };
 
 pub async fn run(command: MigrateCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
@@ -32,7 +32,7 @@ pub async fn run(command: MigrateCommand, settings: &Settings) -> anyhow::Result
         MigrateCommand::Status(selector) => status(selector, settings).await,
         MigrateCommand::Report(args) => print_report(args, settings).await,
         MigrateCommand::Explain(args) => explain_row(args, settings).await,
-        MigrateCommand::Cancel(selector) => cancel(selector, settings).await,
+        MigrateCommand::Cancel(args) => cancel(args, settings).await,
         MigrateCommand::Undo(args) => undo(args, settings).await,
         MigrateCommand::Approve(args) => approve(args, settings).await,
         MigrateCommand::RetryRejected(args) => retry(args, settings).await,
@@ -341,10 +341,11 @@ async fn run_inline_in_view(
     Ok(())
 }
 
-async fn cancel(selector: RunSelector, settings: &Settings) -> anyhow::Result<ExitCode> {
+async fn cancel(args: CancelArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let lms = lms_pool(settings).await?;
-    let run_id = pick_run(&lms, selector.run).await?;
-    let progress = lms_engine::control::cancel_run(&lms, run_id).await?;
+    let run_id = pick_run(&lms, args.selector.run).await?;
+    let request = action_request(args.request_id);
+    let progress = lms_engine::control::cancel_run(&lms, run_id, request.as_ref()).await?;
     if progress.status == RunStatus::Cancelled {
         println!("Run {run_id} is cancelled.");
     } else {
@@ -368,7 +369,7 @@ async fn undo(args: UndoArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// An approval's or undo's request id, sent as the command line.
+/// An approval's, cancel's or undo's request id, sent as the command line.
 fn action_request(request_id: Option<String>) -> Option<ActionRequest> {
     request_id.map(|id| ActionRequest::new(id, COMMAND_LINE_CALLER))
 }
