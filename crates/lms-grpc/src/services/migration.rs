@@ -19,7 +19,7 @@ use tonic::{Request, Response};
 use uuid::Uuid;
 
 use super::{OrStatus, list_page};
-use crate::audit::{call_of, finish_control, key_call, well_formed};
+use crate::audit::{CarriesRequestId, call_of, finish_control, key_call, well_formed};
 use crate::convert::timestamp;
 use crate::error::{ApiError, ApiResult};
 use crate::pb::lms::migration::v1 as pb;
@@ -405,17 +405,8 @@ impl MigrationService for MigrationApi {
     }
 
     async fn cancel_run(&self, request: Request<pb::CancelRunRequest>) -> ApiResult<pb::Run> {
-        let mut call = call_of(&request)?;
-        let place = in_flight(&request);
-        let (control, request) = (self.control.clone(), request.into_inner());
-        call.resource = well_formed(&request.name, |name| run_id("", name));
-        let keyed = key_call(&mut call, &request);
-        let caller = call.actor.clone();
-        self.control(call, place, async move {
-            keyed?;
-            let id = run_id("name", &request.name)?;
-            let request = action_request(&request.request_id, &caller)?;
-            Ok(control::cancel_run(&control, id, request.as_ref())
+        self.act_on_run(request, |api, id, action| async move {
+            Ok(control::cancel_run(&api.control, id, action.as_ref())
                 .await?
                 .into())
         })
@@ -423,33 +414,23 @@ impl MigrationService for MigrationApi {
     }
 
     async fn undo_run(&self, request: Request<pb::UndoRunRequest>) -> ApiResult<pb::Run> {
-        let mut call = call_of(&request)?;
-        let place = in_flight(&request);
-        let (control, request) = (self.control.clone(), request.into_inner());
-        call.resource = well_formed(&request.name, |name| run_id("", name));
-        let keyed = key_call(&mut call, &request);
-        let caller = call.actor.clone();
-        self.control(call, place, async move {
-            keyed?;
-            let id = run_id("name", &request.name)?;
-            let request = action_request(&request.request_id, &caller)?;
-            Ok(lms_engine::undo::undo_run(&control, id, request.as_ref())
-                .await?
-                .into())
+        self.act_on_run(request, |api, id, action| async move {
+            Ok(
+                lms_engine::undo::undo_run(&api.control, id, action.as_ref())
+                    .await?
+                    .into(),
+            )
         })
         .await
     }
 
     async fn approve_run(&self, request: Request<pb::ApproveRunRequest>) -> ApiResult<pb::Run> {
-        let mut call = call_of(&request)?;
-        let place = in_flight(&request);
-        let (api, request) = (self.clone(), request.into_inner());
-        call.resource = well_formed(&request.name, |name| run_id("", name));
-        let keyed = key_call(&mut call, &request);
-        let caller = call.actor.clone();
-        self.control(call, place, async move {
-            keyed?;
-            api.approve_run_as(request, &caller).await
+        self.act_on_run(request, |api, id, action| async move {
+            Ok(
+                hold::approve_run(&api.control, &api.queue, id, action.as_ref())
+                    .await?
+                    .into(),
+            )
         })
         .await
     }
@@ -663,18 +644,28 @@ impl MigrationApi {
         Ok(run_progress(&self.control, planned.run_id).await?.into())
     }
 
-    async fn approve_run_as(
-        &self,
-        request: pb::ApproveRunRequest,
-        caller: &str,
-    ) -> Result<pb::Run, ApiError> {
-        let id = run_id("name", &request.name)?;
-        let request = action_request(&request.request_id, caller)?;
-        Ok(
-            hold::approve_run(&self.control, &self.queue, id, request.as_ref())
-                .await?
-                .into(),
-        )
+    /// An action on a named run (cancel, undo, approve), as a control call:
+    /// audited with its run and request id, its request id checked and
+    /// passed to `act` with the run's id.
+    async fn act_on_run<M, Act, Done>(&self, request: Request<M>, act: Act) -> ApiResult<pb::Run>
+    where
+        M: NamesRun + Send + 'static,
+        Act: FnOnce(MigrationApi, Uuid, Option<ActionRequest>) -> Done + Send + 'static,
+        Done: Future<Output = Result<pb::Run, ApiError>> + Send,
+    {
+        let mut call = call_of(&request)?;
+        let place = in_flight(&request);
+        let (api, request) = (self.clone(), request.into_inner());
+        call.resource = well_formed(request.name(), |name| run_id("", name));
+        let keyed = key_call(&mut call, &request);
+        let caller = call.actor.clone();
+        self.control(call, place, async move {
+            keyed?;
+            let id = run_id("name", request.name())?;
+            let action = action_request(request.request_id(), &caller)?;
+            act(api, id, action).await
+        })
+        .await
     }
 
     async fn retry_rejected_as(
@@ -699,6 +690,27 @@ impl MigrationApi {
         Ok(run_progress(&self.control, planned.run_id).await?.into())
     }
 }
+
+/// A request that acts on one run, named `runs/{uuid}`.
+trait NamesRun: CarriesRequestId {
+    fn name(&self) -> &str;
+}
+
+macro_rules! names_run {
+    ($($request:ty),+ $(,)?) => {
+        $(impl NamesRun for $request {
+            fn name(&self) -> &str {
+                &self.name
+            }
+        })+
+    };
+}
+
+names_run!(
+    pb::CancelRunRequest,
+    pb::UndoRunRequest,
+    pb::ApproveRunRequest
+);
 
 /// An approval's, cancel's or undo's request id as `caller` sent it; none
 /// when empty.
