@@ -4,7 +4,7 @@
 mod metrics_endpoint;
 pub mod terminal;
 
-pub use metrics_endpoint::{install_recorder, serve_metrics, spawn_gauge_refresh};
+pub use metrics_endpoint::{install_recorder, serve_metrics, start_gauge_refresh};
 
 use lms_config::{LogFormat, LogSettings};
 use tracing_subscriber::EnvFilter;

@@ -2,7 +2,7 @@
 //! (text exposition) and `GET /healthz` (liveness), on `metrics.listen`.
 //! A scrape only renders what is recorded: gauges read from elsewhere (pool
 //! occupancy, run progress) are refreshed on a timer
-//! ([`spawn_gauge_refresh`], every `metrics.refresh_interval`), so scrapes,
+//! ([`start_gauge_refresh`], every `metrics.refresh_interval`), so scrapes,
 //! however many, never query a database.
 
 use std::future::Future;
@@ -60,10 +60,12 @@ pub async fn serve_metrics(
     }))
 }
 
-/// Runs `refresh` at once and then every `interval` until `shutdown`
-/// resolves. A refresh that outlasts the interval delays the next one
-/// rather than overlapping it.
-pub fn spawn_gauge_refresh<Refresh, Refreshed>(
+/// Runs `refresh` once, to completion, and then every `interval` on a
+/// spawned task until `shutdown` resolves. Awaiting the first refresh
+/// before the endpoint is served means no scrape ever sees a process with
+/// none of its gauges. A refresh that outlasts the interval delays the next
+/// one rather than overlapping it.
+pub async fn start_gauge_refresh<Refresh, Refreshed>(
     interval: Duration,
     mut refresh: Refresh,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -72,8 +74,9 @@ where
     Refresh: FnMut() -> Refreshed + Send + 'static,
     Refreshed: Future<Output = ()> + Send,
 {
+    refresh().await;
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(interval);
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let refreshing = async move {
             loop {

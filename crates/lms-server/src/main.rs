@@ -59,7 +59,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         let sources = app.data_sources().clone();
         // Scrapes only render: the gauges read from the databases are
         // refreshed here, on a timer.
-        lms_runtime::spawn_gauge_refresh(
+        lms_runtime::start_gauge_refresh(
             settings.metrics.refresh_interval,
             move || {
                 let sources = sources.clone();
@@ -83,7 +83,8 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
                 }
             },
             shutdown_signal(),
-        );
+        )
+        .await;
         lms_runtime::serve_metrics(settings.metrics.listen, recorder, shutdown_signal()).await?;
     }
     tracing::info!(address = %listener.local_addr()?, "serving gRPC");

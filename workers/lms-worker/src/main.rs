@@ -75,7 +75,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         let (lms, legacy) = (engine.lms.clone(), engine.legacy.clone());
         // Scrapes only render: the gauges read from the databases are
         // refreshed here, on a timer.
-        lms_runtime::spawn_gauge_refresh(
+        lms_runtime::start_gauge_refresh(
             settings.metrics.refresh_interval,
             move || {
                 let (lms, legacy) = (lms.clone(), legacy.clone());
@@ -88,7 +88,8 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
                 }
             },
             shutdown_signal(),
-        );
+        )
+        .await;
         lms_runtime::serve_metrics(settings.metrics.listen, recorder, shutdown_signal()).await?;
     }
     tracing::info!(worker = %name, concurrency = settings.worker.concurrency, queue = queue.name(), "worker started");
