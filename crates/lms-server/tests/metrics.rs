@@ -71,6 +71,7 @@ async fn metrics_count_requests_by_method_and_code() -> anyhow::Result<()> {
         .env("LMS_REDIS__NAMESPACE", redis.namespace())
         .env("LMS_GRPC__LISTEN", grpc.to_string())
         .env("LMS_METRICS__LISTEN", metrics.to_string())
+        .env("LMS_METRICS__REFRESH_INTERVAL", "100ms")
         .env("LMS_LOG__FILTER", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -145,7 +146,19 @@ async fn metrics_count_requests_by_method_and_code() -> anyhow::Result<()> {
             "no pool gauge for {endpoint}: {scrape:?}"
         );
     }
-    assert!(scrape.has("lms_migration_run_active"));
+    // The run gauges come from a query the refresh bounds in time; on a
+    // slow machine the first may miss, and a later one records them.
+    let started = Instant::now();
+    while !Scrape::fetch(metrics)
+        .await?
+        .has("lms_migration_run_active")
+    {
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(30),
+            "no run gauges after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     server.kill().await?;
     redis.clean().await?;
