@@ -102,21 +102,28 @@ pub async fn run_progress(lms: &PgPool, run_id: Uuid) -> Result<RunProgress, Eng
 
 /// Reads the progress of several runs, in the order given, in two
 /// statements whatever their number (a page of `ListRuns`); an id with no
-/// run is [`EngineError::UnknownRun`].
+/// run is [`EngineError::UnknownRun`]. Both statements read one snapshot,
+/// so a run that moves meanwhile is shown as it was when the read began,
+/// never with its status from one moment and its steps from the next.
 pub async fn runs_progress(
     lms: &PgPool,
     run_ids: &[Uuid],
 ) -> Result<Vec<RunProgress>, EngineError> {
+    let mut snapshot = lms
+        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .await
+        .lms()?;
     let runs = sqlx::query(RUNS_BY_ID)
         .bind(run_ids)
-        .fetch_all(lms)
+        .fetch_all(&mut *snapshot)
         .await
         .lms()?;
     let steps = sqlx::query(STEPS_OF_RUNS)
         .bind(run_ids)
-        .fetch_all(lms)
+        .fetch_all(&mut *snapshot)
         .await
         .lms()?;
+    snapshot.commit().await.lms()?;
     let mut runs_by_id = HashMap::with_capacity(runs.len());
     for run in runs {
         runs_by_id.insert(run.try_get::<Uuid, _>("id").lms()?, run);

@@ -6,8 +6,8 @@ mod support;
 use lms_engine::control::list_runs;
 use lms_engine::progress_view::{run_progress, runs_progress};
 use lms_engine::{ConflictPolicy, EngineError};
-use support::Fixture;
 use support::school::migrated_school;
+use support::{Fixture, wait_for_lock_waiters};
 use uuid::Uuid;
 
 /// Three finished runs over the school, oldest first: its first load,
@@ -67,5 +67,34 @@ async fn progress_of_several_runs_names_one_that_does_not_exist() -> anyhow::Res
         matches!(read, Err(EngineError::UnknownRun(id)) if id == unknown),
         "{read:?}"
     );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_runs_status_and_its_steps_are_read_as_of_one_moment() -> anyhow::Result<()> {
+    let fixture = migrated_school("listsnapshot").await?;
+    let run: Uuid = sqlx::query_scalar("SELECT id FROM migration.runs ORDER BY id DESC LIMIT 1")
+        .fetch_one(fixture.lms())
+        .await?;
+    let before = run_progress(fixture.lms(), run).await?;
+
+    // The read gets past the run's row and waits for its steps, while the
+    // run changes (status and steps) in one transaction.
+    let mut change = fixture.lms().begin().await?;
+    sqlx::raw_sql("LOCK TABLE migration.run_steps IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *change)
+        .await?;
+    let lms = fixture.lms().clone();
+    let read = tokio::spawn(async move { run_progress(&lms, run).await });
+    wait_for_lock_waiters(fixture.lms(), 1, std::slice::from_ref(&read)).await?;
+    sqlx::raw_sql(
+        "UPDATE migration.runs SET status = 'failed', error = 'changed mid-read'; \
+         UPDATE migration.run_steps SET chunks_done = 0",
+    )
+    .execute(&mut *change)
+    .await?;
+    change.commit().await?;
+
+    assert_eq!(read.await??, before);
     fixture.close().await
 }
