@@ -1,5 +1,6 @@
-//! Gauges read from the run state in PostgreSQL when metrics are scraped:
-//! the latest run's progress per table and phase, and the queue's depth.
+//! Gauges read from the run state in PostgreSQL, on each binary's refresh
+//! timer: the latest run's progress per table and phase, and the queue's
+//! depth.
 //! (Chunk durations, retries and failures are recorded as they happen, in
 //! `chunk`.)
 
@@ -7,6 +8,10 @@ use sqlx::{PgPool, Row};
 
 use crate::error::{DatabaseContext, EngineError};
 use crate::state::RunStatus;
+
+/// How long one refresh waits for the run gauges before it gives up and
+/// leaves them at their last values.
+pub const RUN_METRICS_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Refreshes the run and queue gauges.
 pub async fn record_run_metrics(lms: &PgPool) -> Result<(), EngineError> {
@@ -24,7 +29,8 @@ pub async fn record_run_metrics(lms: &PgPool) -> Result<(), EngineError> {
     let status: RunStatus = latest.try_get("status").lms()?;
     metrics::gauge!("lms_migration_run_active").set(if status.is_active() { 1.0 } else { 0.0 });
     let steps = sqlx::query(
-        "SELECT s.entity, s.phase, count(c.id) FILTER (WHERE c.state = 'done'), count(c.id) \
+        "SELECT s.entity, s.phase, count(c.id) FILTER (WHERE c.state = 'done') AS done, \
+                count(c.id) AS total \
          FROM migration.run_steps s LEFT JOIN migration.chunks c ON c.step_id = s.id \
          WHERE s.run_id = $1 GROUP BY s.entity, s.phase",
     )
@@ -33,10 +39,10 @@ pub async fn record_run_metrics(lms: &PgPool) -> Result<(), EngineError> {
     .await
     .lms()?;
     for step in steps {
-        let entity: String = step.try_get(0).lms()?;
-        let phase: String = step.try_get(1).lms()?;
-        let done: i64 = step.try_get(2).lms()?;
-        let total: i64 = step.try_get(3).lms()?;
+        let entity: String = step.try_get("entity").lms()?;
+        let phase: String = step.try_get("phase").lms()?;
+        let done: i64 = step.try_get("done").lms()?;
+        let total: i64 = step.try_get("total").lms()?;
         metrics::gauge!("lms_migration_chunks_done", "entity" => entity.clone(), "phase" => phase.clone())
             .set(done as f64);
         metrics::gauge!("lms_migration_chunks_total", "entity" => entity, "phase" => phase)
@@ -45,14 +51,15 @@ pub async fn record_run_metrics(lms: &PgPool) -> Result<(), EngineError> {
     // Queued and not started: waiting for a worker. Started and not done:
     // in a worker's hands.
     let queue = sqlx::query(
-        "SELECT count(*) FILTER (WHERE started_at IS NULL), count(*) FILTER (WHERE started_at IS NOT NULL) \
+        "SELECT count(*) FILTER (WHERE started_at IS NULL) AS waiting, \
+                count(*) FILTER (WHERE started_at IS NOT NULL) AS in_flight \
          FROM migration.chunks WHERE state = 'queued'",
     )
     .fetch_one(lms)
     .await
     .lms()?;
-    metrics::gauge!("lms_queue_depth").set(queue.try_get::<i64, _>(0).lms()? as f64);
-    metrics::gauge!("lms_chunks_in_flight").set(queue.try_get::<i64, _>(1).lms()? as f64);
+    metrics::gauge!("lms_queue_depth").set(queue.try_get::<i64, _>("waiting").lms()? as f64);
+    metrics::gauge!("lms_chunks_in_flight").set(queue.try_get::<i64, _>("in_flight").lms()? as f64);
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use lms_config::{ConfigSource, Settings};
-use lms_engine::run_metrics::record_run_metrics;
+use lms_engine::run_metrics::{RUN_METRICS_LIMIT, record_run_metrics};
 use lms_runtime::{init_logging, report_error, shutdown_signal};
 use tokio::net::TcpListener;
 
@@ -41,9 +41,6 @@ async fn main() -> ExitCode {
         }
     }
 }
-
-/// How long one refresh waits for the run gauges.
-const RUN_METRICS_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 async fn run(settings: Settings) -> anyhow::Result<()> {
     let recorder = if settings.metrics.enabled {
