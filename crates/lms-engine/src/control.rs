@@ -1,7 +1,7 @@
 //! Operating runs: cancelling them, listing them, querying the ledger, and
 //! retrying the tables with rejected rows.
 
-use lms_domain::LegacyEntity;
+use lms_domain::{LegacyEntity, Outcome, RejectReason, WarningCode};
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, PgPool, Row};
 use uuid::Uuid;
@@ -16,6 +16,7 @@ use crate::queue::ChunkQueue;
 use crate::report::{CONFLICT_COLUMNS, ConflictEntry};
 use crate::run_request::{RunRequest, run_of_request};
 use crate::state::RunStatus;
+use crate::stored_codes::{parse_codes, parse_optional};
 
 /// Cancels a run: idle chunks are dropped at once; chunks in progress
 /// finish (commit or roll back whole), and the last one closes the run.
@@ -123,11 +124,11 @@ pub async fn list_runs(
 /// One ledger row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RowOutcome {
-    pub entity: String,
+    pub entity: LegacyEntity,
     pub legacy_id: i64,
-    pub outcome: String,
-    pub reason: Option<String>,
-    pub warnings: Vec<String>,
+    pub outcome: Outcome,
+    pub reason: Option<RejectReason>,
+    pub warnings: Vec<WarningCode>,
     pub detail: Option<String>,
     pub target_id: Option<i64>,
     pub survivor_legacy_id: Option<i64>,
@@ -140,9 +141,9 @@ pub struct RowOutcome {
 /// What to select from the ledger.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct OutcomeFilter {
-    pub outcome: Option<String>,
-    pub reason: Option<String>,
-    pub warning: Option<String>,
+    pub outcome: Option<Outcome>,
+    pub reason: Option<RejectReason>,
+    pub warning: Option<WarningCode>,
     /// Only rows with an open conflict.
     pub conflict: bool,
 }
@@ -166,9 +167,9 @@ pub async fn list_outcomes(
     )))
     .bind(entity.as_str())
     .bind(after)
-    .bind(filter.outcome.as_deref())
-    .bind(filter.reason.as_deref())
-    .bind(filter.warning.as_deref())
+    .bind(filter.outcome.map(Outcome::as_str))
+    .bind(filter.reason.map(RejectReason::as_str))
+    .bind(filter.warning.map(WarningCode::as_str))
     .bind(i64::from(size) + 1)
     .bind(filter.conflict)
     .fetch_all(lms)
@@ -177,11 +178,11 @@ pub async fn list_outcomes(
     let mut outcomes = Vec::with_capacity(rows.len());
     for row in &rows {
         outcomes.push(RowOutcome {
-            entity: entity.as_str().to_owned(),
+            entity,
             legacy_id: row.try_get("legacy_id").lms()?,
-            outcome: row.try_get("outcome").lms()?,
-            reason: row.try_get("reason").lms()?,
-            warnings: row.try_get("warnings").lms()?,
+            outcome: row.try_get::<String, _>("outcome").lms()?.parse()?,
+            reason: parse_optional(row.try_get("reason").lms()?)?,
+            warnings: parse_codes(&row.try_get::<Vec<String>, _>("warnings").lms()?)?,
             detail: row.try_get("detail").lms()?,
             target_id: row.try_get("target_id").lms()?,
             survivor_legacy_id: row.try_get("survivor_legacy_id").lms()?,

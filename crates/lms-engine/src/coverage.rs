@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use lms_domain::LegacyEntity;
+use lms_domain::{LegacyEntity, Outcome};
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 
@@ -57,7 +57,7 @@ pub async fn count(
     let mut coverage = count_targets(tx, entity).await?;
     for row in rows {
         coverage.add_ledger_rows(
-            &row.try_get::<String, _>("outcome").lms()?,
+            row.try_get::<String, _>("outcome").lms()?.parse()?,
             row.try_get("reason").lms()?,
             row.try_get("warnings").lms()?,
             row.try_get("rows").lms()?,
@@ -71,15 +71,15 @@ impl EntityCoverage {
     /// and list of warnings.
     pub(crate) fn add_ledger_rows(
         &mut self,
-        outcome: &str,
+        outcome: Outcome,
         reason: String,
         warnings: Vec<String>,
         rows: i64,
     ) {
         match outcome {
-            "migrated" => self.migrated += rows,
-            "merged" => self.merged += rows,
-            _ => *self.rejected.entry(reason).or_default() += rows,
+            Outcome::Migrated => self.migrated += rows,
+            Outcome::Merged => self.merged += rows,
+            Outcome::Rejected => *self.rejected.entry(reason).or_default() += rows,
         }
         for warning in warnings {
             *self.warnings.entry(warning).or_default() += rows;
@@ -137,25 +137,31 @@ pub async fn count_preview(
     let stage = crate::stage::stage_table(entity);
     let mut coverage = EntityCoverage::default();
     let rows = sqlx::query(
-        "SELECT outcome, coalesce(reason, ''), count(*) FROM migration.resolutions WHERE entity = $1 GROUP BY 1, 2",
+        "SELECT outcome, coalesce(reason, '') AS reason, count(*) AS rows \
+         FROM migration.resolutions WHERE entity = $1 GROUP BY 1, 2",
     )
     .bind(entity.as_str())
     .fetch_all(&mut *tx)
     .await
     .lms()?;
     for row in rows {
-        let outcome: String = row.try_get(0).lms()?;
-        let count: i64 = row.try_get(2).lms()?;
-        if outcome == "merged" {
-            coverage.merged += count;
-        } else {
-            *coverage.rejected.entry(row.try_get(1).lms()?).or_default() += count;
+        let outcome: Outcome = row.try_get::<String, _>("outcome").lms()?.parse()?;
+        let count: i64 = row.try_get("rows").lms()?;
+        match outcome {
+            Outcome::Merged => coverage.merged += count,
+            // A resolution is never `migrated`: a row without one is.
+            Outcome::Rejected | Outcome::Migrated => {
+                *coverage
+                    .rejected
+                    .entry(row.try_get("reason").lms()?)
+                    .or_default() += count;
+            }
         }
     }
     let staged = scalar(tx, &format!("SELECT count(*) FROM {stage}")).await?;
     coverage.migrated = staged - coverage.merged - coverage.rejected_total();
     let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT w, count(*) FROM {stage} s, unnest(s.warnings) AS w \
+        "SELECT w AS code, count(*) AS rows FROM {stage} s, unnest(s.warnings) AS w \
          WHERE NOT EXISTS (SELECT 1 FROM migration.resolutions r WHERE r.entity = $1 AND r.legacy_id = s.legacy_id) \
          GROUP BY 1"
     )))
@@ -166,7 +172,7 @@ pub async fn count_preview(
     for row in rows {
         coverage
             .warnings
-            .insert(row.try_get(0).lms()?, row.try_get(1).lms()?);
+            .insert(row.try_get("code").lms()?, row.try_get("rows").lms()?);
     }
     let target = format!(
         "SELECT count(*) FROM {} WHERE legacy_id IS NOT NULL AND source_deleted_at IS NULL",

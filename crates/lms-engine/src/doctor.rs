@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::queue::ChunkQueue;
 use crate::setup::queue_config;
+use crate::state::RunStatus;
 
 /// How long each check may take by default.
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
@@ -337,20 +338,21 @@ fn names(all: &[String]) -> String {
 async fn active_run(lms: &PgPool) -> Result<Option<String>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT r.id, r.status, \
-                count(c.id) FILTER (WHERE c.state = 'queued'), \
-                count(c.id) FILTER (WHERE c.state = 'queued' AND c.started_at IS NOT NULL), \
+                count(c.id) FILTER (WHERE c.state = 'queued') AS queued, \
+                count(c.id) FILTER (WHERE c.state = 'queued' AND c.started_at IS NOT NULL) AS started, \
                 coalesce(array_agg(DISTINCT c.worker) FILTER (WHERE c.state = 'queued' AND c.worker IS NOT NULL), '{}') \
+                    AS workers \
          FROM migration.runs r LEFT JOIN migration.chunks c ON c.run_id = r.id \
          WHERE r.status IN ('running', 'held', 'cancelling') GROUP BY r.id ORDER BY r.id DESC LIMIT 1",
     )
     .fetch_optional(lms)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let run_id: Uuid = row.try_get(0)?;
-    let status: String = row.try_get(1)?;
-    let queued: i64 = row.try_get(2)?;
-    let started: i64 = row.try_get(3)?;
-    let workers: Vec<String> = row.try_get(4)?;
+    let run_id: Uuid = row.try_get("id")?;
+    let status: RunStatus = row.try_get("status")?;
+    let queued: i64 = row.try_get("queued")?;
+    let started: i64 = row.try_get("started")?;
+    let workers: Vec<String> = row.try_get("workers")?;
     let mut text = format!("run {run_id} {status}: {queued} chunks queued, {started} started");
     if !workers.is_empty() {
         text.push_str(&format!(" (by {})", names(&workers)));

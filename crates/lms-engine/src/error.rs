@@ -151,3 +151,11 @@ impl<T> DatabaseContext<T> for Result<T, sqlx::Error> {
         self.map_err(EngineError::Legacy)
     }
 }
+
+/// A code read back from the ledger that this build does not know: written
+/// by another version, or by hand.
+impl From<lms_domain::outcome::UnknownCode> for EngineError {
+    fn from(error: lms_domain::outcome::UnknownCode) -> Self {
+        EngineError::Invariant(format!("a stored {error}"))
+    }
+}

@@ -1,22 +1,23 @@
 //! Why one legacy row ended as it did.
 
-use lms_domain::LegacyEntity;
+use lms_domain::{LegacyEntity, Outcome, RejectReason, WarningCode};
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, PgPool, Row};
 use uuid::Uuid;
 
 use crate::error::{DatabaseContext, EngineError};
 use crate::report::{CONFLICT_COLUMNS, ConflictEntry};
+use crate::stored_codes::{parse_codes, parse_optional};
 
 /// One legacy row's outcome, as the ledger records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Explanation {
-    pub entity: String,
+    pub entity: LegacyEntity,
     pub legacy_id: i64,
-    /// `migrated`, `merged` or `rejected`; `None` when the ledger has no row.
-    pub outcome: Option<String>,
-    pub reason: Option<String>,
-    pub warnings: Vec<String>,
+    /// `None` when the ledger has no row.
+    pub outcome: Option<Outcome>,
+    pub reason: Option<RejectReason>,
+    pub warnings: Vec<WarningCode>,
     pub detail: Option<String>,
     pub target_table: &'static str,
     pub target_id: Option<i64>,
@@ -68,7 +69,7 @@ pub async fn explain(
             format!("{entity} {legacy_id} exists neither in the legacy database nor in the ledger.")
         };
         return Ok(Explanation {
-            entity: entity.as_str().to_owned(),
+            entity,
             legacy_id,
             outcome: None,
             reason: None,
@@ -84,45 +85,47 @@ pub async fn explain(
             text,
         });
     };
-    let outcome: String = row.try_get("outcome").lms()?;
-    let reason: Option<String> = row.try_get("reason").lms()?;
-    let warnings: Vec<String> = row.try_get("warnings").lms()?;
+    let outcome: Outcome = row.try_get::<String, _>("outcome").lms()?.parse()?;
+    let reason: Option<RejectReason> = parse_optional(row.try_get("reason").lms()?)?;
+    let warnings: Vec<WarningCode> =
+        parse_codes(&row.try_get::<Vec<String>, _>("warnings").lms()?)?;
     let detail: Option<String> = row.try_get("detail").lms()?;
     let target_id: Option<i64> = row.try_get("target_id").lms()?;
     let survivor: Option<i64> = row.try_get("survivor_legacy_id").lms()?;
     let source_deleted: bool = row.try_get("source_deleted").lms()?;
     let conflict = ConflictEntry::from_ledger(&row)?;
-    let mut text = match (outcome.as_str(), target_id) {
-        ("migrated", Some(id)) => {
+    let mut text = match (outcome, target_id) {
+        (Outcome::Migrated, Some(id)) => {
             format!("{entity} {legacy_id} was migrated to {target_table} id {id}.")
         }
-        ("migrated", None) if source_deleted && survivor.is_some() => format!(
+        (Outcome::Migrated, None) if source_deleted && survivor.is_some() => format!(
             "{entity} {legacy_id} was migrated; it left its key group, and the group's {target_table} row \
              was handed to {entity} {}.",
             survivor.map_or("?".to_owned(), |id| id.to_string())
         ),
-        ("migrated", None) if warnings.iter().any(|code| code == "deleted_in_lms") => format!(
+        (Outcome::Migrated, None) if warnings.contains(&WarningCode::DeletedInLms) => format!(
             "{entity} {legacy_id} was migrated, and its {target_table} row was since deleted in the LMS; \
              re-runs do not create it again."
         ),
-        ("migrated", None) => format!(
+        (Outcome::Migrated, None) => format!(
             "{entity} {legacy_id} was migrated but has no {target_table} row yet (see its conflict)."
         ),
-        ("merged", _) => format!(
+        (Outcome::Merged, _) => format!(
             "{entity} {legacy_id} was merged into {entity} {}, and shares its {target_table} row (id {}).",
             survivor.map_or("?".to_owned(), |id| id.to_string()),
             target_id.map_or("?".to_owned(), |id| id.to_string())
         ),
-        _ => format!(
+        (Outcome::Rejected, _) => format!(
             "{entity} {legacy_id} was rejected ({}).",
-            reason.as_deref().unwrap_or("no reason recorded")
+            reason.map_or("no reason recorded", RejectReason::as_str)
         ),
     };
     if let Some(detail) = &detail {
         text.push_str(&format!(" Why: {detail}."));
     }
     if !warnings.is_empty() {
-        text.push_str(&format!(" Warnings: {}.", warnings.join(", ")));
+        let codes: Vec<&str> = warnings.iter().map(|code| code.as_str()).collect();
+        text.push_str(&format!(" Warnings: {}.", codes.join(", ")));
     }
     if source_deleted && survivor.is_some() {
         text.push_str(" The legacy row has since been deleted.");
@@ -142,7 +145,7 @@ pub async fn explain(
         ));
     }
     Ok(Explanation {
-        entity: entity.as_str().to_owned(),
+        entity,
         legacy_id,
         outcome: Some(outcome),
         reason,

@@ -434,7 +434,7 @@ impl LedgerTally {
         }
         for (outcome, reason, list, rows) in groups {
             let warnings = decoded.get(&list).cloned().unwrap_or_default();
-            coverage.add_ledger_rows(&outcome, reason, warnings, rows);
+            coverage.add_ledger_rows(outcome.parse()?, reason, warnings, rows);
         }
         Ok(())
     }
@@ -474,7 +474,7 @@ mod tests {
         .await?
         {
             grouped.add_ledger_rows(
-                &row.try_get::<String, _>("outcome")?,
+                row.try_get::<String, _>("outcome")?.parse()?,
                 row.try_get("reason")?,
                 row.try_get("warnings")?,
                 row.try_get("rows")?,

@@ -36,6 +36,7 @@ mod sql_template;
 pub mod stage;
 pub mod state;
 mod statistics;
+mod stored_codes;
 pub mod undo;
 pub mod vacuum;
 pub mod verify;

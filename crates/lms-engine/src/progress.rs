@@ -55,7 +55,10 @@ pub async fn complete_chunk(
     .fetch_one(&mut *tx)
     .await
     .lms()?;
-    let (done, total): (i32, i32) = (row.try_get(0).lms()?, row.try_get(1).lms()?);
+    let (done, total): (i32, i32) = (
+        row.try_get("chunks_done").lms()?,
+        row.try_get("chunks_total").lms()?,
+    );
     // The run's row is locked before its status is read, and held to
     // commit: a cancel (or a failure) either comes first, and this chunk
     // sees it and closes the run if it was the last, or waits for this
@@ -133,8 +136,11 @@ async fn complete_step(
     .await
     .lms()?
     .iter()
-    .filter(|row| row.try_get::<i32, _>(1).is_ok_and(|pending| pending == 0))
-    .map(|row| row.try_get::<i64, _>(0))
+    .filter(|row| {
+        row.try_get::<i32, _>("pending_dependencies")
+            .is_ok_and(|pending| pending == 0)
+    })
+    .map(|row| row.try_get::<i64, _>("id"))
     .collect::<Result<_, _>>()
     .lms()?;
     let mut advance = Advance::default();
@@ -217,7 +223,8 @@ pub(crate) async fn close_cancelled_run(
 /// row of any table is left without an outcome.
 async fn finish_run(tx: &mut PgConnection, run_id: Uuid) -> Result<RunStatus, EngineError> {
     let rows = sqlx::query(
-        "SELECT entity, coalesce((stats->>'unexplained')::bigint, 0) FROM migration.run_steps \
+        "SELECT entity, coalesce((stats->>'unexplained')::bigint, 0) AS unexplained \
+         FROM migration.run_steps \
          WHERE run_id = $1 AND phase = 'finalize' ORDER BY id",
     )
     .bind(run_id)
@@ -226,9 +233,12 @@ async fn finish_run(tx: &mut PgConnection, run_id: Uuid) -> Result<RunStatus, En
     .lms()?;
     let mut unexplained = Vec::new();
     for row in &rows {
-        let count: i64 = row.try_get(1).lms()?;
+        let count: i64 = row.try_get("unexplained").lms()?;
         if count != 0 {
-            unexplained.push(format!("{} {count}", row.try_get::<String, _>(0).lms()?));
+            unexplained.push(format!(
+                "{} {count}",
+                row.try_get::<String, _>("entity").lms()?
+            ));
         }
     }
     let (status, error) = if unexplained.is_empty() {

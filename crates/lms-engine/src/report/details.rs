@@ -46,16 +46,16 @@ pub async fn rejection_examples(
     .lms()?;
     let mut examples = RejectionExamples::new();
     for row in &rows {
-        let entity: String = row.try_get(0).lms()?;
-        let reason: String = row.try_get(1).lms()?;
+        let entity: String = row.try_get("entity").lms()?;
+        let reason: String = row.try_get("reason").lms()?;
         examples
             .entry(entity)
             .or_default()
             .entry(reason)
             .or_default()
             .push(RejectionExample {
-                legacy_id: row.try_get(2).lms()?,
-                detail: row.try_get(3).lms()?,
+                legacy_id: row.try_get("legacy_id").lms()?,
+                detail: row.try_get("detail").lms()?,
             });
     }
     Ok(examples)

@@ -214,7 +214,8 @@ pub async fn resolve_entity(
         None
     };
     let counts = sqlx::query(
-        "SELECT count(*) FILTER (WHERE outcome = 'merged'), count(*) FILTER (WHERE outcome = 'rejected') \
+        "SELECT count(*) FILTER (WHERE outcome = 'merged') AS merged, \
+                count(*) FILTER (WHERE outcome = 'rejected') AS rejected \
          FROM migration.resolutions WHERE entity = $1",
     )
     .bind(entity.as_str())
@@ -224,8 +225,8 @@ pub async fn resolve_entity(
     Ok(json!({
         "source_deleted": source_deleted,
         "handed_over": handed_over,
-        "merged": counts.try_get::<i64, _>(0).lms()?,
-        "rejected": counts.try_get::<i64, _>(1).lms()?,
+        "merged": counts.try_get::<i64, _>("merged").lms()?,
+        "rejected": counts.try_get::<i64, _>("rejected").lms()?,
         "scope": scoped,
         "resolved_again": resolved_again,
         "facts": facts,

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use lms_domain::audit::{AuditFilter, Call};
 use lms_domain::instant::lms_can_hold;
-use lms_domain::{DomainError, LegacyEntity, RejectReason, WarningCode};
+use lms_domain::{DomainError, LegacyEntity, Outcome, RejectReason, WarningCode};
 use lms_engine::bulk::LoadPath;
 use lms_engine::control::{self, OutcomeFilter};
 use lms_engine::report::ConflictEntry;
@@ -241,11 +241,8 @@ fn conflict_policy(value: i32) -> Result<ConflictPolicy, ApiError> {
     }
 }
 
-fn conflict(entity: &str, entry: &ConflictEntry) -> pb::Conflict {
-    let table = entity
-        .parse::<LegacyEntity>()
-        .map(LegacyEntity::target_table)
-        .unwrap_or_default();
+/// `table` is the LMS table the conflict's rows are in, which names them.
+fn conflict(table: &str, entry: &ConflictEntry) -> pb::Conflict {
     pb::Conflict {
         legacy_id: entry.legacy_id,
         kind: entry.kind.as_str().to_owned(),
@@ -264,10 +261,16 @@ fn conflict(entity: &str, entry: &ConflictEntry) -> pb::Conflict {
 }
 
 fn coverage(entity: EntityReport) -> pb::EntityCoverage {
+    // A report's table is kept as text (reports are stored as JSON).
+    let table = entity
+        .entity
+        .parse::<LegacyEntity>()
+        .map(LegacyEntity::target_table)
+        .unwrap_or_default();
     let open_conflicts = entity
         .open_conflicts
         .into_iter()
-        .map(|entry| conflict(&entity.entity, &entry))
+        .map(|entry| conflict(table, &entry))
         .collect();
     pb::EntityCoverage {
         open_conflicts,
@@ -303,24 +306,27 @@ impl From<CoverageReport> for pb::CoverageReport {
 }
 
 fn outcome(row: control::RowOutcome) -> pb::RowOutcome {
+    let table = row.entity.target_table();
     let target = row
         .target_id
-        .and_then(|id| {
-            row.entity
-                .parse::<LegacyEntity>()
-                .ok()
-                .map(|entity| format!("{}/{id}", entity.target_table()))
-        })
+        .map(|id| format!("{table}/{id}"))
         .unwrap_or_default();
-    let conflict = row.conflict.map(|entry| conflict(&row.entity, &entry));
+    let conflict = row.conflict.map(|entry| conflict(table, &entry));
     pb::RowOutcome {
         explanation: String::new(),
         conflict,
-        entity: row.entity,
+        entity: row.entity.as_str().to_owned(),
         legacy_id: row.legacy_id,
-        outcome: row.outcome,
-        reason: row.reason.unwrap_or_default(),
-        warnings: row.warnings,
+        outcome: row.outcome.as_str().to_owned(),
+        reason: row
+            .reason
+            .map(|reason| reason.as_str().to_owned())
+            .unwrap_or_default(),
+        warnings: row
+            .warnings
+            .iter()
+            .map(|code| code.as_str().to_owned())
+            .collect(),
         detail: row.detail.unwrap_or_default(),
         target,
         survivor_legacy_id: row.survivor_legacy_id.unwrap_or_default(),
@@ -489,23 +495,30 @@ impl MigrationService for MigrationApi {
         let explanation = explain::explain(&self.lms, &self.legacy, table, legacy_id)
             .await
             .or_status()?;
-        let Some(row_outcome) = explanation.outcome.clone() else {
+        let Some(row_outcome) = explanation.outcome else {
             // The explanation says why in full (no ledger row, no such
             // legacy row): it is the message.
             return Err(ApiError::not_found_explained(explanation.text).into());
         };
         let conflict = explanation
             .conflict
-            .map(|entry| conflict(&explanation.entity, &entry));
+            .map(|entry| conflict(explanation.target_table, &entry));
         Ok(Response::new(
             self.budget
                 .whole(pb::RowOutcome {
                     conflict,
-                    entity: explanation.entity,
+                    entity: explanation.entity.as_str().to_owned(),
                     legacy_id: explanation.legacy_id,
-                    outcome: row_outcome,
-                    reason: explanation.reason.unwrap_or_default(),
-                    warnings: explanation.warnings,
+                    outcome: row_outcome.as_str().to_owned(),
+                    reason: explanation
+                        .reason
+                        .map(|reason| reason.as_str().to_owned())
+                        .unwrap_or_default(),
+                    warnings: explanation
+                        .warnings
+                        .iter()
+                        .map(|code| code.as_str().to_owned())
+                        .collect(),
                     detail: explanation.detail.unwrap_or_default(),
                     target: explanation
                         .target_id
@@ -757,22 +770,19 @@ fn instant(
 fn outcome_filter(request: &pb::ListRowOutcomesRequest) -> Result<OutcomeFilter, ApiError> {
     let outcome = match request.outcome.as_str() {
         "" => None,
-        "migrated" | "merged" | "rejected" => Some(request.outcome.clone()),
-        other => {
-            return Err(ApiError::invalid(
+        outcome => Some(outcome.parse::<Outcome>().map_err(|_| {
+            ApiError::invalid(
                 "outcome",
-                format!("{other:?} is not migrated, merged or rejected"),
-            ));
-        }
+                format!("{outcome:?} is not migrated, merged or rejected"),
+            )
+        })?),
     };
     let reason = match request.reason.as_str() {
         "" => None,
         reason => Some(
             reason
                 .parse::<RejectReason>()
-                .map_err(|error| ApiError::invalid("reason", error.to_string()))?
-                .as_str()
-                .to_owned(),
+                .map_err(|error| ApiError::invalid("reason", error.to_string()))?,
         ),
     };
     let warning = match request.warning.as_str() {
@@ -780,9 +790,7 @@ fn outcome_filter(request: &pb::ListRowOutcomesRequest) -> Result<OutcomeFilter,
         warning => Some(
             warning
                 .parse::<WarningCode>()
-                .map_err(|error| ApiError::invalid("warning", error.to_string()))?
-                .as_str()
-                .to_owned(),
+                .map_err(|error| ApiError::invalid("warning", error.to_string()))?,
         ),
     };
     Ok(OutcomeFilter {
