@@ -466,7 +466,7 @@ impl MigrationService for MigrationApi {
         let request = request.into_inner();
         let table = entity("entity", &request.entity).or_status()?;
         let filter = outcome_filter(&request).or_status()?;
-        let binding = format!("ListRowOutcomes|{table}|{filter:?}");
+        let binding = format!("ListRowOutcomes|{table}|{}", filter_binding(&filter));
         let page = page(request.page_size, &request.page_token, &binding).or_status()?;
         let (rows, next) =
             control::list_outcomes(&self.lms, table, &filter, page.size(), page.after())
@@ -765,6 +765,18 @@ fn instant(
                 })
         })
         .transpose()
+}
+
+/// The filter as a page token is bound to it: the codes as stored, so a
+/// token does not depend on how this build names its types.
+fn filter_binding(filter: &OutcomeFilter) -> String {
+    format!(
+        "outcome={}|reason={}|warning={}|conflict={}",
+        filter.outcome.map_or("", Outcome::as_str),
+        filter.reason.map_or("", RejectReason::as_str),
+        filter.warning.map_or("", WarningCode::as_str),
+        filter.conflict
+    )
 }
 
 fn outcome_filter(request: &pb::ListRowOutcomesRequest) -> Result<OutcomeFilter, ApiError> {
