@@ -125,23 +125,18 @@ async fn complete_step(
     .execute(&mut *tx)
     .await
     .lms()?;
-    let ready: Vec<i64> = sqlx::query(
-        "UPDATE migration.run_steps s SET pending_dependencies = s.pending_dependencies - 1 \
-         FROM migration.step_dependencies d \
-         WHERE d.depends_on = $1 AND s.id = d.step_id \
-         RETURNING s.id, s.pending_dependencies",
+    // The steps this one was the last dependency of.
+    let ready: Vec<i64> = sqlx::query_scalar(
+        "WITH lowered AS ( \
+             UPDATE migration.run_steps s SET pending_dependencies = s.pending_dependencies - 1 \
+             FROM migration.step_dependencies d \
+             WHERE d.depends_on = $1 AND s.id = d.step_id \
+             RETURNING s.id, s.pending_dependencies) \
+         SELECT id FROM lowered WHERE pending_dependencies = 0",
     )
     .bind(step_id)
     .fetch_all(&mut *tx)
     .await
-    .lms()?
-    .iter()
-    .filter(|row| {
-        row.try_get::<i32, _>("pending_dependencies")
-            .is_ok_and(|pending| pending == 0)
-    })
-    .map(|row| row.try_get::<i64, _>("id"))
-    .collect::<Result<_, _>>()
     .lms()?;
     let mut advance = Advance::default();
     if !ready.is_empty() {
