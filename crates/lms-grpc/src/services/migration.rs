@@ -305,6 +305,19 @@ impl From<CoverageReport> for pb::CoverageReport {
     }
 }
 
+/// A row's reject reason as the API sends it (empty: none).
+fn reason_text(reason: Option<RejectReason>) -> String {
+    reason.map_or_else(String::new, |reason| reason.as_str().to_owned())
+}
+
+/// A row's warnings as the API sends them.
+fn warnings_text(warnings: &[WarningCode]) -> Vec<String> {
+    warnings
+        .iter()
+        .map(|code| code.as_str().to_owned())
+        .collect()
+}
+
 fn outcome(row: control::RowOutcome) -> pb::RowOutcome {
     let table = row.entity.target_table();
     let target = row
@@ -318,15 +331,8 @@ fn outcome(row: control::RowOutcome) -> pb::RowOutcome {
         entity: row.entity.as_str().to_owned(),
         legacy_id: row.legacy_id,
         outcome: row.outcome.as_str().to_owned(),
-        reason: row
-            .reason
-            .map(|reason| reason.as_str().to_owned())
-            .unwrap_or_default(),
-        warnings: row
-            .warnings
-            .iter()
-            .map(|code| code.as_str().to_owned())
-            .collect(),
+        reason: reason_text(row.reason),
+        warnings: warnings_text(&row.warnings),
         detail: row.detail.unwrap_or_default(),
         target,
         survivor_legacy_id: row.survivor_legacy_id.unwrap_or_default(),
@@ -510,15 +516,8 @@ impl MigrationService for MigrationApi {
                     entity: explanation.entity.as_str().to_owned(),
                     legacy_id: explanation.legacy_id,
                     outcome: row_outcome.as_str().to_owned(),
-                    reason: explanation
-                        .reason
-                        .map(|reason| reason.as_str().to_owned())
-                        .unwrap_or_default(),
-                    warnings: explanation
-                        .warnings
-                        .iter()
-                        .map(|code| code.as_str().to_owned())
-                        .collect(),
+                    reason: reason_text(explanation.reason),
+                    warnings: warnings_text(&explanation.warnings),
                     detail: explanation.detail.unwrap_or_default(),
                     target: explanation
                         .target_id
