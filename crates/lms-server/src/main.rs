@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use lms_config::{ConfigSource, Settings};
-use lms_engine::run_metrics::{RUN_METRICS_LIMIT, record_run_metrics};
+use lms_engine::run_metrics::refresh_run_metrics;
 use lms_runtime::{init_logging, report_error, shutdown_signal};
 use tokio::net::TcpListener;
 
@@ -67,16 +67,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
                     if !sources.primary_is_up() {
                         return;
                     }
-                    match tokio::time::timeout(
-                        RUN_METRICS_LIMIT,
-                        record_run_metrics(sources.primary_pool()),
-                    )
-                    .await
-                    {
-                        Ok(Ok(())) => {}
-                        Ok(Err(error)) => tracing::debug!(%error, "run metrics not refreshed"),
-                        Err(_) => tracing::debug!("run metrics not refreshed in time"),
-                    }
+                    refresh_run_metrics(sources.primary_pool()).await;
                 }
             },
             shutdown_signal(),

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use lms_config::{ConfigSource, Settings};
-use lms_engine::run_metrics::{RUN_METRICS_LIMIT, record_pool, record_run_metrics};
+use lms_engine::run_metrics::{record_pool, refresh_run_metrics};
 use lms_engine::setup::{connect_engine, connect_queue, worker_config};
 use lms_engine::{run_worker, unique_worker_name};
 use lms_runtime::{init_logging, report_error, shutdown_signal};
@@ -82,11 +82,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
                 async move {
                     record_pool("primary", &lms);
                     record_pool("legacy", &legacy);
-                    match tokio::time::timeout(RUN_METRICS_LIMIT, record_run_metrics(&lms)).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(error)) => tracing::debug!(%error, "run metrics not refreshed"),
-                        Err(_) => tracing::debug!("run metrics not refreshed in time"),
-                    }
+                    refresh_run_metrics(&lms).await;
                 }
             },
             shutdown_signal(),
