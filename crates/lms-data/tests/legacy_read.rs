@@ -218,6 +218,7 @@ async fn degraded_reads_equal_the_lms_answers() -> anyhow::Result<()> {
     instants_at_the_ends_of_the_lms_years_read_the_same(&world, &settings).await?;
     legacy_nan_reads_as_the_migration_writes_it(&world).await?;
     a_row_gone_from_legacy_since_the_map_is_not_known(&world).await?;
+    rows_at_the_ends_of_bigint_are_listed(&world, &settings).await?;
 
     for (what, spent, count) in &timings.0 {
         let each = spent.as_secs_f64() * 1000.0 / (*count).max(1) as f64;
@@ -1053,5 +1054,82 @@ async fn a_row_gone_from_legacy_since_the_map_is_not_known(w: &World) -> anyhow:
     not_known(w.reader.get_submission(SubmissionId(id)).await);
     not_known(w.reader.lookup_submission(legacy_id).await);
     w.repo.lookup_submission(legacy_id).await?;
+    Ok(())
+}
+
+/// Journal and exam result ids are `bigint`: the smallest and the largest
+/// it holds are listed like any other, at the ends of the lists.
+async fn rows_at_the_ends_of_bigint_are_listed(
+    w: &World,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    let reader = &w.reader;
+    let with_grades = id_pairs(
+        &w.lms,
+        "SELECT legacy_id, 0::bigint FROM grades ORDER BY legacy_id LIMIT 2",
+    )
+    .await?;
+    let results = migrated(&w.lms, "exam_results").await?;
+    anyhow::ensure!(with_grades.len() == 2 && results.len() >= 2, "too few rows");
+    for (table, low, high) in [
+        ("journal", with_grades[0].0, with_grades[1].0),
+        ("exam_results", results[0].1, results[1].1),
+    ] {
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE {table} SET id = CASE WHEN id = $1 THEN $3 ELSE $4 END \
+             WHERE id IN ($1, $2)"
+        )))
+        .bind(low)
+        .bind(high)
+        .bind(i64::MIN)
+        .bind(i64::MAX)
+        .execute(&w.legacy)
+        .await?;
+    }
+    migrate(settings, "legacy-read-bigint-ends").await?;
+    assert!(reader.refresh_ids(&w.lms).await?, "a run finished");
+
+    let ends = |ids: Vec<i64>| match (ids.first(), ids.last()) {
+        (Some(first), Some(last)) => (*first, *last),
+        _ => (0, 0),
+    };
+    let enrollments = drain(1000, async |p| {
+        reader
+            .list_enrollments(&EnrollmentFilter::default(), p)
+            .await
+    })
+    .await?;
+    let legacy_ids = |items: Vec<Option<Legacy>>| {
+        items
+            .into_iter()
+            .flatten()
+            .map(|legacy| legacy.legacy_id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ends(legacy_ids(enrollments.iter().map(|e| e.legacy).collect())),
+        (i64::MIN, i64::MAX),
+        "enrollments"
+    );
+    let grades = drain(1000, async |p| {
+        reader.list_grades(&GradeFilter::default(), p).await
+    })
+    .await?;
+    assert_eq!(
+        ends(legacy_ids(grades.iter().map(|g| g.legacy).collect())),
+        (i64::MIN, i64::MAX),
+        "grades"
+    );
+    let submissions = drain(1000, async |p| {
+        reader
+            .list_submissions(&SubmissionFilter::default(), p)
+            .await
+    })
+    .await?;
+    assert_eq!(
+        ends(legacy_ids(submissions.iter().map(|s| s.legacy).collect())),
+        (i64::MIN, i64::MAX),
+        "submissions"
+    );
     Ok(())
 }

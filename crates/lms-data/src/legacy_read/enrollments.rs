@@ -121,7 +121,7 @@ impl LegacyReader {
         let scanned = collect(
             page,
             self.max_rows_per_list(),
-            |after, limit| self.scan_journal(&scan, after, limit),
+            |from, limit| self.scan_journal(&scan, from, limit),
             |row: &JournalRow| row.id,
             |row| enrollment(&ids, &row).filter(|enrollment| matches(filter, enrollment)),
         )
@@ -169,7 +169,7 @@ impl LegacyReader {
         let scanned = collect(
             page,
             self.max_rows_per_list(),
-            |after, limit| self.scan_journal(&scan, after, limit),
+            |from, limit| self.scan_journal(&scan, from, limit),
             |row: &JournalRow| row.id,
             |row| {
                 grade(&ids, &row).filter(|grade| {
@@ -214,11 +214,11 @@ impl LegacyReader {
     async fn scan_journal(
         &self,
         scan: &JournalScan,
-        after: i64,
+        from: i64,
         limit: i64,
     ) -> Result<Vec<JournalRow>, DomainError> {
         sqlx::query_as(select_journal!(
-            "id > $2 AND ($4::bigint[] IS NULL OR student_id = ANY ($4)) \
+            "id >= $2 AND ($4::bigint[] IS NULL OR student_id = ANY ($4)) \
              AND ($5::bigint IS NULL OR subject_id = $5) AND ($6::bigint IS NULL OR group_id = $6) \
              AND ($7::text IS NULL OR strpos(academic_year, $7) > 0) \
              AND ($8::smallint IS NULL OR semester = $8) \
@@ -228,7 +228,7 @@ impl LegacyReader {
             " ORDER BY id LIMIT $3"
         ))
         .bind(self.timezone())
-        .bind(after)
+        .bind(from)
         .bind(limit)
         .bind(scan.students.as_deref())
         .bind(scan.subject)

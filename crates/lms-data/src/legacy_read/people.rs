@@ -87,10 +87,10 @@ impl LegacyReader {
         let scanned = collect(
             page,
             self.max_rows_per_list(),
-            |after, limit| async move {
-                sqlx::query_as(select_organizations!("id > $2 ORDER BY id LIMIT $3"))
+            |from, limit| async move {
+                sqlx::query_as(select_organizations!("id >= $2 ORDER BY id LIMIT $3"))
                     .bind(self.timezone())
-                    .bind(after)
+                    .bind(from)
                     .bind(limit)
                     .fetch_all(self.pool())
                     .await
@@ -141,9 +141,9 @@ impl LegacyReader {
         let scanned = collect(
             page,
             self.max_rows_per_list(),
-            |after, limit| async move {
-                sqlx::query_as(select_persons!("id > $1 ORDER BY id LIMIT $2"))
-                    .bind(after)
+            |from, limit| async move {
+                sqlx::query_as(select_persons!("id >= $1 ORDER BY id LIMIT $2"))
+                    .bind(from)
                     .bind(limit)
                     .fetch_all(self.pool())
                     .await

@@ -160,9 +160,14 @@ pub(super) fn looked_up<T>(
     }
 }
 
-/// Where a scan starts: after the page's cursor (a legacy id).
-pub(super) fn scan_start(page: PageRequest) -> i64 {
-    page.after().unwrap_or(i64::MIN)
+/// The first legacy id a scan reads: the one after the page's cursor, or
+/// the smallest a `bigint` holds; none after the largest. Scans read
+/// `id >= from`, so that a row with the smallest id is listed too.
+pub(super) fn scan_start(page: PageRequest) -> Option<i64> {
+    match page.after() {
+        None => Some(i64::MIN),
+        Some(after) => after.checked_add(1),
+    }
 }
 
 /// The largest number of legacy rows one statement of a scan reads.
@@ -200,7 +205,8 @@ impl<T> Scanned<T> {
 /// SQL cannot tell which rows are served (that is the id map) nor apply the
 /// contract's Unicode trim and lower exactly, so rows are read in batches a
 /// little larger than the page, growing when many are skipped.
-/// `fetch(after, limit)` reads up to `limit` rows with ids above `after`.
+/// `fetch(from, limit)` reads up to `limit` rows with ids from `from` up,
+/// in id order.
 ///
 /// `fetch` is a plain closure returning a future (not an async closure) so
 /// that the list futures stay `Send` for the router.
@@ -216,16 +222,22 @@ where
 {
     let wanted = page.size() as usize + 1;
     let max_rows = max_rows.max(1);
-    let mut after = scan_start(page);
     let mut items = Vec::with_capacity(wanted);
+    let Some(mut from) = scan_start(page) else {
+        return Ok(Scanned {
+            items,
+            stopped_after: None,
+        });
+    };
     let mut examined = 0;
     let mut batch = wanted + wanted / 4 + 8;
     loop {
         let this_batch = batch.min(max_rows - examined);
         let limit = i64::try_from(this_batch).unwrap_or(i64::MAX);
-        let rows = fetch(after, limit).await?;
-        let exhausted = rows.len() < this_batch;
+        let rows = fetch(from, limit).await?;
+        let mut exhausted = rows.len() < this_batch;
         examined += rows.len();
+        let mut after = from;
         for row in rows {
             after = row_id(&row);
             if let Some(item) = keep(row) {
@@ -237,6 +249,11 @@ where
                     });
                 }
             }
+        }
+        // Nothing follows the largest id a `bigint` holds.
+        match after.checked_add(1) {
+            Some(next) => from = next,
+            None => exhausted = true,
         }
         if exhausted {
             return Ok(Scanned {

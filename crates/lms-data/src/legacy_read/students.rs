@@ -71,14 +71,14 @@ impl LegacyReader {
         let scanned = collect(
             page,
             self.max_rows_per_list(),
-            |after, limit| async move {
+            |from, limit| async move {
                 sqlx::query_as(select_students!(
-                    "id > $1 AND ($3::bigint IS NULL OR organization_id = $3) \
+                    "id >= $1 AND ($3::bigint IS NULL OR organization_id = $3) \
                      AND ($4::bigint IS NULL OR group_id = $4) AND ",
                     vocabulary_sql!("status", "$5", "$6"),
                     " ORDER BY id LIMIT $2"
                 ))
-                .bind(after)
+                .bind(from)
                 .bind(limit)
                 .bind(organization)
                 .bind(group)

@@ -72,14 +72,14 @@ impl LegacyReader {
         let mut scanned = collect(
             page,
             self.max_rows_per_list(),
-            |after, limit| async move {
+            |from, limit| async move {
                 sqlx::query_as(select_results!(
-                    "r.id > $2 AND ($4::bigint IS NULL OR r.exam_id = $4) \
+                    "r.id >= $2 AND ($4::bigint IS NULL OR r.exam_id = $4) \
                      AND ($5::bigint[] IS NULL OR r.student_id = ANY ($5)) \
                      ORDER BY r.id LIMIT $3"
                 ))
                 .bind(self.timezone())
-                .bind(after)
+                .bind(from)
                 .bind(limit)
                 .bind(exam)
                 .bind(students.as_deref())

@@ -70,14 +70,14 @@ impl LegacyReader {
             collect(
                 page,
                 self.max_rows_per_list(),
-                |after, limit| async move {
+                |from, limit| async move {
                     sqlx::query_as(select_users!(
-                        "id > $2 AND ",
+                        "id >= $2 AND ",
                         vocabulary_sql!("role", "$4", "$5"),
                         " ORDER BY id LIMIT $3"
                     ))
                     .bind(self.timezone())
-                    .bind(after)
+                    .bind(from)
                     .bind(limit)
                     .bind(role.contains)
                     .bind(role.excluded.as_deref())
