@@ -16,16 +16,80 @@ use figment::value::{Dict, Map, Value};
 use figment::{Error, Metadata, Profile, Provider};
 
 /// See the module.
-pub(crate) struct Environment(pub(crate) Env);
+pub(crate) struct Environment {
+    /// What every variable of this layer starts with (`LMS_`).
+    pub(crate) prefix: &'static str,
+    /// What separates a variable's nested keys (`__`).
+    pub(crate) separator: &'static str,
+    /// The variables of this layer not read as settings (`LMS_CONFIG`).
+    pub(crate) ignored: &'static [&'static str],
+}
+
+impl Environment {
+    fn env(&self) -> Env {
+        Env::prefixed(self.prefix)
+            .split(self.separator)
+            .ignore(self.ignored)
+    }
+
+    /// The variables of this layer that figment would pass over in
+    /// silence, each with why: a name with an empty key in it
+    /// (`LMS_GRPC__LISTEN__`), or a name or a value that is not UTF-8
+    /// (figment would read it lossily).
+    fn unreadable(&self) -> Vec<String> {
+        let mut unreadable = Vec::new();
+        for (name, value) in std::env::vars_os() {
+            let shown = name.to_string_lossy();
+            let Some(rest) = shown
+                .get(..self.prefix.len())
+                .filter(|head| head.eq_ignore_ascii_case(self.prefix))
+                .and_then(|_| shown.get(self.prefix.len()..))
+            else {
+                continue;
+            };
+            if self
+                .ignored
+                .iter()
+                .any(|key| rest.eq_ignore_ascii_case(key))
+            {
+                continue;
+            }
+            if name.to_str().is_none() {
+                unreadable.push(format!("{shown}: the variable's name is not UTF-8"));
+            } else if rest
+                .replace(self.separator, ".")
+                .trim()
+                .split('.')
+                .any(|key| key.trim().is_empty())
+            {
+                unreadable.push(format!(
+                    "{shown}: the name holds an empty key ({sep} at an end, or {sep}{sep} in a row)",
+                    sep = self.separator,
+                ));
+            } else if value.to_str().is_none() {
+                unreadable.push(format!("{shown}: the value is not UTF-8"));
+            }
+        }
+        unreadable.sort();
+        unreadable
+    }
+}
 
 impl Provider for Environment {
     fn metadata(&self) -> Metadata {
-        self.0.metadata()
+        self.env().metadata()
     }
 
     fn data(&self) -> Result<Map<Profile, Dict>, Error> {
+        let unreadable = self.unreadable();
+        if !unreadable.is_empty() {
+            return Err(Error::from(format!(
+                "environment variables that cannot be read as settings: {}",
+                unreadable.join("; ")
+            )));
+        }
         let mut dict = Dict::new();
-        for (key, text) in self.0.iter() {
+        for (key, text) in self.env().iter() {
             let value = match text.parse::<Value>() {
                 Ok(Value::Num(..) | Value::Bool(..)) => Value::from(text.trim()),
                 Ok(parsed) => parsed,

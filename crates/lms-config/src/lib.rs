@@ -29,7 +29,7 @@ pub use urls::{PostgresUrl, RedisUrl};
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
 
 use crate::environment::Environment;
 
@@ -84,9 +84,11 @@ impl Settings {
         if let Some(path) = file {
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment.merge(Environment(
-            Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"]),
-        ))
+        figment.merge(Environment {
+            prefix: ENV_PREFIX,
+            separator: "__",
+            ignored: &["config"],
+        })
     }
 
     /// Extracts and validates settings from any figment (tests build their own).

@@ -507,3 +507,20 @@ fn a_padded_bare_environment_value_is_read_trimmed() {
         Ok(())
     });
 }
+
+#[test]
+fn a_variable_with_an_empty_key_is_refused_by_name() {
+    for name in [
+        "LMS_GRPC__LISTEN__",
+        "LMS_DATABASE____URL",
+        "LMS___GRPC__LISTEN",
+    ] {
+        Jail::expect_with(|jail| {
+            jail.set_env(name, "0.0.0.0:9");
+            let message = load().expect_err("must fail").to_string();
+            assert!(message.contains(name), "{message}");
+            assert!(message.contains("empty key"), "{message}");
+            Ok(())
+        });
+    }
+}
