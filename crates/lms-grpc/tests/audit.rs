@@ -547,3 +547,25 @@ async fn an_audit_filter_time_before_year_one_is_invalid() -> anyhow::Result<()>
     assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
     app.close().await
 }
+
+#[tokio::test]
+async fn an_audit_window_that_ends_before_it_starts_is_invalid() -> anyhow::Result<()> {
+    let (app, _) = app_with_course("auditwindow").await?;
+    let mut admin = MigrationServiceClient::new(app.authed(Some(ADMIN)).await?);
+    let at = |seconds| Some(prost_types::Timestamp { seconds, nanos: 0 });
+
+    // 2026-01-02 to 2026-01-01.
+    let refused = admin
+        .list_audit_events(mpb::ListAuditEventsRequest {
+            start_time: at(1_767_312_000),
+            end_time: at(1_767_225_600),
+            ..Default::default()
+        })
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("a window ending before it starts was accepted"))?;
+
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    assert!(refused.message().contains("end_time"), "{refused:?}");
+    app.close().await
+}

@@ -732,12 +732,24 @@ fn action_request(sent: &str, caller: &str) -> Result<Option<ActionRequest>, Api
 
 /// The filters of ListAuditEvents; every text bounded, times in range.
 fn audit_filter(request: &pb::ListAuditEventsRequest) -> Result<AuditFilter, ApiError> {
+    let since = instant("start_time", request.start_time.as_ref())?;
+    let until = instant("end_time", request.end_time.as_ref())?;
+    // The window is [start_time, end_time): one that ends where it starts,
+    // or before, holds no call, and is a mistake rather than a question.
+    if let (Some(since), Some(until)) = (since, until)
+        && until <= since
+    {
+        return Err(ApiError::invalid(
+            "end_time",
+            format!("must be after start_time ({since}); it is {until}"),
+        ));
+    }
     Ok(AuditFilter {
         actor: optional_text("actor", &request.actor, MAX_SHORT_TEXT)?,
         method: optional_text("method", &request.method, MAX_SHORT_TEXT)?,
         resource: optional_text("resource", &request.resource, MAX_SHORT_TEXT)?,
-        since: instant("start_time", request.start_time.as_ref())?,
-        until: instant("end_time", request.end_time.as_ref())?,
+        since,
+        until,
     })
 }
 
