@@ -40,11 +40,7 @@ impl CourseTerm {
         academic_year: Option<&str>,
         semester: Option<i64>,
     ) -> Result<CourseTerm, InvalidTerm> {
-        let academic_year = clean_opt(academic_year).ok_or(InvalidTerm::BlankYear)?;
-        let length = academic_year.chars().count();
-        if length > ACADEMIC_YEAR_MAX_CHARS {
-            return Err(InvalidTerm::LongYear(length));
-        }
+        let academic_year = academic_year_of(academic_year)?;
         let semester = match semester {
             None => return Err(InvalidTerm::NoSemester),
             Some(1) => 1,
@@ -56,6 +52,18 @@ impl CourseTerm {
             semester,
         })
     }
+}
+
+/// The academic year a course offering can hold, from legacy's text or a
+/// client's filter: trimmed, not blank, at most
+/// [`ACADEMIC_YEAR_MAX_CHARS`] long.
+pub fn academic_year_of(text: Option<&str>) -> Result<&str, InvalidTerm> {
+    let academic_year = clean_opt(text).ok_or(InvalidTerm::BlankYear)?;
+    let length = academic_year.chars().count();
+    if length > ACADEMIC_YEAR_MAX_CHARS {
+        return Err(InvalidTerm::LongYear(length));
+    }
+    Ok(academic_year)
 }
 
 impl fmt::Display for CourseTerm {

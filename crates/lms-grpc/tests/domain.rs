@@ -434,3 +434,22 @@ async fn internal_errors_carry_a_correlation_id() -> anyhow::Result<()> {
     );
     app.close().await
 }
+
+#[tokio::test]
+async fn a_course_filter_by_a_blank_academic_year_is_invalid() -> anyhow::Result<()> {
+    let app = spawn_app("grpcblankyear", Data::Empty, false).await?;
+    let mut courses = CourseServiceClient::new(app.authed(Some(READER)).await?);
+
+    let refused = courses
+        .list_courses(pb::ListCoursesRequest {
+            filter: r#"academic_year = " ""#.into(),
+            ..Default::default()
+        })
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("a blank academic year was accepted"))?;
+
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    assert!(refused.message().contains("academic_year"), "{refused:?}");
+    app.close().await
+}

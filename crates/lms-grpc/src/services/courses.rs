@@ -123,7 +123,14 @@ impl CourseService for DomainApi {
         let filter = CourseFilter {
             subject_id: optional_term(&terms, "subject", "subjects")?.map(SubjectId),
             group_id: optional_term(&terms, "group", "groups")?.map(GroupId),
-            academic_year: terms.get("academic_year").cloned(),
+            academic_year: terms
+                .get("academic_year")
+                .map(|year| {
+                    lms_domain::course::academic_year_of(Some(year))
+                        .map(str::to_owned)
+                        .map_err(|invalid| ApiError::invalid("filter", invalid.to_string()))
+                })
+                .transpose()?,
         };
         let (courses, next_page_token) = list_page(
             self.budget,
