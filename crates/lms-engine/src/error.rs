@@ -39,6 +39,10 @@ pub enum EngineError {
     UnknownRun(uuid::Uuid),
     #[error("another migration run is active ({0}); wait for it to finish or cancel it first")]
     RunActive(uuid::Uuid),
+    /// Another planner took the one-active-run slot at the same moment and
+    /// has let go of it since: starting again may succeed.
+    #[error("another run was started at the same moment and has ended since; try again")]
+    StartRaced,
     #[error("internal inconsistency: {0}")]
     Invariant(String),
     /// A request id given again with another request than the first one
@@ -117,7 +121,7 @@ impl EngineError {
     pub fn class(&self) -> FailureClass {
         match self {
             EngineError::Lms(error) | EngineError::Legacy(error) => lms_pg::classify(error),
-            EngineError::Queue(_) => FailureClass::Transient,
+            EngineError::Queue(_) | EngineError::StartRaced => FailureClass::Transient,
             EngineError::LegacyRow { .. }
             | EngineError::Plan(_)
             | EngineError::Settings(_)

@@ -217,9 +217,7 @@ pub async fn plan_run(
             if let Some(active) = active_run(lms).await? {
                 return Err(EngineError::RunActive(active));
             }
-            return Err(EngineError::Plan(
-                "another run was started at the same moment; try again".to_owned(),
-            ));
+            return Err(EngineError::StartRaced);
         }
         return Err(EngineError::Lms(error));
     }

@@ -135,6 +135,9 @@ impl From<EngineError> for ApiError {
                     "the job queue (Redis) is not answering; retry shortly".to_owned(),
                 )
             }
+            // A concurrent change of the same row (the one active run):
+            // UNAVAILABLE, which a client retries.
+            EngineError::StartRaced => DomainError::Busy(error.to_string()),
             EngineError::Lms(_)
             | EngineError::Legacy(_)
             | EngineError::Queue(_)
@@ -332,6 +335,13 @@ mod tests {
             status.message(),
             "the legacy database is not answering; retry shortly"
         );
+    }
+
+    #[test]
+    fn a_start_that_raced_another_is_retryable() {
+        let status = Status::from(ApiError::from(EngineError::StartRaced));
+        assert_eq!(status.code(), Code::Unavailable);
+        assert!(status.message().contains("try again"), "{status:?}");
     }
 
     #[test]
