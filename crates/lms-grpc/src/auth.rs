@@ -112,7 +112,7 @@ impl Authenticator {
     pub fn check(
         &self,
         path: &str,
-        authorization: Option<&str>,
+        authorization: Option<&http::HeaderValue>,
     ) -> Result<Option<Caller>, ApiError> {
         let (method, scope) = match listed(path) {
             Some((_, Access::Open)) => return Ok(None),
@@ -123,6 +123,17 @@ impl Authenticator {
                 )));
             }
         };
+        let authorization = authorization
+            .map(|header| {
+                header.to_str().map_err(|_| {
+                    ApiError::Unauthenticated(
+                        "the authorization header holds bytes other than visible ASCII; a \
+                         bearer token is visible ASCII (RFC 6750)"
+                            .to_owned(),
+                    )
+                })
+            })
+            .transpose()?;
         let presented = authorization
             // The scheme's name is case-insensitive (RFC 9110, 11.1).
             .and_then(|value| {
@@ -213,10 +224,7 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        let authorization = request
-            .headers()
-            .get(http::header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok());
+        let authorization = request.headers().get(http::header::AUTHORIZATION);
         match self.auth.check(request.uri().path(), authorization) {
             Ok(caller) => {
                 if let Some(caller) = caller {
@@ -279,11 +287,32 @@ mod tests {
         assert_eq!(names, lms_config::KNOWN_SCOPES);
     }
 
+    fn header(value: &'static str) -> http::HeaderValue {
+        http::HeaderValue::from_static(value)
+    }
+
+    #[test]
+    fn a_header_that_is_not_visible_ascii_is_named_as_the_reason() {
+        let Ok(utf8) = http::HeaderValue::from_bytes("Bearer pässwörd-0123456789".as_bytes())
+        else {
+            panic!("HeaderValue refused UTF-8 bytes");
+        };
+        let Err(ApiError::Unauthenticated(message)) =
+            auth().check("/lms.v1.StudentService/GetStudent", Some(&utf8))
+        else {
+            panic!("a UTF-8 authorization header was not refused as unauthenticated");
+        };
+        assert!(message.contains("visible ASCII"), "{message}");
+    }
+
     #[test]
     fn the_bearer_scheme_is_case_insensitive() {
         assert!(
             auth()
-                .check("/lms.v1.StudentService/GetStudent", Some("bearer s3cret"))
+                .check(
+                    "/lms.v1.StudentService/GetStudent",
+                    Some(&header("bearer s3cret"))
+                )
                 .is_ok()
         );
     }
@@ -293,7 +322,7 @@ mod tests {
         assert!(matches!(
             auth().check(
                 "/lms.v1.StudentService/PromoteStudent",
-                Some("Bearer s3cret")
+                Some(&header("Bearer s3cret"))
             ),
             Err(ApiError::Unimplemented(_))
         ));
@@ -303,21 +332,27 @@ mod tests {
     fn tokens_are_checked() {
         let auth = auth();
         assert!(
-            auth.check("/lms.v1.StudentService/GetStudent", Some("Bearer s3cret"))
-                .is_ok()
+            auth.check(
+                "/lms.v1.StudentService/GetStudent",
+                Some(&header("Bearer s3cret"))
+            )
+            .is_ok()
         );
         assert!(matches!(
             auth.check("/lms.v1.StudentService/GetStudent", None),
             Err(ApiError::Unauthenticated(_))
         ));
         assert!(matches!(
-            auth.check("/lms.v1.StudentService/GetStudent", Some("Bearer wrong")),
+            auth.check(
+                "/lms.v1.StudentService/GetStudent",
+                Some(&header("Bearer wrong"))
+            ),
             Err(ApiError::Unauthenticated(_))
         ));
         assert!(matches!(
             auth.check(
                 "/lms.v1.StudentService/CreateStudent",
-                Some("Bearer s3cret")
+                Some(&header("Bearer s3cret"))
             ),
             Err(ApiError::PermissionDenied(_))
         ));

@@ -435,6 +435,34 @@ async fn hash_token_refuses_a_name_the_server_would_refuse() -> anyhow::Result<(
 }
 
 #[tokio::test]
+async fn hash_token_refuses_a_token_no_http_header_can_carry() -> anyhow::Result<()> {
+    use tokio::io::AsyncWriteExt;
+
+    for token in ["pässwörd-0123456789", "two words-0123456789"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lmsctl"))
+            .args(["auth", "hash-token", "--stdin", "--name", "ops"])
+            .env_remove("LMS_CONFIG")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        if let Some(mut pipe) = child.stdin.take() {
+            pipe.write_all(token.as_bytes()).await?;
+        }
+        let refused = child.wait_with_output().await?;
+
+        assert_eq!(refused.status.code(), Some(2), "{token:?}");
+        assert!(
+            text(&refused.stderr).contains("visible ASCII"),
+            "{}",
+            text(&refused.stderr)
+        );
+        assert!(refused.stdout.is_empty(), "{token:?}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
 async fn hash_token_prints_the_config_entry() -> anyhow::Result<()> {
     let cli = Cli::new("clitoken").await?;
     let hashed = cli

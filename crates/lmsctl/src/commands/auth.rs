@@ -42,6 +42,14 @@ fn hash(args: &HashTokenArgs) -> anyhow::Result<ExitCode> {
                 "the token on stdin is shorter than 16 characters; use a random one",
             ));
         }
+        // A client sends it in an HTTP header (`authorization: Bearer
+        // <token>`), which carries visible ASCII only.
+        if let Some(refused) = token.chars().find(|c| !c.is_ascii_graphic()) {
+            return Err(usage(format!(
+                "the token on stdin holds {refused:?}: a bearer token is visible ASCII without \
+                 spaces, since clients send it in an HTTP header; use a random one"
+            )));
+        }
         (token, false)
     } else {
         // Two v4 UUIDs: 244 bits from the operating system's generator.
