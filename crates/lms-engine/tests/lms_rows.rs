@@ -3,9 +3,10 @@
 
 mod support;
 
+use lms_domain::LegacyEntity;
 use lms_engine::ConflictKind;
 use lms_engine::ConflictPolicy::{KeepLms, TakeLegacy};
-use lms_engine::RunStatus;
+use lms_engine::{RunOptions, RunStatus};
 use sqlx::Row;
 use support::school::{
     LEGACY_ROW_IN_THAT_COURSE, lms_born_enrollment, lms_value, migrated_school,
@@ -80,6 +81,56 @@ async fn rows_that_reference_a_row_deleted_in_the_lms_are_orphans() -> anyhow::R
         .fetch_one(fixture.lms())
         .await?;
     assert_eq!(remaining, 0, "not created again");
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_journal_only_run_rejects_a_row_of_a_student_deleted_in_the_lms() -> anyhow::Result<()> {
+    let fixture = migrated_school("deletedrefjournal").await?;
+    fixture
+        .lms_sql(
+            "DELETE FROM course_enrollments WHERE student_id = (SELECT id FROM students WHERE legacy_id = 11); \
+             DELETE FROM assessment_submissions WHERE student_id = (SELECT id FROM students WHERE legacy_id = 11); \
+             DELETE FROM students WHERE legacy_id = 11;",
+        )
+        .await?;
+    fixture
+        .legacy_sql(
+            "INSERT INTO journal (id, student_id, subject_id, group_id, teacher_id, academic_year, semester, status) \
+             VALUES (104, 11, 2, 1, 20, '2025-2026', 1, 'active'); \
+             INSERT INTO exam_results (id, exam_id, student_id, score, submitted_at, status) \
+             VALUES (302, 30, 11, 90, '2025-06-10 11:00', 'graded')",
+        )
+        .await?;
+
+    // The students' table is not in the run: its ledger still maps 11.
+    let report = fixture
+        .migrate_using(
+            RunOptions {
+                entities: vec![LegacyEntity::Journal, LegacyEntity::ExamResults],
+                chunk_size: 2,
+                ..RunOptions::default()
+            },
+            2,
+        )
+        .await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    for (table, id) in [("journal", 104), ("exam_results", 302)] {
+        let row = ledger(fixture.lms(), table, id).await?;
+        assert_eq!(
+            (row.outcome.as_str(), row.reason.as_deref()),
+            ("rejected", Some("orphan_reference")),
+            "{table} {id}"
+        );
+        assert!(
+            row.detail
+                .as_deref()
+                .is_some_and(|detail| detail.contains("deleted in the LMS")),
+            "{table} {id}: {:?}",
+            row.detail
+        );
+    }
     fixture.close().await
 }
 
@@ -286,9 +337,9 @@ async fn a_deletion_committed_while_a_run_resolves_is_taken_up_by_the_next_run()
     fixture
         .legacy_sql("UPDATE journal SET status = 'completed' WHERE id = 100")
         .await?;
-    let options = lms_engine::RunOptions {
+    let options = RunOptions {
         chunk_size: 2,
-        ..lms_engine::RunOptions::default()
+        ..RunOptions::default()
     };
     let planned = lms_engine::plan_run(fixture.lms(), fixture.legacy(), &options).await?;
     // An API transaction deletes an enrollment before the journal is
