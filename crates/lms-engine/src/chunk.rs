@@ -348,8 +348,13 @@ async fn claim(
 }
 
 async fn record_error(lms: &PgPool, chunk_id: i64, error: &EngineError) {
+    // A chunk whose worker waits to try it again is looked after: its
+    // `queued_at` starts over, so the sweeper does not take it for lost
+    // (`requeue_lost_chunks`) and queue a second delivery that would spend
+    // its attempts twice as fast.
     let result = sqlx::query(
-        "UPDATE migration.chunks SET last_error = $2 WHERE id = $1 AND state = 'queued'",
+        "UPDATE migration.chunks SET last_error = $2, queued_at = now() \
+         WHERE id = $1 AND state = 'queued'",
     )
     .bind(chunk_id)
     .bind(error.to_string())

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use lms_domain::LegacyEntity;
 use lms_engine::inline::run_inline;
+use lms_engine::worker::requeue_lost_chunks;
 use lms_engine::{ChunkOutcome, EngineContext, RetryPolicy, RunOptions, plan_run, run_chunk};
 use lms_legacy::Scale;
 use sqlx::{Connection, Row};
@@ -97,6 +98,58 @@ async fn a_transient_failure_is_retried_with_backoff_until_it_passes() -> anyhow
         "the locked chunk was retried ({attempts} attempts)"
     );
     fixture.close().await
+}
+
+#[tokio::test]
+async fn a_chunk_waiting_to_retry_is_not_taken_for_lost() -> anyhow::Result<()> {
+    let fixture = Fixture::seeded("retrynotlost", Scale::Small, 65).await?;
+    let engine = EngineContext {
+        retry: RetryPolicy {
+            max_attempts: 2,
+            base_delay: Duration::from_secs(30),
+            max_delay: Duration::from_secs(30),
+        },
+        lock_timeout: Duration::from_millis(100),
+        ..fixture.engine.clone()
+    };
+    let planned = plan_run(
+        fixture.lms(),
+        fixture.legacy(),
+        &only(LegacyEntity::Organizations),
+    )
+    .await?;
+    let chunk = planned.queued_chunks[0];
+    // Queued long ago, as a chunk is when its run has been going a while.
+    sqlx::query("UPDATE migration.chunks SET queued_at = now() - interval '1 hour' WHERE id = $1")
+        .bind(chunk)
+        .execute(fixture.lms())
+        .await?;
+    let lock = lock_table(&fixture, "migration.stage_organizations").await?;
+    let running = tokio::spawn(async move { run_chunk(&engine, chunk).await });
+    let mut failed_once = false;
+    for _ in 0..600 {
+        failed_once =
+            sqlx::query_scalar("SELECT last_error IS NOT NULL FROM migration.chunks WHERE id = $1")
+                .bind(chunk)
+                .fetch_one(fixture.lms())
+                .await?;
+        if failed_once {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::ensure!(failed_once, "the first attempt did not fail within 30 s");
+
+    // Its worker sleeps before the next attempt; the sweeper leaves it be.
+    let queue = lms_engine::setup::connect_queue(&fixture.settings).await?;
+    let requeued = requeue_lost_chunks(&fixture.engine, &queue, Duration::from_secs(60)).await?;
+
+    running.abort();
+    drop(lock);
+    queue.delete_everything().await?;
+    fixture.close().await?;
+    assert_eq!(requeued, 0);
+    Ok(())
 }
 
 #[tokio::test]
