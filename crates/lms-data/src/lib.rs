@@ -9,6 +9,7 @@ mod database;
 pub mod entities;
 pub mod failover;
 pub mod legacy_read;
+pub mod organization_tree;
 pub mod outage;
 pub mod repo;
 pub mod schema;

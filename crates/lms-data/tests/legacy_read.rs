@@ -219,6 +219,7 @@ async fn degraded_reads_equal_the_lms_answers() -> anyhow::Result<()> {
     legacy_nan_reads_as_the_migration_writes_it(&world).await?;
     a_row_gone_from_legacy_since_the_map_is_not_known(&world).await?;
     rows_at_the_ends_of_bigint_are_listed(&world, &settings).await?;
+    a_ring_of_parents_reads_as_the_lms_links_it(&world, &settings).await?;
 
     for (what, spent, count) in &timings.0 {
         let each = spent.as_secs_f64() * 1000.0 / (*count).max(1) as f64;
@@ -1131,5 +1132,36 @@ async fn rows_at_the_ends_of_bigint_are_listed(
         (i64::MIN, i64::MAX),
         "submissions"
     );
+    Ok(())
+}
+
+/// An organization made its own parent, and two made each other's: the
+/// degraded reads break the rings where the migration does.
+async fn a_ring_of_parents_reads_as_the_lms_links_it(
+    w: &World,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    let (repo, reader) = (&w.repo, &w.reader);
+    let ringed: Vec<(i64,)> = sqlx::query_as(
+        "WITH three AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM organizations \
+                        ORDER BY id LIMIT 3), \
+              linked AS (SELECT a.id, b.id AS parent FROM three a JOIN three b \
+                         ON (a.n, b.n) IN ((1, 1), (2, 3), (3, 2))) \
+         UPDATE organizations o SET parent_id = linked.parent FROM linked \
+         WHERE o.id = linked.id RETURNING o.id::bigint",
+    )
+    .fetch_all(&w.legacy)
+    .await?;
+    anyhow::ensure!(ringed.len() == 3, "three organizations");
+    migrate(settings, "legacy-read-parent-rings").await?;
+    assert!(reader.refresh_ids(&w.lms).await?, "a run finished");
+
+    let mut roots = 0;
+    for (legacy_id,) in ringed {
+        let lms = repo.lookup_organization(legacy_id).await?;
+        assert_eq!(reader.lookup_organization(legacy_id).await?, lms);
+        roots += usize::from(lms.parent_id.is_none());
+    }
+    assert_eq!(roots, 2, "each ring broken once");
     Ok(())
 }

@@ -514,6 +514,62 @@ async fn an_organization_whose_parent_left_legacy_points_nowhere_with_a_warning(
 }
 
 #[tokio::test]
+async fn a_ring_of_parents_closed_by_a_change_is_broken_where_it_is_lowest() -> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("parentring").await?;
+    fixture
+        .legacy_sql(
+            "INSERT INTO organizations (id, parent_id, name) VALUES \
+             (1, NULL, 'Network'), (2, 1, 'College'), (3, 2, 'Department');",
+        )
+        .await?;
+    assert_eq!(fixture.migrate(2).await?.status, RunStatus::Succeeded);
+    // Only organization 1 changes; it is the ring's lowest id.
+    fixture
+        .legacy_sql("UPDATE organizations SET parent_id = 3 WHERE id = 1;")
+        .await?;
+
+    let report = fixture.migrate(2).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    assert_eq!(
+        parent_and_warnings(&fixture, 1).await?,
+        (None, vec!["dangling_parent".to_owned()])
+    );
+    assert_eq!(
+        parent_and_warnings(&fixture, 3).await?.1,
+        Vec::<String>::new()
+    );
+    fixture.close().await
+}
+
+#[tokio::test]
+async fn a_ring_of_parents_opened_again_is_linked_without_a_warning() -> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("parentringopen").await?;
+    fixture
+        .legacy_sql(
+            "INSERT INTO organizations (id, parent_id, name) VALUES \
+             (1, 3, 'Network'), (2, 1, 'College'), (3, 2, 'Department');",
+        )
+        .await?;
+    assert_eq!(fixture.migrate(2).await?.status, RunStatus::Succeeded);
+    // Organization 3 leaves the ring; 1 is linked to it again.
+    fixture
+        .legacy_sql(
+            "INSERT INTO organizations (id, parent_id, name) VALUES (4, NULL, 'Root'); \
+             UPDATE organizations SET parent_id = 4 WHERE id = 2;",
+        )
+        .await?;
+
+    let report = fixture.migrate(2).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    let (parent, warnings) = parent_and_warnings(&fixture, 1).await?;
+    assert!(parent.is_some(), "1 is linked to 3 again");
+    assert_eq!(warnings, Vec::<String>::new());
+    fixture.close().await
+}
+
+#[tokio::test]
 async fn an_organization_whose_missing_parent_arrives_is_linked_without_a_warning()
 -> anyhow::Result<()> {
     let fixture = Fixture::empty_legacy("parentcomes").await?;

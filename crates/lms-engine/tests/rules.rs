@@ -453,3 +453,45 @@ async fn each_rule_gives_the_contracts_outcome() -> anyhow::Result<()> {
     }
     fixture.close().await
 }
+
+/// An organization its own parent, a ring of three with a branch hanging
+/// from it, and a ring of two: each ring is broken at its lowest id.
+const RINGS_OF_PARENTS: &str = "
+INSERT INTO organizations (id, parent_id, name) VALUES
+    (1, NULL, 'Root'), (3, 3, 'Itself'),
+    (4, 5, 'Ring a'), (5, 6, 'Ring b'), (6, 4, 'Ring c'), (7, 4, 'Branch'),
+    (8, 9, 'Pair a'), (9, 8, 'Pair b');
+";
+
+#[tokio::test]
+async fn a_ring_of_parents_is_broken_at_its_lowest_id() -> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("parentrings").await?;
+    fixture.legacy_sql(RINGS_OF_PARENTS).await?;
+
+    let report = fixture.migrate(2).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    let links: Vec<(i64, Option<i64>, Vec<String>)> = sqlx::query_as(
+        "SELECT o.legacy_id::bigint, p.legacy_id::bigint, l.warnings \
+         FROM organizations o LEFT JOIN organizations p ON p.id = o.parent_id \
+         JOIN migration.ledger l ON l.entity = 'organizations' AND l.legacy_id = o.legacy_id \
+         ORDER BY o.legacy_id",
+    )
+    .fetch_all(fixture.lms())
+    .await?;
+    let dangling = || vec!["dangling_parent".to_owned()];
+    assert_eq!(
+        links,
+        [
+            (1, None, vec![]),
+            (3, None, dangling()),
+            (4, None, dangling()),
+            (5, Some(6), vec![]),
+            (6, Some(4), vec![]),
+            (7, Some(4), vec![]),
+            (8, None, dangling()),
+            (9, Some(8), vec![]),
+        ]
+    );
+    fixture.close().await
+}

@@ -54,6 +54,31 @@ fn listed(
 }
 
 #[tokio::test]
+async fn rings_of_parents_verify_with_no_difference() -> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("verifyrings").await?;
+    fixture
+        .legacy_sql(
+            "INSERT INTO organizations (id, parent_id, name) VALUES \
+             (1, NULL, 'Root'), (3, 3, 'Itself'), (4, 5, 'Ring a'), (5, 6, 'Ring b'), \
+             (6, 4, 'Ring c'), (7, 4, 'Branch'), (8, 9, 'Pair a'), (9, 8, 'Pair b')",
+        )
+        .await?;
+    let report = fixture.migrate(2).await?;
+    assert_eq!(
+        report.status,
+        lms_engine::RunStatus::Succeeded,
+        "{:?}",
+        report.error
+    );
+
+    let verification = verified(&fixture, 3).await?;
+
+    let text = lms_engine::verify::table::to_table(&verification);
+    assert_eq!(verification.unexplained(), 0, "{text}");
+    fixture.close().await
+}
+
+#[tokio::test]
 async fn a_clean_migration_verifies_with_no_difference() -> anyhow::Result<()> {
     let fixture = Fixture::seeded("verifyclean", Scale::Small, 5).await?;
     let report = fixture.migrate(397).await?;

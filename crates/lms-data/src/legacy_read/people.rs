@@ -24,7 +24,9 @@ macro_rules! select_organizations {
     ($($condition:expr),+) => {
         concat!(
             "SELECT id, parent_id, \
-                    EXISTS (SELECT 1 FROM organizations p WHERE p.id = o.parent_id) AS parent_in_legacy, \
+                    EXISTS (SELECT 1 FROM organizations p WHERE p.id = o.parent_id) \
+                    AND NOT ", $crate::parent_closes_ring!("organizations", "id", "parent_id", "o"), " \
+                    AS parent_in_legacy, \
                     name, short_name, org_type, bin, is_deleted, \
                     ", legacy_instant!("created_at"), " AS created_at \
              FROM organizations o WHERE ",
@@ -37,7 +39,8 @@ macro_rules! select_organizations {
 struct OrganizationRow {
     id: i32,
     parent_id: Option<i32>,
-    /// Whether a legacy organization has `parent_id` now.
+    /// Whether a legacy organization has `parent_id` now, and the link
+    /// closes no ring of parents here (`organization_tree`).
     parent_in_legacy: bool,
     name: Option<String>,
     short_name: Option<String>,
@@ -180,7 +183,8 @@ impl LegacyReader {
 /// lower-cased, `is_deleted` the archived flag. The parent is linked by
 /// legacy id to whichever LMS organization has it, as the engine's finalize
 /// links it; one pointing nowhere (no legacy organization has its id: one
-/// deleted from legacy too, though its LMS row stays) is NULL.
+/// deleted from legacy too, though its LMS row stays; or the link closes a
+/// ring of parents and is broken here) is NULL.
 fn organization(ids: &IdMap, row: &OrganizationRow) -> Option<Organization> {
     let legacy_id = i64::from(row.id);
     let id = ids.organizations.migrated.lms_id(legacy_id)?;

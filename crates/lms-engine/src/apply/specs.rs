@@ -109,13 +109,41 @@ fn resolutions(entity: &str) -> String {
     )
 }
 
+/// Whether the staged organization `s` has a parent id that no legacy
+/// organization has now.
+macro_rules! organization_parent_missing {
+    () => {
+        "(s.parent_legacy_id IS NOT NULL AND NOT EXISTS ( \
+         SELECT 1 FROM migration.stage_organizations p WHERE p.legacy_id = s.parent_legacy_id))"
+    };
+}
+
+/// Whether the staged organization `s` is where a ring of parent links is
+/// broken (`lms_data::organization_tree`).
+macro_rules! organization_parent_closes_ring {
+    () => {
+        lms_data::parent_closes_ring!(
+            "migration.stage_organizations",
+            "legacy_id",
+            "parent_legacy_id",
+            "s"
+        )
+    };
+}
+
 /// Whether the staged organization `s` has a parent that points nowhere
 /// (DATA.md: it becomes NULL, warning `dangling_parent`): no legacy
-/// organization has that id now. The apply's warning, the finalize's link
-/// and a delta's scope (an organization whose parent came or went) all
-/// read it from here.
-pub(crate) const ORGANIZATION_PARENT_DANGLES: &str = "(s.parent_legacy_id IS NOT NULL AND NOT EXISTS ( \
-     SELECT 1 FROM migration.stage_organizations p WHERE p.legacy_id = s.parent_legacy_id))";
+/// organization has that id now, or the link would close a ring of
+/// parents and `s` is where it is broken (docs/contract.md). The apply's
+/// warning, the finalize's link and a delta's scope (an organization whose
+/// parent came or went) all read it from here.
+pub(crate) const ORGANIZATION_PARENT_DANGLES: &str = concat!(
+    "(",
+    organization_parent_missing!(),
+    " OR ",
+    organization_parent_closes_ring!(),
+    ")"
+);
 
 static ORGANIZATIONS: ApplySpec = ApplySpec {
     entity: LegacyEntity::Organizations,
@@ -125,12 +153,18 @@ static ORGANIZATIONS: ApplySpec = ApplySpec {
     rows: |selection| {
         format!(
             "SELECT s.legacy_id, 'migrated'::text AS outcome, NULL::text AS reason, NULL::bigint AS survivor_legacy_id, \
-                    CASE WHEN d.dangling THEN format('parent_id %s points at no organization', s.parent_legacy_id) END AS detail, \
-                    CASE WHEN d.dangling THEN array_append(s.warnings, 'dangling_parent') ELSE s.warnings END AS warnings, \
+                    CASE WHEN d.missing THEN format('parent_id %s points at no organization', s.parent_legacy_id) \
+                         WHEN d.ring THEN CASE WHEN s.parent_legacy_id = s.legacy_id \
+                                               THEN 'parent_id is the organization itself' \
+                                               ELSE format('parent_id %s closes a ring of parents; broken at its lowest id, this one', \
+                                                           s.parent_legacy_id) END END AS detail, \
+                    CASE WHEN d.missing OR d.ring THEN array_append(s.warnings, 'dangling_parent') ELSE s.warnings END AS warnings, \
                     s.source_hash, s.name, s.short_name, s.org_type, s.bin, s.archived, s.created_at::timestamptz AS created_at \
              FROM migration.stage_organizations s \
-             CROSS JOIN LATERAL (SELECT {ORGANIZATION_PARENT_DANGLES} AS dangling) d \
-             WHERE {selection}"
+             CROSS JOIN LATERAL (SELECT {missing} AS missing, {ring} AS ring) d \
+             WHERE {selection}",
+            missing = organization_parent_missing!(),
+            ring = organization_parent_closes_ring!(),
         )
     },
 };

@@ -89,6 +89,24 @@ fn int(value: &Option<FieldText>) -> Option<i64> {
     value.as_deref().and_then(|text| text.parse().ok())
 }
 
+/// Whether `id`'s parent link closes a ring of parents that is broken
+/// here, at the ring's lowest id (docs/contract.md): walking up from `id`
+/// comes back to it, through no lower id.
+fn breaks_ring(parents: &HashMap<i64, i64>, id: i64) -> bool {
+    let mut seen = HashSet::new();
+    let mut at = parents.get(&id).copied();
+    while let Some(node) = at {
+        if node == id {
+            return true;
+        }
+        if node < id || !seen.insert(node) {
+            return false;
+        }
+        at = parents.get(&node).copied();
+    }
+    false
+}
+
 fn blank(value: &Option<FieldText>) -> bool {
     clean_opt(value.as_deref()).is_none()
 }
@@ -123,9 +141,14 @@ impl Oracle {
         let group_ids = ids(groups);
         let subject_ids = ids(subjects);
 
+        let parents: HashMap<i64, i64> = organizations
+            .iter()
+            .filter_map(|(id, row)| int(&row[0]).map(|parent| (*id, parent)))
+            .collect();
         for (id, row) in organizations {
             let mut warnings = BTreeSet::new();
-            if int(&row[0]).is_some_and(|parent| !organization_ids.contains(&parent)) {
+            let missing = int(&row[0]).is_some_and(|parent| !organization_ids.contains(&parent));
+            if missing || breaks_ring(&parents, *id) {
                 warnings.insert("dangling_parent");
             }
             if blank(&row[1]) {
