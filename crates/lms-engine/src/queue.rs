@@ -409,6 +409,54 @@ impl ChunkQueue {
         Ok(total)
     }
 
+    /// Deletes what apalis keeps about each worker name
+    /// (`<queue>:workers:metadata:<name>`) once the name has left the
+    /// queue's workers set. apalis writes it at each registration and never
+    /// removes it, and every process start and every restart of a worker
+    /// registers a new name. Returns how many were deleted.
+    pub async fn forget_departed_workers(&self) -> Result<usize, EngineError> {
+        // Checked and deleted in one script per batch, so that a name
+        // registering meanwhile keeps its hash.
+        let script = redis::Script::new(
+            r"
+            local forgotten = 0
+            for i = 2, #KEYS do
+                local name = string.sub(KEYS[i], #ARGV[1] + 1)
+                if not redis.call('ZSCORE', KEYS[1], name) then
+                    redis.call('DEL', KEYS[i])
+                    forgotten = forgotten + 1
+                end
+            end
+            return forgotten",
+        );
+        let prefix = format!("{}:metadata:", self.config.workers_set());
+        let mut connection = self.connection.clone();
+        let mut keys = Vec::new();
+        {
+            let mut iter = connection
+                .scan_match::<_, String>(format!("{prefix}*"))
+                .await
+                .map_err(queue_error)?;
+            while let Some(key) = iter.next_item().await {
+                keys.push(key.map_err(queue_error)?);
+            }
+        }
+        let mut forgotten = 0;
+        for batch in keys.chunks(500) {
+            let mut invocation = script.key(self.config.workers_set());
+            for key in batch {
+                invocation.key(key);
+            }
+            let deleted: usize = invocation
+                .arg(&prefix)
+                .invoke_async(&mut connection)
+                .await
+                .map_err(queue_error)?;
+            forgotten += deleted;
+        }
+        Ok(forgotten)
+    }
+
     /// Removes every key of the queue (tests and `lmsctl` clean-up).
     pub async fn delete_everything(&self) -> Result<usize, EngineError> {
         let mut connection = self.connection.clone();

@@ -191,6 +191,9 @@ async fn sweep_forever(state: Arc<WorkerState>, config: WorkerConfig) {
         if let Err(error) = state.queue.purge_finished().await {
             tracing::debug!(%error, "purging finished jobs failed");
         }
+        if let Err(error) = state.queue.forget_departed_workers().await {
+            tracing::debug!(%error, "forgetting departed workers failed");
+        }
         // One run marked and one batch of events removed per sweep: a long
         // history is worked off over several sweeps.
         if let Err(error) = prune_step(&state.engine.lms, config.undo_history).await {

@@ -447,3 +447,42 @@ async fn ended_while_held<T>(
     queue.delete_everything().await?;
     Ok(ended)
 }
+
+#[tokio::test]
+async fn a_departed_workers_metadata_is_forgotten_and_a_registered_ones_kept() -> anyhow::Result<()>
+{
+    let fixture = Fixture::empty_legacy("forgetworkers").await?;
+    let queue = connect_queue(&fixture.settings).await?;
+    let client = redis::Client::open(fixture.settings.redis.url.expose())?;
+    let mut redis = client.get_multiplexed_async_connection().await?;
+    let workers = format!("{}:workers", queue.name());
+    let metadata = |worker: &str| format!("{workers}:metadata:{worker}");
+    // As apalis registers a worker: its name in the set, its metadata
+    // beside it. The departed one's name has left the set.
+    let () = redis::cmd("ZADD")
+        .arg(&workers)
+        .arg(1)
+        .arg("alive-1")
+        .query_async(&mut redis)
+        .await?;
+    for worker in ["alive-1", "departed-1"] {
+        let () = redis::cmd("HSET")
+            .arg(metadata(worker))
+            .arg("service")
+            .arg("chunks")
+            .query_async(&mut redis)
+            .await?;
+    }
+
+    let forgotten = queue.forget_departed_workers().await?;
+
+    let kept: (bool, bool) = redis::pipe()
+        .exists(metadata("alive-1"))
+        .exists(metadata("departed-1"))
+        .query_async(&mut redis)
+        .await?;
+    queue.delete_everything().await?;
+    fixture.close().await?;
+    assert_eq!((forgotten, kept), (1, (true, false)));
+    Ok(())
+}
