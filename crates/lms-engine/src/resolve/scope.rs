@@ -40,7 +40,9 @@ use crate::statistics::{self, Locked};
 /// Version 6: a student's or teacher's user with no LMS row (deleted in the
 /// LMS, or waiting on `key_taken`) is `user_provisioned`, and a user's
 /// person with none is `dangling_person`, with a detail that says so.
-pub const RULES_VERSION: u32 = 6;
+/// Version 7: an organization whose parent link closes a ring of parents,
+/// at the ring's lowest legacy id, is `dangling_parent` with a NULL parent.
+pub const RULES_VERSION: u32 = 7;
 
 /// The terms a run's proposals are computed under: rows proposed under
 /// other terms may propose otherwise now, whatever legacy did.
