@@ -131,6 +131,16 @@ pub fn unavailable(database: Database, error: &sqlx::Error) -> DomainError {
     Outage::of(error).error(database, error)
 }
 
+/// A write `database` stopped answering `when` (during it, as it
+/// committed): it may have been applied, so the caller is not told to
+/// simply retry.
+pub(crate) fn write_outcome_unknown(database: &str, when: &str) -> DomainError {
+    DomainError::Unavailable(format!(
+        "{database} stopped answering {when}, so whether the write was applied is unknown: read \
+         the resource back before retrying (a create retried with the same request_id is safe)"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

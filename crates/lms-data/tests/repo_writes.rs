@@ -792,3 +792,47 @@ async fn materials_load_only_what_a_response_can_carry() -> anyhow::Result<()> {
     assert_eq!(material_titles_by_pages(&env, course, 500).await?.len(), 5);
     env.finish().await
 }
+
+#[tokio::test]
+async fn a_write_whose_commit_reply_is_lost_says_it_may_have_been_applied() -> anyhow::Result<()> {
+    let env = Env::new("repolostcommit").await?;
+    let f = seed(&env).await?;
+    let (link, through) = lms_testkit::SilentLink::in_front_of(env.test_db.url()).await?;
+    // In plain text, so that the link sees the statement go by.
+    let plain = lms_config::PostgresUrl::parse(&format!("{}?sslmode=disable", through.expose()))
+        .map_err(anyhow::Error::msg)?;
+    let linked =
+        lms_data::Database::connect(&plain, &lms_pg::PoolConfig::small("lost-commit")).await?;
+    let repo = lms_data::Repository::new(&linked);
+    let call = lms_domain::audit::Call {
+        actor: "tester".into(),
+        method: "UpdateCourseMaterial".into(),
+        resource: None,
+        key: None,
+    };
+    let patch = MaterialPatch {
+        title: Some("Renamed".into()),
+        kind: None,
+        url: None,
+        body: None,
+        position: None,
+    };
+    link.hang_up_after(b"COMMIT");
+
+    let outcome = repo
+        .audited(&call)
+        .update_material(CourseId(f.course2), MaterialId(f.material3), patch)
+        .await;
+
+    let title: String = sqlx::query_scalar("SELECT title FROM course_materials WHERE id = $1")
+        .bind(f.material3)
+        .fetch_one(env.pool())
+        .await?;
+    assert_eq!(title, "Renamed", "the server committed");
+    let Err(DomainError::Unavailable(message)) = outcome else {
+        anyhow::bail!("expected UNAVAILABLE, got {outcome:?}");
+    };
+    assert!(message.contains("is unknown"), "{message}");
+    linked.pool().close().await;
+    env.finish().await
+}

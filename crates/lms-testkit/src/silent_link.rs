@@ -11,8 +11,8 @@
 //! test can see a server close a connection, or a client open a new one.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use lms_config::PostgresUrl;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -27,8 +27,13 @@ pub struct SilentLink {
     address: SocketAddr,
     passing: watch::Sender<bool>,
     counts: Arc<Counts>,
+    hang_up: HangUp,
     acceptor: JoinHandle<()>,
 }
+
+/// The bytes after whose passing to the server a connection is closed, once
+/// (`SilentLink::hang_up_after`).
+type HangUp = Arc<Mutex<Option<&'static [u8]>>>;
 
 /// The link's connections: accepted ever, and open now.
 #[derive(Debug, Default)]
@@ -61,11 +66,19 @@ impl SilentLink {
         let address = listener.local_addr()?;
         let passing = watch::Sender::new(true);
         let counts = Arc::new(Counts::default());
-        let acceptor = tokio::spawn(accept(listener, target, passing.clone(), counts.clone()));
+        let hang_up = HangUp::default();
+        let acceptor = tokio::spawn(accept(
+            listener,
+            target,
+            passing.clone(),
+            counts.clone(),
+            hang_up.clone(),
+        ));
         Ok(SilentLink {
             address,
             passing,
             counts,
+            hang_up,
             acceptor,
         })
     }
@@ -112,6 +125,14 @@ impl SilentLink {
     pub fn restore(&self) {
         self.passing.send_replace(true);
     }
+
+    /// Closes, once, the connection whose client sends `bytes` next (a
+    /// statement's text, say), right after passing them on: the server
+    /// gets the statement and carries it out, the client never hears
+    /// back. A reply lost with the connection.
+    pub fn hang_up_after(&self, bytes: &'static [u8]) {
+        *self.hang_up.lock().unwrap_or_else(PoisonError::into_inner) = Some(bytes);
+    }
 }
 
 impl Drop for SilentLink {
@@ -125,11 +146,13 @@ async fn accept(
     target: SocketAddr,
     passing: watch::Sender<bool>,
     counts: Arc<Counts>,
+    hang_up: HangUp,
 ) {
     let mut connections = tokio::task::JoinSet::new();
     while let Ok((client, _)) = listener.accept().await {
         let passing = passing.subscribe();
         let open = OpenConnection::new(counts.clone());
+        let hang_up = hang_up.clone();
         connections.spawn(async move {
             // Counted open until either side closes (this task ends).
             let _open = open;
@@ -141,8 +164,8 @@ async fn accept(
             let (client_reads, client_writes) = client.into_split();
             let (server_reads, server_writes) = server.into_split();
             tokio::select! {
-                () = pass(client_reads, server_writes, passing.clone()) => {}
-                () = pass(server_reads, client_writes, passing) => {}
+                () = pass(client_reads, server_writes, passing.clone(), Some(hang_up)) => {}
+                () = pass(server_reads, client_writes, passing, None) => {}
             }
         });
     }
@@ -150,8 +173,15 @@ async fn accept(
     // closes every connection.
 }
 
-/// Copies `from` to `to`, holding each chunk while the link is cut.
-async fn pass(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut passing: watch::Receiver<bool>) {
+/// Copies `from` to `to`, holding each chunk while the link is cut, and
+/// returns (closing the connection) after passing the bytes `hang_up`
+/// waits for.
+async fn pass(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    mut passing: watch::Receiver<bool>,
+    hang_up: Option<HangUp>,
+) {
     let mut chunk = vec![0_u8; 16 * 1024];
     loop {
         let read = match from.read(&mut chunk).await {
@@ -166,6 +196,15 @@ async fn pass(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut passing: watc
         };
         if to.write_all(bytes).await.is_err() {
             return;
+        }
+        if let Some(hang_up) = &hang_up {
+            let mut armed = hang_up.lock().unwrap_or_else(PoisonError::into_inner);
+            if armed.is_some_and(|after| {
+                !after.is_empty() && bytes.windows(after.len()).any(|window| window == after)
+            }) {
+                *armed = None;
+                return;
+            }
         }
     }
 }

@@ -29,13 +29,12 @@ impl Request {
             DataSource::Standby => "an LMS standby database",
             DataSource::Legacy => "the legacy database",
         };
-        DomainError::Unavailable(match self {
-            Request::Read => format!("{database} stopped answering during the read; retry"),
-            Request::Write => format!(
-                "{database} stopped answering during the write, so whether it was applied is \
-                 unknown: read the resource back, or retry with the same request_id"
-            ),
-        })
+        match self {
+            Request::Read => DomainError::Unavailable(format!(
+                "{database} stopped answering during the read; retry"
+            )),
+            Request::Write => crate::outage::write_outcome_unknown(database, "during the write"),
+        }
     }
 }
 

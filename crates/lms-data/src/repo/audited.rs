@@ -10,7 +10,7 @@ use std::pin::Pin;
 use lms_domain::DomainError;
 use lms_domain::audit::{Call, CallCode, Created};
 use lms_domain::model::*;
-use sea_orm::{DatabaseTransaction, TransactionTrait};
+use sea_orm::{DatabaseTransaction, DbErr, RuntimeErr, TransactionTrait};
 
 use super::errors::{Target, db_error};
 use super::{LmsStore, Repository};
@@ -46,6 +46,27 @@ async fn rollback(tx: TxStore) -> Result<(), DomainError> {
         .map_err(|error| db_error(Target::any("transaction"), &error))
 }
 
+/// Why a COMMIT failed. An error the server answered with (a
+/// serialization failure, a deferred check) means nothing was applied, as
+/// for any statement; a connection lost before the answer leaves the write
+/// perhaps applied, and says so rather than "retry shortly".
+fn commit_error(error: &DbErr) -> DomainError {
+    let answered = matches!(
+        error,
+        DbErr::Conn(RuntimeErr::SqlxError(inner))
+            | DbErr::Exec(RuntimeErr::SqlxError(inner))
+            | DbErr::Query(RuntimeErr::SqlxError(inner))
+            if matches!(inner.as_ref(), sqlx::Error::Database(_))
+    );
+    match db_error(Target::any("transaction"), error) {
+        DomainError::Unavailable(_) if !answered => crate::outage::write_outcome_unknown(
+            "the LMS primary database",
+            "as the write committed",
+        ),
+        other => other,
+    }
+}
+
 /// Records `call` as done on `resource`, commits, and logs it.
 async fn commit(tx: TxStore, call: &Call, resource: Option<String>) -> Result<(), DomainError> {
     let mut event = call.event(CallCode::OK);
@@ -53,10 +74,7 @@ async fn commit(tx: TxStore, call: &Call, resource: Option<String>) -> Result<()
         event.resource = resource;
     }
     insert_event(&tx.db, &event).await?;
-    tx.db
-        .commit()
-        .await
-        .map_err(|error| db_error(Target::any("transaction"), &error))?;
+    tx.db.commit().await.map_err(|error| commit_error(&error))?;
     log(&event);
     Ok(())
 }
