@@ -1,19 +1,44 @@
-//! The organization tree's one rule beyond DATA.md's: a parent link that
-//! would close a loop (an organization its own parent, or a ring of them)
-//! is broken at the ring's lowest legacy id, whose parent then points
-//! nowhere (NULL, warning `dangling_parent`; docs/contract.md). The rest
-//! of the ring hangs from it.
+//! The organization tree's rule: a parent that points nowhere becomes
+//! NULL, warning `dangling_parent` (DATA.md). It points nowhere when no
+//! organization has its id, and also (docs/contract.md) when the link
+//! would close a loop, an organization its own parent or a ring of them, at
+//! the ring's lowest legacy id: the rest of the ring hangs from it.
 //!
 //! The engine judges the staged mirror of legacy and the degraded reads
-//! judge legacy itself, so the rule is one SQL template, filled in with
-//! each side's table and column names.
+//! judge legacy itself, so the rule is SQL templates filled in with each
+//! side's table and column names: `$table` holds the organizations, `$id`
+//! is a row's legacy id and `$parent` its parent's, and `$row` is the alias
+//! of the organization judged. They use nothing newer than PostgreSQL 9.4,
+//! since the degraded reads run them on the legacy server.
 
-/// A boolean SQL expression: whether the organization `$row` (alias) is
-/// the lowest legacy id of a ring of parent links in `$table`, whose rows
-/// have the legacy id in `$id` and the parent's in `$parent`. The walk up
-/// from `$row`'s parent stops where it comes back to `$row`, at a parent
-/// that is NULL or has no row, or at a ring `$row` is not part of
-/// (`CYCLE`).
+/// A boolean SQL expression: whether the organization `$row` has a parent
+/// id that no organization in `$table` has.
+#[macro_export]
+macro_rules! parent_missing {
+    ($table:literal, $id:literal, $parent:literal, $row:literal) => {
+        concat!(
+            "(",
+            $row,
+            ".",
+            $parent,
+            " IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ",
+            $table,
+            " missing WHERE missing.",
+            $id,
+            " = ",
+            $row,
+            ".",
+            $parent,
+            "))"
+        )
+    };
+}
+
+/// A boolean SQL expression: whether the organization `$row` is the lowest
+/// legacy id of a ring of parent links. The walk up from its parent stops
+/// where it comes back to `$row`, at a parent that is NULL or has no row,
+/// or after as many steps as `$table` has rows (a ring `$row` hangs from
+/// but is not part of).
 #[macro_export]
 macro_rules! parent_closes_ring {
     ($table:literal, $id:literal, $parent:literal, $row:literal) => {
@@ -23,16 +48,16 @@ macro_rules! parent_closes_ring {
             ".",
             $id,
             " = ( \
-               WITH RECURSIVE walk(id) AS ( \
+               WITH RECURSIVE walk(id, steps) AS ( \
                  SELECT ",
             $row,
             ".",
             $parent,
-            " \
+            ", 1::bigint \
                  UNION ALL \
                  SELECT up.",
             $parent,
-            " FROM walk JOIN ",
+            ", walk.steps + 1 FROM walk JOIN ",
             $table,
             " up ON up.",
             $id,
@@ -44,13 +69,30 @@ macro_rules! parent_closes_ring {
             " AND up.",
             $parent,
             " IS NOT NULL \
-               ) CYCLE id SET looped USING path \
+                   AND walk.steps < (SELECT count(*) FROM ",
+            $table,
+            ") \
+               ) \
                SELECT CASE WHEN bool_or(id = ",
             $row,
             ".",
             $id,
-            ") THEN min(id) END \
-               FROM walk WHERE NOT looped), false)"
+            ") THEN min(id) END FROM walk), false)"
+        )
+    };
+}
+
+/// A boolean SQL expression: whether the organization `$row`'s parent
+/// points nowhere, by either half of the rule.
+#[macro_export]
+macro_rules! parent_points_nowhere {
+    ($table:literal, $id:literal, $parent:literal, $row:literal) => {
+        concat!(
+            "(",
+            $crate::parent_missing!($table, $id, $parent, $row),
+            " OR ",
+            $crate::parent_closes_ring!($table, $id, $parent, $row),
+            ")"
         )
     };
 }

@@ -543,6 +543,32 @@ async fn a_ring_of_parents_closed_by_a_change_is_broken_where_it_is_lowest() -> 
 }
 
 #[tokio::test]
+async fn a_ring_closed_by_another_row_breaks_at_its_unchanged_lowest_id() -> anyhow::Result<()> {
+    let fixture = Fixture::empty_legacy("parentringother").await?;
+    fixture
+        .legacy_sql(
+            "INSERT INTO organizations (id, parent_id, name) VALUES \
+             (1, 2, 'Department'), (2, NULL, 'Network'), (3, 1, 'Office');",
+        )
+        .await?;
+    assert_eq!(fixture.migrate(2).await?.status, RunStatus::Succeeded);
+    // Organization 2 changes; organization 1, the ring's lowest id, does not.
+    fixture
+        .legacy_sql("UPDATE organizations SET parent_id = 3 WHERE id = 2;")
+        .await?;
+
+    let report = fixture.migrate(2).await?;
+
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    assert_eq!(
+        parent_and_warnings(&fixture, 1).await?,
+        (None, vec!["dangling_parent".to_owned()])
+    );
+    assert_eq!(parent_and_warnings(&fixture, 2).await?, (Some(3), vec![]));
+    fixture.close().await
+}
+
+#[tokio::test]
 async fn a_ring_of_parents_opened_again_is_linked_without_a_warning() -> anyhow::Result<()> {
     let fixture = Fixture::empty_legacy("parentringopen").await?;
     fixture

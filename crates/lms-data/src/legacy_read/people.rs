@@ -24,9 +24,8 @@ macro_rules! select_organizations {
     ($($condition:expr),+) => {
         concat!(
             "SELECT id, parent_id, \
-                    EXISTS (SELECT 1 FROM organizations p WHERE p.id = o.parent_id) \
-                    AND NOT ", $crate::parent_closes_ring!("organizations", "id", "parent_id", "o"), " \
-                    AS parent_in_legacy, \
+                    NOT ", $crate::parent_points_nowhere!("organizations", "id", "parent_id", "o"), " \
+                    AS parent_linked, \
                     name, short_name, org_type, bin, is_deleted, \
                     ", legacy_instant!("created_at"), " AS created_at \
              FROM organizations o WHERE ",
@@ -39,9 +38,9 @@ macro_rules! select_organizations {
 struct OrganizationRow {
     id: i32,
     parent_id: Option<i32>,
-    /// Whether a legacy organization has `parent_id` now, and the link
-    /// closes no ring of parents here (`organization_tree`).
-    parent_in_legacy: bool,
+    /// Whether `parent_id`, if any, points somewhere (`organization_tree`):
+    /// a legacy organization has it now, and the link closes no ring here.
+    parent_linked: bool,
     name: Option<String>,
     short_name: Option<String>,
     org_type: Option<String>,
@@ -192,7 +191,7 @@ fn organization(ids: &IdMap, row: &OrganizationRow) -> Option<Organization> {
         id: OrganizationId(id),
         parent_id: row
             .parent_id
-            .filter(|_| row.parent_in_legacy)
+            .filter(|_| row.parent_linked)
             .and_then(|parent| ids.organization_rows.get(i64::from(parent)))
             .map(OrganizationId),
         name: name_or_placeholder(row.name.as_deref(), "Organization", legacy_id),

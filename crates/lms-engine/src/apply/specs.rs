@@ -109,40 +109,18 @@ fn resolutions(entity: &str) -> String {
     )
 }
 
-/// Whether the staged organization `s` has a parent id that no legacy
-/// organization has now.
-macro_rules! organization_parent_missing {
-    () => {
-        "(s.parent_legacy_id IS NOT NULL AND NOT EXISTS ( \
-         SELECT 1 FROM migration.stage_organizations p WHERE p.legacy_id = s.parent_legacy_id))"
-    };
-}
-
-/// Whether the staged organization `s` is where a ring of parent links is
-/// broken (`lms_data::organization_tree`).
-macro_rules! organization_parent_closes_ring {
-    () => {
-        lms_data::parent_closes_ring!(
-            "migration.stage_organizations",
-            "legacy_id",
-            "parent_legacy_id",
-            "s"
-        )
-    };
-}
-
 /// Whether the staged organization `s` has a parent that points nowhere
 /// (DATA.md: it becomes NULL, warning `dangling_parent`): no legacy
 /// organization has that id now, or the link would close a ring of
-/// parents and `s` is where it is broken (docs/contract.md). The apply's
-/// warning, the finalize's link and a delta's scope (an organization whose
-/// parent came or went) all read it from here.
-pub(crate) const ORGANIZATION_PARENT_DANGLES: &str = concat!(
-    "(",
-    organization_parent_missing!(),
-    " OR ",
-    organization_parent_closes_ring!(),
-    ")"
+/// parents and `s` is where it is broken (`lms_data::organization_tree`).
+/// The finalize's link and a delta's scope (an organization whose parent
+/// came or went) read it from here; the apply's warning reads its two
+/// halves, to say which.
+pub(crate) const ORGANIZATION_PARENT_DANGLES: &str = lms_data::parent_points_nowhere!(
+    "migration.stage_organizations",
+    "legacy_id",
+    "parent_legacy_id",
+    "s"
 );
 
 static ORGANIZATIONS: ApplySpec = ApplySpec {
@@ -163,8 +141,18 @@ static ORGANIZATIONS: ApplySpec = ApplySpec {
              FROM migration.stage_organizations s \
              CROSS JOIN LATERAL (SELECT {missing} AS missing, {ring} AS ring) d \
              WHERE {selection}",
-            missing = organization_parent_missing!(),
-            ring = organization_parent_closes_ring!(),
+            missing = lms_data::parent_missing!(
+                "migration.stage_organizations",
+                "legacy_id",
+                "parent_legacy_id",
+                "s"
+            ),
+            ring = lms_data::parent_closes_ring!(
+                "migration.stage_organizations",
+                "legacy_id",
+                "parent_legacy_id",
+                "s"
+            ),
         )
     },
 };

@@ -40,9 +40,11 @@ use crate::statistics::{self, Locked};
 /// Version 6: a student's or teacher's user with no LMS row (deleted in the
 /// LMS, or waiting on `key_taken`) is `user_provisioned`, and a user's
 /// person with none is `dangling_person`, with a detail that says so.
-/// Version 7: an organization whose parent link closes a ring of parents,
-/// at the ring's lowest legacy id, is `dangling_parent` with a NULL parent.
-pub const RULES_VERSION: u32 = 7;
+///
+/// (The organization tree's rings, `lms_data::organization_tree`, came
+/// without a bump: every run judges every staged organization's link again,
+/// `sql/scope_parent_links.sql`, and the finalize links every parent.)
+pub const RULES_VERSION: u32 = 6;
 
 /// The terms a run's proposals are computed under: rows proposed under
 /// other terms may propose otherwise now, whatever legacy did.
