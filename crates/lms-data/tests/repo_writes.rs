@@ -824,10 +824,18 @@ async fn a_write_whose_commit_reply_is_lost_says_it_may_have_been_applied() -> a
         .update_material(CourseId(f.course2), MaterialId(f.material3), patch)
         .await;
 
-    let title: String = sqlx::query_scalar("SELECT title FROM course_materials WHERE id = $1")
-        .bind(f.material3)
-        .fetch_one(env.pool())
-        .await?;
+    // The server may still be finishing the commit the client never heard of.
+    let mut title = String::new();
+    for _ in 0..100 {
+        title = sqlx::query_scalar("SELECT title FROM course_materials WHERE id = $1")
+            .bind(f.material3)
+            .fetch_one(env.pool())
+            .await?;
+        if title == "Renamed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_eq!(title, "Renamed", "the server committed");
     let Err(DomainError::Unavailable(message)) = outcome else {
         anyhow::bail!("expected UNAVAILABLE, got {outcome:?}");
