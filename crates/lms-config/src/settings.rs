@@ -594,6 +594,14 @@ impl Settings {
             "migration.retry_base_delay",
             "must not exceed migration.retry_max_delay",
         );
+        // A chunk waiting to be retried is queued, with no job: were the
+        // wait as long as requeue_after, the sweeper would take it for lost
+        // and queue a second delivery of it.
+        check(
+            migration.retry_max_delay < migration.requeue_after,
+            "migration.requeue_after",
+            "must exceed migration.retry_max_delay (a chunk waiting to be retried is not lost)",
+        );
         let grpc = &self.grpc;
         check(
             grpc.statement_timeout >= Duration::from_millis(1)

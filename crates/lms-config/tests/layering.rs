@@ -524,3 +524,15 @@ fn a_variable_with_an_empty_key_is_refused_by_name() {
         });
     }
 }
+
+#[test]
+fn a_requeue_wait_no_longer_than_the_retry_delay_is_an_error_naming_both() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LMS_MIGRATION__RETRY_MAX_DELAY", "10s");
+        jail.set_env("LMS_MIGRATION__REQUEUE_AFTER", "10s");
+        let message = load().expect_err("must fail").to_string();
+        assert!(message.contains("migration.requeue_after"), "{message}");
+        assert!(message.contains("migration.retry_max_delay"), "{message}");
+        Ok(())
+    });
+}

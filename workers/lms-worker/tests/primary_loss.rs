@@ -30,6 +30,7 @@ fn spawn_worker(settings: &lms_config::Settings) -> anyhow::Result<Child> {
         .env("LMS_MIGRATION__REQUEUE_AFTER", "2s")
         .env("LMS_MIGRATION__SWEEP_INTERVAL", "500ms")
         .env("LMS_MIGRATION__RETRY_BASE_DELAY", "100ms")
+        .env("LMS_MIGRATION__RETRY_MAX_DELAY", "1s")
         .env("LMS_METRICS__ENABLED", "false")
         .env("LMS_LOG__FILTER", "error")
         .stdout(Stdio::null())

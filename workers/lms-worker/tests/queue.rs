@@ -77,6 +77,7 @@ fn worker_command(
         .env("LMS_MIGRATION__REQUEUE_AFTER", requeue_after)
         .env("LMS_MIGRATION__SWEEP_INTERVAL", "500ms")
         .env("LMS_MIGRATION__RETRY_BASE_DELAY", "100ms")
+        .env("LMS_MIGRATION__RETRY_MAX_DELAY", "1s")
         .env("LMS_METRICS__ENABLED", "false")
         .env("LMS_LOG__FILTER", "warn")
         .stdout(Stdio::null())
