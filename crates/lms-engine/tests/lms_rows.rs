@@ -42,18 +42,45 @@ async fn a_row_deleted_in_the_lms_is_not_created_again() -> anyhow::Result<()> {
     fixture.close().await
 }
 
-#[tokio::test]
-async fn rows_that_reference_a_row_deleted_in_the_lms_are_orphans() -> anyhow::Result<()> {
-    let fixture = migrated_school("deletedref").await?;
-    // A student removed in the LMS, as the API allows: enrollments and
-    // submissions first.
+/// Student 11 removed in the LMS, as the API allows: its enrollments and
+/// submissions first.
+async fn delete_student_11_in_the_lms(fixture: &support::Fixture) -> anyhow::Result<()> {
     fixture
         .lms_sql(
             "DELETE FROM course_enrollments WHERE student_id = (SELECT id FROM students WHERE legacy_id = 11); \
              DELETE FROM assessment_submissions WHERE student_id = (SELECT id FROM students WHERE legacy_id = 11); \
              DELETE FROM students WHERE legacy_id = 11;",
         )
-        .await?;
+        .await
+}
+
+/// The legacy row `table`/`id` is rejected as an orphan whose reference
+/// was deleted in the LMS.
+async fn assert_orphan_of_a_row_deleted_in_the_lms(
+    fixture: &support::Fixture,
+    table: &str,
+    id: i64,
+) -> anyhow::Result<()> {
+    let row = ledger(fixture.lms(), table, id).await?;
+    assert_eq!(
+        (row.outcome.as_str(), row.reason.as_deref()),
+        ("rejected", Some("orphan_reference")),
+        "{table} {id}"
+    );
+    assert!(
+        row.detail
+            .as_deref()
+            .is_some_and(|detail| detail.contains("deleted in the LMS")),
+        "{table} {id}: {:?}",
+        row.detail
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn rows_that_reference_a_row_deleted_in_the_lms_are_orphans() -> anyhow::Result<()> {
+    let fixture = migrated_school("deletedref").await?;
+    delete_student_11_in_the_lms(&fixture).await?;
 
     let report = fixture.rerun(2, KeepLms, 2).await?;
 
@@ -63,19 +90,7 @@ async fn rows_that_reference_a_row_deleted_in_the_lms_are_orphans() -> anyhow::R
         vec!["deleted_in_lms".to_owned()]
     );
     for (table, id) in [("journal", 102), ("journal", 103), ("exam_results", 301)] {
-        let row = ledger(fixture.lms(), table, id).await?;
-        assert_eq!(
-            (row.outcome.as_str(), row.reason.as_deref()),
-            ("rejected", Some("orphan_reference")),
-            "{table} {id}"
-        );
-        assert!(
-            row.detail
-                .as_deref()
-                .is_some_and(|detail| detail.contains("deleted in the LMS")),
-            "{table} {id}: {:?}",
-            row.detail
-        );
+        assert_orphan_of_a_row_deleted_in_the_lms(&fixture, table, id).await?;
     }
     let remaining: i64 = sqlx::query_scalar("SELECT count(*) FROM students WHERE legacy_id = 11")
         .fetch_one(fixture.lms())
@@ -87,13 +102,7 @@ async fn rows_that_reference_a_row_deleted_in_the_lms_are_orphans() -> anyhow::R
 #[tokio::test]
 async fn a_journal_only_run_rejects_a_row_of_a_student_deleted_in_the_lms() -> anyhow::Result<()> {
     let fixture = migrated_school("deletedrefjournal").await?;
-    fixture
-        .lms_sql(
-            "DELETE FROM course_enrollments WHERE student_id = (SELECT id FROM students WHERE legacy_id = 11); \
-             DELETE FROM assessment_submissions WHERE student_id = (SELECT id FROM students WHERE legacy_id = 11); \
-             DELETE FROM students WHERE legacy_id = 11;",
-        )
-        .await?;
+    delete_student_11_in_the_lms(&fixture).await?;
     fixture
         .legacy_sql(
             "INSERT INTO journal (id, student_id, subject_id, group_id, teacher_id, academic_year, semester, status) \
@@ -117,19 +126,7 @@ async fn a_journal_only_run_rejects_a_row_of_a_student_deleted_in_the_lms() -> a
 
     assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     for (table, id) in [("journal", 104), ("exam_results", 302)] {
-        let row = ledger(fixture.lms(), table, id).await?;
-        assert_eq!(
-            (row.outcome.as_str(), row.reason.as_deref()),
-            ("rejected", Some("orphan_reference")),
-            "{table} {id}"
-        );
-        assert!(
-            row.detail
-                .as_deref()
-                .is_some_and(|detail| detail.contains("deleted in the LMS")),
-            "{table} {id}: {:?}",
-            row.detail
-        );
+        assert_orphan_of_a_row_deleted_in_the_lms(&fixture, table, id).await?;
     }
     fixture.close().await
 }
