@@ -16,8 +16,17 @@ use uuid::Uuid;
 use crate::error::{DatabaseContext, EngineError};
 use crate::stage::stage_table;
 
-/// The ledger, as the resolve rules read it.
-pub const LEDGER: &str = "migration.ledger";
+/// The ledger, as the resolve rules read it (`entity`, `legacy_id`,
+/// `outcome`, `target_id`, `source_deleted_at`): a student deleted through
+/// the API whose deletion waits in `migration.lms_deletions` (no run of
+/// the students' table has taken it up yet) has no target, so that rows
+/// referencing it are orphans rather than a foreign-key failure at apply.
+/// A dry run's predicted rows (stand-in ids) never meet this check.
+pub const LEDGER: &str = "(SELECT l.entity, l.legacy_id, l.outcome, l.source_deleted_at, \
+     CASE WHEN l.entity = 'students' AND EXISTS (SELECT 1 FROM migration.lms_deletions d \
+               WHERE d.target_table = 'students' AND d.target_id = l.target_id) \
+          THEN NULL ELSE l.target_id END AS target_id \
+     FROM migration.ledger l)";
 
 /// The relation a dry run's rules read instead of the ledger.
 const PREDICTED: &str = "pg_temp.reference_outcomes";
@@ -89,7 +98,7 @@ pub async fn reference_outcomes(
     }
     if !from_ledger.is_empty() {
         parts.push(format!(
-            "SELECT entity, legacy_id, outcome, target_id, source_deleted_at FROM {LEDGER} \
+            "SELECT entity, legacy_id, outcome, target_id, source_deleted_at FROM {LEDGER} ledger \
              WHERE entity IN ({})",
             from_ledger.join(", ")
         ));

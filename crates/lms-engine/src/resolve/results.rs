@@ -6,8 +6,7 @@ use crate::error::{DatabaseContext, EngineError};
 
 /// The contract: a result is rejected when its exam points nowhere or at a
 /// rejected exam, or its student points nowhere or at a rejected student
-/// (or one deleted through the API, its deletion not yet taken up by a run
-/// of the students' table, as in `journal_maps.sql`); a
+/// (or one deleted through the API: `outcomes::LEDGER`); a
 /// merged student's results attach to the survivor; results with the same
 /// (exam, surviving student) are one submission, the latest `submitted_at`
 /// surviving (NULLs last, then the highest id). Latest as legacy holds it
@@ -19,10 +18,7 @@ pub async fn resolve(tx: &mut PgConnection, ledger: &str) -> Result<(), EngineEr
          SELECT r.legacy_id, r.exam_legacy_id, r.student_legacy_id, r.submitted_order, \
                 ex.outcome AS exam_outcome, CASE WHEN ex.outcome = 'migrated' THEN ex.target_id END AS exam_target, \
                 st.outcome AS student_outcome, \
-                CASE WHEN st.outcome IN ('migrated', 'merged') \
-                          AND NOT EXISTS (SELECT 1 FROM migration.lms_deletions d \
-                                          WHERE d.target_table = 'students' AND d.target_id = st.target_id) \
-                     THEN st.target_id END AS student_target \
+                CASE WHEN st.outcome IN ('migrated', 'merged') THEN st.target_id END AS student_target \
          FROM migration.stage_exam_results r \
          LEFT JOIN {ledger} ex ON ex.entity = 'exams' AND ex.legacy_id = r.exam_legacy_id \
               AND ex.source_deleted_at IS NULL \
